@@ -1,0 +1,506 @@
+//! The spanned surface model of a spec: what the user wrote, every value with its place.
+//!
+//! A `Part` is one layer of settings (a profile or an image's own children); every field is optional
+//! so that layers can be merged: later layers win field by field, lists accumulate.
+
+use crate::source::Span;
+
+/// A value and where it was written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Spanned<T> {
+    /// The value.
+    pub value: T,
+    /// Its place in the spec.
+    pub span: Span,
+}
+
+impl<T> Spanned<T> {
+    /// Pairs a value with its span.
+    pub fn new(value: T, span: Span) -> Self {
+        Self { value, span }
+    }
+}
+
+/// `image` or `profile`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeclKind {
+    /// `image NAME { … }`.
+    Image,
+    /// `profile NAME { … }`.
+    Profile,
+}
+
+impl DeclKind {
+    /// The keyword.
+    #[must_use]
+    pub fn keyword(self) -> &'static str {
+        match self {
+            Self::Image => "image",
+            Self::Profile => "profile",
+        }
+    }
+}
+
+/// A top-level declaration.
+#[derive(Debug, Clone)]
+pub struct Decl {
+    /// Image or profile.
+    pub kind: DeclKind,
+    /// Its name.
+    pub name: Spanned<String>,
+    /// Its settings.
+    pub body: Part,
+}
+
+/// One layer of settings.
+#[derive(Debug, Clone, Default)]
+pub struct Part {
+    /// `use "PROFILE"…`, in order.
+    pub uses: Vec<Spanned<String>>,
+    /// The framework slot.
+    pub framework: Option<FrameworkPart>,
+    /// `python`.
+    pub python: Option<PythonPart>,
+    /// The base slot: `cuda`, `cpu` or `base`.
+    pub base: Option<BasePart>,
+    /// `apt` packages, accumulated.
+    pub apt: Vec<Spanned<String>>,
+    /// `pip` requirements, accumulated.
+    pub pip: Vec<Spanned<String>>,
+    /// `timezone`.
+    pub timezone: Option<Spanned<String>>,
+    /// `locale`.
+    pub locale: Option<Spanned<String>>,
+    /// `ssh`.
+    pub ssh: Option<SshPart>,
+    /// `jupyter`.
+    pub jupyter: Option<JupyterPart>,
+    /// `tensorboard`.
+    pub tensorboard: Option<TensorBoardPart>,
+    /// `mirrors`.
+    pub mirrors: Option<MirrorsPart>,
+    /// `tag`.
+    pub tag: Option<Spanned<String>>,
+    /// `docker-run`.
+    pub docker_run: Option<DockerRunPart>,
+    /// `kubernetes`.
+    pub kubernetes: Option<KubernetesPart>,
+    /// `matrix`.
+    pub matrix: Option<Matrix>,
+}
+
+/// `pytorch` or `tensorflow`.
+#[derive(Debug, Clone)]
+pub enum FrameworkPart {
+    /// `pytorch VERSION …`.
+    Pytorch(PytorchPart),
+    /// `tensorflow VERSION …`.
+    Tensorflow(TensorflowPart),
+}
+
+impl FrameworkPart {
+    /// The node name.
+    #[must_use]
+    pub fn keyword(&self) -> &'static str {
+        match self {
+            Self::Pytorch(_) => "pytorch",
+            Self::Tensorflow(_) => "tensorflow",
+        }
+    }
+
+    /// The span of the node name.
+    #[must_use]
+    pub fn node_span(&self) -> Span {
+        match self {
+            Self::Pytorch(p) => p.node,
+            Self::Tensorflow(t) => t.node,
+        }
+    }
+}
+
+/// `pytorch VERSION torchvision= torchaudio= index=`.
+#[derive(Debug, Clone)]
+pub struct PytorchPart {
+    /// The node name.
+    pub node: Span,
+    /// torch version.
+    pub version: Option<Spanned<String>>,
+    /// torchvision version.
+    pub torchvision: Option<Spanned<String>>,
+    /// torchaudio version; `Some(None)` is `torchaudio=#null` (leave it out).
+    pub torchaudio: Option<Spanned<Option<String>>>,
+    /// Wheel variant or index URL.
+    pub index: Option<Spanned<String>>,
+}
+
+/// `tensorflow VERSION package=`.
+#[derive(Debug, Clone)]
+pub struct TensorflowPart {
+    /// The node name.
+    pub node: Span,
+    /// TensorFlow version.
+    pub version: Option<Spanned<String>>,
+    /// pip package.
+    pub package: Option<Spanned<String>>,
+}
+
+/// `python VERSION miniconda= sha256= accept-tos=`.
+#[derive(Debug, Clone)]
+pub struct PythonPart {
+    /// The node name.
+    pub node: Span,
+    /// `3.10`.
+    pub version: Option<Spanned<String>>,
+    /// Installer file name.
+    pub miniconda: Option<Spanned<String>>,
+    /// Installer sha256.
+    pub sha256: Option<Spanned<String>>,
+    /// Accept Anaconda's terms for the default channels.
+    pub accept_tos: Option<Spanned<bool>>,
+}
+
+/// The base slot.
+#[derive(Debug, Clone)]
+pub enum BasePart {
+    /// `cuda VERSION cudnn= flavor= os=`.
+    Cuda(CudaPart),
+    /// `cpu os=`.
+    Cpu(CpuPart),
+    /// `base IMAGE gpu=`.
+    Custom(CustomBasePart),
+}
+
+impl BasePart {
+    /// The span of the node name.
+    #[must_use]
+    pub fn node_span(&self) -> Span {
+        match self {
+            Self::Cuda(c) => c.node,
+            Self::Cpu(c) => c.node,
+            Self::Custom(c) => c.node,
+        }
+    }
+}
+
+/// `cuda VERSION cudnn= flavor= os=`.
+#[derive(Debug, Clone)]
+pub struct CudaPart {
+    /// The node name.
+    pub node: Span,
+    /// `12.1.0`.
+    pub version: Option<Spanned<String>>,
+    /// `8`.
+    pub cudnn: Option<Spanned<String>>,
+    /// `devel`.
+    pub flavor: Option<Spanned<String>>,
+    /// `ubuntu22.04`.
+    pub os: Option<Spanned<String>>,
+}
+
+/// `cpu os=`.
+#[derive(Debug, Clone)]
+pub struct CpuPart {
+    /// The node name.
+    pub node: Span,
+    /// `ubuntu22.04`.
+    pub os: Option<Spanned<String>>,
+}
+
+/// `base IMAGE gpu=`.
+#[derive(Debug, Clone)]
+pub struct CustomBasePart {
+    /// The node name.
+    pub node: Span,
+    /// Image reference.
+    pub image: Spanned<String>,
+    /// Whether it is a GPU image.
+    pub gpu: Option<Spanned<bool>>,
+}
+
+/// `ssh [#false] port= password-file= motd= password=`.
+#[derive(Debug, Clone)]
+pub struct SshPart {
+    /// The node name.
+    pub node: Span,
+    /// `#false` switches the service off, `#true` back on.
+    pub enabled: Option<Spanned<bool>>,
+    /// Port in the container.
+    pub port: Option<Spanned<u16>>,
+    /// Password file read at boot.
+    pub password_file: Option<Spanned<String>>,
+    /// Login banner.
+    pub motd: Option<Spanned<bool>>,
+    /// A literal root password (warned about).
+    pub password: Option<Spanned<String>>,
+}
+
+/// `jupyter [#false] port= base-url= root-dir= language= token-file= open= terminal-theme=`.
+#[derive(Debug, Clone)]
+pub struct JupyterPart {
+    /// The node name.
+    pub node: Span,
+    /// On or off.
+    pub enabled: Option<Spanned<bool>>,
+    /// Port.
+    pub port: Option<Spanned<u16>>,
+    /// Base URL.
+    pub base_url: Option<Spanned<String>>,
+    /// Root directory.
+    pub root_dir: Option<Spanned<String>>,
+    /// UI language, `zh-CN`.
+    pub language: Option<Spanned<String>>,
+    /// Token file.
+    pub token_file: Option<Spanned<String>>,
+    /// The guides' open, embeddable setup.
+    pub open: Option<Spanned<bool>>,
+    /// Terminal theme.
+    pub terminal_theme: Option<Spanned<String>>,
+}
+
+/// `tensorboard [#false] port= path-prefix= logdir= bind=`.
+#[derive(Debug, Clone)]
+pub struct TensorBoardPart {
+    /// The node name.
+    pub node: Span,
+    /// On or off.
+    pub enabled: Option<Spanned<bool>>,
+    /// Port.
+    pub port: Option<Spanned<u16>>,
+    /// Path prefix.
+    pub path_prefix: Option<Spanned<String>>,
+    /// Log directory.
+    pub logdir: Option<Spanned<String>>,
+    /// Bind address.
+    pub bind: Option<Spanned<String>>,
+}
+
+/// `mirrors pip= conda= build-pip= miniconda=`.
+#[derive(Debug, Clone, Default)]
+pub struct MirrorsPart {
+    /// pip index for the image's users.
+    pub pip: Option<Spanned<String>>,
+    /// conda mirror base for the image's users.
+    pub conda: Option<Spanned<String>>,
+    /// pip index used while building.
+    pub build_pip: Option<Spanned<String>>,
+    /// Where the Miniconda installer is downloaded from.
+    pub miniconda: Option<Spanned<String>>,
+}
+
+/// `docker-run name= restart= ssh= jupyter= tensorboard=`.
+#[derive(Debug, Clone, Default)]
+pub struct DockerRunPart {
+    /// Container name.
+    pub name: Option<Spanned<String>>,
+    /// Restart policy.
+    pub restart: Option<Spanned<String>>,
+    /// Host port of ssh.
+    pub ssh: Option<Spanned<u16>>,
+    /// Host port of JupyterLab.
+    pub jupyter: Option<Spanned<u16>>,
+    /// Host port of TensorBoard.
+    pub tensorboard: Option<Spanned<u16>>,
+}
+
+/// `kubernetes replicas= gpus= service= shm-size= { requests …; limits …; node-port … }`.
+#[derive(Debug, Clone, Default)]
+pub struct KubernetesPart {
+    /// Replicas.
+    pub replicas: Option<Spanned<u32>>,
+    /// GPUs per pod.
+    pub gpus: Option<Spanned<u32>>,
+    /// Service type.
+    pub service: Option<Spanned<String>>,
+    /// `/dev/shm` size.
+    pub shm_size: Option<Spanned<String>>,
+    /// Requested CPU.
+    pub requests_cpu: Option<Spanned<String>>,
+    /// Requested memory.
+    pub requests_memory: Option<Spanned<String>>,
+    /// CPU limit.
+    pub limits_cpu: Option<Spanned<String>>,
+    /// Memory limit.
+    pub limits_memory: Option<Spanned<String>>,
+    /// NodePort of ssh.
+    pub node_port_ssh: Option<Spanned<u16>>,
+    /// NodePort of JupyterLab.
+    pub node_port_jupyter: Option<Spanned<u16>>,
+    /// NodePort of TensorBoard.
+    pub node_port_tensorboard: Option<Spanned<u16>>,
+}
+
+/// A matrix axis.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Axis {
+    /// torch version.
+    Pytorch,
+    /// TensorFlow version.
+    Tensorflow,
+    /// Python version.
+    Python,
+    /// CUDA version.
+    Cuda,
+    /// cuDNN major.
+    Cudnn,
+    /// OS release.
+    Os,
+}
+
+impl Axis {
+    /// Every axis with its name.
+    pub const ALL: [(&'static str, Axis); 6] = [
+        ("pytorch", Axis::Pytorch),
+        ("tensorflow", Axis::Tensorflow),
+        ("python", Axis::Python),
+        ("cuda", Axis::Cuda),
+        ("cudnn", Axis::Cudnn),
+        ("os", Axis::Os),
+    ];
+
+    /// The axis' name in a spec.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        Self::ALL.iter().find(|(_, a)| *a == self).map_or("", |(n, _)| n)
+    }
+}
+
+/// `matrix { AXIS VALUE…; exclude AXIS=VALUE… }`.
+#[derive(Debug, Clone)]
+pub struct Matrix {
+    /// The node name.
+    pub node: Span,
+    /// Axes in the order written, each with its values.
+    pub axes: Vec<(Spanned<Axis>, Vec<Spanned<String>>)>,
+    /// Excluded combinations: every listed axis must match.
+    pub excludes: Vec<Vec<(Spanned<Axis>, Spanned<String>)>>,
+}
+
+/// Merges a later layer into an earlier one, field by field.
+pub trait Merge {
+    /// Applies `later` on top of `self`.
+    fn merge(&mut self, later: &Self);
+}
+
+macro_rules! merge_fields {
+    ($self:ident, $later:ident; $($field:ident),* $(,)?) => {
+        $( if $later.$field.is_some() { $self.$field.clone_from(&$later.$field); } )*
+    };
+}
+
+impl Merge for PytorchPart {
+    fn merge(&mut self, later: &Self) {
+        self.node = later.node;
+        merge_fields!(self, later; version, torchvision, torchaudio, index);
+    }
+}
+
+impl Merge for TensorflowPart {
+    fn merge(&mut self, later: &Self) {
+        self.node = later.node;
+        merge_fields!(self, later; version, package);
+    }
+}
+
+impl Merge for PythonPart {
+    fn merge(&mut self, later: &Self) {
+        self.node = later.node;
+        merge_fields!(self, later; version, miniconda, sha256, accept_tos);
+    }
+}
+
+impl Merge for CudaPart {
+    fn merge(&mut self, later: &Self) {
+        self.node = later.node;
+        merge_fields!(self, later; version, cudnn, flavor, os);
+    }
+}
+
+impl Merge for SshPart {
+    fn merge(&mut self, later: &Self) {
+        self.node = later.node;
+        merge_fields!(self, later; enabled, port, password_file, motd, password);
+    }
+}
+
+impl Merge for JupyterPart {
+    fn merge(&mut self, later: &Self) {
+        self.node = later.node;
+        merge_fields!(self, later; enabled, port, base_url, root_dir, language, token_file, open, terminal_theme);
+    }
+}
+
+impl Merge for TensorBoardPart {
+    fn merge(&mut self, later: &Self) {
+        self.node = later.node;
+        merge_fields!(self, later; enabled, port, path_prefix, logdir, bind);
+    }
+}
+
+impl Merge for MirrorsPart {
+    fn merge(&mut self, later: &Self) {
+        merge_fields!(self, later; pip, conda, build_pip, miniconda);
+    }
+}
+
+impl Merge for DockerRunPart {
+    fn merge(&mut self, later: &Self) {
+        merge_fields!(self, later; name, restart, ssh, jupyter, tensorboard);
+    }
+}
+
+impl Merge for KubernetesPart {
+    fn merge(&mut self, later: &Self) {
+        merge_fields!(self, later; replicas, gpus, service, shm_size, requests_cpu, requests_memory,
+            limits_cpu, limits_memory, node_port_ssh, node_port_jupyter, node_port_tensorboard);
+    }
+}
+
+fn merge_option<T: Merge + Clone>(earlier: &mut Option<T>, later: &Option<T>) {
+    match (earlier.as_mut(), later) {
+        (Some(e), Some(l)) => e.merge(l),
+        (None, Some(l)) => *earlier = Some(l.clone()),
+        (_, None) => {}
+    }
+}
+
+/// Two layers of one image name different frameworks.
+#[derive(Debug, Clone, Copy)]
+pub struct FrameworkConflict {
+    /// The framework set earlier.
+    pub earlier: Span,
+    /// The framework set later.
+    pub later: Span,
+}
+
+impl Part {
+    /// Applies `later` on top of `self`: later scalars win, lists accumulate, `use` is left to
+    /// the resolver. Different frameworks do not merge: the conflict is returned.
+    pub fn merge(&mut self, later: &Part) -> Option<FrameworkConflict> {
+        let mut conflict = None;
+        match (self.framework.as_mut(), &later.framework) {
+            (Some(FrameworkPart::Pytorch(e)), Some(FrameworkPart::Pytorch(l))) => e.merge(l),
+            (Some(FrameworkPart::Tensorflow(e)), Some(FrameworkPart::Tensorflow(l))) => e.merge(l),
+            (Some(e), Some(l)) => {
+                conflict = Some(FrameworkConflict { earlier: e.node_span(), later: l.node_span() });
+            }
+            (None, Some(l)) => self.framework = Some(l.clone()),
+            (_, None) => {}
+        }
+        match (self.base.as_mut(), &later.base) {
+            (Some(BasePart::Cuda(e)), Some(BasePart::Cuda(l))) => e.merge(l),
+            (_, Some(l)) => self.base = Some(l.clone()),
+            (_, None) => {}
+        }
+        merge_option(&mut self.python, &later.python);
+        self.apt.extend(later.apt.iter().cloned());
+        self.pip.extend(later.pip.iter().cloned());
+        merge_fields!(self, later; timezone, locale, tag, matrix);
+        merge_option(&mut self.ssh, &later.ssh);
+        merge_option(&mut self.jupyter, &later.jupyter);
+        merge_option(&mut self.tensorboard, &later.tensorboard);
+        merge_option(&mut self.mirrors, &later.mirrors);
+        merge_option(&mut self.docker_run, &later.docker_run);
+        merge_option(&mut self.kubernetes, &later.kubernetes);
+        conflict
+    }
+}

@@ -1,0 +1,1533 @@
+//! Check: image instances → resolved [`model::Image`]s. Fills the platform defaults, checks every
+//! value against the compatibility tables and the contexts it reaches, and reports all problems.
+
+mod values;
+
+use std::collections::BTreeMap;
+
+use camino::Utf8PathBuf;
+use sha2::{Digest, Sha256};
+
+use crate::ast::{BasePart, FrameworkPart, Part, Spanned};
+use crate::compat::{self, Compat, compare};
+use crate::diag::{Diag, Diagnostics, did_you_mean};
+use crate::model::{
+    Base, BaseKind, DockerRun, Framework, Image, Jupyter, Kubernetes, KubernetesPort, Locale, Mirrors,
+    PublishedPort, Python, Pytorch, Resources, ServicePort, Ssh, TensorBoard, Tensorflow,
+};
+use crate::resolve::Instance;
+use crate::source::{SourceMap, Span};
+
+/// Codes of the check stage.
+pub mod codes {
+    /// A required node is missing.
+    pub const MISSING: &str = "dlspec::schema::missing";
+    /// An image name that is not a valid repository name.
+    pub const IMAGE_NAME: &str = "dlspec::name::image";
+    /// A tag template or tag that is not valid.
+    pub const TAG: &str = "dlspec::name::tag";
+    /// A torch version that does not exist.
+    pub const PYTORCH: &str = "dlspec::compat::pytorch";
+    /// torchvision that does not match torch.
+    pub const TORCHVISION: &str = "dlspec::compat::torchvision";
+    /// torchaudio that does not match torch.
+    pub const TORCHAUDIO: &str = "dlspec::compat::torchaudio";
+    /// A wheel variant torch does not publish.
+    pub const WHEEL_VARIANT: &str = "dlspec::compat::wheel-variant";
+    /// A TensorFlow version that does not exist.
+    pub const TENSORFLOW: &str = "dlspec::compat::tensorflow";
+    /// A TensorFlow package that does not fit the version or base.
+    pub const TENSORFLOW_PACKAGE: &str = "dlspec::compat::tensorflow-package";
+    /// Python outside the framework's range, or not a Python version.
+    pub const PYTHON: &str = "dlspec::compat::python";
+    /// A Miniconda installer for another Python, or unknown.
+    pub const MINICONDA: &str = "dlspec::compat::miniconda";
+    /// A Miniconda installer whose build would stop at Anaconda's terms.
+    pub const MINICONDA_TOS: &str = "dlspec::compat::miniconda-tos";
+    /// An nvidia/cuda tag that was never published.
+    pub const CUDA_TAG: &str = "dlspec::compat::cuda-tag";
+    /// A combination that works but was not tested by the framework.
+    pub const UNTESTED: &str = "dlspec::compat::untested";
+    /// A CUDA build of the framework that cannot work on the base.
+    pub const CUDA_MISMATCH: &str = "dlspec::compat::cuda-mismatch";
+    /// An end-of-life or deprecated base.
+    pub const DEPRECATED_BASE: &str = "dlspec::compat::deprecated-base";
+    /// An unknown OS release.
+    pub const OS: &str = "dlspec::compat::os";
+    /// An unknown time zone.
+    pub const TIMEZONE: &str = "dlspec::value::timezone";
+    /// A malformed locale.
+    pub const LOCALE: &str = "dlspec::value::locale";
+    /// A value that is not safe in the text it reaches.
+    pub const UNSAFE: &str = "dlspec::value::unsafe";
+    /// A value outside what the option takes.
+    pub const VALUE: &str = "dlspec::value::invalid";
+    /// Two services on one port.
+    pub const PORT_CONFLICT: &str = "dlspec::ports::conflict";
+    /// A NodePort outside 30000–32767, or used twice in the catalog.
+    pub const NODE_PORT: &str = "dlspec::kubernetes::node-port";
+    /// Two images that would write the same output directory.
+    pub const DUPLICATE_OUTPUT: &str = "dlspec::catalog::duplicate-output";
+    /// A literal password in a spec.
+    pub const PASSWORD: &str = "dlspec::security::password";
+    /// JupyterLab without authentication.
+    pub const OPEN_JUPYTER: &str = "dlspec::security::open-jupyter";
+}
+
+/// The platform's Debian packages (the seed guides' set, plus what the platform layer runs on).
+const PLATFORM_APT: &[&str] = &["openssh-server", "locales", "tzdata", "curl", "vim", "tmux", "wget", "ca-certificates", "supervisor"];
+const DEFAULT_TIMEZONE: &str = "Asia/Shanghai";
+const DEFAULT_LOCALE: &str = "zh_CN.UTF-8";
+const DEFAULT_OS: &str = "ubuntu22.04";
+const MINICONDA_PREFIX: &str = "/root/miniconda3";
+const MINICONDA_URL: &str = "https://repo.anaconda.com/miniconda";
+const PYTORCH_INDEX: &str = "https://download.pytorch.org/whl";
+const NODE_PORTS: std::ops::RangeInclusive<u16> = 30000..=32767;
+
+/// Checks every instance; returns the images, sorted by output directory.
+pub fn check(instances: &[Instance], sources: &SourceMap, diags: &mut Diagnostics) -> Vec<Image> {
+    let compat = compat::get();
+    let mut images: Vec<(Image, &Instance)> = Vec::new();
+    for instance in instances {
+        let mut local = Diagnostics::default();
+        let image = Checker { compat, instance, diags: &mut local, sources }.image();
+        annotate_combination(instance, &mut local);
+        diags.extend(local);
+        if let Some(image) = image {
+            images.push((image, instance));
+        }
+    }
+    check_catalog(&images, diags);
+    let mut images: Vec<Image> = images.into_iter().map(|(i, _)| i).collect();
+    images.sort_by(|a, b| a.dir.cmp(&b.dir));
+    images
+}
+
+/// Names the matrix combination in every diagnostic that depends on it, and labels its values.
+fn annotate_combination(instance: &Instance, diags: &mut Diagnostics) {
+    if instance.combination.is_empty() {
+        return;
+    }
+    let axis_spans: Vec<Span> = instance.combination.iter().map(|(_, v)| v.span).collect();
+    let combination = instance
+        .combination
+        .iter()
+        .map(|(axis, v)| format!("{}=\"{}\"", axis.name(), v.value))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let items = std::mem::take(diags);
+    for mut diag in items.into_vec() {
+        let touches = std::iter::once(&diag.primary).chain(&diag.secondary).any(|l| axis_spans.contains(&l.span));
+        if touches {
+            diag.message = format!("{} (matrix combination {combination})", diag.message);
+            for span in &axis_spans {
+                let labelled = diag.primary.span == *span || diag.secondary.iter().any(|l| l.span == *span);
+                if !labelled {
+                    diag = diag.with_label(*span, "in this combination");
+                }
+            }
+        }
+        diags.push(diag);
+    }
+}
+
+/// Checks across images: output directories and NodePorts are unique.
+fn check_catalog(images: &[(Image, &Instance)], diags: &mut Diagnostics) {
+    let mut dirs: BTreeMap<&Utf8PathBuf, &Instance> = BTreeMap::new();
+    let mut slugs: BTreeMap<&str, &Instance> = BTreeMap::new();
+    let mut node_ports: BTreeMap<u16, (Span, &str)> = BTreeMap::new();
+    for (image, instance) in images {
+        if let Some(first) = dirs.get(&image.dir) {
+            diags.push(
+                Diag::error(
+                    codes::DUPLICATE_OUTPUT,
+                    instance.name.span,
+                    format!("two images would be written to `out/{}`", image.dir),
+                    "second image",
+                )
+                .with_label(first.name.span, "first image")
+                .with_help("give one of them another name, or a `tag` template that tells them apart (for a matrix, use every axis in the tag)"),
+            );
+            continue;
+        }
+        dirs.insert(&image.dir, instance);
+        if let Some(first) = slugs.get(image.slug.as_str()) {
+            diags.push(
+                Diag::error(
+                    codes::DUPLICATE_OUTPUT,
+                    instance.name.span,
+                    format!("two images would share the Kubernetes name `{}`", image.slug),
+                    "second image",
+                )
+                .with_label(first.name.span, "first image")
+                .with_help("rename one of the images"),
+            );
+        }
+        slugs.insert(&image.slug, instance);
+        let k8s = instance.part.kubernetes.as_ref();
+        let fixed = k8s.map(|k| [&k.node_port_ssh, &k.node_port_jupyter, &k.node_port_tensorboard]);
+        for port in fixed.into_iter().flatten().flatten() {
+            match node_ports.get(&port.value) {
+                Some((first, owner)) if *owner != image.reference => diags.push(
+                    Diag::error(
+                        codes::NODE_PORT,
+                        port.span,
+                        format!("NodePort {} is used by two images of the catalog", port.value),
+                        "used again here",
+                    )
+                    .with_label(*first, format!("used by `{owner}`"))
+                    .with_help("give each image its own NodePorts, or leave `node-port` out to let Kubernetes pick"),
+                ),
+                Some(_) => {}
+                None => {
+                    node_ports.insert(port.value, (port.span, &image.reference));
+                }
+            }
+        }
+    }
+}
+
+struct Checker<'a> {
+    compat: &'static Compat,
+    instance: &'a Instance,
+    diags: &'a mut Diagnostics,
+    sources: &'a SourceMap,
+}
+
+/// The resolved base with the spans the framework checks point back to.
+struct BaseInfo {
+    base: Base,
+    span: Span,
+    cuda_span: Option<Span>,
+}
+
+impl Checker<'_> {
+    fn part(&self) -> &Part {
+        &self.instance.part
+    }
+
+    fn push(&mut self, diag: Diag) {
+        self.diags.push(diag);
+    }
+
+    fn name_span(&self) -> Span {
+        self.instance.name.span
+    }
+
+    /// Validates `value` with `validate`; reports a `code` error at its span.
+    fn valid<T>(&mut self, value: &Spanned<String>, code: &'static str, what: &str, validate: impl Fn(&str) -> Result<T, String>) -> Option<T> {
+        match validate(&value.value) {
+            Ok(t) => Some(t),
+            Err(reason) => {
+                self.push(
+                    Diag::error(code, value.span, format!("`{}` is not a valid {what}", value.value), format!("invalid {what}"))
+                        .with_help(reason),
+                );
+                None
+            }
+        }
+    }
+
+    fn image(&mut self) -> Option<Image> {
+        let name = self.instance.name.clone();
+        let name_ok = self.valid(&name, codes::IMAGE_NAME, "image name", values::image_name).is_some();
+        let base = self.base();
+        let python_version = self.python_version();
+        let framework = match (&self.part().framework, &base, &python_version) {
+            (Some(f), Some(b), Some(p)) => {
+                let f = f.clone();
+                self.framework(&f, b, p)
+            }
+            _ => None,
+        };
+        let python = python_version.as_ref().and_then(|p| self.python(p));
+        let (apt, extra_apt_ok) = self.apt();
+        let extra_pip = self.extra_pip();
+        let timezone = self.timezone();
+        let locale = self.locale();
+        let ssh = self.ssh();
+        let jupyter = self.jupyter();
+        let tensorboard = self.tensorboard();
+        let mirrors = self.mirrors();
+        self.port_conflicts();
+        let (base, python, timezone, locale, mirrors) = (base?, python?, timezone?, locale?, mirrors?);
+        if !name_ok || !extra_apt_ok {
+            return None;
+        }
+        let framework_ok = self.part().framework.is_none() || framework.is_some();
+        let tag = self.tag(&base.base, &python, framework.as_ref())?;
+        if !framework_ok {
+            return None;
+        }
+        let ssh = ssh?;
+        let jupyter = jupyter?;
+        let tensorboard = tensorboard?;
+        let reference = format!("{}:{tag}", name.value);
+        let slug = slug(&name.value, &tag, &reference);
+        let mut ports = Vec::new();
+        if let Some(s) = &ssh {
+            ports.push(ServicePort { name: "ssh".to_owned(), port: s.port });
+        }
+        if let Some(j) = &jupyter {
+            ports.push(ServicePort { name: "jupyterlab".to_owned(), port: j.port });
+        }
+        if let Some(t) = &tensorboard {
+            ports.push(ServicePort { name: "tensorboard".to_owned(), port: t.port });
+        }
+        let docker_run = self.docker_run(&name.value, &ports, base.base.gpu)?;
+        let kubernetes = self.kubernetes(&slug, &ports, base.base.gpu)?;
+        let mut platform_pip = Vec::new();
+        if python.numpy_below_2 {
+            platform_pip.push("numpy<2".to_owned());
+        }
+        if jupyter.is_some() {
+            platform_pip.extend(["jupyterlab".to_owned()]);
+            if let Some(pack) = jupyter.as_ref().and_then(|j| j.language_pack.clone()) {
+                platform_pip.push(pack);
+            }
+            platform_pip.push("jupyterlab_pygments".to_owned());
+        }
+        if tensorboard.is_some() {
+            platform_pip.push("tensorboard".to_owned());
+        }
+        Some(Image {
+            dir: Utf8PathBuf::from(&name.value).join(&tag),
+            spec: self.sources.get(name.span.file).relative.clone(),
+            name: name.value,
+            tag,
+            reference,
+            slug,
+            base: base.base,
+            python,
+            framework,
+            apt,
+            platform_pip,
+            extra_pip,
+            timezone,
+            locale,
+            ssh,
+            jupyter,
+            tensorboard,
+            mirrors,
+            ports,
+            docker_run,
+            kubernetes,
+        })
+    }
+
+    // ----- base -----
+
+    fn base(&mut self) -> Option<BaseInfo> {
+        let Some(base) = self.part().base.clone() else {
+            let span = self.name_span();
+            self.push(
+                Diag::error(codes::MISSING, span, format!("image `{}` has no base", self.instance.name.value), "no base")
+                    .with_help("add `cuda \"12.1.0\"` for a GPU image, `cpu` for a CPU image, or `base \"IMAGE\"`"),
+            );
+            return None;
+        };
+        match base {
+            BasePart::Cuda(cuda) => {
+                let Some(version) = cuda.version.clone() else {
+                    self.push(
+                        Diag::error(codes::MISSING, cuda.node, "`cuda` needs a version", "version missing")
+                            .with_help("write the full CUDA version, like `cuda \"12.1.0\"`"),
+                    );
+                    return None;
+                };
+                let os = cuda.os.clone().map_or_else(|| DEFAULT_OS.to_owned(), |o| o.value);
+                let os_span = cuda.os.as_ref().map_or(cuda.node, |o| o.span);
+                let flavor = cuda.flavor.clone().map_or_else(|| "devel".to_owned(), |f| f.value);
+                if !["base", "runtime", "devel"].contains(&flavor.as_str()) {
+                    let span = cuda.flavor.as_ref().map_or(cuda.node, |f| f.span);
+                    let help = did_you_mean(&flavor, &["devel", "runtime", "base"], "nvidia/cuda flavors are");
+                    self.push(
+                        Diag::error(codes::CUDA_TAG, span, format!("`{flavor}` is not an nvidia/cuda flavor"), "unknown flavor")
+                            .with_help(help),
+                    );
+                    return None;
+                }
+                if !values::dotted(&version.value, 3) {
+                    let help = self.cuda_versions_help(&version.value, &os);
+                    self.push(
+                        Diag::error(codes::CUDA_TAG, version.span, format!("`{}` is not a full CUDA version", version.value), "not X.Y.Z")
+                            .with_help(help),
+                    );
+                    return None;
+                }
+                let Some(tag) = self.compat.cuda_tag(&version.value, &os) else {
+                    let help = self.cuda_versions_help(&version.value, &os);
+                    let os_known = self.compat.cuda_tags.iter().any(|t| t.os == os);
+                    let (span, message) = if os_known && self.compat.cuda_tags.iter().any(|t| t.cuda == version.value) {
+                        (os_span, format!("nvidia/cuda publishes no CUDA {} images for `{os}`", version.value))
+                    } else if os_known {
+                        (version.span, format!("nvidia/cuda never published CUDA `{}`", version.value))
+                    } else {
+                        (os_span, format!("nvidia/cuda has no images for `{os}`"))
+                    };
+                    self.push(Diag::error(codes::CUDA_TAG, span, message, "no such tag").with_help(help));
+                    return None;
+                };
+                let cudnn = match &cuda.cudnn {
+                    Some(c) if c.value == "none" => None,
+                    Some(c) => {
+                        let Some(major) = tag.cudnn_major() else {
+                            self.push(
+                                Diag::error(
+                                    codes::CUDA_TAG,
+                                    c.span,
+                                    format!("nvidia/cuda has no cuDNN images of CUDA {} on {os}", version.value),
+                                    "no cuDNN variant",
+                                )
+                                .with_help("write `cudnn=\"none\"`, or pick a CUDA version with cuDNN images"),
+                            );
+                            return None;
+                        };
+                        if c.value != major {
+                            self.push(
+                                Diag::error(
+                                    codes::CUDA_TAG,
+                                    c.span,
+                                    format!("nvidia/cuda images of CUDA {} carry cuDNN {major}, not `{}`", version.value, c.value),
+                                    "no such cuDNN variant",
+                                )
+                                .with_label(version.span, "this CUDA version")
+                                .with_help(format!("write `cudnn=\"{major}\"`")),
+                            );
+                            return None;
+                        }
+                        Some(major.to_owned())
+                    }
+                    None => tag.cudnn_major().map(str::to_owned),
+                };
+                if cudnn.is_some() && flavor == "base" {
+                    let span = cuda.flavor.as_ref().map_or(cuda.node, |f| f.span);
+                    self.push(
+                        Diag::error(codes::CUDA_TAG, span, "nvidia/cuda has no cuDNN images of the `base` flavor", "no cuDNN variant")
+                            .with_help("use `flavor=\"runtime\"` or `flavor=\"devel\"`, or `cudnn=\"none\"`"),
+                    );
+                    return None;
+                }
+                let cudnn_tag = if cudnn.is_some() { format!("{}-", tag.cudnn) } else { String::new() };
+                let image = format!("nvidia/cuda:{}-{cudnn_tag}{flavor}-{os}", version.value);
+                if tag.status != "supported" {
+                    self.push(
+                        Diag::warning(
+                            codes::DEPRECATED_BASE,
+                            version.span,
+                            format!("`{image}` is no longer in NVIDIA's supported tag list and may be deleted"),
+                            "superseded tag",
+                        )
+                        .with_help(self.supported_update_help(&version.value, &os)),
+                    );
+                }
+                self.eol_warning(&os, os_span);
+                Some(BaseInfo {
+                    base: Base {
+                        image,
+                        kind: BaseKind::Cuda,
+                        gpu: true,
+                        cuda: Some(version.value.clone()),
+                        cudnn,
+                        flavor: Some(flavor),
+                        os: Some(os),
+                    },
+                    span: cuda.node,
+                    cuda_span: Some(version.span),
+                })
+            }
+            BasePart::Cpu(cpu) => {
+                let os = cpu.os.clone().map_or_else(|| DEFAULT_OS.to_owned(), |o| o.value);
+                let os_span = cpu.os.as_ref().map_or(cpu.node, |o| o.span);
+                let Some(release) = self.compat.os(&os) else {
+                    let names: Vec<&str> = self.compat.os.iter().map(|o| o.os.as_str()).collect();
+                    let help = did_you_mean(&os, &names, "the known releases are");
+                    self.push(Diag::error(codes::OS, os_span, format!("unknown OS release `{os}`"), "unknown release").with_help(help));
+                    return None;
+                };
+                let image = release.image.clone();
+                self.eol_warning(&os, os_span);
+                Some(BaseInfo {
+                    base: Base { image, kind: BaseKind::Cpu, gpu: false, cuda: None, cudnn: None, flavor: None, os: Some(os) },
+                    span: cpu.node,
+                    cuda_span: None,
+                })
+            }
+            BasePart::Custom(custom) => {
+                self.valid(&custom.image, codes::UNSAFE, "image reference", values::image_reference)?;
+                Some(BaseInfo {
+                    base: Base {
+                        image: custom.image.value.clone(),
+                        kind: BaseKind::Custom,
+                        gpu: custom.gpu.as_ref().is_some_and(|g| g.value),
+                        cuda: None,
+                        cudnn: None,
+                        flavor: None,
+                        os: None,
+                    },
+                    span: custom.node,
+                    cuda_span: None,
+                })
+            }
+        }
+    }
+
+    fn cuda_versions_help(&self, version: &str, os: &str) -> String {
+        let on_os: Vec<&str> = self.compat.cuda_tags.iter().filter(|t| t.os == os).map(|t| t.cuda.as_str()).collect();
+        if on_os.is_empty() {
+            let mut oses: Vec<&str> = self.compat.cuda_tags.iter().map(|t| t.os.as_str()).collect();
+            oses.dedup();
+            return did_you_mean(os, &oses, "nvidia/cuda images exist for");
+        }
+        let minor: Vec<&str> = version.split('.').take(2).collect();
+        let prefix = format!("{}.", minor.join("."));
+        let same_minor: Vec<&str> = on_os.iter().copied().filter(|v| v.starts_with(&prefix)).collect();
+        if !same_minor.is_empty() {
+            return format!("for {os}, CUDA {} exists as {}", minor.join("."), quote_list(&same_minor));
+        }
+        if let Some(other_os) = self.compat.cuda_tags.iter().filter(|t| t.cuda == version).map(|t| t.os.as_str()).collect::<Vec<_>>().first() {
+            let oses: Vec<&str> = self.compat.cuda_tags.iter().filter(|t| t.cuda == version).map(|t| t.os.as_str()).collect();
+            let _ = other_os;
+            return format!("CUDA {version} images exist for {}: write os=\"{}\"", quote_list(&oses), oses[oses.len() - 1]);
+        }
+        let nearest = compat::nearest(version, on_os.iter().copied()).unwrap_or("");
+        format!("did you mean `{nearest}`? nvidia/cuda tags use the full version")
+    }
+
+    fn supported_update_help(&self, version: &str, os: &str) -> String {
+        let minor: String = version.split('.').take(2).collect::<Vec<_>>().join(".") + ".";
+        let newest = self
+            .compat
+            .cuda_tags
+            .iter()
+            .filter(|t| t.os == os && t.status == "supported" && t.cuda.starts_with(&minor))
+            .map(|t| t.cuda.as_str())
+            .max_by(|a, b| compare(a, b));
+        match newest {
+            Some(v) => format!("NVIDIA supports `{v}` for this series: write `cuda \"{v}\"` when you can rebuild"),
+            None => "pick a CUDA version from NVIDIA's supported list (`dlspec compat cuda`)".to_owned(),
+        }
+    }
+
+    fn eol_warning(&mut self, os: &str, span: Span) {
+        if let Some(release) = self.compat.os(os) {
+            if release.status == "eol" {
+                self.push(
+                    Diag::warning(
+                        codes::DEPRECATED_BASE,
+                        span,
+                        format!("`{os}` reached the end of standard support in {}", release.eol),
+                        "end-of-life release",
+                    )
+                    .with_help("move to a supported release such as `ubuntu22.04` or `ubuntu24.04`"),
+                );
+            }
+        }
+    }
+
+    // ----- python and miniconda -----
+
+    fn python_version(&mut self) -> Option<Spanned<String>> {
+        let Some(python) = self.part().python.clone() else {
+            let span = self.name_span();
+            self.push(
+                Diag::error(codes::MISSING, span, format!("image `{}` has no `python`", self.instance.name.value), "no python")
+                    .with_help("add `python \"3.10\"` (Miniconda with that Python is installed at /root/miniconda3)"),
+            );
+            return None;
+        };
+        let Some(version) = python.version.clone() else {
+            self.push(
+                Diag::error(codes::MISSING, python.node, "`python` needs a version", "version missing")
+                    .with_help("write `python \"3.10\"`"),
+            );
+            return None;
+        };
+        self.valid(&version, codes::PYTHON, "Python version", values::python_version)?;
+        Some(version)
+    }
+
+    fn python(&mut self, version: &Spanned<String>) -> Option<Python> {
+        let part = self.part().python.clone()?;
+        let accept_tos = part.accept_tos.as_ref().is_some_and(|a| a.value);
+        let installers = self.compat.installers(&version.value);
+        let (installer, sha256, tos) = match &part.miniconda {
+            Some(file) => {
+                let tag = format!("py{}_", version.value.replace('.', ""));
+                let for_python = file.value.strip_prefix("Miniconda3-").and_then(|rest| rest.split('_').next());
+                let well_formed = file.value.starts_with("Miniconda3-")
+                    && file.value.ends_with(".sh")
+                    && file.value.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+                if !well_formed {
+                    self.push(
+                        Diag::error(codes::MINICONDA, file.span, format!("`{}` is not a Miniconda installer file name", file.value), "not an installer")
+                            .with_help(installer_help(&installers, &version.value)),
+                    );
+                    return None;
+                }
+                if !file.value.contains(&tag) {
+                    let other = for_python.and_then(|p| p.strip_prefix("py")).map(|digits| {
+                        let (major, minor) = digits.split_at(1.min(digits.len()));
+                        format!("Python {major}.{minor}")
+                    });
+                    self.push(
+                        Diag::error(
+                            codes::MINICONDA,
+                            file.span,
+                            format!(
+                                "installer `{}` brings {}, not Python {}",
+                                file.value,
+                                other.unwrap_or_else(|| "another Python".to_owned()),
+                                version.value
+                            ),
+                            "installer for another Python",
+                        )
+                        .with_label(version.span, "Python chosen here")
+                        .with_help(installer_help(&installers, &version.value)),
+                    );
+                    return None;
+                }
+                let known = self.compat.installer(&file.value);
+                let sha = part.sha256.as_ref().map(|s| s.value.to_lowercase()).or_else(|| known.and_then(|k| k.sha256.clone()));
+                let tos = known.is_some_and(|k| k.tos) || conda_needs_tos(&file.value);
+                (file.value.clone(), sha, tos)
+            }
+            None => {
+                let chosen = installers.iter().find(|i| !i.tos).or_else(|| installers.first());
+                let Some(chosen) = chosen else {
+                    self.push(
+                        Diag::error(
+                            codes::MINICONDA,
+                            version.span,
+                            format!("the tables know no Miniconda installer for Python {}", version.value),
+                            "no installer known",
+                        )
+                        .with_help("name one with `miniconda=\"Miniconda3-pyXY_….sh\"`, or pick another Python (`dlspec compat miniconda`)"),
+                    );
+                    return None;
+                };
+                let sha = part.sha256.as_ref().map(|s| s.value.to_lowercase()).or_else(|| chosen.sha256.clone());
+                (chosen.installer.clone(), sha, chosen.tos)
+            }
+        };
+        if let Some(sha) = &part.sha256 {
+            self.valid(sha, codes::UNSAFE, "sha256", values::sha256)?;
+        }
+        if tos && !accept_tos {
+            let span = part.miniconda.as_ref().map_or(version.span, |m| m.span);
+            self.push(
+                Diag::error(
+                    codes::MINICONDA_TOS,
+                    span,
+                    format!("the build would stop at Anaconda's Terms of Service: `{installer}` refuses non-interactive use of the default channels until they are accepted"),
+                    "needs the terms accepted",
+                )
+                .with_help("read https://www.anaconda.com/legal/terms/terms-of-service and add `accept-tos=#true` to `python`, or name an older installer with `miniconda=`"),
+            );
+            return None;
+        }
+        let base_url = self
+            .part()
+            .mirrors
+            .as_ref()
+            .and_then(|m| m.miniconda.clone())
+            .map_or_else(|| MINICONDA_URL.to_owned(), |m| m.value.trim_end_matches('/').to_owned());
+        let minor: u32 = version.value.split('.').nth(1).and_then(|m| m.parse().ok()).unwrap_or(0);
+        Some(Python {
+            version: version.value.clone(),
+            installer_url: format!("{base_url}/{installer}"),
+            installer,
+            installer_sha256: sha256,
+            accept_tos: accept_tos && tos,
+            prefix: MINICONDA_PREFIX.to_owned(),
+            numpy_below_2: minor <= 12,
+        })
+    }
+
+    // ----- frameworks -----
+
+    fn framework(&mut self, framework: &FrameworkPart, base: &BaseInfo, python: &Spanned<String>) -> Option<Framework> {
+        match framework {
+            FrameworkPart::Pytorch(p) => self.pytorch(p, base, python).map(Framework::Pytorch),
+            FrameworkPart::Tensorflow(t) => self.tensorflow(t, base, python).map(Framework::Tensorflow),
+        }
+    }
+
+    fn python_range(&mut self, what: &str, min: &str, max: &str, python: &Spanned<String>, framework_span: Span) -> bool {
+        if compare(&python.value, min).is_lt() || compare(&python.value, max).is_gt() {
+            self.push(
+                Diag::error(
+                    codes::PYTHON,
+                    python.span,
+                    format!("{what} supports Python {min} to {max}, not {}", python.value),
+                    "Python out of range",
+                )
+                .with_label(framework_span, format!("{what} chosen here"))
+                .with_help(format!("write `python \"{max}\"` (or another version from {min} to {max})")),
+            );
+            return false;
+        }
+        true
+    }
+
+    fn pytorch(&mut self, part: &crate::ast::PytorchPart, base: &BaseInfo, python: &Spanned<String>) -> Option<Pytorch> {
+        let Some(version) = part.version.clone() else {
+            self.push(
+                Diag::error(codes::MISSING, part.node, "`pytorch` needs a version", "version missing")
+                    .with_help("write `pytorch \"2.3.0\"`"),
+            );
+            return None;
+        };
+        let Some(release) = self.compat.torch(&version.value).cloned() else {
+            let nearest = compat::nearest(&version.value, self.compat.torch.iter().map(|r| r.torch.as_str())).unwrap_or("");
+            self.push(
+                Diag::error(codes::PYTORCH, version.span, format!("torch `{}` was never released", version.value), "unknown release")
+                    .with_help(format!("did you mean `{nearest}`? `dlspec compat pytorch` lists the releases")),
+            );
+            return None;
+        };
+        let mut ok = self.python_range(&format!("torch {}", release.torch), &release.python_min, &release.python_max, python, version.span);
+        if let Some(tv) = &part.torchvision {
+            if tv.value != release.torchvision {
+                self.push(
+                    Diag::error(
+                        codes::TORCHVISION,
+                        tv.span,
+                        format!("torchvision `{}` does not match torch {}", tv.value, release.torch),
+                        "wrong torchvision",
+                    )
+                    .with_label(version.span, "torch chosen here")
+                    .with_help(format!("write `torchvision=\"{}\"`, or leave it out to get it from the tables", release.torchvision)),
+                );
+                ok = false;
+            }
+        }
+        let torchaudio = match &part.torchaudio {
+            Some(Spanned { value: None, .. }) => None,
+            Some(Spanned { value: Some(ta), span }) => {
+                if *ta != release.torchaudio {
+                    self.push(
+                        Diag::error(
+                            codes::TORCHAUDIO,
+                            *span,
+                            format!("torchaudio `{ta}` does not match torch {}", release.torch),
+                            "wrong torchaudio",
+                        )
+                        .with_label(version.span, "torch chosen here")
+                        .with_help(format!("write `torchaudio=\"{}\"`, or `torchaudio=#null` to leave it out", release.torchaudio)),
+                    );
+                    ok = false;
+                }
+                Some(ta.clone())
+            }
+            None => Some(release.torchaudio.clone()),
+        };
+        let cu_variants: Vec<&String> = release.variants.iter().filter(|v| v.starts_with("cu")).collect();
+        let (variant, index_url) = match &part.index {
+            Some(index) if index.value.contains("://") => {
+                self.valid(index, codes::UNSAFE, "index URL", values::url)?;
+                (None, index.value.trim_end_matches('/').to_owned())
+            }
+            Some(index) => {
+                if !release.variants.contains(&index.value) {
+                    self.push(
+                        Diag::error(
+                            codes::WHEEL_VARIANT,
+                            index.span,
+                            format!("torch {} publishes no `{}` wheels", release.torch, index.value),
+                            "unknown variant",
+                        )
+                        .with_label(version.span, "torch chosen here")
+                        .with_help(format!("torch {} publishes {}", release.torch, quote_list(&release.variants))),
+                    );
+                    return None;
+                }
+                self.variant_fits_base(&index.value, index.span, base);
+                (Some(index.value.clone()), format!("{PYTORCH_INDEX}/{}", index.value))
+            }
+            None => {
+                let variant = match (&base.base.kind, &base.base.cuda) {
+                    (BaseKind::Cuda, Some(cuda)) => {
+                        let fitting = cu_variants
+                            .iter()
+                            .filter(|v| cuda_of_variant(v).is_some_and(|(maj, min)| {
+                                let (bmaj, bmin) = major_minor(cuda);
+                                maj == bmaj && min <= bmin
+                            }))
+                            .max_by(|a, b| cuda_of_variant(a).cmp(&cuda_of_variant(b)));
+                        match fitting {
+                            Some(v) => (*v).clone(),
+                            None => {
+                                let span = base.cuda_span.unwrap_or(base.span);
+                                self.push(
+                                    Diag::error(
+                                        codes::WHEEL_VARIANT,
+                                        span,
+                                        format!("torch {} publishes no wheels for CUDA {cuda}", release.torch),
+                                        "no matching wheels",
+                                    )
+                                    .with_label(version.span, "torch chosen here")
+                                    .with_help(format!(
+                                        "torch {} publishes {}: pick a CUDA base that matches one, or set `index=`",
+                                        release.torch,
+                                        quote_list(&release.variants)
+                                    )),
+                                );
+                                return None;
+                            }
+                        }
+                    }
+                    (BaseKind::Custom, _) if base.base.gpu && !release.pypi_default_cuda.is_empty() => release.pypi_default_cuda.clone(),
+                    _ => "cpu".to_owned(),
+                };
+                let url = format!("{PYTORCH_INDEX}/{variant}");
+                (Some(variant), url)
+            }
+        };
+        if !ok {
+            return None;
+        }
+        let mut requirements = vec![format!("torch=={}", release.torch), format!("torchvision=={}", release.torchvision)];
+        if let Some(ta) = &torchaudio {
+            requirements.push(format!("torchaudio=={ta}"));
+        }
+        Some(Pytorch {
+            version: release.torch.clone(),
+            torchvision: release.torchvision.clone(),
+            torchaudio,
+            variant,
+            index_url,
+            requirements,
+        })
+    }
+
+    /// Warns when a torch wheel variant does not fit the base (CUDA wheels on CPU, a newer CUDA
+    /// than the base, CPU wheels on a GPU base).
+    fn variant_fits_base(&mut self, variant: &str, span: Span, base: &BaseInfo) {
+        let warning = match (variant, base.base.gpu, &base.base.cuda) {
+            ("cpu", true, _) => Some("CPU-only wheels on a GPU base: torch will not see the GPU".to_owned()),
+            (v, false, _) if v.starts_with("cu") => Some(format!("`{v}` wheels on a CPU base: they work but carry CUDA libraries for nothing")),
+            (v, true, Some(cuda)) if v.starts_with("cu") => {
+                let (maj, min) = cuda_of_variant(v).unwrap_or((0, 0));
+                let (bmaj, bmin) = major_minor(cuda);
+                if maj != bmaj {
+                    Some(format!("`{v}` wheels need CUDA {maj}, the base has CUDA {cuda}"))
+                } else if min > bmin {
+                    Some(format!("`{v}` wheels were built for a newer CUDA than the base's {cuda}: the host driver must support CUDA {maj}.{min}"))
+                } else {
+                    None
+                }
+            }
+            _ => None,
+        };
+        if let Some(message) = warning {
+            let base_span = base.cuda_span.unwrap_or(base.span);
+            self.push(
+                Diag::warning(codes::CUDA_MISMATCH, span, message, "wheel variant")
+                    .with_label(base_span, "base chosen here")
+                    .with_help("leave `index` out to get the variant that matches the base"),
+            );
+        }
+    }
+
+    fn tensorflow(&mut self, part: &crate::ast::TensorflowPart, base: &BaseInfo, python: &Spanned<String>) -> Option<Tensorflow> {
+        let Some(version) = part.version.clone() else {
+            self.push(
+                Diag::error(codes::MISSING, part.node, "`tensorflow` needs a version", "version missing")
+                    .with_help("write `tensorflow \"2.15.0\"`"),
+            );
+            return None;
+        };
+        let Some(release) = self.compat.tensorflow(&version.value).cloned() else {
+            let nearest = compat::nearest(&version.value, self.compat.tensorflow.iter().map(|r| r.version.as_str())).unwrap_or("");
+            self.push(
+                Diag::error(codes::TENSORFLOW, version.span, format!("TensorFlow `{}` was never released", version.value), "unknown release")
+                    .with_help(format!("did you mean `{nearest}`? `dlspec compat tensorflow` lists the releases")),
+            );
+            return None;
+        };
+        let python_ok = self.python_range(&format!("TensorFlow {}", release.version), &release.python_min, &release.python_max, python, version.span);
+        let is_1x_or_20 = compare(&release.version, "2.1").is_lt();
+        let package = match &part.package {
+            Some(p) => {
+                const PACKAGES: &[&str] = &["tensorflow", "tensorflow-gpu", "tensorflow-cpu", "tensorflow[and-cuda]"];
+                if !PACKAGES.contains(&p.value.as_str()) {
+                    let help = did_you_mean(&p.value, PACKAGES, "TensorFlow packages are");
+                    self.push(
+                        Diag::error(codes::TENSORFLOW_PACKAGE, p.span, format!("`{}` is not a TensorFlow package", p.value), "unknown package")
+                            .with_help(help),
+                    );
+                    return None;
+                }
+                let refusal = match p.value.as_str() {
+                    "tensorflow-gpu" if compare(&release.version, "2.12").is_ge() => {
+                        Some("from TensorFlow 2.12 on `tensorflow-gpu` is a stub that fails to install; write `package=\"tensorflow\"`".to_owned())
+                    }
+                    "tensorflow[and-cuda]" if !release.and_cuda => {
+                        Some(format!("`tensorflow[and-cuda]` exists from TensorFlow 2.14 on; write `package=\"{}\"`", release.gpu_package))
+                    }
+                    _ => None,
+                };
+                if let Some(help) = refusal {
+                    self.push(
+                        Diag::error(
+                            codes::TENSORFLOW_PACKAGE,
+                            p.span,
+                            format!("`{}` cannot install TensorFlow {}", p.value, release.version),
+                            "wrong package",
+                        )
+                        .with_label(version.span, "version chosen here")
+                        .with_help(help),
+                    );
+                    return None;
+                }
+                if base.base.gpu && (p.value == "tensorflow-cpu" || (is_1x_or_20 && p.value == "tensorflow" && release.version != "1.15.0")) {
+                    self.push(
+                        Diag::warning(
+                            codes::TENSORFLOW_PACKAGE,
+                            p.span,
+                            format!("`{}` {} is CPU-only, but the image is built for GPUs", p.value, release.version),
+                            "CPU-only package",
+                        )
+                        .with_help(format!("write `package=\"{}\"`", release.gpu_package)),
+                    );
+                }
+                p.value.clone()
+            }
+            None if base.base.gpu && is_1x_or_20 => release.gpu_package.clone(),
+            None => "tensorflow".to_owned(),
+        };
+        if base.base.kind == BaseKind::Cuda && package != "tensorflow[and-cuda]" && package != "tensorflow-cpu" {
+            let cuda = base.base.cuda.clone().unwrap_or_default();
+            let (bmaj, bmin) = major_minor(&cuda);
+            let (tmaj, tmin) = major_minor(&release.cuda);
+            let base_span = base.cuda_span.unwrap_or(base.span);
+            let cudnn_major = release.cudnn.split('.').next().unwrap_or("");
+            if bmaj != tmaj {
+                self.push(
+                    Diag::error(
+                        codes::CUDA_MISMATCH,
+                        base_span,
+                        format!("TensorFlow {} is built for CUDA {}, the base has CUDA {cuda}", release.version, release.cuda),
+                        "wrong CUDA major",
+                    )
+                    .with_label(version.span, "TensorFlow chosen here")
+                    .with_help(format!("use a CUDA {tmaj}.x base (TensorFlow was tested with CUDA {} and cuDNN {})", release.cuda, release.cudnn)),
+                );
+                return None;
+            }
+            if let Some(base_cudnn) = &base.base.cudnn {
+                if base_cudnn != cudnn_major {
+                    self.push(
+                        Diag::error(
+                            codes::CUDA_MISMATCH,
+                            base_span,
+                            format!("TensorFlow {} needs cuDNN {}, the base has cuDNN {base_cudnn}", release.version, release.cudnn),
+                            "wrong cuDNN major",
+                        )
+                        .with_label(version.span, "TensorFlow chosen here")
+                        .with_help(format!("use a base with cuDNN {cudnn_major}, or `package=\"tensorflow[and-cuda]\"` where it exists (2.14+)")),
+                    );
+                    return None;
+                }
+            }
+            if (bmaj, bmin) != (tmaj, tmin) {
+                self.push(
+                    Diag::warning(
+                        codes::UNTESTED,
+                        base_span,
+                        format!("TensorFlow {} was tested with CUDA {} and cuDNN {}, not CUDA {cuda}", release.version, release.cuda, release.cudnn),
+                        "untested CUDA",
+                    )
+                    .with_label(version.span, "TensorFlow chosen here")
+                    .with_help(format!("use a CUDA {} base to run what TensorFlow tested", release.cuda)),
+                );
+            }
+        }
+        if !python_ok {
+            return None;
+        }
+        Some(Tensorflow {
+            requirement: format!("{package}=={}", release.version),
+            version: release.version.clone(),
+            package,
+            tested_cuda: release.cuda.clone(),
+            tested_cudnn: release.cudnn.clone(),
+        })
+    }
+
+    // ----- packages, time zone, locale -----
+
+    fn apt(&mut self) -> (Vec<String>, bool) {
+        let mut packages: Vec<String> = PLATFORM_APT.iter().map(|s| (*s).to_owned()).collect();
+        if self.part().ssh.as_ref().and_then(|s| s.enabled.as_ref()).is_some_and(|e| !e.value) {
+            packages.retain(|p| p != "openssh-server");
+        }
+        let mut ok = true;
+        for package in self.part().apt.clone() {
+            if self.valid(&package, codes::UNSAFE, "Debian package", values::apt_package).is_none() {
+                ok = false;
+            } else if !packages.contains(&package.value) {
+                packages.push(package.value);
+            }
+        }
+        (packages, ok)
+    }
+
+    fn extra_pip(&mut self) -> Vec<String> {
+        let mut requirements: Vec<String> = Vec::new();
+        for requirement in self.part().pip.clone() {
+            if self.valid(&requirement, codes::UNSAFE, "pip requirement", values::pip_requirement).is_some()
+                && !requirements.contains(&requirement.value)
+            {
+                requirements.push(requirement.value);
+            }
+        }
+        requirements
+    }
+
+    fn timezone(&mut self) -> Option<String> {
+        let Some(tz) = self.part().timezone.clone() else { return Some(DEFAULT_TIMEZONE.to_owned()) };
+        if self.compat.is_timezone(&tz.value) {
+            return Some(tz.value);
+        }
+        let names: Vec<&str> = self.compat.timezones.iter().map(String::as_str).collect();
+        let help = match crate::diag::suggest(&tz.value, names.iter().copied()) {
+            Some(best) => format!("did you mean `{best}`?"),
+            None => "use an IANA name like \"Asia/Shanghai\" or \"UTC\" (`dlspec compat timezones` lists them)".to_owned(),
+        };
+        self.push(Diag::error(codes::TIMEZONE, tz.span, format!("unknown time zone `{}`", tz.value), "unknown time zone").with_help(help));
+        None
+    }
+
+    fn locale(&mut self) -> Option<Locale> {
+        let Some(locale) = self.part().locale.clone() else {
+            return Some(Locale { name: DEFAULT_LOCALE.to_owned(), input: "zh_CN".to_owned(), charmap: "UTF-8".to_owned() });
+        };
+        match parse_locale(&locale.value) {
+            Some(parsed) => Some(parsed),
+            None => {
+                let help = match locale.value.split_once('.') {
+                    Some((base, _)) if parse_locale(&format!("{base}.UTF-8")).is_some() => format!("write \"{base}.UTF-8\""),
+                    None if parse_locale(&format!("{}.UTF-8", locale.value)).is_some() => format!("write \"{}.UTF-8\"", locale.value),
+                    _ => "write `language_TERRITORY.UTF-8`, like \"zh_CN.UTF-8\" or \"en_US.UTF-8\" (or \"C.UTF-8\")".to_owned(),
+                };
+                self.push(Diag::error(codes::LOCALE, locale.span, format!("`{}` is not a locale name", locale.value), "malformed locale").with_help(help));
+                None
+            }
+        }
+    }
+
+    // ----- services -----
+
+    fn ssh(&mut self) -> Option<Option<Ssh>> {
+        let part = self.part().ssh.clone();
+        if part.as_ref().and_then(|p| p.enabled.as_ref()).is_some_and(|e| !e.value) {
+            return Some(None);
+        }
+        let mut password_file = "/sync/root-passwd".to_owned();
+        let mut password = None;
+        if let Some(p) = &part {
+            if let Some(file) = &p.password_file {
+                self.valid(file, codes::UNSAFE, "path", values::absolute_path)?;
+                password_file.clone_from(&file.value);
+            }
+            if let Some(literal) = &p.password {
+                self.valid(literal, codes::UNSAFE, "password", values::password)?;
+                self.push(
+                    Diag::warning(codes::PASSWORD, literal.span, "a literal root password is written in clear text into docker-run.sh and k8s/secret.yaml", "password in the spec")
+                        .with_help(format!("leave `password` out and provide it at run time: a file at `{password_file}` or the ROOT_PASSWORD variable")),
+                );
+                password = Some(literal.value.clone());
+            }
+        }
+        Some(Some(Ssh {
+            port: part.as_ref().and_then(|p| p.port.as_ref()).map_or(22, |p| p.value),
+            password_file,
+            motd: part.as_ref().and_then(|p| p.motd.as_ref()).is_none_or(|m| m.value),
+            password,
+        }))
+    }
+
+    fn jupyter(&mut self) -> Option<Option<Jupyter>> {
+        let part = self.part().jupyter.clone();
+        if part.as_ref().and_then(|p| p.enabled.as_ref()).is_some_and(|e| !e.value) {
+            return Some(None);
+        }
+        let mut jupyter = Jupyter {
+            port: 8888,
+            base_url: "/jupyter/".to_owned(),
+            root_dir: "/root".to_owned(),
+            locale: Some("zh_CN".to_owned()),
+            language_pack: Some("jupyterlab-language-pack-zh-CN".to_owned()),
+            token_file: "/sync/jupyter-token".to_owned(),
+            open: false,
+            terminal_theme: "dark".to_owned(),
+        };
+        let Some(p) = part else { return Some(Some(jupyter)) };
+        if let Some(port) = &p.port {
+            jupyter.port = port.value;
+        }
+        if let Some(url) = &p.base_url {
+            self.valid(url, codes::UNSAFE, "URL path", values::url_path)?;
+            jupyter.base_url = format!("/{}/", url.value.trim_matches('/')).replace("//", "/");
+        }
+        if let Some(dir) = &p.root_dir {
+            self.valid(dir, codes::UNSAFE, "path", values::absolute_path)?;
+            jupyter.root_dir.clone_from(&dir.value);
+        }
+        if let Some(file) = &p.token_file {
+            self.valid(file, codes::UNSAFE, "path", values::absolute_path)?;
+            jupyter.token_file.clone_from(&file.value);
+        }
+        if let Some(language) = &p.language {
+            let (locale, pack) = self.valid(language, codes::VALUE, "JupyterLab language", parse_language)?;
+            jupyter.locale = locale;
+            jupyter.language_pack = pack;
+        }
+        if let Some(theme) = &p.terminal_theme {
+            const THEMES: &[&str] = &["dark", "light", "inherit"];
+            if !THEMES.contains(&theme.value.as_str()) {
+                let help = did_you_mean(&theme.value, THEMES, "terminal themes are");
+                self.push(Diag::error(codes::VALUE, theme.span, format!("`{}` is not a terminal theme", theme.value), "unknown theme").with_help(help));
+                return None;
+            }
+            jupyter.terminal_theme.clone_from(&theme.value);
+        }
+        if let Some(open) = &p.open {
+            if open.value {
+                self.push(
+                    Diag::warning(
+                        codes::OPEN_JUPYTER,
+                        open.span,
+                        "JupyterLab runs without a token, accepts any origin and can be framed by any site",
+                        "open JupyterLab",
+                    )
+                    .with_help("only do this behind a proxy that authenticates users; leave `open` out to require a token"),
+                );
+            }
+            jupyter.open = open.value;
+        }
+        Some(Some(jupyter))
+    }
+
+    fn tensorboard(&mut self) -> Option<Option<TensorBoard>> {
+        let part = self.part().tensorboard.clone();
+        if part.as_ref().and_then(|p| p.enabled.as_ref()).is_some_and(|e| !e.value) {
+            return Some(None);
+        }
+        let mut tb = TensorBoard {
+            port: 6006,
+            path_prefix: "/monitor".to_owned(),
+            logdir: "/root/tensorboard-logs".to_owned(),
+            bind: "0.0.0.0".to_owned(),
+        };
+        let Some(p) = part else { return Some(Some(tb)) };
+        if let Some(port) = &p.port {
+            tb.port = port.value;
+        }
+        if let Some(prefix) = &p.path_prefix {
+            self.valid(prefix, codes::UNSAFE, "URL path", values::url_path)?;
+            tb.path_prefix = format!("/{}", prefix.value.trim_matches('/'));
+        }
+        if let Some(logdir) = &p.logdir {
+            self.valid(logdir, codes::UNSAFE, "path", values::absolute_path)?;
+            tb.logdir.clone_from(&logdir.value);
+        }
+        if let Some(bind) = &p.bind {
+            self.valid(bind, codes::VALUE, "bind address", |b| {
+                b.parse::<std::net::IpAddr>().map(|_| ()).map_err(|_| "write an IP address like \"0.0.0.0\" or \"127.0.0.1\"".to_owned())
+            })?;
+            tb.bind.clone_from(&bind.value);
+        }
+        Some(Some(tb))
+    }
+
+    fn mirrors(&mut self) -> Option<Mirrors> {
+        let Some(m) = self.part().mirrors.clone() else {
+            return Some(Mirrors { pip: None, pip_trusted_host: None, conda: None, build_pip: None });
+        };
+        let mut ok = true;
+        let mut url = |this: &mut Self, v: &Option<Spanned<String>>| -> Option<String> {
+            let v = v.as_ref()?;
+            match this.valid(v, codes::UNSAFE, "URL", values::url) {
+                Some(_) => Some(v.value.clone()),
+                None => {
+                    ok = false;
+                    None
+                }
+            }
+        };
+        let pip = url(self, &m.pip);
+        let conda = url(self, &m.conda).map(|c| c.trim_end_matches('/').to_owned());
+        let build_pip = url(self, &m.build_pip);
+        url(self, &m.miniconda);
+        if !ok {
+            return None;
+        }
+        let pip_trusted_host = pip.as_ref().filter(|p| p.starts_with("http://")).and_then(|p| values::url(p).ok());
+        Some(Mirrors { pip, pip_trusted_host, conda, build_pip })
+    }
+
+    /// Two enabled services on one container port, or two services on one host port.
+    fn port_conflicts(&mut self) {
+        let part = self.part().clone();
+        let enabled = |e: Option<&Spanned<bool>>| e.is_none_or(|e| e.value);
+        let mut container: Vec<(&str, u16, Option<Span>)> = Vec::new();
+        if part.ssh.as_ref().is_none_or(|s| enabled(s.enabled.as_ref())) {
+            let p = part.ssh.as_ref().and_then(|s| s.port.as_ref());
+            container.push(("ssh", p.map_or(22, |p| p.value), p.map(|p| p.span)));
+        }
+        if part.jupyter.as_ref().is_none_or(|s| enabled(s.enabled.as_ref())) {
+            let p = part.jupyter.as_ref().and_then(|s| s.port.as_ref());
+            container.push(("jupyter", p.map_or(8888, |p| p.value), p.map(|p| p.span)));
+        }
+        if part.tensorboard.as_ref().is_none_or(|s| enabled(s.enabled.as_ref())) {
+            let p = part.tensorboard.as_ref().and_then(|s| s.port.as_ref());
+            container.push(("tensorboard", p.map_or(6006, |p| p.value), p.map(|p| p.span)));
+        }
+        self.report_port_clash(&container, "in the container");
+        if let Some(run) = &part.docker_run {
+            let host: Vec<(&str, u16, Option<Span>)> = container
+                .iter()
+                .map(|(name, port, _)| {
+                    let fixed = match *name {
+                        "ssh" => run.ssh.as_ref(),
+                        "jupyter" => run.jupyter.as_ref(),
+                        _ => run.tensorboard.as_ref(),
+                    };
+                    let default = if *name == "ssh" { 2222 } else { *port };
+                    (*name, fixed.map_or(default, |p| p.value), fixed.map(|p| p.span))
+                })
+                .collect();
+            self.report_port_clash(&host, "on the host");
+        }
+    }
+
+    fn report_port_clash(&mut self, ports: &[(&str, u16, Option<Span>)], place: &str) {
+        for (i, (name, port, span)) in ports.iter().enumerate() {
+            if let Some((other, _, other_span)) = ports[..i].iter().find(|(_, p, _)| p == port) {
+                let Some(primary) = span.or(*other_span) else { continue };
+                let mut diag = Diag::error(
+                    codes::PORT_CONFLICT,
+                    primary,
+                    format!("`{name}` and `{other}` both use port {port} {place}"),
+                    format!("port of `{name}`"),
+                )
+                .with_help(format!("give `{name}` another port"));
+                if let (Some(o), Some(_)) = (other_span, span) {
+                    diag = diag.with_label(*o, format!("port of `{other}`"));
+                }
+                self.push(diag);
+            }
+        }
+    }
+
+    // ----- tag, docker-run, kubernetes -----
+
+    fn tag(&mut self, base: &Base, python: &Python, framework: Option<&Framework>) -> Option<String> {
+        let (template, span, written) = match self.part().tag.clone() {
+            Some(t) => (t.value, t.span, true),
+            None => (default_tag(base, framework), self.name_span(), false),
+        };
+        let mut out = String::new();
+        let mut rest = template.as_str();
+        while let Some(open) = rest.find('{') {
+            out.push_str(&rest[..open]);
+            let Some(close) = rest[open..].find('}') else {
+                self.push(Diag::error(codes::TAG, span, "unclosed `{` in the tag template", "unclosed placeholder").with_help("close it with `}`"));
+                return None;
+            };
+            let key = &rest[open + 1..open + close];
+            let base_slug = base.image.replace(['/', ':', '@'], "-");
+            let value = match key {
+                "version" => framework.map(|f| f.version().to_owned()),
+                "framework" => Some(framework.map_or("none", Framework::name).to_owned()),
+                "python" => Some(python.version.clone()),
+                "cuda" => base.cuda.clone(),
+                "cudnn" => base.cudnn.clone(),
+                "flavor" => base.flavor.clone(),
+                "os" => base.os.clone(),
+                "base" => Some(base_slug),
+                _ => {
+                    let help = did_you_mean(key, &PLACEHOLDERS, "the placeholders are");
+                    self.push(Diag::error(codes::TAG, span, format!("unknown placeholder `{{{key}}}` in the tag template"), "unknown placeholder").with_help(help));
+                    return None;
+                }
+            };
+            let Some(value) = value else {
+                self.push(
+                    Diag::error(codes::TAG, span, format!("placeholder `{{{key}}}` has no value for this image"), "empty placeholder")
+                        .with_help("remove it from the tag template: it applies only to images that have it (`{cuda}` to CUDA bases, `{version}` to images with a framework)"),
+                );
+                return None;
+            };
+            out.push_str(&value);
+            rest = &rest[open + close + 1..];
+        }
+        out.push_str(rest);
+        if let Err(reason) = values::tag(&out) {
+            let label = if written { "invalid tag" } else { "tag from this image's settings" };
+            self.push(Diag::error(codes::TAG, span, format!("the tag `{out}` is not a valid Docker tag"), label).with_help(reason));
+            return None;
+        }
+        Some(out)
+    }
+
+    fn docker_run(&mut self, name: &str, ports: &[ServicePort], gpu: bool) -> Option<DockerRun> {
+        let part = self.part().docker_run.clone().unwrap_or_default();
+        let container_name = match &part.name {
+            Some(n) => {
+                self.valid(n, codes::UNSAFE, "container name", values::container_name)?;
+                n.value.clone()
+            }
+            None => format!("{}-test", name.rsplit('/').next().unwrap_or(name)),
+        };
+        let restart = match &part.restart {
+            Some(r) => {
+                let ok = ["no", "always", "unless-stopped", "on-failure"].contains(&r.value.as_str())
+                    || r.value.strip_prefix("on-failure:").is_some_and(|n| n.parse::<u32>().is_ok());
+                if !ok {
+                    let help = did_you_mean(&r.value, &["no", "always", "unless-stopped", "on-failure"], "restart policies are");
+                    self.push(Diag::error(codes::VALUE, r.span, format!("`{}` is not a restart policy", r.value), "unknown policy").with_help(help));
+                    return None;
+                }
+                r.value.clone()
+            }
+            None => "always".to_owned(),
+        };
+        let published = ports
+            .iter()
+            .map(|p| {
+                let fixed = match p.name.as_str() {
+                    "ssh" => part.ssh.as_ref(),
+                    "jupyterlab" => part.jupyter.as_ref(),
+                    _ => part.tensorboard.as_ref(),
+                };
+                let default = if p.name == "ssh" { 2222 } else { p.port };
+                PublishedPort { name: p.name.clone(), host: fixed.map_or(default, |f| f.value), container: p.port }
+            })
+            .collect();
+        Some(DockerRun { container_name, restart, gpu, ports: published })
+    }
+
+    fn kubernetes(&mut self, slug: &str, ports: &[ServicePort], gpu: bool) -> Option<Kubernetes> {
+        let part = self.part().kubernetes.clone().unwrap_or_default();
+        let mut ok = true;
+        let mut quantity = |this: &mut Self, v: &Option<Spanned<String>>, default: &str| -> String {
+            match v {
+                Some(q) if this.valid(q, codes::VALUE, "quantity", values::quantity).is_none() => {
+                    ok = false;
+                    String::new()
+                }
+                Some(q) => q.value.clone(),
+                None => default.to_owned(),
+            }
+        };
+        let requests = Resources { cpu: quantity(self, &part.requests_cpu, "100m"), memory: quantity(self, &part.requests_memory, "512Mi") };
+        let limits = Resources { cpu: quantity(self, &part.limits_cpu, "2"), memory: quantity(self, &part.limits_memory, "4Gi") };
+        let shm_size = quantity(self, &part.shm_size, "2Gi");
+        let service_type = match &part.service {
+            Some(s) if !["NodePort", "ClusterIP", "LoadBalancer"].contains(&s.value.as_str()) => {
+                let help = did_you_mean(&s.value, &["NodePort", "ClusterIP", "LoadBalancer"], "Service types are");
+                self.push(Diag::error(codes::VALUE, s.span, format!("`{}` is not a Service type", s.value), "unknown type").with_help(help));
+                return None;
+            }
+            Some(s) => s.value.clone(),
+            None => "NodePort".to_owned(),
+        };
+        let gpus = part.gpus.as_ref().map_or(u32::from(gpu), |g| g.value);
+        let mut k8s_ports = Vec::new();
+        for port in ports {
+            let node_port = match port.name.as_str() {
+                "ssh" => part.node_port_ssh.as_ref(),
+                "jupyterlab" => part.node_port_jupyter.as_ref(),
+                _ => part.node_port_tensorboard.as_ref(),
+            };
+            if let Some(np) = node_port {
+                if !NODE_PORTS.contains(&np.value) {
+                    self.push(
+                        Diag::error(codes::NODE_PORT, np.span, format!("NodePort {} is outside 30000–32767", np.value), "outside the NodePort range")
+                            .with_help("pick a port from 30000 to 32767 (the default NodePort range)"),
+                    );
+                    ok = false;
+                }
+                if service_type == "ClusterIP" {
+                    self.push(
+                        Diag::error(codes::NODE_PORT, np.span, "a ClusterIP Service has no NodePorts", "NodePort on ClusterIP")
+                            .with_help("remove `node-port`, or use `service=\"NodePort\"`"),
+                    );
+                    ok = false;
+                }
+            }
+            k8s_ports.push(KubernetesPort { name: port.name.clone(), port: port.port, node_port: node_port.map(|n| n.value) });
+        }
+        let fixed = [
+            ("ssh", &part.node_port_ssh),
+            ("jupyterlab", &part.node_port_jupyter),
+            ("tensorboard", &part.node_port_tensorboard),
+        ];
+        for (name, np) in fixed {
+            if let Some(np) = np {
+                if !ports.iter().any(|p| p.name == name) {
+                    self.push(
+                        Diag::error(codes::NODE_PORT, np.span, format!("`{name}` is switched off, so it has no NodePort"), "service is off")
+                            .with_help(format!("remove `{}=` from `node-port`", if name == "jupyterlab" { "jupyter" } else { name })),
+                    );
+                    ok = false;
+                }
+            }
+        }
+        let mut seen: Vec<&Spanned<u16>> = Vec::new();
+        for np in [&part.node_port_ssh, &part.node_port_jupyter, &part.node_port_tensorboard].into_iter().flatten() {
+            if let Some(first) = seen.iter().find(|s| s.value == np.value) {
+                self.push(
+                    Diag::error(codes::PORT_CONFLICT, np.span, format!("NodePort {} is given to two services", np.value), "used again here")
+                        .with_label(first.span, "first used here")
+                        .with_help("give each service its own NodePort"),
+                );
+                ok = false;
+            }
+            seen.push(np);
+        }
+        if !ok {
+            return None;
+        }
+        Some(Kubernetes {
+            replicas: part.replicas.as_ref().map_or(1, |r| r.value),
+            requests,
+            limits,
+            gpus,
+            service_type,
+            ports: k8s_ports,
+            password_secret: truncate_name(&format!("{slug}-root-passwd"), slug),
+            shm_size,
+        })
+    }
+}
+
+const PLACEHOLDERS: [&str; 8] = ["version", "framework", "python", "cuda", "cudnn", "flavor", "os", "base"];
+
+fn default_tag(base: &Base, framework: Option<&Framework>) -> String {
+    let prefix = if framework.is_some() { "{version}-python{python}" } else { "python{python}" };
+    match base.kind {
+        BaseKind::Cuda if base.cudnn.is_some() => format!("{prefix}-cuda{{cuda}}-cudnn{{cudnn}}-{{flavor}}-{{os}}"),
+        BaseKind::Cuda => format!("{prefix}-cuda{{cuda}}-{{flavor}}-{{os}}"),
+        BaseKind::Cpu => format!("{prefix}-cpu-{{os}}"),
+        BaseKind::Custom => format!("{prefix}-{{base}}"),
+    }
+}
+
+/// A DNS-1123 label for the image: lowercase alphanumerics and `-`, at most 63 characters; long
+/// names keep a hash of the full reference so that they stay unique.
+fn slug(name: &str, tag: &str, reference: &str) -> String {
+    let raw = format!("{name}-{tag}");
+    let mut slug = String::with_capacity(raw.len());
+    for c in raw.chars() {
+        let c = if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' };
+        if !(c == '-' && (slug.is_empty() || slug.ends_with('-'))) {
+            slug.push(c);
+        }
+    }
+    let slug = slug.trim_end_matches('-').to_owned();
+    truncate_name(&slug, reference)
+}
+
+/// Cuts a name to 63 characters, ending in 8 hex digits of the hash of `key` when cut.
+fn truncate_name(name: &str, key: &str) -> String {
+    if name.len() <= 63 {
+        return name.to_owned();
+    }
+    let hash = Sha256::digest(key.as_bytes());
+    let hex: String = hash.iter().take(4).map(|b| format!("{b:02x}")).collect();
+    format!("{}-{hex}", name[..54].trim_end_matches('-'))
+}
+
+fn quote_list(items: &[impl AsRef<str>]) -> String {
+    items.iter().map(|i| format!("`{}`", i.as_ref())).collect::<Vec<_>>().join(", ")
+}
+
+fn installer_help(installers: &[&compat::MinicondaInstaller], python: &str) -> String {
+    match installers.iter().find(|i| !i.tos).or_else(|| installers.first()) {
+        Some(i) => format!("write `miniconda=\"{}\"`, or leave `miniconda` out to get it from the tables", i.installer),
+        None => format!("the tables know no installer for Python {python}: `dlspec compat miniconda` lists them"),
+    }
+}
+
+/// Whether an installer's conda (from its file name) ships the terms-of-service plugin (25.1.1+).
+fn conda_needs_tos(file: &str) -> bool {
+    let version = file.split('_').nth(1).and_then(|rest| rest.split("-Linux").next()).unwrap_or("");
+    compare(version, "25.1.1").is_ge() && compat::Version::parse(version).is_some()
+}
+
+fn major_minor(version: &str) -> (u64, u64) {
+    let mut parts = version.split('.').map(|p| p.parse::<u64>().unwrap_or(0));
+    (parts.next().unwrap_or(0), parts.next().unwrap_or(0))
+}
+
+/// `cu121` → (12, 1), `cu118` → (11, 8).
+fn cuda_of_variant(variant: &str) -> Option<(u64, u64)> {
+    let digits = variant.strip_prefix("cu")?;
+    if digits.len() < 3 || !digits.chars().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let (major, minor) = digits.split_at(2);
+    Some((major.parse().ok()?, minor.parse().ok()?))
+}
+
+fn parse_locale(name: &str) -> Option<Locale> {
+    let (input, charmap) = name.split_once('.')?;
+    if charmap != "UTF-8" {
+        return None;
+    }
+    let ok = input == "C"
+        || input.split_once('_').is_some_and(|(lang, territory)| {
+            (2..=3).contains(&lang.len())
+                && lang.chars().all(|c| c.is_ascii_lowercase())
+                && territory.len() == 2
+                && territory.chars().all(|c| c.is_ascii_uppercase())
+        });
+    ok.then(|| Locale { name: name.to_owned(), input: input.to_owned(), charmap: charmap.to_owned() })
+}
+
+/// `zh-CN` → (`zh_CN`, `jupyterlab-language-pack-zh-CN`); `en`/`en-US` → English, no pack.
+fn parse_language(language: &str) -> Result<(Option<String>, Option<String>), String> {
+    let (lang, territory) = language.split_once('-').map_or((language, None), |(l, t)| (l, Some(t)));
+    let ok = (2..=3).contains(&lang.len())
+        && lang.chars().all(|c| c.is_ascii_lowercase())
+        && territory.is_none_or(|t| t.len() == 2 && t.chars().all(|c| c.is_ascii_uppercase()));
+    if !ok {
+        return Err("write a language like \"zh-CN\", \"ja-JP\" or \"en\"".to_owned());
+    }
+    if lang == "en" {
+        return Ok((None, None));
+    }
+    let locale = territory.map_or_else(|| lang.to_owned(), |t| format!("{lang}_{t}"));
+    Ok((Some(locale), Some(format!("jupyterlab-language-pack-{language}"))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs_are_dns_labels() {
+        let s = slug("pytorch", "2.3.0-python3.8-cuda12.1.0-cudnn8-devel-ubuntu22.04", "x");
+        assert_eq!(s, "pytorch-2-3-0-python3-8-cuda12-1-0-cudnn8-devel-ubuntu22-04");
+        let long = slug("myteam/pytorch-matrix", "2.3.0-python3.10-cuda12.1.0-cudnn8-devel-ubuntu22.04", "ref");
+        assert!(long.len() <= 63, "{long}");
+        assert!(long.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'));
+    }
+
+    #[test]
+    fn variants_and_locales() {
+        assert_eq!(cuda_of_variant("cu121"), Some((12, 1)));
+        assert_eq!(cuda_of_variant("cu118"), Some((11, 8)));
+        assert_eq!(cuda_of_variant("cpu"), None);
+        assert!(parse_locale("zh_CN.UTF-8").is_some() && parse_locale("C.UTF-8").is_some());
+        assert!(parse_locale("zh_CN").is_none() && parse_locale("zh-CN.UTF-8").is_none() && parse_locale("zh_CN.utf8").is_none());
+        assert_eq!(parse_language("zh-CN").unwrap().0.as_deref(), Some("zh_CN"));
+        assert!(conda_needs_tos("Miniconda3-py311_25.9.1-1-Linux-x86_64.sh"));
+        assert!(!conda_needs_tos("Miniconda3-py38_23.11.0-2-Linux-x86_64.sh"));
+    }
+}

@@ -1,0 +1,307 @@
+//! Validators for values that reach shell, YAML, Python, Dockerfile or HCL text.
+//!
+//! Each returns `Err(reason)` with a lowercase phrase; the caller turns it into a diagnostic.
+
+/// A Docker repository name: lowercase path components `[a-z0-9]+([._-][a-z0-9]+)*` joined by `/`.
+pub fn image_name(name: &str) -> Result<(), String> {
+    if name.is_empty() || name.len() > 200 {
+        return Err("an image name has 1 to 200 characters".to_owned());
+    }
+    for component in name.split('/') {
+        if component.is_empty() {
+            return Err("an image name has no empty path component (`//`, leading or trailing `/`)".to_owned());
+        }
+        if component == "." || component == ".." {
+            return Err(format!("`{component}` is not a path component of an image name"));
+        }
+        let ok = component.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'));
+        let edges = component.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && component.ends_with(|c: char| c.is_ascii_alphanumeric());
+        if !ok || !edges {
+            return Err(format!(
+                "`{component}` is not a valid name component: use lowercase letters, digits and single `.`, `_` or `-` between them"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A Docker tag: `[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`.
+pub fn tag(tag: &str) -> Result<(), String> {
+    let mut chars = tag.chars();
+    let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !first_ok || tag.len() > 128 || !tag.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')) {
+        return Err("a tag has 1 to 128 letters, digits, `_`, `.` and `-`, and starts with a letter, digit or `_`".to_owned());
+    }
+    Ok(())
+}
+
+/// Any image reference for `base`: `[registry[:port]/]path[:tag][@sha256:…]`.
+pub fn image_reference(reference: &str) -> Result<(), String> {
+    let (rest, digest) = match reference.split_once('@') {
+        Some((r, d)) => (r, Some(d)),
+        None => (reference, None),
+    };
+    if let Some(digest) = digest {
+        let hex = digest.strip_prefix("sha256:").unwrap_or("");
+        if hex.len() != 64 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+            return Err("a digest is `@sha256:` followed by 64 hex digits".to_owned());
+        }
+    }
+    let (path, tag_part) = match rest.rfind(':') {
+        Some(i) if !rest[i..].contains('/') => (&rest[..i], Some(&rest[i + 1..])),
+        _ => (rest, None),
+    };
+    if let Some(t) = tag_part {
+        tag(t)?;
+    }
+    let mut components: Vec<&str> = path.split('/').collect();
+    if components.len() > 1 && (components[0].contains(['.', ':']) || components[0] == "localhost") {
+        let registry = components.remove(0);
+        let ok = registry.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':'));
+        if !ok {
+            return Err(format!("`{registry}` is not a registry host"));
+        }
+    }
+    image_name(&components.join("/"))
+}
+
+/// An absolute path of safe characters, without `..`.
+pub fn absolute_path(path: &str) -> Result<(), String> {
+    if !path.starts_with('/') {
+        return Err("the path must be absolute (start with `/`)".to_owned());
+    }
+    if path.split('/').any(|c| c == "..") {
+        return Err("the path must not contain `..`".to_owned());
+    }
+    if !path.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '_' | '.' | '-' | '+' | '@')) {
+        return Err("the path may only contain letters, digits and `/ _ . - + @`".to_owned());
+    }
+    Ok(())
+}
+
+/// A URL path segment list like `/jupyter/` or `/monitor`.
+pub fn url_path(path: &str) -> Result<(), String> {
+    if !path.starts_with('/') {
+        return Err("a URL path starts with `/`".to_owned());
+    }
+    if path.contains("//") || path.split('/').any(|c| c == ".." || c == ".") {
+        return Err("a URL path has no empty, `.` or `..` segments".to_owned());
+    }
+    if !path.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '_' | '.' | '-' | '~')) {
+        return Err("a URL path may only contain letters, digits and `/ _ . - ~`".to_owned());
+    }
+    Ok(())
+}
+
+/// An `http(s)://host[:port][/path]` URL of safe characters; returns the host.
+pub fn url(url: &str) -> Result<String, String> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .ok_or_else(|| "the URL must start with `https://` or `http://`".to_owned())?;
+    let (authority, path) = rest.split_once('/').map_or((rest, ""), |(a, p)| (a, p));
+    let (host, port) = authority.split_once(':').map_or((authority, None), |(h, p)| (h, Some(p)));
+    let host_ok = !host.is_empty()
+        && host.split('.').all(|l| !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
+    if !host_ok {
+        return Err(format!("`{host}` is not a host name"));
+    }
+    if let Some(port) = port {
+        if port.parse::<u16>().map_or(true, |p| p == 0) {
+            return Err(format!("`{port}` is not a port"));
+        }
+    }
+    if !path.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '_' | '.' | '-' | '~' | '+' | '%')) {
+        return Err("the URL path may only contain letters, digits and `/ _ . - ~ + %` (no quotes, spaces, `?` or `#`)".to_owned());
+    }
+    Ok(host.to_owned())
+}
+
+/// A Debian package, optionally pinned: `name` or `name=version`.
+pub fn apt_package(spec: &str) -> Result<(), String> {
+    let (name, version) = spec.split_once('=').map_or((spec, None), |(n, v)| (n, Some(v)));
+    let name_ok = name.len() >= 2
+        && name.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '+' | '-' | '.'));
+    if !name_ok {
+        return Err(format!(
+            "`{name}` is not a Debian package name: lowercase letters, digits and `+ - .`, starting with a letter or digit"
+        ));
+    }
+    if let Some(version) = version {
+        let ok = !version.is_empty()
+            && version.starts_with(|c: char| c.is_ascii_digit())
+            && version.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '+' | '~' | ':' | '-'));
+        if !ok {
+            return Err(format!("`{version}` is not a Debian version"));
+        }
+    }
+    Ok(())
+}
+
+/// A pip requirement of the safe subset of PEP 508: `name[extra,…]` followed by version clauses
+/// like `==1.2`, `>=1,<2`. No URLs, options, markers, spaces or quotes.
+pub fn pip_requirement(spec: &str) -> Result<(), String> {
+    if spec.starts_with('-') {
+        return Err("pip options are not requirements: write a package name like `pandas` or `pandas==2.2.2`".to_owned());
+    }
+    if spec.contains("://") || spec.contains('@') {
+        return Err("URL requirements are not supported: name a package from the index".to_owned());
+    }
+    let name_end = spec.find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))).unwrap_or(spec.len());
+    let (name, mut rest) = spec.split_at(name_end);
+    let name_ok = name.starts_with(|c: char| c.is_ascii_alphanumeric()) && name.ends_with(|c: char| c.is_ascii_alphanumeric());
+    if !name_ok {
+        return Err(format!("`{spec}` does not start with a package name"));
+    }
+    if let Some(extras) = rest.strip_prefix('[') {
+        let Some((inside, after)) = extras.split_once(']') else {
+            return Err("an extra `[` is not closed".to_owned());
+        };
+        if inside.is_empty() || !inside.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, ',' | '.' | '_' | '-')) {
+            return Err(format!("`[{inside}]` is not a list of extras"));
+        }
+        rest = after;
+    }
+    if rest.is_empty() {
+        return Ok(());
+    }
+    for clause in rest.split(',') {
+        let op_len = ["===", "==", ">=", "<=", "~=", "!=", "<", ">"]
+            .iter()
+            .find(|op| clause.starts_with(*op))
+            .map(|op| op.len())
+            .ok_or_else(|| format!("`{clause}` is not a version clause like `==1.2` or `>=1.0`"))?;
+        let version = &clause[op_len..];
+        if version.is_empty() || !version.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '*' | '+' | '!' | '_' | '-')) {
+            return Err(format!("`{version}` is not a version"));
+        }
+    }
+    Ok(())
+}
+
+/// A Kubernetes CPU or memory quantity: `2`, `100m`, `0.5`, `4Gi`, `512Mi`.
+pub fn quantity(q: &str) -> Result<(), String> {
+    let digits_end = q.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(q.len());
+    let (number, suffix) = q.split_at(digits_end);
+    let number_ok = !number.is_empty() && number.matches('.').count() <= 1 && number != ".";
+    let suffix_ok = ["", "m", "k", "M", "G", "T", "P", "E", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei"].contains(&suffix);
+    if number_ok && suffix_ok {
+        Ok(())
+    } else {
+        Err(format!("`{q}` is not a Kubernetes quantity like `2`, `500m`, `4Gi` or `512Mi`"))
+    }
+}
+
+/// A container name for `docker run --name`.
+pub fn container_name(name: &str) -> Result<(), String> {
+    let ok = name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+    if ok { Ok(()) } else { Err("a container name has letters, digits, `_ . -` and starts with a letter or digit".to_owned()) }
+}
+
+/// A password that can be quoted for shell and YAML: printable ASCII, no newline.
+pub fn password(p: &str) -> Result<(), String> {
+    if p.is_empty() || !p.chars().all(|c| c.is_ascii_graphic() || c == ' ') {
+        return Err("the password must be non-empty printable ASCII on one line".to_owned());
+    }
+    Ok(())
+}
+
+/// A sha256 in hex.
+pub fn sha256(hex: &str) -> Result<(), String> {
+    if hex.len() == 64 && hex.chars().all(|c| c.is_ascii_hexdigit()) {
+        Ok(())
+    } else {
+        Err("a sha256 is 64 hex digits".to_owned())
+    }
+}
+
+/// A Python version `3.N`.
+pub fn python_version(v: &str) -> Result<(), String> {
+    let ok = v.split_once('.').is_some_and(|(major, minor)| {
+        major == "3" && !minor.is_empty() && minor.chars().all(|c| c.is_ascii_digit()) && !minor.starts_with('0')
+    });
+    if ok { Ok(()) } else { Err("a Python version is `3.N`, like `3.10`".to_owned()) }
+}
+
+/// A dotted numeric version with `parts` parts, like `12.1.0`.
+pub fn dotted(v: &str, parts: usize) -> bool {
+    let split: Vec<&str> = v.split('.').collect();
+    split.len() == parts && split.iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn image_names() {
+        assert!(image_name("pytorch").is_ok());
+        assert!(image_name("myteam/pytorch").is_ok());
+        assert!(image_name("registry.example.com/team/py-torch_2").is_ok());
+        for bad in ["", "PyTorch", "../x", "a//b", "a/", "-a", "a b", "a/./b", "a;rm"] {
+            assert!(image_name(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn references() {
+        assert!(image_reference("ubuntu:22.04").is_ok());
+        assert!(image_reference("nvidia/cuda:12.1.0-cudnn8-devel-ubuntu22.04").is_ok());
+        assert!(image_reference("registry.example.com:5000/team/base:1").is_ok());
+        assert!(image_reference("ubuntu@sha256:".to_owned().add_hex().as_str()).is_ok());
+        assert!(image_reference("ubuntu:22.04 && rm").is_err());
+        assert!(image_reference("Ubuntu").is_err());
+    }
+
+    trait AddHex {
+        fn add_hex(self) -> String;
+    }
+    impl AddHex for String {
+        fn add_hex(self) -> String {
+            self + &"a".repeat(64)
+        }
+    }
+
+    #[test]
+    fn pip_requirements() {
+        for good in ["pandas", "numpy<2", "torch==2.3.0", "tensorflow[and-cuda]==2.15.1", "a.b_c-d>=1,<2", "x~=1.4.2"] {
+            assert!(pip_requirement(good).is_ok(), "{good}");
+        }
+        for bad in ["--index-url=x", "pkg @ https://x", "pandas; rm -rf /", "pandas ==1", "'x'", "x==", "[x]", "x[a"] {
+            assert!(pip_requirement(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn apt_packages() {
+        assert!(apt_package("htop").is_ok());
+        assert!(apt_package("libc6=2.35-0ubuntu3").is_ok());
+        assert!(apt_package("g++").is_ok());
+        for bad in ["Htop", "a", "x;y", "htop=", "-y"] {
+            assert!(apt_package(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn urls() {
+        assert_eq!(url("https://mirrors.aliyun.com/pypi/simple").unwrap(), "mirrors.aliyun.com");
+        assert!(url("http://10.0.0.1:8080/simple/").is_ok());
+        for bad in ["ftp://x", "https://", "https://x/a b", "https://x/'", "https://x/?q=1", "https://a..b/"] {
+            assert!(url(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn quantities_paths_and_versions() {
+        assert!(quantity("100m").is_ok() && quantity("4Gi").is_ok() && quantity("0.5").is_ok());
+        assert!(quantity("4 Gi").is_err() && quantity("Gi").is_err());
+        assert!(absolute_path("/sync/root-passwd").is_ok());
+        assert!(absolute_path("relative").is_err() && absolute_path("/a/../b").is_err() && absolute_path("/a b").is_err());
+        assert!(python_version("3.10").is_ok());
+        assert!(python_version("3.10.4").is_err() && python_version("2.7").is_err());
+        assert!(tag("2.3.0-python3.8").is_ok() && tag(".x").is_err());
+    }
+}

@@ -1,0 +1,264 @@
+//! The command line: `dlspec compile`, `check`, `compat`. Exit codes: 0 success, 1 the specs
+//! have errors (or `--check` found stale output), 2 usage or I/O failure.
+
+use std::ffi::OsString;
+use std::io::{IsTerminal as _, Write as _};
+use std::process::ExitCode;
+
+use camino::{Utf8Path, Utf8PathBuf};
+use clap::{Args, Parser, Subcommand};
+
+use crate::diag::{Diagnostics, Format, Renderer};
+use crate::emit::{self, Change};
+use crate::source::{self, InputError, SourceMap};
+
+/// Compile KDL specs of deep-learning images into Dockerfiles, boot scripts and manifests.
+#[derive(Debug, Parser)]
+#[command(name = "dlspec", version = version(), about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+fn version() -> &'static str {
+    static VERSION: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    VERSION.get_or_init(|| {
+        format!("{} (compatibility tables checked {})", env!("CARGO_PKG_VERSION"), crate::compat::get().checked())
+    })
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Compile every spec of SPECS_DIR into OUT (or, with --check, report what is stale).
+    Compile(CompileArgs),
+    /// Parse and check the specs, write nothing (the pre-commit entry point).
+    Check(CheckArgs),
+    /// Print what the compatibility tables know.
+    Compat(CompatArgs),
+}
+
+#[derive(Debug, Args)]
+struct CommonArgs {
+    /// Directory of `*.kdl` specs.
+    #[arg(default_value = "specs")]
+    specs: Utf8PathBuf,
+    /// Treat warnings as errors.
+    #[arg(long)]
+    deny_warnings: bool,
+    /// Diagnostics format.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    format: Format,
+}
+
+#[derive(Debug, Args)]
+struct CompileArgs {
+    #[command(flatten)]
+    common: CommonArgs,
+    /// Output directory.
+    #[arg(long, default_value = "out")]
+    out: Utf8PathBuf,
+    /// Write nothing; exit 1 and list every stale, missing, edited or orphaned file.
+    #[arg(long)]
+    check: bool,
+    /// Directory of templates that replace the built-in ones, by relative name (`image/Dockerfile.j2`).
+    #[arg(long, value_name = "DIR")]
+    templates: Option<Utf8PathBuf>,
+    /// Write into an output directory that holds files but no dlspec manifest.
+    #[arg(long)]
+    force: bool,
+}
+
+#[derive(Debug, Args)]
+struct CheckArgs {
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
+#[derive(Debug, Args)]
+struct CompatArgs {
+    /// One table: pytorch, tensorflow, miniconda, cuda, os, timezones.
+    table: Option<String>,
+}
+
+/// Runs the command line and returns the exit code.
+pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    let result = match cli.command {
+        Command::Compile(args) => compile(&args),
+        Command::Check(args) => check(&args),
+        Command::Compat(args) => compat(&args),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn color() -> bool {
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal()
+}
+
+/// Prints the diagnostics and the count line; true when the run must stop (errors).
+fn report(sources: &SourceMap, mut diags: Diagnostics, common: &CommonArgs) -> bool {
+    if common.deny_warnings {
+        diags.deny_warnings();
+    }
+    let renderer = Renderer::new(sources, color());
+    let mut stderr = std::io::stderr().lock();
+    for diag in diags.sorted(sources) {
+        match common.format {
+            Format::Human => {
+                let _ = write!(stderr, "{}", renderer.human(&diag));
+                let _ = writeln!(stderr);
+            }
+            Format::Json => println!("{}", renderer.json(&diag)),
+        }
+    }
+    let (errors, warnings) = (diags.error_count(), diags.warning_count());
+    if errors + warnings > 0 {
+        let _ = writeln!(stderr, "{}", count_line(errors, warnings));
+    }
+    errors > 0
+}
+
+fn count_line(errors: usize, warnings: usize) -> String {
+    let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+    match (errors, warnings) {
+        (0, w) => format!("{} emitted", plural(w, "warning")),
+        (e, 0) => format!("{} emitted; nothing written", plural(e, "error")),
+        (e, w) => format!("{} and {} emitted; nothing written", plural(e, "error"), plural(w, "warning")),
+    }
+}
+
+fn check(args: &CheckArgs) -> Result<u8, InputError> {
+    let sources = source::discover(&args.common.specs)?;
+    let (images, diags) = crate::analyze(&sources);
+    if report(&sources, diags, &args.common) {
+        return Ok(1);
+    }
+    eprintln!("{} specs checked: {} images, no errors", sources.iter().count(), images.len());
+    Ok(0)
+}
+
+fn compile(args: &CompileArgs) -> Result<u8, InputError> {
+    let sources = source::discover(&args.common.specs)?;
+    let (images, diags) = crate::analyze(&sources);
+    if report(&sources, diags, &args.common) {
+        return Ok(1);
+    }
+    let templates = crate::render::Templates::load(args.templates.as_deref())?;
+    let plan = crate::plan::plan(&images, &templates)?;
+    let diff = emit::diff(&plan, &args.out)?;
+    if args.check {
+        return Ok(report_check(&plan, &diff, &args.out));
+    }
+    if diff.foreign_dir(&args.out)? && !args.force {
+        return Err(InputError(format!(
+            "`{}` holds files but no {}: dlspec did not generate it. Pass --force to write into it anyway",
+            args.out,
+            emit::MANIFEST
+        )));
+    }
+    let written = emit::write(&plan, &diff, &args.out)?;
+    for path in &written.overwritten_edits {
+        eprintln!("warning: `{}` was edited by hand; the edit is overwritten (change the spec or a template instead)", args.out.join(path));
+    }
+    for path in &diff.kept {
+        eprintln!("warning: `{}` is no longer generated but was edited by hand; it is left in place", args.out.join(path));
+    }
+    eprintln!(
+        "{} images: {} files written, {} removed, {} unchanged in `{}`",
+        plan.images, written.written, written.removed, diff.unchanged, args.out
+    );
+    Ok(0)
+}
+
+fn report_check(plan: &crate::plan::Plan, diff: &emit::Diff, out: &Utf8Path) -> u8 {
+    if diff.is_clean(plan) {
+        eprintln!("`{out}` is up to date ({} files)", plan.files.len());
+        return 0;
+    }
+    let mut stdout = std::io::stdout().lock();
+    for (path, change) in &diff.changes {
+        let _ = writeln!(stdout, "{:<9} {}", change.word(), out.join(path));
+        if matches!(change, Change::Stale | Change::Edited) {
+            let old = emit::current_bytes(out, path);
+            let text = emit::unified(path, &old, &plan.files[path].bytes, 40);
+            for line in text.lines() {
+                let _ = writeln!(stdout, "    {line}");
+            }
+        }
+    }
+    if diff.changes.is_empty() {
+        let _ = writeln!(stdout, "{:<9} {}", "stale", out.join(emit::MANIFEST));
+    }
+    eprintln!("{} of {} files out of date in `{out}`", diff.changes.len().max(1), plan.files.len());
+    eprintln!("hint: run `dlspec compile` and commit `{out}`");
+    1
+}
+
+fn compat(args: &CompatArgs) -> Result<u8, InputError> {
+    let compat = crate::compat::get();
+    let mut out = std::io::stdout().lock();
+    let table = args.table.as_deref();
+    let known = ["pytorch", "tensorflow", "miniconda", "cuda", "os", "timezones"];
+    if let Some(t) = table {
+        if !known.contains(&t) {
+            return Err(InputError(format!("unknown table `{t}`; {}", crate::diag::did_you_mean(t, &known, "the tables are"))));
+        }
+    }
+    let show = |name: &str| table.is_none_or(|t| t == name);
+    let _ = writeln!(out, "compatibility tables, checked {}", compat.checked());
+    for t in &compat.tables {
+        let _ = writeln!(out, "  {} ({} rows): {}", t.file, t.len(), t.sources.first().map_or("", String::as_str));
+    }
+    if show("pytorch") {
+        let _ = writeln!(out, "\npytorch: torch  torchvision  torchaudio  python  variants");
+        for r in &compat.torch {
+            let _ = writeln!(out, "  {:<8} {:<8} {:<8} {}-{:<6} {}", r.torch, r.torchvision, r.torchaudio, r.python_min, r.python_max, r.variants.join(","));
+        }
+    }
+    if show("tensorflow") {
+        let _ = writeln!(out, "\ntensorflow: version  python  cuda  cudnn  gpu-package");
+        for r in &compat.tensorflow {
+            let and_cuda = if r.and_cuda { " (tensorflow[and-cuda] too)" } else { "" };
+            let _ = writeln!(out, "  {:<10} {}-{:<6} {:<5} {:<5} {}{and_cuda}", r.version, r.python_min, r.python_max, r.cuda, r.cudnn, r.gpu_package);
+        }
+    }
+    if show("miniconda") {
+        let _ = writeln!(out, "\nminiconda: python  installer  sha256  terms");
+        for r in compat.miniconda.iter().filter(|m| m.arch == "x86_64") {
+            let sha = if r.sha256.is_some() { "sha256" } else { "-" };
+            let tos = if r.tos { "accept-tos" } else { "-" };
+            let _ = writeln!(out, "  {:<5} {:<45} {sha:<6} {tos}", r.python, r.installer);
+        }
+    }
+    if show("cuda") {
+        let _ = writeln!(out, "\ncuda: version  os  cudnn  flavors  status");
+        for r in &compat.cuda_tags {
+            let cudnn = if r.cudnn.is_empty() { "-" } else { &r.cudnn };
+            let _ = writeln!(out, "  {:<7} {:<12} {cudnn:<7} {:<18} {}", r.cuda, r.os, r.flavors.join(","), r.status);
+        }
+    }
+    if show("os") {
+        let _ = writeln!(out, "\nos: release  image  end of standard support");
+        for r in &compat.os {
+            let _ = writeln!(out, "  {:<12} {:<14} {} ({})", r.os, r.image, r.eol, r.status);
+        }
+    }
+    if table == Some("timezones") {
+        for tz in &compat.timezones {
+            let _ = writeln!(out, "{tz}");
+        }
+    }
+    Ok(0)
+}

@@ -1,0 +1,443 @@
+//! Compatibility facts: the tables under `src/compat/data/`, embedded in the binary and parsed once.
+//!
+//! Each table is a TSV file whose comment header names its sources and the date it was last
+//! checked; every row keeps its own `source` column. Update them with `scripts/update-compat.sh`.
+
+use std::cmp::Ordering;
+use std::sync::OnceLock;
+
+/// A dotted version (`2.3.0`, `3.10`, `23.11.0-2`) compared numerically, part by part.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Version(Vec<u64>);
+
+impl Version {
+    /// Parses the numeric parts of `text`, split at `.` and `-`; `None` if any part is not a number.
+    #[must_use]
+    pub fn parse(text: &str) -> Option<Self> {
+        let parts: Option<Vec<u64>> = text.split(['.', '-']).map(|p| p.parse().ok()).collect();
+        parts.filter(|p| !p.is_empty()).map(Self)
+    }
+
+    /// The first `n` parts.
+    #[must_use]
+    pub fn prefix(&self, n: usize) -> &[u64] {
+        &self.0[..n.min(self.0.len())]
+    }
+}
+
+impl PartialOrd for Version {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Version {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.0.cmp(&other.0)
+    }
+}
+
+/// Compares two version strings numerically; unparsable ones sort first, by text.
+#[must_use]
+pub fn compare(a: &str, b: &str) -> Ordering {
+    match (Version::parse(a), Version::parse(b)) {
+        (Some(x), Some(y)) => x.cmp(&y),
+        (None, Some(_)) => Ordering::Less,
+        (Some(_), None) => Ordering::Greater,
+        (None, None) => a.cmp(b),
+    }
+}
+
+/// One embedded table.
+#[derive(Debug)]
+pub struct Table {
+    /// File name under `src/compat/data/`.
+    pub file: &'static str,
+    /// `# checked:` date.
+    pub checked: String,
+    /// `# source:` lines.
+    pub sources: Vec<String>,
+    columns: Vec<String>,
+    rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    fn parse(file: &'static str, text: &str) -> Self {
+        let mut checked = String::new();
+        let mut sources = Vec::new();
+        let mut lines = text.lines().peekable();
+        while let Some(line) = lines.next_if(|l| l.starts_with('#')) {
+            if let Some(date) = line.strip_prefix("# checked: ") {
+                checked = date.trim().to_owned();
+            } else if let Some(source) = line.strip_prefix("# source: ") {
+                sources.push(source.trim().to_owned());
+            }
+        }
+        let columns: Vec<String> = lines.next().unwrap_or_default().split('\t').map(str::to_owned).collect();
+        let rows = lines
+            .filter(|l| !l.is_empty())
+            .map(|l| l.split('\t').map(str::to_owned).collect::<Vec<_>>())
+            .collect();
+        Self { file, checked, sources, columns, rows }
+    }
+
+    fn column(&self, name: &str) -> usize {
+        self.columns
+            .iter()
+            .position(|c| c == name)
+            .unwrap_or_else(|| panic!("embedded table {} has no column {name}", self.file))
+    }
+
+    /// Rows as maps from column to cell.
+    fn records(&self) -> impl Iterator<Item = Record<'_>> {
+        self.rows.iter().map(move |row| Record { table: self, row })
+    }
+
+    /// Number of data rows.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// Whether the table has no rows.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+}
+
+struct Record<'a> {
+    table: &'a Table,
+    row: &'a [String],
+}
+
+impl Record<'_> {
+    fn get(&self, column: &str) -> String {
+        self.row.get(self.table.column(column)).cloned().unwrap_or_default()
+    }
+
+    fn list(&self, column: &str) -> Vec<String> {
+        self.get(column).split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect()
+    }
+
+    fn yes(&self, column: &str) -> bool {
+        self.get(column) == "yes"
+    }
+}
+
+/// A torch release and its companions.
+#[derive(Debug, Clone)]
+pub struct TorchRelease {
+    /// torch version.
+    pub torch: String,
+    /// Matching torchvision.
+    pub torchvision: String,
+    /// Matching torchaudio.
+    pub torchaudio: String,
+    /// Wheel variants published: `cpu`, `cu121`, `rocm6.0`.
+    pub variants: Vec<String>,
+    /// Oldest supported Python minor.
+    pub python_min: String,
+    /// Newest supported Python minor.
+    pub python_max: String,
+    /// CUDA variant of the plain PyPI wheel.
+    pub pypi_default_cuda: String,
+    /// Where the row comes from.
+    pub source: String,
+}
+
+/// A TensorFlow release.
+#[derive(Debug, Clone)]
+pub struct TensorflowRelease {
+    /// Version.
+    pub version: String,
+    /// The package a GPU image installs.
+    pub gpu_package: String,
+    /// Oldest Python minor with wheels.
+    pub python_min: String,
+    /// Newest Python minor with wheels.
+    pub python_max: String,
+    /// Tested CUDA major.minor.
+    pub cuda: String,
+    /// Tested cuDNN major.minor.
+    pub cudnn: String,
+    /// Whether `tensorflow[and-cuda]` exists.
+    pub and_cuda: bool,
+    /// Where the row comes from.
+    pub source: String,
+}
+
+/// A Miniconda installer.
+#[derive(Debug, Clone)]
+pub struct MinicondaInstaller {
+    /// Python minor it brings.
+    pub python: String,
+    /// File name.
+    pub installer: String,
+    /// sha256, when published.
+    pub sha256: Option<String>,
+    /// conda version.
+    pub conda_version: String,
+    /// Needs Anaconda's terms accepted for non-interactive use of the default channels.
+    pub tos: bool,
+    /// `x86_64`, `aarch64`.
+    pub arch: String,
+    /// Where the row comes from.
+    pub source: String,
+}
+
+/// An nvidia/cuda tag family: one CUDA version on one OS.
+#[derive(Debug, Clone)]
+pub struct CudaTag {
+    /// `12.1.0`.
+    pub cuda: String,
+    /// `ubuntu22.04`.
+    pub os: String,
+    /// The cuDNN part of the tag: `cudnn8`, `cudnn9`, `cudnn`, or empty.
+    pub cudnn: String,
+    /// Flavors without cuDNN: `base`, `runtime`, `devel`.
+    pub flavors: Vec<String>,
+    /// `supported` or `archived`.
+    pub status: String,
+}
+
+impl CudaTag {
+    /// The cuDNN major version the tag's cuDNN part stands for (`cudnn` from CUDA 12.4 on is cuDNN 9).
+    #[must_use]
+    pub fn cudnn_major(&self) -> Option<&str> {
+        match self.cudnn.as_str() {
+            "" => None,
+            "cudnn" => Some("9"),
+            other => other.strip_prefix("cudnn"),
+        }
+    }
+}
+
+/// A base OS release.
+#[derive(Debug, Clone)]
+pub struct OsRelease {
+    /// `ubuntu22.04`.
+    pub os: String,
+    /// `ubuntu:22.04`.
+    pub image: String,
+    /// End of standard support, `YYYY-MM`.
+    pub eol: String,
+    /// `eol` or `supported`.
+    pub status: String,
+}
+
+/// Every table, parsed.
+#[derive(Debug)]
+pub struct Compat {
+    /// The raw tables, for `dlspec compat`.
+    pub tables: Vec<Table>,
+    /// torch releases, oldest first.
+    pub torch: Vec<TorchRelease>,
+    /// TensorFlow releases, oldest first.
+    pub tensorflow: Vec<TensorflowRelease>,
+    /// Miniconda installers.
+    pub miniconda: Vec<MinicondaInstaller>,
+    /// nvidia/cuda tags.
+    pub cuda_tags: Vec<CudaTag>,
+    /// Base OS releases.
+    pub os: Vec<OsRelease>,
+    /// IANA time zone names, sorted.
+    pub timezones: Vec<String>,
+}
+
+const DATA: [(&str, &str); 6] = [
+    ("pytorch.tsv", include_str!("data/pytorch.tsv")),
+    ("tensorflow.tsv", include_str!("data/tensorflow.tsv")),
+    ("miniconda.tsv", include_str!("data/miniconda.tsv")),
+    ("cuda_tags.tsv", include_str!("data/cuda_tags.tsv")),
+    ("os.tsv", include_str!("data/os.tsv")),
+    ("timezones.txt", include_str!("data/timezones.txt")),
+];
+
+/// The embedded tables.
+#[must_use]
+pub fn get() -> &'static Compat {
+    static COMPAT: OnceLock<Compat> = OnceLock::new();
+    COMPAT.get_or_init(Compat::load)
+}
+
+impl Compat {
+    fn load() -> Self {
+        let tables: Vec<Table> = DATA.iter().map(|(file, text)| Table::parse(file, text)).collect();
+        let table = |name: &str| tables.iter().find(|t| t.file == name).expect("every data file is listed");
+        let non_empty = |s: String| if s.is_empty() { None } else { Some(s) };
+        let mut torch: Vec<TorchRelease> = table("pytorch.tsv")
+            .records()
+            .map(|r| TorchRelease {
+                torch: r.get("torch"),
+                torchvision: r.get("torchvision"),
+                torchaudio: r.get("torchaudio"),
+                variants: r.list("variants"),
+                python_min: r.get("python_min"),
+                python_max: r.get("python_max"),
+                pypi_default_cuda: r.get("pypi_default_cuda"),
+                source: r.get("source"),
+            })
+            .collect();
+        torch.sort_by(|a, b| compare(&a.torch, &b.torch));
+        let mut tensorflow: Vec<TensorflowRelease> = table("tensorflow.tsv")
+            .records()
+            .map(|r| TensorflowRelease {
+                version: r.get("version"),
+                gpu_package: r.get("gpu_package"),
+                python_min: r.get("python_min"),
+                python_max: r.get("python_max"),
+                cuda: r.get("cuda"),
+                cudnn: r.get("cudnn"),
+                and_cuda: r.yes("and_cuda"),
+                source: r.get("source"),
+            })
+            .collect();
+        tensorflow.sort_by(|a, b| compare(&a.version, &b.version));
+        let miniconda = table("miniconda.tsv")
+            .records()
+            .map(|r| MinicondaInstaller {
+                python: r.get("python"),
+                installer: r.get("installer"),
+                sha256: non_empty(r.get("sha256")),
+                conda_version: r.get("conda_version"),
+                tos: r.yes("tos"),
+                arch: r.get("arch"),
+                source: r.get("source"),
+            })
+            .collect();
+        let cuda_tags = table("cuda_tags.tsv")
+            .records()
+            .map(|r| CudaTag {
+                cuda: r.get("cuda"),
+                os: r.get("os"),
+                cudnn: r.get("cudnn"),
+                flavors: r.list("flavors"),
+                status: r.get("status"),
+            })
+            .collect();
+        let os = table("os.tsv")
+            .records()
+            .map(|r| OsRelease { os: r.get("os"), image: r.get("image"), eol: r.get("eol"), status: r.get("status") })
+            .collect();
+        let mut timezones: Vec<String> = table("timezones.txt").records().map(|r| r.get("name")).collect();
+        timezones.sort();
+        Self { tables, torch, tensorflow, miniconda, cuda_tags, os, timezones }
+    }
+
+    /// The date the tables were last checked (the oldest `# checked:` of all tables).
+    #[must_use]
+    pub fn checked(&self) -> &str {
+        self.tables.iter().map(|t| t.checked.as_str()).min().unwrap_or("unknown")
+    }
+
+    /// A torch release by version.
+    #[must_use]
+    pub fn torch(&self, version: &str) -> Option<&TorchRelease> {
+        self.torch.iter().find(|r| r.torch == version)
+    }
+
+    /// A TensorFlow release by version.
+    #[must_use]
+    pub fn tensorflow(&self, version: &str) -> Option<&TensorflowRelease> {
+        self.tensorflow.iter().find(|r| r.version == version)
+    }
+
+    /// The tag family of a CUDA version on an OS.
+    #[must_use]
+    pub fn cuda_tag(&self, cuda: &str, os: &str) -> Option<&CudaTag> {
+        self.cuda_tags.iter().find(|t| t.cuda == cuda && t.os == os)
+    }
+
+    /// A base OS release.
+    #[must_use]
+    pub fn os(&self, os: &str) -> Option<&OsRelease> {
+        self.os.iter().find(|o| o.os == os)
+    }
+
+    /// Whether a time zone name is known.
+    #[must_use]
+    pub fn is_timezone(&self, name: &str) -> bool {
+        self.timezones.binary_search_by(|t| t.as_str().cmp(name)).is_ok()
+    }
+
+    /// x86_64 installers for a Python minor, newest conda first.
+    #[must_use]
+    pub fn installers(&self, python: &str) -> Vec<&MinicondaInstaller> {
+        let mut found: Vec<&MinicondaInstaller> =
+            self.miniconda.iter().filter(|m| m.python == python && m.arch == "x86_64").collect();
+        found.sort_by(|a, b| compare(&b.conda_version, &a.conda_version));
+        found
+    }
+
+    /// An installer by file name.
+    #[must_use]
+    pub fn installer(&self, file: &str) -> Option<&MinicondaInstaller> {
+        self.miniconda.iter().find(|m| m.installer == file)
+    }
+}
+
+/// The release of `versions` nearest to `wanted`: the same prefix as long as possible, then the
+/// numerically closest; ties go to the newer release.
+#[must_use]
+pub fn nearest<'a>(wanted: &str, versions: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let wanted_v = Version::parse(wanted);
+    versions.into_iter().max_by(|a, b| {
+        let score = |v: &str| -> (usize, i64) {
+            let common = wanted.chars().zip(v.chars()).take_while(|(x, y)| x == y).count();
+            let distance = match (&wanted_v, Version::parse(v)) {
+                (Some(w), Some(v)) => {
+                    let flat = |x: &Version| {
+                        let mut parts = x.0.clone();
+                        parts.resize(3, 0);
+                        parts.iter().take(3).fold(0i64, |acc, p| acc * 1000 + i64::try_from(*p).unwrap_or(0))
+                    };
+                    -(flat(w) - flat(&v)).abs()
+                }
+                _ => i64::MIN,
+            };
+            (common, distance)
+        };
+        score(a).cmp(&score(b)).then_with(|| compare(a, b))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_table_parses_with_rows_and_a_date() {
+        let compat = get();
+        for table in &compat.tables {
+            assert!(!table.is_empty(), "{} has rows", table.file);
+            assert_eq!(table.checked.len(), 10, "{} has a checked date", table.file);
+            assert!(!table.sources.is_empty(), "{} names its sources", table.file);
+            for row in &table.rows {
+                assert_eq!(row.len(), table.columns.len(), "{}: {row:?}", table.file);
+            }
+        }
+    }
+
+    #[test]
+    fn seed_facts_are_known() {
+        let compat = get();
+        let torch = compat.torch("2.3.0").unwrap();
+        assert_eq!((torch.torchvision.as_str(), torch.torchaudio.as_str()), ("0.18.0", "2.3.0"));
+        assert!(torch.variants.contains(&"cu121".to_owned()));
+        assert!(compat.tensorflow("2.15.1").is_some());
+        assert!(compat.tensorflow("1.15.5").is_some());
+        assert!(compat.tensorflow("2.15.7").is_none());
+        assert_eq!(compat.cuda_tag("12.1.0", "ubuntu22.04").unwrap().cudnn_major(), Some("8"));
+        assert_eq!(compat.cuda_tag("12.4.1", "ubuntu22.04").unwrap().cudnn_major(), Some("9"));
+        assert!(compat.is_timezone("Asia/Shanghai"));
+    }
+
+    #[test]
+    fn nearest_prefers_the_same_series() {
+        let versions = ["2.2.2", "2.3.0", "2.3.1", "2.4.0"];
+        assert_eq!(nearest("2.3.5", versions), Some("2.3.1"));
+        assert_eq!(nearest("2.3", versions), Some("2.3.0"));
+        assert_eq!(nearest("2.15.7", ["2.15.0", "2.15.1", "2.16.1"]), Some("2.15.1"));
+    }
+}

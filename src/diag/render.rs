@@ -1,0 +1,202 @@
+//! Rendering diagnostics: miette's graphical report for people, JSON lines for tools.
+
+use std::fmt;
+use std::sync::Arc;
+
+use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource};
+use serde::Serialize;
+
+use super::{Diag, Severity};
+use crate::source::SourceMap;
+
+/// Output format of diagnostics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Format {
+    /// miette's graphical report, with the source line and labels.
+    #[default]
+    Human,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Renders diagnostics against their sources.
+pub struct Renderer<'a> {
+    sources: &'a SourceMap,
+    handler: GraphicalReportHandler,
+}
+
+impl<'a> Renderer<'a> {
+    /// A renderer; `color` picks the coloured unicode theme.
+    #[must_use]
+    pub fn new(sources: &'a SourceMap, color: bool) -> Self {
+        let theme = if color { GraphicalTheme::unicode() } else { GraphicalTheme::unicode_nocolor() };
+        let handler = GraphicalReportHandler::new_themed(theme).without_syntax_highlighting().with_width(100);
+        Self { sources, handler }
+    }
+
+    /// The graphical report of one diagnostic.
+    #[must_use]
+    pub fn human(&self, diag: &Diag) -> String {
+        let report = self.report(diag);
+        let mut out = String::new();
+        // Rendering into a String cannot fail.
+        let _ = self.handler.render_report(&mut out, &report);
+        out
+    }
+
+    /// The JSON object of one diagnostic.
+    #[must_use]
+    pub fn json(&self, diag: &Diag) -> String {
+        let file = self.sources.get(diag.primary.span.file);
+        let (line, column) = file.line_col(diag.primary.span.start);
+        let (end_line, end_column) = file.line_col(diag.primary.span.end);
+        let labels = std::iter::once((&diag.primary, true))
+            .chain(diag.secondary.iter().map(|l| (l, false)))
+            .map(|(label, primary)| {
+                let f = self.sources.get(label.span.file);
+                let (line, column) = f.line_col(label.span.start);
+                let (end_line, end_column) = f.line_col(label.span.end);
+                JsonLabel {
+                    file: f.path.as_str(),
+                    line,
+                    column,
+                    end_line,
+                    end_column,
+                    text: &label.text,
+                    primary,
+                }
+            })
+            .collect();
+        let object = JsonDiag {
+            code: diag.code,
+            severity: diag.severity,
+            message: &diag.message,
+            file: file.path.as_str(),
+            line,
+            column,
+            end_line,
+            end_column,
+            labels,
+            help: diag.help.as_deref(),
+        };
+        serde_json::to_string(&object).expect("diagnostics serialize")
+    }
+
+    fn report(&self, diag: &Diag) -> Report {
+        let file = diag.primary.span.file;
+        let source = |id| {
+            let f = self.sources.get(id);
+            NamedSource::new(f.path.as_str(), Arc::clone(&f.text)).with_language("kdl")
+        };
+        let mut labels = vec![LabeledSpan::new_primary_with_span(
+            Some(diag.primary.text.clone()),
+            diag.primary.span.to_miette(),
+        )];
+        let mut related = Vec::new();
+        for label in &diag.secondary {
+            if label.span.file == file {
+                labels.push(LabeledSpan::new_with_span(Some(label.text.clone()), label.span.to_miette()));
+            } else {
+                related.push(Report {
+                    message: label.text.clone(),
+                    code: None,
+                    severity: miette::Severity::Advice,
+                    help: None,
+                    source: source(label.span.file),
+                    labels: vec![LabeledSpan::new_primary_with_span(
+                        Some(label.text.clone()),
+                        label.span.to_miette(),
+                    )],
+                    related: Vec::new(),
+                });
+            }
+        }
+        Report {
+            message: diag.message.clone(),
+            code: Some(diag.code),
+            severity: match diag.severity {
+                Severity::Error => miette::Severity::Error,
+                Severity::Warning => miette::Severity::Warning,
+            },
+            help: diag.help.clone(),
+            source: source(file),
+            labels,
+            related,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct JsonDiag<'a> {
+    code: &'a str,
+    severity: Severity,
+    message: &'a str,
+    file: &'a str,
+    line: usize,
+    column: usize,
+    end_line: usize,
+    end_column: usize,
+    labels: Vec<JsonLabel<'a>>,
+    help: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct JsonLabel<'a> {
+    file: &'a str,
+    line: usize,
+    column: usize,
+    end_line: usize,
+    end_column: usize,
+    text: &'a str,
+    primary: bool,
+}
+
+/// A diagnostic in miette's terms, with its source attached.
+#[derive(Debug)]
+struct Report {
+    message: String,
+    code: Option<&'static str>,
+    severity: miette::Severity,
+    help: Option<String>,
+    source: NamedSource<Arc<str>>,
+    labels: Vec<LabeledSpan>,
+    related: Vec<Report>,
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Report {}
+
+impl Diagnostic for Report {
+    fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        self.code.map(|c| Box::new(c) as Box<dyn fmt::Display>)
+    }
+
+    fn severity(&self) -> Option<miette::Severity> {
+        Some(self.severity)
+    }
+
+    fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        self.help.as_ref().map(|h| Box::new(h) as Box<dyn fmt::Display>)
+    }
+
+    fn source_code(&self) -> Option<&dyn miette::SourceCode> {
+        Some(&self.source)
+    }
+
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
+        Some(Box::new(self.labels.iter().cloned()))
+    }
+
+    fn related<'a>(&'a self) -> Option<Box<dyn Iterator<Item = &'a dyn Diagnostic> + 'a>> {
+        if self.related.is_empty() {
+            None
+        } else {
+            Some(Box::new(self.related.iter().map(|r| r as &dyn Diagnostic)))
+        }
+    }
+}
