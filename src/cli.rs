@@ -170,10 +170,16 @@ fn compile(args: &CompileArgs) -> Result<u8, InputError> {
     }
     let written = emit::write(&plan, &diff, &args.out)?;
     for path in &written.overwritten_edits {
-        eprintln!("warning: `{}` was edited by hand; the edit is overwritten (change the spec or a template instead)", args.out.join(path));
+        eprintln!(
+            "warning: `{}` was edited by hand; the edit is overwritten (change the spec or a template instead)",
+            args.out.join(path)
+        );
     }
     for path in &diff.kept {
-        eprintln!("warning: `{}` is no longer generated but was edited by hand; it is left in place", args.out.join(path));
+        eprintln!(
+            "warning: `{}` is no longer generated but was edited by hand; it is left in place",
+            args.out.join(path)
+        );
     }
     eprintln!(
         "{} images: {} files written, {} removed, {} unchanged in `{}`",
@@ -211,10 +217,13 @@ fn compat(args: &CompatArgs) -> Result<u8, InputError> {
     let mut out = std::io::stdout().lock();
     let table = args.table.as_deref();
     let known = ["pytorch", "tensorflow", "miniconda", "cuda", "os", "timezones"];
-    if let Some(t) = table {
-        if !known.contains(&t) {
-            return Err(InputError(format!("unknown table `{t}`; {}", crate::diag::did_you_mean(t, &known, "the tables are"))));
-        }
+    if let Some(t) = table
+        && !known.contains(&t)
+    {
+        return Err(InputError(format!(
+            "unknown table `{t}`; {}",
+            crate::diag::did_you_mean(t, &known, "the tables are")
+        )));
     }
     let show = |name: &str| table.is_none_or(|t| t == name);
     let _ = writeln!(out, "compatibility tables, checked {}", compat.checked());
@@ -224,14 +233,27 @@ fn compat(args: &CompatArgs) -> Result<u8, InputError> {
     if show("pytorch") {
         let _ = writeln!(out, "\npytorch: torch  torchvision  torchaudio  python  variants");
         for r in &compat.torch {
-            let _ = writeln!(out, "  {:<8} {:<8} {:<8} {}-{:<6} {}", r.torch, r.torchvision, r.torchaudio, r.python_min, r.python_max, r.variants.join(","));
+            let _ = writeln!(
+                out,
+                "  {:<8} {:<8} {:<8} {}-{:<6} {}",
+                r.torch,
+                r.torchvision,
+                r.torchaudio,
+                r.python_min,
+                r.python_max,
+                r.variants.join(",")
+            );
         }
     }
     if show("tensorflow") {
         let _ = writeln!(out, "\ntensorflow: version  python  cuda  cudnn  gpu-package");
         for r in &compat.tensorflow {
             let and_cuda = if r.and_cuda { " (tensorflow[and-cuda] too)" } else { "" };
-            let _ = writeln!(out, "  {:<10} {}-{:<6} {:<5} {:<5} {}{and_cuda}", r.version, r.python_min, r.python_max, r.cuda, r.cudnn, r.gpu_package);
+            let _ = writeln!(
+                out,
+                "  {:<10} {}-{:<6} {:<5} {:<5} {}{and_cuda}",
+                r.version, r.python_min, r.python_max, r.cuda, r.cudnn, r.gpu_package
+            );
         }
     }
     if show("miniconda") {

@@ -154,7 +154,10 @@ impl Decoder<'_> {
                                 Diag::error(
                                     codes::TWO_FRAMEWORKS,
                                     span,
-                                    format!("an image has one framework, but this one also names `{}`", existing.keyword()),
+                                    format!(
+                                        "an image has one framework, but this one also names `{}`",
+                                        existing.keyword()
+                                    ),
                                     "second framework",
                                 )
                                 .with_label(first, "first framework")
@@ -371,8 +374,13 @@ impl Decoder<'_> {
             if !CHILDREN.contains(&name) {
                 let help = did_you_mean(name, CHILDREN, "`kubernetes` takes");
                 self.error(
-                    Diag::error(codes::UNKNOWN_NODE, span, format!("unknown node `{name}` in `kubernetes`"), "unknown node")
-                        .with_help(help),
+                    Diag::error(
+                        codes::UNKNOWN_NODE,
+                        span,
+                        format!("unknown node `{name}` in `kubernetes`"),
+                        "unknown node",
+                    )
+                    .with_help(help),
                 );
                 continue;
             }
@@ -434,8 +442,9 @@ impl Decoder<'_> {
                 }
                 if combination.is_empty() {
                     self.error(
-                        Diag::error(codes::ARITY, span, "`exclude` names no combination", "empty exclude")
-                            .with_help("write the axis values to leave out, like `exclude python=\"3.12\" cuda=\"11.8.0\"`"),
+                        Diag::error(codes::ARITY, span, "`exclude` names no combination", "empty exclude").with_help(
+                            "write the axis values to leave out, like `exclude python=\"3.12\" cuda=\"11.8.0\"`",
+                        ),
                     );
                 } else {
                     matrix.excludes.push(combination);
@@ -455,9 +464,14 @@ impl Decoder<'_> {
             if let Some((first, _)) = matrix.axes.iter().find(|(a, _)| a.value == axis) {
                 let first = first.span;
                 self.error(
-                    Diag::error(codes::DUPLICATE, span, format!("matrix axis `{name}` is given twice"), "given again here")
-                        .with_label(first, "first given here")
-                        .with_help(format!("list every value of `{name}` on one line")),
+                    Diag::error(
+                        codes::DUPLICATE,
+                        span,
+                        format!("matrix axis `{name}` is given twice"),
+                        "given again here",
+                    )
+                    .with_label(first, "first given here")
+                    .with_help(format!("list every value of `{name}` on one line")),
                 );
                 continue;
             }
@@ -467,9 +481,14 @@ impl Decoder<'_> {
                 if let Some(first) = values.iter().find(|v| v.value == value.value) {
                     let first = first.span;
                     self.error(
-                        Diag::error(codes::DUPLICATE, value.span, format!("`{}` is listed twice", value.value), "listed again here")
-                            .with_label(first, "first listed here")
-                            .with_help("list each value once"),
+                        Diag::error(
+                            codes::DUPLICATE,
+                            value.span,
+                            format!("`{}` is listed twice", value.value),
+                            "listed again here",
+                        )
+                        .with_label(first, "first listed here")
+                        .with_help("list each value once"),
                     );
                     continue;
                 }
@@ -501,8 +520,13 @@ impl Decoder<'_> {
                             n => format!("`{node_name}` takes at most {n} values"),
                         };
                         self.error(
-                            Diag::error(codes::ARITY, span, format!("too many values for `{node_name}`"), "unexpected value")
-                                .with_help(help),
+                            Diag::error(
+                                codes::ARITY,
+                                span,
+                                format!("too many values for `{node_name}`"),
+                                "unexpected value",
+                            )
+                            .with_help(help),
                         );
                     }
                 }
@@ -562,12 +586,14 @@ impl Decoder<'_> {
             let name = node.name().value();
             self.error(
                 Diag::error(codes::CHILDREN, span, format!("`{name}` takes no children block"), "unexpected block")
-                    .with_help(format!("write the settings of `{name}` as properties on its line, like `{name} key=\"value\"`")),
+                    .with_help(format!(
+                        "write the settings of `{name}` as properties on its line, like `{name} key=\"value\"`"
+                    )),
             );
         }
     }
 
-    fn args<'n>(node: &'n KdlNode) -> impl Iterator<Item = &'n KdlEntry> {
+    fn args(node: &KdlNode) -> impl Iterator<Item = &KdlEntry> {
         node.entries().iter().filter(|e| e.name().is_none())
     }
 
@@ -616,8 +642,13 @@ impl Decoder<'_> {
             Ok(port) if port > 0 => Some(Spanned::new(port, value.span)),
             _ => {
                 self.error(
-                    Diag::error(codes::TYPE, value.span, format!("`{}` is not a port number", value.value), "not a port")
-                        .with_help("use a port between 1 and 65535"),
+                    Diag::error(
+                        codes::TYPE,
+                        value.span,
+                        format!("`{}` is not a port number", value.value),
+                        "not a port",
+                    )
+                    .with_help("use a port between 1 and 65535"),
                 );
                 None
             }
@@ -669,7 +700,7 @@ impl Decoder<'_> {
                         codes::TYPE,
                         span,
                         format!("expected {what}, found {} `{written}`", kind(other)),
-                        format!("expected a string"),
+                        "expected a string".to_string(),
                     )
                     .with_help(help),
                 );
@@ -716,8 +747,13 @@ impl Decoder<'_> {
                     _ => format!("write {what} without quotes, like 8888"),
                 };
                 self.error(
-                    Diag::error(codes::TYPE, span, format!("expected {what}, found {} `{written}`", kind(other)), "expected a number")
-                        .with_help(help),
+                    Diag::error(
+                        codes::TYPE,
+                        span,
+                        format!("expected {what}, found {} `{written}`", kind(other)),
+                        "expected a number",
+                    )
+                    .with_help(help),
                 );
                 None
             }

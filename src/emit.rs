@@ -231,10 +231,12 @@ fn safe_path(out: &Utf8Path, relative: &Utf8Path) -> Result<Utf8PathBuf, InputEr
             return Err(InputError(format!("refusing the output path `{relative}`")));
         }
         current.push(component);
-        if let Ok(meta) = std::fs::symlink_metadata(&current) {
-            if meta.file_type().is_symlink() {
-                return Err(InputError(format!("`{current}` is a symlink: dlspec does not follow links inside the output directory")));
-            }
+        if let Ok(meta) = std::fs::symlink_metadata(&current)
+            && meta.file_type().is_symlink()
+        {
+            return Err(InputError(format!(
+                "`{current}` is a symlink: dlspec does not follow links inside the output directory"
+            )));
         }
     }
     Ok(current)

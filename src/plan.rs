@@ -46,9 +46,24 @@ const IMAGE_OUTPUTS: &[Output] = &[
     Output { template: "image/docker-run.sh.j2", path: "docker-run.sh", executable: true, wanted: always },
     Output { template: "image/init/boot/boot.sh.j2", path: "init/boot/boot.sh", executable: true, wanted: always },
     Output { template: "image/init/boot/init.py.j2", path: "init/boot/init.py", executable: false, wanted: always },
-    Output { template: "image/init/boot/healthcheck.sh.j2", path: "init/boot/healthcheck.sh", executable: true, wanted: always },
-    Output { template: "image/init/setup/platform.sh.j2", path: "init/setup/platform.sh", executable: true, wanted: always },
-    Output { template: "image/init/ssh/sshd_config.j2", path: "init/ssh/sshd_config", executable: false, wanted: |i| i.ssh.is_some() },
+    Output {
+        template: "image/init/boot/healthcheck.sh.j2",
+        path: "init/boot/healthcheck.sh",
+        executable: true,
+        wanted: always,
+    },
+    Output {
+        template: "image/init/setup/platform.sh.j2",
+        path: "init/setup/platform.sh",
+        executable: true,
+        wanted: always,
+    },
+    Output {
+        template: "image/init/ssh/sshd_config.j2",
+        path: "init/ssh/sshd_config",
+        executable: false,
+        wanted: |i| i.ssh.is_some(),
+    },
     Output {
         template: "image/init/motd/motd.sh.j2",
         path: "init/motd/motd.sh",
@@ -56,7 +71,12 @@ const IMAGE_OUTPUTS: &[Output] = &[
         wanted: |i| i.ssh.as_ref().is_some_and(|s| s.motd),
     },
     Output { template: "image/init/bin/shutdown.j2", path: "init/bin/shutdown", executable: true, wanted: always },
-    Output { template: "image/init/supervisor/supervisor.ini.j2", path: "init/supervisor/supervisor.ini", executable: false, wanted: always },
+    Output {
+        template: "image/init/supervisor/supervisor.ini.j2",
+        path: "init/supervisor/supervisor.ini",
+        executable: false,
+        wanted: always,
+    },
     Output {
         template: "image/init/jupyter/jupyter_config.py.j2",
         path: "init/jupyter/jupyter_config.py",
@@ -92,7 +112,10 @@ pub fn plan(images: &[Image], templates: &Templates) -> Result<Plan, InputError>
         let context = context! { image => Serde(image) };
         for output in IMAGE_OUTPUTS.iter().filter(|o| (o.wanted)(image)) {
             let text = templates.render(output.template, &context)?;
-            plan.files.insert(image.dir.join(output.path), PlannedFile { bytes: text.into_bytes(), executable: output.executable });
+            plan.files.insert(
+                image.dir.join(output.path),
+                PlannedFile { bytes: text.into_bytes(), executable: output.executable },
+            );
         }
     }
     let mut groups: BTreeMap<&str, Group> = BTreeMap::new();

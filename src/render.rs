@@ -109,7 +109,9 @@ fn template_error(name: &str, error: &minijinja::Error) -> InputError {
 fn shell_quote(value: Value) -> String {
     let text = value.as_str().map_or_else(|| value.to_string(), str::to_owned);
     let safe = !text.is_empty()
-        && text.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '/' | ':' | '=' | '@' | '%' | '+' | ',' | '-'));
+        && text.chars().all(|c| {
+            c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '/' | ':' | '=' | '@' | '%' | '+' | ',' | '-')
+        });
     if safe { text } else { format!("'{}'", text.replace('\'', "'\\''")) }
 }
 

@@ -3,7 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use crate::ast::{Axis, BasePart, CudaPart, Decl, DeclKind, FrameworkPart, Part, PythonPart, PytorchPart, Spanned, TensorflowPart};
+use crate::ast::{
+    Axis, BasePart, CudaPart, Decl, DeclKind, FrameworkPart, Part, PythonPart, PytorchPart, Spanned, TensorflowPart,
+};
 use crate::diag::{Diag, Diagnostics, did_you_mean};
 
 /// Codes of the resolve stage.
@@ -106,8 +108,13 @@ fn apply_uses<'a>(
                 did_you_mean(&used.value, &names, "the profiles are")
             };
             diags.push(
-                Diag::error(codes::UNKNOWN_PROFILE, used.span, format!("unknown profile `{}`", used.value), "unknown profile")
-                    .with_help(help),
+                Diag::error(
+                    codes::UNKNOWN_PROFILE,
+                    used.span,
+                    format!("unknown profile `{}`", used.value),
+                    "unknown profile",
+                )
+                .with_help(help),
             );
             continue;
         };
@@ -185,7 +192,9 @@ fn expand(name: &Spanned<String>, mut part: Part, diags: &mut Diagnostics, out: 
     let before = out.len();
     for combination in combinations {
         let excluded = matrix.excludes.iter().any(|exclude| {
-            exclude.iter().all(|(axis, value)| combination.iter().any(|(a, v)| *a == axis.value && v.value == value.value))
+            exclude
+                .iter()
+                .all(|(axis, value)| combination.iter().any(|(a, v)| *a == axis.value && v.value == value.value))
         });
         if excluded || combination.is_empty() {
             continue;
@@ -201,8 +210,13 @@ fn expand(name: &Spanned<String>, mut part: Part, diags: &mut Diagnostics, out: 
     }
     if out.len() == before && !diags.has_errors() {
         diags.push(
-            Diag::error(codes::MATRIX_EMPTY, matrix.node, "every combination of this matrix is excluded", "empty matrix")
-                .with_help("remove an `exclude`, or the matrix"),
+            Diag::error(
+                codes::MATRIX_EMPTY,
+                matrix.node,
+                "every combination of this matrix is excluded",
+                "empty matrix",
+            )
+            .with_help("remove an `exclude`, or the matrix"),
         );
     }
 }
@@ -252,11 +266,11 @@ fn apply_axis(part: &mut Part, axis: Axis, value: &Spanned<String>, diags: &mut 
             }
         },
         Axis::Cuda | Axis::Cudnn | Axis::Os => {
-            if axis == Axis::Os {
-                if let Some(BasePart::Cpu(cpu)) = &mut part.base {
-                    cpu.os = v;
-                    return true;
-                }
+            if axis == Axis::Os
+                && let Some(BasePart::Cpu(cpu)) = &mut part.base
+            {
+                cpu.os = v;
+                return true;
             }
             let cuda = match &mut part.base {
                 Some(BasePart::Cuda(c)) => c,

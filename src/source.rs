@@ -86,10 +86,7 @@ impl SourceMap {
 
     /// All files with their ids.
     pub fn iter(&self) -> impl Iterator<Item = (FileId, &SourceFile)> {
-        self.files
-            .iter()
-            .enumerate()
-            .map(|(i, f)| (FileId(u32::try_from(i).expect("checked in add")), f))
+        self.files.iter().enumerate().map(|(i, f)| (FileId(u32::try_from(i).expect("checked in add")), f))
     }
 
     /// The text a span covers.
@@ -137,13 +134,8 @@ pub fn discover(specs: &Utf8Path) -> Result<SourceMap, InputError> {
         if path.extension() != Some("kdl") {
             continue;
         }
-        let relative = path
-            .strip_prefix(specs)
-            .unwrap_or(&path)
-            .components()
-            .map(|c| c.as_str())
-            .collect::<Vec<_>>()
-            .join("/");
+        let relative =
+            path.strip_prefix(specs).unwrap_or(&path).components().map(|c| c.as_str()).collect::<Vec<_>>().join("/");
         found.push((relative, path));
     }
     found.sort();

@@ -31,7 +31,9 @@ pub fn parse(file: FileId, source: &SourceFile, diags: &mut Diagnostics) -> Opti
             "see https://kdl.dev for the syntax; strings are quoted (\"2.3.0\") and booleans are #true / #false"
                 .to_owned()
         });
-        diags.push(Diag::error(SYNTAX, clamp(span, source.text.len()), lowercase_first(&message), label).with_help(help));
+        diags.push(
+            Diag::error(SYNTAX, clamp(span, source.text.len()), lowercase_first(&message), label).with_help(help),
+        );
     }
     None
 }

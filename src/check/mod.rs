@@ -12,8 +12,8 @@ use crate::ast::{BasePart, FrameworkPart, Part, Spanned};
 use crate::compat::{self, Compat, compare};
 use crate::diag::{Diag, Diagnostics, did_you_mean};
 use crate::model::{
-    Base, BaseKind, DockerRun, Framework, Image, Jupyter, Kubernetes, KubernetesPort, Locale, Mirrors,
-    PublishedPort, Python, Pytorch, Resources, ServicePort, Ssh, TensorBoard, Tensorflow,
+    Base, BaseKind, DockerRun, Framework, Image, Jupyter, Kubernetes, KubernetesPort, Locale, Mirrors, PublishedPort,
+    Python, Pytorch, Resources, ServicePort, Ssh, TensorBoard, Tensorflow,
 };
 use crate::resolve::Instance;
 use crate::source::{SourceMap, Span};
@@ -75,7 +75,8 @@ pub mod codes {
 }
 
 /// The platform's Debian packages (the seed guides' set, plus what the platform layer runs on).
-const PLATFORM_APT: &[&str] = &["openssh-server", "locales", "tzdata", "curl", "vim", "tmux", "wget", "ca-certificates", "supervisor"];
+const PLATFORM_APT: &[&str] =
+    &["openssh-server", "locales", "tzdata", "curl", "vim", "tmux", "wget", "ca-certificates", "supervisor"];
 const DEFAULT_TIMEZONE: &str = "Asia/Shanghai";
 const DEFAULT_LOCALE: &str = "zh_CN.UTF-8";
 const DEFAULT_OS: &str = "ubuntu22.04";
@@ -120,6 +121,8 @@ fn annotate_combination(instance: &Instance, diags: &mut Diagnostics) {
         let touches = std::iter::once(&diag.primary).chain(&diag.secondary).any(|l| axis_spans.contains(&l.span));
         if touches {
             diag.message = format!("{} (matrix combination {combination})", diag.message);
+            let exclude = format!("or leave the combination out with `exclude {combination}` in `matrix`");
+            diag.help = Some(diag.help.map_or(exclude.clone(), |h| format!("{h}; {exclude}")));
             for span in &axis_spans {
                 let labelled = diag.primary.span == *span || diag.secondary.iter().any(|l| l.span == *span);
                 if !labelled {
@@ -215,13 +218,24 @@ impl Checker<'_> {
     }
 
     /// Validates `value` with `validate`; reports a `code` error at its span.
-    fn valid<T>(&mut self, value: &Spanned<String>, code: &'static str, what: &str, validate: impl Fn(&str) -> Result<T, String>) -> Option<T> {
+    fn valid<T>(
+        &mut self,
+        value: &Spanned<String>,
+        code: &'static str,
+        what: &str,
+        validate: impl Fn(&str) -> Result<T, String>,
+    ) -> Option<T> {
         match validate(&value.value) {
             Ok(t) => Some(t),
             Err(reason) => {
                 self.push(
-                    Diag::error(code, value.span, format!("`{}` is not a valid {what}", value.value), format!("invalid {what}"))
-                        .with_help(reason),
+                    Diag::error(
+                        code,
+                        value.span,
+                        format!("`{}` is not a valid {what}", value.value),
+                        format!("invalid {what}"),
+                    )
+                    .with_help(reason),
                 );
                 None
             }
@@ -321,8 +335,13 @@ impl Checker<'_> {
         let Some(base) = self.part().base.clone() else {
             let span = self.name_span();
             self.push(
-                Diag::error(codes::MISSING, span, format!("image `{}` has no base", self.instance.name.value), "no base")
-                    .with_help("add `cuda \"12.1.0\"` for a GPU image, `cpu` for a CPU image, or `base \"IMAGE\"`"),
+                Diag::error(
+                    codes::MISSING,
+                    span,
+                    format!("image `{}` has no base", self.instance.name.value),
+                    "no base",
+                )
+                .with_help("add `cuda \"12.1.0\"` for a GPU image, `cpu` for a CPU image, or `base \"IMAGE\"`"),
             );
             return None;
         };
@@ -342,16 +361,26 @@ impl Checker<'_> {
                     let span = cuda.flavor.as_ref().map_or(cuda.node, |f| f.span);
                     let help = did_you_mean(&flavor, &["devel", "runtime", "base"], "nvidia/cuda flavors are");
                     self.push(
-                        Diag::error(codes::CUDA_TAG, span, format!("`{flavor}` is not an nvidia/cuda flavor"), "unknown flavor")
-                            .with_help(help),
+                        Diag::error(
+                            codes::CUDA_TAG,
+                            span,
+                            format!("`{flavor}` is not an nvidia/cuda flavor"),
+                            "unknown flavor",
+                        )
+                        .with_help(help),
                     );
                     return None;
                 }
                 if !values::dotted(&version.value, 3) {
                     let help = self.cuda_versions_help(&version.value, &os);
                     self.push(
-                        Diag::error(codes::CUDA_TAG, version.span, format!("`{}` is not a full CUDA version", version.value), "not X.Y.Z")
-                            .with_help(help),
+                        Diag::error(
+                            codes::CUDA_TAG,
+                            version.span,
+                            format!("`{}` is not a full CUDA version", version.value),
+                            "not X.Y.Z",
+                        )
+                        .with_help(help),
                     );
                     return None;
                 }
@@ -388,7 +417,10 @@ impl Checker<'_> {
                                 Diag::error(
                                     codes::CUDA_TAG,
                                     c.span,
-                                    format!("nvidia/cuda images of CUDA {} carry cuDNN {major}, not `{}`", version.value, c.value),
+                                    format!(
+                                        "nvidia/cuda images of CUDA {} carry cuDNN {major}, not `{}`",
+                                        version.value, c.value
+                                    ),
                                     "no such cuDNN variant",
                                 )
                                 .with_label(version.span, "this CUDA version")
@@ -403,8 +435,13 @@ impl Checker<'_> {
                 if cudnn.is_some() && flavor == "base" {
                     let span = cuda.flavor.as_ref().map_or(cuda.node, |f| f.span);
                     self.push(
-                        Diag::error(codes::CUDA_TAG, span, "nvidia/cuda has no cuDNN images of the `base` flavor", "no cuDNN variant")
-                            .with_help("use `flavor=\"runtime\"` or `flavor=\"devel\"`, or `cudnn=\"none\"`"),
+                        Diag::error(
+                            codes::CUDA_TAG,
+                            span,
+                            "nvidia/cuda has no cuDNN images of the `base` flavor",
+                            "no cuDNN variant",
+                        )
+                        .with_help("use `flavor=\"runtime\"` or `flavor=\"devel\"`, or `cudnn=\"none\"`"),
                     );
                     return None;
                 }
@@ -442,13 +479,24 @@ impl Checker<'_> {
                 let Some(release) = self.compat.os(&os) else {
                     let names: Vec<&str> = self.compat.os.iter().map(|o| o.os.as_str()).collect();
                     let help = did_you_mean(&os, &names, "the known releases are");
-                    self.push(Diag::error(codes::OS, os_span, format!("unknown OS release `{os}`"), "unknown release").with_help(help));
+                    self.push(
+                        Diag::error(codes::OS, os_span, format!("unknown OS release `{os}`"), "unknown release")
+                            .with_help(help),
+                    );
                     return None;
                 };
                 let image = release.image.clone();
                 self.eol_warning(&os, os_span);
                 Some(BaseInfo {
-                    base: Base { image, kind: BaseKind::Cpu, gpu: false, cuda: None, cudnn: None, flavor: None, os: Some(os) },
+                    base: Base {
+                        image,
+                        kind: BaseKind::Cpu,
+                        gpu: false,
+                        cuda: None,
+                        cudnn: None,
+                        flavor: None,
+                        os: Some(os),
+                    },
                     span: cpu.node,
                     cuda_span: None,
                 })
@@ -485,10 +533,23 @@ impl Checker<'_> {
         if !same_minor.is_empty() {
             return format!("for {os}, CUDA {} exists as {}", minor.join("."), quote_list(&same_minor));
         }
-        if let Some(other_os) = self.compat.cuda_tags.iter().filter(|t| t.cuda == version).map(|t| t.os.as_str()).collect::<Vec<_>>().first() {
-            let oses: Vec<&str> = self.compat.cuda_tags.iter().filter(|t| t.cuda == version).map(|t| t.os.as_str()).collect();
+        if let Some(other_os) = self
+            .compat
+            .cuda_tags
+            .iter()
+            .filter(|t| t.cuda == version)
+            .map(|t| t.os.as_str())
+            .collect::<Vec<_>>()
+            .first()
+        {
+            let oses: Vec<&str> =
+                self.compat.cuda_tags.iter().filter(|t| t.cuda == version).map(|t| t.os.as_str()).collect();
             let _ = other_os;
-            return format!("CUDA {version} images exist for {}: write os=\"{}\"", quote_list(&oses), oses[oses.len() - 1]);
+            return format!(
+                "CUDA {version} images exist for {}: write os=\"{}\"",
+                quote_list(&oses),
+                oses[oses.len() - 1]
+            );
         }
         let nearest = compat::nearest(version, on_os.iter().copied()).unwrap_or("");
         format!("did you mean `{nearest}`? nvidia/cuda tags use the full version")
@@ -510,18 +571,18 @@ impl Checker<'_> {
     }
 
     fn eol_warning(&mut self, os: &str, span: Span) {
-        if let Some(release) = self.compat.os(os) {
-            if release.status == "eol" {
-                self.push(
-                    Diag::warning(
-                        codes::DEPRECATED_BASE,
-                        span,
-                        format!("`{os}` reached the end of standard support in {}", release.eol),
-                        "end-of-life release",
-                    )
-                    .with_help("move to a supported release such as `ubuntu22.04` or `ubuntu24.04`"),
-                );
-            }
+        if let Some(release) = self.compat.os(os)
+            && release.status == "eol"
+        {
+            self.push(
+                Diag::warning(
+                    codes::DEPRECATED_BASE,
+                    span,
+                    format!("`{os}` reached the end of standard support in {}", release.eol),
+                    "end-of-life release",
+                )
+                .with_help("move to a supported release such as `ubuntu22.04` or `ubuntu24.04`"),
+            );
         }
     }
 
@@ -531,8 +592,13 @@ impl Checker<'_> {
         let Some(python) = self.part().python.clone() else {
             let span = self.name_span();
             self.push(
-                Diag::error(codes::MISSING, span, format!("image `{}` has no `python`", self.instance.name.value), "no python")
-                    .with_help("add `python \"3.10\"` (Miniconda with that Python is installed at /root/miniconda3)"),
+                Diag::error(
+                    codes::MISSING,
+                    span,
+                    format!("image `{}` has no `python`", self.instance.name.value),
+                    "no python",
+                )
+                .with_help("add `python \"3.10\"` (Miniconda with that Python is installed at /root/miniconda3)"),
             );
             return None;
         };
@@ -560,8 +626,13 @@ impl Checker<'_> {
                     && file.value.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
                 if !well_formed {
                     self.push(
-                        Diag::error(codes::MINICONDA, file.span, format!("`{}` is not a Miniconda installer file name", file.value), "not an installer")
-                            .with_help(installer_help(&installers, &version.value)),
+                        Diag::error(
+                            codes::MINICONDA,
+                            file.span,
+                            format!("`{}` is not a Miniconda installer file name", file.value),
+                            "not an installer",
+                        )
+                        .with_help(installer_help(&installers, &version.value)),
                     );
                     return None;
                 }
@@ -588,7 +659,11 @@ impl Checker<'_> {
                     return None;
                 }
                 let known = self.compat.installer(&file.value);
-                let sha = part.sha256.as_ref().map(|s| s.value.to_lowercase()).or_else(|| known.and_then(|k| k.sha256.clone()));
+                let sha = part
+                    .sha256
+                    .as_ref()
+                    .map(|s| s.value.to_lowercase())
+                    .or_else(|| known.and_then(|k| k.sha256.clone()));
                 let tos = known.is_some_and(|k| k.tos) || conda_needs_tos(&file.value);
                 (file.value.clone(), sha, tos)
             }
@@ -653,7 +728,14 @@ impl Checker<'_> {
         }
     }
 
-    fn python_range(&mut self, what: &str, min: &str, max: &str, python: &Spanned<String>, framework_span: Span) -> bool {
+    fn python_range(
+        &mut self,
+        what: &str,
+        min: &str,
+        max: &str,
+        python: &Spanned<String>,
+        framework_span: Span,
+    ) -> bool {
         if compare(&python.value, min).is_lt() || compare(&python.value, max).is_gt() {
             self.push(
                 Diag::error(
@@ -670,7 +752,12 @@ impl Checker<'_> {
         true
     }
 
-    fn pytorch(&mut self, part: &crate::ast::PytorchPart, base: &BaseInfo, python: &Spanned<String>) -> Option<Pytorch> {
+    fn pytorch(
+        &mut self,
+        part: &crate::ast::PytorchPart,
+        base: &BaseInfo,
+        python: &Spanned<String>,
+    ) -> Option<Pytorch> {
         let Some(version) = part.version.clone() else {
             self.push(
                 Diag::error(codes::MISSING, part.node, "`pytorch` needs a version", "version missing")
@@ -679,28 +766,43 @@ impl Checker<'_> {
             return None;
         };
         let Some(release) = self.compat.torch(&version.value).cloned() else {
-            let nearest = compat::nearest(&version.value, self.compat.torch.iter().map(|r| r.torch.as_str())).unwrap_or("");
+            let nearest =
+                compat::nearest(&version.value, self.compat.torch.iter().map(|r| r.torch.as_str())).unwrap_or("");
             self.push(
-                Diag::error(codes::PYTORCH, version.span, format!("torch `{}` was never released", version.value), "unknown release")
-                    .with_help(format!("did you mean `{nearest}`? `dlspec compat pytorch` lists the releases")),
+                Diag::error(
+                    codes::PYTORCH,
+                    version.span,
+                    format!("torch `{}` was never released", version.value),
+                    "unknown release",
+                )
+                .with_help(format!("did you mean `{nearest}`? `dlspec compat pytorch` lists the releases")),
             );
             return None;
         };
-        let mut ok = self.python_range(&format!("torch {}", release.torch), &release.python_min, &release.python_max, python, version.span);
-        if let Some(tv) = &part.torchvision {
-            if tv.value != release.torchvision {
-                self.push(
-                    Diag::error(
-                        codes::TORCHVISION,
-                        tv.span,
-                        format!("torchvision `{}` does not match torch {}", tv.value, release.torch),
-                        "wrong torchvision",
-                    )
-                    .with_label(version.span, "torch chosen here")
-                    .with_help(format!("write `torchvision=\"{}\"`, or leave it out to get it from the tables", release.torchvision)),
-                );
-                ok = false;
-            }
+        let mut ok = self.python_range(
+            &format!("torch {}", release.torch),
+            &release.python_min,
+            &release.python_max,
+            python,
+            version.span,
+        );
+        if let Some(tv) = &part.torchvision
+            && tv.value != release.torchvision
+        {
+            self.push(
+                Diag::error(
+                    codes::TORCHVISION,
+                    tv.span,
+                    format!("torchvision `{}` does not match torch {}", tv.value, release.torch),
+                    "wrong torchvision",
+                )
+                .with_label(version.span, "torch chosen here")
+                .with_help(format!(
+                    "write `torchvision=\"{}\"`, or leave it out to get it from the tables",
+                    release.torchvision
+                )),
+            );
+            ok = false;
         }
         let torchaudio = match &part.torchaudio {
             Some(Spanned { value: None, .. }) => None,
@@ -714,7 +816,10 @@ impl Checker<'_> {
                             "wrong torchaudio",
                         )
                         .with_label(version.span, "torch chosen here")
-                        .with_help(format!("write `torchaudio=\"{}\"`, or `torchaudio=#null` to leave it out", release.torchaudio)),
+                        .with_help(format!(
+                            "write `torchaudio=\"{}\"`, or `torchaudio=#null` to leave it out",
+                            release.torchaudio
+                        )),
                     );
                     ok = false;
                 }
@@ -738,7 +843,11 @@ impl Checker<'_> {
                             "unknown variant",
                         )
                         .with_label(version.span, "torch chosen here")
-                        .with_help(format!("torch {} publishes {}", release.torch, quote_list(&release.variants))),
+                        .with_help(format!(
+                            "torch {} publishes {}",
+                            release.torch,
+                            quote_list(&release.variants)
+                        )),
                     );
                     return None;
                 }
@@ -750,10 +859,12 @@ impl Checker<'_> {
                     (BaseKind::Cuda, Some(cuda)) => {
                         let fitting = cu_variants
                             .iter()
-                            .filter(|v| cuda_of_variant(v).is_some_and(|(maj, min)| {
-                                let (bmaj, bmin) = major_minor(cuda);
-                                maj == bmaj && min <= bmin
-                            }))
+                            .filter(|v| {
+                                cuda_of_variant(v).is_some_and(|(maj, min)| {
+                                    let (bmaj, bmin) = major_minor(cuda);
+                                    maj == bmaj && min <= bmin
+                                })
+                            })
                             .max_by(|a, b| cuda_of_variant(a).cmp(&cuda_of_variant(b)));
                         match fitting {
                             Some(v) => (*v).clone(),
@@ -777,7 +888,9 @@ impl Checker<'_> {
                             }
                         }
                     }
-                    (BaseKind::Custom, _) if base.base.gpu && !release.pypi_default_cuda.is_empty() => release.pypi_default_cuda.clone(),
+                    (BaseKind::Custom, _) if base.base.gpu && !release.pypi_default_cuda.is_empty() => {
+                        release.pypi_default_cuda.clone()
+                    }
                     _ => "cpu".to_owned(),
                 };
                 let url = format!("{PYTORCH_INDEX}/{variant}");
@@ -787,7 +900,8 @@ impl Checker<'_> {
         if !ok {
             return None;
         }
-        let mut requirements = vec![format!("torch=={}", release.torch), format!("torchvision=={}", release.torchvision)];
+        let mut requirements =
+            vec![format!("torch=={}", release.torch), format!("torchvision=={}", release.torchvision)];
         if let Some(ta) = &torchaudio {
             requirements.push(format!("torchaudio=={ta}"));
         }
@@ -806,14 +920,18 @@ impl Checker<'_> {
     fn variant_fits_base(&mut self, variant: &str, span: Span, base: &BaseInfo) {
         let warning = match (variant, base.base.gpu, &base.base.cuda) {
             ("cpu", true, _) => Some("CPU-only wheels on a GPU base: torch will not see the GPU".to_owned()),
-            (v, false, _) if v.starts_with("cu") => Some(format!("`{v}` wheels on a CPU base: they work but carry CUDA libraries for nothing")),
+            (v, false, _) if v.starts_with("cu") => {
+                Some(format!("`{v}` wheels on a CPU base: they work but carry CUDA libraries for nothing"))
+            }
             (v, true, Some(cuda)) if v.starts_with("cu") => {
                 let (maj, min) = cuda_of_variant(v).unwrap_or((0, 0));
                 let (bmaj, bmin) = major_minor(cuda);
                 if maj != bmaj {
                     Some(format!("`{v}` wheels need CUDA {maj}, the base has CUDA {cuda}"))
                 } else if min > bmin {
-                    Some(format!("`{v}` wheels were built for a newer CUDA than the base's {cuda}: the host driver must support CUDA {maj}.{min}"))
+                    Some(format!(
+                        "`{v}` wheels were built for a newer CUDA than the base's {cuda}: the host driver must support CUDA {maj}.{min}"
+                    ))
                 } else {
                     None
                 }
@@ -830,7 +948,12 @@ impl Checker<'_> {
         }
     }
 
-    fn tensorflow(&mut self, part: &crate::ast::TensorflowPart, base: &BaseInfo, python: &Spanned<String>) -> Option<Tensorflow> {
+    fn tensorflow(
+        &mut self,
+        part: &crate::ast::TensorflowPart,
+        base: &BaseInfo,
+        python: &Spanned<String>,
+    ) -> Option<Tensorflow> {
         let Some(version) = part.version.clone() else {
             self.push(
                 Diag::error(codes::MISSING, part.node, "`tensorflow` needs a version", "version missing")
@@ -839,14 +962,26 @@ impl Checker<'_> {
             return None;
         };
         let Some(release) = self.compat.tensorflow(&version.value).cloned() else {
-            let nearest = compat::nearest(&version.value, self.compat.tensorflow.iter().map(|r| r.version.as_str())).unwrap_or("");
+            let nearest = compat::nearest(&version.value, self.compat.tensorflow.iter().map(|r| r.version.as_str()))
+                .unwrap_or("");
             self.push(
-                Diag::error(codes::TENSORFLOW, version.span, format!("TensorFlow `{}` was never released", version.value), "unknown release")
-                    .with_help(format!("did you mean `{nearest}`? `dlspec compat tensorflow` lists the releases")),
+                Diag::error(
+                    codes::TENSORFLOW,
+                    version.span,
+                    format!("TensorFlow `{}` was never released", version.value),
+                    "unknown release",
+                )
+                .with_help(format!("did you mean `{nearest}`? `dlspec compat tensorflow` lists the releases")),
             );
             return None;
         };
-        let python_ok = self.python_range(&format!("TensorFlow {}", release.version), &release.python_min, &release.python_max, python, version.span);
+        let python_ok = self.python_range(
+            &format!("TensorFlow {}", release.version),
+            &release.python_min,
+            &release.python_max,
+            python,
+            version.span,
+        );
         let is_1x_or_20 = compare(&release.version, "2.1").is_lt();
         let package = match &part.package {
             Some(p) => {
@@ -854,8 +989,13 @@ impl Checker<'_> {
                 if !PACKAGES.contains(&p.value.as_str()) {
                     let help = did_you_mean(&p.value, PACKAGES, "TensorFlow packages are");
                     self.push(
-                        Diag::error(codes::TENSORFLOW_PACKAGE, p.span, format!("`{}` is not a TensorFlow package", p.value), "unknown package")
-                            .with_help(help),
+                        Diag::error(
+                            codes::TENSORFLOW_PACKAGE,
+                            p.span,
+                            format!("`{}` is not a TensorFlow package", p.value),
+                            "unknown package",
+                        )
+                        .with_help(help),
                     );
                     return None;
                 }
@@ -881,7 +1021,10 @@ impl Checker<'_> {
                     );
                     return None;
                 }
-                if base.base.gpu && (p.value == "tensorflow-cpu" || (is_1x_or_20 && p.value == "tensorflow" && release.version != "1.15.0")) {
+                if base.base.gpu
+                    && (p.value == "tensorflow-cpu"
+                        || (is_1x_or_20 && p.value == "tensorflow" && release.version != "1.15.0"))
+                {
                     self.push(
                         Diag::warning(
                             codes::TENSORFLOW_PACKAGE,
@@ -908,17 +1051,24 @@ impl Checker<'_> {
                     Diag::error(
                         codes::CUDA_MISMATCH,
                         base_span,
-                        format!("TensorFlow {} is built for CUDA {}, the base has CUDA {cuda}", release.version, release.cuda),
+                        format!(
+                            "TensorFlow {} is built for CUDA {}, the base has CUDA {cuda}",
+                            release.version, release.cuda
+                        ),
                         "wrong CUDA major",
                     )
                     .with_label(version.span, "TensorFlow chosen here")
-                    .with_help(format!("use a CUDA {tmaj}.x base (TensorFlow was tested with CUDA {} and cuDNN {})", release.cuda, release.cudnn)),
+                    .with_help(format!(
+                        "use a CUDA {tmaj}.x base (TensorFlow was tested with CUDA {} and cuDNN {})",
+                        release.cuda, release.cudnn
+                    )),
                 );
                 return None;
             }
-            if let Some(base_cudnn) = &base.base.cudnn {
-                if base_cudnn != cudnn_major {
-                    self.push(
+            if let Some(base_cudnn) = &base.base.cudnn
+                && base_cudnn != cudnn_major
+            {
+                self.push(
                         Diag::error(
                             codes::CUDA_MISMATCH,
                             base_span,
@@ -928,15 +1078,17 @@ impl Checker<'_> {
                         .with_label(version.span, "TensorFlow chosen here")
                         .with_help(format!("use a base with cuDNN {cudnn_major}, or `package=\"tensorflow[and-cuda]\"` where it exists (2.14+)")),
                     );
-                    return None;
-                }
+                return None;
             }
             if (bmaj, bmin) != (tmaj, tmin) {
                 self.push(
                     Diag::warning(
                         codes::UNTESTED,
                         base_span,
-                        format!("TensorFlow {} was tested with CUDA {} and cuDNN {}, not CUDA {cuda}", release.version, release.cuda, release.cudnn),
+                        format!(
+                            "TensorFlow {} was tested with CUDA {} and cuDNN {}, not CUDA {cuda}",
+                            release.version, release.cuda, release.cudnn
+                        ),
                         "untested CUDA",
                     )
                     .with_label(version.span, "TensorFlow chosen here")
@@ -994,25 +1146,47 @@ impl Checker<'_> {
         let names: Vec<&str> = self.compat.timezones.iter().map(String::as_str).collect();
         let help = match crate::diag::suggest(&tz.value, names.iter().copied()) {
             Some(best) => format!("did you mean `{best}`?"),
-            None => "use an IANA name like \"Asia/Shanghai\" or \"UTC\" (`dlspec compat timezones` lists them)".to_owned(),
+            None => {
+                "use an IANA name like \"Asia/Shanghai\" or \"UTC\" (`dlspec compat timezones` lists them)".to_owned()
+            }
         };
-        self.push(Diag::error(codes::TIMEZONE, tz.span, format!("unknown time zone `{}`", tz.value), "unknown time zone").with_help(help));
+        self.push(
+            Diag::error(codes::TIMEZONE, tz.span, format!("unknown time zone `{}`", tz.value), "unknown time zone")
+                .with_help(help),
+        );
         None
     }
 
     fn locale(&mut self) -> Option<Locale> {
         let Some(locale) = self.part().locale.clone() else {
-            return Some(Locale { name: DEFAULT_LOCALE.to_owned(), input: "zh_CN".to_owned(), charmap: "UTF-8".to_owned() });
+            return Some(Locale {
+                name: DEFAULT_LOCALE.to_owned(),
+                input: "zh_CN".to_owned(),
+                charmap: "UTF-8".to_owned(),
+            });
         };
         match parse_locale(&locale.value) {
             Some(parsed) => Some(parsed),
             None => {
                 let help = match locale.value.split_once('.') {
-                    Some((base, _)) if parse_locale(&format!("{base}.UTF-8")).is_some() => format!("write \"{base}.UTF-8\""),
-                    None if parse_locale(&format!("{}.UTF-8", locale.value)).is_some() => format!("write \"{}.UTF-8\"", locale.value),
-                    _ => "write `language_TERRITORY.UTF-8`, like \"zh_CN.UTF-8\" or \"en_US.UTF-8\" (or \"C.UTF-8\")".to_owned(),
+                    Some((base, _)) if parse_locale(&format!("{base}.UTF-8")).is_some() => {
+                        format!("write \"{base}.UTF-8\"")
+                    }
+                    None if parse_locale(&format!("{}.UTF-8", locale.value)).is_some() => {
+                        format!("write \"{}.UTF-8\"", locale.value)
+                    }
+                    _ => "write `language_TERRITORY.UTF-8`, like \"zh_CN.UTF-8\" or \"en_US.UTF-8\" (or \"C.UTF-8\")"
+                        .to_owned(),
                 };
-                self.push(Diag::error(codes::LOCALE, locale.span, format!("`{}` is not a locale name", locale.value), "malformed locale").with_help(help));
+                self.push(
+                    Diag::error(
+                        codes::LOCALE,
+                        locale.span,
+                        format!("`{}` is not a locale name", locale.value),
+                        "malformed locale",
+                    )
+                    .with_help(help),
+                );
                 None
             }
         }
@@ -1089,7 +1263,15 @@ impl Checker<'_> {
             const THEMES: &[&str] = &["dark", "light", "inherit"];
             if !THEMES.contains(&theme.value.as_str()) {
                 let help = did_you_mean(&theme.value, THEMES, "terminal themes are");
-                self.push(Diag::error(codes::VALUE, theme.span, format!("`{}` is not a terminal theme", theme.value), "unknown theme").with_help(help));
+                self.push(
+                    Diag::error(
+                        codes::VALUE,
+                        theme.span,
+                        format!("`{}` is not a terminal theme", theme.value),
+                        "unknown theme",
+                    )
+                    .with_help(help),
+                );
                 return None;
             }
             jupyter.terminal_theme.clone_from(&theme.value);
@@ -1103,7 +1285,9 @@ impl Checker<'_> {
                         "JupyterLab runs without a token, accepts any origin and can be framed by any site",
                         "open JupyterLab",
                     )
-                    .with_help("only do this behind a proxy that authenticates users; leave `open` out to require a token"),
+                    .with_help(
+                        "only do this behind a proxy that authenticates users; leave `open` out to require a token",
+                    ),
                 );
             }
             jupyter.open = open.value;
@@ -1136,7 +1320,9 @@ impl Checker<'_> {
         }
         if let Some(bind) = &p.bind {
             self.valid(bind, codes::VALUE, "bind address", |b| {
-                b.parse::<std::net::IpAddr>().map(|_| ()).map_err(|_| "write an IP address like \"0.0.0.0\" or \"127.0.0.1\"".to_owned())
+                b.parse::<std::net::IpAddr>()
+                    .map(|_| ())
+                    .map_err(|_| "write an IP address like \"0.0.0.0\" or \"127.0.0.1\"".to_owned())
             })?;
             tb.bind.clone_from(&bind.value);
         }
@@ -1235,7 +1421,10 @@ impl Checker<'_> {
         while let Some(open) = rest.find('{') {
             out.push_str(&rest[..open]);
             let Some(close) = rest[open..].find('}') else {
-                self.push(Diag::error(codes::TAG, span, "unclosed `{` in the tag template", "unclosed placeholder").with_help("close it with `}`"));
+                self.push(
+                    Diag::error(codes::TAG, span, "unclosed `{` in the tag template", "unclosed placeholder")
+                        .with_help("close it with `}`"),
+                );
                 return None;
             };
             let key = &rest[open + 1..open + close];
@@ -1251,7 +1440,15 @@ impl Checker<'_> {
                 "base" => Some(base_slug),
                 _ => {
                     let help = did_you_mean(key, &PLACEHOLDERS, "the placeholders are");
-                    self.push(Diag::error(codes::TAG, span, format!("unknown placeholder `{{{key}}}` in the tag template"), "unknown placeholder").with_help(help));
+                    self.push(
+                        Diag::error(
+                            codes::TAG,
+                            span,
+                            format!("unknown placeholder `{{{key}}}` in the tag template"),
+                            "unknown placeholder",
+                        )
+                        .with_help(help),
+                    );
                     return None;
                 }
             };
@@ -1268,7 +1465,10 @@ impl Checker<'_> {
         out.push_str(rest);
         if let Err(reason) = values::tag(&out) {
             let label = if written { "invalid tag" } else { "tag from this image's settings" };
-            self.push(Diag::error(codes::TAG, span, format!("the tag `{out}` is not a valid Docker tag"), label).with_help(reason));
+            self.push(
+                Diag::error(codes::TAG, span, format!("the tag `{out}` is not a valid Docker tag"), label)
+                    .with_help(reason),
+            );
             return None;
         }
         Some(out)
@@ -1288,8 +1488,20 @@ impl Checker<'_> {
                 let ok = ["no", "always", "unless-stopped", "on-failure"].contains(&r.value.as_str())
                     || r.value.strip_prefix("on-failure:").is_some_and(|n| n.parse::<u32>().is_ok());
                 if !ok {
-                    let help = did_you_mean(&r.value, &["no", "always", "unless-stopped", "on-failure"], "restart policies are");
-                    self.push(Diag::error(codes::VALUE, r.span, format!("`{}` is not a restart policy", r.value), "unknown policy").with_help(help));
+                    let help = did_you_mean(
+                        &r.value,
+                        &["no", "always", "unless-stopped", "on-failure"],
+                        "restart policies are",
+                    );
+                    self.push(
+                        Diag::error(
+                            codes::VALUE,
+                            r.span,
+                            format!("`{}` is not a restart policy", r.value),
+                            "unknown policy",
+                        )
+                        .with_help(help),
+                    );
                     return None;
                 }
                 r.value.clone()
@@ -1324,13 +1536,22 @@ impl Checker<'_> {
                 None => default.to_owned(),
             }
         };
-        let requests = Resources { cpu: quantity(self, &part.requests_cpu, "100m"), memory: quantity(self, &part.requests_memory, "512Mi") };
-        let limits = Resources { cpu: quantity(self, &part.limits_cpu, "2"), memory: quantity(self, &part.limits_memory, "4Gi") };
+        let requests = Resources {
+            cpu: quantity(self, &part.requests_cpu, "100m"),
+            memory: quantity(self, &part.requests_memory, "512Mi"),
+        };
+        let limits = Resources {
+            cpu: quantity(self, &part.limits_cpu, "2"),
+            memory: quantity(self, &part.limits_memory, "4Gi"),
+        };
         let shm_size = quantity(self, &part.shm_size, "2Gi");
         let service_type = match &part.service {
             Some(s) if !["NodePort", "ClusterIP", "LoadBalancer"].contains(&s.value.as_str()) => {
                 let help = did_you_mean(&s.value, &["NodePort", "ClusterIP", "LoadBalancer"], "Service types are");
-                self.push(Diag::error(codes::VALUE, s.span, format!("`{}` is not a Service type", s.value), "unknown type").with_help(help));
+                self.push(
+                    Diag::error(codes::VALUE, s.span, format!("`{}` is not a Service type", s.value), "unknown type")
+                        .with_help(help),
+                );
                 return None;
             }
             Some(s) => s.value.clone(),
@@ -1347,20 +1568,34 @@ impl Checker<'_> {
             if let Some(np) = node_port {
                 if !NODE_PORTS.contains(&np.value) {
                     self.push(
-                        Diag::error(codes::NODE_PORT, np.span, format!("NodePort {} is outside 30000–32767", np.value), "outside the NodePort range")
-                            .with_help("pick a port from 30000 to 32767 (the default NodePort range)"),
+                        Diag::error(
+                            codes::NODE_PORT,
+                            np.span,
+                            format!("NodePort {} is outside 30000–32767", np.value),
+                            "outside the NodePort range",
+                        )
+                        .with_help("pick a port from 30000 to 32767 (the default NodePort range)"),
                     );
                     ok = false;
                 }
                 if service_type == "ClusterIP" {
                     self.push(
-                        Diag::error(codes::NODE_PORT, np.span, "a ClusterIP Service has no NodePorts", "NodePort on ClusterIP")
-                            .with_help("remove `node-port`, or use `service=\"NodePort\"`"),
+                        Diag::error(
+                            codes::NODE_PORT,
+                            np.span,
+                            "a ClusterIP Service has no NodePorts",
+                            "NodePort on ClusterIP",
+                        )
+                        .with_help("remove `node-port`, or use `service=\"NodePort\"`"),
                     );
                     ok = false;
                 }
             }
-            k8s_ports.push(KubernetesPort { name: port.name.clone(), port: port.port, node_port: node_port.map(|n| n.value) });
+            k8s_ports.push(KubernetesPort {
+                name: port.name.clone(),
+                port: port.port,
+                node_port: node_port.map(|n| n.value),
+            });
         }
         let fixed = [
             ("ssh", &part.node_port_ssh),
@@ -1368,23 +1603,36 @@ impl Checker<'_> {
             ("tensorboard", &part.node_port_tensorboard),
         ];
         for (name, np) in fixed {
-            if let Some(np) = np {
-                if !ports.iter().any(|p| p.name == name) {
-                    self.push(
-                        Diag::error(codes::NODE_PORT, np.span, format!("`{name}` is switched off, so it has no NodePort"), "service is off")
-                            .with_help(format!("remove `{}=` from `node-port`", if name == "jupyterlab" { "jupyter" } else { name })),
-                    );
-                    ok = false;
-                }
+            if let Some(np) = np
+                && !ports.iter().any(|p| p.name == name)
+            {
+                self.push(
+                    Diag::error(
+                        codes::NODE_PORT,
+                        np.span,
+                        format!("`{name}` is switched off, so it has no NodePort"),
+                        "service is off",
+                    )
+                    .with_help(format!(
+                        "remove `{}=` from `node-port`",
+                        if name == "jupyterlab" { "jupyter" } else { name }
+                    )),
+                );
+                ok = false;
             }
         }
         let mut seen: Vec<&Spanned<u16>> = Vec::new();
         for np in [&part.node_port_ssh, &part.node_port_jupyter, &part.node_port_tensorboard].into_iter().flatten() {
             if let Some(first) = seen.iter().find(|s| s.value == np.value) {
                 self.push(
-                    Diag::error(codes::PORT_CONFLICT, np.span, format!("NodePort {} is given to two services", np.value), "used again here")
-                        .with_label(first.span, "first used here")
-                        .with_help("give each service its own NodePort"),
+                    Diag::error(
+                        codes::PORT_CONFLICT,
+                        np.span,
+                        format!("NodePort {} is given to two services", np.value),
+                        "used again here",
+                    )
+                    .with_label(first.span, "first used here")
+                    .with_help("give each service its own NodePort"),
                 );
                 ok = false;
             }
@@ -1525,7 +1773,11 @@ mod tests {
         assert_eq!(cuda_of_variant("cu118"), Some((11, 8)));
         assert_eq!(cuda_of_variant("cpu"), None);
         assert!(parse_locale("zh_CN.UTF-8").is_some() && parse_locale("C.UTF-8").is_some());
-        assert!(parse_locale("zh_CN").is_none() && parse_locale("zh-CN.UTF-8").is_none() && parse_locale("zh_CN.utf8").is_none());
+        assert!(
+            parse_locale("zh_CN").is_none()
+                && parse_locale("zh-CN.UTF-8").is_none()
+                && parse_locale("zh_CN.utf8").is_none()
+        );
         assert_eq!(parse_language("zh-CN").unwrap().0.as_deref(), Some("zh_CN"));
         assert!(conda_needs_tos("Miniconda3-py311_25.9.1-1-Linux-x86_64.sh"));
         assert!(!conda_needs_tos("Miniconda3-py38_23.11.0-2-Linux-x86_64.sh"));

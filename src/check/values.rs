@@ -14,7 +14,8 @@ pub fn image_name(name: &str) -> Result<(), String> {
         if component == "." || component == ".." {
             return Err(format!("`{component}` is not a path component of an image name"));
         }
-        let ok = component.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'));
+        let ok =
+            component.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'));
         let edges = component.starts_with(|c: char| c.is_ascii_alphanumeric())
             && component.ends_with(|c: char| c.is_ascii_alphanumeric());
         if !ok || !edges {
@@ -31,7 +32,9 @@ pub fn tag(tag: &str) -> Result<(), String> {
     let mut chars = tag.chars();
     let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric() || c == '_');
     if !first_ok || tag.len() > 128 || !tag.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')) {
-        return Err("a tag has 1 to 128 letters, digits, `_`, `.` and `-`, and starts with a letter, digit or `_`".to_owned());
+        return Err(
+            "a tag has 1 to 128 letters, digits, `_`, `.` and `-`, and starts with a letter, digit or `_`".to_owned()
+        );
     }
     Ok(())
 }
@@ -107,13 +110,16 @@ pub fn url(url: &str) -> Result<String, String> {
     if !host_ok {
         return Err(format!("`{host}` is not a host name"));
     }
-    if let Some(port) = port {
-        if port.parse::<u16>().map_or(true, |p| p == 0) {
-            return Err(format!("`{port}` is not a port"));
-        }
+    if let Some(port) = port
+        && port.parse::<u16>().map_or(true, |p| p == 0)
+    {
+        return Err(format!("`{port}` is not a port"));
     }
     if !path.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '_' | '.' | '-' | '~' | '+' | '%')) {
-        return Err("the URL path may only contain letters, digits and `/ _ . - ~ + %` (no quotes, spaces, `?` or `#`)".to_owned());
+        return Err(
+            "the URL path may only contain letters, digits and `/ _ . - ~ + %` (no quotes, spaces, `?` or `#`)"
+                .to_owned(),
+        );
     }
     Ok(host.to_owned())
 }
@@ -144,14 +150,18 @@ pub fn apt_package(spec: &str) -> Result<(), String> {
 /// like `==1.2`, `>=1,<2`. No URLs, options, markers, spaces or quotes.
 pub fn pip_requirement(spec: &str) -> Result<(), String> {
     if spec.starts_with('-') {
-        return Err("pip options are not requirements: write a package name like `pandas` or `pandas==2.2.2`".to_owned());
+        return Err(
+            "pip options are not requirements: write a package name like `pandas` or `pandas==2.2.2`".to_owned()
+        );
     }
     if spec.contains("://") || spec.contains('@') {
         return Err("URL requirements are not supported: name a package from the index".to_owned());
     }
-    let name_end = spec.find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))).unwrap_or(spec.len());
+    let name_end =
+        spec.find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))).unwrap_or(spec.len());
     let (name, mut rest) = spec.split_at(name_end);
-    let name_ok = name.starts_with(|c: char| c.is_ascii_alphanumeric()) && name.ends_with(|c: char| c.is_ascii_alphanumeric());
+    let name_ok =
+        name.starts_with(|c: char| c.is_ascii_alphanumeric()) && name.ends_with(|c: char| c.is_ascii_alphanumeric());
     if !name_ok {
         return Err(format!("`{spec}` does not start with a package name"));
     }
@@ -159,7 +169,8 @@ pub fn pip_requirement(spec: &str) -> Result<(), String> {
         let Some((inside, after)) = extras.split_once(']') else {
             return Err("an extra `[` is not closed".to_owned());
         };
-        if inside.is_empty() || !inside.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, ',' | '.' | '_' | '-')) {
+        if inside.is_empty() || !inside.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, ',' | '.' | '_' | '-'))
+        {
             return Err(format!("`[{inside}]` is not a list of extras"));
         }
         rest = after;
@@ -174,7 +185,9 @@ pub fn pip_requirement(spec: &str) -> Result<(), String> {
             .map(|op| op.len())
             .ok_or_else(|| format!("`{clause}` is not a version clause like `==1.2` or `>=1.0`"))?;
         let version = &clause[op_len..];
-        if version.is_empty() || !version.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '*' | '+' | '!' | '_' | '-')) {
+        if version.is_empty()
+            || !version.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '*' | '+' | '!' | '_' | '-'))
+        {
             return Err(format!("`{version}` is not a version"));
         }
     }
@@ -198,7 +211,11 @@ pub fn quantity(q: &str) -> Result<(), String> {
 pub fn container_name(name: &str) -> Result<(), String> {
     let ok = name.starts_with(|c: char| c.is_ascii_alphanumeric())
         && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
-    if ok { Ok(()) } else { Err("a container name has letters, digits, `_ . -` and starts with a letter or digit".to_owned()) }
+    if ok {
+        Ok(())
+    } else {
+        Err("a container name has letters, digits, `_ . -` and starts with a letter or digit".to_owned())
+    }
 }
 
 /// A password that can be quoted for shell and YAML: printable ASCII, no newline.
@@ -299,7 +316,9 @@ mod tests {
         assert!(quantity("100m").is_ok() && quantity("4Gi").is_ok() && quantity("0.5").is_ok());
         assert!(quantity("4 Gi").is_err() && quantity("Gi").is_err());
         assert!(absolute_path("/sync/root-passwd").is_ok());
-        assert!(absolute_path("relative").is_err() && absolute_path("/a/../b").is_err() && absolute_path("/a b").is_err());
+        assert!(
+            absolute_path("relative").is_err() && absolute_path("/a/../b").is_err() && absolute_path("/a b").is_err()
+        );
         assert!(python_version("3.10").is_ok());
         assert!(python_version("3.10.4").is_err() && python_version("2.7").is_err());
         assert!(tag("2.3.0-python3.8").is_ok() && tag(".x").is_err());

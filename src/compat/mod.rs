@@ -74,10 +74,8 @@ impl Table {
             }
         }
         let columns: Vec<String> = lines.next().unwrap_or_default().split('\t').map(str::to_owned).collect();
-        let rows = lines
-            .filter(|l| !l.is_empty())
-            .map(|l| l.split('\t').map(str::to_owned).collect::<Vec<_>>())
-            .collect();
+        let rows =
+            lines.filter(|l| !l.is_empty()).map(|l| l.split('\t').map(str::to_owned).collect::<Vec<_>>()).collect();
         Self { file, checked, sources, columns, rows }
     }
 

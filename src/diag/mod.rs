@@ -166,7 +166,7 @@ pub fn suggest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) ->
 
 /// "did you mean `x`?" for the closest candidate, else a list of what is accepted.
 #[must_use]
-pub fn did_you_mean<'a>(name: &str, candidates: &[&'a str], what: &str) -> String {
+pub fn did_you_mean(name: &str, candidates: &[&str], what: &str) -> String {
     match suggest(name, candidates.iter().copied()) {
         Some(best) => format!("did you mean `{best}`?"),
         None => format!("{what}: {}", candidates.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", ")),

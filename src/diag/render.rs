@@ -56,15 +56,7 @@ impl<'a> Renderer<'a> {
                 let f = self.sources.get(label.span.file);
                 let (line, column) = f.line_col(label.span.start);
                 let (end_line, end_column) = f.line_col(label.span.end);
-                JsonLabel {
-                    file: f.path.as_str(),
-                    line,
-                    column,
-                    end_line,
-                    end_column,
-                    text: &label.text,
-                    primary,
-                }
+                JsonLabel { file: f.path.as_str(), line, column, end_line, end_column, text: &label.text, primary }
             })
             .collect();
         let object = JsonDiag {
@@ -88,10 +80,8 @@ impl<'a> Renderer<'a> {
             let f = self.sources.get(id);
             NamedSource::new(f.path.as_str(), Arc::clone(&f.text)).with_language("kdl")
         };
-        let mut labels = vec![LabeledSpan::new_primary_with_span(
-            Some(diag.primary.text.clone()),
-            diag.primary.span.to_miette(),
-        )];
+        let mut labels =
+            vec![LabeledSpan::new_primary_with_span(Some(diag.primary.text.clone()), diag.primary.span.to_miette())];
         let mut related = Vec::new();
         for label in &diag.secondary {
             if label.span.file == file {
@@ -103,10 +93,7 @@ impl<'a> Renderer<'a> {
                     severity: miette::Severity::Advice,
                     help: None,
                     source: source(label.span.file),
-                    labels: vec![LabeledSpan::new_primary_with_span(
-                        Some(label.text.clone()),
-                        label.span.to_miette(),
-                    )],
+                    labels: vec![LabeledSpan::new_primary_with_span(Some(label.text.clone()), label.span.to_miette())],
                     related: Vec::new(),
                 });
             }
@@ -193,10 +180,6 @@ impl Diagnostic for Report {
     }
 
     fn related<'a>(&'a self) -> Option<Box<dyn Iterator<Item = &'a dyn Diagnostic> + 'a>> {
-        if self.related.is_empty() {
-            None
-        } else {
-            Some(Box::new(self.related.iter().map(|r| r as &dyn Diagnostic)))
-        }
+        if self.related.is_empty() { None } else { Some(Box::new(self.related.iter().map(|r| r as &dyn Diagnostic))) }
     }
 }

@@ -1,0 +1,231 @@
+//! The `dlspec` binary end to end, in temporary directories.
+
+mod common;
+
+use std::process::Command;
+
+use camino::{Utf8Path, Utf8PathBuf};
+
+const SPEC: &str = r#"image "pytorch-cpu" {
+    pytorch "2.3.0"
+    python "3.10"
+    cpu
+}
+"#;
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn dlspec(dir: &Utf8Path, args: &[&str]) -> Run {
+    let output = Command::new(env!("CARGO_BIN_EXE_dlspec"))
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("dlspec runs");
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+fn catalog(spec: &str) -> (tempfile::TempDir, Utf8PathBuf) {
+    let temp = tempfile::tempdir().unwrap();
+    let dir = Utf8PathBuf::try_from(temp.path().to_path_buf()).unwrap();
+    std::fs::create_dir(dir.join("specs")).unwrap();
+    std::fs::write(dir.join("specs/image.kdl"), spec).unwrap();
+    (temp, dir)
+}
+
+fn snapshot(dir: &Utf8Path) -> Vec<(Utf8PathBuf, Vec<u8>, std::time::SystemTime)> {
+    let out = dir.join("out");
+    common::files_under(&out)
+        .into_iter()
+        .map(|p| {
+            let full = out.join(&p);
+            let meta = std::fs::metadata(&full).unwrap();
+            (p, std::fs::read(&full).unwrap(), meta.modified().unwrap())
+        })
+        .collect()
+}
+
+#[test]
+fn bare_compile_writes_the_contract_layout() {
+    let (_t, dir) = catalog(SPEC);
+    let run = dlspec(&dir, &["compile"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("1 images:"), "{}", run.stderr);
+    let image = dir.join("out/pytorch-cpu/2.3.0-python3.10-cpu-ubuntu22.04");
+    for file in [
+        "Dockerfile",
+        "build-scripts.sh",
+        "docker-run.sh",
+        "init/boot/boot.sh",
+        "init/boot/init.py",
+        "init/supervisor/supervisor.ini",
+        "init/jupyter/jupyter_config.py",
+        "k8s/deployment.yaml",
+        "k8s/service.yaml",
+        "README.md",
+    ] {
+        assert!(image.join(file).is_file(), "{file} missing");
+    }
+    assert!(dir.join("out/README.md").is_file() && dir.join("out/docker-bake.hcl").is_file());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &str| std::fs::metadata(image.join(p)).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode("docker-run.sh"), 0o755);
+        assert_eq!(mode("init/boot/boot.sh"), 0o755);
+        assert_eq!(mode("Dockerfile"), 0o644);
+    }
+}
+
+#[test]
+fn check_writes_nothing_and_exits_zero() {
+    let (_t, dir) = catalog(SPEC);
+    let run = dlspec(&dir, &["check"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(!dir.join("out").exists());
+}
+
+#[test]
+fn spec_errors_exit_one_and_leave_out_untouched() {
+    let (_t, dir) = catalog(SPEC);
+    assert_eq!(dlspec(&dir, &["compile"]).code, 0);
+    let before = snapshot(&dir);
+    std::fs::write(dir.join("specs/image.kdl"), SPEC.replace("2.3.0", "2.3.7")).unwrap();
+    let run = dlspec(&dir, &["compile"]);
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("dlspec::compat::pytorch"), "{}", run.stderr);
+    assert!(run.stderr.contains("image.kdl:2:13"), "{}", run.stderr);
+    assert!(run.stderr.contains("1 error emitted; nothing written"), "{}", run.stderr);
+    assert_eq!(snapshot(&dir), before);
+}
+
+#[test]
+fn usage_and_io_errors_exit_two() {
+    let (_t, dir) = catalog(SPEC);
+    assert_eq!(dlspec(&dir, &["compile", "no-such-dir"]).code, 2);
+    assert_eq!(dlspec(&dir, &["frobnicate"]).code, 2);
+    assert_eq!(dlspec(&dir, &["--version"]).code, 0);
+    assert!(dlspec(&dir, &["--version"]).stdout.contains("compatibility tables checked"));
+}
+
+#[test]
+fn unchanged_files_keep_their_mtime() {
+    let (_t, dir) = catalog(SPEC);
+    assert_eq!(dlspec(&dir, &["compile"]).code, 0);
+    let before = snapshot(&dir);
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let run = dlspec(&dir, &["compile"]);
+    assert!(run.stderr.contains("0 files written"), "{}", run.stderr);
+    assert_eq!(snapshot(&dir), before);
+}
+
+#[test]
+fn check_reports_stale_missing_edited_and_orphaned_files() {
+    let (_t, dir) = catalog(SPEC);
+    assert_eq!(dlspec(&dir, &["compile"]).code, 0);
+    assert_eq!(dlspec(&dir, &["compile", "--check"]).code, 0);
+    let image = dir.join("out/pytorch-cpu/2.3.0-python3.10-cpu-ubuntu22.04");
+    std::fs::write(image.join("README.md"), "edited by hand\n").unwrap();
+    std::fs::remove_file(image.join("Dockerfile")).unwrap();
+    std::fs::write(dir.join("specs/image.kdl"), SPEC.replace("\"3.10\"", "\"3.11\"")).unwrap();
+    let before = snapshot(&dir);
+    let run = dlspec(&dir, &["compile", "--check"]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stdout.contains("orphaned  out/pytorch-cpu/2.3.0-python3.10-cpu-ubuntu22.04/docker-run.sh"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("missing   out/pytorch-cpu/2.3.0-python3.11-cpu-ubuntu22.04/Dockerfile"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("stale     out/README.md"), "{}", run.stdout);
+    assert!(run.stderr.contains("hint: run `dlspec compile`"), "{}", run.stderr);
+    assert_eq!(snapshot(&dir), before, "--check writes nothing");
+}
+
+#[test]
+fn compile_removes_orphans_but_keeps_user_files() {
+    let (_t, dir) = catalog(SPEC);
+    assert_eq!(dlspec(&dir, &["compile"]).code, 0);
+    std::fs::write(dir.join("out/NOTES.md"), "mine\n").unwrap();
+    std::fs::write(dir.join("out/pytorch-cpu/notes.txt"), "mine too\n").unwrap();
+    std::fs::write(dir.join("specs/image.kdl"), SPEC.replace("\"3.10\"", "\"3.11\"")).unwrap();
+    let run = dlspec(&dir, &["compile"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(!dir.join("out/pytorch-cpu/2.3.0-python3.10-cpu-ubuntu22.04").exists(), "old image dir removed");
+    assert!(dir.join("out/pytorch-cpu/2.3.0-python3.11-cpu-ubuntu22.04/Dockerfile").is_file());
+    assert_eq!(std::fs::read_to_string(dir.join("out/NOTES.md")).unwrap(), "mine\n");
+    assert!(dir.join("out/pytorch-cpu/notes.txt").is_file());
+}
+
+#[test]
+fn hand_edits_are_overwritten_with_a_warning() {
+    let (_t, dir) = catalog(SPEC);
+    assert_eq!(dlspec(&dir, &["compile"]).code, 0);
+    let readme = dir.join("out/pytorch-cpu/2.3.0-python3.10-cpu-ubuntu22.04/README.md");
+    let original = std::fs::read_to_string(&readme).unwrap();
+    std::fs::write(&readme, "edited\n").unwrap();
+    let check = dlspec(&dir, &["compile", "--check"]);
+    assert!(check.stdout.contains("edited    out/pytorch-cpu"), "{}", check.stdout);
+    let run = dlspec(&dir, &["compile"]);
+    assert!(run.stderr.contains("was edited by hand"), "{}", run.stderr);
+    assert_eq!(std::fs::read_to_string(&readme).unwrap(), original);
+}
+
+#[test]
+fn foreign_output_directory_needs_force() {
+    let (_t, dir) = catalog(SPEC);
+    std::fs::create_dir(dir.join("out")).unwrap();
+    std::fs::write(dir.join("out/something.txt"), "x").unwrap();
+    let run = dlspec(&dir, &["compile"]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("--force"), "{}", run.stderr);
+    assert_eq!(dlspec(&dir, &["compile", "--force"]).code, 0);
+    assert!(dir.join("out/something.txt").is_file());
+}
+
+#[cfg(unix)]
+#[test]
+fn symlinks_inside_out_are_not_followed() {
+    let (_t, dir) = catalog(SPEC);
+    assert_eq!(dlspec(&dir, &["compile"]).code, 0);
+    let elsewhere = dir.join("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    std::fs::remove_dir_all(dir.join("out/pytorch-cpu")).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, dir.join("out/pytorch-cpu")).unwrap();
+    let run = dlspec(&dir, &["compile"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("symlink"), "{}", run.stderr);
+    assert!(common::files_under(&elsewhere).is_empty());
+}
+
+#[test]
+fn output_does_not_depend_on_the_directory_or_walk_order() {
+    let (_t1, a) = catalog(SPEC);
+    let (_t2, b) = catalog(SPEC);
+    std::fs::write(a.join("specs/z.kdl"), "image \"zz\" {\n    python \"3.11\"\n    cpu\n}\n").unwrap();
+    std::fs::create_dir(b.join("specs/sub")).unwrap();
+    std::fs::write(b.join("specs/z.kdl"), "image \"zz\" {\n    python \"3.11\"\n    cpu\n}\n").unwrap();
+    assert_eq!(dlspec(&a, &["compile"]).code, 0);
+    assert_eq!(dlspec(&b, &["compile"]).code, 0);
+    let strip = |s: Vec<(Utf8PathBuf, Vec<u8>, std::time::SystemTime)>| {
+        s.into_iter().map(|(p, b, _)| (p, b)).collect::<Vec<_>>()
+    };
+    assert_eq!(strip(snapshot(&a)), strip(snapshot(&b)));
+    for (path, bytes, _) in snapshot(&a) {
+        let text = String::from_utf8(bytes).unwrap();
+        assert!(!text.contains(a.as_str()), "{path} holds an absolute path");
+        assert!(!text.contains('\r'), "{path} has CR");
+    }
+}

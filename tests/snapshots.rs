@@ -1,0 +1,52 @@
+//! Snapshots of every generated file of the seed images and the CPU image.
+
+mod common;
+
+use dlspec::{plan, render::Templates};
+
+fn snapshot_image(dir: &str) {
+    let sources = common::repo_specs();
+    let (images, diags) = dlspec::analyze(&sources);
+    assert!(!diags.has_errors());
+    let plan = plan::plan(&images, &Templates::load(None).unwrap()).unwrap();
+    let mut text = String::new();
+    for (path, file) in plan.files.iter().filter(|(p, _)| p.starts_with(dir)) {
+        let mode = if file.executable { "0755" } else { "0644" };
+        text.push_str(&format!("================ {} ({mode}) ================\n", path.strip_prefix(dir).unwrap()));
+        text.push_str(&String::from_utf8(file.bytes.clone()).unwrap());
+    }
+    assert!(!text.is_empty(), "no files for {dir}");
+    let mut settings = insta::Settings::clone_current();
+    settings.set_prepend_module_to_snapshot(false);
+    settings.set_snapshot_path("snapshots/images");
+    settings.bind(|| insta::assert_snapshot!(dir.split('/').next().unwrap(), text));
+}
+
+#[test]
+fn pytorch_seed_image() {
+    snapshot_image("pytorch/2.3.0-python3.8-cuda12.1.0-cudnn8-devel-ubuntu22.04");
+}
+
+#[test]
+fn tensorflow_seed_image() {
+    snapshot_image("tensorflow/2.15.0-python3.10-cuda12.1.0-cudnn8-devel-ubuntu22.04");
+}
+
+#[test]
+fn cpu_image() {
+    snapshot_image("pytorch-cpu/2.3.0-python3.10-cpu-ubuntu22.04");
+}
+
+#[test]
+fn catalog_files() {
+    let sources = common::repo_specs();
+    let (images, _) = dlspec::analyze(&sources);
+    let plan = plan::plan(&images, &Templates::load(None).unwrap()).unwrap();
+    let mut settings = insta::Settings::clone_current();
+    settings.set_prepend_module_to_snapshot(false);
+    settings.set_snapshot_path("snapshots/images");
+    for name in ["README.md", "docker-bake.hcl"] {
+        let text = String::from_utf8(plan.files[&camino::Utf8PathBuf::from(name)].bytes.clone()).unwrap();
+        settings.bind(|| insta::assert_snapshot!(format!("catalog-{name}"), text));
+    }
+}
