@@ -3,7 +3,9 @@
 
     render.py [--out DIR] [SAMPLE.json ...]
 
-Each sample (default: every *.json beside this file) holds `{"image": {...}}`, the serialized
+Each sample (default: every *.json beside this file; variants/*.json are extra edge cases
+for the template branches the three main samples do not reach: no services, no framework, a
+custom base, no JupyterLab locale, an IPv6 TensorBoard bind, odd characters) holds `{"image": {...}}`, the serialized
 `model::Image`. Its per-image files go to DIR/<sample>/<path> (DIR defaults to /tmp/rendered);
 the catalog of all samples goes to DIR/catalog/. Executable outputs get mode 0755.
 
@@ -13,7 +15,8 @@ becomes which file, and when). Keep IMAGE_OUTPUTS in step with plan.rs.
 
 Every template is rendered with Jinja2 and, when the `minijinja` Python binding (the Rust
 engine) is installed, with MiniJinja too; the two outputs must be identical. The raw output must
-end in exactly one newline and contain no CR, no tab and no trailing blank.
+end in exactly one newline and contain no CR, no tab, no trailing blank and, outside
+Python, no two blank lines in a row.
 """
 
 import argparse
@@ -67,7 +70,7 @@ def _text(value):
     if isinstance(value, str):
         return value
     if isinstance(value, bool) or value is None:
-        raise TypeError("quoting filter applied to %r: test it, do not print it" % (value,))
+        raise TypeError(f"quoting filter applied to {value!r}: test it, do not print it")
     return str(value)
 
 
@@ -138,17 +141,19 @@ def groups_of(images):
     return [groups[name] for name in sorted(groups)]
 
 
-def problems_of(text):
+def problems_of(text, path):
     problems = []
     if not text.endswith("\n") or text.endswith("\n\n"):
         problems.append("does not end with exactly one newline")
     if "\r" in text:
         problems.append("contains CR")
+    if "\n\n\n" in text and path.suffix != ".py":  # PEP 8 wants two before a def
+        problems.append("two blank lines in a row")
     for number, line in enumerate(text.split("\n"), 1):
         if "\t" in line:
-            problems.append("line %d: tab" % number)
+            problems.append(f"line {number}: tab")
         if line != line.rstrip():
-            problems.append("line %d: trailing blank" % number)
+            problems.append(f"line {number}: trailing blank")
     return problems
 
 
@@ -160,7 +165,7 @@ class Renderer:
 
     def render(self, template, context, dest, executable):
         text = self.jinja.get_template(template).render(**context)
-        problems = problems_of(text)
+        problems = problems_of(text, dest)
         if self.mini is not None:
             other = self.mini.render_template(template, **context)
             if other != text:
@@ -169,7 +174,7 @@ class Renderer:
         dest.write_text(text, encoding="utf-8", newline="\n")
         os.chmod(dest, 0o755 if executable else 0o644)
         for problem in problems:
-            print("%s: %s" % (dest, problem), file=sys.stderr)
+            print(f"{dest}: {problem}", file=sys.stderr)
             self.failures += 1
 
 
@@ -196,16 +201,18 @@ def main():
             if wanted(image):
                 renderer.render(template, {"image": image}, root / path, executable)
                 count += 1
-        print("rendered %d files for %s into %s" % (count, sample.name, root))
+        print(f"rendered {count} files for {sample.name} into {root}")
     images.sort(key=lambda i: (i["name"], i["tag"]))
+    # For validate.sh: what the catalog should list.
+    (args.out / "samples.json").write_text(json.dumps(images, indent=1) + "\n", encoding="utf-8")
     context = {"images": images, "groups": groups_of(images)}
     for template, path in CATALOG_OUTPUTS:
         renderer.render(template, context, args.out / "catalog" / path, False)
-    print("rendered the catalog of %d images into %s" % (len(images), args.out / "catalog"))
+    print(f"rendered the catalog of {len(images)} images into {args.out / 'catalog'}")
     if renderer.mini is None:
         print("note: the minijinja module is missing; rendered with Jinja2 only", file=sys.stderr)
     if renderer.failures:
-        print("%d problem(s)" % renderer.failures, file=sys.stderr)
+        print(f"{renderer.failures} problem(s)", file=sys.stderr)
         return 1
     return 0
 

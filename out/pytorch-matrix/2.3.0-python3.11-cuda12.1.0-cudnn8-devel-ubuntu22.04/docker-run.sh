@@ -40,7 +40,7 @@ if [ -n "${ROOT_PASSWORD:-}" ]; then
     args+=(-e ROOT_PASSWORD)
 fi
 if [ -n "$password_file" ]; then
-    args+=(-v "$password_file:"/sync/root-passwd:ro)
+    args+=(-v "$password_file":/sync/root-passwd:ro)
 fi
 if [ -n "${JUPYTER_TOKEN:-}" ]; then
     args+=(-e JUPYTER_TOKEN)

@@ -131,14 +131,15 @@ fi
 rm -f /etc/ssh/ssh_host_*
 
 # --- Login banner ----------------------------------------------------------------------------
-# Shown by interactive bash shells (SSH, JupyterLab terminals, docker exec), once per session.
+# Every interactive bash shell (SSH, JupyterLab terminals, docker exec) sources motd.sh, which
+# shows the banner once per session.
 put 0644 /etc/dlspec/motd.sh </init/motd/motd.sh
 marker="# dlspec: login banner"
 if ! grep -Fxq "$marker" /etc/bash.bashrc 2>/dev/null; then
     {
         printf '\n%s\n' "$marker"
         # shellcheck disable=SC2016 # expanded by the shells that read bash.bashrc
-        printf '%s\n' 'if [[ $- == *i* ]] && [ -z "${DLSPEC_MOTD_SHOWN:-}" ] && [ -r /etc/dlspec/motd.sh ]; then . /etc/dlspec/motd.sh; fi'
+        printf '%s\n' 'if [[ $- == *i* ]] && [ -r /etc/dlspec/motd.sh ]; then . /etc/dlspec/motd.sh; fi'
     } >>/etc/bash.bashrc
     log "added the login banner to /etc/bash.bashrc"
 fi

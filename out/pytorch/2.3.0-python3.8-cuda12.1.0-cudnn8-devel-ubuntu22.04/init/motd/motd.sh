@@ -32,7 +32,8 @@ _dlspec_motd() {
     if ! cpu=$(awk -v q="$quota" -v p="$period" 'BEGIN {
             if (q !~ /^[0-9]+$/ || p !~ /^[0-9]+$/ || q + 0 <= 0 || p + 0 <= 0) exit 1
             c = q / p
-            if (c == int(c)) printf "%d 核", c; else printf "%.2f 核", c
+            s = sprintf("%.2f", c); sub(/0+$/, "", s); sub(/\.$/, "", s)
+            printf "%s 核", s
         }'); then
         cpu="不限（主机 $(nproc) 核）"
     fi
