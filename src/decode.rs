@@ -123,17 +123,8 @@ impl Decoder<'_> {
                 continue;
             }
             let repeatable = matches!(name, "use" | "apt" | "pip");
-            if !repeatable {
-                if let Some((_, first)) = seen.iter().find(|(n, _)| *n == name) {
-                    let first = *first;
-                    self.error(
-                        Diag::error(codes::DUPLICATE, span, format!("`{name}` is given twice"), "given again here")
-                            .with_label(first, "first given here")
-                            .with_help(format!("keep one `{name}` node")),
-                    );
-                    continue;
-                }
-                seen.push((name, span));
+            if !repeatable && !self.first_of_its_name(&mut seen, name, span) {
+                continue;
             }
             match name {
                 "use" => {
@@ -229,7 +220,7 @@ impl Decoder<'_> {
         });
         Some(PytorchPart {
             node: self.name_span(node),
-            version: self.optional_string_arg(node, 0, "a torch version like \"2.3.0\""),
+            version: self.string_arg(node, 0, "a torch version like \"2.3.0\""),
             torchvision: self.string_prop(node, "torchvision", "a torchvision version like \"0.18.0\""),
             torchaudio,
             index: self.string_prop(node, "index", "a wheel variant like \"cu121\" or an index URL"),
@@ -241,7 +232,7 @@ impl Decoder<'_> {
         self.no_children(node);
         Some(TensorflowPart {
             node: self.name_span(node),
-            version: self.optional_string_arg(node, 0, "a TensorFlow version like \"2.15.0\""),
+            version: self.string_arg(node, 0, "a TensorFlow version like \"2.15.0\""),
             package: self.string_prop(node, "package", "a package name like \"tensorflow-gpu\""),
         })
     }
@@ -251,7 +242,7 @@ impl Decoder<'_> {
         self.no_children(node);
         Some(PythonPart {
             node: self.name_span(node),
-            version: self.optional_string_arg(node, 0, "a Python version like \"3.10\""),
+            version: self.string_arg(node, 0, "a Python version like \"3.10\""),
             miniconda: self.string_prop(node, "miniconda", "an installer file name"),
             sha256: self.string_prop(node, "sha256", "the installer's sha256 in hex"),
             accept_tos: self.bool_prop(node, "accept-tos"),
@@ -263,7 +254,7 @@ impl Decoder<'_> {
         self.no_children(node);
         Some(CudaPart {
             node: self.name_span(node),
-            version: self.optional_string_arg(node, 0, "a CUDA version like \"12.1.0\""),
+            version: self.string_arg(node, 0, "a CUDA version like \"12.1.0\""),
             cudnn: self.string_prop(node, "cudnn", "a cuDNN major version like \"8\""),
             flavor: self.string_prop(node, "flavor", "`devel`, `runtime` or `base`"),
             os: self.string_prop(node, "os", "an OS release like \"ubuntu22.04\""),
@@ -384,16 +375,9 @@ impl Decoder<'_> {
                 );
                 continue;
             }
-            if let Some((_, first)) = seen.iter().find(|(n, _)| *n == name) {
-                let first = *first;
-                self.error(
-                    Diag::error(codes::DUPLICATE, span, format!("`{name}` is given twice"), "given again here")
-                        .with_label(first, "first given here")
-                        .with_help(format!("keep one `{name}` node")),
-                );
+            if !self.first_of_its_name(&mut seen, name, span) {
                 continue;
             }
-            seen.push((name, span));
             self.no_children(child);
             match name {
                 "requests" | "limits" => {
@@ -501,6 +485,21 @@ impl Decoder<'_> {
         matrix
     }
 
+    /// Records a node that may appear once; reports it and returns false when it came before.
+    fn first_of_its_name<'n>(&mut self, seen: &mut Vec<(&'n str, Span)>, name: &'n str, span: Span) -> bool {
+        if let Some((_, first)) = seen.iter().find(|(n, _)| *n == name) {
+            let first = *first;
+            self.error(
+                Diag::error(codes::DUPLICATE, span, format!("`{name}` is given twice"), "given again here")
+                    .with_label(first, "first given here")
+                    .with_help(format!("keep one `{name}` node")),
+            );
+            return false;
+        }
+        seen.push((name, span));
+        true
+    }
+
     // ----- entries -----
 
     /// Reports extra or missing arguments, unknown and duplicate properties.
@@ -604,10 +603,6 @@ impl Decoder<'_> {
     fn string_arg(&mut self, node: &KdlNode, index: usize, what: &str) -> Option<Spanned<String>> {
         let entry = Self::args(node).nth(index)?;
         self.string(entry, what)
-    }
-
-    fn optional_string_arg(&mut self, node: &KdlNode, index: usize, what: &str) -> Option<Spanned<String>> {
-        self.string_arg(node, index, what)
     }
 
     fn string_args(&mut self, node: &KdlNode, what: &str) -> Vec<Spanned<String>> {

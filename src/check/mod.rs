@@ -533,23 +533,10 @@ impl Checker<'_> {
         if !same_minor.is_empty() {
             return format!("for {os}, CUDA {} exists as {}", minor.join("."), quote_list(&same_minor));
         }
-        if let Some(other_os) = self
-            .compat
-            .cuda_tags
-            .iter()
-            .filter(|t| t.cuda == version)
-            .map(|t| t.os.as_str())
-            .collect::<Vec<_>>()
-            .first()
-        {
-            let oses: Vec<&str> =
-                self.compat.cuda_tags.iter().filter(|t| t.cuda == version).map(|t| t.os.as_str()).collect();
-            let _ = other_os;
-            return format!(
-                "CUDA {version} images exist for {}: write os=\"{}\"",
-                quote_list(&oses),
-                oses[oses.len() - 1]
-            );
+        let oses: Vec<&str> =
+            self.compat.cuda_tags.iter().filter(|t| t.cuda == version).map(|t| t.os.as_str()).collect();
+        if let Some(newest) = oses.last() {
+            return format!("CUDA {version} images exist for {}: write os=\"{newest}\"", quote_list(&oses));
         }
         let nearest = compat::nearest(version, on_os.iter().copied()).unwrap_or("");
         format!("did you mean `{nearest}`? nvidia/cuda tags use the full version")
