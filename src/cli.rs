@@ -1,4 +1,4 @@
-//! The command line: `dlspec compile`, `check`, `compat`. Exit codes: 0 success, 1 the specs
+//! The command line: `dlspec compile`, `check`, `list`, `compat`, `explain`. Exit codes: 0 success, 1 the specs
 //! have errors (or `--check` found stale output), 2 usage or I/O failure.
 
 use std::ffi::OsString;
@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use camino::{Utf8Path, Utf8PathBuf};
 use clap::{Args, Parser, Subcommand};
 
-use crate::diag::{Diagnostics, Format, Renderer};
+use crate::diag::{Diagnostics, Format, Renderer, Severity};
 use crate::emit::{self, Change};
 use crate::source::{self, InputError, SourceMap};
 
@@ -33,8 +33,12 @@ enum Command {
     Compile(CompileArgs),
     /// Parse and check the specs, write nothing (the pre-commit entry point).
     Check(CheckArgs),
+    /// List the expanded catalog: one line per image (reference, base, output directory).
+    List(ListArgs),
     /// Print what the compatibility tables know.
     Compat(CompatArgs),
+    /// Explain a diagnostic code, with an example of the fix (all codes without CODE).
+    Explain(ExplainArgs),
 }
 
 #[derive(Debug, Args)]
@@ -75,6 +79,22 @@ struct CheckArgs {
 }
 
 #[derive(Debug, Args)]
+struct ListArgs {
+    /// Directory of `*.kdl` specs.
+    #[arg(default_value = "specs")]
+    specs: Utf8PathBuf,
+    /// List format: aligned columns, or one JSON object per image.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    format: Format,
+}
+
+#[derive(Debug, Args)]
+struct ExplainArgs {
+    /// A code such as `dlspec::compat::torchvision` (the `dlspec::` prefix may be left out).
+    code: Option<String>,
+}
+
+#[derive(Debug, Args)]
 struct CompatArgs {
     /// One table: pytorch, tensorflow, miniconda, cuda, os, timezones.
     table: Option<String>,
@@ -92,7 +112,9 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     let result = match cli.command {
         Command::Compile(args) => compile(&args),
         Command::Check(args) => check(&args),
+        Command::List(args) => list(&args),
         Command::Compat(args) => compat(&args),
+        Command::Explain(args) => explain(&args),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -114,13 +136,17 @@ fn report(sources: &SourceMap, mut diags: Diagnostics, common: &CommonArgs) -> b
     }
     let renderer = Renderer::new(sources, color());
     let mut stderr = std::io::stderr().lock();
+    let mut stdout = std::io::stdout().lock();
     for diag in diags.sorted(sources) {
+        // Write errors (a closed pipe, say) are ignored: the exit code still tells the outcome.
         match common.format {
             Format::Human => {
                 let _ = write!(stderr, "{}", renderer.human(&diag));
                 let _ = writeln!(stderr);
             }
-            Format::Json => println!("{}", renderer.json(&diag)),
+            Format::Json => {
+                let _ = writeln!(stdout, "{}", renderer.json(&diag));
+            }
         }
     }
     let (errors, warnings) = (diags.error_count(), diags.warning_count());
@@ -147,6 +173,85 @@ fn check(args: &CheckArgs) -> Result<u8, InputError> {
     }
     eprintln!("{} specs checked: {} images, no errors", sources.iter().count(), images.len());
     Ok(0)
+}
+
+fn list(args: &ListArgs) -> Result<u8, InputError> {
+    let sources = source::discover(&args.specs)?;
+    let (images, diags) = crate::analyze(&sources);
+    // stdout is the list; errors go to stderr as text, warnings are `dlspec check`'s business.
+    let warnings = diags.warning_count();
+    let mut errors = Diagnostics::default();
+    for diag in diags.into_vec().into_iter().filter(|d| d.severity == Severity::Error) {
+        errors.push(diag);
+    }
+    let human = CommonArgs { specs: args.specs.clone(), deny_warnings: false, format: Format::Human };
+    if report(&sources, errors, &human) {
+        return Ok(1);
+    }
+    if warnings > 0 {
+        eprintln!("note: the specs have {warnings} warnings; `dlspec check` shows them");
+    }
+    let mut out = std::io::stdout().lock();
+    match args.format {
+        Format::Human => {
+            let width = |field: fn(&crate::model::Image) -> &str| images.iter().map(|i| field(i).len()).max();
+            let reference = width(|i| &i.reference).unwrap_or(0);
+            let base = width(|i| &i.base.image).unwrap_or(0);
+            for image in &images {
+                let _ = writeln!(out, "{:<reference$}  {:<base$}  {}", image.reference, image.base.image, image.dir);
+            }
+        }
+        Format::Json => {
+            for image in &images {
+                let entry = ListEntry {
+                    reference: &image.reference,
+                    name: &image.name,
+                    tag: &image.tag,
+                    base: &image.base.image,
+                    gpu: image.base.gpu,
+                    dir: image.dir.as_str(),
+                    spec: &image.spec,
+                };
+                let _ = writeln!(out, "{}", serde_json::to_string(&entry).expect("plain strings serialize"));
+            }
+        }
+    }
+    Ok(0)
+}
+
+/// One line of `dlspec list --format json`.
+#[derive(serde::Serialize)]
+struct ListEntry<'a> {
+    reference: &'a str,
+    name: &'a str,
+    tag: &'a str,
+    base: &'a str,
+    gpu: bool,
+    dir: &'a str,
+    spec: &'a str,
+}
+
+fn explain(args: &ExplainArgs) -> Result<u8, InputError> {
+    use crate::diag::explain;
+    let mut out = std::io::stdout().lock();
+    let Some(code) = &args.code else {
+        for code in explain::codes() {
+            let _ = writeln!(out, "{code}");
+        }
+        let _ = writeln!(out, "\n`dlspec explain CODE` explains one; docs/diagnostics.md has them all");
+        return Ok(0);
+    };
+    match explain::explain(code) {
+        Ok(text) => {
+            let code = if code.starts_with("dlspec::") { code.clone() } else { format!("dlspec::{code}") };
+            let _ = writeln!(out, "{code}\n\n{text}");
+            Ok(0)
+        }
+        Err(nearest) => Err(InputError(match nearest {
+            Some(best) => format!("unknown code `{code}`; did you mean `{best}`?"),
+            None => format!("unknown code `{code}`; `dlspec explain` lists the codes"),
+        })),
+    }
 }
 
 fn compile(args: &CompileArgs) -> Result<u8, InputError> {

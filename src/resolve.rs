@@ -1,7 +1,7 @@
 //! Resolve: declarations → image instances. Applies profiles (`use`, later wins, the image last),
 //! and expands each `matrix` into its combinations minus `exclude`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::ast::{
     Axis, BasePart, CudaPart, Decl, DeclKind, FrameworkPart, Part, PythonPart, PytorchPart, Spanned, TensorflowPart,
@@ -22,8 +22,10 @@ pub mod codes {
     pub const MATRIX_AXIS: &str = "dlspec::matrix::axis";
     /// An `exclude` that matches no combination.
     pub const MATRIX_EXCLUDE: &str = "dlspec::matrix::exclude";
-    /// A matrix whose combinations are all excluded.
+    /// A matrix that yields no image: no axes, or every combination excluded.
     pub const MATRIX_EMPTY: &str = "dlspec::matrix::empty";
+    /// A profile that no image uses.
+    pub const UNUSED_PROFILE: &str = "dlspec::resolve::unused-profile";
 }
 
 /// One image to build: an image declaration with its profiles applied, for one matrix combination.
@@ -63,17 +65,33 @@ pub fn resolve(decls: &[Decl], diags: &mut Diagnostics) -> Vec<Instance> {
         }
     }
     let mut instances = Vec::new();
+    let mut used = BTreeSet::new();
     for decl in decls.iter().filter(|d| d.kind == DeclKind::Image) {
         if !std::ptr::eq(images[decl.name.value.as_str()], decl) {
             continue;
         }
         let mut merged = Part::default();
         let mut stack = Vec::new();
-        apply_uses(&decl.body, &profiles, &mut merged, &mut stack, diags);
+        apply_uses(&decl.body, &profiles, &mut merged, &mut stack, &mut used, diags);
         if let Some(conflict) = merged.merge(&decl.body) {
             framework_conflict(conflict, diags);
         }
         expand(&decl.name, merged, diags, &mut instances);
+    }
+    for (name, profile) in &profiles {
+        if !used.contains(name) {
+            diags.push(
+                Diag::warning(
+                    codes::UNUSED_PROFILE,
+                    profile.name.span,
+                    format!("profile `{name}` is used by no image"),
+                    "unused profile",
+                )
+                .with_help(format!(
+                    "add `use \"{name}\"` to an image, or delete the profile (its values are only checked through images)"
+                )),
+            );
+        }
     }
     instances
 }
@@ -97,6 +115,7 @@ fn apply_uses<'a>(
     profiles: &BTreeMap<&str, &'a Decl>,
     merged: &mut Part,
     stack: &mut Vec<&'a str>,
+    used_profiles: &mut BTreeSet<&'a str>,
     diags: &mut Diagnostics,
 ) {
     for used in &part.uses {
@@ -131,8 +150,9 @@ fn apply_uses<'a>(
             );
             continue;
         }
+        used_profiles.insert(&profile.name.value);
         stack.push(&profile.name.value);
-        apply_uses(&profile.body, profiles, merged, stack, diags);
+        apply_uses(&profile.body, profiles, merged, stack, used_profiles, diags);
         if let Some(conflict) = merged.merge(&profile.body) {
             framework_conflict(conflict, diags);
         }
@@ -208,7 +228,12 @@ fn expand(name: &Spanned<String>, mut part: Part, diags: &mut Diagnostics, out: 
             out.push(Instance { name: name.clone(), part: instance, combination });
         }
     }
-    if out.len() == before && !diags.has_errors() {
+    if matrix.axes.is_empty() {
+        diags.push(
+            Diag::error(codes::MATRIX_EMPTY, matrix.node, "this matrix has no axes", "empty matrix")
+                .with_help("add an axis with its values, like `python \"3.10\" \"3.11\"`, or remove the matrix"),
+        );
+    } else if out.len() == before && !diags.has_errors() {
         diags.push(
             Diag::error(
                 codes::MATRIX_EMPTY,

@@ -88,10 +88,15 @@ const NODE_PORTS: std::ops::RangeInclusive<u16> = 30000..=32767;
 /// Checks every instance; returns the images, sorted by output directory.
 pub fn check(instances: &[Instance], sources: &SourceMap, diags: &mut Diagnostics) -> Vec<Image> {
     let compat = compat::get();
+    let earlier_errors: Vec<Span> = diags.error_spans().collect();
     let mut images: Vec<(Image, &Instance)> = Vec::new();
     for instance in instances {
         let mut local = Diagnostics::default();
         let image = Checker { compat, instance, diags: &mut local, sources }.image();
+        // `python 3.10` already got a type error on `3.10`; "`python` needs a version" would repeat it.
+        local.retain(|d| {
+            d.code != codes::MISSING || !earlier_errors.iter().any(|e| follows_on_line(sources, d.primary.span, *e))
+        });
         annotate_combination(instance, &mut local);
         diags.extend(local);
         if let Some(image) = image {
@@ -102,6 +107,13 @@ pub fn check(instances: &[Instance], sources: &SourceMap, diags: &mut Diagnostic
     let mut images: Vec<Image> = images.into_iter().map(|(i, _)| i).collect();
     images.sort_by(|a, b| a.dir.cmp(&b.dir));
     images
+}
+
+/// Whether `later` starts after `node`, on the same line of the same file.
+fn follows_on_line(sources: &SourceMap, node: Span, later: Span) -> bool {
+    node.file == later.file
+        && later.start >= node.end
+        && sources.get(node.file).text.get(node.end..later.start).is_some_and(|gap| !gap.contains('\n'))
 }
 
 /// Names the matrix combination in every diagnostic that depends on it, and labels its values.
@@ -139,6 +151,7 @@ fn check_catalog(images: &[(Image, &Instance)], diags: &mut Diagnostics) {
     let mut dirs: BTreeMap<&Utf8PathBuf, &Instance> = BTreeMap::new();
     let mut slugs: BTreeMap<&str, &Instance> = BTreeMap::new();
     let mut node_ports: BTreeMap<u16, (Span, &str)> = BTreeMap::new();
+    let mut shared_node_ports = std::collections::BTreeSet::new();
     for (image, instance) in images {
         if let Some(first) = dirs.get(&image.dir) {
             diags.push(
@@ -171,6 +184,25 @@ fn check_catalog(images: &[(Image, &Instance)], diags: &mut Diagnostics) {
         let fixed = k8s.map(|k| [&k.node_port_ssh, &k.node_port_jupyter, &k.node_port_tensorboard]);
         for port in fixed.into_iter().flatten().flatten() {
             match node_ports.get(&port.value) {
+                Some((first, owner)) if *first == port.span => {
+                    if shared_node_ports.insert(port.span) {
+                        diags.push(
+                            Diag::error(
+                                codes::NODE_PORT,
+                                port.span,
+                                format!(
+                                    "NodePort {} would be given to several images: `{owner}`, `{}`",
+                                    port.value, image.reference
+                                ),
+                                "one NodePort for several images",
+                            )
+                            .with_help(
+                                "a NodePort belongs to one image: set `node-port` in an image without a matrix, not in a \
+                                 matrix image or a shared profile, or leave it out to let Kubernetes pick",
+                            ),
+                        );
+                    }
+                }
                 Some((first, owner)) if *owner != image.reference => diags.push(
                     Diag::error(
                         codes::NODE_PORT,
@@ -430,6 +462,8 @@ impl Checker<'_> {
                         }
                         Some(major.to_owned())
                     }
+                    // NVIDIA publishes no `base` flavor with cuDNN, so that flavor defaults to none.
+                    None if flavor == "base" => None,
                     None => tag.cudnn_major().map(str::to_owned),
                 };
                 if cudnn.is_some() && flavor == "base" {
@@ -623,6 +657,21 @@ impl Checker<'_> {
                     );
                     return None;
                 }
+                if !file.value.ends_with("-Linux-x86_64.sh") {
+                    self.push(
+                        Diag::error(
+                            codes::MINICONDA,
+                            file.span,
+                            format!("`{}` is not an x86_64 Linux installer", file.value),
+                            "another platform",
+                        )
+                        .with_help(format!(
+                            "the images are built for linux/amd64 (the platform of the nvidia/cuda bases); {}",
+                            installer_help(&installers, &version.value)
+                        )),
+                    );
+                    return None;
+                }
                 if !file.value.contains(&tag) {
                     let other = for_python.and_then(|p| p.strip_prefix("py")).map(|digits| {
                         let (major, minor) = digits.split_at(1.min(digits.len()));
@@ -655,7 +704,7 @@ impl Checker<'_> {
                 (file.value.clone(), sha, tos)
             }
             None => {
-                let chosen = installers.iter().find(|i| !i.tos).or_else(|| installers.first());
+                let chosen = default_installer(&installers);
                 let Some(chosen) = chosen else {
                     self.push(
                         Diag::error(
@@ -684,7 +733,7 @@ impl Checker<'_> {
                     format!("the build would stop at Anaconda's Terms of Service: `{installer}` refuses non-interactive use of the default channels until they are accepted"),
                     "needs the terms accepted",
                 )
-                .with_help("read https://www.anaconda.com/legal/terms/terms-of-service and add `accept-tos=#true` to `python`, or name an older installer with `miniconda=`"),
+                .with_help(tos_help(&installers, &version.value)),
             );
             return None;
         }
@@ -1067,6 +1116,21 @@ impl Checker<'_> {
                     );
                 return None;
             }
+            if base.base.cudnn.is_none() {
+                self.push(
+                    Diag::error(
+                        codes::CUDA_MISMATCH,
+                        base_span,
+                        format!("TensorFlow {} needs cuDNN {}, the base has no cuDNN", release.version, release.cudnn),
+                        "no cuDNN",
+                    )
+                    .with_label(version.span, "TensorFlow chosen here")
+                    .with_help(format!(
+                        "write `cudnn=\"{cudnn_major}\"` (with flavor `runtime` or `devel`), or `package=\"tensorflow[and-cuda]\"` where it exists (2.14+)"
+                    )),
+                );
+                return None;
+            }
             if (bmaj, bmin) != (tmaj, tmin) {
                 self.push(
                     Diag::warning(
@@ -1183,9 +1247,8 @@ impl Checker<'_> {
 
     fn ssh(&mut self) -> Option<Option<Ssh>> {
         let part = self.part().ssh.clone();
-        if part.as_ref().and_then(|p| p.enabled.as_ref()).is_some_and(|e| !e.value) {
-            return Some(None);
-        }
+        // A switched-off service's settings are still checked: they may be switched on later.
+        let enabled = part.as_ref().and_then(|p| p.enabled.as_ref()).is_none_or(|e| e.value);
         let mut password_file = "/sync/root-passwd".to_owned();
         let mut password = None;
         if let Some(p) = &part {
@@ -1195,12 +1258,17 @@ impl Checker<'_> {
             }
             if let Some(literal) = &p.password {
                 self.valid(literal, codes::UNSAFE, "password", values::password)?;
-                self.push(
+                if enabled {
+                    self.push(
                     Diag::warning(codes::PASSWORD, literal.span, "a literal root password is written in clear text into docker-run.sh and k8s/secret.yaml", "password in the spec")
                         .with_help(format!("leave `password` out and provide it at run time: a file at `{password_file}` or the ROOT_PASSWORD variable")),
-                );
+                    );
+                }
                 password = Some(literal.value.clone());
             }
+        }
+        if !enabled {
+            return Some(None);
         }
         Some(Some(Ssh {
             port: part.as_ref().and_then(|p| p.port.as_ref()).map_or(22, |p| p.value),
@@ -1212,9 +1280,7 @@ impl Checker<'_> {
 
     fn jupyter(&mut self) -> Option<Option<Jupyter>> {
         let part = self.part().jupyter.clone();
-        if part.as_ref().and_then(|p| p.enabled.as_ref()).is_some_and(|e| !e.value) {
-            return Some(None);
-        }
+        let enabled = part.as_ref().and_then(|p| p.enabled.as_ref()).is_none_or(|e| e.value);
         let mut jupyter = Jupyter {
             port: 8888,
             base_url: "/jupyter/".to_owned(),
@@ -1264,7 +1330,7 @@ impl Checker<'_> {
             jupyter.terminal_theme.clone_from(&theme.value);
         }
         if let Some(open) = &p.open {
-            if open.value {
+            if open.value && enabled {
                 self.push(
                     Diag::warning(
                         codes::OPEN_JUPYTER,
@@ -1279,14 +1345,12 @@ impl Checker<'_> {
             }
             jupyter.open = open.value;
         }
-        Some(Some(jupyter))
+        Some(enabled.then_some(jupyter))
     }
 
     fn tensorboard(&mut self) -> Option<Option<TensorBoard>> {
         let part = self.part().tensorboard.clone();
-        if part.as_ref().and_then(|p| p.enabled.as_ref()).is_some_and(|e| !e.value) {
-            return Some(None);
-        }
+        let enabled = part.as_ref().and_then(|p| p.enabled.as_ref()).is_none_or(|e| e.value);
         let mut tb = TensorBoard {
             port: 6006,
             path_prefix: "/monitor".to_owned(),
@@ -1313,7 +1377,7 @@ impl Checker<'_> {
             })?;
             tb.bind.clone_from(&bind.value);
         }
-        Some(Some(tb))
+        Some(enabled.then_some(tb))
     }
 
     fn mirrors(&mut self) -> Option<Mirrors> {
@@ -1360,20 +1424,26 @@ impl Checker<'_> {
             container.push(("tensorboard", p.map_or(6006, |p| p.value), p.map(|p| p.span)));
         }
         self.report_port_clash(&container, "in the container");
-        if let Some(run) = &part.docker_run {
-            let host: Vec<(&str, u16, Option<Span>)> = container
-                .iter()
-                .map(|(name, port, _)| {
-                    let fixed = match *name {
-                        "ssh" => run.ssh.as_ref(),
-                        "jupyter" => run.jupyter.as_ref(),
-                        _ => run.tensorboard.as_ref(),
-                    };
-                    let default = if *name == "ssh" { 2222 } else { *port };
-                    (*name, fixed.map_or(default, |p| p.value), fixed.map(|p| p.span))
-                })
-                .collect();
-            self.report_port_clash(&host, "on the host");
+        // docker-run.sh publishes every port, at the port `docker-run` names or at its default
+        // (2222 for ssh, the container port otherwise), so defaults can clash too.
+        let run = part.docker_run.clone().unwrap_or_default();
+        let host: Vec<(&str, u16, Option<Span>)> = container
+            .iter()
+            .map(|(name, port, span)| {
+                let fixed = match *name {
+                    "ssh" => run.ssh.as_ref(),
+                    "jupyter" => run.jupyter.as_ref(),
+                    _ => run.tensorboard.as_ref(),
+                };
+                match fixed {
+                    Some(p) => (*name, p.value, Some(p.span)),
+                    None if *name == "ssh" => (*name, 2222, None),
+                    None => (*name, *port, *span),
+                }
+            })
+            .collect();
+        if !container.iter().enumerate().any(|(i, (_, p, _))| container[..i].iter().any(|(_, q, _)| q == p)) {
+            self.report_port_clash(&host, "on the host (docker-run.sh)");
         }
     }
 
@@ -1387,7 +1457,11 @@ impl Checker<'_> {
                     format!("`{name}` and `{other}` both use port {port} {place}"),
                     format!("port of `{name}`"),
                 )
-                .with_help(format!("give `{name}` another port"));
+                .with_help(if place.contains("host") {
+                    format!("publish `{name}` on another host port with `docker-run {name}=PORT`")
+                } else {
+                    format!("give `{name}` another port")
+                });
                 if let (Some(o), Some(_)) = (other_span, span) {
                     diag = diag.with_label(*o, format!("port of `{other}`"));
                 }
@@ -1544,7 +1618,22 @@ impl Checker<'_> {
             Some(s) => s.value.clone(),
             None => "NodePort".to_owned(),
         };
-        let gpus = part.gpus.as_ref().map_or(u32::from(gpu), |g| g.value);
+        let gpus = match &part.gpus {
+            Some(g) if !gpu && g.value > 0 => {
+                self.push(
+                    Diag::warning(
+                        codes::VALUE,
+                        g.span,
+                        format!("`gpus={}` is ignored: this is a CPU image", g.value),
+                        "no GPU in this image",
+                    )
+                    .with_help("leave `gpus` out, or build on `cuda` (or `base … gpu=#true`) to make a GPU image"),
+                );
+                0
+            }
+            Some(g) => g.value,
+            None => u32::from(gpu),
+        };
         let mut k8s_ports = Vec::new();
         for port in ports {
             let node_port = match port.name.as_str() {
@@ -1682,10 +1771,27 @@ fn quote_list(items: &[impl AsRef<str>]) -> String {
     items.iter().map(|i| format!("`{}`", i.as_ref())).collect::<Vec<_>>().join(", ")
 }
 
+/// The installer a spec gets without `miniconda=`: one that needs no terms accepted and whose
+/// sha256 the tables know, else one that needs no terms, else the newest.
+fn default_installer<'a>(installers: &[&'a compat::MinicondaInstaller]) -> Option<&'a compat::MinicondaInstaller> {
+    let newest = |wanted: &dyn Fn(&compat::MinicondaInstaller) -> bool| installers.iter().copied().find(|i| wanted(i));
+    newest(&|i| !i.tos && i.sha256.is_some()).or_else(|| newest(&|i| !i.tos)).or_else(|| installers.first().copied())
+}
+
 fn installer_help(installers: &[&compat::MinicondaInstaller], python: &str) -> String {
-    match installers.iter().find(|i| !i.tos).or_else(|| installers.first()) {
+    match default_installer(installers) {
         Some(i) => format!("write `miniconda=\"{}\"`, or leave `miniconda` out to get it from the tables", i.installer),
         None => format!("the tables know no installer for Python {python}: `dlspec compat miniconda` lists them"),
+    }
+}
+
+fn tos_help(installers: &[&compat::MinicondaInstaller], python: &str) -> String {
+    let accept = "read https://www.anaconda.com/legal/terms/terms-of-service and add `accept-tos=#true` to `python`";
+    match installers.iter().find(|i| !i.tos) {
+        Some(older) => {
+            format!("{accept}, or name an installer from before the terms: `miniconda=\"{}\"`", older.installer)
+        }
+        None => format!("{accept}; every installer the tables know for Python {python} needs the terms"),
     }
 }
 

@@ -1,5 +1,6 @@
 //! Diagnostics: one type for every problem any stage finds, with spans back into the specs.
 
+pub mod explain;
 mod render;
 
 pub use render::{Format, Renderer};
@@ -133,6 +134,16 @@ impl Diagnostics {
         });
         items.dedup();
         items
+    }
+
+    /// Where the errors recorded so far point.
+    pub fn error_spans(&self) -> impl Iterator<Item = Span> + '_ {
+        self.items.iter().filter(|d| d.severity == Severity::Error).map(|d| d.primary.span)
+    }
+
+    /// Keeps only the diagnostics for which `keep` is true.
+    pub fn retain(&mut self, keep: impl FnMut(&Diag) -> bool) {
+        self.items.retain(keep);
     }
 
     /// Whether nothing was recorded.
