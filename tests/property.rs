@@ -1,0 +1,255 @@
+//! Property tests: no input makes dlspec panic, and every diagnostic points inside its file.
+//! Inputs are random text, random KDL-ish token soup, and valid specs mutated at random; specs
+//! that still check cleanly are rendered too, so the templates see odd but valid values.
+
+mod common;
+
+use dlspec::diag::Renderer;
+use proptest::prelude::*;
+
+/// Analyzes `text`; checks the spans of every diagnostic, renders them both ways, and renders
+/// every file of the images when there are no errors.
+fn analyze_and_render(text: &str) {
+    let sources = common::sources("fuzz.kdl", text);
+    let (images, diags) = dlspec::analyze(&sources);
+    let renderer = Renderer::new(&sources, false);
+    for diag in diags.sorted(&sources) {
+        for label in std::iter::once(&diag.primary).chain(&diag.secondary) {
+            let span = label.span;
+            assert!(span.start <= span.end && span.end <= text.len(), "{}: span {span:?} outside the file", diag.code);
+            assert!(
+                text.is_char_boundary(span.start) && text.is_char_boundary(span.end),
+                "{}: span {span:?} splits a character",
+                diag.code
+            );
+        }
+        assert!(!renderer.human(&diag).is_empty());
+        assert!(renderer.json(&diag).starts_with('{'));
+    }
+    if !diags.has_errors() {
+        let templates = dlspec::render::Templates::load(None).unwrap();
+        dlspec::plan::plan(&images, &templates).expect("a spec without errors renders");
+    }
+}
+
+/// Tokens that make the parser, decoder and checker take their many paths.
+const TOKENS: &[&str] = &[
+    "image",
+    "profile",
+    "use",
+    "pytorch",
+    "tensorflow",
+    "python",
+    "cuda",
+    "cpu",
+    "base",
+    "apt",
+    "pip",
+    "ssh",
+    "jupyter",
+    "tensorboard",
+    "matrix",
+    "exclude",
+    "kubernetes",
+    "node-port",
+    "docker-run",
+    "mirrors",
+    "tag",
+    "timezone",
+    "locale",
+    "\"2.3.0\"",
+    "\"3.10\"",
+    "\"12.1.1\"",
+    "\"8\"",
+    "\"none\"",
+    "3.10",
+    "8888",
+    "-1",
+    "99999",
+    "#true",
+    "#false",
+    "#null",
+    "true",
+    "=",
+    "{",
+    "}",
+    ";",
+    "\n",
+    " ",
+    "/-",
+    "//",
+    "/*",
+    "*/",
+    "\"",
+    "r#\"",
+    "\"#",
+    "\\",
+    "port=",
+    "cudnn=",
+    "index=",
+    "os=",
+    "flavor=",
+    "\"{version}\"",
+    "\"ubuntu22.04\"",
+    "\"cu121\"",
+    "\"../x\"",
+    "\"a b\"",
+    "\"é\"",
+    "\u{feff}",
+    "\u{2028}",
+    "\u{0}",
+];
+
+fn token_soup() -> impl Strategy<Value = String> {
+    prop::collection::vec(prop::sample::select(TOKENS), 0..60).prop_map(|tokens| tokens.join(" "))
+}
+
+/// The repository's specs and the examples of docs/diagnostics.md: valid or nearly valid inputs.
+fn seeds() -> Vec<String> {
+    let mut seeds: Vec<String> = common::files_under(&common::root().join("specs"))
+        .iter()
+        .map(|f| std::fs::read_to_string(common::root().join("specs").join(f)).unwrap())
+        .collect();
+    for code in dlspec::diag::explain::codes() {
+        let section = dlspec::diag::explain::explain(code).unwrap();
+        for block in section.split("```kdl\n").skip(1) {
+            seeds.push(block.split("```").next().unwrap().to_owned());
+        }
+    }
+    seeds
+}
+
+#[derive(Debug, Clone)]
+enum Edit {
+    Delete { at: usize, len: usize },
+    Insert { at: usize, token: &'static str },
+    DuplicateLine { line: usize },
+    SwapLines { a: usize, b: usize },
+}
+
+fn edit() -> impl Strategy<Value = Edit> {
+    prop_oneof![
+        (any::<usize>(), 1..12usize).prop_map(|(at, len)| Edit::Delete { at, len }),
+        (any::<usize>(), prop::sample::select(TOKENS)).prop_map(|(at, token)| Edit::Insert { at, token }),
+        any::<usize>().prop_map(|line| Edit::DuplicateLine { line }),
+        (any::<usize>(), any::<usize>()).prop_map(|(a, b)| Edit::SwapLines { a, b }),
+    ]
+}
+
+/// The char boundary at or before `at % (len + 1)`.
+fn boundary(text: &str, at: usize) -> usize {
+    let mut at = at % (text.len() + 1);
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    at
+}
+
+fn apply(mut text: String, edits: &[Edit]) -> String {
+    for edit in edits {
+        match *edit {
+            Edit::Delete { at, len } => {
+                let start = boundary(&text, at);
+                let end = boundary(&text, start + len).max(start);
+                text.replace_range(start..end, "");
+            }
+            Edit::Insert { at, token } => {
+                let at = boundary(&text, at);
+                text.insert_str(at, token);
+            }
+            Edit::DuplicateLine { line } => {
+                let mut lines: Vec<&str> = text.lines().collect();
+                if !lines.is_empty() {
+                    let i = line % lines.len();
+                    lines.insert(i, lines[i]);
+                }
+                text = lines.join("\n");
+            }
+            Edit::SwapLines { a, b } => {
+                let mut lines: Vec<&str> = text.lines().collect();
+                if !lines.is_empty() {
+                    let n = lines.len();
+                    lines.swap(a % n, b % n);
+                }
+                text = lines.join("\n");
+            }
+        }
+    }
+    text
+}
+
+/// A spec assembled from values that are each valid on their own; together they may still clash
+/// (ports, Python ranges), which is the point.
+fn assembled_spec() -> impl Strategy<Value = String> {
+    let framework = prop::sample::select(vec![
+        "",
+        "pytorch \"2.3.0\"",
+        "pytorch \"2.1.2\" torchaudio=#null",
+        "pytorch \"2.5.1\" index=\"cu124\"",
+        "tensorflow \"2.15.0\"",
+        "tensorflow \"2.13.1\"",
+    ]);
+    let python = prop::sample::select(vec!["3.8", "3.9", "3.10", "3.11", "3.12"]);
+    let base = prop::sample::select(vec![
+        "cpu",
+        "cpu os=\"ubuntu24.04\"",
+        "cuda \"12.1.1\"",
+        "cuda \"12.4.1\" flavor=\"runtime\"",
+        "cuda \"11.8.0\" cudnn=\"8\" os=\"ubuntu20.04\"",
+        "cuda \"12.2.2\" flavor=\"base\"",
+        "base \"debian:12\"",
+        "base \"nvcr.io/nvidia/cuda:12.1.1-devel-ubuntu22.04\" gpu=#true",
+    ]);
+    let service = |name: &'static str| {
+        prop_oneof![
+            Just(String::new()),
+            Just(format!("{name} #false")),
+            (1u16..=65535).prop_map(move |port| format!("{name} port={port}")),
+        ]
+    };
+    let packages = prop::collection::vec("[a-z][a-z0-9]{1,8}", 0..3);
+    let extras = prop::sample::select(vec![
+        "",
+        "timezone \"UTC\"",
+        "locale \"en_US.UTF-8\"",
+        "jupyter open=#true language=\"en\"",
+        "tensorboard bind=\"127.0.0.1\" path-prefix=\"/tb\"",
+        "ssh password=\"s3cret!\" motd=#false",
+        "kubernetes {\n  gpus 2\n  node-port ssh=30022\n}",
+        "docker-run restart=\"no\" ssh=2200",
+        "tag \"custom-{python}\"",
+    ]);
+    (framework, python, base, service("ssh"), service("jupyter"), service("tensorboard"), packages, extras).prop_map(
+        |(framework, python, base, ssh, jupyter, tensorboard, packages, extras)| {
+            let apt: String = packages.iter().map(|p| format!(" \"{p}\"")).collect();
+            let apt = if apt.is_empty() { String::new() } else { format!("apt{apt}\npip{apt}") };
+            format!(
+                "image \"fuzz\" {{\n{framework}\npython \"{python}\"\n{base}\n{ssh}\n{jupyter}\n{tensorboard}\n{apt}\n{extras}\n}}\n"
+            )
+        },
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn random_text_never_panics(text in "\\PC{0,200}") {
+        analyze_and_render(&text);
+    }
+
+    #[test]
+    fn token_soup_never_panics(text in token_soup()) {
+        analyze_and_render(&text);
+    }
+
+    #[test]
+    fn mutated_specs_never_panic(seed in prop::sample::select(seeds()), edits in prop::collection::vec(edit(), 1..6)) {
+        analyze_and_render(&apply(seed, &edits));
+    }
+
+    #[test]
+    fn assembled_specs_never_panic(text in assembled_spec()) {
+        analyze_and_render(&text);
+    }
+}
