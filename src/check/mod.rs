@@ -105,8 +105,35 @@ pub fn check(instances: &[Instance], sources: &SourceMap, diags: &mut Diagnostic
     }
     check_catalog(&images, diags);
     let mut images: Vec<Image> = images.into_iter().map(|(i, _)| i).collect();
-    images.sort_by(|a, b| a.dir.cmp(&b.dir));
+    images.sort_by(|a, b| natural_order(a.dir.as_str(), b.dir.as_str()));
     images
+}
+
+/// Orders text with numbers in it as people do: `python3.8` before `python3.10`.
+fn natural_order(a: &str, b: &str) -> std::cmp::Ordering {
+    #[derive(PartialEq, Eq, PartialOrd, Ord)]
+    enum Chunk<'a> {
+        /// Digits without leading zeros, compared by length first.
+        Number(usize, &'a str),
+        Text(&'a str),
+    }
+    fn chunks(mut rest: &str) -> Vec<Chunk<'_>> {
+        let mut out = Vec::new();
+        while let Some(first) = rest.chars().next() {
+            let digits = first.is_ascii_digit();
+            let end = rest.find(|c: char| c.is_ascii_digit() != digits).unwrap_or(rest.len());
+            let (chunk, tail) = rest.split_at(end);
+            out.push(if digits {
+                let number = chunk.trim_start_matches('0');
+                Chunk::Number(number.len(), number)
+            } else {
+                Chunk::Text(chunk)
+            });
+            rest = tail;
+        }
+        out
+    }
+    chunks(a).cmp(&chunks(b)).then_with(|| a.cmp(b))
 }
 
 /// Whether `later` starts after `node`, on the same line of the same file.
@@ -1753,7 +1780,9 @@ fn slug(name: &str, tag: &str, reference: &str) -> String {
             slug.push(c);
         }
     }
-    let slug = slug.trim_end_matches('-').to_owned();
+    let slug = slug.trim_end_matches('-');
+    // A Service's name is a DNS-1035 label, which starts with a letter.
+    let slug = if slug.starts_with(|c: char| c.is_ascii_digit()) { format!("img-{slug}") } else { slug.to_owned() };
     truncate_name(&slug, reference)
 }
 
@@ -1852,12 +1881,21 @@ mod tests {
     use super::*;
 
     #[test]
+    fn directories_sort_by_their_numbers() {
+        let mut dirs = vec!["p/2.10.0-python3.10", "p/2.2.0-python3.8", "p/2.2.0-python3.10", "p/2.2.0-python3.9"];
+        dirs.sort_by(|a, b| natural_order(a, b));
+        assert_eq!(dirs, ["p/2.2.0-python3.8", "p/2.2.0-python3.9", "p/2.2.0-python3.10", "p/2.10.0-python3.10"]);
+        assert_eq!(natural_order("a01", "a1"), std::cmp::Ordering::Less, "a total order: ties fall back to the text");
+    }
+
+    #[test]
     fn slugs_are_dns_labels() {
         let s = slug("pytorch", "2.3.0-python3.8-cuda12.1.0-cudnn8-devel-ubuntu22.04", "x");
         assert_eq!(s, "pytorch-2-3-0-python3-8-cuda12-1-0-cudnn8-devel-ubuntu22-04");
         let long = slug("myteam/pytorch-matrix", "2.3.0-python3.10-cuda12.1.0-cudnn8-devel-ubuntu22.04", "ref");
         assert!(long.len() <= 63, "{long}");
         assert!(long.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'));
+        assert_eq!(slug("3d", "python3.10-cpu-ubuntu22.04", "x"), "img-3d-python3-10-cpu-ubuntu22-04");
     }
 
     #[test]
