@@ -6,13 +6,311 @@
 
 group "default" {
   targets = [
-    "pytorch-2-3-0-python3-8-cuda12-1-0-cudnn8-devel-ubuntu22-04",
+    "platform-pytorch-cpu-2-1-2-python3-8-cpu-ubuntu22-04",
+    "platform-pytorch-cpu-2-1-2-python3-9-cpu-ubuntu22-04",
+    "platform-pytorch-cpu-2-1-2-python3-10-cpu-ubuntu22-04",
+    "platform-pytorch-cpu-2-1-2-python3-11-cpu-ubuntu22-04",
+    "platform-pytorch-cpu-2-2-2-python3-8-cpu-ubuntu22-04",
+    "platform-pytorch-cpu-2-2-2-python3-9-cpu-ubuntu22-04",
+    "platform-pytorch-cpu-2-2-2-python3-10-cpu-ubuntu22-04",
+    "platform-pytorch-cpu-2-2-2-python3-11-cpu-ubuntu22-04",
+    "platform-pytorch-cpu-2-2-2-python3-12-cpu-ubuntu22-04",
+    "platform-pytorch-cpu-2-3-1-python3-8-cpu-ubuntu22-04",
+    "platform-pytorch-cpu-2-3-1-python3-9-cpu-ubuntu22-04",
+    "platform-pytorch-cpu-2-3-1-python3-10-cpu-ubuntu22-04",
+    "platform-pytorch-cpu-2-3-1-python3-11-cpu-ubuntu22-04",
+    "platform-pytorch-cpu-2-3-1-python3-12-cpu-ubuntu22-04",
+    "platform-pytorch-cpu-2-4-1-python3-8-cpu-ubuntu22-04",
+    "platform-pytorch-cpu-2-4-1-python3-9-cpu-ubuntu22-04",
+    "platform-pytorch-cpu-2-4-1-python3-10-cpu-ubuntu22-04",
+    "platform-pytorch-cpu-2-4-1-python3-11-cpu-ubuntu22-04",
+    "platform-pytorch-cpu-2-4-1-python3-12-cpu-ubuntu22-04",
+    "platform-pytorch-cpu-2-5-1-python3-9-cpu-ubuntu22-04",
+    "platform-pytorch-cpu-2-5-1-python3-10-cpu-ubuntu22-04",
+    "platform-pytorch-cpu-2-5-1-python3-11-cpu-ubuntu22-04",
+    "platform-pytorch-cpu-2-5-1-python3-12-cpu-ubuntu22-04",
+    "platform-pytorch-cpu-2-6-0-python3-9-cpu-ubuntu22-04",
+    "platform-pytorch-cpu-2-6-0-python3-10-cpu-ubuntu22-04",
+    "platform-pytorch-cpu-2-6-0-python3-11-cpu-ubuntu22-04",
+    "platform-pytorch-cpu-2-6-0-python3-12-cpu-ubuntu22-04",
+    "platform-pytorch-cpu-2-6-0-python3-13-cpu-ubuntu22-04",
+    "platform-pytorch-cpu-2-7-1-python3-9-cpu-ubuntu22-04",
+    "platform-pytorch-cpu-2-7-1-python3-10-cpu-ubuntu22-04",
+    "platform-pytorch-cpu-2-7-1-python3-11-cpu-ubuntu22-04",
+    "platform-pytorch-cpu-2-7-1-python3-12-cpu-ubuntu22-04",
+    "platform-pytorch-cpu-2-7-1-python3-13-cpu-ubuntu22-04",
+    "platform-pytorch-2-1-2-python3-8-cuda11-8-0-cudnn8-dev-2b36dfe0",
+    "platform-pytorch-2-1-2-python3-8-cuda12-1-1-cudnn8-dev-584feaf8",
+    "platform-pytorch-2-1-2-python3-9-cuda11-8-0-cudnn8-dev-409e3cff",
+    "platform-pytorch-2-1-2-python3-9-cuda12-1-1-cudnn8-dev-91d8427a",
+    "platform-pytorch-2-1-2-python3-10-cuda11-8-0-cudnn8-de-97488fc6",
+    "platform-pytorch-2-1-2-python3-10-cuda12-1-1-cudnn8-de-79ecee93",
+    "platform-pytorch-2-1-2-python3-11-cuda11-8-0-cudnn8-de-c15b0231",
+    "platform-pytorch-2-1-2-python3-11-cuda12-1-1-cudnn8-de-a6e1112e",
+    "platform-pytorch-2-2-2-python3-8-cuda11-8-0-cudnn8-dev-6969912a",
+    "platform-pytorch-2-2-2-python3-8-cuda12-1-1-cudnn8-dev-d5d691eb",
+    "platform-pytorch-2-2-2-python3-9-cuda11-8-0-cudnn8-dev-5d18049d",
+    "platform-pytorch-2-2-2-python3-9-cuda12-1-1-cudnn8-dev-cc4e1721",
+    "platform-pytorch-2-2-2-python3-10-cuda11-8-0-cudnn8-de-6a2931cd",
+    "platform-pytorch-2-2-2-python3-10-cuda12-1-1-cudnn8-de-0bfcaeb3",
+    "platform-pytorch-2-2-2-python3-11-cuda11-8-0-cudnn8-de-9c6a08ff",
+    "platform-pytorch-2-2-2-python3-11-cuda12-1-1-cudnn8-de-cca86a19",
+    "platform-pytorch-2-2-2-python3-12-cuda11-8-0-cudnn8-de-727b0c66",
+    "platform-pytorch-2-2-2-python3-12-cuda12-1-1-cudnn8-de-d426ce5e",
+    "platform-pytorch-2-3-1-python3-8-cuda11-8-0-cudnn8-dev-8969b547",
+    "platform-pytorch-2-3-1-python3-8-cuda12-1-1-cudnn8-dev-b5496b45",
+    "platform-pytorch-2-3-1-python3-9-cuda11-8-0-cudnn8-dev-62bac5c2",
+    "platform-pytorch-2-3-1-python3-9-cuda12-1-1-cudnn8-dev-624b5986",
+    "platform-pytorch-2-3-1-python3-10-cuda11-8-0-cudnn8-de-7d3a9825",
+    "platform-pytorch-2-3-1-python3-10-cuda12-1-1-cudnn8-de-7e5f935e",
+    "platform-pytorch-2-3-1-python3-11-cuda11-8-0-cudnn8-de-385e1f8f",
+    "platform-pytorch-2-3-1-python3-11-cuda12-1-1-cudnn8-de-23f048eb",
+    "platform-pytorch-2-3-1-python3-12-cuda11-8-0-cudnn8-de-a30e8382",
+    "platform-pytorch-2-3-1-python3-12-cuda12-1-1-cudnn8-de-cd4b3547",
+    "platform-pytorch-2-4-1-python3-8-cuda11-8-0-cudnn8-dev-8f084f25",
+    "platform-pytorch-2-4-1-python3-8-cuda12-1-1-cudnn8-dev-762b9d23",
+    "platform-pytorch-2-4-1-python3-8-cuda12-4-1-cudnn9-dev-552fba2c",
+    "platform-pytorch-2-4-1-python3-9-cuda11-8-0-cudnn8-dev-7622382c",
+    "platform-pytorch-2-4-1-python3-9-cuda12-1-1-cudnn8-dev-c2594c09",
+    "platform-pytorch-2-4-1-python3-9-cuda12-4-1-cudnn9-dev-db85d81c",
+    "platform-pytorch-2-4-1-python3-10-cuda11-8-0-cudnn8-de-508754fa",
+    "platform-pytorch-2-4-1-python3-10-cuda12-1-1-cudnn8-de-cd3811dc",
+    "platform-pytorch-2-4-1-python3-10-cuda12-4-1-cudnn9-de-8a38050c",
+    "platform-pytorch-2-4-1-python3-11-cuda11-8-0-cudnn8-de-8919bed7",
+    "platform-pytorch-2-4-1-python3-11-cuda12-1-1-cudnn8-de-55b2d155",
+    "platform-pytorch-2-4-1-python3-11-cuda12-4-1-cudnn9-de-1f138bac",
+    "platform-pytorch-2-4-1-python3-12-cuda11-8-0-cudnn8-de-048beeed",
+    "platform-pytorch-2-4-1-python3-12-cuda12-1-1-cudnn8-de-97ec2f5e",
+    "platform-pytorch-2-4-1-python3-12-cuda12-4-1-cudnn9-de-9e182639",
+    "platform-pytorch-2-5-1-python3-9-cuda11-8-0-cudnn8-dev-cd7c122f",
+    "platform-pytorch-2-5-1-python3-9-cuda12-1-1-cudnn8-dev-1cf0fd03",
+    "platform-pytorch-2-5-1-python3-9-cuda12-4-1-cudnn9-dev-efda814e",
+    "platform-pytorch-2-5-1-python3-10-cuda11-8-0-cudnn8-de-6446aaae",
+    "platform-pytorch-2-5-1-python3-10-cuda12-1-1-cudnn8-de-62bcc125",
+    "platform-pytorch-2-5-1-python3-10-cuda12-4-1-cudnn9-de-9598e06f",
+    "platform-pytorch-2-5-1-python3-11-cuda11-8-0-cudnn8-de-8ec6032d",
+    "platform-pytorch-2-5-1-python3-11-cuda12-1-1-cudnn8-de-7f611032",
+    "platform-pytorch-2-5-1-python3-11-cuda12-4-1-cudnn9-de-0796b8d4",
+    "platform-pytorch-2-5-1-python3-12-cuda11-8-0-cudnn8-de-46b29c65",
+    "platform-pytorch-2-5-1-python3-12-cuda12-1-1-cudnn8-de-2e192167",
+    "platform-pytorch-2-5-1-python3-12-cuda12-4-1-cudnn9-de-d73d02ad",
+    "platform-pytorch-2-6-0-python3-9-cuda11-8-0-cudnn8-dev-62439905",
+    "platform-pytorch-2-6-0-python3-9-cuda12-4-1-cudnn9-dev-b8e7bb5b",
+    "platform-pytorch-2-6-0-python3-9-cuda12-6-3-cudnn9-dev-99afd01b",
+    "platform-pytorch-2-6-0-python3-10-cuda11-8-0-cudnn8-de-5da171f9",
+    "platform-pytorch-2-6-0-python3-10-cuda12-4-1-cudnn9-de-175c56d3",
+    "platform-pytorch-2-6-0-python3-10-cuda12-6-3-cudnn9-de-2721f708",
+    "platform-pytorch-2-6-0-python3-11-cuda11-8-0-cudnn8-de-4237b693",
+    "platform-pytorch-2-6-0-python3-11-cuda12-4-1-cudnn9-de-b32f56c5",
+    "platform-pytorch-2-6-0-python3-11-cuda12-6-3-cudnn9-de-34ef1639",
+    "platform-pytorch-2-6-0-python3-12-cuda11-8-0-cudnn8-de-dd8dd27b",
+    "platform-pytorch-2-6-0-python3-12-cuda12-4-1-cudnn9-de-e535b450",
+    "platform-pytorch-2-6-0-python3-12-cuda12-6-3-cudnn9-de-76411263",
+    "platform-pytorch-2-6-0-python3-13-cuda11-8-0-cudnn8-de-938e90b2",
+    "platform-pytorch-2-6-0-python3-13-cuda12-4-1-cudnn9-de-32df9a4c",
+    "platform-pytorch-2-6-0-python3-13-cuda12-6-3-cudnn9-de-10528536",
+    "platform-pytorch-2-7-1-python3-9-cuda11-8-0-cudnn8-dev-081a5379",
+    "platform-pytorch-2-7-1-python3-9-cuda12-6-3-cudnn9-dev-1e700b19",
+    "platform-pytorch-2-7-1-python3-9-cuda12-8-1-cudnn9-dev-d7f49706",
+    "platform-pytorch-2-7-1-python3-10-cuda11-8-0-cudnn8-de-7ff0f5da",
+    "platform-pytorch-2-7-1-python3-10-cuda12-6-3-cudnn9-de-4ef61a5a",
+    "platform-pytorch-2-7-1-python3-10-cuda12-8-1-cudnn9-de-d0910411",
+    "platform-pytorch-2-7-1-python3-11-cuda11-8-0-cudnn8-de-20ff80aa",
+    "platform-pytorch-2-7-1-python3-11-cuda12-6-3-cudnn9-de-ef3ecfa3",
+    "platform-pytorch-2-7-1-python3-11-cuda12-8-1-cudnn9-de-1bd3a84c",
+    "platform-pytorch-2-7-1-python3-12-cuda11-8-0-cudnn8-de-6667927e",
+    "platform-pytorch-2-7-1-python3-12-cuda12-6-3-cudnn9-de-5c91d008",
+    "platform-pytorch-2-7-1-python3-12-cuda12-8-1-cudnn9-de-3e438a02",
+    "platform-pytorch-2-7-1-python3-13-cuda11-8-0-cudnn8-de-6591b47a",
+    "platform-pytorch-2-7-1-python3-13-cuda12-6-3-cudnn9-de-948bdfbd",
+    "platform-pytorch-2-7-1-python3-13-cuda12-8-1-cudnn9-de-54276f41",
+    "platform-tensorflow1-1-15-5-python3-7-nvidia-cuda-10-0-9dc1f216",
+    "platform-tensorflow-2-13-1-python3-8-cuda11-8-0-cudnn8-bf92c410",
+    "platform-tensorflow-2-13-1-python3-9-cuda11-8-0-cudnn8-d9a89628",
+    "platform-tensorflow-2-13-1-python3-10-cuda11-8-0-cudnn-c0b5de57",
+    "platform-tensorflow-2-13-1-python3-11-cuda11-8-0-cudnn-84bab71d",
+    "platform-tensorflow-2-14-1-python3-9-cuda11-8-0-cudnn8-6a5c9871",
+    "platform-tensorflow-2-14-1-python3-10-cuda11-8-0-cudnn-9e53ca50",
+    "platform-tensorflow-2-14-1-python3-11-cuda11-8-0-cudnn-c3129af5",
+    "platform-tensorflow-2-15-1-python3-9-cuda12-2-2-cudnn8-281f02e2",
+    "platform-tensorflow-2-15-1-python3-10-cuda12-2-2-cudnn-097bd283",
+    "platform-tensorflow-2-15-1-python3-11-cuda12-2-2-cudnn-eedc16bf",
+    "platform-tensorflow-2-18-1-python3-9-cuda12-5-1-cudnn9-09217be8",
+    "platform-tensorflow-2-18-1-python3-10-cuda12-5-1-cudnn-9795e124",
+    "platform-tensorflow-2-18-1-python3-11-cuda12-5-1-cudnn-dd062289",
+    "platform-tensorflow-2-18-1-python3-12-cuda12-5-1-cudnn-1ca29cc9",
+    "platform-tensorflow-2-19-0-python3-9-cuda12-5-1-cudnn9-5922c7f1",
+    "platform-tensorflow-2-19-0-python3-10-cuda12-5-1-cudnn-ab51b7f1",
+    "platform-tensorflow-2-19-0-python3-11-cuda12-5-1-cudnn-fe425fe1",
+    "platform-tensorflow-2-19-0-python3-12-cuda12-5-1-cudnn-96bbe61a",
     "pytorch-cpu-2-3-0-python3-10-cpu-ubuntu22-04",
     "pytorch-matrix-2-2-2-python3-10-cuda12-1-0-cudnn8-deve-3af2e54d",
     "pytorch-matrix-2-2-2-python3-11-cuda12-1-0-cudnn8-deve-6877a077",
     "pytorch-matrix-2-3-0-python3-10-cuda12-1-0-cudnn8-deve-cf6330a5",
     "pytorch-matrix-2-3-0-python3-11-cuda12-1-0-cudnn8-deve-78d38536",
+    "pytorch-2-3-0-python3-8-cuda12-1-0-cudnn8-devel-ubuntu22-04",
     "tensorflow-2-15-0-python3-10-cuda12-1-0-cudnn8-devel-u-18d61cb4",
+  ]
+}
+
+# platform/pytorch
+group "platform-pytorch" {
+  targets = [
+    "platform-pytorch-2-1-2-python3-8-cuda11-8-0-cudnn8-dev-2b36dfe0",
+    "platform-pytorch-2-1-2-python3-8-cuda12-1-1-cudnn8-dev-584feaf8",
+    "platform-pytorch-2-1-2-python3-9-cuda11-8-0-cudnn8-dev-409e3cff",
+    "platform-pytorch-2-1-2-python3-9-cuda12-1-1-cudnn8-dev-91d8427a",
+    "platform-pytorch-2-1-2-python3-10-cuda11-8-0-cudnn8-de-97488fc6",
+    "platform-pytorch-2-1-2-python3-10-cuda12-1-1-cudnn8-de-79ecee93",
+    "platform-pytorch-2-1-2-python3-11-cuda11-8-0-cudnn8-de-c15b0231",
+    "platform-pytorch-2-1-2-python3-11-cuda12-1-1-cudnn8-de-a6e1112e",
+    "platform-pytorch-2-2-2-python3-8-cuda11-8-0-cudnn8-dev-6969912a",
+    "platform-pytorch-2-2-2-python3-8-cuda12-1-1-cudnn8-dev-d5d691eb",
+    "platform-pytorch-2-2-2-python3-9-cuda11-8-0-cudnn8-dev-5d18049d",
+    "platform-pytorch-2-2-2-python3-9-cuda12-1-1-cudnn8-dev-cc4e1721",
+    "platform-pytorch-2-2-2-python3-10-cuda11-8-0-cudnn8-de-6a2931cd",
+    "platform-pytorch-2-2-2-python3-10-cuda12-1-1-cudnn8-de-0bfcaeb3",
+    "platform-pytorch-2-2-2-python3-11-cuda11-8-0-cudnn8-de-9c6a08ff",
+    "platform-pytorch-2-2-2-python3-11-cuda12-1-1-cudnn8-de-cca86a19",
+    "platform-pytorch-2-2-2-python3-12-cuda11-8-0-cudnn8-de-727b0c66",
+    "platform-pytorch-2-2-2-python3-12-cuda12-1-1-cudnn8-de-d426ce5e",
+    "platform-pytorch-2-3-1-python3-8-cuda11-8-0-cudnn8-dev-8969b547",
+    "platform-pytorch-2-3-1-python3-8-cuda12-1-1-cudnn8-dev-b5496b45",
+    "platform-pytorch-2-3-1-python3-9-cuda11-8-0-cudnn8-dev-62bac5c2",
+    "platform-pytorch-2-3-1-python3-9-cuda12-1-1-cudnn8-dev-624b5986",
+    "platform-pytorch-2-3-1-python3-10-cuda11-8-0-cudnn8-de-7d3a9825",
+    "platform-pytorch-2-3-1-python3-10-cuda12-1-1-cudnn8-de-7e5f935e",
+    "platform-pytorch-2-3-1-python3-11-cuda11-8-0-cudnn8-de-385e1f8f",
+    "platform-pytorch-2-3-1-python3-11-cuda12-1-1-cudnn8-de-23f048eb",
+    "platform-pytorch-2-3-1-python3-12-cuda11-8-0-cudnn8-de-a30e8382",
+    "platform-pytorch-2-3-1-python3-12-cuda12-1-1-cudnn8-de-cd4b3547",
+    "platform-pytorch-2-4-1-python3-8-cuda11-8-0-cudnn8-dev-8f084f25",
+    "platform-pytorch-2-4-1-python3-8-cuda12-1-1-cudnn8-dev-762b9d23",
+    "platform-pytorch-2-4-1-python3-8-cuda12-4-1-cudnn9-dev-552fba2c",
+    "platform-pytorch-2-4-1-python3-9-cuda11-8-0-cudnn8-dev-7622382c",
+    "platform-pytorch-2-4-1-python3-9-cuda12-1-1-cudnn8-dev-c2594c09",
+    "platform-pytorch-2-4-1-python3-9-cuda12-4-1-cudnn9-dev-db85d81c",
+    "platform-pytorch-2-4-1-python3-10-cuda11-8-0-cudnn8-de-508754fa",
+    "platform-pytorch-2-4-1-python3-10-cuda12-1-1-cudnn8-de-cd3811dc",
+    "platform-pytorch-2-4-1-python3-10-cuda12-4-1-cudnn9-de-8a38050c",
+    "platform-pytorch-2-4-1-python3-11-cuda11-8-0-cudnn8-de-8919bed7",
+    "platform-pytorch-2-4-1-python3-11-cuda12-1-1-cudnn8-de-55b2d155",
+    "platform-pytorch-2-4-1-python3-11-cuda12-4-1-cudnn9-de-1f138bac",
+    "platform-pytorch-2-4-1-python3-12-cuda11-8-0-cudnn8-de-048beeed",
+    "platform-pytorch-2-4-1-python3-12-cuda12-1-1-cudnn8-de-97ec2f5e",
+    "platform-pytorch-2-4-1-python3-12-cuda12-4-1-cudnn9-de-9e182639",
+    "platform-pytorch-2-5-1-python3-9-cuda11-8-0-cudnn8-dev-cd7c122f",
+    "platform-pytorch-2-5-1-python3-9-cuda12-1-1-cudnn8-dev-1cf0fd03",
+    "platform-pytorch-2-5-1-python3-9-cuda12-4-1-cudnn9-dev-efda814e",
+    "platform-pytorch-2-5-1-python3-10-cuda11-8-0-cudnn8-de-6446aaae",
+    "platform-pytorch-2-5-1-python3-10-cuda12-1-1-cudnn8-de-62bcc125",
+    "platform-pytorch-2-5-1-python3-10-cuda12-4-1-cudnn9-de-9598e06f",
+    "platform-pytorch-2-5-1-python3-11-cuda11-8-0-cudnn8-de-8ec6032d",
+    "platform-pytorch-2-5-1-python3-11-cuda12-1-1-cudnn8-de-7f611032",
+    "platform-pytorch-2-5-1-python3-11-cuda12-4-1-cudnn9-de-0796b8d4",
+    "platform-pytorch-2-5-1-python3-12-cuda11-8-0-cudnn8-de-46b29c65",
+    "platform-pytorch-2-5-1-python3-12-cuda12-1-1-cudnn8-de-2e192167",
+    "platform-pytorch-2-5-1-python3-12-cuda12-4-1-cudnn9-de-d73d02ad",
+    "platform-pytorch-2-6-0-python3-9-cuda11-8-0-cudnn8-dev-62439905",
+    "platform-pytorch-2-6-0-python3-9-cuda12-4-1-cudnn9-dev-b8e7bb5b",
+    "platform-pytorch-2-6-0-python3-9-cuda12-6-3-cudnn9-dev-99afd01b",
+    "platform-pytorch-2-6-0-python3-10-cuda11-8-0-cudnn8-de-5da171f9",
+    "platform-pytorch-2-6-0-python3-10-cuda12-4-1-cudnn9-de-175c56d3",
+    "platform-pytorch-2-6-0-python3-10-cuda12-6-3-cudnn9-de-2721f708",
+    "platform-pytorch-2-6-0-python3-11-cuda11-8-0-cudnn8-de-4237b693",
+    "platform-pytorch-2-6-0-python3-11-cuda12-4-1-cudnn9-de-b32f56c5",
+    "platform-pytorch-2-6-0-python3-11-cuda12-6-3-cudnn9-de-34ef1639",
+    "platform-pytorch-2-6-0-python3-12-cuda11-8-0-cudnn8-de-dd8dd27b",
+    "platform-pytorch-2-6-0-python3-12-cuda12-4-1-cudnn9-de-e535b450",
+    "platform-pytorch-2-6-0-python3-12-cuda12-6-3-cudnn9-de-76411263",
+    "platform-pytorch-2-6-0-python3-13-cuda11-8-0-cudnn8-de-938e90b2",
+    "platform-pytorch-2-6-0-python3-13-cuda12-4-1-cudnn9-de-32df9a4c",
+    "platform-pytorch-2-6-0-python3-13-cuda12-6-3-cudnn9-de-10528536",
+    "platform-pytorch-2-7-1-python3-9-cuda11-8-0-cudnn8-dev-081a5379",
+    "platform-pytorch-2-7-1-python3-9-cuda12-6-3-cudnn9-dev-1e700b19",
+    "platform-pytorch-2-7-1-python3-9-cuda12-8-1-cudnn9-dev-d7f49706",
+    "platform-pytorch-2-7-1-python3-10-cuda11-8-0-cudnn8-de-7ff0f5da",
+    "platform-pytorch-2-7-1-python3-10-cuda12-6-3-cudnn9-de-4ef61a5a",
+    "platform-pytorch-2-7-1-python3-10-cuda12-8-1-cudnn9-de-d0910411",
+    "platform-pytorch-2-7-1-python3-11-cuda11-8-0-cudnn8-de-20ff80aa",
+    "platform-pytorch-2-7-1-python3-11-cuda12-6-3-cudnn9-de-ef3ecfa3",
+    "platform-pytorch-2-7-1-python3-11-cuda12-8-1-cudnn9-de-1bd3a84c",
+    "platform-pytorch-2-7-1-python3-12-cuda11-8-0-cudnn8-de-6667927e",
+    "platform-pytorch-2-7-1-python3-12-cuda12-6-3-cudnn9-de-5c91d008",
+    "platform-pytorch-2-7-1-python3-12-cuda12-8-1-cudnn9-de-3e438a02",
+    "platform-pytorch-2-7-1-python3-13-cuda11-8-0-cudnn8-de-6591b47a",
+    "platform-pytorch-2-7-1-python3-13-cuda12-6-3-cudnn9-de-948bdfbd",
+    "platform-pytorch-2-7-1-python3-13-cuda12-8-1-cudnn9-de-54276f41",
+  ]
+}
+
+# platform/pytorch-cpu
+group "platform-pytorch-cpu" {
+  targets = [
+    "platform-pytorch-cpu-2-1-2-python3-8-cpu-ubuntu22-04",
+    "platform-pytorch-cpu-2-1-2-python3-9-cpu-ubuntu22-04",
+    "platform-pytorch-cpu-2-1-2-python3-10-cpu-ubuntu22-04",
+    "platform-pytorch-cpu-2-1-2-python3-11-cpu-ubuntu22-04",
+    "platform-pytorch-cpu-2-2-2-python3-8-cpu-ubuntu22-04",
+    "platform-pytorch-cpu-2-2-2-python3-9-cpu-ubuntu22-04",
+    "platform-pytorch-cpu-2-2-2-python3-10-cpu-ubuntu22-04",
+    "platform-pytorch-cpu-2-2-2-python3-11-cpu-ubuntu22-04",
+    "platform-pytorch-cpu-2-2-2-python3-12-cpu-ubuntu22-04",
+    "platform-pytorch-cpu-2-3-1-python3-8-cpu-ubuntu22-04",
+    "platform-pytorch-cpu-2-3-1-python3-9-cpu-ubuntu22-04",
+    "platform-pytorch-cpu-2-3-1-python3-10-cpu-ubuntu22-04",
+    "platform-pytorch-cpu-2-3-1-python3-11-cpu-ubuntu22-04",
+    "platform-pytorch-cpu-2-3-1-python3-12-cpu-ubuntu22-04",
+    "platform-pytorch-cpu-2-4-1-python3-8-cpu-ubuntu22-04",
+    "platform-pytorch-cpu-2-4-1-python3-9-cpu-ubuntu22-04",
+    "platform-pytorch-cpu-2-4-1-python3-10-cpu-ubuntu22-04",
+    "platform-pytorch-cpu-2-4-1-python3-11-cpu-ubuntu22-04",
+    "platform-pytorch-cpu-2-4-1-python3-12-cpu-ubuntu22-04",
+    "platform-pytorch-cpu-2-5-1-python3-9-cpu-ubuntu22-04",
+    "platform-pytorch-cpu-2-5-1-python3-10-cpu-ubuntu22-04",
+    "platform-pytorch-cpu-2-5-1-python3-11-cpu-ubuntu22-04",
+    "platform-pytorch-cpu-2-5-1-python3-12-cpu-ubuntu22-04",
+    "platform-pytorch-cpu-2-6-0-python3-9-cpu-ubuntu22-04",
+    "platform-pytorch-cpu-2-6-0-python3-10-cpu-ubuntu22-04",
+    "platform-pytorch-cpu-2-6-0-python3-11-cpu-ubuntu22-04",
+    "platform-pytorch-cpu-2-6-0-python3-12-cpu-ubuntu22-04",
+    "platform-pytorch-cpu-2-6-0-python3-13-cpu-ubuntu22-04",
+    "platform-pytorch-cpu-2-7-1-python3-9-cpu-ubuntu22-04",
+    "platform-pytorch-cpu-2-7-1-python3-10-cpu-ubuntu22-04",
+    "platform-pytorch-cpu-2-7-1-python3-11-cpu-ubuntu22-04",
+    "platform-pytorch-cpu-2-7-1-python3-12-cpu-ubuntu22-04",
+    "platform-pytorch-cpu-2-7-1-python3-13-cpu-ubuntu22-04",
+  ]
+}
+
+# platform/tensorflow
+group "platform-tensorflow" {
+  targets = [
+    "platform-tensorflow-2-13-1-python3-8-cuda11-8-0-cudnn8-bf92c410",
+    "platform-tensorflow-2-13-1-python3-9-cuda11-8-0-cudnn8-d9a89628",
+    "platform-tensorflow-2-13-1-python3-10-cuda11-8-0-cudnn-c0b5de57",
+    "platform-tensorflow-2-13-1-python3-11-cuda11-8-0-cudnn-84bab71d",
+    "platform-tensorflow-2-14-1-python3-9-cuda11-8-0-cudnn8-6a5c9871",
+    "platform-tensorflow-2-14-1-python3-10-cuda11-8-0-cudnn-9e53ca50",
+    "platform-tensorflow-2-14-1-python3-11-cuda11-8-0-cudnn-c3129af5",
+    "platform-tensorflow-2-15-1-python3-9-cuda12-2-2-cudnn8-281f02e2",
+    "platform-tensorflow-2-15-1-python3-10-cuda12-2-2-cudnn-097bd283",
+    "platform-tensorflow-2-15-1-python3-11-cuda12-2-2-cudnn-eedc16bf",
+    "platform-tensorflow-2-18-1-python3-9-cuda12-5-1-cudnn9-09217be8",
+    "platform-tensorflow-2-18-1-python3-10-cuda12-5-1-cudnn-9795e124",
+    "platform-tensorflow-2-18-1-python3-11-cuda12-5-1-cudnn-dd062289",
+    "platform-tensorflow-2-18-1-python3-12-cuda12-5-1-cudnn-1ca29cc9",
+    "platform-tensorflow-2-19-0-python3-9-cuda12-5-1-cudnn9-5922c7f1",
+    "platform-tensorflow-2-19-0-python3-10-cuda12-5-1-cudnn-ab51b7f1",
+    "platform-tensorflow-2-19-0-python3-11-cuda12-5-1-cudnn-fe425fe1",
+    "platform-tensorflow-2-19-0-python3-12-cuda12-5-1-cudnn-96bbe61a",
+  ]
+}
+
+# platform/tensorflow1
+group "platform-tensorflow1" {
+  targets = [
+    "platform-tensorflow1-1-15-5-python3-7-nvidia-cuda-10-0-9dc1f216",
   ]
 }
 
@@ -47,13 +345,1373 @@ group "tensorflow" {
   ]
 }
 
-target "pytorch-2-3-0-python3-8-cuda12-1-0-cudnn8-devel-ubuntu22-04" {
-  context    = "pytorch/2.3.0-python3.8-cuda12.1.0-cudnn8-devel-ubuntu22.04"
+target "platform-pytorch-cpu-2-1-2-python3-8-cpu-ubuntu22-04" {
+  context    = "platform/pytorch-cpu/2.1.2-python3.8-cpu-ubuntu22.04"
   dockerfile = "Dockerfile"
-  tags       = ["pytorch:2.3.0-python3.8-cuda12.1.0-cudnn8-devel-ubuntu22.04"]
+  tags       = ["platform/pytorch-cpu:2.1.2-python3.8-cpu-ubuntu22.04"]
   labels = {
-    "org.opencontainers.image.title"   = "pytorch"
-    "org.opencontainers.image.version" = "2.3.0-python3.8-cuda12.1.0-cudnn8-devel-ubuntu22.04"
+    "org.opencontainers.image.title"   = "platform/pytorch-cpu"
+    "org.opencontainers.image.version" = "2.1.2-python3.8-cpu-ubuntu22.04"
+  }
+}
+
+target "platform-pytorch-cpu-2-1-2-python3-9-cpu-ubuntu22-04" {
+  context    = "platform/pytorch-cpu/2.1.2-python3.9-cpu-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/pytorch-cpu:2.1.2-python3.9-cpu-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/pytorch-cpu"
+    "org.opencontainers.image.version" = "2.1.2-python3.9-cpu-ubuntu22.04"
+  }
+}
+
+target "platform-pytorch-cpu-2-1-2-python3-10-cpu-ubuntu22-04" {
+  context    = "platform/pytorch-cpu/2.1.2-python3.10-cpu-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/pytorch-cpu:2.1.2-python3.10-cpu-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/pytorch-cpu"
+    "org.opencontainers.image.version" = "2.1.2-python3.10-cpu-ubuntu22.04"
+  }
+}
+
+target "platform-pytorch-cpu-2-1-2-python3-11-cpu-ubuntu22-04" {
+  context    = "platform/pytorch-cpu/2.1.2-python3.11-cpu-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/pytorch-cpu:2.1.2-python3.11-cpu-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/pytorch-cpu"
+    "org.opencontainers.image.version" = "2.1.2-python3.11-cpu-ubuntu22.04"
+  }
+}
+
+target "platform-pytorch-cpu-2-2-2-python3-8-cpu-ubuntu22-04" {
+  context    = "platform/pytorch-cpu/2.2.2-python3.8-cpu-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/pytorch-cpu:2.2.2-python3.8-cpu-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/pytorch-cpu"
+    "org.opencontainers.image.version" = "2.2.2-python3.8-cpu-ubuntu22.04"
+  }
+}
+
+target "platform-pytorch-cpu-2-2-2-python3-9-cpu-ubuntu22-04" {
+  context    = "platform/pytorch-cpu/2.2.2-python3.9-cpu-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/pytorch-cpu:2.2.2-python3.9-cpu-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/pytorch-cpu"
+    "org.opencontainers.image.version" = "2.2.2-python3.9-cpu-ubuntu22.04"
+  }
+}
+
+target "platform-pytorch-cpu-2-2-2-python3-10-cpu-ubuntu22-04" {
+  context    = "platform/pytorch-cpu/2.2.2-python3.10-cpu-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/pytorch-cpu:2.2.2-python3.10-cpu-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/pytorch-cpu"
+    "org.opencontainers.image.version" = "2.2.2-python3.10-cpu-ubuntu22.04"
+  }
+}
+
+target "platform-pytorch-cpu-2-2-2-python3-11-cpu-ubuntu22-04" {
+  context    = "platform/pytorch-cpu/2.2.2-python3.11-cpu-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/pytorch-cpu:2.2.2-python3.11-cpu-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/pytorch-cpu"
+    "org.opencontainers.image.version" = "2.2.2-python3.11-cpu-ubuntu22.04"
+  }
+}
+
+target "platform-pytorch-cpu-2-2-2-python3-12-cpu-ubuntu22-04" {
+  context    = "platform/pytorch-cpu/2.2.2-python3.12-cpu-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/pytorch-cpu:2.2.2-python3.12-cpu-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/pytorch-cpu"
+    "org.opencontainers.image.version" = "2.2.2-python3.12-cpu-ubuntu22.04"
+  }
+}
+
+target "platform-pytorch-cpu-2-3-1-python3-8-cpu-ubuntu22-04" {
+  context    = "platform/pytorch-cpu/2.3.1-python3.8-cpu-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/pytorch-cpu:2.3.1-python3.8-cpu-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/pytorch-cpu"
+    "org.opencontainers.image.version" = "2.3.1-python3.8-cpu-ubuntu22.04"
+  }
+}
+
+target "platform-pytorch-cpu-2-3-1-python3-9-cpu-ubuntu22-04" {
+  context    = "platform/pytorch-cpu/2.3.1-python3.9-cpu-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/pytorch-cpu:2.3.1-python3.9-cpu-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/pytorch-cpu"
+    "org.opencontainers.image.version" = "2.3.1-python3.9-cpu-ubuntu22.04"
+  }
+}
+
+target "platform-pytorch-cpu-2-3-1-python3-10-cpu-ubuntu22-04" {
+  context    = "platform/pytorch-cpu/2.3.1-python3.10-cpu-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/pytorch-cpu:2.3.1-python3.10-cpu-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/pytorch-cpu"
+    "org.opencontainers.image.version" = "2.3.1-python3.10-cpu-ubuntu22.04"
+  }
+}
+
+target "platform-pytorch-cpu-2-3-1-python3-11-cpu-ubuntu22-04" {
+  context    = "platform/pytorch-cpu/2.3.1-python3.11-cpu-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/pytorch-cpu:2.3.1-python3.11-cpu-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/pytorch-cpu"
+    "org.opencontainers.image.version" = "2.3.1-python3.11-cpu-ubuntu22.04"
+  }
+}
+
+target "platform-pytorch-cpu-2-3-1-python3-12-cpu-ubuntu22-04" {
+  context    = "platform/pytorch-cpu/2.3.1-python3.12-cpu-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/pytorch-cpu:2.3.1-python3.12-cpu-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/pytorch-cpu"
+    "org.opencontainers.image.version" = "2.3.1-python3.12-cpu-ubuntu22.04"
+  }
+}
+
+target "platform-pytorch-cpu-2-4-1-python3-8-cpu-ubuntu22-04" {
+  context    = "platform/pytorch-cpu/2.4.1-python3.8-cpu-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/pytorch-cpu:2.4.1-python3.8-cpu-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/pytorch-cpu"
+    "org.opencontainers.image.version" = "2.4.1-python3.8-cpu-ubuntu22.04"
+  }
+}
+
+target "platform-pytorch-cpu-2-4-1-python3-9-cpu-ubuntu22-04" {
+  context    = "platform/pytorch-cpu/2.4.1-python3.9-cpu-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/pytorch-cpu:2.4.1-python3.9-cpu-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/pytorch-cpu"
+    "org.opencontainers.image.version" = "2.4.1-python3.9-cpu-ubuntu22.04"
+  }
+}
+
+target "platform-pytorch-cpu-2-4-1-python3-10-cpu-ubuntu22-04" {
+  context    = "platform/pytorch-cpu/2.4.1-python3.10-cpu-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/pytorch-cpu:2.4.1-python3.10-cpu-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/pytorch-cpu"
+    "org.opencontainers.image.version" = "2.4.1-python3.10-cpu-ubuntu22.04"
+  }
+}
+
+target "platform-pytorch-cpu-2-4-1-python3-11-cpu-ubuntu22-04" {
+  context    = "platform/pytorch-cpu/2.4.1-python3.11-cpu-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/pytorch-cpu:2.4.1-python3.11-cpu-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/pytorch-cpu"
+    "org.opencontainers.image.version" = "2.4.1-python3.11-cpu-ubuntu22.04"
+  }
+}
+
+target "platform-pytorch-cpu-2-4-1-python3-12-cpu-ubuntu22-04" {
+  context    = "platform/pytorch-cpu/2.4.1-python3.12-cpu-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/pytorch-cpu:2.4.1-python3.12-cpu-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/pytorch-cpu"
+    "org.opencontainers.image.version" = "2.4.1-python3.12-cpu-ubuntu22.04"
+  }
+}
+
+target "platform-pytorch-cpu-2-5-1-python3-9-cpu-ubuntu22-04" {
+  context    = "platform/pytorch-cpu/2.5.1-python3.9-cpu-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/pytorch-cpu:2.5.1-python3.9-cpu-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/pytorch-cpu"
+    "org.opencontainers.image.version" = "2.5.1-python3.9-cpu-ubuntu22.04"
+  }
+}
+
+target "platform-pytorch-cpu-2-5-1-python3-10-cpu-ubuntu22-04" {
+  context    = "platform/pytorch-cpu/2.5.1-python3.10-cpu-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/pytorch-cpu:2.5.1-python3.10-cpu-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/pytorch-cpu"
+    "org.opencontainers.image.version" = "2.5.1-python3.10-cpu-ubuntu22.04"
+  }
+}
+
+target "platform-pytorch-cpu-2-5-1-python3-11-cpu-ubuntu22-04" {
+  context    = "platform/pytorch-cpu/2.5.1-python3.11-cpu-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/pytorch-cpu:2.5.1-python3.11-cpu-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/pytorch-cpu"
+    "org.opencontainers.image.version" = "2.5.1-python3.11-cpu-ubuntu22.04"
+  }
+}
+
+target "platform-pytorch-cpu-2-5-1-python3-12-cpu-ubuntu22-04" {
+  context    = "platform/pytorch-cpu/2.5.1-python3.12-cpu-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/pytorch-cpu:2.5.1-python3.12-cpu-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/pytorch-cpu"
+    "org.opencontainers.image.version" = "2.5.1-python3.12-cpu-ubuntu22.04"
+  }
+}
+
+target "platform-pytorch-cpu-2-6-0-python3-9-cpu-ubuntu22-04" {
+  context    = "platform/pytorch-cpu/2.6.0-python3.9-cpu-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/pytorch-cpu:2.6.0-python3.9-cpu-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/pytorch-cpu"
+    "org.opencontainers.image.version" = "2.6.0-python3.9-cpu-ubuntu22.04"
+  }
+}
+
+target "platform-pytorch-cpu-2-6-0-python3-10-cpu-ubuntu22-04" {
+  context    = "platform/pytorch-cpu/2.6.0-python3.10-cpu-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/pytorch-cpu:2.6.0-python3.10-cpu-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/pytorch-cpu"
+    "org.opencontainers.image.version" = "2.6.0-python3.10-cpu-ubuntu22.04"
+  }
+}
+
+target "platform-pytorch-cpu-2-6-0-python3-11-cpu-ubuntu22-04" {
+  context    = "platform/pytorch-cpu/2.6.0-python3.11-cpu-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/pytorch-cpu:2.6.0-python3.11-cpu-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/pytorch-cpu"
+    "org.opencontainers.image.version" = "2.6.0-python3.11-cpu-ubuntu22.04"
+  }
+}
+
+target "platform-pytorch-cpu-2-6-0-python3-12-cpu-ubuntu22-04" {
+  context    = "platform/pytorch-cpu/2.6.0-python3.12-cpu-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/pytorch-cpu:2.6.0-python3.12-cpu-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/pytorch-cpu"
+    "org.opencontainers.image.version" = "2.6.0-python3.12-cpu-ubuntu22.04"
+  }
+}
+
+target "platform-pytorch-cpu-2-6-0-python3-13-cpu-ubuntu22-04" {
+  context    = "platform/pytorch-cpu/2.6.0-python3.13-cpu-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/pytorch-cpu:2.6.0-python3.13-cpu-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/pytorch-cpu"
+    "org.opencontainers.image.version" = "2.6.0-python3.13-cpu-ubuntu22.04"
+  }
+}
+
+target "platform-pytorch-cpu-2-7-1-python3-9-cpu-ubuntu22-04" {
+  context    = "platform/pytorch-cpu/2.7.1-python3.9-cpu-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/pytorch-cpu:2.7.1-python3.9-cpu-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/pytorch-cpu"
+    "org.opencontainers.image.version" = "2.7.1-python3.9-cpu-ubuntu22.04"
+  }
+}
+
+target "platform-pytorch-cpu-2-7-1-python3-10-cpu-ubuntu22-04" {
+  context    = "platform/pytorch-cpu/2.7.1-python3.10-cpu-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/pytorch-cpu:2.7.1-python3.10-cpu-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/pytorch-cpu"
+    "org.opencontainers.image.version" = "2.7.1-python3.10-cpu-ubuntu22.04"
+  }
+}
+
+target "platform-pytorch-cpu-2-7-1-python3-11-cpu-ubuntu22-04" {
+  context    = "platform/pytorch-cpu/2.7.1-python3.11-cpu-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/pytorch-cpu:2.7.1-python3.11-cpu-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/pytorch-cpu"
+    "org.opencontainers.image.version" = "2.7.1-python3.11-cpu-ubuntu22.04"
+  }
+}
+
+target "platform-pytorch-cpu-2-7-1-python3-12-cpu-ubuntu22-04" {
+  context    = "platform/pytorch-cpu/2.7.1-python3.12-cpu-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/pytorch-cpu:2.7.1-python3.12-cpu-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/pytorch-cpu"
+    "org.opencontainers.image.version" = "2.7.1-python3.12-cpu-ubuntu22.04"
+  }
+}
+
+target "platform-pytorch-cpu-2-7-1-python3-13-cpu-ubuntu22-04" {
+  context    = "platform/pytorch-cpu/2.7.1-python3.13-cpu-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/pytorch-cpu:2.7.1-python3.13-cpu-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/pytorch-cpu"
+    "org.opencontainers.image.version" = "2.7.1-python3.13-cpu-ubuntu22.04"
+  }
+}
+
+target "platform-pytorch-2-1-2-python3-8-cuda11-8-0-cudnn8-dev-2b36dfe0" {
+  context    = "platform/pytorch/2.1.2-python3.8-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/pytorch:2.1.2-python3.8-cuda11.8.0-cudnn8-devel-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/pytorch"
+    "org.opencontainers.image.version" = "2.1.2-python3.8-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+  }
+}
+
+target "platform-pytorch-2-1-2-python3-8-cuda12-1-1-cudnn8-dev-584feaf8" {
+  context    = "platform/pytorch/2.1.2-python3.8-cuda12.1.1-cudnn8-devel-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/pytorch:2.1.2-python3.8-cuda12.1.1-cudnn8-devel-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/pytorch"
+    "org.opencontainers.image.version" = "2.1.2-python3.8-cuda12.1.1-cudnn8-devel-ubuntu22.04"
+  }
+}
+
+target "platform-pytorch-2-1-2-python3-9-cuda11-8-0-cudnn8-dev-409e3cff" {
+  context    = "platform/pytorch/2.1.2-python3.9-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/pytorch:2.1.2-python3.9-cuda11.8.0-cudnn8-devel-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/pytorch"
+    "org.opencontainers.image.version" = "2.1.2-python3.9-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+  }
+}
+
+target "platform-pytorch-2-1-2-python3-9-cuda12-1-1-cudnn8-dev-91d8427a" {
+  context    = "platform/pytorch/2.1.2-python3.9-cuda12.1.1-cudnn8-devel-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/pytorch:2.1.2-python3.9-cuda12.1.1-cudnn8-devel-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/pytorch"
+    "org.opencontainers.image.version" = "2.1.2-python3.9-cuda12.1.1-cudnn8-devel-ubuntu22.04"
+  }
+}
+
+target "platform-pytorch-2-1-2-python3-10-cuda11-8-0-cudnn8-de-97488fc6" {
+  context    = "platform/pytorch/2.1.2-python3.10-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/pytorch:2.1.2-python3.10-cuda11.8.0-cudnn8-devel-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/pytorch"
+    "org.opencontainers.image.version" = "2.1.2-python3.10-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+  }
+}
+
+target "platform-pytorch-2-1-2-python3-10-cuda12-1-1-cudnn8-de-79ecee93" {
+  context    = "platform/pytorch/2.1.2-python3.10-cuda12.1.1-cudnn8-devel-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/pytorch:2.1.2-python3.10-cuda12.1.1-cudnn8-devel-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/pytorch"
+    "org.opencontainers.image.version" = "2.1.2-python3.10-cuda12.1.1-cudnn8-devel-ubuntu22.04"
+  }
+}
+
+target "platform-pytorch-2-1-2-python3-11-cuda11-8-0-cudnn8-de-c15b0231" {
+  context    = "platform/pytorch/2.1.2-python3.11-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/pytorch:2.1.2-python3.11-cuda11.8.0-cudnn8-devel-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/pytorch"
+    "org.opencontainers.image.version" = "2.1.2-python3.11-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+  }
+}
+
+target "platform-pytorch-2-1-2-python3-11-cuda12-1-1-cudnn8-de-a6e1112e" {
+  context    = "platform/pytorch/2.1.2-python3.11-cuda12.1.1-cudnn8-devel-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/pytorch:2.1.2-python3.11-cuda12.1.1-cudnn8-devel-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/pytorch"
+    "org.opencontainers.image.version" = "2.1.2-python3.11-cuda12.1.1-cudnn8-devel-ubuntu22.04"
+  }
+}
+
+target "platform-pytorch-2-2-2-python3-8-cuda11-8-0-cudnn8-dev-6969912a" {
+  context    = "platform/pytorch/2.2.2-python3.8-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/pytorch:2.2.2-python3.8-cuda11.8.0-cudnn8-devel-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/pytorch"
+    "org.opencontainers.image.version" = "2.2.2-python3.8-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+  }
+}
+
+target "platform-pytorch-2-2-2-python3-8-cuda12-1-1-cudnn8-dev-d5d691eb" {
+  context    = "platform/pytorch/2.2.2-python3.8-cuda12.1.1-cudnn8-devel-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/pytorch:2.2.2-python3.8-cuda12.1.1-cudnn8-devel-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/pytorch"
+    "org.opencontainers.image.version" = "2.2.2-python3.8-cuda12.1.1-cudnn8-devel-ubuntu22.04"
+  }
+}
+
+target "platform-pytorch-2-2-2-python3-9-cuda11-8-0-cudnn8-dev-5d18049d" {
+  context    = "platform/pytorch/2.2.2-python3.9-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/pytorch:2.2.2-python3.9-cuda11.8.0-cudnn8-devel-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/pytorch"
+    "org.opencontainers.image.version" = "2.2.2-python3.9-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+  }
+}
+
+target "platform-pytorch-2-2-2-python3-9-cuda12-1-1-cudnn8-dev-cc4e1721" {
+  context    = "platform/pytorch/2.2.2-python3.9-cuda12.1.1-cudnn8-devel-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/pytorch:2.2.2-python3.9-cuda12.1.1-cudnn8-devel-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/pytorch"
+    "org.opencontainers.image.version" = "2.2.2-python3.9-cuda12.1.1-cudnn8-devel-ubuntu22.04"
+  }
+}
+
+target "platform-pytorch-2-2-2-python3-10-cuda11-8-0-cudnn8-de-6a2931cd" {
+  context    = "platform/pytorch/2.2.2-python3.10-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/pytorch:2.2.2-python3.10-cuda11.8.0-cudnn8-devel-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/pytorch"
+    "org.opencontainers.image.version" = "2.2.2-python3.10-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+  }
+}
+
+target "platform-pytorch-2-2-2-python3-10-cuda12-1-1-cudnn8-de-0bfcaeb3" {
+  context    = "platform/pytorch/2.2.2-python3.10-cuda12.1.1-cudnn8-devel-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/pytorch:2.2.2-python3.10-cuda12.1.1-cudnn8-devel-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/pytorch"
+    "org.opencontainers.image.version" = "2.2.2-python3.10-cuda12.1.1-cudnn8-devel-ubuntu22.04"
+  }
+}
+
+target "platform-pytorch-2-2-2-python3-11-cuda11-8-0-cudnn8-de-9c6a08ff" {
+  context    = "platform/pytorch/2.2.2-python3.11-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/pytorch:2.2.2-python3.11-cuda11.8.0-cudnn8-devel-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/pytorch"
+    "org.opencontainers.image.version" = "2.2.2-python3.11-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+  }
+}
+
+target "platform-pytorch-2-2-2-python3-11-cuda12-1-1-cudnn8-de-cca86a19" {
+  context    = "platform/pytorch/2.2.2-python3.11-cuda12.1.1-cudnn8-devel-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/pytorch:2.2.2-python3.11-cuda12.1.1-cudnn8-devel-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/pytorch"
+    "org.opencontainers.image.version" = "2.2.2-python3.11-cuda12.1.1-cudnn8-devel-ubuntu22.04"
+  }
+}
+
+target "platform-pytorch-2-2-2-python3-12-cuda11-8-0-cudnn8-de-727b0c66" {
+  context    = "platform/pytorch/2.2.2-python3.12-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/pytorch:2.2.2-python3.12-cuda11.8.0-cudnn8-devel-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/pytorch"
+    "org.opencontainers.image.version" = "2.2.2-python3.12-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+  }
+}
+
+target "platform-pytorch-2-2-2-python3-12-cuda12-1-1-cudnn8-de-d426ce5e" {
+  context    = "platform/pytorch/2.2.2-python3.12-cuda12.1.1-cudnn8-devel-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/pytorch:2.2.2-python3.12-cuda12.1.1-cudnn8-devel-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/pytorch"
+    "org.opencontainers.image.version" = "2.2.2-python3.12-cuda12.1.1-cudnn8-devel-ubuntu22.04"
+  }
+}
+
+target "platform-pytorch-2-3-1-python3-8-cuda11-8-0-cudnn8-dev-8969b547" {
+  context    = "platform/pytorch/2.3.1-python3.8-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/pytorch:2.3.1-python3.8-cuda11.8.0-cudnn8-devel-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/pytorch"
+    "org.opencontainers.image.version" = "2.3.1-python3.8-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+  }
+}
+
+target "platform-pytorch-2-3-1-python3-8-cuda12-1-1-cudnn8-dev-b5496b45" {
+  context    = "platform/pytorch/2.3.1-python3.8-cuda12.1.1-cudnn8-devel-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/pytorch:2.3.1-python3.8-cuda12.1.1-cudnn8-devel-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/pytorch"
+    "org.opencontainers.image.version" = "2.3.1-python3.8-cuda12.1.1-cudnn8-devel-ubuntu22.04"
+  }
+}
+
+target "platform-pytorch-2-3-1-python3-9-cuda11-8-0-cudnn8-dev-62bac5c2" {
+  context    = "platform/pytorch/2.3.1-python3.9-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/pytorch:2.3.1-python3.9-cuda11.8.0-cudnn8-devel-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/pytorch"
+    "org.opencontainers.image.version" = "2.3.1-python3.9-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+  }
+}
+
+target "platform-pytorch-2-3-1-python3-9-cuda12-1-1-cudnn8-dev-624b5986" {
+  context    = "platform/pytorch/2.3.1-python3.9-cuda12.1.1-cudnn8-devel-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/pytorch:2.3.1-python3.9-cuda12.1.1-cudnn8-devel-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/pytorch"
+    "org.opencontainers.image.version" = "2.3.1-python3.9-cuda12.1.1-cudnn8-devel-ubuntu22.04"
+  }
+}
+
+target "platform-pytorch-2-3-1-python3-10-cuda11-8-0-cudnn8-de-7d3a9825" {
+  context    = "platform/pytorch/2.3.1-python3.10-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/pytorch:2.3.1-python3.10-cuda11.8.0-cudnn8-devel-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/pytorch"
+    "org.opencontainers.image.version" = "2.3.1-python3.10-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+  }
+}
+
+target "platform-pytorch-2-3-1-python3-10-cuda12-1-1-cudnn8-de-7e5f935e" {
+  context    = "platform/pytorch/2.3.1-python3.10-cuda12.1.1-cudnn8-devel-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/pytorch:2.3.1-python3.10-cuda12.1.1-cudnn8-devel-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/pytorch"
+    "org.opencontainers.image.version" = "2.3.1-python3.10-cuda12.1.1-cudnn8-devel-ubuntu22.04"
+  }
+}
+
+target "platform-pytorch-2-3-1-python3-11-cuda11-8-0-cudnn8-de-385e1f8f" {
+  context    = "platform/pytorch/2.3.1-python3.11-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/pytorch:2.3.1-python3.11-cuda11.8.0-cudnn8-devel-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/pytorch"
+    "org.opencontainers.image.version" = "2.3.1-python3.11-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+  }
+}
+
+target "platform-pytorch-2-3-1-python3-11-cuda12-1-1-cudnn8-de-23f048eb" {
+  context    = "platform/pytorch/2.3.1-python3.11-cuda12.1.1-cudnn8-devel-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/pytorch:2.3.1-python3.11-cuda12.1.1-cudnn8-devel-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/pytorch"
+    "org.opencontainers.image.version" = "2.3.1-python3.11-cuda12.1.1-cudnn8-devel-ubuntu22.04"
+  }
+}
+
+target "platform-pytorch-2-3-1-python3-12-cuda11-8-0-cudnn8-de-a30e8382" {
+  context    = "platform/pytorch/2.3.1-python3.12-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/pytorch:2.3.1-python3.12-cuda11.8.0-cudnn8-devel-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/pytorch"
+    "org.opencontainers.image.version" = "2.3.1-python3.12-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+  }
+}
+
+target "platform-pytorch-2-3-1-python3-12-cuda12-1-1-cudnn8-de-cd4b3547" {
+  context    = "platform/pytorch/2.3.1-python3.12-cuda12.1.1-cudnn8-devel-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/pytorch:2.3.1-python3.12-cuda12.1.1-cudnn8-devel-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/pytorch"
+    "org.opencontainers.image.version" = "2.3.1-python3.12-cuda12.1.1-cudnn8-devel-ubuntu22.04"
+  }
+}
+
+target "platform-pytorch-2-4-1-python3-8-cuda11-8-0-cudnn8-dev-8f084f25" {
+  context    = "platform/pytorch/2.4.1-python3.8-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/pytorch:2.4.1-python3.8-cuda11.8.0-cudnn8-devel-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/pytorch"
+    "org.opencontainers.image.version" = "2.4.1-python3.8-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+  }
+}
+
+target "platform-pytorch-2-4-1-python3-8-cuda12-1-1-cudnn8-dev-762b9d23" {
+  context    = "platform/pytorch/2.4.1-python3.8-cuda12.1.1-cudnn8-devel-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/pytorch:2.4.1-python3.8-cuda12.1.1-cudnn8-devel-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/pytorch"
+    "org.opencontainers.image.version" = "2.4.1-python3.8-cuda12.1.1-cudnn8-devel-ubuntu22.04"
+  }
+}
+
+target "platform-pytorch-2-4-1-python3-8-cuda12-4-1-cudnn9-dev-552fba2c" {
+  context    = "platform/pytorch/2.4.1-python3.8-cuda12.4.1-cudnn9-devel-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/pytorch:2.4.1-python3.8-cuda12.4.1-cudnn9-devel-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/pytorch"
+    "org.opencontainers.image.version" = "2.4.1-python3.8-cuda12.4.1-cudnn9-devel-ubuntu22.04"
+  }
+}
+
+target "platform-pytorch-2-4-1-python3-9-cuda11-8-0-cudnn8-dev-7622382c" {
+  context    = "platform/pytorch/2.4.1-python3.9-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/pytorch:2.4.1-python3.9-cuda11.8.0-cudnn8-devel-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/pytorch"
+    "org.opencontainers.image.version" = "2.4.1-python3.9-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+  }
+}
+
+target "platform-pytorch-2-4-1-python3-9-cuda12-1-1-cudnn8-dev-c2594c09" {
+  context    = "platform/pytorch/2.4.1-python3.9-cuda12.1.1-cudnn8-devel-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/pytorch:2.4.1-python3.9-cuda12.1.1-cudnn8-devel-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/pytorch"
+    "org.opencontainers.image.version" = "2.4.1-python3.9-cuda12.1.1-cudnn8-devel-ubuntu22.04"
+  }
+}
+
+target "platform-pytorch-2-4-1-python3-9-cuda12-4-1-cudnn9-dev-db85d81c" {
+  context    = "platform/pytorch/2.4.1-python3.9-cuda12.4.1-cudnn9-devel-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/pytorch:2.4.1-python3.9-cuda12.4.1-cudnn9-devel-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/pytorch"
+    "org.opencontainers.image.version" = "2.4.1-python3.9-cuda12.4.1-cudnn9-devel-ubuntu22.04"
+  }
+}
+
+target "platform-pytorch-2-4-1-python3-10-cuda11-8-0-cudnn8-de-508754fa" {
+  context    = "platform/pytorch/2.4.1-python3.10-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/pytorch:2.4.1-python3.10-cuda11.8.0-cudnn8-devel-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/pytorch"
+    "org.opencontainers.image.version" = "2.4.1-python3.10-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+  }
+}
+
+target "platform-pytorch-2-4-1-python3-10-cuda12-1-1-cudnn8-de-cd3811dc" {
+  context    = "platform/pytorch/2.4.1-python3.10-cuda12.1.1-cudnn8-devel-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/pytorch:2.4.1-python3.10-cuda12.1.1-cudnn8-devel-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/pytorch"
+    "org.opencontainers.image.version" = "2.4.1-python3.10-cuda12.1.1-cudnn8-devel-ubuntu22.04"
+  }
+}
+
+target "platform-pytorch-2-4-1-python3-10-cuda12-4-1-cudnn9-de-8a38050c" {
+  context    = "platform/pytorch/2.4.1-python3.10-cuda12.4.1-cudnn9-devel-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/pytorch:2.4.1-python3.10-cuda12.4.1-cudnn9-devel-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/pytorch"
+    "org.opencontainers.image.version" = "2.4.1-python3.10-cuda12.4.1-cudnn9-devel-ubuntu22.04"
+  }
+}
+
+target "platform-pytorch-2-4-1-python3-11-cuda11-8-0-cudnn8-de-8919bed7" {
+  context    = "platform/pytorch/2.4.1-python3.11-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/pytorch:2.4.1-python3.11-cuda11.8.0-cudnn8-devel-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/pytorch"
+    "org.opencontainers.image.version" = "2.4.1-python3.11-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+  }
+}
+
+target "platform-pytorch-2-4-1-python3-11-cuda12-1-1-cudnn8-de-55b2d155" {
+  context    = "platform/pytorch/2.4.1-python3.11-cuda12.1.1-cudnn8-devel-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/pytorch:2.4.1-python3.11-cuda12.1.1-cudnn8-devel-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/pytorch"
+    "org.opencontainers.image.version" = "2.4.1-python3.11-cuda12.1.1-cudnn8-devel-ubuntu22.04"
+  }
+}
+
+target "platform-pytorch-2-4-1-python3-11-cuda12-4-1-cudnn9-de-1f138bac" {
+  context    = "platform/pytorch/2.4.1-python3.11-cuda12.4.1-cudnn9-devel-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/pytorch:2.4.1-python3.11-cuda12.4.1-cudnn9-devel-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/pytorch"
+    "org.opencontainers.image.version" = "2.4.1-python3.11-cuda12.4.1-cudnn9-devel-ubuntu22.04"
+  }
+}
+
+target "platform-pytorch-2-4-1-python3-12-cuda11-8-0-cudnn8-de-048beeed" {
+  context    = "platform/pytorch/2.4.1-python3.12-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/pytorch:2.4.1-python3.12-cuda11.8.0-cudnn8-devel-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/pytorch"
+    "org.opencontainers.image.version" = "2.4.1-python3.12-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+  }
+}
+
+target "platform-pytorch-2-4-1-python3-12-cuda12-1-1-cudnn8-de-97ec2f5e" {
+  context    = "platform/pytorch/2.4.1-python3.12-cuda12.1.1-cudnn8-devel-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/pytorch:2.4.1-python3.12-cuda12.1.1-cudnn8-devel-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/pytorch"
+    "org.opencontainers.image.version" = "2.4.1-python3.12-cuda12.1.1-cudnn8-devel-ubuntu22.04"
+  }
+}
+
+target "platform-pytorch-2-4-1-python3-12-cuda12-4-1-cudnn9-de-9e182639" {
+  context    = "platform/pytorch/2.4.1-python3.12-cuda12.4.1-cudnn9-devel-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/pytorch:2.4.1-python3.12-cuda12.4.1-cudnn9-devel-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/pytorch"
+    "org.opencontainers.image.version" = "2.4.1-python3.12-cuda12.4.1-cudnn9-devel-ubuntu22.04"
+  }
+}
+
+target "platform-pytorch-2-5-1-python3-9-cuda11-8-0-cudnn8-dev-cd7c122f" {
+  context    = "platform/pytorch/2.5.1-python3.9-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/pytorch:2.5.1-python3.9-cuda11.8.0-cudnn8-devel-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/pytorch"
+    "org.opencontainers.image.version" = "2.5.1-python3.9-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+  }
+}
+
+target "platform-pytorch-2-5-1-python3-9-cuda12-1-1-cudnn8-dev-1cf0fd03" {
+  context    = "platform/pytorch/2.5.1-python3.9-cuda12.1.1-cudnn8-devel-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/pytorch:2.5.1-python3.9-cuda12.1.1-cudnn8-devel-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/pytorch"
+    "org.opencontainers.image.version" = "2.5.1-python3.9-cuda12.1.1-cudnn8-devel-ubuntu22.04"
+  }
+}
+
+target "platform-pytorch-2-5-1-python3-9-cuda12-4-1-cudnn9-dev-efda814e" {
+  context    = "platform/pytorch/2.5.1-python3.9-cuda12.4.1-cudnn9-devel-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/pytorch:2.5.1-python3.9-cuda12.4.1-cudnn9-devel-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/pytorch"
+    "org.opencontainers.image.version" = "2.5.1-python3.9-cuda12.4.1-cudnn9-devel-ubuntu22.04"
+  }
+}
+
+target "platform-pytorch-2-5-1-python3-10-cuda11-8-0-cudnn8-de-6446aaae" {
+  context    = "platform/pytorch/2.5.1-python3.10-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/pytorch:2.5.1-python3.10-cuda11.8.0-cudnn8-devel-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/pytorch"
+    "org.opencontainers.image.version" = "2.5.1-python3.10-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+  }
+}
+
+target "platform-pytorch-2-5-1-python3-10-cuda12-1-1-cudnn8-de-62bcc125" {
+  context    = "platform/pytorch/2.5.1-python3.10-cuda12.1.1-cudnn8-devel-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/pytorch:2.5.1-python3.10-cuda12.1.1-cudnn8-devel-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/pytorch"
+    "org.opencontainers.image.version" = "2.5.1-python3.10-cuda12.1.1-cudnn8-devel-ubuntu22.04"
+  }
+}
+
+target "platform-pytorch-2-5-1-python3-10-cuda12-4-1-cudnn9-de-9598e06f" {
+  context    = "platform/pytorch/2.5.1-python3.10-cuda12.4.1-cudnn9-devel-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/pytorch:2.5.1-python3.10-cuda12.4.1-cudnn9-devel-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/pytorch"
+    "org.opencontainers.image.version" = "2.5.1-python3.10-cuda12.4.1-cudnn9-devel-ubuntu22.04"
+  }
+}
+
+target "platform-pytorch-2-5-1-python3-11-cuda11-8-0-cudnn8-de-8ec6032d" {
+  context    = "platform/pytorch/2.5.1-python3.11-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/pytorch:2.5.1-python3.11-cuda11.8.0-cudnn8-devel-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/pytorch"
+    "org.opencontainers.image.version" = "2.5.1-python3.11-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+  }
+}
+
+target "platform-pytorch-2-5-1-python3-11-cuda12-1-1-cudnn8-de-7f611032" {
+  context    = "platform/pytorch/2.5.1-python3.11-cuda12.1.1-cudnn8-devel-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/pytorch:2.5.1-python3.11-cuda12.1.1-cudnn8-devel-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/pytorch"
+    "org.opencontainers.image.version" = "2.5.1-python3.11-cuda12.1.1-cudnn8-devel-ubuntu22.04"
+  }
+}
+
+target "platform-pytorch-2-5-1-python3-11-cuda12-4-1-cudnn9-de-0796b8d4" {
+  context    = "platform/pytorch/2.5.1-python3.11-cuda12.4.1-cudnn9-devel-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/pytorch:2.5.1-python3.11-cuda12.4.1-cudnn9-devel-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/pytorch"
+    "org.opencontainers.image.version" = "2.5.1-python3.11-cuda12.4.1-cudnn9-devel-ubuntu22.04"
+  }
+}
+
+target "platform-pytorch-2-5-1-python3-12-cuda11-8-0-cudnn8-de-46b29c65" {
+  context    = "platform/pytorch/2.5.1-python3.12-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/pytorch:2.5.1-python3.12-cuda11.8.0-cudnn8-devel-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/pytorch"
+    "org.opencontainers.image.version" = "2.5.1-python3.12-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+  }
+}
+
+target "platform-pytorch-2-5-1-python3-12-cuda12-1-1-cudnn8-de-2e192167" {
+  context    = "platform/pytorch/2.5.1-python3.12-cuda12.1.1-cudnn8-devel-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/pytorch:2.5.1-python3.12-cuda12.1.1-cudnn8-devel-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/pytorch"
+    "org.opencontainers.image.version" = "2.5.1-python3.12-cuda12.1.1-cudnn8-devel-ubuntu22.04"
+  }
+}
+
+target "platform-pytorch-2-5-1-python3-12-cuda12-4-1-cudnn9-de-d73d02ad" {
+  context    = "platform/pytorch/2.5.1-python3.12-cuda12.4.1-cudnn9-devel-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/pytorch:2.5.1-python3.12-cuda12.4.1-cudnn9-devel-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/pytorch"
+    "org.opencontainers.image.version" = "2.5.1-python3.12-cuda12.4.1-cudnn9-devel-ubuntu22.04"
+  }
+}
+
+target "platform-pytorch-2-6-0-python3-9-cuda11-8-0-cudnn8-dev-62439905" {
+  context    = "platform/pytorch/2.6.0-python3.9-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/pytorch:2.6.0-python3.9-cuda11.8.0-cudnn8-devel-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/pytorch"
+    "org.opencontainers.image.version" = "2.6.0-python3.9-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+  }
+}
+
+target "platform-pytorch-2-6-0-python3-9-cuda12-4-1-cudnn9-dev-b8e7bb5b" {
+  context    = "platform/pytorch/2.6.0-python3.9-cuda12.4.1-cudnn9-devel-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/pytorch:2.6.0-python3.9-cuda12.4.1-cudnn9-devel-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/pytorch"
+    "org.opencontainers.image.version" = "2.6.0-python3.9-cuda12.4.1-cudnn9-devel-ubuntu22.04"
+  }
+}
+
+target "platform-pytorch-2-6-0-python3-9-cuda12-6-3-cudnn9-dev-99afd01b" {
+  context    = "platform/pytorch/2.6.0-python3.9-cuda12.6.3-cudnn9-devel-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/pytorch:2.6.0-python3.9-cuda12.6.3-cudnn9-devel-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/pytorch"
+    "org.opencontainers.image.version" = "2.6.0-python3.9-cuda12.6.3-cudnn9-devel-ubuntu22.04"
+  }
+}
+
+target "platform-pytorch-2-6-0-python3-10-cuda11-8-0-cudnn8-de-5da171f9" {
+  context    = "platform/pytorch/2.6.0-python3.10-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/pytorch:2.6.0-python3.10-cuda11.8.0-cudnn8-devel-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/pytorch"
+    "org.opencontainers.image.version" = "2.6.0-python3.10-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+  }
+}
+
+target "platform-pytorch-2-6-0-python3-10-cuda12-4-1-cudnn9-de-175c56d3" {
+  context    = "platform/pytorch/2.6.0-python3.10-cuda12.4.1-cudnn9-devel-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/pytorch:2.6.0-python3.10-cuda12.4.1-cudnn9-devel-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/pytorch"
+    "org.opencontainers.image.version" = "2.6.0-python3.10-cuda12.4.1-cudnn9-devel-ubuntu22.04"
+  }
+}
+
+target "platform-pytorch-2-6-0-python3-10-cuda12-6-3-cudnn9-de-2721f708" {
+  context    = "platform/pytorch/2.6.0-python3.10-cuda12.6.3-cudnn9-devel-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/pytorch:2.6.0-python3.10-cuda12.6.3-cudnn9-devel-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/pytorch"
+    "org.opencontainers.image.version" = "2.6.0-python3.10-cuda12.6.3-cudnn9-devel-ubuntu22.04"
+  }
+}
+
+target "platform-pytorch-2-6-0-python3-11-cuda11-8-0-cudnn8-de-4237b693" {
+  context    = "platform/pytorch/2.6.0-python3.11-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/pytorch:2.6.0-python3.11-cuda11.8.0-cudnn8-devel-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/pytorch"
+    "org.opencontainers.image.version" = "2.6.0-python3.11-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+  }
+}
+
+target "platform-pytorch-2-6-0-python3-11-cuda12-4-1-cudnn9-de-b32f56c5" {
+  context    = "platform/pytorch/2.6.0-python3.11-cuda12.4.1-cudnn9-devel-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/pytorch:2.6.0-python3.11-cuda12.4.1-cudnn9-devel-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/pytorch"
+    "org.opencontainers.image.version" = "2.6.0-python3.11-cuda12.4.1-cudnn9-devel-ubuntu22.04"
+  }
+}
+
+target "platform-pytorch-2-6-0-python3-11-cuda12-6-3-cudnn9-de-34ef1639" {
+  context    = "platform/pytorch/2.6.0-python3.11-cuda12.6.3-cudnn9-devel-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/pytorch:2.6.0-python3.11-cuda12.6.3-cudnn9-devel-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/pytorch"
+    "org.opencontainers.image.version" = "2.6.0-python3.11-cuda12.6.3-cudnn9-devel-ubuntu22.04"
+  }
+}
+
+target "platform-pytorch-2-6-0-python3-12-cuda11-8-0-cudnn8-de-dd8dd27b" {
+  context    = "platform/pytorch/2.6.0-python3.12-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/pytorch:2.6.0-python3.12-cuda11.8.0-cudnn8-devel-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/pytorch"
+    "org.opencontainers.image.version" = "2.6.0-python3.12-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+  }
+}
+
+target "platform-pytorch-2-6-0-python3-12-cuda12-4-1-cudnn9-de-e535b450" {
+  context    = "platform/pytorch/2.6.0-python3.12-cuda12.4.1-cudnn9-devel-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/pytorch:2.6.0-python3.12-cuda12.4.1-cudnn9-devel-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/pytorch"
+    "org.opencontainers.image.version" = "2.6.0-python3.12-cuda12.4.1-cudnn9-devel-ubuntu22.04"
+  }
+}
+
+target "platform-pytorch-2-6-0-python3-12-cuda12-6-3-cudnn9-de-76411263" {
+  context    = "platform/pytorch/2.6.0-python3.12-cuda12.6.3-cudnn9-devel-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/pytorch:2.6.0-python3.12-cuda12.6.3-cudnn9-devel-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/pytorch"
+    "org.opencontainers.image.version" = "2.6.0-python3.12-cuda12.6.3-cudnn9-devel-ubuntu22.04"
+  }
+}
+
+target "platform-pytorch-2-6-0-python3-13-cuda11-8-0-cudnn8-de-938e90b2" {
+  context    = "platform/pytorch/2.6.0-python3.13-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/pytorch:2.6.0-python3.13-cuda11.8.0-cudnn8-devel-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/pytorch"
+    "org.opencontainers.image.version" = "2.6.0-python3.13-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+  }
+}
+
+target "platform-pytorch-2-6-0-python3-13-cuda12-4-1-cudnn9-de-32df9a4c" {
+  context    = "platform/pytorch/2.6.0-python3.13-cuda12.4.1-cudnn9-devel-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/pytorch:2.6.0-python3.13-cuda12.4.1-cudnn9-devel-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/pytorch"
+    "org.opencontainers.image.version" = "2.6.0-python3.13-cuda12.4.1-cudnn9-devel-ubuntu22.04"
+  }
+}
+
+target "platform-pytorch-2-6-0-python3-13-cuda12-6-3-cudnn9-de-10528536" {
+  context    = "platform/pytorch/2.6.0-python3.13-cuda12.6.3-cudnn9-devel-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/pytorch:2.6.0-python3.13-cuda12.6.3-cudnn9-devel-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/pytorch"
+    "org.opencontainers.image.version" = "2.6.0-python3.13-cuda12.6.3-cudnn9-devel-ubuntu22.04"
+  }
+}
+
+target "platform-pytorch-2-7-1-python3-9-cuda11-8-0-cudnn8-dev-081a5379" {
+  context    = "platform/pytorch/2.7.1-python3.9-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/pytorch:2.7.1-python3.9-cuda11.8.0-cudnn8-devel-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/pytorch"
+    "org.opencontainers.image.version" = "2.7.1-python3.9-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+  }
+}
+
+target "platform-pytorch-2-7-1-python3-9-cuda12-6-3-cudnn9-dev-1e700b19" {
+  context    = "platform/pytorch/2.7.1-python3.9-cuda12.6.3-cudnn9-devel-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/pytorch:2.7.1-python3.9-cuda12.6.3-cudnn9-devel-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/pytorch"
+    "org.opencontainers.image.version" = "2.7.1-python3.9-cuda12.6.3-cudnn9-devel-ubuntu22.04"
+  }
+}
+
+target "platform-pytorch-2-7-1-python3-9-cuda12-8-1-cudnn9-dev-d7f49706" {
+  context    = "platform/pytorch/2.7.1-python3.9-cuda12.8.1-cudnn9-devel-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/pytorch:2.7.1-python3.9-cuda12.8.1-cudnn9-devel-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/pytorch"
+    "org.opencontainers.image.version" = "2.7.1-python3.9-cuda12.8.1-cudnn9-devel-ubuntu22.04"
+  }
+}
+
+target "platform-pytorch-2-7-1-python3-10-cuda11-8-0-cudnn8-de-7ff0f5da" {
+  context    = "platform/pytorch/2.7.1-python3.10-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/pytorch:2.7.1-python3.10-cuda11.8.0-cudnn8-devel-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/pytorch"
+    "org.opencontainers.image.version" = "2.7.1-python3.10-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+  }
+}
+
+target "platform-pytorch-2-7-1-python3-10-cuda12-6-3-cudnn9-de-4ef61a5a" {
+  context    = "platform/pytorch/2.7.1-python3.10-cuda12.6.3-cudnn9-devel-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/pytorch:2.7.1-python3.10-cuda12.6.3-cudnn9-devel-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/pytorch"
+    "org.opencontainers.image.version" = "2.7.1-python3.10-cuda12.6.3-cudnn9-devel-ubuntu22.04"
+  }
+}
+
+target "platform-pytorch-2-7-1-python3-10-cuda12-8-1-cudnn9-de-d0910411" {
+  context    = "platform/pytorch/2.7.1-python3.10-cuda12.8.1-cudnn9-devel-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/pytorch:2.7.1-python3.10-cuda12.8.1-cudnn9-devel-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/pytorch"
+    "org.opencontainers.image.version" = "2.7.1-python3.10-cuda12.8.1-cudnn9-devel-ubuntu22.04"
+  }
+}
+
+target "platform-pytorch-2-7-1-python3-11-cuda11-8-0-cudnn8-de-20ff80aa" {
+  context    = "platform/pytorch/2.7.1-python3.11-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/pytorch:2.7.1-python3.11-cuda11.8.0-cudnn8-devel-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/pytorch"
+    "org.opencontainers.image.version" = "2.7.1-python3.11-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+  }
+}
+
+target "platform-pytorch-2-7-1-python3-11-cuda12-6-3-cudnn9-de-ef3ecfa3" {
+  context    = "platform/pytorch/2.7.1-python3.11-cuda12.6.3-cudnn9-devel-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/pytorch:2.7.1-python3.11-cuda12.6.3-cudnn9-devel-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/pytorch"
+    "org.opencontainers.image.version" = "2.7.1-python3.11-cuda12.6.3-cudnn9-devel-ubuntu22.04"
+  }
+}
+
+target "platform-pytorch-2-7-1-python3-11-cuda12-8-1-cudnn9-de-1bd3a84c" {
+  context    = "platform/pytorch/2.7.1-python3.11-cuda12.8.1-cudnn9-devel-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/pytorch:2.7.1-python3.11-cuda12.8.1-cudnn9-devel-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/pytorch"
+    "org.opencontainers.image.version" = "2.7.1-python3.11-cuda12.8.1-cudnn9-devel-ubuntu22.04"
+  }
+}
+
+target "platform-pytorch-2-7-1-python3-12-cuda11-8-0-cudnn8-de-6667927e" {
+  context    = "platform/pytorch/2.7.1-python3.12-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/pytorch:2.7.1-python3.12-cuda11.8.0-cudnn8-devel-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/pytorch"
+    "org.opencontainers.image.version" = "2.7.1-python3.12-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+  }
+}
+
+target "platform-pytorch-2-7-1-python3-12-cuda12-6-3-cudnn9-de-5c91d008" {
+  context    = "platform/pytorch/2.7.1-python3.12-cuda12.6.3-cudnn9-devel-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/pytorch:2.7.1-python3.12-cuda12.6.3-cudnn9-devel-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/pytorch"
+    "org.opencontainers.image.version" = "2.7.1-python3.12-cuda12.6.3-cudnn9-devel-ubuntu22.04"
+  }
+}
+
+target "platform-pytorch-2-7-1-python3-12-cuda12-8-1-cudnn9-de-3e438a02" {
+  context    = "platform/pytorch/2.7.1-python3.12-cuda12.8.1-cudnn9-devel-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/pytorch:2.7.1-python3.12-cuda12.8.1-cudnn9-devel-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/pytorch"
+    "org.opencontainers.image.version" = "2.7.1-python3.12-cuda12.8.1-cudnn9-devel-ubuntu22.04"
+  }
+}
+
+target "platform-pytorch-2-7-1-python3-13-cuda11-8-0-cudnn8-de-6591b47a" {
+  context    = "platform/pytorch/2.7.1-python3.13-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/pytorch:2.7.1-python3.13-cuda11.8.0-cudnn8-devel-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/pytorch"
+    "org.opencontainers.image.version" = "2.7.1-python3.13-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+  }
+}
+
+target "platform-pytorch-2-7-1-python3-13-cuda12-6-3-cudnn9-de-948bdfbd" {
+  context    = "platform/pytorch/2.7.1-python3.13-cuda12.6.3-cudnn9-devel-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/pytorch:2.7.1-python3.13-cuda12.6.3-cudnn9-devel-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/pytorch"
+    "org.opencontainers.image.version" = "2.7.1-python3.13-cuda12.6.3-cudnn9-devel-ubuntu22.04"
+  }
+}
+
+target "platform-pytorch-2-7-1-python3-13-cuda12-8-1-cudnn9-de-54276f41" {
+  context    = "platform/pytorch/2.7.1-python3.13-cuda12.8.1-cudnn9-devel-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/pytorch:2.7.1-python3.13-cuda12.8.1-cudnn9-devel-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/pytorch"
+    "org.opencontainers.image.version" = "2.7.1-python3.13-cuda12.8.1-cudnn9-devel-ubuntu22.04"
+  }
+}
+
+target "platform-tensorflow1-1-15-5-python3-7-nvidia-cuda-10-0-9dc1f216" {
+  context    = "platform/tensorflow1/1.15.5-python3.7-nvidia-cuda-10.0-cudnn7-devel-ubuntu18.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/tensorflow1:1.15.5-python3.7-nvidia-cuda-10.0-cudnn7-devel-ubuntu18.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/tensorflow1"
+    "org.opencontainers.image.version" = "1.15.5-python3.7-nvidia-cuda-10.0-cudnn7-devel-ubuntu18.04"
+  }
+}
+
+target "platform-tensorflow-2-13-1-python3-8-cuda11-8-0-cudnn8-bf92c410" {
+  context    = "platform/tensorflow/2.13.1-python3.8-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/tensorflow:2.13.1-python3.8-cuda11.8.0-cudnn8-devel-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/tensorflow"
+    "org.opencontainers.image.version" = "2.13.1-python3.8-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+  }
+}
+
+target "platform-tensorflow-2-13-1-python3-9-cuda11-8-0-cudnn8-d9a89628" {
+  context    = "platform/tensorflow/2.13.1-python3.9-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/tensorflow:2.13.1-python3.9-cuda11.8.0-cudnn8-devel-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/tensorflow"
+    "org.opencontainers.image.version" = "2.13.1-python3.9-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+  }
+}
+
+target "platform-tensorflow-2-13-1-python3-10-cuda11-8-0-cudnn-c0b5de57" {
+  context    = "platform/tensorflow/2.13.1-python3.10-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/tensorflow:2.13.1-python3.10-cuda11.8.0-cudnn8-devel-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/tensorflow"
+    "org.opencontainers.image.version" = "2.13.1-python3.10-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+  }
+}
+
+target "platform-tensorflow-2-13-1-python3-11-cuda11-8-0-cudnn-84bab71d" {
+  context    = "platform/tensorflow/2.13.1-python3.11-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/tensorflow:2.13.1-python3.11-cuda11.8.0-cudnn8-devel-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/tensorflow"
+    "org.opencontainers.image.version" = "2.13.1-python3.11-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+  }
+}
+
+target "platform-tensorflow-2-14-1-python3-9-cuda11-8-0-cudnn8-6a5c9871" {
+  context    = "platform/tensorflow/2.14.1-python3.9-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/tensorflow:2.14.1-python3.9-cuda11.8.0-cudnn8-devel-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/tensorflow"
+    "org.opencontainers.image.version" = "2.14.1-python3.9-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+  }
+}
+
+target "platform-tensorflow-2-14-1-python3-10-cuda11-8-0-cudnn-9e53ca50" {
+  context    = "platform/tensorflow/2.14.1-python3.10-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/tensorflow:2.14.1-python3.10-cuda11.8.0-cudnn8-devel-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/tensorflow"
+    "org.opencontainers.image.version" = "2.14.1-python3.10-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+  }
+}
+
+target "platform-tensorflow-2-14-1-python3-11-cuda11-8-0-cudnn-c3129af5" {
+  context    = "platform/tensorflow/2.14.1-python3.11-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/tensorflow:2.14.1-python3.11-cuda11.8.0-cudnn8-devel-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/tensorflow"
+    "org.opencontainers.image.version" = "2.14.1-python3.11-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+  }
+}
+
+target "platform-tensorflow-2-15-1-python3-9-cuda12-2-2-cudnn8-281f02e2" {
+  context    = "platform/tensorflow/2.15.1-python3.9-cuda12.2.2-cudnn8-devel-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/tensorflow:2.15.1-python3.9-cuda12.2.2-cudnn8-devel-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/tensorflow"
+    "org.opencontainers.image.version" = "2.15.1-python3.9-cuda12.2.2-cudnn8-devel-ubuntu22.04"
+  }
+}
+
+target "platform-tensorflow-2-15-1-python3-10-cuda12-2-2-cudnn-097bd283" {
+  context    = "platform/tensorflow/2.15.1-python3.10-cuda12.2.2-cudnn8-devel-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/tensorflow:2.15.1-python3.10-cuda12.2.2-cudnn8-devel-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/tensorflow"
+    "org.opencontainers.image.version" = "2.15.1-python3.10-cuda12.2.2-cudnn8-devel-ubuntu22.04"
+  }
+}
+
+target "platform-tensorflow-2-15-1-python3-11-cuda12-2-2-cudnn-eedc16bf" {
+  context    = "platform/tensorflow/2.15.1-python3.11-cuda12.2.2-cudnn8-devel-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/tensorflow:2.15.1-python3.11-cuda12.2.2-cudnn8-devel-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/tensorflow"
+    "org.opencontainers.image.version" = "2.15.1-python3.11-cuda12.2.2-cudnn8-devel-ubuntu22.04"
+  }
+}
+
+target "platform-tensorflow-2-18-1-python3-9-cuda12-5-1-cudnn9-09217be8" {
+  context    = "platform/tensorflow/2.18.1-python3.9-cuda12.5.1-cudnn9-devel-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/tensorflow:2.18.1-python3.9-cuda12.5.1-cudnn9-devel-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/tensorflow"
+    "org.opencontainers.image.version" = "2.18.1-python3.9-cuda12.5.1-cudnn9-devel-ubuntu22.04"
+  }
+}
+
+target "platform-tensorflow-2-18-1-python3-10-cuda12-5-1-cudnn-9795e124" {
+  context    = "platform/tensorflow/2.18.1-python3.10-cuda12.5.1-cudnn9-devel-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/tensorflow:2.18.1-python3.10-cuda12.5.1-cudnn9-devel-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/tensorflow"
+    "org.opencontainers.image.version" = "2.18.1-python3.10-cuda12.5.1-cudnn9-devel-ubuntu22.04"
+  }
+}
+
+target "platform-tensorflow-2-18-1-python3-11-cuda12-5-1-cudnn-dd062289" {
+  context    = "platform/tensorflow/2.18.1-python3.11-cuda12.5.1-cudnn9-devel-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/tensorflow:2.18.1-python3.11-cuda12.5.1-cudnn9-devel-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/tensorflow"
+    "org.opencontainers.image.version" = "2.18.1-python3.11-cuda12.5.1-cudnn9-devel-ubuntu22.04"
+  }
+}
+
+target "platform-tensorflow-2-18-1-python3-12-cuda12-5-1-cudnn-1ca29cc9" {
+  context    = "platform/tensorflow/2.18.1-python3.12-cuda12.5.1-cudnn9-devel-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/tensorflow:2.18.1-python3.12-cuda12.5.1-cudnn9-devel-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/tensorflow"
+    "org.opencontainers.image.version" = "2.18.1-python3.12-cuda12.5.1-cudnn9-devel-ubuntu22.04"
+  }
+}
+
+target "platform-tensorflow-2-19-0-python3-9-cuda12-5-1-cudnn9-5922c7f1" {
+  context    = "platform/tensorflow/2.19.0-python3.9-cuda12.5.1-cudnn9-devel-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/tensorflow:2.19.0-python3.9-cuda12.5.1-cudnn9-devel-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/tensorflow"
+    "org.opencontainers.image.version" = "2.19.0-python3.9-cuda12.5.1-cudnn9-devel-ubuntu22.04"
+  }
+}
+
+target "platform-tensorflow-2-19-0-python3-10-cuda12-5-1-cudnn-ab51b7f1" {
+  context    = "platform/tensorflow/2.19.0-python3.10-cuda12.5.1-cudnn9-devel-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/tensorflow:2.19.0-python3.10-cuda12.5.1-cudnn9-devel-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/tensorflow"
+    "org.opencontainers.image.version" = "2.19.0-python3.10-cuda12.5.1-cudnn9-devel-ubuntu22.04"
+  }
+}
+
+target "platform-tensorflow-2-19-0-python3-11-cuda12-5-1-cudnn-fe425fe1" {
+  context    = "platform/tensorflow/2.19.0-python3.11-cuda12.5.1-cudnn9-devel-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/tensorflow:2.19.0-python3.11-cuda12.5.1-cudnn9-devel-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/tensorflow"
+    "org.opencontainers.image.version" = "2.19.0-python3.11-cuda12.5.1-cudnn9-devel-ubuntu22.04"
+  }
+}
+
+target "platform-tensorflow-2-19-0-python3-12-cuda12-5-1-cudnn-96bbe61a" {
+  context    = "platform/tensorflow/2.19.0-python3.12-cuda12.5.1-cudnn9-devel-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/tensorflow:2.19.0-python3.12-cuda12.5.1-cudnn9-devel-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/tensorflow"
+    "org.opencontainers.image.version" = "2.19.0-python3.12-cuda12.5.1-cudnn9-devel-ubuntu22.04"
   }
 }
 
@@ -104,6 +1762,16 @@ target "pytorch-matrix-2-3-0-python3-11-cuda12-1-0-cudnn8-deve-78d38536" {
   labels = {
     "org.opencontainers.image.title"   = "pytorch-matrix"
     "org.opencontainers.image.version" = "2.3.0-python3.11-cuda12.1.0-cudnn8-devel-ubuntu22.04"
+  }
+}
+
+target "pytorch-2-3-0-python3-8-cuda12-1-0-cudnn8-devel-ubuntu22-04" {
+  context    = "pytorch/2.3.0-python3.8-cuda12.1.0-cudnn8-devel-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["pytorch:2.3.0-python3.8-cuda12.1.0-cudnn8-devel-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "pytorch"
+    "org.opencontainers.image.version" = "2.3.0-python3.8-cuda12.1.0-cudnn8-devel-ubuntu22.04"
   }
 }
 

@@ -41,3 +41,24 @@ pub fn analyze(sources: &SourceMap) -> (Vec<Image>, Diagnostics) {
     let images = check::check(&instances, sources, &mut diags);
     (images, diags)
 }
+
+/// Runs `work` over contiguous chunks of `items`, one chunk per available core (the first on the
+/// calling thread), and returns the results in the order of the chunks. Fewer than `min_chunk`
+/// items per chunk are not worth a thread: then it is one call on the calling thread.
+pub(crate) fn in_parallel<T: Sync, R: Send>(items: &[T], min_chunk: usize, work: impl Fn(&[T]) -> R + Sync) -> Vec<R> {
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let threads = cores.min(items.len() / min_chunk.max(1)).max(1);
+    if threads == 1 {
+        return vec![work(items)];
+    }
+    let chunk = items.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let mut chunks = items.chunks(chunk);
+        let first = chunks.next().unwrap_or_default();
+        let work = &work;
+        let rest: Vec<_> = chunks.map(|c| scope.spawn(move || work(c))).collect();
+        let mut results = vec![work(first)];
+        results.extend(rest.into_iter().map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))));
+        results
+    })
+}

@@ -5,6 +5,7 @@
 
 use camino::Utf8PathBuf;
 use serde::Serialize;
+use sha2::{Digest, Sha256};
 
 /// One fully resolved image, the context of the per-image templates (`image`).
 #[derive(Debug, Clone, Serialize)]
@@ -51,6 +52,61 @@ pub struct Image {
     pub docker_run: DockerRun,
     /// The Kubernetes Deployment and Service.
     pub kubernetes: Kubernetes,
+}
+
+impl Image {
+    /// The labels of the image's Kubernetes objects: what the image is and its versions, each
+    /// value cut to what Kubernetes accepts (63 characters of `A-Z a-z 0-9 - _ .`).
+    #[must_use]
+    pub fn kubernetes_labels(&self) -> Vec<Label> {
+        let mut labels = vec![
+            Label::new("app.kubernetes.io/name", &self.name),
+            Label::new("app.kubernetes.io/instance", &self.slug),
+            Label::new("app.kubernetes.io/version", &self.tag),
+            Label::new("app.kubernetes.io/managed-by", "dlspec"),
+        ];
+        if let Some(framework) = &self.framework {
+            labels.push(Label::new("dlspec.dev/framework", framework.name()));
+            labels.push(Label::new("dlspec.dev/framework-version", framework.version()));
+        }
+        labels.push(Label::new("dlspec.dev/python", &self.python.version));
+        if let Some(cuda) = &self.base.cuda {
+            labels.push(Label::new("dlspec.dev/cuda", cuda));
+        }
+        if let Some(cudnn) = &self.base.cudnn {
+            labels.push(Label::new("dlspec.dev/cudnn", cudnn));
+        }
+        labels
+    }
+}
+
+/// A Kubernetes label.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Label {
+    /// `app.kubernetes.io/version`.
+    pub key: &'static str,
+    /// A valid label value.
+    pub value: String,
+}
+
+impl Label {
+    fn new(key: &'static str, text: &str) -> Self {
+        Self { key, value: label_value(text) }
+    }
+}
+
+/// `text` as a label value: other characters become `-`, and the value begins and ends with a
+/// letter or digit. A value longer than 63 characters is cut and ends in 8 hex digits of a hash
+/// of `text`, so that different long values stay different.
+fn label_value(text: &str) -> String {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
+    let cleaned: String = text.chars().map(|c| if allowed(c) { c } else { '-' }).collect();
+    let trimmed = cleaned.trim_matches(|c: char| !c.is_ascii_alphanumeric());
+    if trimmed.len() <= 63 {
+        return trimmed.to_owned();
+    }
+    let hash: String = Sha256::digest(text.as_bytes()).iter().take(4).map(|b| format!("{b:02x}")).collect();
+    format!("{}-{hash}", trimmed[..54].trim_end_matches(|c: char| !c.is_ascii_alphanumeric()))
 }
 
 /// The image the Dockerfile starts `FROM`.
@@ -308,4 +364,21 @@ pub struct KubernetesPort {
     pub port: u16,
     /// NodePort, when fixed by the spec.
     pub node_port: Option<u16>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn label_values() {
+        assert_eq!(label_value("2.3.0-python3.8-cuda12.1.0"), "2.3.0-python3.8-cuda12.1.0");
+        assert_eq!(label_value("myteam/pytorch"), "myteam-pytorch");
+        assert_eq!(label_value("_tag-"), "tag");
+        let long = "pytorch-2.3.0_python3.12_cuda12.1.1_cudnn8_runtime_ubuntu22.04_built-for-the-long-label-test";
+        let cut = label_value(long);
+        assert_eq!(cut.len(), 63);
+        assert!(cut.starts_with("pytorch-2.3.0_python3.12_cuda12.1.1_cudnn8_runtime_ubu-"), "{cut}");
+        assert_ne!(cut, label_value(&long.replace("test", "tests")));
+    }
 }

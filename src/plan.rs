@@ -84,7 +84,13 @@ const IMAGE_OUTPUTS: &[Output] = &[
         wanted: |i| i.jupyter.is_some(),
     },
     Output { template: "image/k8s/deployment.yaml.j2", path: "k8s/deployment.yaml", executable: false, wanted: always },
-    Output { template: "image/k8s/service.yaml.j2", path: "k8s/service.yaml", executable: false, wanted: always },
+    Output {
+        template: "image/k8s/service.yaml.j2",
+        path: "k8s/service.yaml",
+        executable: false,
+        // A Service without ports is invalid.
+        wanted: |i| !i.ports.is_empty(),
+    },
     Output {
         template: "image/k8s/secret.yaml.j2",
         path: "k8s/secret.yaml",
@@ -108,15 +114,24 @@ struct Group {
 /// When a template fails to render.
 pub fn plan(images: &[Image], templates: &Templates) -> Result<Plan, InputError> {
     let mut plan = Plan { files: BTreeMap::new(), images: images.len() };
-    for image in images {
-        let context = context! { image => Serde(image) };
-        for output in IMAGE_OUTPUTS.iter().filter(|o| (o.wanted)(image)) {
-            let text = templates.render(output.template, &context)?;
-            plan.files.insert(
-                image.dir.join(output.path),
-                PlannedFile { bytes: text.into_bytes(), executable: output.executable },
-            );
+    // Images render independently, so in parallel; merged in image order, the first error is the
+    // one a single pass would meet.
+    let rendered = crate::in_parallel(images, 8, |chunk| {
+        let mut files = Vec::new();
+        for image in chunk {
+            let context = context! { image => Serde(image), labels => Serde(image.kubernetes_labels()) };
+            for output in IMAGE_OUTPUTS.iter().filter(|o| (o.wanted)(image)) {
+                let text = templates.render(output.template, &context)?;
+                files.push((
+                    image.dir.join(output.path),
+                    PlannedFile { bytes: text.into_bytes(), executable: output.executable },
+                ));
+            }
         }
+        Ok::<_, InputError>(files)
+    });
+    for files in rendered {
+        plan.files.extend(files?);
     }
     let mut groups: BTreeMap<&str, Group> = BTreeMap::new();
     for image in images {

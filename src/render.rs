@@ -53,7 +53,8 @@ impl Templates {
         env.add_filter("sh", shell_quote);
         env.add_filter("yaml", json_string);
         env.add_filter("py", json_string);
-        env.add_filter("hcl", json_string);
+        env.add_filter("hcl", hcl_string);
+        env.add_filter("supervisor", supervisor_escape);
         env.add_filter("json", |v: Value| serde_json::to_string(&v).unwrap_or_default());
         for (name, source) in TEMPLATES {
             env.add_template(name, source).map_err(|e| template_error(name, &e))?;
@@ -89,7 +90,7 @@ impl Templates {
     pub fn render(&self, name: &str, context: &Value) -> Result<String, InputError> {
         let template = self.env.get_template(name).map_err(|e| template_error(name, &e))?;
         let text = template.render(context).map_err(|e| template_error(name, &e))?;
-        let mut text = text.replace("\r\n", "\n");
+        let mut text = if text.contains('\r') { text.replace("\r\n", "\n") } else { text };
         while text.ends_with("\n\n") {
             text.pop();
         }
@@ -121,6 +122,19 @@ fn json_string(value: Value) -> String {
     serde_json::to_string(&text).expect("strings serialize")
 }
 
+/// An HCL string literal: a JSON string whose `${` and `%{` (HCL's interpolation and directive
+/// openers) are escaped as `$${` and `%%{`. The values reaching HCL are validated names and paths,
+/// so none has a control character that JSON and HCL would escape differently.
+fn hcl_string(value: Value) -> String {
+    json_string(value).replace("${", "$${").replace("%{", "%%{")
+}
+
+/// A value for supervisord's configuration, where `%(name)s` expands: every `%` doubled.
+fn supervisor_escape(value: Value) -> String {
+    let text = value.as_str().map_or_else(|| value.to_string(), str::to_owned);
+    text.replace('%', "%%")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -136,5 +150,26 @@ mod tests {
         assert_eq!(shell_quote(Value::from("numpy<2")), "'numpy<2'");
         assert_eq!(shell_quote(Value::from("it's")), "'it'\\''s'");
         assert_eq!(shell_quote(Value::from("")), "''");
+    }
+
+    #[test]
+    fn hcl_strings_never_interpolate() {
+        assert_eq!(hcl_string(Value::from("pytorch")), r#""pytorch""#);
+        assert_eq!(hcl_string(Value::from("a${b}%{c}")), r#""a$${b}%%{c}""#);
+        assert_eq!(hcl_string(Value::from(r#"say "hi""#)), r#""say \"hi\"""#);
+    }
+
+    #[test]
+    fn supervisor_values_never_expand() {
+        assert_eq!(supervisor_escape(Value::from("/root")), "/root");
+        assert_eq!(supervisor_escape(Value::from("%(here)s 100%")), "%%(here)s 100%%");
+    }
+
+    /// `{#` opens a template comment: a shell `${#var}` in a template would silently eat text.
+    #[test]
+    fn no_template_holds_a_shell_length_expansion() {
+        for (name, source) in TEMPLATES {
+            assert!(!source.contains("${#"), "{name} contains `${{#`: write the length another way");
+        }
     }
 }

@@ -38,3 +38,32 @@ pub fn files_under(dir: &Utf8Path) -> Vec<Utf8PathBuf> {
     files.sort();
     files
 }
+
+/// The files one spec text generates, by path relative to `out/`, and the diagnostic codes
+/// (errors and warnings) it raised. No files when there are errors.
+pub fn generate(spec: &str) -> (std::collections::BTreeMap<String, String>, Vec<&'static str>) {
+    let sources = sources("spec.kdl", spec);
+    let (images, diags) = dlspec::analyze(&sources);
+    let codes = diags.sorted(&sources).iter().map(|d| d.code).collect();
+    if diags.has_errors() {
+        return (std::collections::BTreeMap::new(), codes);
+    }
+    let templates = dlspec::render::Templates::load(None).expect("the embedded templates load");
+    let plan = dlspec::plan::plan(&images, &templates).expect("the templates render");
+    let files = plan
+        .files
+        .into_iter()
+        .map(|(path, file)| (path.to_string(), String::from_utf8(file.bytes).expect("generated text is UTF-8")))
+        .collect();
+    (files, codes)
+}
+
+/// The files of the one image a spec text generates, by path relative to the image's directory.
+pub fn generate_image(spec: &str) -> std::collections::BTreeMap<String, String> {
+    let (files, codes) = generate(spec);
+    assert!(!files.is_empty(), "the spec does not compile: {codes:?}\n{spec}");
+    let mut dirs = files.keys().filter_map(|p| p.strip_suffix("/Dockerfile"));
+    let dir = dirs.next().expect("an image").to_owned();
+    assert!(dirs.next().is_none(), "the spec makes more than one image");
+    files.iter().filter_map(|(p, text)| Some((p.strip_prefix(&format!("{dir}/"))?.to_owned(), text.clone()))).collect()
+}

@@ -1,0 +1,178 @@
+//! The Dockerfile's layers go from the slowest-changing to the fastest, so that a change to the
+//! extra pip packages or to init/ never reinstalls the framework, and no layer keeps a cache.
+
+mod common;
+
+use common::generate_image;
+
+/// One Dockerfile instruction, continuation lines joined, comments dropped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Instruction {
+    keyword: String,
+    text: String,
+}
+
+fn instructions(dockerfile: &str) -> Vec<Instruction> {
+    let mut all = Vec::new();
+    let mut current = String::new();
+    for line in dockerfile.lines() {
+        let line = line.trim();
+        if line.starts_with('#') || (line.is_empty() && current.is_empty()) {
+            continue;
+        }
+        match line.strip_suffix('\\') {
+            Some(part) => current.push_str(part),
+            None => {
+                current.push_str(line);
+                let (keyword, text) = current.split_once(' ').unwrap_or((&current, ""));
+                all.push(Instruction { keyword: keyword.to_owned(), text: text.trim().to_owned() });
+                current.clear();
+            }
+        }
+    }
+    all
+}
+
+/// What a layer-making instruction does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Layer {
+    Apt,
+    Miniconda,
+    PipConstraints,
+    PlatformPip,
+    Framework,
+    ExtraPip,
+    CopyInit,
+    PlatformSetup,
+}
+
+fn layer(instruction: &Instruction) -> Option<Layer> {
+    let text = &instruction.text;
+    match instruction.keyword.as_str() {
+        "RUN" if text.contains("apt-get install") => Some(Layer::Apt),
+        "RUN" if text.contains("/tmp/miniconda.sh") => Some(Layer::Miniconda),
+        "RUN" if text.contains("pip-constraints.txt") && !text.contains("pip install") => Some(Layer::PipConstraints),
+        "RUN" if text.contains("torch==") || text.contains("tensorflow==") => Some(Layer::Framework),
+        "RUN" if text.contains("jupyterlab") || text.contains("tensorboard") => Some(Layer::PlatformPip),
+        "RUN" if text.contains("pip install") => Some(Layer::ExtraPip),
+        "COPY" if text == "init/ /init/" => Some(Layer::CopyInit),
+        "RUN" if text == "bash /init/setup/platform.sh" => Some(Layer::PlatformSetup),
+        "RUN" | "COPY" | "ADD" => panic!("unexpected layer: {instruction:?}"),
+        _ => None,
+    }
+}
+
+fn layers(dockerfile: &str) -> Vec<Layer> {
+    instructions(dockerfile).iter().filter_map(layer).collect()
+}
+
+const TORCH: &str = r#"image "torch" {
+    pytorch "2.3.0"
+    python "3.10"
+    cuda "12.1.1"
+    pip "pandas"
+}"#;
+
+const TENSORFLOW: &str = r#"image "tf" {
+    tensorflow "2.15.0"
+    python "3.11"
+    cpu
+    pip "seaborn"
+}"#;
+
+#[test]
+fn layers_go_from_apt_to_init() {
+    use Layer::*;
+    for spec in [TORCH, TENSORFLOW] {
+        let dockerfile = &generate_image(spec)["Dockerfile"];
+        assert_eq!(
+            layers(dockerfile),
+            [Apt, Miniconda, PipConstraints, PlatformPip, Framework, ExtraPip, CopyInit, PlatformSetup],
+            "{dockerfile}"
+        );
+    }
+    // Without a framework, extras or a constraint, the order of what remains holds.
+    let bare = generate_image(
+        r#"image "bare" {
+    python "3.13" accept-tos=#true
+    cpu
+    jupyter #false
+    tensorboard #false
+}"#,
+    );
+    assert_eq!(layers(&bare["Dockerfile"]), [Apt, Miniconda, CopyInit, PlatformSetup]);
+}
+
+/// The instructions two Dockerfiles share from the start.
+fn shared_prefix(a: &str, b: &str) -> Vec<Instruction> {
+    instructions(a).into_iter().zip(instructions(b)).take_while(|(x, y)| x == y).map(|(x, _)| x).collect()
+}
+
+#[test]
+fn a_changed_pip_extra_rebuilds_nothing_up_to_the_framework() {
+    let before = &generate_image(TORCH)["Dockerfile"];
+    let after = &generate_image(&TORCH.replace(r#"pip "pandas""#, r#"pip "pandas" "polars""#))["Dockerfile"];
+    assert_ne!(before, after);
+    let shared: Vec<Layer> = shared_prefix(before, after).iter().filter_map(layer).collect();
+    assert_eq!(shared.last(), Some(&Layer::Framework), "the first change must come after the framework");
+}
+
+#[test]
+fn a_changed_init_file_rebuilds_nothing_before_copying_init() {
+    let base = generate_image(TORCH);
+    for (what, changed) in [
+        ("the SSH port", TORCH.replace(r#"pip "pandas""#, "pip \"pandas\"\n    ssh port=2200")),
+        ("the banner", TORCH.replace(r#"pip "pandas""#, "pip \"pandas\"\n    ssh motd=#false")),
+        ("the JupyterLab port", TORCH.replace(r#"pip "pandas""#, "pip \"pandas\"\n    jupyter port=8080")),
+    ] {
+        let changed = generate_image(&changed);
+        let init_changed = base.iter().any(|(path, text)| path.starts_with("init/") && changed.get(path) != Some(text));
+        assert!(init_changed, "{what}: init/ should change");
+        let shared: Vec<Layer> =
+            shared_prefix(&base["Dockerfile"], &changed["Dockerfile"]).iter().filter_map(layer).collect();
+        assert!(
+            shared.ends_with(&[Layer::ExtraPip, Layer::CopyInit, Layer::PlatformSetup]),
+            "{what}: every instruction through `RUN bash /init/setup/platform.sh` should stay the same, got {shared:?}"
+        );
+    }
+}
+
+#[test]
+fn no_layer_keeps_a_cache() {
+    for spec in [TORCH, TENSORFLOW] {
+        let dockerfile = &generate_image(spec)["Dockerfile"];
+        for instruction in instructions(dockerfile) {
+            let text = &instruction.text;
+            if text.contains("apt-get install") {
+                assert!(text.ends_with("&& rm -rf /var/lib/apt/lists/*"), "{text}");
+            }
+            if text.contains("/tmp/miniconda.sh") {
+                assert!(text.contains("rm -f /tmp/miniconda.sh") && text.ends_with("conda clean -afy"), "{text}");
+            }
+            if text.contains("pip install") {
+                assert!(text.contains("pip install --no-cache-dir"), "{text}");
+            }
+        }
+    }
+}
+
+#[test]
+fn every_pip_layer_keeps_numpy_below_2() {
+    let dockerfile = &generate_image(TORCH)["Dockerfile"];
+    let constraints = "--constraint /etc/dlspec/pip-constraints.txt";
+    assert!(
+        dockerfile.contains("RUN mkdir -p /etc/dlspec && printf '%s\\n' 'numpy<2' >/etc/dlspec/pip-constraints.txt")
+    );
+    let pip_layers: Vec<String> =
+        instructions(dockerfile).into_iter().map(|i| i.text).filter(|t| t.contains("pip install")).collect();
+    assert_eq!(pip_layers.len(), 3);
+    assert!(pip_layers.iter().all(|t| t.contains(constraints)), "{pip_layers:#?}");
+    // Python 3.13 has no numpy 1.x wheels: no constraint.
+    let python313 = generate_image(
+        r#"image "a" {
+    python "3.13" accept-tos=#true
+    cpu
+}"#,
+    );
+    assert!(!python313["Dockerfile"].contains("pip-constraints"));
+}

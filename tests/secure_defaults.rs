@@ -1,0 +1,448 @@
+//! The generated images are secure by default, and the seed guides' behaviour stays reachable by
+//! explicit, warned-about settings. Also what the Kubernetes manifests, the scripts and the README
+//! of an image must hold.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+
+use common::{generate, generate_image};
+
+const GPU: &str = r#"image "pytorch" {
+    pytorch "2.3.0"
+    python "3.10"
+    cuda "12.1.1"
+}"#;
+
+const CPU: &str = r#"image "pytorch-cpu" {
+    pytorch "2.3.0"
+    python "3.11"
+    cpu
+}"#;
+
+/// The lines of YAML `text` from the first line that equals `start` (trimmed) through the next
+/// `count` lines, trimmed, each `key:` that the templates wrap joined with its value again.
+fn block(text: &str, start: &str, count: usize) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    for line in text.lines().map(str::trim) {
+        match lines.last_mut() {
+            Some(last) if last.ends_with(':') && line.starts_with('"') => *last = format!("{last} {line}"),
+            _ => lines.push(line.to_owned()),
+        }
+    }
+    let at = lines.iter().position(|l| l == start).unwrap_or_else(|| panic!("no `{start}` in\n{text}"));
+    lines[at..(at + 1 + count).min(lines.len())].to_vec()
+}
+
+// ----- passwords -----
+
+#[test]
+fn no_password_is_written_without_one_in_the_spec() {
+    let files = generate_image(GPU);
+    assert!(!files.contains_key("k8s/secret.yaml"));
+    for (path, text) in &files {
+        assert!(!text.contains("chpasswd") || path == "init/boot/boot.sh", "{path} sets a password");
+        assert!(!text.contains("-e ROOT_PASSWORD="), "{path} passes a password");
+    }
+    // Nothing of the build (the Dockerfile's RUN lines, platform.sh) touches root's password.
+    assert!(!files["Dockerfile"].lines().any(|l| l.contains("passwd") && !l.contains("password-file")));
+    assert!(!files["init/setup/platform.sh"].contains("passwd"));
+}
+
+#[test]
+fn boot_takes_the_password_from_the_file_then_the_environment_else_logs_how() {
+    let boot = &generate_image(GPU)["init/boot/boot.sh"];
+    let file = boot.find("password_file=/sync/root-passwd").expect("reads /sync/root-passwd");
+    let read = boot.find("read -r password <\"$password_file\"").expect("reads the file's first line");
+    let env = boot.find("${ROOT_PASSWORD:-}").expect("falls back to ROOT_PASSWORD");
+    let set = boot.find("| chpasswd").expect("sets the password with chpasswd");
+    assert!(file < read && read < env && env < set, "file first, then the environment:\n{boot}");
+    assert!(boot.contains("unset ROOT_PASSWORD"), "the services must not inherit the password");
+    assert!(boot.contains("password login stays off"), "says what happens without a password");
+    assert!(boot.contains("to set one, start the container with ROOT_PASSWORD"), "says how to set one");
+    assert!(boot.contains("authorized_keys always work"));
+}
+
+#[test]
+fn a_literal_password_works_but_warns_and_stays_out_of_the_image() {
+    let spec = r#"image "pytorch" {
+    python "3.10"
+    cpu
+    ssh password="Xy7-literal-secret"
+}"#;
+    let (_, codes) = generate(spec);
+    assert_eq!(codes, ["dlspec::security::password"]);
+    let files = generate_image(spec);
+    let holders: Vec<&str> =
+        files.iter().filter(|(_, t)| t.contains("Xy7-literal-secret")).map(|(p, _)| p.as_str()).collect();
+    assert_eq!(holders, ["docker-run.sh", "k8s/secret.yaml"], "only the run-time files hold it");
+}
+
+#[test]
+fn a_password_file_elsewhere_is_read_and_mounted_there() {
+    let files = generate_image(
+        r#"image "a" {
+    python "3.10"
+    cpu
+    ssh password-file="/run/secrets/root-passwd"
+}"#,
+    );
+    assert!(files["init/boot/boot.sh"].contains("password_file=/run/secrets/root-passwd"));
+    let mount = block(&files["k8s/deployment.yaml"], "- name: root-password", 3);
+    assert_eq!(mount[1], r#"mountPath: "/run/secrets/root-passwd""#);
+    assert!(files["docker-run.sh"].contains(":/run/secrets/root-passwd:ro"));
+}
+
+// ----- sshd -----
+
+#[test]
+fn sshd_is_hardened_once_at_build_time() {
+    let files = generate_image(GPU);
+    let sshd = &files["init/ssh/sshd_config"];
+    for line in ["PermitEmptyPasswords no", "MaxAuthTries 4", "PubkeyAuthentication yes", "X11Forwarding no"] {
+        assert!(sshd.lines().any(|l| l == line), "sshd_config lacks `{line}`");
+    }
+    assert!(
+        files["init/setup/platform.sh"]
+            .contains("put 0644 /etc/ssh/sshd_config.d/00-dlspec.conf </init/ssh/sshd_config")
+    );
+    assert!(!files["init/boot/boot.sh"].contains("sshd_config"), "boot.sh must not reconfigure sshd");
+    // Host keys are made per container, never shipped in a layer.
+    assert!(files["init/setup/platform.sh"].contains("rm -f /etc/ssh/ssh_host_*"));
+    assert!(files["init/boot/boot.sh"].contains("ssh-keygen -A"));
+}
+
+// ----- nothing fetched at boot -----
+
+#[test]
+fn boot_fetches_no_code() {
+    let files = generate_image(GPU);
+    for path in ["init/boot/boot.sh", "init/boot/init.py"] {
+        for fetcher in ["curl", "wget", "http://", "https://", "urllib", "pip install"] {
+            assert!(!files[path].contains(fetcher), "{path} contains `{fetcher}`");
+        }
+    }
+}
+
+// ----- JupyterLab and TensorBoard -----
+
+#[test]
+fn jupyter_needs_a_token_by_default() {
+    let files = generate_image(GPU);
+    let config = &files["init/jupyter/jupyter_config.py"];
+    assert!(config.contains(r#"TOKEN_FILE = "/sync/jupyter-token""#));
+    assert!(config.contains("auth.token = token"));
+    for open in [r#"auth.token = """#, "allow_origin", "frame-ancestors"] {
+        assert!(!config.contains(open), "the default config contains `{open}`");
+    }
+    assert!(files["docker-run.sh"].contains("args+=(-e JUPYTER_TOKEN)"));
+}
+
+#[test]
+fn open_jupyter_only_when_the_spec_says_so_and_it_warns() {
+    let spec = r#"image "lab" {
+    python "3.10"
+    cpu
+    jupyter open=#true
+}"#;
+    assert_eq!(generate(spec).1, ["dlspec::security::open-jupyter"]);
+    let config = &generate_image(spec)["init/jupyter/jupyter_config.py"];
+    assert!(config.contains(r#"auth.token = """#));
+    assert!(config.contains(r#"c.ServerApp.allow_origin = "*""#));
+    assert!(config.contains("frame-ancestors * 'self'"));
+}
+
+#[test]
+fn tensorboard_binds_where_the_spec_says() {
+    let supervisor = |spec: &str| generate_image(spec).remove("init/supervisor/supervisor.ini").unwrap();
+    assert!(supervisor(CPU).contains("--host 0.0.0.0 --port 6006"));
+    let local = supervisor(
+        r#"image "a" {
+    python "3.10"
+    cpu
+    tensorboard bind="127.0.0.1" port=6007
+}"#,
+    );
+    assert!(local.contains("--host 127.0.0.1 --port 6007"));
+}
+
+// ----- Miniconda -----
+
+#[test]
+fn miniconda_is_verified_when_the_tables_know_its_hash() {
+    // Python 3.11's default installer has a hash in the tables; this 3.10 installer has none.
+    let known = &generate_image(CPU)["Dockerfile"];
+    assert!(known.contains(
+        "echo '807774bae6cd87132094458217ebf713df436f64779faf9bb4c3d4b6615c1e3a  /tmp/miniconda.sh' | sha256sum -c -"
+    ));
+    let unknown = &generate_image(
+        r#"image "a" {
+    python "3.10" miniconda="Miniconda3-py310_24.5.0-0-Linux-x86_64.sh"
+    cpu
+}"#,
+    )["Dockerfile"];
+    assert!(!unknown.contains("sha256sum"));
+    assert!(unknown.contains("The compatibility tables know no sha256 for this installer: it is not verified."));
+    let given = &generate_image(
+        r#"image "a" {
+    python "3.10" sha256="aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+    cpu
+}"#,
+    )["Dockerfile"];
+    assert!(given.contains(
+        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa  /tmp/miniconda.sh' | sha256sum -c -"
+    ));
+}
+
+#[test]
+fn a_build_never_stops_at_anacondas_terms() {
+    let refused = r#"image "a" {
+    python "3.13"
+    cpu
+}"#;
+    let (files, codes) = generate(refused);
+    assert!(files.is_empty());
+    assert_eq!(codes, ["dlspec::compat::miniconda-tos"]);
+    let accepted = &generate_image(&refused.replace(r#""3.13""#, r#""3.13" accept-tos=#true"#))["Dockerfile"];
+    let install = accepted.find("bash /tmp/miniconda.sh").unwrap();
+    let accept = accepted.find("conda tos accept --override-channels").expect("accepts the terms");
+    assert!(install < accept, "the terms are accepted right after installing");
+    assert!(accepted.contains("https://www.anaconda.com/legal/terms/terms-of-service"), "the licensing note");
+    // Installers that need no acceptance get no `conda tos`.
+    assert!(!generate_image(CPU)["Dockerfile"].contains("conda tos"));
+}
+
+// ----- Kubernetes -----
+
+#[test]
+fn gpu_limit_on_gpu_images_only() {
+    let gpu = &generate_image(GPU)["k8s/deployment.yaml"];
+    assert!(block(gpu, "limits:", 3).iter().any(|l| l == r#"nvidia.com/gpu: "1""#));
+    assert!(!generate_image(CPU)["k8s/deployment.yaml"].contains("nvidia.com/gpu"));
+    let custom = generate_image(
+        r#"image "a" {
+    python "3.10"
+    base "nvcr.io/nvidia/cuda:12.1.1-cudnn8-devel-ubuntu22.04" gpu=#true
+    kubernetes gpus=2
+}"#,
+    );
+    assert!(custom["k8s/deployment.yaml"].contains(r#"nvidia.com/gpu: "2""#));
+}
+
+#[test]
+fn deployment_has_shm_probes_secret_and_the_spec_resources() {
+    let deployment = &generate_image(
+        r#"image "a" {
+    tensorflow "2.15.0"
+    python "3.10"
+    cuda "12.2.2"
+    kubernetes replicas=2 shm-size="8Gi" {
+        requests cpu="1" memory="2Gi"
+        limits cpu="8" memory="32Gi"
+    }
+}"#,
+    )["k8s/deployment.yaml"];
+    assert!(deployment.contains("replicas: 2"));
+    assert_eq!(block(deployment, "requests:", 2)[1..], [r#"cpu: "1""#, r#"memory: "2Gi""#]);
+    assert_eq!(block(deployment, "limits:", 3)[1..], [r#"cpu: "8""#, r#"memory: "32Gi""#, r#"nvidia.com/gpu: "1""#]);
+    assert_eq!(block(deployment, "- name: dshm", 1)[1], "mountPath: /dev/shm");
+    assert_eq!(block(deployment, "emptyDir:", 2)[1..], ["medium: Memory", r#"sizeLimit: "8Gi""#]);
+    for probe in ["readinessProbe:", "livenessProbe:"] {
+        assert_eq!(block(deployment, probe, 2)[2], r#"command: ["/init/boot/healthcheck.sh"]"#);
+    }
+    let mount = block(deployment, "- name: root-password", 3);
+    assert_eq!(mount[1..], [r#"mountPath: "/sync/root-passwd""#, "subPath: root-passwd", "readOnly: true"]);
+    let secret = block(deployment, "secret:", 2);
+    // `<slug>-root-passwd`, cut to 63 characters with a hash when longer.
+    let name = secret[1].strip_prefix("secretName: ").unwrap().trim_matches('"');
+    assert!(name.starts_with("a-2-15-0-python3-10-cuda12-2-2") && name.len() <= 63, "{name}");
+    assert_eq!(secret[2], "optional: true");
+}
+
+#[test]
+fn defaults_of_the_deployment() {
+    let deployment = &generate_image(CPU)["k8s/deployment.yaml"];
+    assert!(deployment.contains("replicas: 1"));
+    assert_eq!(block(deployment, "requests:", 2)[1..], [r#"cpu: "100m""#, r#"memory: "512Mi""#]);
+    assert_eq!(block(deployment, "limits:", 2)[1..], [r#"cpu: "2""#, r#"memory: "4Gi""#]);
+    assert_eq!(block(deployment, "emptyDir:", 2)[2], r#"sizeLimit: "2Gi""#);
+}
+
+#[test]
+fn labels_name_the_image_and_its_versions() {
+    let files = generate_image(GPU);
+    let labels = block(&files["k8s/deployment.yaml"], "labels:", 9);
+    assert_eq!(
+        labels[1..],
+        [
+            r#"app.kubernetes.io/name: "pytorch""#,
+            r#"app.kubernetes.io/instance: "pytorch-2-3-0-python3-10-cuda12-1-1-cudnn8-devel-ubuntu22-04""#,
+            r#"app.kubernetes.io/version: "2.3.0-python3.10-cuda12.1.1-cudnn8-devel-ubuntu22.04""#,
+            r#"app.kubernetes.io/managed-by: "dlspec""#,
+            r#"dlspec.dev/framework: "pytorch""#,
+            r#"dlspec.dev/framework-version: "2.3.0""#,
+            r#"dlspec.dev/python: "3.10""#,
+            r#"dlspec.dev/cuda: "12.1.1""#,
+            r#"dlspec.dev/cudnn: "8""#,
+        ]
+    );
+    assert_eq!(block(&files["k8s/service.yaml"], "labels:", 9)[1..], labels[1..]);
+}
+
+#[test]
+fn service_has_the_node_ports_and_is_left_out_without_ports() {
+    let service = &generate_image(
+        r#"image "a" {
+    python "3.10"
+    cpu
+    tensorboard #false
+    kubernetes {
+        node-port ssh=30004 jupyter=30002
+    }
+}"#,
+    )["k8s/service.yaml"];
+    assert_eq!(block(service, r#"- name: "ssh""#, 4)[4], "nodePort: 30004");
+    assert_eq!(block(service, r#"- name: "jupyterlab""#, 4)[4], "nodePort: 30002");
+    assert!(!service.contains("tensorboard"));
+    let batch = generate_image(
+        r#"image "batch" {
+    python "3.10"
+    cpu
+    ssh #false
+    jupyter #false
+    tensorboard #false
+}"#,
+    );
+    assert!(!batch.contains_key("k8s/service.yaml"));
+    assert!(!batch["k8s/deployment.yaml"].contains("ports:"));
+}
+
+// ----- docker-run.sh and build-scripts.sh -----
+
+/// Runs a generated script from another directory, with `docker` replaced by a stub that prints
+/// its arguments one per line (or with no `docker` at all).
+fn run_script(
+    files: &BTreeMap<String, String>,
+    script: &str,
+    env: &[(&str, &str)],
+    with_docker: bool,
+) -> (i32, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let image = dir.path().join("image");
+    let bin = dir.path().join("bin");
+    std::fs::create_dir_all(&image).unwrap();
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::write(image.join(script), &files[script]).unwrap();
+    if with_docker {
+        std::fs::write(bin.join("docker"), "#!/bin/sh\necho \"cwd=$(pwd)\"\nprintf '%s\\n' \"$@\"\n").unwrap();
+        Command::new("chmod").arg("+x").arg(bin.join("docker")).status().unwrap();
+    }
+    // Only what the scripts need besides docker: bash builtins and dirname.
+    std::os::unix::fs::symlink(which("dirname"), bin.join("dirname")).unwrap();
+    let output = Command::new(which("bash"))
+        .arg(image.join(script))
+        .current_dir(dir.path())
+        .env_clear()
+        .env("PATH", &bin)
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout).to_string() + &String::from_utf8_lossy(&output.stderr);
+    (output.status.code().unwrap_or(-1), text.replace(image.to_str().unwrap(), "IMAGE_DIR"))
+}
+
+fn which(tool: &str) -> std::path::PathBuf {
+    ["/usr/bin", "/bin"].iter().map(|d| Path::new(d).join(tool)).find(|p| p.exists()).expect("a standard tool")
+}
+
+#[test]
+fn docker_run_passes_gpus_only_on_gpu_images() {
+    let (status, gpu) = run_script(&generate_image(GPU), "docker-run.sh", &[], true);
+    assert_eq!(status, 0, "{gpu}");
+    assert!(gpu.contains("cwd=IMAGE_DIR\n"), "runs from its own directory:\n{gpu}");
+    assert!(gpu.contains("\n--gpus\nall\n--ipc=host\n"), "{gpu}");
+    assert!(gpu.contains("\n-p\n2222:22\n-p\n8888:8888\n-p\n6006:6006\n"), "{gpu}");
+    assert!(gpu.ends_with("pytorch:2.3.0-python3.10-cuda12.1.1-cudnn8-devel-ubuntu22.04\n"), "{gpu}");
+    let (_, cpu) = run_script(&generate_image(CPU), "docker-run.sh", &[], true);
+    assert!(!cpu.contains("--gpus") && !cpu.contains("--ipc"), "{cpu}");
+}
+
+#[test]
+fn docker_run_passes_secrets_by_name_never_by_value() {
+    let files = generate_image(GPU);
+    let (_, without) = run_script(&files, "docker-run.sh", &[], true);
+    assert!(!without.contains("ROOT_PASSWORD"), "{without}");
+    let (_, with) =
+        run_script(&files, "docker-run.sh", &[("ROOT_PASSWORD", "s3cret"), ("JUPYTER_TOKEN", "t0ken")], true);
+    assert!(with.contains("\n-e\nROOT_PASSWORD\n") && with.contains("\n-e\nJUPYTER_TOKEN\n"), "{with}");
+    assert!(!with.contains("s3cret") && !with.contains("t0ken"), "{with}");
+}
+
+#[test]
+fn scripts_say_when_docker_is_missing() {
+    let files = generate_image(GPU);
+    for script in ["docker-run.sh", "build-scripts.sh"] {
+        assert!(files[script].contains("set -euo pipefail"), "{script}");
+        assert!(files[script].contains(r#"cd "$(dirname "${BASH_SOURCE[0]}")""#), "{script}");
+        let (status, text) = run_script(&files, script, &[], false);
+        assert_eq!(status, 127, "{script}: {text}");
+        assert_eq!(text, format!("{script}: docker is not installed or not on PATH\n"));
+    }
+    let (status, build) = run_script(&files, "build-scripts.sh", &[], true);
+    assert_eq!(status, 0, "{build}");
+    assert_eq!(
+        build,
+        "cwd=IMAGE_DIR\nbuild\n-t\npytorch:2.3.0-python3.10-cuda12.1.1-cudnn8-devel-ubuntu22.04\n-f\nDockerfile\n.\n"
+    );
+}
+
+// ----- README -----
+
+#[test]
+fn readme_has_versions_ports_paths_and_how_to_run_and_check() {
+    let files = generate_image(
+        r#"image "tensorflow" {
+    tensorflow "2.15.0"
+    python "3.10"
+    cuda "12.2.2" cudnn="8"
+    jupyter port=8080 base-url="/lab" root-dir="/workspace"
+    tensorboard logdir="/data/logs" path-prefix="/tb"
+    docker-run ssh=2200
+}"#,
+    );
+    let readme = &files["README.md"];
+    for needle in [
+        // versions
+        "TensorFlow 2.15.0",
+        "| Python | 3.10",
+        "| CUDA | 12.2.2",
+        "| cuDNN | 8 |",
+        "`nvidia/cuda:12.2.2-cudnn8-devel-ubuntu22.04`",
+        // ports and paths
+        "| SSH | 22 (host 2200 with `docker-run.sh`) | login directory `/root` |",
+        "| JupyterLab | 8080 | URL path `/lab/`, working directory `/workspace` |",
+        "| TensorBoard | 6006 | URL path `/tb/`, log directory `/data/logs` |",
+        "`http://HOST:8080/lab/`",
+        "`http://HOST:6006/tb/`",
+        // run
+        "./docker-run.sh",
+        "kubectl apply -f k8s/",
+        "kubectl create secret generic",
+        "kubectl port-forward deploy/",
+        // check
+        "ssh -p 2200 root@HOST",
+        "locale ",
+        "date +%Z",
+        "python --version",
+        "import tensorflow as tf",
+        "nvcc --version",
+        "nvidia-smi",
+        "supervisorctl status",
+        "curl -fsS http://localhost:8080/lab/api",
+        "http://localhost:6006/tb/",
+    ] {
+        assert!(readme.contains(needle), "README.md lacks `{needle}`:\n{readme}");
+    }
+}
