@@ -1,0 +1,818 @@
+#!/bin/bash
+# Boots the platform layer of dlspec output directories for real, without a Docker daemon, and
+# checks it from outside the container. One line per check, `ok <what>` or `FAIL <what>: <why>`;
+# the exit status is non-zero when any check fails.
+#
+#   scripts/boot-test.sh [--selftest[=CASE,...]] IMAGE_DIR...
+#   scripts/boot-test.sh out/pytorch/2.3.0-python3.8-cuda12.1.0-cudnn8-devel-ubuntu22.04
+#
+# For each IMAGE_DIR it builds a test image from the directory's own Dockerfile and init/ with
+# buildah, runs it with podman (runc; overlay storage where the kernel allows it, else vfs;
+# `--network none`: nothing binds on the host), and checks:
+#   - supervisord runs every service of the image (sshd, jupyterlab, tensorboard): each RUNNING,
+#     read from `supervisorctl status` (its exit code is 0 even for a program in BACKOFF);
+#   - init/boot/healthcheck.sh reports healthy;
+#   - SSH (the host's ssh client in the container's network namespace): root logs in with the
+#     password of a test file mounted at the password file, sees the login banner, and `locale` /
+#     `date +%Z` give the image's locale and time zone; a wrong password is refused;
+#   - JupyterLab answers at its base URL with the token of a test file mounted at its token file,
+#     refuses an API call without it (401/403), and serves its UI language pack, selected in the
+#     user settings written by init.py;
+#   - TensorBoard answers at its path prefix;
+#   - the container stops within 10 s on SIGTERM and boots a second time cleanly: all programs
+#     RUNNING again, the files platform.sh and boot.sh manage unchanged, no duplicated lines in
+#     sshd_config, no errors in the boot log;
+#   - without a password file, password login is refused and a key in authorized_keys works.
+# The expected values (services, ports, URL paths, files, locale, time zone) are the LABELs the
+# Dockerfile declares (dev.dlspec.*), not the files under test: a supervisor.ini with a wrong
+# TensorBoard prefix fails the TensorBoard check.
+#
+# The test image is the generated Dockerfile with these substitutions, and no others:
+#   1. FROM: the Dockerfile's own `ARG BASE_IMAGE` is set to a local Debian bookworm base
+#      (`debootstrap --variant=minbase`, cached as a tarball): no registry is needed.
+#   2. Python: the Miniconda RUN becomes `python3 -m venv PREFIX` at the Miniconda prefix
+#      (python3 and python3-venv join the apt list): the installer may not be downloadable, and
+#      it is not what is tested. The platform pip set is installed into it as generated.
+#   3. The framework RUN and the spec's extra pip packages are left out: gigabytes of payload
+#      that the platform layer does not use, pinned for the spec's Python, not Debian's.
+#   4. A build-time pip mirror (`export PIP_INDEX_URL=… &&`), if any, is left out: the machine
+#      running the test may reach PyPI only.
+# Everything else is the generated text: ENV, the apt RUN with localedef, the platform pip RUN,
+# COPY init/, RUN platform.sh (sshd settings, locale, time zone, banner, service config
+# placement), LABEL, CMD. The host's CA bundle reaches the build as the Dockerfile's `pipca`
+# secret (for TLS-intercepting proxies), never the image. The build runs in two steps split
+# before COPY init/ (the same instructions, so the same image), so that the images of one run
+# share the build of the system packages, Python and the platform pip set.
+#
+# --selftest breaks generated files of a copy of the first IMAGE_DIR on purpose, boots each
+# broken copy (first boot only) and checks that the test fails with a line naming what broke:
+#   tensorboard-prefix   supervisor.ini: TensorBoard's --path_prefix is wrong
+#   jupyterlab-command   supervisor.ini: jupyterlab's command does not exist
+#   sshd-root-login      sshd_config: PermitRootLogin prohibit-password
+#
+# Needs root and buildah, podman, runc, debootstrap, sshpass, curl, ssh, nsenter, python3; as
+# root on Debian/Ubuntu it installs the missing ones with apt-get. All container state lives in a
+# temporary directory (--root, --runroot, --tmpdir, runc --root) removed at exit, with the
+# containers (by id) and any mount left under it. The base rootfs tarball is cached in
+# $BOOT_TEST_CACHE (default ${XDG_CACHE_HOME:-$HOME/.cache}/dlspec-boot-test), made again after
+# 30 days.
+# Environment: BOOT_TEST_STORAGE_DRIVER (auto, the default: overlay if it works here, else vfs;
+# or vfs, overlay), BOOT_TEST_CACHE, DEBIAN_MIRROR (debootstrap's mirror; default: the host's apt
+# source), HOST_CA (CA bundle for the build's downloads; default the host's), BOOT_TEST_KEEP=1
+# (keep the temporary directory for inspection; the containers are still removed).
+set -euo pipefail
+
+usage() {
+    sed -n '6,7p' "${BASH_SOURCE[0]}" | sed 's/^#   //' >&2
+    exit 2
+}
+
+selftest=""
+dirs=()
+for arg in "$@"; do
+    case $arg in
+        --selftest) selftest=tensorboard-prefix,jupyterlab-command,sshd-root-login ;;
+        --selftest=*) selftest=${arg#--selftest=} ;;
+        -h | --help) usage ;;
+        -*) echo "boot-test: unknown option $arg" >&2; usage ;;
+        *) dirs+=("$arg") ;;
+    esac
+done
+[ "${#dirs[@]}" -gt 0 ] || usage
+for i in "${!dirs[@]}"; do
+    if [ ! -f "${dirs[$i]}/Dockerfile" ] || [ ! -d "${dirs[$i]}/init" ]; then
+        echo "boot-test: ${dirs[$i]} is not a dlspec image directory (no Dockerfile or init/)" >&2
+        exit 2
+    fi
+    dirs[i]=$(cd "${dirs[$i]}" && pwd)
+done
+
+# --- Tools ---------------------------------------------------------------------------------
+if [ "$(id -u)" -ne 0 ]; then
+    echo "boot-test: run as root (buildah and podman with runc, debootstrap, nsenter)" >&2
+    exit 2
+fi
+missing=()
+for tool in buildah:buildah podman:podman runc:runc debootstrap:debootstrap sshpass:sshpass \
+    curl:curl ssh:openssh-client ssh-keygen:openssh-client nsenter:util-linux python3:python3; do
+    if ! command -v "${tool%%:*}" >/dev/null 2>&1; then
+        missing+=("${tool#*:}")
+    fi
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+    if command -v apt-get >/dev/null 2>&1; then
+        echo "== installing ${missing[*]}"
+        apt-get update -qq >/dev/null
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+            "${missing[@]}" ca-certificates >/dev/null
+    else
+        echo "boot-test: missing: ${missing[*]} (no apt-get to install them)" >&2
+        exit 2
+    fi
+fi
+
+# --- State ---------------------------------------------------------------------------------
+cache=${BOOT_TEST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/dlspec-boot-test}
+ca=${HOST_CA:-/etc/ssl/certs/ca-certificates.crt}
+mirror=${DEBIAN_MIRROR:-}
+if [ -z "$mirror" ]; then
+    mirror=$(cat /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '/^URIs:/ && $2 !~ /security/ { print $2; exit }' || true)
+fi
+if [ -z "$mirror" ]; then
+    mirror=$(awk '$1 == "deb" && $2 !~ /security/ { print $2; exit }' /etc/apt/sources.list 2>/dev/null || true)
+fi
+mirror=${mirror:-http://deb.debian.org/debian}
+
+had_containers_cache=no
+if [ -e /var/lib/containers/cache ]; then had_containers_cache=yes; fi
+E=$(mktemp -d "${TMPDIR:-/tmp}/boot-test.XXXXXX")
+# use_driver DRIVER: the buildah (G) and podman (P) flags that keep all state in $E.
+use_driver() {
+    driver=$1
+    G=(--root "$E/storage" --runroot "$E/runroot" --storage-driver "$driver")
+    P=("${G[@]}" --tmpdir "$E/libpod-tmp" --cgroup-manager cgroupfs --events-backend file --runtime runc
+        --runtime-flag "root=$E/runc-state" --network-config-dir "$E/cni")
+}
+driver=${BOOT_TEST_STORAGE_DRIVER:-auto}
+use_driver "$([ "$driver" = auto ] && echo overlay || echo "$driver")"
+# podman run: loopback only, the rlimits a container may set here, and no systemd timer for the
+# HEALTHCHECK (the test runs healthcheck.sh itself).
+R=(--network none --ulimit nofile=1024:4096 --ulimit nproc=1000:2000 --no-healthcheck)
+export TMPDIR="$E/tmp"
+mkdir -p "$E/tmp" "$E/cni" "$E/libpod-tmp" "$cache"
+touch "$E/containers"
+
+cleanup() {
+    local id mountpoint
+    set +e
+    while read -r id; do
+        [ -n "$id" ] && podman "${P[@]}" rm -f -t 0 "$id" >/dev/null 2>&1
+    done <"$E/containers"
+    podman "${P[@]}" rmi -af >/dev/null 2>&1
+    buildah "${G[@]}" rm --all >/dev/null 2>&1
+    # Whatever is still mounted under the state directory, deepest first.
+    awk -v e="$E/" 'index($5, e) == 1 { print $5 }' /proc/self/mountinfo | sort -r | while read -r mountpoint; do
+        umount -l "$mountpoint" 2>/dev/null
+    done
+    if [ "${BOOT_TEST_KEEP:-}" = 1 ]; then
+        echo "boot-test: kept $E"
+    else
+        rm -rf "$E"
+    fi
+    if [ "$had_containers_cache" = no ]; then rm -rf /var/lib/containers/cache; fi
+    rmdir /var/lib/containers /run/runc 2>/dev/null
+    return 0
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+podman_() { podman "${P[@]}" "$@"; }
+
+# Storage: overlay where the kernel and the file system of $E allow it (a container starts in
+# 0.2 s; vfs copies the whole image for each container and each build step: 10-30 s each), else
+# vfs. BOOT_TEST_STORAGE_DRIVER=vfs|overlay forces one.
+if [ "${BOOT_TEST_STORAGE_DRIVER:-auto}" = auto ] && ! podman_ info >"$E/storage-probe.log" 2>&1; then
+    awk -v e="$E/" 'index($5, e) == 1 { print $5 }' /proc/self/mountinfo | sort -r | xargs -r umount -l
+    rm -rf "$E/storage" "$E/runroot"
+    use_driver vfs
+fi
+echo "== storage: $driver, in $E"
+
+# --- Reporting -----------------------------------------------------------------------------
+failures=0
+ok() { echo "ok   $*"; }
+fail() { failures=$((failures + 1)); echo "FAIL $*"; }
+# check WHAT DETAIL: ok when DETAIL is empty, else a FAIL naming WHAT with DETAIL.
+check() {
+    if [ -z "$2" ]; then ok "$1"; else fail "$1: $2"; fi
+}
+# oneline TEXT: TEXT on one line, at most 400 characters.
+oneline() {
+    printf '%s' "$1" | sed 's/\x1b\[[0-9;]*m//g' | tr '\r\n' '  ' | tr -s ' ' | cut -c1-400
+}
+now() { date +%s%N; }
+# seconds START: seconds since START (from now()), one decimal.
+seconds() { awk -v d="$(($(now) - $1))" 'BEGIN { printf "%.1f", d / 1e9 }'; }
+
+# --- Base image ----------------------------------------------------------------------------
+base_tarball=$cache/bookworm-minbase.tar.gz
+echo "== base image: Debian bookworm minbase ($base_tarball)"
+start=$(now)
+(
+    flock 9
+    if [ -s "$base_tarball" ] && [ -z "$(find "$base_tarball" -mtime +30)" ]; then
+        exit 0
+    fi
+    echo "   debootstrap from $mirror"
+    debootstrap --variant=minbase bookworm "$E/rootfs" "$mirror" >"$E/debootstrap.log" 2>&1 \
+        || { tail -20 "$E/debootstrap.log"; exit 1; }
+    rm -rf "$E"/rootfs/var/cache/apt/archives/*.deb "$E"/rootfs/var/cache/apt/*.bin "$E"/rootfs/var/lib/apt/lists/*
+    tar -C "$E/rootfs" --numeric-owner -czf "$base_tarball.tmp" .
+    mv "$base_tarball.tmp" "$base_tarball"
+    rm -rf "$E/rootfs"
+) 9>"$cache/.lock" || { echo "FAIL base image: debootstrap failed"; exit 1; }
+base=localhost/boot-test-base:bookworm
+podman_ import --quiet --change 'CMD ["/bin/bash"]' "$base_tarball" "$base" >/dev/null
+echo "   ready in $(seconds "$start") s"
+
+# --- The test image ------------------------------------------------------------------------
+# derive DIR CONTEXT: applies the substitutions of the header to DIR/Dockerfile and writes it
+# as two files, split before `COPY init/`: CONTEXT/Dockerfile.platform (base, system packages,
+# Python, platform pip set) and CONTEXT/Dockerfile (FROM that, then COPY init/ to the end).
+# Copies init/, and writes CONTEXT/labels (the dev.dlspec.* LABELs, NAME<TAB>VALUE).
+derive() {
+    mkdir -p "$2"
+    cp -a "$1/init" "$2/init"
+    python3 - "$1/Dockerfile" "$2/Dockerfile" "$2/labels" <<'PYTHON'
+import re
+import shlex
+import sys
+
+source, target, labels_out = sys.argv[1:4]
+lines = open(source, encoding="utf-8").read().split("\n")
+
+# Items: ("comment"|"blank", line) or ("instruction", text with its continuation lines).
+items = []
+i = 0
+while i < len(lines):
+    line = lines[i]
+    if not line.strip():
+        items.append(["blank", line])
+    elif line.lstrip().startswith("#"):
+        items.append(["comment", line])
+    else:
+        text = [line]
+        while text[-1].endswith("\\") and i + 1 < len(lines):
+            i += 1
+            text.append(lines[i])
+        items.append(["instruction", "\n".join(text)])
+    i += 1
+
+
+def keyword(item):
+    return item[1].split(None, 1)[0].upper() if item[0] == "instruction" else ""
+
+
+def comments_before(index):
+    """Indices of the comment lines right above an instruction."""
+    found = []
+    j = index - 1
+    while j >= 0 and items[j][0] == "comment":
+        found.insert(0, j)
+        j -= 1
+    return found
+
+
+def die(message):
+    sys.exit("boot-test: %s: %s (the Dockerfile template changed? update scripts/boot-test.sh)" % (source, message))
+
+
+runs = [n for n, item in enumerate(items) if keyword(item) == "RUN"]
+drop = set()
+
+# 1. FROM: the Dockerfile's own ARG BASE_IMAGE (set by --build-arg).
+froms = [n for n, item in enumerate(items) if keyword(item) == "FROM"]
+if len(froms) != 1 or items[froms[0]][1].strip() != "FROM ${BASE_IMAGE}":
+    die("expected one `FROM ${BASE_IMAGE}`")
+
+# 2. Python: apt gets python3 and python3-venv; the Miniconda RUN becomes a venv at its prefix.
+apt = [n for n in runs if "apt-get install" in items[n][1]]
+if len(apt) != 1:
+    die("expected one RUN with apt-get install")
+text, count = re.subn(r"(apt-get install[^\n]*\\\n)", r"\1        python3 python3-venv \\\n", items[apt[0]][1], count=1)
+if count != 1:
+    die("the apt-get install line does not continue on the next line")
+items[apt[0]][1] = text
+conda = [n for n in runs if "miniconda.sh" in items[n][1]]
+if len(conda) != 1:
+    die("expected one RUN with the Miniconda installer")
+match = re.search(r"miniconda\.sh -b -p (\S+)", items[conda[0]][1])
+if not match:
+    die("no `-b -p PREFIX` in the Miniconda RUN")
+prefix = shlex.split(match.group(1))[0]
+for j in comments_before(conda[0]):
+    drop.add(j)
+items[conda[0]][1] = "# boot-test: Debian's python3 in a venv stands in for Miniconda.\nRUN python3 -m venv %s" % shlex.quote(prefix)
+
+# 3. The framework and the extra pip packages: every pip RUN but the platform's set.
+copy_init = [n for n, item in enumerate(items) if keyword(item) == "COPY" and "init/" in item[1]]
+if len(copy_init) != 1:
+    die("expected one COPY of init/")
+pip = [n for n in runs if "pip install" in items[n][1]]
+if any(n > copy_init[0] for n in pip):
+    die("a pip RUN after COPY init/")
+platform = [n for n in pip if any("platform layer" in items[j][1] for j in comments_before(n))]
+if len(platform) > 1:
+    die("more than one pip RUN commented as the platform layer")
+for n in pip:
+    if n not in platform:
+        drop.add(n)
+        drop.update(comments_before(n))
+        what = [items[j][1] for j in comments_before(n) if "hadolint" not in items[j][1]]
+        print("   left out: the RUN of " + (what[0].lstrip("# ") if what else items[n][1].split("\n")[-1].strip()))
+
+# 4. The build mirror.
+for n in platform:
+    items[n][1] = re.sub(r"export PIP_INDEX_URL=\S+ && ", "", items[n][1])
+
+# The labels: what the image promises.
+labels = {}
+for item in items:
+    if keyword(item) == "LABEL":
+        words = shlex.split(item[1].split(None, 1)[1].replace("\\\n", " "))
+        for word in words:
+            name, _, value = word.partition("=")
+            labels[name] = value
+if "dev.dlspec.prefix" not in labels:
+    die("no dev.dlspec.* LABELs (output of an older dlspec? run `dlspec compile`)")
+if labels["dev.dlspec.prefix"] != prefix:
+    die("LABEL dev.dlspec.prefix=%s but Miniconda goes to %s" % (labels["dev.dlspec.prefix"], prefix))
+
+# Two files, split before COPY init/: everything above (system packages, Python, pip) is built
+# once for the images of a run that share it, each image's init/ on top of it.
+split = min(comments_before(copy_init[0]) or [copy_init[0]])
+platform_text, image_text = [], ["ARG PLATFORM_IMAGE", "FROM ${PLATFORM_IMAGE}", ""]
+for n, item in enumerate(items):
+    out = platform_text if n < split else image_text
+    if n in drop:
+        continue
+    if item[0] == "blank" and out and out[-1] == "":
+        continue
+    out.append(item[1])
+with open(target + ".platform", "w", encoding="utf-8") as handle:
+    handle.write("\n".join(platform_text))
+with open(target, "w", encoding="utf-8") as handle:
+    handle.write("\n".join(image_text))
+with open(labels_out, "w", encoding="utf-8") as handle:
+    for name, value in sorted(labels.items()):
+        handle.write("%s\t%s\n" % (name[len("dev.dlspec."):], value))
+PYTHON
+}
+
+declare -A L
+# read_labels FILE: fills L from a labels file written by derive.
+read_labels() {
+    local name value
+    L=()
+    while IFS=$'\t' read -r name value; do
+        L[$name]=$value
+    done <"$1"
+}
+
+# build CONTEXT TAG: builds the test image in two steps (see derive). The first is skipped when
+# an image of this run already built the same text (comments aside).
+build() {
+    local start platform secret=()
+    start=$(now)
+    if [ -s "$ca" ]; then secret=(--secret "id=pipca,src=$ca"); fi
+    platform=localhost/boot-test-platform:$(grep -v '^[[:space:]]*#' "$1/Dockerfile.platform" | sha256sum | cut -c1-16)
+    if podman_ image exists "$platform"; then
+        echo "   system packages, Python and platform pip set: built already ($platform)"
+    elif buildah "${G[@]}" bud --format docker --isolation chroot --cni-config-dir "$E/cni" "${secret[@]}" \
+        --build-arg "BASE_IMAGE=$base" -t "$platform" -f "$1/Dockerfile.platform" "$1" >"$1/build.log" 2>&1; then
+        echo "   system packages, Python and platform pip set built in $(seconds "$start") s"
+    else
+        fail "build the test image (system packages, Python, platform pip set): $(oneline "$(tail -n 8 "$1/build.log")")"
+        return 1
+    fi
+    if buildah "${G[@]}" bud --format docker --isolation chroot --cni-config-dir "$E/cni" "${secret[@]}" \
+        --build-arg "PLATFORM_IMAGE=$platform" -t "$2" -f "$1/Dockerfile" "$1" >>"$1/build.log" 2>&1; then
+        ok "build the test image ($(seconds "$start") s)"
+    else
+        fail "build the test image (init/, platform.sh): $(oneline "$(tail -n 8 "$1/build.log")")"
+        return 1
+    fi
+}
+
+# --- Checks on a running container ----------------------------------------------------------
+# programs: the supervisord programs the image must run (from the labels).
+programs() {
+    if [ -n "${L[ssh.port]:-}" ]; then echo sshd; fi
+    if [ -n "${L[jupyter.port]:-}" ]; then echo jupyterlab; fi
+    if [ -n "${L[tensorboard.port]:-}" ]; then echo tensorboard; fi
+}
+
+# start_container ARGS...: podman run -d; prints the id and records it for the cleanup.
+start_container() {
+    local id
+    id=$(podman_ run -d "${R[@]}" "$@") || return 1
+    echo "$id" >>"$E/containers"
+    echo "$id"
+}
+
+# wait_supervisor ID PROGRAM...: waits (at most 90 s) until supervisord answers and no listed
+# program is STARTING or BACKOFF; writes the last `supervisorctl status` to $E/status. Fails when
+# supervisord never answered (exit status 0: all RUNNING, 3: some not; others, such as 4 while
+# its socket does not exist yet: no answer).
+wait_supervisor() {
+    local id=$1 rc answered=no program state settled
+    shift
+    : >"$E/status"
+    for _ in $(seq 1 90); do
+        if [ "$(podman_ inspect -f '{{.State.Running}}' "$id" 2>/dev/null)" != true ]; then
+            break
+        fi
+        rc=0
+        podman_ exec -e LC_ALL=C "$id" supervisorctl status >"$E/status" 2>&1 || rc=$?
+        if [ "$rc" -eq 0 ] || [ "$rc" -eq 3 ]; then
+            answered=yes
+            settled=yes
+            for program in "$@"; do
+                state=$(awk -v p="$program" '$1 == p { print $2 }' "$E/status")
+                case $state in
+                    RUNNING | FATAL | EXITED | STOPPED | "") ;;
+                    *) settled=no ;;
+                esac
+            done
+            if [ "$settled" = yes ]; then break; fi
+        fi
+        sleep 1
+    done
+    [ "$answered" = yes ]
+}
+
+# check_programs ID WHEN: one line per program the image must run, from `supervisorctl status`.
+# Sets STATE[program] and forgets WAITED.
+declare -A STATE WAITED
+check_programs() {
+    local id=$1 when=$2 status program line state detail
+    STATE=()
+    WAITED=()
+    # shellcheck disable=SC2046 # one word per program
+    if ! wait_supervisor "$id" $(programs); then
+        fail "${when}supervisord answers: $(oneline "$(cat "$E/status")") (container log: $(oneline "$(podman_ logs "$id" 2>&1 | tail -n 5)"))"
+        return
+    fi
+    status=$(cat "$E/status")
+    if [ -z "$(programs)" ]; then
+        ok "${when}supervisord answers (the image has no services)"
+    fi
+    for program in $(programs); do
+        line=$(awk -v p="$program" '$1 == p' <<<"$status")
+        state=$(awk '{ print $2 }' <<<"$line")
+        if [ -z "$line" ]; then
+            fail "${when}supervisord program $program RUNNING: no such program in supervisor.ini"
+        elif [ "$state" = RUNNING ]; then
+            ok "${when}supervisord program $program RUNNING"
+        else
+            detail=$(podman_ exec "$id" tail -n 4 "/var/log/supervisor/$program.log" 2>/dev/null || true)
+            fail "${when}supervisord program $program RUNNING: state $state ($(oneline "$(cut -d' ' -f3- <<<"$line" | sed 's/^ *//')"))${detail:+; log tail: $(oneline "$detail")}"
+        fi
+        STATE[$program]=$state
+    done
+    while read -r line; do
+        program=$(awk '{ print $1 }' <<<"$line")
+        state=$(awk '{ print $2 }' <<<"$line")
+        if ! programs | grep -Fxq "$program" && [ "$state" != RUNNING ]; then
+            fail "${when}supervisord program $program RUNNING: state $state"
+        fi
+    done < <(grep -E '^[A-Za-z0-9_-]+ +[A-Z]+' <<<"$status")
+}
+
+# in_netns ID COMMAND...: runs a host command in the container's network namespace.
+in_netns() {
+    local pid
+    pid=$(podman_ inspect -f '{{.State.Pid}}' "$1")
+    shift
+    nsenter -t "$pid" -n -- "$@"
+}
+
+# http ID PROGRAM URL [CURL ARGS...]: the HTTP status of URL from the container's network
+# namespace (000: no answer). Waits up to 60 s for the port, once, and only when supervisord
+# says PROGRAM is RUNNING.
+http() {
+    local id=$1 program=$2 url=$3 code=000 tries=1
+    shift 3
+    if [ "${STATE[$program]:-}" = RUNNING ] && [ -z "${WAITED[$program]:-}" ]; then tries=60; fi
+    for _ in $(seq 1 "$tries"); do
+        code=$(in_netns "$id" curl -s -o /dev/null -w '%{http_code}' --max-time 10 "$@" "$url" 2>/dev/null || true)
+        if [ "$code" != 000 ]; then break; fi
+        sleep 1
+    done
+    WAITED[$program]=1
+    echo "$code"
+}
+
+ssh_opts() {
+    echo -F /dev/null -p "${L[ssh.port]}" -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
+        -o LogLevel=ERROR -o ConnectTimeout=10
+}
+# ssh_password ID PASSWORD_FILE COMMAND [SSH OPTION...]: a password login as root; an empty
+# COMMAND gives a login shell.
+ssh_password() {
+    local id=$1 file=$2 command=$3
+    shift 3
+    # shellcheck disable=SC2046 # options without spaces
+    in_netns "$id" sshpass -f "$file" ssh $(ssh_opts) -o PubkeyAuthentication=no \
+        -o PreferredAuthentications=password,keyboard-interactive -o NumberOfPasswordPrompts=1 "$@" \
+        root@127.0.0.1 ${command:+"$command"}
+}
+
+# check_healthcheck ID WHEN TRIES: healthcheck.sh, tried up to TRIES times a second apart.
+check_healthcheck() {
+    local id=$1 when=$2 tries=$3 out=""
+    for _ in $(seq 1 "$tries"); do
+        if out=$(podman_ exec "$id" /init/boot/healthcheck.sh 2>&1); then break; fi
+        sleep 1
+    done
+    if [ "$out" = healthy ]; then ok "${when}healthcheck.sh reports healthy"; else fail "${when}healthcheck.sh reports healthy: $(oneline "$out")"; fi
+}
+
+# boot_log_errors TEXT: the lines of a boot log that look like errors.
+boot_log_errors() {
+    grep -iE 'error|traceback|fail|fatal|cannot|can.t|denied|not found|no such|exited: .*not expected|gave up' <<<"$1" \
+        | grep -v "CRIT Server 'unix_http_server' running without any HTTP authentication checking" || true
+}
+
+# config_files ID: the files platform.sh and boot.sh manage, as one text.
+config_files() {
+    # shellcheck disable=SC2016 # expanded in the container
+    podman_ exec "$1" bash -c 'for f in /etc/ssh/sshd_config /etc/ssh/sshd_config.d/*.conf /etc/environment \
+        /etc/profile.d/dlspec-env.sh /etc/bash.bashrc /etc/timezone /etc/default/locale; do
+            [ -f "$f" ] && { echo "== $f"; cat "$f"; }; done; echo "== /etc/localtime -> $(readlink /etc/localtime)"' 2>&1
+}
+
+# --- One image -----------------------------------------------------------------------------
+# test_image DIR N QUICK: builds and checks one image directory; QUICK=yes boots once (selftest).
+# Returns non-zero when a check failed.
+test_image() {
+    local dir=$1 n=$2 quick=${3:-no}
+    local ctx="$E/image-$n" image="localhost/boot-test-$n:latest"
+    local id out code token="" before logs first second dups start tz_abbr key expected expected_line line
+    local failures_before=$failures
+    echo "== $dir"
+    derive "$dir" "$ctx" || { fail "derive the test Dockerfile from $dir/Dockerfile"; return 1; }
+    read_labels "$ctx/labels"
+    build "$ctx" "$image" || return 1
+
+    # Test files: the root password, the Jupyter token, a key pair.
+    printf '%s\n' "boot-test-password-$n" >"$ctx/root-passwd"
+    printf '%s\n' "boot-test-token-$n" >"$ctx/jupyter-token"
+    chmod 0600 "$ctx/root-passwd" "$ctx/jupyter-token"
+    ssh-keygen -q -t ed25519 -N '' -C boot-test -f "$ctx/id_ed25519"
+    cp "$ctx/id_ed25519.pub" "$ctx/authorized_keys"
+    chmod 0600 "$ctx/authorized_keys"
+
+    local mounts=()
+    if [ -n "${L[ssh.password-file]:-}" ]; then mounts+=(-v "$ctx/root-passwd:${L[ssh.password-file]}:ro"); fi
+    if [ -n "${L[jupyter.token-file]:-}" ] && [ "${L[jupyter.open]:-}" != true ]; then
+        mounts+=(-v "$ctx/jupyter-token:${L[jupyter.token-file]}:ro")
+        token=boot-test-token-$n
+    fi
+
+    echo "-- first boot${L[ssh.password-file]:+, with a password file}${token:+, with a token file}"
+    start=$(now)
+    if ! id=$(start_container "${mounts[@]}" "$image"); then
+        fail "start the container"
+        return 1
+    fi
+    echo "   started in $(seconds "$start") s"
+    check_programs "$id" ""
+
+    if [ -n "${L[ssh.port]:-}" ]; then
+        # shellcheck disable=SC2016 # expanded by the remote shell
+        out=$(ssh_password "$id" "$ctx/root-passwd" 'locale; echo "TZ-ABBR=$(date +%Z)"' 2>&1 || true)
+        if grep -q '^TZ-ABBR=' <<<"$out"; then
+            ok "ssh: root logs in with the password from ${L[ssh.password-file]}"
+            expected=${L[locale]}
+            line=$(grep -E '^(LANG|LC_ALL|LC_CTYPE)=|Cannot|无法' <<<"$out" | tr '\n' ' ')
+            if grep -q "^LANG=\"\{0,1\}$expected\"\{0,1\}$" <<<"$out" && grep -q "^LC_CTYPE=\"\{0,1\}$expected\"\{0,1\}$" <<<"$out" \
+                && ! grep -q 'Cannot\|无法' <<<"$out"; then
+                ok "ssh: locale is $expected"
+            else
+                fail "ssh: locale is $expected: $(oneline "$line")"
+            fi
+            if [ -f "/usr/share/zoneinfo/${L[timezone]}" ]; then
+                tz_abbr=$(TZ=":${L[timezone]}" date +%Z)
+            else
+                tz_abbr=$(podman_ exec -e "TZ=:${L[timezone]}" "$id" date +%Z)
+            fi
+            line=$(sed -n 's/^TZ-ABBR=//p' <<<"$out")
+            check "ssh: date +%Z is $tz_abbr (${L[timezone]})" "$([ "$line" = "$tz_abbr" ] || echo "got $line")"
+        else
+            fail "ssh: root logs in with the password from ${L[ssh.password-file]}: $(oneline "$out")"
+        fi
+        if [ "${L[ssh.motd]:-}" = true ]; then
+            expected=$(podman_ exec -e DLSPEC_MOTD_SHOWN= "$id" bash -c '. /init/motd/motd.sh' 2>&1 \
+                | sed 's/\x1b\[[0-9;]*m//g' | grep -v '^[[:space:]]*$' | head -n 3 || true)
+            out=$(printf 'exit\n' | ssh_password "$id" "$ctx/root-passwd" "" -tt 2>&1 | sed 's/\x1b\[[0-9;]*m//g; s/\r$//' || true)
+            line=""
+            if [ -z "$expected" ]; then line="init/motd/motd.sh prints nothing"; fi
+            while IFS= read -r expected_line; do
+                if [ -n "$expected_line" ] && ! grep -Fq -- "$expected_line" <<<"$out"; then
+                    line="no \"$expected_line\" in the session: $(oneline "$(head -n 5 <<<"$out")")"
+                    break
+                fi
+            done <<<"$expected"
+            check "ssh: the login banner (init/motd/motd.sh) is shown" "$line"
+        fi
+        out=$(printf 'wrong-password\n' >"$ctx/wrong-passwd"; ssh_password "$id" "$ctx/wrong-passwd" true 2>&1 && echo LOGGED-IN || true)
+        check "ssh: a wrong password is refused" "$(grep LOGGED-IN <<<"$out" || true)"
+    fi
+
+    if [ -n "${L[jupyter.port]:-}" ]; then
+        local base="http://127.0.0.1:${L[jupyter.port]}${L[jupyter.base-url]}" auth=()
+        if [ -n "$token" ]; then auth=(-H "Authorization: token $token"); fi
+        code=$(http "$id" jupyterlab "${base}api" "${auth[@]}")
+        out=$(http "$id" jupyterlab "${base}api/contents" "${auth[@]}")
+        check "jupyterlab answers at ${L[jupyter.base-url]} (${L[jupyter.base-url]}api and api/contents: HTTP 200${token:+ with the token})" \
+            "$([ "$code" = 200 ] && [ "$out" = 200 ] || echo "HTTP $code on api, $out on api/contents")"
+        if [ -n "$token" ]; then
+            code=$(http "$id" jupyterlab "${base}api/contents")
+            check "jupyterlab refuses ${L[jupyter.base-url]}api/contents without the token (HTTP 401/403)" \
+                "$([ "$code" = 401 ] || [ "$code" = 403 ] || echo "HTTP $code")"
+        fi
+        if [ -n "${L[jupyter.locale]:-}" ]; then
+            out=$(in_netns "$id" curl -s --max-time 10 "${auth[@]}" "${base}lab/api/translations/" 2>&1 || true)
+            line=$(in_netns "$id" curl -s --max-time 10 "${auth[@]}" "${base}lab/api/settings/@jupyterlab/translation-extension:plugin" 2>&1 || true)
+            if ! python3 -c 'import json, sys; sys.exit(0 if sys.argv[2] in json.loads(sys.argv[1])["data"] else 1)' "$out" "${L[jupyter.locale]}" 2>/dev/null; then
+                fail "jupyterlab UI language ${L[jupyter.locale]}: no language pack installed: $(oneline "$out")"
+            elif ! grep -q "\"locale\": *\"${L[jupyter.locale]}\"\|locale.*${L[jupyter.locale]}" <<<"$line"; then
+                fail "jupyterlab UI language ${L[jupyter.locale]}: pack installed, not selected in the user settings: $(oneline "$line")"
+            else
+                ok "jupyterlab UI language ${L[jupyter.locale]}: language pack installed and selected"
+            fi
+        fi
+    fi
+
+    if [ -n "${L[tensorboard.port]:-}" ]; then
+        code=$(http "$id" tensorboard "http://127.0.0.1:${L[tensorboard.port]}${L[tensorboard.path-prefix]}/")
+        check "tensorboard answers at ${L[tensorboard.path-prefix]}/" "$([ "$code" = 200 ] || echo "HTTP $code")"
+    fi
+    check_healthcheck "$id" "" 3
+
+    logs=$(podman_ logs "$id" 2>&1)
+    check "first boot: no errors in the boot log" "$(oneline "$(boot_log_errors "$logs")")"
+
+    if [ "$quick" = yes ]; then
+        podman_ rm -f -t 0 "$id" >/dev/null 2>&1 || true
+        [ "$failures" -eq "$failures_before" ]
+        return
+    fi
+
+    echo "-- SIGTERM, then a second boot"
+    first=$(config_files "$id")
+    before=$(wc -l <<<"$logs")
+    stop_check "$id" "first boot: "
+    start=$(now)
+    if ! out=$(start_again "$id"); then
+        fail "second boot: podman start: $(oneline "$out")"
+        return 1
+    fi
+    echo "   started again in $(seconds "$start") s"
+    check_programs "$id" "second boot: "
+    check_healthcheck "$id" "second boot: " 60
+    second=$(config_files "$id")
+    check "second boot: sshd_config, environment, bashrc, time zone, locale unchanged" \
+        "$([ "$first" = "$second" ] || oneline "$(diff <(echo "$first") <(echo "$second") | grep '^[<>]' | head -n 6)")"
+    if [ -n "${L[ssh.port]:-}" ]; then
+        # shellcheck disable=SC2016 # expanded in the container
+        dups=$(podman_ exec "$id" bash -c 'for f in /etc/ssh/sshd_config /etc/ssh/sshd_config.d/*.conf; do
+                grep -Ev "^[[:space:]]*(#|$)" "$f" | sort | uniq -d | sed "s|^|$f: |"; done' 2>&1 || true)
+        check "second boot: no duplicated lines in sshd_config" "$(oneline "$dups")"
+        out=$(podman_ exec -e LC_ALL=C "$id" /usr/sbin/sshd -t 2>&1 || echo "exit status $?")
+        check "second boot: sshd -t accepts the configuration" "$(oneline "$out")"
+        out=$(ssh_password "$id" "$ctx/root-passwd" 'echo logged-in' 2>&1 || true)
+        check "second boot: ssh password login" "$(grep -q '^logged-in$' <<<"$out" || oneline "$out")"
+    fi
+    logs=$(podman_ logs "$id" 2>&1 | tail -n +"$((before + 1))")
+    check "second boot: no errors in the boot log" "$(oneline "$(boot_log_errors "$logs")")"
+    stop_check "$id" "second boot: "
+    podman_ rm -f -t 0 "$id" >/dev/null 2>&1 || true
+
+    if [ -n "${L[ssh.port]:-}" ]; then
+        echo "-- boot without a password file, with a key in /root/.ssh/authorized_keys"
+        start=$(now)
+        if ! id=$(start_container -v "$ctx/authorized_keys:/root/.ssh/authorized_keys:ro" "$image"); then
+            fail "start the container without a password file"
+        else
+            echo "   started in $(seconds "$start") s"
+            wait_supervisor "$id" sshd || true
+            out=$(cat "$E/status")
+            check "no password file: supervisord program sshd RUNNING" \
+                "$(awk '$1 == "sshd" && $2 == "RUNNING" { found = 1 } END { if (!found) print "no" }' <<<"$out" | grep -q no && oneline "$out")"
+            out=$(ssh_password "$id" "$ctx/root-passwd" 'echo logged-in' 2>&1 || true)
+            check "no password file: password login is refused" "$(grep '^logged-in$' <<<"$out" || true)"
+            key=$ctx/id_ed25519
+            # shellcheck disable=SC2046 # options without spaces
+            out=$(in_netns "$id" ssh $(ssh_opts) -i "$key" -o IdentitiesOnly=yes -o PasswordAuthentication=no \
+                -o BatchMode=yes root@127.0.0.1 'echo logged-in' 2>&1 || true)
+            check "no password file: key login works" "$(grep -q '^logged-in$' <<<"$out" || oneline "$out")"
+            podman_ rm -f -t 0 "$id" >/dev/null 2>&1 || true
+        fi
+    fi
+    [ "$failures" -eq "$failures_before" ]
+}
+
+# start_again ID: podman start. podman 4.3 may not have deleted the stopped container from runc's
+# state (in --runtime-flag root=) yet: "container with given ID already exists"; then the stale
+# runc state is deleted and start tried again.
+start_again() {
+    local out=""
+    for _ in 1 2 3; do
+        if out=$(podman_ start "$1" 2>&1); then return 0; fi
+        runc --root "$E/runc-state" delete --force "$1" >/dev/null 2>&1 || true
+        sleep 1
+    done
+    echo "$out"
+    return 1
+}
+
+# stop_check ID WHEN: podman stop -t 10 (SIGTERM, SIGKILL after 10 s), timed.
+stop_check() {
+    local id=$1 when=$2 start elapsed code
+    if [ "$(podman_ inspect -f '{{.State.Running}}' "$id" 2>/dev/null)" != true ]; then
+        fail "${when}stops within 10 s on SIGTERM: the container is not running"
+        return
+    fi
+    start=$(now)
+    podman_ stop -t 10 "$id" >/dev/null 2>&1 || true
+    elapsed=$(seconds "$start")
+    code=$(podman_ inspect -f '{{.State.ExitCode}}' "$id" 2>/dev/null || echo "?")
+    if awk -v e="$elapsed" 'BEGIN { exit !(e < 10) }' && [ "$code" != 137 ]; then
+        ok "${when}stops within 10 s on SIGTERM ($elapsed s, exit status $code)"
+    else
+        fail "${when}stops within 10 s on SIGTERM: $elapsed s, exit status $code$([ "$code" = 137 ] && echo " (killed)")"
+    fi
+}
+
+# --- Breakage ------------------------------------------------------------------------------
+# break_copy CASE DIR COPY: copies DIR and breaks one generated file; prints what FAIL line must
+# name (an extended regular expression) and what was broken.
+break_copy() {
+    local case=$1 dir=$2 copy=$3 file pattern replacement expect what
+    cp -a "$dir" "$copy"
+    case $case in
+        tensorboard-prefix)
+            file=init/supervisor/supervisor.ini pattern='--path_prefix [^ ]*' replacement='--path_prefix /broken-prefix'
+            expect='^FAIL tensorboard answers at ' what="a wrong TensorBoard --path_prefix in supervisor.ini" ;;
+        jupyterlab-command)
+            file=init/supervisor/supervisor.ini pattern='^(command=[^ ]*/)jupyter-lab ' replacement='\1jupyter-lab-missing '
+            expect='^FAIL supervisord program jupyterlab RUNNING' what="a jupyterlab command that cannot start in supervisor.ini" ;;
+        sshd-root-login)
+            file=init/ssh/sshd_config pattern='^PermitRootLogin .*' replacement='PermitRootLogin prohibit-password'
+            expect='^FAIL ssh: root logs in with the password' what="PermitRootLogin prohibit-password in sshd_config" ;;
+        *) echo "boot-test: unknown selftest case $case" >&2; return 2 ;;
+    esac
+    sed -E -i "s|$pattern|$replacement|" "$copy/$file"
+    if cmp -s "$dir/$file" "$copy/$file"; then
+        echo "boot-test: cannot break $file: no /$pattern/" >&2
+        return 1
+    fi
+    printf '%s\n%s\n' "$expect" "$what"
+}
+
+# test_broken DIR N: test_image DIR N, first boot only, counting its failures apart (run it in
+# a command substitution: they are the selftest's output, not its result).
+test_broken() {
+    failures=0
+    test_image "$1" "$2" yes
+}
+
+# --- Main ----------------------------------------------------------------------------------
+declare -A summary
+n=0
+for dir in "${dirs[@]}"; do
+    n=$((n + 1))
+    start=$(now)
+    before=$failures
+    test_image "$dir" "$n" || true
+    summary[$dir]="$((failures - before)) failed, $(seconds "$start") s"
+done
+
+if [ -n "$selftest" ]; then
+    IFS=, read -r -a cases <<<"$selftest"
+    for case in "${cases[@]}"; do
+        n=$((n + 1))
+        echo "== selftest $case: break a copy of ${dirs[0]}"
+        start=$(now)
+        if ! spec=$(break_copy "$case" "${dirs[0]}" "$E/broken-$case"); then
+            fail "selftest $case: cannot break the copy"
+            continue
+        fi
+        expect=$(sed -n 1p <<<"$spec")
+        what=$(sed -n 2p <<<"$spec")
+        # The checks of the broken copy are the test's output, not its result.
+        out=$(test_broken "$E/broken-$case" "$n" 2>&1 || true)
+        # shellcheck disable=SC2001 # every line
+        sed 's/^/   | /' <<<"$out"
+        line=$(grep -E -m1 -- "$expect" <<<"$out" || true)
+        if [ -n "$line" ]; then
+            ok "selftest: $what is caught ($(seconds "$start") s): $line"
+        else
+            fail "selftest: $what is not caught: no line /$expect/"
+        fi
+    done
+fi
+
+echo
+for dir in "${dirs[@]}"; do
+    echo "${dir#"$PWD"/}: ${summary[$dir]}"
+done
+if [ "$failures" -eq 0 ]; then
+    echo "boot-test: all checks passed"
+else
+    echo "boot-test: $failures checks failed"
+    exit 1
+fi
