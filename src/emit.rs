@@ -81,11 +81,14 @@ pub fn diff(plan: &Plan, out: &Utf8Path) -> Result<Diff, InputError> {
         }
         Ok::<_, InputError>((chunk.len() - changes.len(), changes))
     });
+    let mut changes = Vec::new();
     for result in compared {
-        let (unchanged, changes) = result?;
+        let (unchanged, chunk) = result?;
         diff.unchanged += unchanged;
-        diff.changes.extend(changes);
+        changes.extend(chunk);
     }
+    // In path order already: collecting is linear, inserting one by one is not.
+    diff.changes = changes.into_iter().collect();
     let mut resolver = Resolver::new(out);
     let mut planned = plan.files.keys().peekable();
     for (path, hash) in &diff.manifest {
@@ -150,7 +153,8 @@ impl Diff {
         // Same length and both sorted by path: equal when equal side by side.
         self.manifest_found
             && self.manifest.len() == plan.files.len()
-            && plan.files.iter().zip(&self.manifest).all(|((p, f), (mp, h))| p == mp && *h == sha256_hex(&f.bytes))
+            && plan.files.keys().zip(self.manifest.keys()).all(|(p, mp)| p == mp)
+            && planned_hashes(plan).iter().zip(self.manifest.values()).all(|(h, mh)| h == mh)
     }
 
     /// Whether `out` was never written by dlspec but holds files (then compile wants `--force`).
@@ -185,32 +189,42 @@ pub struct Written {
 pub fn write(plan: &Plan, diff: &Diff, out: &Utf8Path) -> Result<Written, InputError> {
     let mut written = Written::default();
     std::fs::create_dir_all(out).map_err(|e| InputError(format!("cannot create `{out}`: {e}")))?;
+    // Orphans first, one after the other: removing one may remove its folder.
     let mut resolver = Resolver::new(out);
-    for (path, change) in &diff.changes {
+    for (path, _) in diff.changes.iter().filter(|(_, c)| **c == Change::Orphaned) {
         let (full, _) = resolver.file(path)?;
-        match change {
-            Change::Orphaned => {
-                std::fs::remove_file(&full).map_err(|e| InputError(format!("cannot remove `{full}`: {e}")))?;
-                remove_empty_parents(out, &full);
-                resolver.forget();
-                written.removed += 1;
+        std::fs::remove_file(&full).map_err(|e| InputError(format!("cannot remove `{full}`: {e}")))?;
+        remove_empty_parents(out, &full);
+        resolver.forget();
+        written.removed += 1;
+    }
+    // Then the files, in parallel over contiguous runs of paths (merged in path order).
+    let files: Vec<(&Utf8PathBuf, &Change)> = diff.changes.iter().filter(|(_, c)| **c != Change::Orphaned).collect();
+    let results = crate::in_parallel(&files, 256, |chunk| {
+        let mut resolver = Resolver::new(out);
+        let mut edits = Vec::new();
+        for &(path, change) in chunk {
+            let (full, _) = resolver.file(path)?;
+            if *change == Change::Edited {
+                edits.push(path.clone());
             }
-            _ => {
-                if *change == Change::Edited {
-                    written.overwritten_edits.push(path.clone());
-                }
-                let dir = full.parent().expect("output files live in a directory");
-                if !resolver.is_dir(dir) {
-                    std::fs::create_dir_all(dir).map_err(|e| InputError(format!("cannot write `{full}`: {e}")))?;
-                    resolver.created(dir);
-                }
-                write_atomic(&full, &plan.files[path])?;
-                written.written += 1;
+            let dir = full.parent().expect("output files live in a directory");
+            if !resolver.is_dir(dir) {
+                std::fs::create_dir_all(dir).map_err(|e| InputError(format!("cannot write `{full}`: {e}")))?;
+                resolver.created(dir);
             }
+            write_atomic(&full, &plan.files[path])?;
         }
+        Ok::<_, InputError>((chunk.len(), edits))
+    });
+    for result in results {
+        let (count, edits) = result?;
+        written.written += count;
+        written.overwritten_edits.extend(edits);
     }
     if !diff.manifest_matches(plan) {
-        let manifest: String = plan.files.iter().map(|(p, f)| format!("{}  {p}\n", sha256_hex(&f.bytes))).collect();
+        let manifest: String =
+            plan.files.keys().zip(planned_hashes(plan)).map(|(p, h)| format!("{h}  {p}\n")).collect();
         let file = PlannedFile { bytes: manifest.into_bytes(), executable: false };
         write_atomic(&out.join(MANIFEST), &file)?;
     }
@@ -397,8 +411,20 @@ fn parse_manifest(text: &str) -> BTreeMap<Utf8PathBuf, String> {
         .collect()
 }
 
+/// The sha256 of every planned file, in path order; in parallel, as it reads every byte.
+fn planned_hashes(plan: &Plan) -> Vec<String> {
+    let files: Vec<&PlannedFile> = plan.files.values().collect();
+    crate::in_parallel(&files, 256, |chunk| chunk.iter().map(|f| sha256_hex(&f.bytes)).collect::<Vec<_>>()).concat()
+}
+
 fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut hex = String::with_capacity(64);
+    for b in Sha256::digest(bytes) {
+        hex.push(char::from(HEX[usize::from(b >> 4)]));
+        hex.push(char::from(HEX[usize::from(b & 0xf)]));
+    }
+    hex
 }
 
 #[cfg(all(test, unix))]

@@ -130,9 +130,14 @@ pub fn plan(images: &[Image], templates: &Templates) -> Result<Plan, InputError>
         }
         Ok::<_, InputError>(files)
     });
-    for files in rendered {
-        plan.files.extend(files?);
+    let mut files = Vec::new();
+    for chunk in rendered {
+        files.extend(chunk?);
     }
+    // Collecting sorts by `Path` order, which is slow to compare. A cheap key that orders these
+    // paths (relative, no `.` or `..`) the same way sorts them first, and collecting is linear.
+    files.sort_by_cached_key(|(path, _)| path.as_str().replace('/', "\0"));
+    plan.files = files.into_iter().collect();
     let mut groups: BTreeMap<&str, Group> = BTreeMap::new();
     for image in images {
         let group = groups.entry(&image.name).or_insert_with(|| Group {

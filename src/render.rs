@@ -90,6 +90,7 @@ impl Templates {
     pub fn render(&self, name: &str, context: &Value) -> Result<String, InputError> {
         let template = self.env.get_template(name).map_err(|e| template_error(name, &e))?;
         let text = template.render(context).map_err(|e| template_error(name, &e))?;
+        // No copy unless there is something to replace.
         let mut text = if text.contains('\r') { text.replace("\r\n", "\n") } else { text };
         while text.ends_with("\n\n") {
             text.pop();
@@ -97,6 +98,8 @@ impl Templates {
         if !text.ends_with('\n') {
             text.push('\n');
         }
+        // The plan holds every file at once: no spare capacity.
+        text.shrink_to_fit();
         Ok(text)
     }
 }
