@@ -1,0 +1,216 @@
+"""The dlspec benchmark (run it through scripts/bench.sh).
+
+Generates synthetic catalogs and measures, in the same run and on the same file system:
+  compile   `dlspec compile` into an empty directory    next to  `cp -r` of the tree it wrote
+  check     `dlspec compile --check` of an up-to-date tree  next to  `diff -r` of two copies
+  no-op     `dlspec compile` over an up-to-date tree (writes nothing)
+  peak RSS  of compile and --check (GNU time's %M, else wait4's ru_maxrss)
+plus `dlspec check` of the repository's own specs/. Every figure is the median of several runs
+after a warm-up run, both sides with a warm page cache; dlspec and the command it is compared with
+take turns, so that load from elsewhere on the machine falls on both.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+# One cycle of units: (kind, spec body). A unit is a single image or a matrix; the cycle makes 12
+# images: pytorch on CPU and on CUDA, tensorflow on CUDA and on CPU, a 2x2 pytorch matrix on CUDA
+# and a 2x2 tensorflow matrix on CPU. Every image gets its own name and an extra pip package.
+PIP = ["pandas", "scikit-learn", "seaborn", "opencv-python-headless", "transformers", "lightgbm", "xgboost"]
+UNITS = [
+    (1, 'pytorch "2.3.0"\n    python "3.10"\n    cpu os="ubuntu22.04"'),
+    (1, 'pytorch "2.4.1"\n    python "3.11"\n    cuda "12.1.1" cudnn="8"'),
+    (1, 'tensorflow "2.15.0"\n    python "3.10"\n    cuda "12.2.2" cudnn="8" flavor="devel" os="ubuntu22.04"'),
+    (1, 'tensorflow "2.16.1"\n    python "3.11"\n    cpu os="ubuntu22.04"'),
+    (4, 'matrix {\n        pytorch "2.3.0" "2.2.2"\n        python "3.10" "3.11"\n    }\n    cuda "12.1.1" cudnn="8"'),
+    (4, 'matrix {\n        tensorflow "2.15.0" "2.14.0"\n        python "3.10" "3.11"\n    }\n    cpu os="ubuntu22.04"'),
+]
+UNITS_PER_FILE = 10
+
+
+def generate(specs: Path, images: int) -> None:
+    """Writes specs of exactly `images` images: the cycle of units, singles to fill the end."""
+    specs.mkdir(parents=True)
+    units: list[str] = []
+    made = 0
+    while made < images:
+        count, body = UNITS[len(units) % len(UNITS)]
+        if made + count > images:
+            count, body = UNITS[0]
+        n = len(units)
+        units.append(f'image "bench/team{n // 50:03d}/img{n:05d}" {{\n    {body}\n    pip "{PIP[n % len(PIP)]}"\n}}\n')
+        made += count
+    for start in range(0, len(units), UNITS_PER_FILE):
+        name = specs / f"catalog-{start // UNITS_PER_FILE:04d}.kdl"
+        name.write_text("\n".join(units[start : start + UNITS_PER_FILE]))
+
+
+def run(argv: list[str], expect: int = 0) -> float:
+    """Runs argv; returns its wall time in seconds."""
+    start = time.perf_counter()
+    proc = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
+    elapsed = time.perf_counter() - start
+    if proc.returncode != expect:
+        stderr = proc.stderr.decode(errors="replace")
+        sys.exit(f"bench: `{' '.join(argv)}` exited {proc.returncode}, expected {expect}\n{stderr}")
+    return elapsed
+
+
+def measure(repeat: int, *commands: tuple[list[str], object]) -> list[float]:
+    """For each (argv, before) of `commands`: the median wall time over `repeat` runs after a
+    warm-up. The commands take turns, so that a burst of load on the machine falls on all of them
+    alike; `before` (or None) runs untimed ahead of each run of its command."""
+    times: list[list[float]] = [[] for _ in commands]
+    os.sync()
+    for i in range(repeat + 1):
+        for n, (argv, before) in enumerate(commands):
+            if before:
+                before()
+            elapsed = run(argv)
+            if i > 0:
+                times[n].append(elapsed)
+    return [statistics.median(t) for t in times]
+
+
+GNU_TIME = "/usr/bin/time" if os.access("/usr/bin/time", os.X_OK) else None
+
+
+def peak_rss(argv: list[str], before=None) -> int:
+    """The peak RSS in KiB of one more, untimed run. GNU time starts it from a small process; without
+    it, wait4's figure has this Python's own RSS (about 15 MiB) as a floor, as a child starts as a
+    copy of its parent."""
+    if before:
+        before()
+    if GNU_TIME:
+        with tempfile.NamedTemporaryFile("r") as report:
+            run([GNU_TIME, "-f", "%M", "-o", report.name, *argv])
+            return int(report.read().split()[-1])
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        sys.exit(f"bench: `{' '.join(argv)}` failed")
+    return usage.ru_maxrss
+
+
+def rmtree(path: Path):
+    """Removes the previous run's output, and lets the file system write back the removal before
+    the next timed run."""
+
+    def remove() -> None:
+        shutil.rmtree(path, ignore_errors=True)
+        os.sync()
+
+    return remove
+
+
+def tree_size(path: Path) -> tuple[int, int]:
+    files = size = 0
+    for dirpath, _, names in os.walk(path):
+        for name in names:
+            files += 1
+            size += os.lstat(os.path.join(dirpath, name)).st_size
+    return files, size
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.0f} ms" if seconds < 10 else f"{seconds:.1f} s"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--dlspec", required=True)
+    parser.add_argument("--work", required=True, help="empty scratch directory")
+    parser.add_argument("--repo-specs", required=True)
+    parser.add_argument("--sizes", default="100,1000,5000")
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    dlspec, work = args.dlspec, Path(args.work)
+
+    rows = []
+    for images in [int(s) for s in args.sizes.split(",")]:
+        base = work / str(images)
+        specs, out, copy = base / "specs", base / "out", base / "copy"
+        generate(specs, images)
+        repeat = args.repeat if images < 5000 else max(3, args.repeat // 2)
+        print(f"{images} images: measuring ({repeat} runs each after a warm-up) …", file=sys.stderr, flush=True)
+
+        compile_argv = [dlspec, "compile", str(specs), "--out", str(out)]
+        compile_t, cp_t = measure(
+            repeat, (compile_argv, rmtree(out)), (["cp", "-r", str(out), str(copy)], rmtree(copy))
+        )
+        files, size = tree_size(out)
+        check_t, diff_t = measure(
+            repeat, ([*compile_argv, "--check"], None), (["diff", "-r", str(out), str(copy)], None)
+        )
+        (noop_t,) = measure(repeat, (compile_argv, None))
+        (specs_check_t,) = measure(repeat, ([dlspec, "check", str(specs)], None))
+        rss = max(peak_rss([*compile_argv, "--check"]), peak_rss(compile_argv, rmtree(out)))
+        rows.append(
+            dict(
+                images=images,
+                files=files,
+                mb=size / 1e6,
+                compile=compile_t,
+                cp=cp_t,
+                check=check_t,
+                diff=diff_t,
+                noop=noop_t,
+                specs_check=specs_check_t,
+                rss=rss / 1024,
+            )
+        )
+        shutil.rmtree(base)
+
+    (repo_check_t,) = measure(max(args.repeat, 10), ([dlspec, "check", args.repo_specs], None))
+    repo_check_rss = peak_rss([dlspec, "check", args.repo_specs])
+
+    print("| images | files | MB | compile | cp -r | ratio | compile --check | diff -r | ratio | no-op compile | check | peak RSS |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        print(
+            f"| {r['images']:,} | {r['files']:,} | {r['mb']:.0f} | {ms(r['compile'])} | {ms(r['cp'])} | "
+            f"{r['compile'] / r['cp']:.2f}× | {ms(r['check'])} | {ms(r['diff'])} | {r['check'] / r['diff']:.2f}× | "
+            f"{ms(r['noop'])} | {ms(r['specs_check'])} | {r['rss']:.0f} MiB |"
+        )
+    print()
+    print(f"`dlspec check` of the example catalog ({args.repo_specs}): {repo_check_t * 1000:.1f} ms, {repo_check_rss / 1024:.0f} MiB")
+
+    goals = []
+    at = {r["images"]: r for r in rows}
+    if 1000 in at:
+        r = at[1000]
+        goals.append((f"compile ≤ 2× cp -r at 1,000 images ({r['compile'] / r['cp']:.2f}×)", r["compile"] <= 2 * r["cp"]))
+        goals.append((f"--check ≤ 1.5× diff -r at 1,000 images ({r['check'] / r['diff']:.2f}×)", r["check"] <= 1.5 * r["diff"]))
+        goals.append((f"peak RSS < 100 MiB at 1,000 images ({r['rss']:.0f} MiB)", r["rss"] < 100))
+    if len(rows) > 1:
+        small, large = rows[-2], rows[-1]
+        for key, label, floor in [("compile", "compile", "cp"), ("check", "--check", "diff")]:
+            growth = (large[key] / large["images"]) / (small[key] / small["images"])
+            floor_growth = (large[floor] / large["images"]) / (small[floor] / small["images"])
+            # Linear: the time per image grows by at most 25%, or by no more than the floor's (the
+            # same bytes copied or compared) on this machine and file system.
+            goals.append(
+                (
+                    f"{label} time linear in the catalog: time per image {small['images']:,} → {large['images']:,} "
+                    f"images changes {growth:.2f}× (goal ≤ 1.25×, or ≤ {floor} -r's {floor_growth:.2f}× on the same trees)",
+                    growth <= max(1.25, floor_growth),
+                )
+            )
+    goals.append((f"`dlspec check` of the example catalog well under 100 ms ({repo_check_t * 1000:.1f} ms)", repo_check_t < 0.05))
+    print()
+    for text, met in goals:
+        print(f"- {'met' if met else 'NOT MET'}: {text}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
