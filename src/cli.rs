@@ -312,7 +312,14 @@ fn report_check(plan: &crate::plan::Plan, diff: &emit::Diff, out: &Utf8Path) -> 
     if diff.changes.is_empty() {
         let _ = writeln!(stdout, "{:<9} {}", "stale", out.join(emit::MANIFEST));
     }
-    eprintln!("{} of {} files out of date in `{out}`", diff.changes.len().max(1), plan.files.len());
+    // Orphans are not planned files, so they are counted on their own.
+    let orphaned = diff.changes.values().filter(|c| matches!(c, Change::Orphaned)).count();
+    let stale = diff.changes.len() - orphaned;
+    let mut summary = format!("{} of {} files out of date", stale.max(usize::from(orphaned == 0)), plan.files.len());
+    if orphaned > 0 {
+        summary.push_str(&format!(", {orphaned} orphaned"));
+    }
+    eprintln!("{summary} in `{out}`");
     eprintln!("hint: run `dlspec compile` and commit `{out}`");
     1
 }
