@@ -1450,7 +1450,7 @@ impl Checker<'_> {
             let p = part.tensorboard.as_ref().and_then(|s| s.port.as_ref());
             container.push(("tensorboard", p.map_or(6006, |p| p.value), p.map(|p| p.span)));
         }
-        self.report_port_clash(&container, "in the container");
+        let container_clash = self.report_port_clash(&container, "in the container");
         // docker-run.sh publishes every port, at the port `docker-run` names or at its default
         // (2222 for ssh, the container port otherwise), so defaults can clash too.
         let run = part.docker_run.clone().unwrap_or_default();
@@ -1469,14 +1469,17 @@ impl Checker<'_> {
                 }
             })
             .collect();
-        if !container.iter().enumerate().any(|(i, (_, p, _))| container[..i].iter().any(|(_, q, _)| q == p)) {
+        if !container_clash {
             self.report_port_clash(&host, "on the host (docker-run.sh)");
         }
     }
 
-    fn report_port_clash(&mut self, ports: &[(&str, u16, Option<Span>)], place: &str) {
+    /// Reports every service whose port an earlier one already has; true when any two share one.
+    fn report_port_clash(&mut self, ports: &[(&str, u16, Option<Span>)], place: &str) -> bool {
+        let mut clash = false;
         for (i, (name, port, span)) in ports.iter().enumerate() {
             if let Some((other, _, other_span)) = ports[..i].iter().find(|(_, p, _)| p == port) {
+                clash = true;
                 let Some(primary) = span.or(*other_span) else { continue };
                 let mut diag = Diag::error(
                     codes::PORT_CONFLICT,
@@ -1495,6 +1498,7 @@ impl Checker<'_> {
                 self.push(diag);
             }
         }
+        clash
     }
 
     // ----- tag, docker-run, kubernetes -----
