@@ -85,7 +85,10 @@ fn contract_v2_examples_fail_only_where_not_built_yet() {
     assert_eq!(blocks.len(), expected.len(), "the v2 part of docs/spec-language.md has {} examples", expected.len());
     let actual: Vec<Vec<&str>> = blocks.iter().map(|(kdl, _)| codes(kdl)).collect();
     let expected: Vec<Vec<&str>> = expected.iter().map(|codes| codes.to_vec()).collect();
-    assert_eq!(actual, expected, "the v2 examples' errors changed: update the expected lists (an example that compiles expects [])");
+    assert_eq!(
+        actual, expected,
+        "the v2 examples' errors changed: update the expected lists (an example that compiles expects [])"
+    );
 }
 
 #[test]

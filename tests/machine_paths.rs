@@ -40,8 +40,9 @@ fn git_ls_files() -> Option<Vec<String>> {
 #[test]
 fn no_tracked_file_names_a_machine_path() {
     let Some(files) = git_ls_files() else {
-        assert!(!common::in_ci(), "`git ls-files` failed in CI: run the tests in a git checkout");
-        eprintln!("notice: not a git checkout, tracked files not searched for machine paths");
+        common::skipped(&[
+            "machine-path search of tracked files: `git ls-files` failed; run the tests in a git clone".to_owned()
+        ]);
         return;
     };
     assert!(files.iter().any(|f| f == "Cargo.toml"), "git ls-files lists the repository");

@@ -15,6 +15,20 @@ pub fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
 }
 
+/// Says what a test skipped (each line: what, why, and the one-line fix) where `cargo test` shows
+/// it: on the process's real stderr (libtest captures only the `print!` family, not writes to
+/// `std::io::stderr()`), so the lines appear even for a passing test. In CI (`CI=true`) nothing
+/// may be skipped: it panics with the same lines.
+pub fn skipped(lines: &[String]) {
+    if lines.is_empty() {
+        return;
+    }
+    let text: String = lines.iter().map(|line| format!("SKIPPED {line}\n")).collect();
+    assert!(!in_ci(), "CI=true, and nothing may be skipped:\n{text}");
+    use std::io::Write as _;
+    let _ = std::io::stderr().lock().write_all(text.as_bytes());
+}
+
 /// A source map of one in-memory spec file.
 pub fn sources(name: &str, text: &str) -> SourceMap {
     let mut map = SourceMap::default();
