@@ -1,12 +1,15 @@
-//! The command line: `dlspec compile`, `check`, `list`, `compat`, `explain`. Exit codes: 0 success, 1 the specs
-//! have errors (or `--check` found stale output), 2 usage or I/O failure.
+//! The command line: `dlspec compile`, `check`, `list`, `compat`, `explain`, `init`, `completions`.
+//! Exit codes: 0 success, 1 the specs have errors (or `--check` found stale output), 2 usage or I/O
+//! failure. With `--format json` every command prints one JSON document on stdout (the shapes are
+//! in docs/spec-reference.md, "JSON output").
 
 use std::ffi::OsString;
 use std::io::{IsTerminal as _, Write as _};
 use std::process::ExitCode;
 
 use camino::{Utf8Path, Utf8PathBuf};
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory as _, Parser, Subcommand};
+use serde_json::{Value, json};
 
 use crate::diag::{Diagnostics, Format, Renderer, Severity};
 use crate::emit::{self, Change};
@@ -39,6 +42,26 @@ enum Command {
     Compat(CompatArgs),
     /// Explain a diagnostic code, with an example of the fix (all codes without CODE).
     Explain(ExplainArgs),
+    /// Start a catalog repository in DIR: specs/ with an example, pre-commit config, CI, .gitignore.
+    Init(InitArgs),
+    /// Print the completion script of a shell (e.g. `dlspec completions bash > /etc/bash_completion.d/dlspec`).
+    Completions(CompletionsArgs),
+}
+
+impl Command {
+    /// The subcommand's name and output format, for reporting a failure in the right form.
+    fn name_and_format(&self) -> (&'static str, Format) {
+        match self {
+            Self::Compile(a) if a.check => ("compile --check", a.common.format),
+            Self::Compile(a) => ("compile", a.common.format),
+            Self::Check(a) => ("check", a.common.format),
+            Self::List(a) => ("list", a.format),
+            Self::Compat(a) => ("compat", a.format),
+            Self::Explain(a) => ("explain", a.format),
+            Self::Init(a) => ("init", a.format),
+            Self::Completions(_) => ("completions", Format::Human),
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -49,7 +72,7 @@ struct CommonArgs {
     /// Treat warnings as errors.
     #[arg(long)]
     deny_warnings: bool,
-    /// Diagnostics format.
+    /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Human)]
     format: Format,
 }
@@ -83,7 +106,7 @@ struct ListArgs {
     /// Directory of `*.kdl` specs.
     #[arg(default_value = "specs")]
     specs: Utf8PathBuf,
-    /// List format: aligned columns, or one JSON object per image.
+    /// Output format: aligned columns (human), or one JSON document (json).
     #[arg(long, value_enum, default_value_t = Format::Human)]
     format: Format,
 }
@@ -92,12 +115,41 @@ struct ListArgs {
 struct ExplainArgs {
     /// A code such as `dlspec::compat::torchvision` (the `dlspec::` prefix may be left out).
     code: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    format: Format,
 }
 
 #[derive(Debug, Args)]
 struct CompatArgs {
     /// One table: pytorch, tensorflow, miniconda, cuda, os, timezones.
     table: Option<String>,
+    /// Output format: aligned columns (human), or the tables' rows as JSON (json).
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    format: Format,
+}
+
+#[derive(Debug, Args)]
+struct InitArgs {
+    /// The new repository's directory (created when missing).
+    #[arg(default_value = ".")]
+    dir: Utf8PathBuf,
+    /// The git URL (or path) of the dlspec repository whose hooks the catalog uses (default: the
+    /// `repository` of dlspec's Cargo.toml, when the build has one).
+    #[arg(long, value_name = "URL")]
+    hooks_repo: Option<String>,
+    /// The dlspec commit or tag to pin (default: the release tag of this dlspec).
+    #[arg(long, default_value = concat!("v", env!("CARGO_PKG_VERSION")))]
+    rev: String,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    format: Format,
+}
+
+#[derive(Debug, Args)]
+struct CompletionsArgs {
+    /// The shell.
+    shell: clap_complete::Shell,
 }
 
 /// Runs the command line and returns the exit code.
@@ -109,70 +161,120 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
             return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
         }
     };
+    let (name, format) = cli.command.name_and_format();
     let result = match cli.command {
         Command::Compile(args) => compile(&args),
         Command::Check(args) => check(&args),
         Command::List(args) => list(&args),
         Command::Compat(args) => compat(&args),
         Command::Explain(args) => explain(&args),
+        Command::Init(args) => init(&args),
+        Command::Completions(args) => {
+            clap_complete::generate(args.shell, &mut Cli::command(), "dlspec", &mut std::io::stdout().lock());
+            Ok(0)
+        }
     };
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("error: {e}");
+            match format {
+                Format::Human => eprintln!("error: {e}"),
+                Format::Json => print_json(&json!({ "command": name, "ok": false, "error": e.0 })),
+            }
             ExitCode::from(2)
         }
     }
+}
+
+/// Prints the one JSON document of a run.
+fn print_json(value: &Value) {
+    // Write errors (a closed pipe, say) are ignored: the exit code still tells the outcome.
+    let _ = writeln!(std::io::stdout().lock(), "{value}");
+}
+
+/// `1 file`, `2 files`.
+fn count(n: usize, noun: &str) -> String {
+    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
 }
 
 fn color() -> bool {
     std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal()
 }
 
-/// Prints the diagnostics and the count line; true when the run must stop (errors).
-fn report(sources: &SourceMap, mut diags: Diagnostics, common: &CommonArgs) -> bool {
-    if common.deny_warnings {
+/// The diagnostics of a run: printed on stderr for people, kept for the JSON document.
+struct Reported {
+    errors: usize,
+    warnings: usize,
+    /// The diagnostics' JSON objects (`--format json` only).
+    json: Vec<Value>,
+}
+
+impl Reported {
+    fn failed(&self) -> bool {
+        self.errors > 0
+    }
+
+    /// The fields every JSON document with diagnostics has.
+    fn json_fields(self, command: &str) -> serde_json::Map<String, Value> {
+        let mut fields = serde_json::Map::new();
+        fields.insert("command".into(), command.into());
+        fields.insert("ok".into(), (self.errors == 0).into());
+        fields.insert("errors".into(), self.errors.into());
+        fields.insert("warnings".into(), self.warnings.into());
+        fields.insert("diagnostics".into(), self.json.into());
+        fields
+    }
+}
+
+/// Prints the diagnostics and the count line (human), or keeps them (json).
+fn report(sources: &SourceMap, mut diags: Diagnostics, deny_warnings: bool, format: Format) -> Reported {
+    if deny_warnings {
         diags.deny_warnings();
     }
     let renderer = Renderer::new(sources, color());
-    let mut stderr = std::io::stderr().lock();
-    let mut stdout = std::io::stdout().lock();
-    for diag in diags.sorted(sources) {
-        // Write errors (a closed pipe, say) are ignored: the exit code still tells the outcome.
-        match common.format {
-            Format::Human => {
-                let _ = write!(stderr, "{}", renderer.human(&diag));
-                let _ = writeln!(stderr);
-            }
-            Format::Json => {
-                let _ = writeln!(stdout, "{}", renderer.json(&diag));
-            }
-        }
-    }
     let (errors, warnings) = (diags.error_count(), diags.warning_count());
+    let sorted = diags.sorted(sources);
+    if format == Format::Json {
+        return Reported { errors, warnings, json: sorted.iter().map(|d| renderer.json_value(d)).collect() };
+    }
+    let mut stderr = std::io::stderr().lock();
+    for diag in &sorted {
+        let _ = write!(stderr, "{}", renderer.human(diag));
+        let _ = writeln!(stderr);
+    }
     if errors + warnings > 0 {
         let _ = writeln!(stderr, "{}", count_line(errors, warnings));
     }
-    errors > 0
+    Reported { errors, warnings, json: Vec::new() }
 }
 
 fn count_line(errors: usize, warnings: usize) -> String {
-    let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
     match (errors, warnings) {
-        (0, w) => format!("{} emitted", plural(w, "warning")),
-        (e, 0) => format!("{} emitted; nothing written", plural(e, "error")),
-        (e, w) => format!("{} and {} emitted; nothing written", plural(e, "error"), plural(w, "warning")),
+        (0, w) => format!("{} emitted", count(w, "warning")),
+        (e, 0) => format!("{} emitted; nothing written", count(e, "error")),
+        (e, w) => format!("{} and {} emitted; nothing written", count(e, "error"), count(w, "warning")),
     }
 }
 
 fn check(args: &CheckArgs) -> Result<u8, InputError> {
     let sources = source::discover(&args.common.specs)?;
     let (images, diags) = crate::analyze(&sources);
-    if report(&sources, diags, &args.common) {
-        return Ok(1);
+    let reported = report(&sources, diags, args.common.deny_warnings, args.common.format);
+    let failed = reported.failed();
+    let specs = sources.iter().count();
+    match args.common.format {
+        Format::Json => {
+            let mut fields = reported.json_fields("check");
+            fields.insert("specs".into(), specs.into());
+            fields.insert("images".into(), if failed { Value::Null } else { images.len().into() });
+            print_json(&fields.into());
+        }
+        Format::Human if !failed => {
+            eprintln!("{} checked: {}, no errors", count(specs, "spec"), count(images.len(), "image"));
+        }
+        Format::Human => {}
     }
-    eprintln!("{} specs checked: {} images, no errors", sources.iter().count(), images.len());
-    Ok(0)
+    Ok(u8::from(failed))
 }
 
 fn list(args: &ListArgs) -> Result<u8, InputError> {
@@ -184,12 +286,21 @@ fn list(args: &ListArgs) -> Result<u8, InputError> {
     for diag in diags.into_vec().into_iter().filter(|d| d.severity == Severity::Error) {
         errors.push(diag);
     }
-    let human = CommonArgs { specs: args.specs.clone(), deny_warnings: false, format: Format::Human };
-    if report(&sources, errors, &human) {
+    let mut reported = report(&sources, errors, false, args.format);
+    if args.format == Format::Json {
+        reported.warnings = warnings;
+        let failed = reported.failed();
+        let mut fields = reported.json_fields("list");
+        let entries: Vec<Value> = if failed { Vec::new() } else { images.iter().map(list_entry).collect() };
+        fields.insert("images".into(), entries.into());
+        print_json(&fields.into());
+        return Ok(u8::from(failed));
+    }
+    if reported.failed() {
         return Ok(1);
     }
     if warnings > 0 {
-        eprintln!("note: the specs have {warnings} warnings; `dlspec check` shows them");
+        eprintln!("note: the specs have {}; `dlspec check` shows them", count(warnings, "warning"));
     }
     let mut out = std::io::stdout().lock();
     match args.format {
@@ -201,39 +312,38 @@ fn list(args: &ListArgs) -> Result<u8, InputError> {
                 let _ = writeln!(out, "{:<reference$}  {:<base$}  {}", image.reference, image.base.image, image.dir);
             }
         }
-        Format::Json => {
-            for image in &images {
-                let entry = ListEntry {
-                    reference: &image.reference,
-                    name: &image.name,
-                    tag: &image.tag,
-                    base: &image.base.image,
-                    gpu: image.base.gpu,
-                    dir: image.dir.as_str(),
-                    spec: &image.spec,
-                };
-                let _ = writeln!(out, "{}", serde_json::to_string(&entry).expect("plain strings serialize"));
-            }
-        }
+        Format::Json => unreachable!("handled above"),
     }
     Ok(0)
 }
 
-/// One line of `dlspec list --format json`.
-#[derive(serde::Serialize)]
-struct ListEntry<'a> {
-    reference: &'a str,
-    name: &'a str,
-    tag: &'a str,
-    base: &'a str,
-    gpu: bool,
-    dir: &'a str,
-    spec: &'a str,
+/// One image of `dlspec list --format json`.
+fn list_entry(image: &crate::model::Image) -> Value {
+    json!({
+        "reference": image.reference,
+        "name": image.name,
+        "tag": image.tag,
+        "base": image.base.image,
+        "gpu": image.base.gpu,
+        "dir": image.dir,
+        "spec": image.spec,
+    })
 }
 
 fn explain(args: &ExplainArgs) -> Result<u8, InputError> {
     use crate::diag::explain;
     let mut out = std::io::stdout().lock();
+    if args.format == Format::Json {
+        let document = match &args.code {
+            None => json!({ "command": "explain", "ok": true, "codes": explain::codes().collect::<Vec<_>>() }),
+            Some(code) => {
+                let text = explain::explain(code).map_err(|nearest| unknown_code(code, nearest))?;
+                json!({ "command": "explain", "ok": true, "code": full_code(code), "text": text })
+            }
+        };
+        print_json(&document);
+        return Ok(0);
+    }
     let Some(code) = &args.code else {
         for code in explain::codes() {
             let _ = writeln!(out, "{code}");
@@ -241,30 +351,54 @@ fn explain(args: &ExplainArgs) -> Result<u8, InputError> {
         let _ = writeln!(out, "\n`dlspec explain CODE` explains one; docs/diagnostics.md has them all");
         return Ok(0);
     };
-    match explain::explain(code) {
-        Ok(text) => {
-            let code = if code.starts_with("dlspec::") { code.clone() } else { format!("dlspec::{code}") };
-            let _ = writeln!(out, "{code}\n\n{text}");
-            Ok(0)
-        }
-        Err(nearest) => Err(InputError(match nearest {
-            Some(best) => format!("unknown code `{code}`; did you mean `{best}`?"),
-            None => format!("unknown code `{code}`; `dlspec explain` lists the codes"),
-        })),
-    }
+    let text = explain::explain(code).map_err(|nearest| unknown_code(code, nearest))?;
+    let _ = writeln!(out, "{}\n\n{text}", full_code(code));
+    Ok(0)
+}
+
+fn full_code(code: &str) -> String {
+    let code = code.trim();
+    if code.starts_with("dlspec::") { code.to_owned() } else { format!("dlspec::{code}") }
+}
+
+fn unknown_code(code: &str, nearest: Option<&str>) -> InputError {
+    InputError(match nearest {
+        Some(best) => format!("unknown code `{code}`; did you mean `{best}`?"),
+        None => format!("unknown code `{code}`; `dlspec explain` lists the codes"),
+    })
 }
 
 fn compile(args: &CompileArgs) -> Result<u8, InputError> {
+    let format = args.common.format;
+    let command = if args.check { "compile --check" } else { "compile" };
     let sources = source::discover(&args.common.specs)?;
     let (images, diags) = crate::analyze(&sources);
-    if report(&sources, diags, &args.common) {
+    let reported = report(&sources, diags, args.common.deny_warnings, format);
+    if reported.failed() {
+        if format == Format::Json {
+            let mut fields = reported.json_fields(command);
+            fields.insert("out".into(), args.out.as_str().into());
+            fields.insert(if args.check { "check" } else { "written" }.into(), Value::Null);
+            print_json(&fields.into());
+        }
         return Ok(1);
     }
     let templates = crate::render::Templates::load(args.templates.as_deref())?;
     let plan = crate::plan::plan(&images, &templates)?;
     let diff = emit::diff(&plan, &args.out)?;
     if args.check {
-        return Ok(report_check(&plan, &diff, &args.out));
+        let stale = StaleFiles::new(&plan, &diff, &args.out);
+        let mut fields = reported.json_fields(command);
+        match format {
+            Format::Human => stale.print(&plan),
+            Format::Json => {
+                fields.insert("ok".into(), stale.files.is_empty().into());
+                fields.insert("out".into(), args.out.as_str().into());
+                fields.insert("check".into(), stale.json(&plan));
+                print_json(&fields.into());
+            }
+        }
+        return Ok(u8::from(!stale.files.is_empty()));
     }
     if diff.foreign_dir(&args.out)? && !args.force {
         return Err(InputError(format!(
@@ -274,6 +408,23 @@ fn compile(args: &CompileArgs) -> Result<u8, InputError> {
         )));
     }
     let written = emit::write(&plan, &diff, &args.out)?;
+    if format == Format::Json {
+        let mut fields = reported.json_fields(command);
+        fields.insert("out".into(), args.out.as_str().into());
+        fields.insert(
+            "written".into(),
+            json!({
+                "images": plan.images,
+                "written": written.written,
+                "removed": written.removed,
+                "unchanged": diff.unchanged,
+                "overwritten_edits": written.overwritten_edits.iter().map(|p| args.out.join(p)).collect::<Vec<_>>(),
+                "kept_edits": diff.kept.iter().map(|p| args.out.join(p)).collect::<Vec<_>>(),
+            }),
+        );
+        print_json(&fields.into());
+        return Ok(0);
+    }
     for path in &written.overwritten_edits {
         eprintln!(
             "warning: `{}` was edited by hand; the edit is overwritten (change the spec or a template instead)",
@@ -287,41 +438,93 @@ fn compile(args: &CompileArgs) -> Result<u8, InputError> {
         );
     }
     eprintln!(
-        "{} images: {} files written, {} removed, {} unchanged in `{}`",
-        plan.images, written.written, written.removed, diff.unchanged, args.out
+        "{}: {} written, {} removed, {} unchanged in `{}`",
+        count(plan.images, "image"),
+        count(written.written, "file"),
+        written.removed,
+        diff.unchanged,
+        args.out
     );
     Ok(0)
 }
 
-fn report_check(plan: &crate::plan::Plan, diff: &emit::Diff, out: &Utf8Path) -> u8 {
-    if diff.is_clean(plan) {
-        eprintln!("`{out}` is up to date ({} files)", plan.files.len());
-        return 0;
+/// What `compile --check` found: every file of `out/` that is not as planned.
+struct StaleFiles<'a> {
+    /// Path relative to `out/`, and its state.
+    files: Vec<(Utf8PathBuf, &'static str)>,
+    diff: &'a emit::Diff,
+    out: &'a Utf8Path,
+}
+
+impl<'a> StaleFiles<'a> {
+    fn new(plan: &crate::plan::Plan, diff: &'a emit::Diff, out: &'a Utf8Path) -> Self {
+        let mut files: Vec<(Utf8PathBuf, &'static str)> =
+            diff.changes.iter().map(|(path, change)| (path.clone(), change.word())).collect();
+        if files.is_empty() && !diff.is_clean(plan) {
+            // Every file as planned, but not the record of them.
+            files.push((Utf8PathBuf::from(emit::MANIFEST), Change::Stale.word()));
+        }
+        Self { files, diff, out }
     }
-    let mut stdout = std::io::stdout().lock();
-    for (path, change) in &diff.changes {
-        let _ = writeln!(stdout, "{:<9} {}", change.word(), out.join(path));
-        if matches!(change, Change::Stale | Change::Edited) {
-            let old = emit::current_bytes(out, path);
-            let text = emit::unified(path, &old, &plan.files[path].bytes, 40);
-            for line in text.lines() {
+
+    /// Orphans are not planned files, so they are counted on their own.
+    fn orphaned(&self) -> usize {
+        self.diff.changes.values().filter(|c| matches!(c, Change::Orphaned)).count()
+    }
+
+    /// The unified diff of a stale or edited file, cut to `max_lines`.
+    fn diff_text(&self, plan: &crate::plan::Plan, path: &Utf8Path, max_lines: usize) -> Option<String> {
+        let change = self.diff.changes.get(path)?;
+        matches!(change, Change::Stale | Change::Edited)
+            .then(|| emit::unified(path, &emit::current_bytes(self.out, path), &plan.files[path].bytes, max_lines))
+    }
+
+    fn print(&self, plan: &crate::plan::Plan) {
+        let out = self.out;
+        if self.files.is_empty() {
+            eprintln!("`{out}` is up to date ({})", count(plan.files.len(), "file"));
+            return;
+        }
+        let mut stdout = std::io::stdout().lock();
+        for (path, state) in &self.files {
+            let _ = writeln!(stdout, "{state:<9} {}", out.join(path));
+            for line in self.diff_text(plan, path, 40).iter().flat_map(|text| text.lines()) {
                 let _ = writeln!(stdout, "    {line}");
             }
         }
+        let orphaned = self.orphaned();
+        let out_of_date = self.files.len() - orphaned;
+        let mut summary = format!("{out_of_date} of {} out of date", count(plan.files.len(), "file"));
+        if orphaned > 0 {
+            summary.push_str(&format!(", {orphaned} orphaned"));
+        }
+        eprintln!("{summary} in `{out}`");
+        eprintln!("hint: run `dlspec compile` and commit `{out}`");
     }
-    if diff.changes.is_empty() {
-        let _ = writeln!(stdout, "{:<9} {}", "stale", out.join(emit::MANIFEST));
+
+    fn json(&self, plan: &crate::plan::Plan) -> Value {
+        let out = self.out;
+        let files: Vec<Value> = self
+            .files
+            .iter()
+            .map(|(path, state)| {
+                json!({
+                    "path": out.join(path),
+                    "state": state,
+                    "diff": self.diff_text(plan, path, usize::MAX),
+                })
+            })
+            .collect();
+        let orphaned = self.orphaned();
+        json!({
+            "up_to_date": self.files.is_empty(),
+            "planned": plan.files.len(),
+            "unchanged": self.diff.unchanged,
+            "out_of_date": self.files.len() - orphaned,
+            "orphaned": orphaned,
+            "files": files,
+        })
     }
-    // Orphans are not planned files, so they are counted on their own.
-    let orphaned = diff.changes.values().filter(|c| matches!(c, Change::Orphaned)).count();
-    let stale = diff.changes.len() - orphaned;
-    let mut summary = format!("{} of {} files out of date", stale.max(usize::from(orphaned == 0)), plan.files.len());
-    if orphaned > 0 {
-        summary.push_str(&format!(", {orphaned} orphaned"));
-    }
-    eprintln!("{summary} in `{out}`");
-    eprintln!("hint: run `dlspec compile` and commit `{out}`");
-    1
 }
 
 fn compat(args: &CompatArgs) -> Result<u8, InputError> {
@@ -338,6 +541,27 @@ fn compat(args: &CompatArgs) -> Result<u8, InputError> {
         )));
     }
     let show = |name: &str| table.is_none_or(|t| t == name);
+    if args.format == Format::Json {
+        // The tables as they are embedded: every row as an object from column to cell.
+        let tables: Vec<Value> = compat
+            .tables
+            .iter()
+            .filter(|t| match table {
+                Some(name) => table_name(t.file) == name,
+                None => table_name(t.file) != "timezones",
+            })
+            .map(|t| {
+                let rows: Vec<serde_json::Map<String, Value>> = t
+                    .rows()
+                    .iter()
+                    .map(|row| t.columns().iter().cloned().zip(row.iter().map(|cell| cell.as_str().into())).collect())
+                    .collect();
+                json!({ "file": t.file, "name": table_name(t.file), "checked": t.checked, "sources": t.sources, "rows": rows })
+            })
+            .collect();
+        print_json(&json!({ "command": "compat", "ok": true, "checked": compat.checked(), "tables": tables }));
+        return Ok(0);
+    }
     let _ = writeln!(out, "compatibility tables, checked {}", compat.checked());
     for t in &compat.tables {
         let _ = writeln!(out, "  {} ({} rows): {}", t.file, t.len(), t.sources.first().map_or("", String::as_str));
@@ -392,6 +616,47 @@ fn compat(args: &CompatArgs) -> Result<u8, InputError> {
     if table == Some("timezones") {
         for tz in &compat.timezones {
             let _ = writeln!(out, "{tz}");
+        }
+    }
+    Ok(0)
+}
+
+/// The name `dlspec compat TABLE` knows a data file by.
+fn table_name(file: &str) -> &str {
+    match file {
+        "cuda_tags.tsv" => "cuda",
+        other => other.split_once('.').map_or(other, |(stem, _)| stem),
+    }
+}
+
+fn init(args: &InitArgs) -> Result<u8, InputError> {
+    let repo = match &args.hooks_repo {
+        Some(repo) => repo.clone(),
+        None if !env!("CARGO_PKG_REPOSITORY").is_empty() => env!("CARGO_PKG_REPOSITORY").to_owned(),
+        None => {
+            return Err(InputError(
+                "this dlspec was built without a `repository` in its Cargo.toml: pass --hooks-repo URL, \
+                 the git URL of the dlspec your platform uses"
+                    .to_owned(),
+            ));
+        }
+    };
+    let source = crate::init::Source { repo, rev: args.rev.clone() };
+    let files = crate::init::render(&source)?;
+    crate::init::write(&args.dir, &files)?;
+    let created: Vec<Utf8PathBuf> = files.iter().map(|(path, _)| args.dir.join(path)).collect();
+    match args.format {
+        Format::Json => {
+            print_json(&json!({ "command": "init", "ok": true, "dir": args.dir, "created": created }));
+        }
+        Format::Human => {
+            for path in &created {
+                eprintln!("created `{path}`");
+            }
+            eprintln!(
+                "next, in `{}`: `dlspec compile`, `git init && git add . && git commit`, `pre-commit install`",
+                args.dir
+            );
         }
     }
     Ok(0)

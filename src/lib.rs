@@ -16,6 +16,7 @@ pub mod compat;
 pub mod decode;
 pub mod diag;
 pub mod emit;
+pub mod init;
 pub mod model;
 pub mod plan;
 pub mod render;

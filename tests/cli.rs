@@ -58,7 +58,7 @@ fn bare_compile_writes_the_contract_layout() {
     let (_t, dir) = catalog(SPEC);
     let run = dlspec(&dir, &["compile"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(run.stderr.contains("1 images:"), "{}", run.stderr);
+    assert!(run.stderr.contains("1 image: "), "{}", run.stderr);
     let image = dir.join("out/pytorch-cpu/2.3.0-python3.10-cpu-ubuntu22.04");
     for file in [
         "Dockerfile",
@@ -227,5 +227,102 @@ fn output_does_not_depend_on_the_directory_or_walk_order() {
         let text = String::from_utf8(bytes).unwrap();
         assert!(!text.contains(a.as_str()), "{path} holds an absolute path");
         assert!(!text.contains('\r'), "{path} has CR");
+    }
+}
+
+/// The one JSON document a `--format json` run prints on stdout.
+fn json_of(run: &Run, args: &[&str]) -> serde_json::Value {
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(lines.len(), 1, "dlspec {args:?}: one JSON document on one line, got:\n{}", run.stdout);
+    let value: serde_json::Value =
+        serde_json::from_str(lines[0]).unwrap_or_else(|e| panic!("dlspec {args:?}: not JSON ({e}):\n{}", run.stdout));
+    let command = if args.contains(&"--check") { "compile --check" } else { args[0] };
+    assert_eq!(value["command"], command, "dlspec {args:?}");
+    assert_eq!(value["ok"], run.code == 0, "dlspec {args:?}: `ok` agrees with the exit code {}", run.code);
+    value
+}
+
+#[test]
+fn format_json_is_one_json_document_on_stdout_for_every_command() {
+    let (_t, dir) = catalog(SPEC);
+    let run = |args: &[&str]| {
+        let run = dlspec(&dir, args);
+        let value = json_of(&run, args);
+        (run.code, value)
+    };
+
+    let (code, list) = run(&["list", "--format", "json"]);
+    assert_eq!((code, list["images"][0]["dir"].as_str()), (0, Some("pytorch-cpu/2.3.0-python3.10-cpu-ubuntu22.04")));
+    let (code, check) = run(&["check", "--format", "json"]);
+    assert_eq!(
+        (code, &check["specs"], &check["images"], &check["diagnostics"]),
+        (0, &1.into(), &1.into(), &serde_json::json!([]))
+    );
+
+    let (code, missing) = run(&["compile", "--check", "--format", "json"]);
+    assert_eq!(code, 1);
+    let files = missing["check"]["files"].as_array().unwrap();
+    assert!(files.iter().all(|f| f["state"] == "missing" && f["diff"].is_null()), "{files:?}");
+    assert_eq!(files.len(), missing["check"]["planned"].as_u64().unwrap() as usize);
+
+    let (code, compiled) = run(&["compile", "--format", "json"]);
+    assert_eq!(
+        (code, &compiled["written"]["written"], &compiled["written"]["removed"]),
+        (0, &files.len().into(), &0.into())
+    );
+    let (code, clean) = run(&["compile", "--check", "--format", "json"]);
+    assert_eq!(
+        (code, &clean["check"]["up_to_date"], &clean["check"]["files"]),
+        (0, &true.into(), &serde_json::json!([]))
+    );
+
+    let dockerfile = dir.join("out/pytorch-cpu/2.3.0-python3.10-cpu-ubuntu22.04/Dockerfile");
+    let text = std::fs::read_to_string(&dockerfile).unwrap();
+    std::fs::write(&dockerfile, text.replace("CMD ", "# edited\nCMD ")).unwrap();
+    let (code, edited) = run(&["compile", "--check", "--format", "json"]);
+    assert_eq!(code, 1);
+    let file = &edited["check"]["files"][0];
+    assert_eq!(
+        (&file["path"], &file["state"]),
+        (&"out/pytorch-cpu/2.3.0-python3.10-cpu-ubuntu22.04/Dockerfile".into(), &"edited".into())
+    );
+    assert!(file["diff"].as_str().unwrap().contains("\n-# edited\n"), "{file}");
+
+    std::fs::write(dir.join("specs/image.kdl"), SPEC.replace("\"2.3.0\"", "\"9.9.9\"")).unwrap();
+    for args in [&["check", "--format", "json"][..], &["list", "--format", "json"], &["compile", "--format", "json"]] {
+        let (code, failed) = run(args);
+        assert_eq!((code, &failed["errors"]), (1, &1.into()), "{args:?}");
+        assert_eq!(failed["diagnostics"][0]["code"], "dlspec::compat::pytorch", "{args:?}");
+    }
+
+    let (code, compat) = run(&["compat", "pytorch", "--format", "json"]);
+    assert_eq!((code, compat["tables"].as_array().map(Vec::len)), (0, Some(1)));
+    assert!(
+        compat["tables"][0]["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["torch"] == "2.3.0" && r["torchvision"] == "0.18.0")
+    );
+    let (code, codes) = run(&["explain", "--format", "json"]);
+    assert!(code == 0 && codes["codes"].as_array().unwrap().contains(&"dlspec::syntax".into()));
+    let (code, one) = run(&["explain", "compat::torchvision", "--format", "json"]);
+    assert_eq!((code, &one["code"]), (0, &"dlspec::compat::torchvision".into()));
+    let (code, unknown) = run(&["explain", "no-such-code", "--format", "json"]);
+    assert!(code == 2 && unknown["error"].as_str().unwrap().contains("unknown code"), "{unknown}");
+
+    let (code, init) = run(&["init", "new", "--hooks-repo", "https://example.com/dlspec.git", "--format", "json"]);
+    assert_eq!((code, init["created"].as_array().map(Vec::len)), (0, Some(4)));
+    let (code, refused) = run(&["init", "new", "--hooks-repo", "https://example.com/dlspec.git", "--format", "json"]);
+    assert!(code == 2 && refused["error"].as_str().unwrap().contains("overwrites nothing"), "{refused}");
+}
+
+#[test]
+fn completions_are_generated_for_every_shell() {
+    let dir = Utf8PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let run = dlspec(&dir, &["completions", shell]);
+        assert_eq!(run.code, 0, "{shell}: {}", run.stderr);
+        assert!(run.stdout.contains("compile") && run.stdout.contains("deny-warnings"), "{shell}");
     }
 }

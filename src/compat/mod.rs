@@ -91,6 +91,18 @@ impl Table {
         self.rows.iter().map(move |row| Record { table: self, row })
     }
 
+    /// Column names, in file order.
+    #[must_use]
+    pub fn columns(&self) -> &[String] {
+        &self.columns
+    }
+
+    /// Data rows, cells in column order.
+    #[must_use]
+    pub fn rows(&self) -> &[Vec<String>] {
+        &self.rows
+    }
+
     /// Number of data rows.
     #[must_use]
     pub fn len(&self) -> usize {

@@ -12,10 +12,10 @@ use crate::source::SourceMap;
 /// Output format of diagnostics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum Format {
-    /// miette's graphical report, with the source line and labels.
+    /// Text for people: diagnostics with their source lines and labels on stderr.
     #[default]
     Human,
-    /// One JSON object per line.
+    /// One JSON document on stdout (its shape: docs/spec-reference.md, "JSON output").
     Json,
 }
 
@@ -44,9 +44,15 @@ impl<'a> Renderer<'a> {
         out
     }
 
-    /// The JSON object of one diagnostic.
+    /// The JSON object of one diagnostic, as one line of text.
     #[must_use]
     pub fn json(&self, diag: &Diag) -> String {
+        self.json_value(diag).to_string()
+    }
+
+    /// The JSON object of one diagnostic.
+    #[must_use]
+    pub fn json_value(&self, diag: &Diag) -> serde_json::Value {
         let file = self.sources.get(diag.primary.span.file);
         let (line, column) = file.line_col(diag.primary.span.start);
         let (end_line, end_column) = file.line_col(diag.primary.span.end);
@@ -71,7 +77,7 @@ impl<'a> Renderer<'a> {
             labels,
             help: diag.help.as_deref(),
         };
-        serde_json::to_string(&object).expect("diagnostics serialize")
+        serde_json::to_value(&object).expect("diagnostics serialize")
     }
 
     fn report(&self, diag: &Diag) -> Report {

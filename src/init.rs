@@ -1,0 +1,146 @@
+//! `dlspec init`: the files of a new catalog repository (an example spec, the pre-commit config,
+//! a CI workflow, `.gitignore`), rendered from `templates/init/`.
+
+use camino::{Utf8Path, Utf8PathBuf};
+use minijinja::{Environment, UndefinedBehavior, context, syntax::SyntaxConfig};
+
+use crate::source::InputError;
+
+/// Each file of the scaffold: its path in the new repository and its template.
+const FILES: &[(&str, &str, &str)] = &[
+    ("specs/example.kdl", "init/example.kdl.j2", include_str!("../templates/init/example.kdl.j2")),
+    (
+        ".pre-commit-config.yaml",
+        "init/pre-commit-config.yaml.j2",
+        include_str!("../templates/init/pre-commit-config.yaml.j2"),
+    ),
+    (".github/workflows/dlspec.yml", "init/ci.yml.j2", include_str!("../templates/init/ci.yml.j2")),
+    (".gitignore", "init/gitignore.j2", include_str!("../templates/init/gitignore.j2")),
+];
+
+/// Where the catalog's pre-commit hooks and CI get dlspec from.
+#[derive(Debug, Clone)]
+pub struct Source {
+    /// A git URL (or path) of the dlspec repository.
+    pub repo: String,
+    /// The commit or tag of it to use.
+    pub rev: String,
+}
+
+/// The scaffold's files, by path relative to the new repository, rendered.
+///
+/// # Errors
+/// When the repository or revision holds characters that YAML or a shell would read otherwise.
+pub fn render(source: &Source) -> Result<Vec<(Utf8PathBuf, String)>, InputError> {
+    plain("--hooks-repo", &source.repo)?;
+    plain("--rev", &source.rev)?;
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_syntax(
+        SyntaxConfig::builder().keep_trailing_newline(true).build().expect("the default delimiters are valid"),
+    );
+    for (_, name, text) in FILES {
+        env.add_template(name, text).expect("the embedded init templates parse");
+    }
+    let ctx = context! { hooks_repo => &source.repo, rev => &source.rev };
+    Ok(FILES
+        .iter()
+        .map(|(path, name, _)| {
+            let text = env.get_template(name).and_then(|t| t.render(&ctx)).expect("the init templates render");
+            (Utf8PathBuf::from(path), text)
+        })
+        .collect())
+}
+
+/// Refuses a value that would need quoting in YAML or a shell: URLs, paths, tags and commits
+/// never do.
+fn plain(flag: &str, value: &str) -> Result<(), InputError> {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || "._~:/@+=-%".contains(c);
+    if value.is_empty() || value.starts_with('-') || !value.chars().all(allowed) {
+        return Err(InputError(format!(
+            "{flag} `{value}` is not a plain git URL, path or revision (letters, digits and ._~:/@+=-% only)"
+        )));
+    }
+    Ok(())
+}
+
+/// Writes `files` below `dir` (created when missing). Refuses, writing nothing, when any of them
+/// exists already.
+///
+/// # Errors
+/// When a file exists, or on any I/O error.
+pub fn write(dir: &Utf8Path, files: &[(Utf8PathBuf, String)]) -> Result<(), InputError> {
+    let existing: Vec<String> = files
+        .iter()
+        .map(|(path, _)| dir.join(path))
+        .filter(|p| p.symlink_metadata().is_ok())
+        .map(|p| format!("`{p}`"))
+        .collect();
+    if !existing.is_empty() {
+        return Err(InputError(format!(
+            "{} already {}; `dlspec init` writes into a new repository only and overwrites nothing",
+            existing.join(", "),
+            if existing.len() == 1 { "exists" } else { "exist" }
+        )));
+    }
+    for (path, text) in files {
+        let full = dir.join(path);
+        let parent = full.parent().expect("scaffold files live in a directory");
+        std::fs::create_dir_all(parent).map_err(|e| InputError(format!("cannot create `{parent}`: {e}")))?;
+        // `create_new`: a file that appeared since the check above is still not overwritten.
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&full)
+            .map_err(|e| InputError(format!("cannot create `{full}`: {e}")))?;
+        std::io::Write::write_all(&mut file, text.as_bytes())
+            .map_err(|e| InputError(format!("cannot write `{full}`: {e}")))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn source() -> Source {
+        Source { repo: "https://example.com/platform/dlspec.git".into(), rev: "v0.1.0".into() }
+    }
+
+    #[test]
+    fn the_example_spec_compiles() {
+        let files = render(&source()).unwrap();
+        let (_, example) = files.iter().find(|(p, _)| p == "specs/example.kdl").unwrap();
+        let mut sources = crate::source::SourceMap::default();
+        sources.add("specs/example.kdl".into(), "example.kdl".into(), example.as_str());
+        let (images, diags) = crate::analyze(&sources);
+        assert!(diags.is_empty(), "{diags:?}");
+        assert_eq!(images.len(), 1);
+    }
+
+    #[test]
+    fn the_pre_commit_config_pins_the_source() {
+        let files = render(&source()).unwrap();
+        let (_, config) = files.iter().find(|(p, _)| p == ".pre-commit-config.yaml").unwrap();
+        assert!(config.contains("  - repo: https://example.com/platform/dlspec.git\n    rev: v0.1.0\n"), "{config}");
+    }
+
+    #[test]
+    fn values_that_need_quoting_are_refused() {
+        for (repo, rev) in [("https://x/y z", "v1"), ("https://x/y", "v1\n  - id: evil"), ("", "v1"), ("-x", "v1")] {
+            let error = render(&Source { repo: repo.into(), rev: rev.into() }).unwrap_err();
+            assert!(error.0.contains("is not a plain git URL"), "{error}");
+        }
+    }
+
+    #[test]
+    fn existing_files_are_never_overwritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let dir = Utf8PathBuf::try_from(dir.path().to_path_buf()).unwrap();
+        std::fs::write(dir.join(".gitignore"), "mine\n").unwrap();
+        let error = write(&dir, &render(&source()).unwrap()).unwrap_err();
+        assert!(error.0.contains(".gitignore` already exists"), "{error}");
+        assert_eq!(std::fs::read_to_string(dir.join(".gitignore")).unwrap(), "mine\n");
+        assert!(!dir.join("specs").exists(), "nothing is written when one file exists");
+    }
+}
