@@ -84,8 +84,9 @@ impl Templates {
                         crate::diag::did_you_mean(&name, &names, "the templates are")
                     )));
                 };
-                let source = std::fs::read_to_string(entry.path())
-                    .map_err(|e| InputError(format!("cannot read `{}`: {e}", entry.path().display())))?;
+                let path = Utf8Path::from_path(entry.path())
+                    .ok_or_else(|| InputError(format!("path `{}` is not UTF-8", entry.path().display())))?;
+                let source = crate::source::read_text_file(path, crate::source::MAX_SPEC_BYTES)?;
                 env.add_template_owned(*known, source).map_err(|e| template_error(known, &e))?;
             }
         }
