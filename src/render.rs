@@ -126,7 +126,22 @@ fn shell_quote(value: Value) -> String {
         && text.chars().all(|c| {
             c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '/' | ':' | '=' | '@' | '%' | '+' | ',' | '-')
         });
-    if safe { text } else { format!("'{}'", text.replace('\'', "'\\''")) }
+    // A quote or a backslash is written outside the single quotes: inside, a backslash before the
+    // closing quote reads to people (and shellcheck) as an escape that it is not.
+    if safe {
+        return text;
+    }
+    let mut quoted = String::with_capacity(text.len() + 2);
+    quoted.push('\'');
+    for c in text.chars() {
+        match c {
+            '\'' => quoted.push_str(r"'\''"),
+            '\\' => quoted.push_str(r"'\\'"),
+            c => quoted.push(c),
+        }
+    }
+    quoted.push('\'');
+    quoted
 }
 
 /// The text of a filter's argument: strings as they are, anything else as it prints.
@@ -235,6 +250,8 @@ mod tests {
         assert_eq!(shell_quote(Value::from("numpy<2")), "'numpy<2'");
         assert_eq!(shell_quote(Value::from("it's")), "'it'\\''s'");
         assert_eq!(shell_quote(Value::from("")), "''");
+        assert_eq!(shell_quote(Value::from("a\\")), "'a'\\\\''");
+        assert_eq!(shell_quote(Value::from(r"\'")), r"''\\''\'''");
     }
 
     #[test]

@@ -108,13 +108,15 @@ pub fn absolute_path(path: &str) -> Result<(), String> {
 const SYSTEM_DIRS: &[&str] = &["bin", "boot", "dev", "etc", "init", "proc", "run", "sbin", "sys", "usr"];
 
 /// Where the root password file is mounted: an absolute file path outside [`SYSTEM_DIRS`], `/lib*`,
-/// `/var/run` and `/var/lib`, and not `/` itself.
+/// `/var/run` and `/var/lib`, and not `/` itself; `/run/secrets/`, where Docker and Kubernetes
+/// mount secrets, is the one place under `/run` allowed.
 pub fn password_file(path: &str) -> Result<(), String> {
     let components: Vec<&str> = path.split('/').filter(|c| !c.is_empty() && *c != ".").collect();
     let Some(top) = components.first() else {
         return Err("`/` is the root directory, not a file: use a path like `/sync/root-passwd`".to_owned());
     };
-    let system = SYSTEM_DIRS.contains(top)
+    let secrets = *top == "run" && components.len() > 2 && components[1] == "secrets";
+    let system = (SYSTEM_DIRS.contains(top) && !secrets)
         || top.starts_with("lib")
         || (*top == "var" && components.get(1).is_some_and(|c| matches!(*c, "run" | "lib")));
     if system || path.ends_with('/') {
@@ -365,8 +367,19 @@ mod tests {
             absolute_path("relative").is_err() && absolute_path("/a/../b").is_err() && absolute_path("/a b").is_err()
         );
         assert!(password_file("/sync/root-passwd").is_ok() && password_file("/root/.passwd").is_ok());
-        for bad in ["/", "/etc/passwd", "/./etc/shadow", "//usr/bin/x", "/lib64/x", "/var/run/x", "/proc/1/x", "/sync/"]
-        {
+        assert!(password_file("/run/secrets/root-passwd").is_ok());
+        for bad in [
+            "/",
+            "/etc/passwd",
+            "/./etc/shadow",
+            "//usr/bin/x",
+            "/lib64/x",
+            "/var/run/x",
+            "/proc/1/x",
+            "/sync/",
+            "/run/x",
+            "/run/secrets",
+        ] {
             assert!(password_file(bad).is_err(), "{bad}");
         }
         assert!(python_version("3.10").is_ok());
