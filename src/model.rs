@@ -54,6 +54,12 @@ pub struct Image {
     pub kubernetes: Kubernetes,
 }
 
+/// The `docker buildx bake` group of every image of one name: the name with `/`, `.` and `_` as `-`.
+#[must_use]
+pub fn bake_group(name: &str) -> String {
+    name.replace(['/', '.', '_'], "-")
+}
+
 impl Image {
     /// The labels of the image's Kubernetes objects: what the image is and its versions, each
     /// value cut to what Kubernetes accepts (63 characters of `A-Z a-z 0-9 - _ .`).

@@ -142,7 +142,7 @@ pub fn plan(images: &[Image], templates: &Templates) -> Result<Plan, InputError>
     for image in images {
         let group = groups.entry(&image.name).or_insert_with(|| Group {
             name: image.name.clone(),
-            slug: image.name.replace(['/', '.', '_'], "-"),
+            slug: crate::model::bake_group(&image.name),
             targets: Vec::new(),
         });
         group.targets.push(image.slug.clone());

@@ -28,6 +28,9 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     ("catalog/docker-bake.hcl.j2", include_str!("../templates/catalog/docker-bake.hcl.j2")),
 ];
 
+/// Instructions one template rendering may execute.
+const FUEL: u64 = 500_000_000;
+
 /// The template environment.
 pub struct Templates {
     env: Environment<'static>,
@@ -50,12 +53,18 @@ impl Templates {
         );
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         env.set_auto_escape_callback(|_| AutoEscape::None);
+        // A template override with a runaway loop stops instead of hanging: far above what the
+        // catalog README of 100,000 images takes.
+        env.set_fuel(Some(FUEL));
         env.add_filter("sh", shell_quote);
-        env.add_filter("yaml", json_string);
-        env.add_filter("py", json_string);
+        env.add_filter("yaml", quoted_string);
+        env.add_filter("py", quoted_string);
+        env.add_filter("json", quoted_string);
         env.add_filter("hcl", hcl_string);
+        env.add_filter("dockerfile", dockerfile_string);
         env.add_filter("supervisor", supervisor_escape);
-        env.add_filter("json", |v: Value| serde_json::to_string(&v).unwrap_or_default());
+        env.add_filter("comment", comment_text);
+        env.add_filter("html_comment", html_comment_text);
         for (name, source) in TEMPLATES {
             env.add_template(name, source).map_err(|e| template_error(name, &e))?;
         }
@@ -75,8 +84,9 @@ impl Templates {
                         crate::diag::did_you_mean(&name, &names, "the templates are")
                     )));
                 };
-                let source = std::fs::read_to_string(entry.path())
-                    .map_err(|e| InputError(format!("cannot read `{}`: {e}", entry.path().display())))?;
+                let path = Utf8Path::from_path(entry.path())
+                    .ok_or_else(|| InputError(format!("path `{}` is not UTF-8", entry.path().display())))?;
+                let source = crate::source::read_text_file(path, crate::source::MAX_SPEC_BYTES)?;
                 env.add_template_owned(*known, source).map_err(|e| template_error(known, &e))?;
             }
         }
@@ -116,26 +126,113 @@ fn shell_quote(value: Value) -> String {
         && text.chars().all(|c| {
             c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '/' | ':' | '=' | '@' | '%' | '+' | ',' | '-')
         });
-    if safe { text } else { format!("'{}'", text.replace('\'', "'\\''")) }
+    // A quote or a backslash is written outside the single quotes: inside, a backslash before the
+    // closing quote reads to people (and shellcheck) as an escape that it is not.
+    if safe {
+        return text;
+    }
+    let mut quoted = String::with_capacity(text.len() + 2);
+    quoted.push('\'');
+    for c in text.chars() {
+        match c {
+            '\'' => quoted.push_str(r"'\''"),
+            '\\' => quoted.push_str(r"'\\'"),
+            c => quoted.push(c),
+        }
+    }
+    quoted.push('\'');
+    quoted
 }
 
-/// A JSON string literal: valid as a YAML double-quoted scalar, a Python literal and an HCL string.
-fn json_string(value: Value) -> String {
-    let text = value.as_str().map_or_else(|| value.to_string(), str::to_owned);
-    serde_json::to_string(&text).expect("strings serialize")
+/// The text of a filter's argument: strings as they are, anything else as it prints.
+fn text_of(value: &Value) -> String {
+    value.as_str().map_or_else(|| value.to_string(), str::to_owned)
 }
 
-/// An HCL string literal: a JSON string whose `${` and `%{` (HCL's interpolation and directive
-/// openers) are escaped as `$${` and `%%{`. The values reaching HCL are validated names and paths,
-/// so none has a control character that JSON and HCL would escape differently.
+/// A double-quoted string literal that YAML, Python, HCL and JSON all read back as the same text:
+/// `"` and `\` escaped, tab, newline and carriage return as `\t`, `\n`, `\r`, and every other
+/// character that is a control character, a line break to one of them (NEL, U+2028, U+2029), a
+/// direction override or not printable in YAML as `\uXXXX` (all of them are in the BMP).
+fn quoted_string(value: Value) -> String {
+    let text = text_of(&value);
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if escaped_in_text(c) => out.push_str(&format!("\\u{:04x}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Characters written as escapes: those [`crate::source::unsafe_char`] names and YAML's two
+/// non-characters of the BMP.
+fn escaped_in_text(c: char) -> bool {
+    crate::source::unsafe_char(c) || matches!(c, '\u{fffe}' | '\u{ffff}')
+}
+
+/// An HCL string literal: a quoted string whose `${` and `%{` (HCL's interpolation and directive
+/// openers) are escaped as `$${` and `%%{`.
 fn hcl_string(value: Value) -> String {
-    json_string(value).replace("${", "$${").replace("%{", "%%{")
+    quoted_string(value).replace("${", "$${").replace("%{", "%%{")
 }
 
-/// A value for supervisord's configuration, where `%(name)s` expands: every `%` doubled.
-fn supervisor_escape(value: Value) -> String {
-    let text = value.as_str().map_or_else(|| value.to_string(), str::to_owned);
-    text.replace('%', "%%")
+/// A Dockerfile double-quoted word (`ENV`, `LABEL`): `\`, `"` and `$` (which would expand)
+/// escaped. A Dockerfile has no escape for a line break, so a value holding one is an error.
+fn dockerfile_string(value: Value) -> Result<String, minijinja::Error> {
+    let text = single_line(&value, "a Dockerfile")?;
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        if matches!(c, '\\' | '"' | '$') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
+    Ok(out)
+}
+
+/// The value's text, or an error when it has a character no single-line format can carry.
+fn single_line(value: &Value, format: &str) -> Result<String, minijinja::Error> {
+    let text = text_of(value);
+    match text.chars().find(|c| escaped_in_text(*c)) {
+        None => Ok(text),
+        Some(c) => Err(minijinja::Error::new(
+            minijinja::ErrorKind::InvalidOperation,
+            format!("{text:?} has the character U+{:04X}, which {format} value cannot hold", u32::from(c)),
+        )),
+    }
+}
+
+/// A value for supervisord's configuration, where `%(name)s` expands: every `%` doubled. An INI
+/// value has no escape for a line break, so a value holding one is an error.
+fn supervisor_escape(value: Value) -> Result<String, minijinja::Error> {
+    Ok(single_line(&value, "a supervisord")?.replace('%', "%%"))
+}
+
+/// Text for a line comment of any of the generated languages: every character that could end the
+/// line (for Python a carriage return, for YAML NEL or U+2028) or hide text is written as `\u{…}`.
+fn comment_text(value: Value) -> String {
+    let text = text_of(&value);
+    if !text.chars().any(escaped_in_text) {
+        return text;
+    }
+    text.chars()
+        .map(|c| if escaped_in_text(c) { format!("\\u{{{:04x}}}", u32::from(c)) } else { c.to_string() })
+        .collect()
+}
+
+/// Text for an HTML comment (`<!-- … -->`): as [`comment_text`], and no `--`, which could close it.
+fn html_comment_text(value: Value) -> String {
+    comment_text(value).replace("--", "-\\u{2d}")
 }
 
 #[cfg(test)]
@@ -153,6 +250,8 @@ mod tests {
         assert_eq!(shell_quote(Value::from("numpy<2")), "'numpy<2'");
         assert_eq!(shell_quote(Value::from("it's")), "'it'\\''s'");
         assert_eq!(shell_quote(Value::from("")), "''");
+        assert_eq!(shell_quote(Value::from("a\\")), "'a'\\\\''");
+        assert_eq!(shell_quote(Value::from(r"\'")), r"''\\''\'''");
     }
 
     #[test]
@@ -164,8 +263,33 @@ mod tests {
 
     #[test]
     fn supervisor_values_never_expand() {
-        assert_eq!(supervisor_escape(Value::from("/root")), "/root");
-        assert_eq!(supervisor_escape(Value::from("%(here)s 100%")), "%%(here)s 100%%");
+        assert_eq!(supervisor_escape(Value::from("/root")).unwrap(), "/root");
+        assert_eq!(supervisor_escape(Value::from("%(here)s 100%")).unwrap(), "%%(here)s 100%%");
+        assert!(supervisor_escape(Value::from("a\nb=c")).is_err());
+    }
+
+    #[test]
+    fn quoted_strings_escape_every_line_break() {
+        assert_eq!(quoted_string(Value::from("a\"b\\c")), r#""a\"b\\c""#);
+        assert_eq!(
+            quoted_string(Value::from("a\nb\rc\u{85}d\u{2028}e\u{2029}f\u{7f}")),
+            r#""a\nb\rc\u0085d\u2028e\u2029f\u007f""#
+        );
+        assert_eq!(quoted_string(Value::from("Zürich 東京")), r#""Zürich 東京""#);
+        assert_eq!(hcl_string(Value::from("\u{1}${x}")), r#""\u0001$${x}""#);
+    }
+
+    #[test]
+    fn dockerfile_words_never_expand() {
+        assert_eq!(dockerfile_string(Value::from(r#"a$b"c\d"#)).unwrap(), r#""a\$b\"c\\d""#);
+        assert!(dockerfile_string(Value::from("a\nRUN x")).is_err());
+    }
+
+    #[test]
+    fn comments_stay_on_one_line() {
+        assert_eq!(comment_text(Value::from("pytorch.kdl")), "pytorch.kdl");
+        assert_eq!(comment_text(Value::from("a\nb\rc\u{2028}d")), "a\\u{000a}b\\u{000d}c\\u{2028}d");
+        assert_eq!(html_comment_text(Value::from("x-->y")), "x-\\u{2d}>y");
     }
 
     /// `{#` opens a template comment: a shell `${#var}` in a template would silently eat text.

@@ -8,9 +8,31 @@ use crate::source::{FileId, SourceFile, Span};
 /// Code of KDL syntax errors.
 pub const SYNTAX: &str = "dlspec::syntax";
 
+/// The deepest nesting of child blocks, and of `/* */` comments, a spec may have. The KDL parser
+/// recurses once per level; far deeper than any spec, far shallower than the stack.
+pub const MAX_NESTING: usize = 64;
+
 /// Parses one file. KDL 2 first; a file that only KDL 1 can read is accepted too. When both fail,
 /// the KDL 2 errors are reported, each at its position.
 pub fn parse(file: FileId, source: &SourceFile, diags: &mut Diagnostics) -> Option<KdlDocument> {
+    if let Some(too_deep) = too_deep(&source.text) {
+        let (what, help, width) = match too_deep.kind {
+            Nesting::Block => {
+                ("child blocks `{ }`", "flatten the spec: profiles (`use`) share settings without nesting", 1)
+            }
+            Nesting::Comment => ("`/* */` comments", "close each `/*` with `*/` before opening another", 2),
+        };
+        diags.push(
+            Diag::error(
+                SYNTAX,
+                Span { file, start: too_deep.at, end: too_deep.at + width },
+                format!("{what} are nested more than {MAX_NESTING} levels deep"),
+                "too deep",
+            )
+            .with_help(help),
+        );
+        return None;
+    }
     let v2 = match KdlDocument::parse_v2(&source.text) {
         Ok(doc) => return Some(doc),
         Err(err) => err,
@@ -49,5 +71,149 @@ fn lowercase_first(s: &str) -> String {
     match chars.next() {
         Some(first) if !trimmed.starts_with("KDL") => first.to_lowercase().chain(chars).collect(),
         _ => trimmed.to_owned(),
+    }
+}
+
+/// What nests too deeply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Nesting {
+    Block,
+    Comment,
+}
+
+/// Where the nesting first goes past [`MAX_NESTING`].
+#[derive(Debug, PartialEq, Eq)]
+struct TooDeep {
+    kind: Nesting,
+    at: usize,
+}
+
+/// Scans for nesting deeper than [`MAX_NESTING`] without recursing: `{` outside strings and
+/// comments, and `/*` inside comments (KDL comments nest). Strings are skipped as KDL reads them:
+/// `"…"` with `\` escapes, raw `#"…"#` with any number of `#`, both also as `"""` blocks. The scan
+/// only needs to see the same nesting as the parser where the text is valid; elsewhere the parser
+/// reports the error.
+fn too_deep(text: &str) -> Option<TooDeep> {
+    let bytes = text.as_bytes();
+    let mut blocks = 0usize;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'{' => {
+                blocks += 1;
+                if blocks > MAX_NESTING {
+                    return Some(TooDeep { kind: Nesting::Block, at: i });
+                }
+                i += 1;
+            }
+            b'}' => {
+                blocks = blocks.saturating_sub(1);
+                i += 1;
+            }
+            b'/' if bytes.get(i + 1) == Some(&b'/') => {
+                i = bytes[i..].iter().position(|b| *b == b'\n').map_or(bytes.len(), |p| i + p);
+            }
+            b'/' if bytes.get(i + 1) == Some(&b'*') => match skip_comment(bytes, i) {
+                Ok(after) => i = after,
+                Err(too_deep) => return Some(too_deep),
+            },
+            b'"' => i = skip_string(bytes, i, 0),
+            b'#' => {
+                let hashes = bytes[i..].iter().take_while(|b| **b == b'#').count();
+                i = if bytes.get(i + hashes) == Some(&b'"') {
+                    skip_string(bytes, i + hashes, hashes)
+                } else {
+                    i + hashes
+                };
+            }
+            _ => i += 1,
+        }
+    }
+    None
+}
+
+/// From the `/*` at `start`, the offset after its `*/` (or the end of the text), or where the
+/// comments nest too deeply.
+fn skip_comment(bytes: &[u8], start: usize) -> Result<usize, TooDeep> {
+    let mut depth = 0usize;
+    let mut i = start;
+    while i < bytes.len() {
+        match (bytes[i], bytes.get(i + 1)) {
+            (b'/', Some(b'*')) => {
+                depth += 1;
+                if depth > MAX_NESTING {
+                    return Err(TooDeep { kind: Nesting::Comment, at: i });
+                }
+                i += 2;
+            }
+            (b'*', Some(b'/')) => {
+                depth -= 1;
+                i += 2;
+                if depth == 0 {
+                    return Ok(i);
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    Ok(i)
+}
+
+/// From the opening `"` at `start` of a string with `hashes` `#` before it (raw when more than
+/// none), the offset after its closing quote and hashes (or the end of the text).
+fn skip_string(bytes: &[u8], start: usize, hashes: usize) -> usize {
+    let quotes = if bytes[start..].starts_with(b"\"\"\"") { 3 } else { 1 };
+    let mut i = start + quotes;
+    while i < bytes.len() {
+        if hashes == 0 && bytes[i] == b'\\' {
+            i += 2;
+            continue;
+        }
+        if bytes[i..].starts_with(&b"\"\"\""[..quotes])
+            && bytes[i + quotes..].iter().take(hashes).filter(|b| **b == b'#').count() == hashes
+        {
+            return i + quotes + hashes;
+        }
+        i += 1;
+    }
+    bytes.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn nested_blocks(depth: usize) -> String {
+        format!("image \"x\" {}{}", "a {".repeat(depth), "}".repeat(depth))
+    }
+
+    #[test]
+    fn nesting_within_the_limit_passes_the_scan() {
+        assert_eq!(too_deep(&nested_blocks(MAX_NESTING - 1)), None);
+        assert_eq!(too_deep(&format!("{}{}", "/*".repeat(MAX_NESTING), "*/".repeat(MAX_NESTING))), None);
+    }
+
+    #[test]
+    fn nesting_past_the_limit_is_found_without_recursion() {
+        let deep = too_deep(&nested_blocks(100_000)).unwrap();
+        assert_eq!(deep.kind, Nesting::Block);
+        assert_eq!(deep.at, "image \"x\" ".len() + 3 * MAX_NESTING + 2);
+        assert_eq!(too_deep(&"/*".repeat(100_000)).unwrap().kind, Nesting::Comment);
+    }
+
+    #[test]
+    fn braces_in_strings_and_comments_do_not_count() {
+        let braces = "{".repeat(MAX_NESTING * 2);
+        for text in [
+            format!("a \"{braces}\""),
+            format!("a \"\\\"{braces}\""),
+            format!("a #\"{braces}\"#"),
+            format!("a ##\"\"#{braces}\"##"),
+            format!("a \"\"\"\n{braces}\n\"\"\""),
+            format!("// {braces}\na"),
+            format!("/* {braces} */ a"),
+        ] {
+            assert_eq!(too_deep(&text), None, "{text}");
+        }
     }
 }

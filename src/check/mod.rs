@@ -3,7 +3,7 @@
 
 mod values;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use camino::Utf8PathBuf;
 use sha2::{Digest, Sha256};
@@ -68,6 +68,10 @@ pub mod codes {
     pub const NODE_PORT: &str = "dlspec::kubernetes::node-port";
     /// Two images that would write the same output directory.
     pub const DUPLICATE_OUTPUT: &str = "dlspec::catalog::duplicate-output";
+    /// An image directory that is a catalog file's name or lies inside another image's directory.
+    pub const OUTPUT_PATH: &str = "dlspec::catalog::output-path";
+    /// Two bake groups or targets of one name.
+    pub const BAKE_NAME: &str = "dlspec::catalog::bake-name";
     /// A literal password in a spec.
     pub const PASSWORD: &str = "dlspec::security::password";
     /// JupyterLab without authentication.
@@ -173,8 +177,102 @@ fn annotate_combination(instance: &Instance, diags: &mut Diagnostics) {
     }
 }
 
+/// The catalog's own files at the top of `out/`, which no image directory may take.
+const CATALOG_FILES: &[&str] = &["README.md", "docker-bake.hcl", ".dlspec-manifest", ".dlspec-lock"];
+
+/// No image directory takes a catalog file's name (case-insensitively: macOS and Windows disks)
+/// or lies inside another image's directory, where that image's `COPY init/` would ship it. One
+/// hash lookup per ancestor of each directory.
+fn check_output_paths(images: &[(Image, &Instance)], diags: &mut Diagnostics) {
+    let mut dirs: HashMap<&str, &Image> = HashMap::with_capacity(images.len());
+    for (image, _) in images {
+        dirs.entry(image.dir.as_str()).or_insert(image);
+    }
+    for (image, instance) in images {
+        let dir = image.dir.as_str();
+        let top = dir.split('/').next().unwrap_or(dir);
+        if let Some(file) = CATALOG_FILES.iter().find(|f| f.eq_ignore_ascii_case(top)) {
+            diags.push(
+                Diag::error(
+                    codes::OUTPUT_PATH,
+                    instance.name.span,
+                    format!("image `{}` would be written to `out/{dir}`, over the catalog's `{file}`", image.reference),
+                    "takes a catalog file's name",
+                )
+                .with_help(format!("rename the image: `out/{file}` is the catalog's own file")),
+            );
+        }
+        for (at, _) in dir.match_indices('/') {
+            if let Some(outer) = dirs.get(&dir[..at]) {
+                diags.push(
+                    Diag::error(
+                        codes::OUTPUT_PATH,
+                        instance.name.span,
+                        format!(
+                            "image `{}` would be written to `out/{dir}`, inside the directory of image `{}`",
+                            image.reference, outer.reference
+                        ),
+                        "directory inside another image's",
+                    )
+                    .with_help(format!(
+                        "rename one of the images: `out/{}` is the build context of `{}`, whose `COPY init/` would ship \
+                         files of the other",
+                        outer.dir, outer.reference
+                    )),
+                );
+            }
+        }
+    }
+}
+
+/// Every name `docker buildx bake` sees is one group or one target: the group `default`, a group
+/// per image name (mangled by [`crate::model::bake_group`]) and a target per image (its slug).
+fn check_bake_names(images: &[(Image, &Instance)], diags: &mut Diagnostics) {
+    // By bake name: who has it, where, and whether it is a target.
+    let mut owners: HashMap<String, (String, Option<Span>, bool)> = HashMap::with_capacity(images.len() * 2 + 1);
+    owners.insert("default".to_owned(), ("the group of every image".to_owned(), None, false));
+    let mut groups_seen: HashSet<&str> = HashSet::with_capacity(images.len());
+    let mut names = Vec::new();
+    for (image, instance) in images {
+        if groups_seen.insert(&image.name) {
+            let owner = format!("the group of image name `{}`", image.name);
+            names.push((crate::model::bake_group(&image.name), owner, instance, false));
+        }
+    }
+    let targets = images
+        .iter()
+        .map(|(image, instance)| (image.slug.clone(), format!("the target of `{}`", image.reference), instance, true));
+    for (bake_name, owner, instance, is_target) in names.into_iter().chain(targets) {
+        match owners.get(&bake_name) {
+            // Two images of one slug: `duplicate-output` reports them.
+            Some((_, _, true)) if is_target => {}
+            Some((first, first_span, _)) => {
+                let mut diag = Diag::error(
+                    codes::BAKE_NAME,
+                    instance.name.span,
+                    format!("docker-bake.hcl would give the name `{bake_name}` to both {first} and {owner}"),
+                    "bake name taken",
+                )
+                .with_help(
+                    "rename one of the images: a bake group is the image name with `/`, `.` and `_` turned into `-`, \
+                     a target is NAME-TAG in the same way, and `default` is the group of every image",
+                );
+                if let Some(span) = first_span {
+                    diag = diag.with_label(*span, "first here");
+                }
+                diags.push(diag);
+            }
+            None => {
+                owners.insert(bake_name, (owner, Some(instance.name.span), is_target));
+            }
+        }
+    }
+}
+
 /// Checks across images: output directories and NodePorts are unique.
 fn check_catalog(images: &[(Image, &Instance)], diags: &mut Diagnostics) {
+    check_output_paths(images, diags);
+    check_bake_names(images, diags);
     let mut dirs: BTreeMap<&Utf8PathBuf, &Instance> = BTreeMap::new();
     let mut slugs: BTreeMap<&str, &Instance> = BTreeMap::new();
     let mut node_ports: BTreeMap<u16, (Span, &str)> = BTreeMap::new();
@@ -1281,6 +1379,7 @@ impl Checker<'_> {
         if let Some(p) = &part {
             if let Some(file) = &p.password_file {
                 self.valid(file, codes::UNSAFE, "path", values::absolute_path)?;
+                self.valid(file, codes::VALUE, "password file", values::password_file)?;
                 password_file.clone_from(&file.value);
             }
             if let Some(literal) = &p.password {

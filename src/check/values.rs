@@ -2,7 +2,8 @@
 //!
 //! Each returns `Err(reason)` with a lowercase phrase; the caller turns it into a diagnostic.
 
-/// A Docker repository name: lowercase path components `[a-z0-9]+([._-][a-z0-9]+)*` joined by `/`.
+/// A Docker repository name: path components `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*` joined by `/`
+/// (the distribution reference grammar Docker applies).
 pub fn image_name(name: &str) -> Result<(), String> {
     if name.is_empty() || name.len() > 200 {
         return Err("an image name has 1 to 200 characters".to_owned());
@@ -14,17 +15,36 @@ pub fn image_name(name: &str) -> Result<(), String> {
         if component == "." || component == ".." {
             return Err(format!("`{component}` is not a path component of an image name"));
         }
-        let ok =
-            component.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'));
-        let edges = component.starts_with(|c: char| c.is_ascii_alphanumeric())
-            && component.ends_with(|c: char| c.is_ascii_alphanumeric());
-        if !ok || !edges {
+        if !name_component(component) {
             return Err(format!(
-                "`{component}` is not a valid name component: use lowercase letters, digits and single `.`, `_` or `-` between them"
+                "`{component}` is not a valid name component: use lowercase letters and digits, separated by one \
+                 `.`, one or two `_`, or dashes"
             ));
         }
     }
     Ok(())
+}
+
+/// `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*`.
+fn name_component(component: &str) -> bool {
+    let alphanumeric = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit();
+    let mut rest = component;
+    loop {
+        let word = rest.find(|c: char| !alphanumeric(c)).unwrap_or(rest.len());
+        if word == 0 {
+            return false;
+        }
+        rest = &rest[word..];
+        if rest.is_empty() {
+            return true;
+        }
+        let separator = rest.find(alphanumeric).unwrap_or(rest.len());
+        let ok = matches!(&rest[..separator], "." | "_" | "__") || rest[..separator].chars().all(|c| c == '-');
+        if !ok {
+            return false;
+        }
+        rest = &rest[separator..];
+    }
 }
 
 /// A Docker tag: `[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`.
@@ -79,6 +99,30 @@ pub fn absolute_path(path: &str) -> Result<(), String> {
     }
     if !path.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '_' | '.' | '-' | '+' | '@')) {
         return Err("the path may only contain letters, digits and `/ _ . - + @`".to_owned());
+    }
+    Ok(())
+}
+
+/// The system's own directories: a password file mounted there (by `docker-run.sh` or the
+/// Deployment) would hide or replace what the system needs.
+const SYSTEM_DIRS: &[&str] = &["bin", "boot", "dev", "etc", "init", "proc", "run", "sbin", "sys", "usr"];
+
+/// Where the root password file is mounted: an absolute file path outside [`SYSTEM_DIRS`], `/lib*`,
+/// `/var/run` and `/var/lib`, and not `/` itself; `/run/secrets/`, where Docker and Kubernetes
+/// mount secrets, is the one place under `/run` allowed.
+pub fn password_file(path: &str) -> Result<(), String> {
+    let components: Vec<&str> = path.split('/').filter(|c| !c.is_empty() && *c != ".").collect();
+    let Some(top) = components.first() else {
+        return Err("`/` is the root directory, not a file: use a path like `/sync/root-passwd`".to_owned());
+    };
+    let secrets = *top == "run" && components.len() > 2 && components[1] == "secrets";
+    let system = (SYSTEM_DIRS.contains(top) && !secrets)
+        || top.starts_with("lib")
+        || (*top == "var" && components.get(1).is_some_and(|c| matches!(*c, "run" | "lib")));
+    if system || path.ends_with('/') {
+        return Err(format!(
+            "`{path}` is a system path: the password file is mounted over it; use a path of its own like `/sync/root-passwd`"
+        ));
     }
     Ok(())
 }
@@ -258,7 +302,10 @@ mod tests {
         assert!(image_name("pytorch").is_ok());
         assert!(image_name("myteam/pytorch").is_ok());
         assert!(image_name("registry.example.com/team/py-torch_2").is_ok());
-        for bad in ["", "PyTorch", "../x", "a//b", "a/", "-a", "a b", "a/./b", "a;rm"] {
+        assert!(image_name("a__b/c---d/e.f_g").is_ok());
+        for bad in
+            ["", "PyTorch", "../x", "a//b", "a/", "-a", "a b", "a/./b", "a;rm", "b..c", "a___b", "a.-b", "a_-b", "a-"]
+        {
             assert!(image_name(bad).is_err(), "{bad}");
         }
     }
@@ -319,6 +366,22 @@ mod tests {
         assert!(
             absolute_path("relative").is_err() && absolute_path("/a/../b").is_err() && absolute_path("/a b").is_err()
         );
+        assert!(password_file("/sync/root-passwd").is_ok() && password_file("/root/.passwd").is_ok());
+        assert!(password_file("/run/secrets/root-passwd").is_ok());
+        for bad in [
+            "/",
+            "/etc/passwd",
+            "/./etc/shadow",
+            "//usr/bin/x",
+            "/lib64/x",
+            "/var/run/x",
+            "/proc/1/x",
+            "/sync/",
+            "/run/x",
+            "/run/secrets",
+        ] {
+            assert!(password_file(bad).is_err(), "{bad}");
+        }
         assert!(python_version("3.10").is_ok());
         assert!(python_version("3.10.4").is_err() && python_version("2.7").is_err());
         assert!(tag("2.3.0-python3.8").is_ok() && tag(".x").is_err());

@@ -1,0 +1,266 @@
+//! Hostile inputs: values that would inject code into a generated file, and inputs that would
+//! crash, hang or exhaust the compiler. Each is refused with a message, or rendered as data, as the
+//! real tools of each generated language read it.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use camino::{Utf8Path, Utf8PathBuf};
+use dlspec::source::SourceMap;
+
+/// Pieces of attack on each language the generated files are written in.
+const PAYLOADS: &[&str] = &[
+    "\n touch /tmp/pwned #",
+    "\r__import__('os').system('id')\r",
+    "\u{2028}--- {kind: Pod}\u{2029}",
+    "\u{85}NEL",
+    "\u{7f}\u{1b}[31m\u{0}",
+    "'\"`id`$(id)${HOME}",
+    "%(here)s%{x}",
+    "{{ image }}{% if %}",
+    "# -->\\",
+    "東京 ünï \u{202e}txt",
+];
+
+/// A spec that produces every file: SSH with a literal password (the Secret), JupyterLab,
+/// TensorBoard and extra packages.
+fn spec(password: &str) -> String {
+    format!(
+        "image \"hostile\" {{\n    pytorch \"2.3.0\"\n    python \"3.10\"\n    cpu\n    apt \"htop\"\n    pip \"pandas\"\n    \
+         ssh password={}\n}}\n",
+        kdl_string(password)
+    )
+}
+
+/// A KDL string literal of any text.
+fn kdl_string(text: &str) -> String {
+    let mut out = String::from("\"");
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_ascii_graphic() || c == ' ' => out.push(c),
+            c => out.push_str(&format!("\\u{{{:x}}}", u32::from(c))),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Every file the spec generates when read from a file of the given relative name.
+fn generate(relative: &str, text: &str) -> BTreeMap<Utf8PathBuf, Vec<u8>> {
+    let mut sources = SourceMap::default();
+    sources.add(Utf8PathBuf::from(format!("specs/{relative}")), relative.to_owned(), text);
+    let (images, diags) = dlspec::analyze(&sources);
+    assert!(!diags.has_errors(), "{relative:?}: {:?}", diags.into_vec());
+    let templates = dlspec::render::Templates::load(None).unwrap();
+    let plan = dlspec::plan::plan(&images, &templates).unwrap();
+    plan.files.into_iter().map(|(path, file)| (path, file.bytes)).collect()
+}
+
+fn write_tree(dir: &Utf8Path, files: &BTreeMap<Utf8PathBuf, Vec<u8>>) {
+    for (path, bytes) in files {
+        let full = dir.join(path);
+        std::fs::create_dir_all(full.parent().unwrap()).unwrap();
+        std::fs::write(full, bytes).unwrap();
+    }
+}
+
+/// Undoes the escapes of generated comments: `\u{…}`, as the `comment` and `html_comment` filters
+/// write them.
+fn unescape_comment(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(at) = rest.find("\\u{") {
+        out.push_str(&rest[..at]);
+        let end = rest[at..].find('}').unwrap() + at;
+        let code = u32::from_str_radix(&rest[at + 3..end], 16).unwrap();
+        out.push(char::from_u32(code).unwrap());
+        rest = &rest[end + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The hostile file has the benign file's lines, but where the benign one names its spec, the
+/// hostile one names its own, escaped on that one line, reading back as the hostile name.
+fn assert_named_as_data(path: &Utf8Path, benign: &str, hostile: &str, name: &str) {
+    let (benign_lines, hostile_lines): (Vec<&str>, Vec<&str>) =
+        (benign.split('\n').collect(), hostile.split('\n').collect());
+    assert_eq!(benign_lines.len(), hostile_lines.len(), "{path}: the name {name:?} added lines:\n{hostile}");
+    for (b, h) in benign_lines.iter().zip(&hostile_lines) {
+        if b == h {
+            continue;
+        }
+        let at =
+            b.find("benign.kdl").unwrap_or_else(|| panic!("{path}: a line changed that does not name the spec: {h:?}"));
+        let (prefix, suffix) = (&b[..at], &b[at + "benign.kdl".len()..]);
+        assert!(h.starts_with(prefix) && h.ends_with(suffix), "{path}: {h:?} is not {b:?} with another name");
+        let written = &h[prefix.len()..h.len() - suffix.len()];
+        assert!(!written.chars().any(dlspec::source::unsafe_char), "{path}: {written:?} is not escaped");
+        assert!(!(prefix.starts_with("<!--") && written.contains("--")), "{path}: {written:?} can close the comment");
+        assert_eq!(unescape_comment(written), name, "{path}: the name does not read back");
+    }
+}
+
+/// `.venv/bin/NAME` of the repository, else NAME on `PATH`; `None` (with a notice) outside CI.
+fn tool(name: &str) -> Option<PathBuf> {
+    let venv = common::root().join(".venv/bin").join(name).into_std_path_buf();
+    let found = if venv.is_file() {
+        Some(venv)
+    } else {
+        std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()).map(|d| d.join(name)).find(|p| p.is_file())
+    };
+    assert!(found.is_some() || !common::in_ci(), "{name} is missing (run .ci/run)");
+    if found.is_none() {
+        eprintln!("note: skipping {name}: not found in .venv/bin or PATH");
+    }
+    found
+}
+
+fn run(program: &Path, args: &[&std::ffi::OsStr]) -> Output {
+    Command::new(program).args(args).output().unwrap_or_else(|e| panic!("cannot run {}: {e}", program.display()))
+}
+
+fn assert_success(what: &str, output: &Output) {
+    assert!(
+        output.status.success(),
+        "{what}:\n{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// One generated tree to validate: the tree of the benign name it must parse like, and the
+/// password its Secret must hold.
+struct Tree {
+    dir: Utf8PathBuf,
+    benign: Utf8PathBuf,
+    password: String,
+}
+
+/// Every generated file of every tree passes the tools of its language (one run of each tool over
+/// all trees), and parses as its benign tree does.
+fn validate(trees: &[Tree]) {
+    let files: Vec<Utf8PathBuf> =
+        trees.iter().flat_map(|t| common::files_under(&t.dir).into_iter().map(|p| t.dir.join(p))).collect();
+    let of = |test: fn(&Utf8Path) -> bool| files.iter().filter(|p| test(p)).map(|p| p.as_os_str()).collect::<Vec<_>>();
+    let shell = of(|p| p.extension() == Some("sh") || p.ends_with("init/bin/shutdown"));
+    if let Some(bash) = tool("bash") {
+        for script in &shell {
+            assert_success(&format!("bash -n {script:?}"), &run(&bash, &["-n".as_ref(), script]));
+        }
+    }
+    if let Some(shellcheck) = tool("shellcheck") {
+        assert_success("shellcheck", &run(&shellcheck, &shell));
+    }
+    if let Some(hadolint) = tool("hadolint") {
+        let mut args: Vec<&std::ffi::OsStr> =
+            vec!["--no-color".as_ref(), "--failure-threshold".as_ref(), "warning".as_ref()];
+        args.extend(of(|p| p.file_name() == Some("Dockerfile")));
+        assert_success("hadolint", &run(&hadolint, &args));
+    }
+    if let Some(yamllint) = tool("yamllint") {
+        let config = common::root().join("tests/validators/yamllint.yaml");
+        let mut args: Vec<&std::ffi::OsStr> = vec!["--strict".as_ref(), "--config-file".as_ref(), config.as_os_str()];
+        args.extend(of(|p| p.extension() == Some("yaml")));
+        assert_success("yamllint", &run(&yamllint, &args));
+    }
+    let Some(python) = tool("python3") else { return };
+    let checks = common::root().join("tests/validators/checks.py");
+    for (check, test) in [
+        ("python", (|p: &Utf8Path| p.extension() == Some("py")) as fn(&Utf8Path) -> bool),
+        ("supervisor", |p| p.file_name() == Some("supervisor.ini")),
+        ("kubernetes", |p| p.extension() == Some("yaml")),
+        ("bake", |p| p.file_name() == Some("docker-bake.hcl")),
+    ] {
+        let mut args: Vec<&std::ffi::OsStr> = vec![checks.as_os_str(), check.as_ref()];
+        args.extend(of(test));
+        assert_success(&format!("checks.py {check}"), &run(&python, &args));
+    }
+    let roundtrip = common::root().join("tests/validators/roundtrip.py");
+    for tree in trees {
+        let (dir, benign) = (tree.dir.as_os_str(), tree.benign.as_os_str());
+        assert_success("roundtrip.py same", &run(&python, &[roundtrip.as_os_str(), "same".as_ref(), benign, dir]));
+        let password = tree.password.as_ref();
+        assert_success(
+            "roundtrip.py password",
+            &run(&python, &[roundtrip.as_os_str(), "password".as_ref(), dir, password]),
+        );
+    }
+}
+
+/// Spec file names that `discover` refuses reach the templates here anyway, straight through a
+/// `SourceMap`: the escaping alone must keep them comments. Passwords of every printable
+/// character reach shell and YAML quoted.
+#[test]
+fn hostile_spec_names_and_passwords_render_as_data() {
+    let scratch = tempfile::tempdir().unwrap();
+    let scratch = Utf8Path::from_path(scratch.path()).unwrap();
+    let benign_password = "hunter2";
+    let benign = generate("benign.kdl", &spec(benign_password));
+    let benign_dir = scratch.join("benign");
+    write_tree(&benign_dir, &benign);
+    let mut trees = Vec::new();
+    for (i, payload) in PAYLOADS.iter().enumerate() {
+        let name = format!("team/x{payload}y.kdl");
+        let files = generate(&name, &spec(benign_password));
+        assert_eq!(files.keys().collect::<Vec<_>>(), benign.keys().collect::<Vec<_>>());
+        for (path, bytes) in &files {
+            let (b, h) = (std::str::from_utf8(&benign[path]).unwrap(), std::str::from_utf8(bytes).unwrap());
+            assert_named_as_data(path, b, h, &name);
+        }
+        let dir = scratch.join(format!("name-{i}"));
+        write_tree(&dir, &files);
+        trees.push(Tree { dir, benign: benign_dir.clone(), password: benign_password.to_owned() });
+    }
+    // The password is checked to be printable ASCII on one line: every such payload is data.
+    let printable = PAYLOADS.iter().filter(|p| p.chars().all(|c| c.is_ascii_graphic() || c == ' '));
+    for (i, payload) in printable.enumerate() {
+        let password = format!("pw{payload}");
+        let dir = scratch.join(format!("password-{i}"));
+        write_tree(&dir, &generate("benign.kdl", &spec(&password)));
+        trees.push(Tree { benign: dir.clone(), dir, password });
+    }
+    validate(&trees);
+}
+
+/// Every string property that reaches a generated file refuses every payload: they are validated
+/// for the languages they reach, so none of them gets to a template.
+#[test]
+fn hostile_property_values_are_refused() {
+    let properties = [
+        "image \"pytorch{}\" {\n  python \"3.10\"\n  cpu\n}",
+        "image \"pytorch\" {\n  python \"3.10\"\n  cpu\n  tag \"2.3{}\"\n}",
+        "image \"pytorch\" {\n  python \"3.10\"\n  base \"ubuntu:22.04{}\"\n}",
+        "image \"pytorch\" {\n  python \"3.10\"\n  cpu\n  timezone \"Asia/Shanghai{}\"\n}",
+        "image \"pytorch\" {\n  python \"3.10\"\n  cpu\n  locale \"en_US.UTF-8{}\"\n}",
+        "image \"pytorch\" {\n  python \"3.10\"\n  cpu\n  apt \"htop{}\"\n}",
+        "image \"pytorch\" {\n  python \"3.10\"\n  cpu\n  pip \"pandas{}\"\n}",
+        "image \"pytorch\" {\n  python \"3.10\"\n  cpu\n  mirrors pip=\"https://mirrors.example.com/simple{}\"\n}",
+        "image \"pytorch\" {\n  python \"3.10\"\n  cpu\n  ssh password-file=\"/sync/root-passwd{}\"\n}",
+        "image \"pytorch\" {\n  python \"3.10\"\n  cpu\n  jupyter base-url=\"/lab{}\"\n}",
+        "image \"pytorch\" {\n  python \"3.10\"\n  cpu\n  jupyter root-dir=\"/workspace{}\"\n}",
+        "image \"pytorch\" {\n  python \"3.10\"\n  cpu\n  jupyter token-file=\"/run/secrets/token{}\"\n}",
+        "image \"pytorch\" {\n  python \"3.10\"\n  cpu\n  tensorboard logdir=\"/data/tb{}\"\n}",
+        "image \"pytorch\" {\n  python \"3.10\"\n  cpu\n  tensorboard path-prefix=\"/tb{}\"\n}",
+        "image \"pytorch\" {\n  python \"3.10\"\n  cpu\n  docker-run name=\"dev{}\"\n}",
+        "image \"pytorch\" {\n  python \"3.10\"\n  cpu\n  kubernetes shm-size=\"8Gi{}\"\n}",
+        "image \"pytorch\" {\n  python \"3.10\"\n  cpu\n  kubernetes {\n    requests cpu=\"1{}\"\n  }\n}",
+    ];
+    for property in properties {
+        let benign = property.replace("{}", "");
+        let (files, codes) = common::generate(&benign);
+        assert!(!files.is_empty(), "the benign form of the case does not compile: {benign}\n{codes:?}");
+        for payload in PAYLOADS {
+            let quoted = kdl_string(payload);
+            let spec = property.replace("{}", &quoted[1..quoted.len() - 1]);
+            let (files, codes) = common::generate(&spec);
+            assert!(files.is_empty(), "accepted {payload:?} in:\n{spec}");
+            assert!(!codes.is_empty() && !codes.contains(&"dlspec::syntax"), "{spec}: {codes:?}");
+        }
+    }
+}
