@@ -523,7 +523,26 @@ impl Checker<'_> {
                 }
                 let cudnn_tag = if cudnn.is_some() { format!("{}-", tag.cudnn) } else { String::new() };
                 let image = format!("nvidia/cuda:{}-{cudnn_tag}{flavor}-{os}", version.value);
-                if tag.status == "archived" {
+                if let Some(removed) = self.compat.removed_tag(&image) {
+                    self.push(
+                        Diag::error(
+                            codes::REMOVED_BASE,
+                            version.span,
+                            format!(
+                                "Docker Hub no longer serves `{image}`: NVIDIA removed the `{}:{}*` tags in {}",
+                                removed.image, removed.prefix, removed.removed
+                            ),
+                            "removed tag",
+                        )
+                        .with_help(format!(
+                            "{}; source: {}",
+                            self.supported_update_help(&version.value, &os),
+                            removed.source
+                        )),
+                    );
+                    return None;
+                }
+                if matches!(tag.status.as_str(), "archived" | "eol") {
                     self.push(
                         Diag::warning(
                             codes::DEPRECATED_BASE,

@@ -574,6 +574,8 @@ mod tests {
         assert!(compat.tensorflow("2.15.7").is_none());
         assert_eq!(compat.cuda_tag("12.1.0", "ubuntu22.04").unwrap().cudnn_major(), Some("8"));
         assert_eq!(compat.cuda_tag("12.4.1", "ubuntu22.04").unwrap().cudnn_major(), Some("9"));
+        assert_eq!(compat.cuda_tag("12.4.0", "ubuntu22.04").unwrap().cudnn_major(), None, "12.4.0 has no cuDNN tags");
+        assert_eq!(compat.cuda_tag("11.7.0", "ubuntu22.04").unwrap().status, "eol");
         assert!(compat.is_timezone("Asia/Shanghai"));
     }
 
