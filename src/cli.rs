@@ -122,7 +122,7 @@ struct ExplainArgs {
 
 #[derive(Debug, Args)]
 struct CompatArgs {
-    /// One table: pytorch, tensorflow, miniconda, cuda, os, timezones.
+    /// One table: pytorch, tensorflow, miniconda, cuda, cudnn, wheels, removed, os, timezones.
     table: Option<String>,
     /// Output format: aligned columns (human), or the tables' rows as JSON (json).
     #[arg(long, value_enum, default_value_t = Format::Human)]
@@ -531,7 +531,7 @@ fn compat(args: &CompatArgs) -> Result<u8, InputError> {
     let compat = crate::compat::get();
     let mut out = std::io::stdout().lock();
     let table = args.table.as_deref();
-    let known = ["pytorch", "tensorflow", "miniconda", "cuda", "os", "timezones"];
+    let known = ["pytorch", "tensorflow", "miniconda", "cuda", "cudnn", "wheels", "removed", "os", "timezones"];
     if let Some(t) = table
         && !known.contains(&t)
     {
@@ -607,10 +607,41 @@ fn compat(args: &CompatArgs) -> Result<u8, InputError> {
             let _ = writeln!(out, "  {:<7} {:<12} {cudnn:<7} {:<18} {}", r.cuda, r.os, r.flavors.join(","), r.status);
         }
     }
+    if show("cudnn") {
+        let _ = writeln!(out, "\ncudnn: cuda  os  cudnn  nccl  (earlier cuDNN of the same tag)");
+        for r in &compat.cudnn_in_tags {
+            let nccl = r.nccl.as_deref().unwrap_or("-");
+            let history = if r.history == "-" { String::new() } else { format!("  (was {})", r.history) };
+            let _ = writeln!(out, "  {:<7} {:<12} {:<11} {nccl:<8}{history}", r.cuda, r.os, r.cudnn);
+        }
+    }
+    if show("wheels") {
+        let _ = writeln!(
+            out,
+            "\nwheels: framework  version  manylinux (glibc)  pip CUDA libraries: variant cudnn nccl (glibc) pythons"
+        );
+        for r in &compat.wheels {
+            let pip = if r.pip_variant.is_empty() {
+                "-".to_owned()
+            } else {
+                format!(
+                    "{} cudnn {} nccl {} ({}) on {}",
+                    r.pip_variant, r.pip_cudnn, r.pip_nccl, r.pip_glibc, r.pip_pythons
+                )
+            };
+            let _ = writeln!(out, "  {:<10} {:<12} {} ({})  {pip}", r.framework, r.version, r.manylinux, r.glibc);
+        }
+    }
+    if show("removed") {
+        let _ = writeln!(out, "\nremoved: tags Docker Hub no longer serves");
+        for r in &compat.removed_tags {
+            let _ = writeln!(out, "  {}:{}*  removed {}  ({})", r.image, r.prefix, r.removed, r.source);
+        }
+    }
     if show("os") {
-        let _ = writeln!(out, "\nos: release  image  end of standard support");
+        let _ = writeln!(out, "\nos: release  image  glibc  end of standard support");
         for r in &compat.os {
-            let _ = writeln!(out, "  {:<12} {:<14} {} ({})", r.os, r.image, r.eol, r.status);
+            let _ = writeln!(out, "  {:<12} {:<14} {:<5} {} ({})", r.os, r.image, r.glibc, r.eol, r.status);
         }
     }
     if table == Some("timezones") {

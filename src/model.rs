@@ -128,6 +128,11 @@ pub struct Base {
     pub cuda: Option<String>,
     /// cuDNN major version of a `cuda` base: `8`.
     pub cudnn: Option<String>,
+    /// Full cuDNN version inside the base tag as NVIDIA builds it today: `8.9.0.131`; none when
+    /// the base has no cuDNN or the tables do not know the tag.
+    pub cudnn_version: Option<String>,
+    /// NCCL version inside the base tag: `2.17.1`; none when it has none or the tables do not know.
+    pub nccl_version: Option<String>,
     /// nvidia/cuda flavor: `devel`, `runtime`, `base`.
     pub flavor: Option<String>,
     /// Operating system release: `ubuntu22.04`.
@@ -190,6 +195,9 @@ pub struct Pytorch {
     pub index_url: String,
     /// The pip requirements: `torch==2.3.0`, `torchvision==0.18.0`, `torchaudio==2.3.0`.
     pub requirements: Vec<String>,
+    /// Full version of the cuDNN torch's wheels bring, when the tables know it for the variant:
+    /// `8.9.2.26`.
+    pub cudnn: Option<String>,
 }
 
 /// TensorFlow.
@@ -205,6 +213,11 @@ pub struct Tensorflow {
     pub tested_cuda: String,
     /// cuDNN major.minor TensorFlow was tested with: `8.9`.
     pub tested_cudnn: String,
+    /// Whether CUDA and cuDNN come from pip (`tensorflow[and-cuda]`) rather than from the base.
+    pub pip_cuda: bool,
+    /// Full version of the cuDNN TensorFlow loads at run time (the pip pin with `[and-cuda]`,
+    /// else the base's), when the tables know it: `8.9.4.25`.
+    pub cudnn: Option<String>,
 }
 
 impl Framework {

@@ -9,7 +9,7 @@ use camino::Utf8PathBuf;
 use sha2::{Digest, Sha256};
 
 use crate::ast::{BasePart, FrameworkPart, Part, Spanned};
-use crate::compat::{self, Compat, compare};
+use crate::compat::{self, Compat, CudaTag, compare};
 use crate::diag::{Diag, Diagnostics, did_you_mean};
 use crate::model::{
     Base, BaseKind, DockerRun, Framework, Image, Jupyter, Kubernetes, KubernetesPort, Locale, Mirrors, PublishedPort,
@@ -44,8 +44,18 @@ pub mod codes {
     pub const MINICONDA: &str = "dlspec::compat::miniconda";
     /// A Miniconda installer whose build would stop at Anaconda's terms.
     pub const MINICONDA_TOS: &str = "dlspec::compat::miniconda-tos";
-    /// An nvidia/cuda tag that was never published.
+    /// An nvidia/cuda tag that does not exist or that the tag table does not know.
     pub const CUDA_TAG: &str = "dlspec::compat::cuda-tag";
+    /// A framework that would load an older cuDNN than the one it was built with.
+    pub const CUDNN_TOO_OLD: &str = "dlspec::compat::cudnn-too-old";
+    /// A framework wheel that needs a newer glibc than the OS has.
+    pub const GLIBC: &str = "dlspec::compat::glibc";
+    /// A base tag its registry no longer serves.
+    pub const REMOVED_BASE: &str = "dlspec::compat::removed-base";
+    /// TensorFlow installed with its pip CUDA libraries (`tensorflow[and-cuda]`) by the compiler.
+    pub const PIP_CUDA: &str = "dlspec::compat::pip-cuda";
+    /// An image that carries cuDNN twice: in the base and in the framework's wheels.
+    pub const DUPLICATE_LIBRARIES: &str = "dlspec::compat::duplicate-libraries";
     /// A combination that works but was not tested by the framework.
     pub const UNTESTED: &str = "dlspec::compat::untested";
     /// A CUDA build of the framework that cannot work on the base.
@@ -359,6 +369,7 @@ struct BaseInfo {
     base: Base,
     span: Span,
     cuda_span: Option<Span>,
+    os_span: Span,
 }
 
 impl Checker<'_> {
@@ -541,17 +552,21 @@ impl Checker<'_> {
                     );
                     return None;
                 }
-                let Some(tag) = self.compat.cuda_tag(&version.value, &os) else {
+                let tag = if let Some(tag) = self.compat.cuda_tag(&version.value, &os) {
+                    tag.clone()
+                } else if self.compat.cuda_tags.iter().any(|t| t.os == os) {
+                    self.unknown_tag_warning(&version, &os, os_span);
+                    CudaTag {
+                        cuda: version.value.clone(),
+                        os: os.clone(),
+                        cudnn: cudnn_tag_part(&version.value).to_owned(),
+                        flavors: Vec::new(),
+                        status: "unknown".to_owned(),
+                    }
+                } else {
                     let help = self.cuda_versions_help(&version.value, &os);
-                    let os_known = self.compat.cuda_tags.iter().any(|t| t.os == os);
-                    let (span, message) = if os_known && self.compat.cuda_tags.iter().any(|t| t.cuda == version.value) {
-                        (os_span, format!("nvidia/cuda publishes no CUDA {} images for `{os}`", version.value))
-                    } else if os_known {
-                        (version.span, format!("nvidia/cuda never published CUDA `{}`", version.value))
-                    } else {
-                        (os_span, format!("nvidia/cuda has no images for `{os}`"))
-                    };
-                    self.push(Diag::error(codes::CUDA_TAG, span, message, "no such tag").with_help(help));
+                    let message = format!("dlspec knows no nvidia/cuda images for `{os}`");
+                    self.push(Diag::error(codes::CUDA_TAG, os_span, message, "unknown OS").with_help(help));
                     return None;
                 };
                 let cudnn = match &cuda.cudnn {
@@ -606,7 +621,26 @@ impl Checker<'_> {
                 }
                 let cudnn_tag = if cudnn.is_some() { format!("{}-", tag.cudnn) } else { String::new() };
                 let image = format!("nvidia/cuda:{}-{cudnn_tag}{flavor}-{os}", version.value);
-                if tag.status != "supported" {
+                if let Some(removed) = self.compat.removed_tag(&image) {
+                    self.push(
+                        Diag::error(
+                            codes::REMOVED_BASE,
+                            version.span,
+                            format!(
+                                "Docker Hub no longer serves `{image}`: NVIDIA removed the `{}:{}*` tags in {}",
+                                removed.image, removed.prefix, removed.removed
+                            ),
+                            "removed tag",
+                        )
+                        .with_help(format!(
+                            "{}; source: {}",
+                            self.supported_update_help(&version.value, &os),
+                            removed.source
+                        )),
+                    );
+                    return None;
+                }
+                if matches!(tag.status.as_str(), "archived" | "eol") {
                     self.push(
                         Diag::warning(
                             codes::DEPRECATED_BASE,
@@ -618,6 +652,7 @@ impl Checker<'_> {
                     );
                 }
                 self.eol_warning(&os, os_span);
+                let in_tag = cudnn.as_ref().and_then(|_| self.compat.cudnn_in_tag(&version.value, &os));
                 Some(BaseInfo {
                     base: Base {
                         image,
@@ -625,11 +660,14 @@ impl Checker<'_> {
                         gpu: true,
                         cuda: Some(version.value.clone()),
                         cudnn,
+                        cudnn_version: in_tag.map(|t| t.cudnn.clone()),
+                        nccl_version: in_tag.and_then(|t| t.nccl.clone()),
                         flavor: Some(flavor),
                         os: Some(os),
                     },
                     span: cuda.node,
                     cuda_span: Some(version.span),
+                    os_span,
                 })
             }
             BasePart::Cpu(cpu) => {
@@ -653,15 +691,37 @@ impl Checker<'_> {
                         gpu: false,
                         cuda: None,
                         cudnn: None,
+                        cudnn_version: None,
+                        nccl_version: None,
                         flavor: None,
                         os: Some(os),
                     },
                     span: cpu.node,
                     cuda_span: None,
+                    os_span,
                 })
             }
             BasePart::Custom(custom) => {
                 self.valid(&custom.image, codes::UNSAFE, "image reference", values::image_reference)?;
+                if let Some(removed) = self.compat.removed_tag(&custom.image.value) {
+                    self.push(
+                        Diag::error(
+                            codes::REMOVED_BASE,
+                            custom.image.span,
+                            format!(
+                                "Docker Hub no longer serves `{}`: NVIDIA removed the `{}:{}*` tags in {}",
+                                custom.image.value, removed.image, removed.prefix, removed.removed
+                            ),
+                            "removed tag",
+                        )
+                        .with_help(format!(
+                            "pull it from a registry that still has it (`base \"registry.example.com/{}\"`), or move to a CUDA release dlspec knows (`dlspec compat cuda`); source: {}",
+                            custom.image.value.trim_start_matches("docker.io/"),
+                            removed.source
+                        )),
+                    );
+                    return None;
+                }
                 Some(BaseInfo {
                     base: Base {
                         image: custom.image.value.clone(),
@@ -669,11 +729,14 @@ impl Checker<'_> {
                         gpu: custom.gpu.as_ref().is_some_and(|g| g.value),
                         cuda: None,
                         cudnn: None,
+                        cudnn_version: None,
+                        nccl_version: None,
                         flavor: None,
                         os: None,
                     },
                     span: custom.node,
                     cuda_span: None,
+                    os_span: custom.node,
                 })
             }
         }
@@ -699,6 +762,35 @@ impl Checker<'_> {
         }
         let nearest = compat::nearest(version, on_os.iter().copied()).unwrap_or("");
         format!("did you mean `{nearest}`? nvidia/cuda tags use the full version")
+    }
+
+    /// Warns that a CUDA version is not in the tag table: the table is incomplete, so the tag may
+    /// well exist; the build pulls it as written.
+    fn unknown_tag_warning(&mut self, version: &Spanned<String>, os: &str, os_span: Span) {
+        let on_os: Vec<&str> = self.compat.cuda_tags.iter().filter(|t| t.os == os).map(|t| t.cuda.as_str()).collect();
+        let minor = format!("{}.", version.value.split('.').take(2).collect::<Vec<_>>().join("."));
+        let mut near: Vec<&str> = on_os.iter().copied().filter(|v| v.starts_with(&minor)).collect();
+        if near.is_empty() {
+            near.extend(compat::nearest(&version.value, on_os.iter().copied()));
+        }
+        let elsewhere: Vec<&str> =
+            self.compat.cuda_tags.iter().filter(|t| t.cuda == version.value).map(|t| t.os.as_str()).collect();
+        let checked = self.compat.tables.iter().find(|t| t.file == "cuda_tags.tsv").map_or("", |t| t.checked.as_str());
+        let mut diag = Diag::warning(
+            codes::CUDA_TAG,
+            version.span,
+            format!("CUDA `{}` on `{os}` is not in dlspec's tag table (checked {checked})", version.value),
+            "unknown tag",
+        );
+        if !elsewhere.is_empty() {
+            diag = diag
+                .with_label(os_span, format!("the table has CUDA {} for {}", version.value, quote_list(&elsewhere)));
+        }
+        self.push(diag.with_help(format!(
+            "the nearest known tags for {os} are {}; if `nvidia/cuda:{}-…-{os}` exists, the build pulls it as written",
+            quote_list(&near),
+            version.value
+        )));
     }
 
     fn supported_update_help(&self, version: &str, os: &str) -> String {
@@ -1058,9 +1150,18 @@ impl Checker<'_> {
                 (Some(variant), url)
             }
         };
+        let cuda_wheels = variant.as_deref().is_some_and(|v| v.starts_with("cu"));
+        if cuda_wheels && base.base.cudnn.is_some() {
+            self.duplicate_cudnn_note(base, "torch's CUDA wheels bring their own cuDNN");
+        }
+        let wheel = self.compat.wheel("torch", &release.torch).cloned();
+        if let Some(wheel) = &wheel {
+            ok &= self.glibc_fits(&format!("torch {}", release.torch), wheel, cuda_wheels, base, version.span);
+        }
         if !ok {
             return None;
         }
+        let cudnn = wheel.filter(|w| variant.as_deref() == Some(w.pip_variant.as_str())).map(|w| w.pip_cudnn);
         let mut requirements =
             vec![format!("torch=={}", release.torch), format!("torchvision=={}", release.torchvision)];
         if let Some(ta) = &torchaudio {
@@ -1073,6 +1174,7 @@ impl Checker<'_> {
             variant,
             index_url,
             requirements,
+            cudnn,
         })
     }
 
@@ -1201,7 +1303,25 @@ impl Checker<'_> {
             None if base.base.gpu && is_1x_or_20 => release.gpu_package.clone(),
             None => "tensorflow".to_owned(),
         };
-        if base.base.kind == BaseKind::Cuda && package != "tensorflow[and-cuda]" && package != "tensorflow-cpu" {
+        let wheel = self.compat.wheel("tensorflow", &release.version).cloned();
+        let and_cuda_installs = wheel.as_ref().is_some_and(|w| w.pip_cuda_installs(&python.value));
+        if package == "tensorflow[and-cuda]" && !and_cuda_installs {
+            let p = part.package.as_ref().map_or(version.span, |p| p.span);
+            self.push(
+                Diag::error(
+                    codes::TENSORFLOW_PACKAGE,
+                    p,
+                    format!("`tensorflow[and-cuda]` {} does not install on Python {}", release.version, python.value),
+                    "extra does not install",
+                )
+                .with_label(version.span, "version chosen here")
+                .with_help(self.and_cuda_help(&release, python)),
+            );
+            return None;
+        }
+        let mut package = package;
+        let mut pip_cuda = package == "tensorflow[and-cuda]";
+        if base.base.kind == BaseKind::Cuda && !pip_cuda && package != "tensorflow-cpu" {
             let cuda = base.base.cuda.clone().unwrap_or_default();
             let (bmaj, bmin) = major_minor(&cuda);
             let (tmaj, tmin) = major_minor(&release.cuda);
@@ -1226,43 +1346,79 @@ impl Checker<'_> {
                 );
                 return None;
             }
-            if let Some(base_cudnn) = &base.base.cudnn
-                && base_cudnn != cudnn_major
-            {
-                self.push(
+            // TensorFlow refuses a cuDNN of another major, or of the same major with an older minor
+            // ("needs equal or higher minor version"); patch levels do not matter.
+            let base_cudnn_problem = match (&base.base.cudnn, &base.base.cudnn_version) {
+                (None, _) => Some("the base has no cuDNN".to_owned()),
+                (Some(major), _) if major != cudnn_major => {
+                    Some(format!("the base's cuDNN {major} is not the cuDNN {} it was built with", release.cudnn))
+                }
+                (Some(_), Some(full)) if major_minor(full) < major_minor(&release.cudnn) => {
+                    Some(format!("the base's cuDNN {full} is older than the cuDNN {} it was built with", release.cudnn))
+                }
+                _ => None,
+            };
+            if let Some(problem) = base_cudnn_problem {
+                if part.package.is_none() && and_cuda_installs {
+                    // Upstream's install for this case: the pip cuDNN of `[and-cuda]` wins over the base's.
+                    let tags = self.satisfying_tags_help(&release.cudnn, &release.cuda, base);
+                    let help = if base.base.cudnn.is_some() {
+                        format!(
+                            "the base's own cuDNN is then unused: write `cudnn=\"none\"` for a leaner base, or {tags} to use the base's cuDNN instead"
+                        )
+                    } else {
+                        format!("this is upstream's install; to use a cuDNN from the base instead, {tags} with cuDNN")
+                    };
+                    self.push(
+                        Diag::note(
+                            codes::PIP_CUDA,
+                            version.span,
+                            format!(
+                                "TensorFlow {} installs `tensorflow[and-cuda]` (CUDA and cuDNN from pip): {problem}",
+                                release.version
+                            ),
+                            "installed with [and-cuda]",
+                        )
+                        .with_label(base_span, "base chosen here")
+                        .with_help(help),
+                    );
+                    package = "tensorflow[and-cuda]".to_owned();
+                    pip_cuda = true;
+                } else {
+                    let fix = self.satisfying_tags_help(&release.cudnn, &release.cuda, base);
+                    let pip_fix = if release.and_cuda && and_cuda_installs {
+                        "or leave `package` out to install `tensorflow[and-cuda]`".to_owned()
+                    } else if release.and_cuda {
+                        self.and_cuda_help(&release, python)
+                    } else {
+                        format!("TensorFlow {} has no `[and-cuda]` extra (2.14 on)", release.version)
+                    };
+                    let (code, label) = match base.base.cudnn.as_deref() {
+                        Some(major) if major == cudnn_major => (codes::CUDNN_TOO_OLD, "older cuDNN"),
+                        Some(_) => (codes::CUDA_MISMATCH, "wrong cuDNN"),
+                        None => (codes::CUDA_MISMATCH, "no cuDNN"),
+                    };
+                    self.push(
                         Diag::error(
-                            codes::CUDA_MISMATCH,
+                            code,
                             base_span,
-                            format!("TensorFlow {} needs cuDNN {}, the base has cuDNN {base_cudnn}", release.version, release.cudnn),
-                            "wrong cuDNN major",
+                            format!("TensorFlow {} would not load its cuDNN: {problem}", release.version),
+                            label,
                         )
                         .with_label(version.span, "TensorFlow chosen here")
-                        .with_help(format!("use a base with cuDNN {cudnn_major}, or `package=\"tensorflow[and-cuda]\"` where it exists (2.14+)")),
+                        .with_help(format!("{fix}; {pip_fix}")),
                     );
-                return None;
-            }
-            if base.base.cudnn.is_none() {
-                self.push(
-                    Diag::error(
-                        codes::CUDA_MISMATCH,
-                        base_span,
-                        format!("TensorFlow {} needs cuDNN {}, the base has no cuDNN", release.version, release.cudnn),
-                        "no cuDNN",
-                    )
-                    .with_label(version.span, "TensorFlow chosen here")
-                    .with_help(format!(
-                        "write `cudnn=\"{cudnn_major}\"` (with flavor `runtime` or `devel`), or `package=\"tensorflow[and-cuda]\"` where it exists (2.14+)"
-                    )),
-                );
-                return None;
-            }
-            if (bmaj, bmin) != (tmaj, tmin) {
+                    return None;
+                }
+            } else if bmin < tmin {
+                // A newer CUDA minor is fine (the libraries keep their ABI within a major); an older
+                // one may lack what TensorFlow was built against.
                 self.push(
                     Diag::warning(
                         codes::UNTESTED,
                         base_span,
                         format!(
-                            "TensorFlow {} was tested with CUDA {} and cuDNN {}, not CUDA {cuda}",
+                            "TensorFlow {} was built and tested with CUDA {} and cuDNN {}, the base has an older CUDA {cuda}",
                             release.version, release.cuda, release.cudnn
                         ),
                         "untested CUDA",
@@ -1272,16 +1428,149 @@ impl Checker<'_> {
                 );
             }
         }
-        if !python_ok {
+        if pip_cuda && base.base.cudnn.is_some() && part.package.is_some() {
+            self.duplicate_cudnn_note(base, "TensorFlow's `[and-cuda]` extra brings its own cuDNN from pip");
+        }
+        let glibc_ok = wheel.as_ref().is_none_or(|w| {
+            self.glibc_fits(&format!("TensorFlow {}", release.version), w, pip_cuda, base, version.span)
+        });
+        if !python_ok || !glibc_ok {
             return None;
         }
+        let cudnn = if pip_cuda {
+            wheel.as_ref().map(|w| w.pip_cudnn.clone()).filter(|c| !c.is_empty())
+        } else {
+            base.base.cudnn_version.clone()
+        };
         Some(Tensorflow {
             requirement: format!("{package}=={}", release.version),
             version: release.version.clone(),
             package,
             tested_cuda: release.cuda.clone(),
             tested_cudnn: release.cudnn.clone(),
+            pip_cuda,
+            cudnn,
         })
+    }
+
+    /// Why `tensorflow[and-cuda]` does not install for this release and Python, and what does.
+    fn and_cuda_help(&self, release: &compat::TensorflowRelease, python: &Spanned<String>) -> String {
+        if !release.and_cuda {
+            return format!(
+                "`tensorflow[and-cuda]` exists from TensorFlow 2.14 on; write `package=\"{}\"`",
+                release.gpu_package
+            );
+        }
+        let fixed: Vec<&str> = self
+            .compat
+            .wheels
+            .iter()
+            .filter(|w| {
+                w.framework == "tensorflow"
+                    && w.version
+                        .starts_with(&format!("{}.", release.version.split('.').take(2).collect::<Vec<_>>().join(".")))
+                    && w.pip_cuda_installs(&python.value)
+            })
+            .map(|w| w.version.as_str())
+            .collect();
+        let pythons: &str = self.compat.wheel("tensorflow", &release.version).map_or("", |w| w.pip_pythons.as_str());
+        match (pythons, fixed.first()) {
+            ("none", Some(v)) => format!(
+                "the `[and-cuda]` extra of TensorFlow {} pins a TensorRT without wheels; {v} fixes it: write `tensorflow \"{v}\"`",
+                release.version
+            ),
+            ("none", None) => format!(
+                "the `[and-cuda]` extra of TensorFlow {} does not install; pick another release",
+                release.version
+            ),
+            (list, _) => format!(
+                "the `[and-cuda]` extra of TensorFlow {} installs on Python {} only (its TensorRT pin has no wheels for Python {}): write `python \"{}\"`",
+                release.version,
+                list.replace(',', ", "),
+                python.value,
+                list.rsplit(',').next().unwrap_or(list)
+            ),
+        }
+    }
+
+    /// The nvidia/cuda tags on the image's OS whose cuDNN satisfies `cudnn` (major.minor) on the same
+    /// CUDA major as `cuda`, as a help line.
+    fn satisfying_tags_help(&self, cudnn: &str, cuda: &str, base: &BaseInfo) -> String {
+        let os = base.base.os.as_deref().unwrap_or_default();
+        let (need_major, _) = major_minor(cudnn);
+        let (cuda_major, _) = major_minor(cuda);
+        let mut fitting: Vec<&compat::CudnnInTag> = self
+            .compat
+            .cudnn_in_tags
+            .iter()
+            .filter(|t| {
+                let (maj, _) = major_minor(&t.cudnn);
+                t.os == os
+                    && maj == need_major
+                    && major_minor(&t.cudnn) >= major_minor(cudnn)
+                    && major_minor(&t.cuda).0 == cuda_major
+                    && self.compat.cuda_tag(&t.cuda, os).is_some_and(|c| c.status == "supported")
+            })
+            .collect();
+        // The oldest tag that is not older than the CUDA the framework was built with, else the newest.
+        let older_than_build = |tag: &compat::CudnnInTag| major_minor(&tag.cuda) < major_minor(cuda);
+        fitting.sort_by(|a, b| older_than_build(a).cmp(&older_than_build(b)).then_with(|| compare(&a.cuda, &b.cuda)));
+        if fitting.first().is_some_and(|t| older_than_build(t)) {
+            fitting.reverse();
+        }
+        match fitting.first() {
+            Some(t) => format!("write `cuda \"{}\"` (its cuDNN is {})", t.cuda, t.cudnn),
+            None => {
+                format!("no nvidia/cuda tag for {os} known to dlspec has cuDNN {cudnn} or newer on CUDA {cuda_major}")
+            }
+        }
+    }
+
+    /// Notes that the base's cuDNN is a second copy next to the one the framework installs.
+    fn duplicate_cudnn_note(&mut self, base: &BaseInfo, why: &str) {
+        self.push(
+            Diag::note(
+                codes::DUPLICATE_LIBRARIES,
+                base.span,
+                format!("the image carries cuDNN twice: {why}, and the base has one too"),
+                "base with cuDNN",
+            )
+            .with_help("write `cudnn=\"none\"` for a base without cuDNN (several hundred MB smaller); keep it only to compile against the cuDNN headers"),
+        );
+    }
+
+    /// Checks that the framework's wheels (and the CUDA libraries they pull through pip) install on
+    /// the OS's glibc.
+    fn glibc_fits(&mut self, what: &str, wheel: &compat::Wheel, pip_cuda: bool, base: &BaseInfo, span: Span) -> bool {
+        let Some(os) = base.base.os.as_deref().and_then(|os| self.compat.os(os)) else {
+            return true;
+        };
+        let (needed, by) = if pip_cuda && compare(&wheel.pip_glibc, &wheel.glibc).is_gt() {
+            (wheel.pip_glibc.as_str(), "the CUDA libraries it installs through pip need".to_owned())
+        } else {
+            (wheel.glibc.as_str(), format!("its wheels ({}) need", wheel.manylinux))
+        };
+        if needed.is_empty() || compare(&os.glibc, needed).is_ge() {
+            return true;
+        }
+        let fitting: Vec<&str> = self
+            .compat
+            .os
+            .iter()
+            .filter(|o| compare(&o.glibc, needed).is_ge() && o.status == "supported")
+            .map(|o| o.os.as_str())
+            .collect();
+        self.push(
+            Diag::error(
+                codes::GLIBC,
+                span,
+                format!("{what} does not install on {}: {by} glibc {needed}, it has {}", os.os, os.glibc),
+                "needs a newer glibc",
+            )
+            .with_label(base.os_span, format!("{} chosen here", os.os))
+            .with_help(format!("use an OS with glibc {needed} or newer: {}", quote_list(&fitting))),
+        );
+        false
     }
 
     // ----- packages, time zone, locale -----
@@ -1931,6 +2220,16 @@ fn tos_help(installers: &[&compat::MinicondaInstaller], python: &str) -> String 
 fn conda_needs_tos(file: &str) -> bool {
     let version = file.split('_').nth(1).and_then(|rest| rest.split("-Linux").next()).unwrap_or("");
     compare(version, "25.1.1").is_ge() && compat::Version::parse(version).is_some()
+}
+
+/// The cuDNN part of an nvidia/cuda tag by NVIDIA's tag grammar: `cudnn8` up to CUDA 12.2,
+/// `cudnn9` for 12.3, `cudnn` from 12.4 on.
+fn cudnn_tag_part(cuda: &str) -> &'static str {
+    match major_minor(cuda) {
+        (major, minor) if major < 12 || (major == 12 && minor <= 2) => "cudnn8",
+        (12, 3) => "cudnn9",
+        _ => "cudnn",
+    }
 }
 
 fn major_minor(version: &str) -> (u64, u64) {

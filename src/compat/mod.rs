@@ -230,10 +230,79 @@ pub struct OsRelease {
     pub os: String,
     /// `ubuntu:22.04`.
     pub image: String,
+    /// glibc version of the release: `2.35`.
+    pub glibc: String,
     /// End of standard support, `YYYY-MM`.
     pub eol: String,
     /// `eol` or `supported`.
     pub status: String,
+}
+
+/// The cuDNN and NCCL inside one nvidia/cuda cuDNN tag family, as NVIDIA builds it today.
+#[derive(Debug, Clone)]
+pub struct CudnnInTag {
+    /// `11.8.0`.
+    pub cuda: String,
+    /// `ubuntu22.04`.
+    pub os: String,
+    /// Full cuDNN version: `8.9.6.50`.
+    pub cudnn: String,
+    /// NCCL version, when the runtime image installs it: `2.15.5`.
+    pub nccl: Option<String>,
+    /// Earlier values of the same tag, with the commit and date that set them; `-` when none.
+    pub history: String,
+    /// Where the row comes from.
+    pub source: String,
+}
+
+/// A framework release's wheel: the glibc it needs and the CUDA libraries it installs through pip.
+#[derive(Debug, Clone)]
+pub struct Wheel {
+    /// `torch` or `tensorflow`.
+    pub framework: String,
+    /// `2.3.0`.
+    pub version: String,
+    /// Platform tag of the wheel: `manylinux_2_28_x86_64`.
+    pub manylinux: String,
+    /// The glibc that tag needs: `2.28`.
+    pub glibc: String,
+    /// CUDA of the libraries it installs through pip: `cu121`; empty when it installs none.
+    pub pip_variant: String,
+    /// cuDNN it installs through pip: `8.9.2.26`.
+    pub pip_cudnn: String,
+    /// NCCL it installs through pip.
+    pub pip_nccl: String,
+    /// The newest glibc those pip libraries need.
+    pub pip_glibc: String,
+    /// Python minors on which the pip CUDA libraries install: `all`, `none` or `3.9,3.10`.
+    pub pip_pythons: String,
+    /// Where the row comes from.
+    pub source: String,
+}
+
+impl Wheel {
+    /// Whether the CUDA libraries this release installs through pip resolve on Python `python`.
+    #[must_use]
+    pub fn pip_cuda_installs(&self, python: &str) -> bool {
+        match self.pip_pythons.as_str() {
+            "" | "none" => false,
+            "all" => true,
+            list => list.split(',').any(|p| p.trim() == python),
+        }
+    }
+}
+
+/// A family of image tags removed from a registry.
+#[derive(Debug, Clone)]
+pub struct RemovedTag {
+    /// Repository on Docker Hub: `nvidia/cuda`.
+    pub image: String,
+    /// The start of every removed tag: `10.`.
+    pub prefix: String,
+    /// When it was removed.
+    pub removed: String,
+    /// Where the fact comes from.
+    pub source: String,
 }
 
 /// Every table, parsed.
@@ -251,16 +320,25 @@ pub struct Compat {
     pub cuda_tags: Vec<CudaTag>,
     /// Base OS releases.
     pub os: Vec<OsRelease>,
+    /// cuDNN and NCCL inside the nvidia/cuda cuDNN tags.
+    pub cudnn_in_tags: Vec<CudnnInTag>,
+    /// Framework wheels: glibc floor and pip CUDA libraries.
+    pub wheels: Vec<Wheel>,
+    /// Image tags removed from Docker Hub.
+    pub removed_tags: Vec<RemovedTag>,
     /// IANA time zone names, sorted.
     pub timezones: Vec<String>,
 }
 
-const DATA: [(&str, &str); 6] = [
+const DATA: [(&str, &str); 9] = [
     ("pytorch.tsv", include_str!("data/pytorch.tsv")),
     ("tensorflow.tsv", include_str!("data/tensorflow.tsv")),
     ("miniconda.tsv", include_str!("data/miniconda.tsv")),
     ("cuda_tags.tsv", include_str!("data/cuda_tags.tsv")),
     ("os.tsv", include_str!("data/os.tsv")),
+    ("cudnn_tags.tsv", include_str!("data/cudnn_tags.tsv")),
+    ("wheels.tsv", include_str!("data/wheels.tsv")),
+    ("removed_tags.tsv", include_str!("data/removed_tags.tsv")),
     ("timezones.txt", include_str!("data/timezones.txt")),
 ];
 
@@ -328,11 +406,52 @@ impl Compat {
             .collect();
         let os = table("os.tsv")
             .records()
-            .map(|r| OsRelease { os: r.get("os"), image: r.get("image"), eol: r.get("eol"), status: r.get("status") })
+            .map(|r| OsRelease {
+                os: r.get("os"),
+                image: r.get("image"),
+                glibc: r.get("glibc"),
+                eol: r.get("eol"),
+                status: r.get("status"),
+            })
+            .collect();
+        let cudnn_in_tags = table("cudnn_tags.tsv")
+            .records()
+            .map(|r| CudnnInTag {
+                cuda: r.get("cuda"),
+                os: r.get("os"),
+                cudnn: r.get("cudnn"),
+                nccl: Some(r.get("nccl")).filter(|n| n != "-"),
+                history: r.get("history"),
+                source: r.get("source"),
+            })
+            .collect();
+        let wheels = table("wheels.tsv")
+            .records()
+            .map(|r| Wheel {
+                framework: r.get("framework"),
+                version: r.get("version"),
+                manylinux: r.get("manylinux"),
+                glibc: r.get("glibc"),
+                pip_variant: r.get("pip_variant"),
+                pip_cudnn: r.get("pip_cudnn"),
+                pip_nccl: r.get("pip_nccl"),
+                pip_glibc: r.get("pip_glibc"),
+                pip_pythons: r.get("pip_pythons"),
+                source: r.get("source"),
+            })
+            .collect();
+        let removed_tags = table("removed_tags.tsv")
+            .records()
+            .map(|r| RemovedTag {
+                image: r.get("image"),
+                prefix: r.get("prefix"),
+                removed: r.get("removed"),
+                source: r.get("source"),
+            })
             .collect();
         let mut timezones: Vec<String> = table("timezones.txt").records().map(|r| r.get("name")).collect();
         timezones.sort();
-        Self { tables, torch, tensorflow, miniconda, cuda_tags, os, timezones }
+        Self { tables, torch, tensorflow, miniconda, cuda_tags, os, cudnn_in_tags, wheels, removed_tags, timezones }
     }
 
     /// The date the tables were last checked (the oldest `# checked:` of all tables).
@@ -357,6 +476,33 @@ impl Compat {
     #[must_use]
     pub fn cuda_tag(&self, cuda: &str, os: &str) -> Option<&CudaTag> {
         self.cuda_tags.iter().find(|t| t.cuda == cuda && t.os == os)
+    }
+
+    /// The cuDNN inside the nvidia/cuda cuDNN tag of a CUDA version on an OS.
+    #[must_use]
+    pub fn cudnn_in_tag(&self, cuda: &str, os: &str) -> Option<&CudnnInTag> {
+        self.cudnn_in_tags.iter().find(|t| t.cuda == cuda && t.os == os)
+    }
+
+    /// The wheel facts of a framework release (`torch`, `tensorflow`).
+    #[must_use]
+    pub fn wheel(&self, framework: &str, version: &str) -> Option<&Wheel> {
+        self.wheels.iter().find(|w| w.framework == framework && w.version == version)
+    }
+
+    /// The removal that covers an image reference pulled from Docker Hub; `None` for references
+    /// that name another registry, which may still serve the tag.
+    #[must_use]
+    pub fn removed_tag(&self, reference: &str) -> Option<&RemovedTag> {
+        let (first, rest) = reference.split_once('/')?;
+        let on_docker_hub = !(first.contains('.') || first.contains(':') || first == "localhost");
+        let path = match first {
+            "docker.io" | "index.docker.io" | "registry-1.docker.io" => rest,
+            _ if on_docker_hub => reference,
+            _ => return None,
+        };
+        let (repository, tag) = path.split_once(':')?;
+        self.removed_tags.iter().find(|r| r.image == repository && tag.starts_with(&r.prefix))
     }
 
     /// A base OS release.
@@ -440,7 +586,33 @@ mod tests {
         assert!(compat.tensorflow("2.15.7").is_none());
         assert_eq!(compat.cuda_tag("12.1.0", "ubuntu22.04").unwrap().cudnn_major(), Some("8"));
         assert_eq!(compat.cuda_tag("12.4.1", "ubuntu22.04").unwrap().cudnn_major(), Some("9"));
+        assert_eq!(compat.cuda_tag("12.4.0", "ubuntu22.04").unwrap().cudnn_major(), None, "12.4.0 has no cuDNN tags");
+        assert_eq!(compat.cuda_tag("11.7.0", "ubuntu22.04").unwrap().status, "eol");
         assert!(compat.is_timezone("Asia/Shanghai"));
+    }
+
+    #[test]
+    fn runtime_facts_are_known() {
+        let compat = get();
+        assert_eq!(compat.cudnn_in_tag("11.8.0", "ubuntu22.04").unwrap().cudnn, "8.9.6.50");
+        assert_eq!(compat.cudnn_in_tag("11.8.0", "ubuntu18.04").unwrap().cudnn, "8.6.0.163");
+        assert_eq!(compat.cudnn_in_tag("12.5.1", "ubuntu22.04").unwrap().cudnn, "9.2.1.18");
+        assert_eq!(compat.os("ubuntu18.04").unwrap().glibc, "2.27");
+        let tf = compat.wheel("tensorflow", "2.14.1").unwrap();
+        assert!(tf.pip_cuda_installs("3.10") && !tf.pip_cuda_installs("3.11"));
+        assert!(!compat.wheel("tensorflow", "2.15.0").unwrap().pip_cuda_installs("3.10"));
+        assert!(compat.wheel("tensorflow", "2.15.0.post1").unwrap().pip_cuda_installs("3.11"));
+        assert_eq!(compat.wheel("torch", "2.7.1").unwrap().glibc, "2.28");
+    }
+
+    #[test]
+    fn removed_tags_match_docker_hub_references_only() {
+        let compat = get();
+        assert!(compat.removed_tag("nvidia/cuda:10.0-cudnn7-devel-ubuntu18.04").is_some());
+        assert!(compat.removed_tag("docker.io/nvidia/cuda:10.2-devel-ubuntu18.04").is_some());
+        assert!(compat.removed_tag("registry.example.com/nvidia/cuda:10.0-cudnn7-devel-ubuntu18.04").is_none());
+        assert!(compat.removed_tag("nvidia/cuda:11.8.0-devel-ubuntu22.04").is_none());
+        assert!(compat.removed_tag("nvidia/cuda:1.0-x").is_none());
     }
 
     #[test]

@@ -15,6 +15,9 @@ pub enum Severity {
     Error,
     /// The spec works but is risky or unusual; `--deny-warnings` turns it into an error.
     Warning,
+    /// The spec works as written; something worth knowing about the image it builds (a leaner
+    /// choice, a decision the compiler made). Never counted as a warning, `--deny-warnings` keeps it.
+    Note,
 }
 
 /// A labelled place in a spec.
@@ -61,6 +64,12 @@ impl Diag {
     #[must_use]
     pub fn warning(code: &'static str, span: Span, message: impl Into<String>, label: impl Into<String>) -> Self {
         Self { severity: Severity::Warning, ..Self::error(code, span, message, label) }
+    }
+
+    /// A note at `span`.
+    #[must_use]
+    pub fn note(code: &'static str, span: Span, message: impl Into<String>, label: impl Into<String>) -> Self {
+        Self { severity: Severity::Note, ..Self::error(code, span, message, label) }
     }
 
     /// Adds the help line.
@@ -110,7 +119,7 @@ impl Diagnostics {
 
     /// Turns every warning into an error (`--deny-warnings`).
     pub fn deny_warnings(&mut self) {
-        for d in &mut self.items {
+        for d in self.items.iter_mut().filter(|d| d.severity == Severity::Warning) {
             d.severity = Severity::Error;
         }
     }

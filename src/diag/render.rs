@@ -110,6 +110,7 @@ impl<'a> Renderer<'a> {
             severity: match diag.severity {
                 Severity::Error => miette::Severity::Error,
                 Severity::Warning => miette::Severity::Warning,
+                Severity::Note => miette::Severity::Advice,
             },
             help: diag.help.clone(),
             source: source(file),
