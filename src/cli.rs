@@ -384,9 +384,9 @@ fn compat(args: &CompatArgs) -> Result<u8, InputError> {
         }
     }
     if show("os") {
-        let _ = writeln!(out, "\nos: release  image  end of standard support");
+        let _ = writeln!(out, "\nos: release  image  openssh  end of standard support");
         for r in &compat.os {
-            let _ = writeln!(out, "  {:<12} {:<14} {} ({})", r.os, r.image, r.eol, r.status);
+            let _ = writeln!(out, "  {:<12} {:<14} {:<8} {} ({})", r.os, r.image, r.openssh, r.eol, r.status);
         }
     }
     if table == Some("timezones") {

@@ -218,6 +218,8 @@ pub struct OsRelease {
     pub os: String,
     /// `ubuntu:22.04`.
     pub image: String,
+    /// OpenSSH version of the release's openssh-server: `8.9p1`.
+    pub openssh: String,
     /// End of standard support, `YYYY-MM`.
     pub eol: String,
     /// `eol` or `supported`.
@@ -316,7 +318,13 @@ impl Compat {
             .collect();
         let os = table("os.tsv")
             .records()
-            .map(|r| OsRelease { os: r.get("os"), image: r.get("image"), eol: r.get("eol"), status: r.get("status") })
+            .map(|r| OsRelease {
+                os: r.get("os"),
+                image: r.get("image"),
+                openssh: r.get("openssh"),
+                eol: r.get("eol"),
+                status: r.get("status"),
+            })
             .collect();
         let mut timezones: Vec<String> = table("timezones.txt").records().map(|r| r.get("name")).collect();
         timezones.sort();
@@ -429,6 +437,9 @@ mod tests {
         assert_eq!(compat.cuda_tag("12.1.0", "ubuntu22.04").unwrap().cudnn_major(), Some("8"));
         assert_eq!(compat.cuda_tag("12.4.1", "ubuntu22.04").unwrap().cudnn_major(), Some("9"));
         assert!(compat.is_timezone("Asia/Shanghai"));
+        // sshd_config's `Include` needs OpenSSH 8.2: Ubuntu 20.04 has it, 18.04 does not.
+        assert_eq!(compat.os("ubuntu18.04").unwrap().openssh, "7.6p1");
+        assert_eq!(compat.os("ubuntu20.04").unwrap().openssh, "8.2p1");
     }
 
     #[test]
