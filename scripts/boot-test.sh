@@ -3,7 +3,7 @@
 # checks it from outside the container. One line per check, `ok <what>` or `FAIL <what>: <why>`;
 # the exit status is non-zero when any check fails.
 #
-#   scripts/boot-test.sh [--selftest[=CASE,...]] IMAGE_DIR...
+#   scripts/boot-test.sh [--framework] [--selftest[=CASE,...]] IMAGE_DIR...
 #   scripts/boot-test.sh out/pytorch/2.3.0-python3.8-cuda12.1.0-cudnn8-devel-ubuntu22.04
 #
 # For each IMAGE_DIR it builds a test image from the directory's own Dockerfile and init/ with
@@ -44,11 +44,19 @@
 # before COPY init/ (the same instructions, so the same image), so that the images of one run
 # share the build of the system packages, Python and the platform pip set.
 #
+# --framework keeps the framework RUN (substitution 3 leaves out the extras only; the framework
+# must install into Debian's Python, e.g. tests/boot/tensorflow-cpu.kdl) and, instead of the
+# checks above, runs the image's own self-test in a throwaway container (`/init/bin/selftest
+# --boot`: the framework imports and reports the version of its LABEL, a convolution and a matmul
+# run on the CPU, the services answer); the build itself runs the framework's import check.
+#
 # --selftest breaks generated files of a copy of the first IMAGE_DIR on purpose, boots each
 # broken copy (first boot only) and checks that the test fails with a line naming what broke:
 #   tensorboard-prefix   supervisor.ini: TensorBoard's --path_prefix is wrong
 #   jupyterlab-command   supervisor.ini: jupyterlab's command does not exist
 #   sshd-root-login      sshd_config: PermitRootLogin prohibit-password
+#   framework-version    (--framework) the framework version of the LABEL and of the self-test's
+#                        expectations is one the installed framework does not report
 #
 # Needs root and buildah, podman, runc, debootstrap, sshpass, curl, ssh, nsenter, python3; as
 # root on Debian/Ubuntu it installs the missing ones with apt-get. All container state lives in a
@@ -68,9 +76,11 @@ usage() {
 }
 
 selftest=""
+framework=no
 dirs=()
 for arg in "$@"; do
     case $arg in
+        --framework) framework=yes ;;
         --selftest) selftest=tensorboard-prefix,jupyterlab-command,sshd-root-login ;;
         --selftest=*) selftest=${arg#--selftest=} ;;
         -h | --help) usage ;;
@@ -217,19 +227,20 @@ podman_ import --quiet --change 'CMD ["/bin/bash"]' "$base_tarball" "$base" >/de
 echo "   ready in $(seconds "$start") s"
 
 # --- The test image ------------------------------------------------------------------------
-# derive DIR CONTEXT: applies the substitutions of the header to DIR/Dockerfile and writes it
+# derive DIR CONTEXT [FRAMEWORK]: applies the substitutions of the header to DIR/Dockerfile (with
+# FRAMEWORK=yes the framework RUN stays) and writes it
 # as two files, split before `COPY init/`: CONTEXT/Dockerfile.platform (base, system packages,
 # Python, platform pip set) and CONTEXT/Dockerfile (FROM that, then COPY init/ to the end).
 # Copies init/, and writes CONTEXT/labels (the dev.dlspec.* LABELs, NAME<TAB>VALUE).
 derive() {
     mkdir -p "$2"
     cp -a "$1/init" "$2/init"
-    python3 - "$1/Dockerfile" "$2/Dockerfile" "$2/labels" <<'PYTHON'
+    python3 - "$1/Dockerfile" "$2/Dockerfile" "$2/labels" "${3:-no}" <<'PYTHON'
 import re
 import shlex
 import sys
 
-source, target, labels_out = sys.argv[1:4]
+source, target, labels_out, keep_framework = sys.argv[1:5]
 lines = open(source, encoding="utf-8").read().split("\n")
 
 # Items: ("comment"|"blank", line) or ("instruction", text with its continuation lines).
@@ -305,6 +316,12 @@ if any(n > copy_init[0] for n in pip):
 platform = [n for n in pip if any("platform layer" in items[j][1] for j in comments_before(n))]
 if len(platform) > 1:
     die("more than one pip RUN commented as the platform layer")
+# The framework's RUN ends with its import check (python -c).
+framework = [n for n in pip if "&& python -c " in items[n][1]]
+if keep_framework == "yes":
+    if len(framework) != 1:
+        die("expected one framework RUN with an import check (python -c)")
+    platform += framework
 for n in pip:
     if n not in platform:
         drop.add(n)
@@ -705,6 +722,34 @@ test_image() {
     [ "$failures" -eq "$failures_before" ]
 }
 
+# test_framework_image DIR N: builds DIR with its framework and runs the image's self-test in a
+# throwaway container (`/init/bin/selftest --boot`). Returns non-zero when a check failed.
+test_framework_image() {
+    local dir=$1 n=$2
+    local ctx="$E/image-$n" image="localhost/boot-test-$n:latest"
+    local out status=0 start check line version
+    local failures_before=$failures
+    echo "== $dir (framework)"
+    derive "$dir" "$ctx" yes || { fail "derive the test Dockerfile from $dir/Dockerfile"; return 1; }
+    read_labels "$ctx/labels"
+    build "$ctx" "$image" || return 1
+    echo "-- /init/bin/selftest --boot"
+    start=$(now)
+    out=$(podman_ run --rm "${R[@]}" -e LC_ALL=C "$image" /init/bin/selftest --boot 2>"$ctx/selftest.log") || status=$?
+    # shellcheck disable=SC2001 # every line
+    sed 's/^/   | /' <<<"$out"
+    for check in import version convolution matmul; do
+        line=$(grep -m1 -E "^[A-Za-z]+ $check: " <<<"$out" || true)
+        check "selftest: $check" "$(grep -q "^ok $check: " <<<"$out" || echo "${line:-no $check line (stderr: $(oneline "$(tail -n 5 "$ctx/selftest.log")"))}")"
+    done
+    version=${L[framework.version]:-}
+    check "selftest: the framework reports the version of LABEL dev.dlspec.framework.version ($version)" \
+        "$(grep -Eq "^ok version: [a-z]+ ${version//./\\.}\$" <<<"$out" || echo "no line \"ok version: ... $version\"")"
+    check "selftest: exit status 0 and no FAIL line ($(seconds "$start") s)" \
+        "$([ "$status" -eq 0 ] && ! grep -q '^FAIL' <<<"$out" || echo "exit status $status: $(oneline "$(grep '^FAIL' <<<"$out")")")"
+    [ "$failures" -eq "$failures_before" ]
+}
+
 # start_again ID: podman start. podman 4.3 may not have deleted the stopped container from runc's
 # state (in --runtime-flag root=) yet: "container with given ID already exists"; then the stale
 # runc state is deleted and start tried again.
@@ -753,6 +798,11 @@ break_copy() {
         sshd-root-login)
             file=init/ssh/sshd_config pattern='^PermitRootLogin .*' replacement='PermitRootLogin prohibit-password'
             expect='^FAIL ssh: root logs in with the password' what="PermitRootLogin prohibit-password in sshd_config" ;;
+        framework-version)
+            # The self-test's expectations and the LABEL come from the same spec value: both change.
+            file=init/bin/selftest pattern='(\\"version\\": *\\")[^\\]*' replacement='\10.0.0-broken'
+            sed -E -i 's|(dev\.dlspec\.framework\.version=)"[^"]*"|\1"0.0.0-broken"|' "$copy/Dockerfile"
+            expect='^FAIL selftest: exit status 0 and no FAIL line.*exit status 1: FAIL version: ' what="a framework version label the installed framework does not report" ;;
         *) echo "boot-test: unknown selftest case $case" >&2; return 2 ;;
     esac
     sed -E -i "s|$pattern|$replacement|" "$copy/$file"
@@ -767,7 +817,11 @@ break_copy() {
 # a command substitution: they are the selftest's output, not its result).
 test_broken() {
     failures=0
-    test_image "$1" "$2" yes
+    if [ "$framework" = yes ]; then
+        test_framework_image "$1" "$2"
+    else
+        test_image "$1" "$2" yes
+    fi
 }
 
 # --- Main ----------------------------------------------------------------------------------
@@ -777,7 +831,11 @@ for dir in "${dirs[@]}"; do
     n=$((n + 1))
     start=$(now)
     before=$failures
-    test_image "$dir" "$n" || true
+    if [ "$framework" = yes ]; then
+        test_framework_image "$dir" "$n" || true
+    else
+        test_image "$dir" "$n" || true
+    fi
     summary[$dir]="$((failures - before)) failed, $(seconds "$start") s"
 done
 

@@ -52,6 +52,8 @@ pub struct Image {
     pub docker_run: DockerRun,
     /// The Kubernetes Deployment and Service.
     pub kubernetes: Kubernetes,
+    /// What `init/bin/selftest` expects of the running image.
+    pub selftest: SelfTest,
 }
 
 /// The `docker buildx bake` group of every image of one name: the name with `/`, `.` and `_` as `-`.
@@ -240,6 +242,79 @@ impl Framework {
     }
 }
 
+/// What `init/bin/selftest` checks: the values the image's `dev.dlspec.*` labels declare.
+#[derive(Debug, Clone, Serialize)]
+pub struct SelfTest {
+    /// The framework's probe, none on platform images.
+    pub framework: Option<FrameworkProbe>,
+    /// Built for NVIDIA GPUs: the GPU checks run on the GPU when one is visible.
+    pub gpu: bool,
+    /// CUDA of the base image: `12.1.0`.
+    pub cuda: Option<String>,
+    /// cuDNN major version of the base image: `8`.
+    pub cudnn: Option<String>,
+    /// Name of the Kubernetes Job that runs the self-test (`k8s/selftest-job.yaml`), and the
+    /// instance label of its pod: not the Deployment's, so that no Service sends it traffic.
+    pub job_name: String,
+}
+
+/// How the self-test finds the framework: the probe of the template's table, what it imports,
+/// and what it must report.
+#[derive(Debug, Clone, Serialize)]
+pub struct FrameworkProbe {
+    /// The probe: `pytorch`, `tensorflow`.
+    pub kind: &'static str,
+    /// The Python module: `torch`, `tensorflow`.
+    pub import_name: &'static str,
+    /// The version `import_name.__version__` reports (a local part such as `+cu121` aside).
+    pub version: String,
+    /// CUDA major.minor the framework's build targets on a GPU image: `12.1` for `cu121` wheels.
+    pub cuda: Option<String>,
+    /// The oldest cuDNN major.minor the framework loads (TensorFlow's tested build): `8.9`.
+    pub min_cudnn: Option<String>,
+    /// The framework ships NCCL on GPU images (torch's CUDA wheels).
+    pub nccl: bool,
+}
+
+impl SelfTest {
+    /// The self-test of an image on `base` with `framework`, run in Kubernetes as `job_name`.
+    #[must_use]
+    pub fn new(base: &Base, framework: Option<&Framework>, job_name: String) -> Self {
+        let framework = framework.map(|framework| match framework {
+            Framework::Pytorch(torch) => {
+                let cuda = torch.variant.as_deref().and_then(cuda_of_variant).filter(|_| base.gpu);
+                FrameworkProbe {
+                    kind: "pytorch",
+                    import_name: "torch",
+                    version: torch.version.clone(),
+                    nccl: cuda.is_some(),
+                    cuda,
+                    min_cudnn: None,
+                }
+            }
+            Framework::Tensorflow(tf) => {
+                let gpu_build = base.gpu && tf.package != "tensorflow-cpu";
+                FrameworkProbe {
+                    kind: "tensorflow",
+                    import_name: "tensorflow",
+                    version: tf.version.clone(),
+                    cuda: gpu_build.then(|| tf.tested_cuda.clone()),
+                    min_cudnn: gpu_build.then(|| tf.tested_cudnn.clone()),
+                    nccl: false,
+                }
+            }
+        });
+        Self { framework, gpu: base.gpu, cuda: base.cuda.clone(), cudnn: base.cudnn.clone(), job_name }
+    }
+}
+
+/// `12.1` for the wheel variant `cu121`.
+fn cuda_of_variant(variant: &str) -> Option<String> {
+    let digits = variant.strip_prefix("cu").filter(|d| d.len() >= 3 && d.chars().all(|c| c.is_ascii_digit()))?;
+    let (major, minor) = digits.split_at(2);
+    Some(format!("{major}.{}", minor.parse::<u32>().ok()?))
+}
+
 /// A locale such as `zh_CN.UTF-8`.
 #[derive(Debug, Clone, Serialize)]
 pub struct Locale {
@@ -399,5 +474,14 @@ mod tests {
         assert_eq!(cut.len(), 63);
         assert!(cut.starts_with("pytorch-2.3.0_python3.12_cuda12.1.1_cudnn8_runtime_ubu-"), "{cut}");
         assert_ne!(cut, label_value(&long.replace("test", "tests")));
+    }
+
+    #[test]
+    fn cuda_of_wheel_variants() {
+        assert_eq!(cuda_of_variant("cu121").as_deref(), Some("12.1"));
+        assert_eq!(cuda_of_variant("cu118").as_deref(), Some("11.8"));
+        assert_eq!(cuda_of_variant("cu102").as_deref(), Some("10.2"));
+        assert_eq!(cuda_of_variant("cpu"), None);
+        assert_eq!(cuda_of_variant("rocm6.0"), None);
     }
 }

@@ -71,6 +71,7 @@ const IMAGE_OUTPUTS: &[Output] = &[
         wanted: |i| i.ssh.as_ref().is_some_and(|s| s.motd),
     },
     Output { template: "image/init/bin/shutdown.j2", path: "init/bin/shutdown", executable: true, wanted: always },
+    Output { template: "image/init/bin/selftest.j2", path: "init/bin/selftest", executable: true, wanted: always },
     Output {
         template: "image/init/supervisor/supervisor.ini.j2",
         path: "init/supervisor/supervisor.ini",
@@ -84,6 +85,12 @@ const IMAGE_OUTPUTS: &[Output] = &[
         wanted: |i| i.jupyter.is_some(),
     },
     Output { template: "image/k8s/deployment.yaml.j2", path: "k8s/deployment.yaml", executable: false, wanted: always },
+    Output {
+        template: "image/k8s/selftest-job.yaml.j2",
+        path: "k8s/selftest-job.yaml",
+        executable: false,
+        wanted: always,
+    },
     Output {
         template: "image/k8s/service.yaml.j2",
         path: "k8s/service.yaml",

@@ -157,6 +157,33 @@ fn no_layer_keeps_a_cache() {
 }
 
 #[test]
+fn the_framework_layer_imports_what_it_installed() {
+    for (spec, module, version) in [(TORCH, "torch", "2.3.0"), (TENSORFLOW, "tensorflow", "2.15.0")] {
+        let dockerfile = &generate_image(spec)["Dockerfile"];
+        let framework: Vec<Instruction> =
+            instructions(dockerfile).into_iter().filter(|i| layer(i) == Some(Layer::Framework)).collect();
+        assert_eq!(framework.len(), 1, "{dockerfile}");
+        // In the same RUN as the install, so a broken install leaves no layer; nothing from init/,
+        // so a change there does not rebuild the framework.
+        let (install, check) = framework[0].text.split_once(" && python -c ").expect("an import check");
+        assert!(install.contains("pip install"), "{install}");
+        assert!(check.starts_with(&format!("'import sys, {module}; ")), "{check}");
+        assert!(check.contains(&format!("found == \"{version}\"")), "{check}");
+        assert!(!check.contains("/init"), "{check}");
+    }
+}
+
+#[test]
+fn no_syntax_line_pulls_a_frontend() {
+    for spec in [TORCH, TENSORFLOW] {
+        let dockerfile = &generate_image(spec)["Dockerfile"];
+        assert!(!dockerfile.lines().any(|l| l.trim_start().starts_with("# syntax=")), "{dockerfile}");
+        // BuildKit's built-in frontend reads the secret mounts.
+        assert!(dockerfile.contains("RUN --mount=type=secret,id=pipca"), "{dockerfile}");
+    }
+}
+
+#[test]
 fn every_pip_layer_keeps_numpy_below_2() {
     let dockerfile = &generate_image(TORCH)["Dockerfile"];
     let constraints = "--constraint /etc/dlspec/pip-constraints.txt";

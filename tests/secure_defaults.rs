@@ -326,6 +326,7 @@ fn service_has_the_node_ports_and_is_left_out_without_ports() {
 fn run_script(
     files: &BTreeMap<String, String>,
     script: &str,
+    args: &[&str],
     env: &[(&str, &str)],
     with_docker: bool,
 ) -> (i32, String) {
@@ -343,6 +344,7 @@ fn run_script(
     std::os::unix::fs::symlink(which("dirname"), bin.join("dirname")).unwrap();
     let output = Command::new(which("bash"))
         .arg(image.join(script))
+        .args(args)
         .current_dir(dir.path())
         .env_clear()
         .env("PATH", &bin)
@@ -359,23 +361,88 @@ fn which(tool: &str) -> std::path::PathBuf {
 
 #[test]
 fn docker_run_passes_gpus_only_on_gpu_images() {
-    let (status, gpu) = run_script(&generate_image(GPU), "docker-run.sh", &[], true);
+    let (status, gpu) = run_script(&generate_image(GPU), "docker-run.sh", &[], &[], true);
     assert_eq!(status, 0, "{gpu}");
     assert!(gpu.contains("cwd=IMAGE_DIR\n"), "runs from its own directory:\n{gpu}");
     assert!(gpu.contains("\n--gpus\nall\n--ipc=host\n"), "{gpu}");
     assert!(gpu.contains("\n-p\n2222:22\n-p\n8888:8888\n-p\n6006:6006\n"), "{gpu}");
     assert!(gpu.ends_with("pytorch:2.3.0-python3.10-cuda12.1.1-cudnn8-devel-ubuntu22.04\n"), "{gpu}");
-    let (_, cpu) = run_script(&generate_image(CPU), "docker-run.sh", &[], true);
+    let (_, cpu) = run_script(&generate_image(CPU), "docker-run.sh", &[], &[], true);
     assert!(!cpu.contains("--gpus") && !cpu.contains("--ipc"), "{cpu}");
+}
+
+#[test]
+fn docker_run_selftest_is_a_throwaway_container_with_a_gpu_required_on_gpu_images() {
+    let (status, gpu) = run_script(&generate_image(GPU), "docker-run.sh", &["--selftest", "-e", "X=1"], &[], true);
+    assert_eq!(status, 0, "{gpu}");
+    assert_eq!(
+        gpu,
+        "cwd=IMAGE_DIR\nrun\n--rm\n--gpus\nall\n--ipc=host\n-e\nX=1\n\
+         pytorch:2.3.0-python3.10-cuda12.1.1-cudnn8-devel-ubuntu22.04\n/init/bin/selftest\n--boot\n--require-gpu\n"
+    );
+    let (_, cpu) = run_script(&generate_image(CPU), "docker-run.sh", &["--selftest"], &[], true);
+    assert!(
+        cpu.ends_with("\nrun\n--rm\npytorch-cpu:2.3.0-python3.11-cpu-ubuntu22.04\n/init/bin/selftest\n--boot\n"),
+        "{cpu}"
+    );
+}
+
+#[test]
+fn the_selftest_job_runs_once_on_one_gpu_and_gets_no_traffic() {
+    let files = generate_image(GPU);
+    let job = &files["k8s/selftest-job.yaml"];
+    assert!(job.contains("kind: Job\n"), "{job}");
+    assert_eq!(block(job, "backoffLimit: 0", 1), ["backoffLimit: 0", "ttlSecondsAfterFinished: 86400"]);
+    assert!(job.contains("      restartPolicy: Never\n"), "{job}");
+    assert_eq!(
+        block(job, "command:", 3),
+        ["command:", r#"- "/init/bin/selftest""#, r#"- "--boot""#, r#"- "--require-gpu""#]
+    );
+    assert!(job.contains("              nvidia.com/gpu: \"1\"\n"), "{job}");
+    // The Service selects the Deployment's instance label; the Job's pod has another.
+    let deployment_instance = block(&files["k8s/deployment.yaml"], "matchLabels:", 1)[1].clone();
+    let pod_instance = block(job, "labels:", 2)[2].clone();
+    assert!(pod_instance.starts_with("app.kubernetes.io/instance: \"pytorch-"), "{pod_instance}");
+    assert_ne!(pod_instance, deployment_instance);
+    let cpu = &generate_image(CPU)["k8s/selftest-job.yaml"];
+    assert!(!cpu.contains("nvidia.com/gpu") && !cpu.contains("--require-gpu"), "{cpu}");
+}
+
+#[test]
+fn the_selftest_expects_the_labels_values() {
+    let files = generate_image(GPU);
+    let selftest = &files["init/bin/selftest"];
+    assert!(selftest.starts_with("#!/root/miniconda3/bin/python\n"), "{selftest}");
+    let expected = selftest.lines().find(|l| l.starts_with("EXPECTED = json.loads(")).unwrap();
+    for value in [
+        r#"\"import_name\":\"torch\""#,
+        r#"\"version\":\"2.3.0\""#,
+        r#"\"cuda\":\"12.1\""#,
+        r#"\"cuda\":\"12.1.1\""#,
+        r#"\"cudnn\":\"8\""#,
+        r#"\"nccl\":true"#,
+    ] {
+        assert!(expected.contains(value), "{value} in {expected}");
+    }
+    let dockerfile = &files["Dockerfile"];
+    for label in [
+        r#"dev.dlspec.framework="pytorch""#,
+        r#"dev.dlspec.framework.version="2.3.0""#,
+        r#"dev.dlspec.framework.cuda="12.1""#,
+        r#"dev.dlspec.cuda="12.1.1""#,
+        r#"dev.dlspec.cudnn="8""#,
+    ] {
+        assert!(dockerfile.contains(label), "{label}");
+    }
 }
 
 #[test]
 fn docker_run_passes_secrets_by_name_never_by_value() {
     let files = generate_image(GPU);
-    let (_, without) = run_script(&files, "docker-run.sh", &[], true);
+    let (_, without) = run_script(&files, "docker-run.sh", &[], &[], true);
     assert!(!without.contains("ROOT_PASSWORD"), "{without}");
     let (_, with) =
-        run_script(&files, "docker-run.sh", &[("ROOT_PASSWORD", "s3cret"), ("JUPYTER_TOKEN", "t0ken")], true);
+        run_script(&files, "docker-run.sh", &[], &[("ROOT_PASSWORD", "s3cret"), ("JUPYTER_TOKEN", "t0ken")], true);
     assert!(with.contains("\n-e\nROOT_PASSWORD\n") && with.contains("\n-e\nJUPYTER_TOKEN\n"), "{with}");
     assert!(!with.contains("s3cret") && !with.contains("t0ken"), "{with}");
 }
@@ -386,11 +453,11 @@ fn scripts_say_when_docker_is_missing() {
     for script in ["docker-run.sh", "build-scripts.sh"] {
         assert!(files[script].contains("set -euo pipefail"), "{script}");
         assert!(files[script].contains(r#"cd "$(dirname "${BASH_SOURCE[0]}")""#), "{script}");
-        let (status, text) = run_script(&files, script, &[], false);
+        let (status, text) = run_script(&files, script, &[], &[], false);
         assert_eq!(status, 127, "{script}: {text}");
         assert_eq!(text, format!("{script}: docker is not installed or not on PATH\n"));
     }
-    let (status, build) = run_script(&files, "build-scripts.sh", &[], true);
+    let (status, build) = run_script(&files, "build-scripts.sh", &[], &[], true);
     assert_eq!(status, 0, "{build}");
     assert_eq!(
         build,
@@ -428,7 +495,7 @@ fn readme_has_versions_ports_paths_and_how_to_run_and_check() {
         "`http://HOST:6006/tb/`",
         // run
         "./docker-run.sh",
-        "kubectl apply -f k8s/",
+        "kubectl apply -f k8s/deployment.yaml -f k8s/service.yaml\n",
         "kubectl create secret generic",
         "kubectl port-forward deploy/",
         // check
@@ -442,6 +509,11 @@ fn readme_has_versions_ports_paths_and_how_to_run_and_check() {
         "supervisorctl status",
         "curl -fsS http://localhost:8080/lab/api",
         "http://localhost:6006/tb/",
+        // self-test
+        "## Self-test",
+        "./docker-run.sh --selftest",
+        "kubectl apply -f k8s/selftest-job.yaml",
+        "/init/bin/selftest",
     ] {
         assert!(readme.contains(needle), "README.md lacks `{needle}`:\n{readme}");
     }

@@ -38,7 +38,7 @@ impl Kind {
         match () {
             () if name == "Dockerfile" => Some(Self::Dockerfile),
             () if name.ends_with(".sh") || path.ends_with("init/bin/shutdown") => Some(Self::Shell),
-            () if name.ends_with(".py") => Some(Self::Python),
+            () if name.ends_with(".py") || path.ends_with("init/bin/selftest") => Some(Self::Python),
             () if in_k8s && name.ends_with(".yaml") => Some(Self::Kubernetes),
             () if name == "supervisor.ini" => Some(Self::Supervisor),
             () if name == "docker-bake.hcl" => Some(Self::Bake),

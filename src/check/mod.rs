@@ -13,7 +13,7 @@ use crate::compat::{self, Compat, CudaTag, compare};
 use crate::diag::{Diag, Diagnostics, did_you_mean};
 use crate::model::{
     Base, BaseKind, DockerRun, Framework, Image, Jupyter, Kubernetes, KubernetesPort, Locale, Mirrors, PublishedPort,
-    Python, Pytorch, Resources, ServicePort, Ssh, TensorBoard, Tensorflow,
+    Python, Pytorch, Resources, SelfTest, ServicePort, Ssh, TensorBoard, Tensorflow,
 };
 use crate::resolve::Instance;
 use crate::source::{SourceMap, Span};
@@ -472,6 +472,8 @@ impl Checker<'_> {
         if tensorboard.is_some() {
             platform_pip.push("tensorboard".to_owned());
         }
+        let job_name = truncate_name(&format!("{slug}-selftest"), &format!("{reference} selftest"));
+        let selftest = SelfTest::new(&base.base, framework.as_ref(), job_name);
         Some(Image {
             dir: Utf8PathBuf::from(&name.value).join(&tag),
             spec: self.sources.get(name.span.file).relative.clone(),
@@ -494,6 +496,7 @@ impl Checker<'_> {
             ports,
             docker_run,
             kubernetes,
+            selftest,
         })
     }
 

@@ -232,6 +232,8 @@ pub struct OsRelease {
     pub image: String,
     /// glibc version of the release: `2.35`.
     pub glibc: String,
+    /// OpenSSH version of the release's openssh-server: `8.9p1`.
+    pub openssh: String,
     /// End of standard support, `YYYY-MM`.
     pub eol: String,
     /// `eol` or `supported`.
@@ -410,6 +412,7 @@ impl Compat {
                 os: r.get("os"),
                 image: r.get("image"),
                 glibc: r.get("glibc"),
+                openssh: r.get("openssh"),
                 eol: r.get("eol"),
                 status: r.get("status"),
             })
@@ -589,6 +592,9 @@ mod tests {
         assert_eq!(compat.cuda_tag("12.4.0", "ubuntu22.04").unwrap().cudnn_major(), None, "12.4.0 has no cuDNN tags");
         assert_eq!(compat.cuda_tag("11.7.0", "ubuntu22.04").unwrap().status, "eol");
         assert!(compat.is_timezone("Asia/Shanghai"));
+        // sshd_config's `Include` needs OpenSSH 8.2: Ubuntu 20.04 has it, 18.04 does not.
+        assert_eq!(compat.os("ubuntu18.04").unwrap().openssh, "7.6p1");
+        assert_eq!(compat.os("ubuntu20.04").unwrap().openssh, "8.2p1");
     }
 
     #[test]
