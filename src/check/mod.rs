@@ -1340,7 +1340,8 @@ impl Checker<'_> {
             return None;
         }
         let cudnn = if pip_cuda {
-            wheel.as_ref().map(|w| w.pip_cudnn.clone()).filter(|c| !c.is_empty())
+            // A range (2.20 on) resolves at build time: no exact version to promise.
+            wheel.as_ref().map(|w| w.pip_cudnn.clone()).filter(|c| compat::Version::parse(c).is_some())
         } else {
             base.base.cudnn_version.clone()
         };
