@@ -1382,7 +1382,7 @@ impl Checker<'_> {
                 "the `[and-cuda]` extra of TensorFlow {} pins a TensorRT without wheels; {v} fixes it: write `tensorflow \"{v}\"`",
                 release.version
             ),
-            ("none", None) => format!(
+            ("none" | "", _) => format!(
                 "the `[and-cuda]` extra of TensorFlow {} does not install; pick another release",
                 release.version
             ),
