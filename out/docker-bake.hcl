@@ -124,7 +124,6 @@ group "default" {
     "platform-pytorch-2-7-1-python3-13-cuda11-8-0-cudnn8-de-6591b47a",
     "platform-pytorch-2-7-1-python3-13-cuda12-6-3-cudnn9-de-948bdfbd",
     "platform-pytorch-2-7-1-python3-13-cuda12-8-1-cudnn9-de-54276f41",
-    "platform-tensorflow1-1-15-5-python3-7-nvidia-cuda-10-0-9dc1f216",
     "platform-tensorflow-2-13-1-python3-8-cuda11-8-0-cudnn8-bf92c410",
     "platform-tensorflow-2-13-1-python3-9-cuda11-8-0-cudnn8-d9a89628",
     "platform-tensorflow-2-13-1-python3-10-cuda11-8-0-cudnn-c0b5de57",
@@ -135,14 +134,14 @@ group "default" {
     "platform-tensorflow-2-15-1-python3-9-cuda12-2-2-cudnn8-281f02e2",
     "platform-tensorflow-2-15-1-python3-10-cuda12-2-2-cudnn-097bd283",
     "platform-tensorflow-2-15-1-python3-11-cuda12-2-2-cudnn-eedc16bf",
-    "platform-tensorflow-2-18-1-python3-9-cuda12-5-1-cudnn9-09217be8",
-    "platform-tensorflow-2-18-1-python3-10-cuda12-5-1-cudnn-9795e124",
-    "platform-tensorflow-2-18-1-python3-11-cuda12-5-1-cudnn-dd062289",
-    "platform-tensorflow-2-18-1-python3-12-cuda12-5-1-cudnn-1ca29cc9",
-    "platform-tensorflow-2-19-0-python3-9-cuda12-5-1-cudnn9-5922c7f1",
-    "platform-tensorflow-2-19-0-python3-10-cuda12-5-1-cudnn-ab51b7f1",
-    "platform-tensorflow-2-19-0-python3-11-cuda12-5-1-cudnn-fe425fe1",
-    "platform-tensorflow-2-19-0-python3-12-cuda12-5-1-cudnn-96bbe61a",
+    "platform-tensorflow-2-18-1-python3-9-cuda12-6-3-cudnn9-40fb79c4",
+    "platform-tensorflow-2-18-1-python3-10-cuda12-6-3-cudnn-e80f103f",
+    "platform-tensorflow-2-18-1-python3-11-cuda12-6-3-cudnn-8d30e0b4",
+    "platform-tensorflow-2-18-1-python3-12-cuda12-6-3-cudnn-320fb65a",
+    "platform-tensorflow-2-19-0-python3-9-cuda12-6-3-cudnn9-d0533fd4",
+    "platform-tensorflow-2-19-0-python3-10-cuda12-6-3-cudnn-6a26f91b",
+    "platform-tensorflow-2-19-0-python3-11-cuda12-6-3-cudnn-653ff12e",
+    "platform-tensorflow-2-19-0-python3-12-cuda12-6-3-cudnn-4262f292",
     "pytorch-cpu-2-3-0-python3-10-cpu-ubuntu22-04",
     "pytorch-matrix-2-2-2-python3-10-cuda12-1-0-cudnn8-deve-3af2e54d",
     "pytorch-matrix-2-2-2-python3-11-cuda12-1-0-cudnn8-deve-6877a077",
@@ -296,21 +295,14 @@ group "platform-tensorflow" {
     "platform-tensorflow-2-15-1-python3-9-cuda12-2-2-cudnn8-281f02e2",
     "platform-tensorflow-2-15-1-python3-10-cuda12-2-2-cudnn-097bd283",
     "platform-tensorflow-2-15-1-python3-11-cuda12-2-2-cudnn-eedc16bf",
-    "platform-tensorflow-2-18-1-python3-9-cuda12-5-1-cudnn9-09217be8",
-    "platform-tensorflow-2-18-1-python3-10-cuda12-5-1-cudnn-9795e124",
-    "platform-tensorflow-2-18-1-python3-11-cuda12-5-1-cudnn-dd062289",
-    "platform-tensorflow-2-18-1-python3-12-cuda12-5-1-cudnn-1ca29cc9",
-    "platform-tensorflow-2-19-0-python3-9-cuda12-5-1-cudnn9-5922c7f1",
-    "platform-tensorflow-2-19-0-python3-10-cuda12-5-1-cudnn-ab51b7f1",
-    "platform-tensorflow-2-19-0-python3-11-cuda12-5-1-cudnn-fe425fe1",
-    "platform-tensorflow-2-19-0-python3-12-cuda12-5-1-cudnn-96bbe61a",
-  ]
-}
-
-# platform/tensorflow1
-group "platform-tensorflow1" {
-  targets = [
-    "platform-tensorflow1-1-15-5-python3-7-nvidia-cuda-10-0-9dc1f216",
+    "platform-tensorflow-2-18-1-python3-9-cuda12-6-3-cudnn9-40fb79c4",
+    "platform-tensorflow-2-18-1-python3-10-cuda12-6-3-cudnn-e80f103f",
+    "platform-tensorflow-2-18-1-python3-11-cuda12-6-3-cudnn-8d30e0b4",
+    "platform-tensorflow-2-18-1-python3-12-cuda12-6-3-cudnn-320fb65a",
+    "platform-tensorflow-2-19-0-python3-9-cuda12-6-3-cudnn9-d0533fd4",
+    "platform-tensorflow-2-19-0-python3-10-cuda12-6-3-cudnn-6a26f91b",
+    "platform-tensorflow-2-19-0-python3-11-cuda12-6-3-cudnn-653ff12e",
+    "platform-tensorflow-2-19-0-python3-12-cuda12-6-3-cudnn-4262f292",
   ]
 }
 
@@ -1525,16 +1517,6 @@ target "platform-pytorch-2-7-1-python3-13-cuda12-8-1-cudnn9-de-54276f41" {
   }
 }
 
-target "platform-tensorflow1-1-15-5-python3-7-nvidia-cuda-10-0-9dc1f216" {
-  context    = "platform/tensorflow1/1.15.5-python3.7-nvidia-cuda-10.0-cudnn7-devel-ubuntu18.04"
-  dockerfile = "Dockerfile"
-  tags       = ["platform/tensorflow1:1.15.5-python3.7-nvidia-cuda-10.0-cudnn7-devel-ubuntu18.04"]
-  labels = {
-    "org.opencontainers.image.title"   = "platform/tensorflow1"
-    "org.opencontainers.image.version" = "1.15.5-python3.7-nvidia-cuda-10.0-cudnn7-devel-ubuntu18.04"
-  }
-}
-
 target "platform-tensorflow-2-13-1-python3-8-cuda11-8-0-cudnn8-bf92c410" {
   context    = "platform/tensorflow/2.13.1-python3.8-cuda11.8.0-cudnn8-devel-ubuntu22.04"
   dockerfile = "Dockerfile"
@@ -1635,83 +1617,83 @@ target "platform-tensorflow-2-15-1-python3-11-cuda12-2-2-cudnn-eedc16bf" {
   }
 }
 
-target "platform-tensorflow-2-18-1-python3-9-cuda12-5-1-cudnn9-09217be8" {
-  context    = "platform/tensorflow/2.18.1-python3.9-cuda12.5.1-cudnn9-devel-ubuntu22.04"
+target "platform-tensorflow-2-18-1-python3-9-cuda12-6-3-cudnn9-40fb79c4" {
+  context    = "platform/tensorflow/2.18.1-python3.9-cuda12.6.3-cudnn9-devel-ubuntu22.04"
   dockerfile = "Dockerfile"
-  tags       = ["platform/tensorflow:2.18.1-python3.9-cuda12.5.1-cudnn9-devel-ubuntu22.04"]
+  tags       = ["platform/tensorflow:2.18.1-python3.9-cuda12.6.3-cudnn9-devel-ubuntu22.04"]
   labels = {
     "org.opencontainers.image.title"   = "platform/tensorflow"
-    "org.opencontainers.image.version" = "2.18.1-python3.9-cuda12.5.1-cudnn9-devel-ubuntu22.04"
+    "org.opencontainers.image.version" = "2.18.1-python3.9-cuda12.6.3-cudnn9-devel-ubuntu22.04"
   }
 }
 
-target "platform-tensorflow-2-18-1-python3-10-cuda12-5-1-cudnn-9795e124" {
-  context    = "platform/tensorflow/2.18.1-python3.10-cuda12.5.1-cudnn9-devel-ubuntu22.04"
+target "platform-tensorflow-2-18-1-python3-10-cuda12-6-3-cudnn-e80f103f" {
+  context    = "platform/tensorflow/2.18.1-python3.10-cuda12.6.3-cudnn9-devel-ubuntu22.04"
   dockerfile = "Dockerfile"
-  tags       = ["platform/tensorflow:2.18.1-python3.10-cuda12.5.1-cudnn9-devel-ubuntu22.04"]
+  tags       = ["platform/tensorflow:2.18.1-python3.10-cuda12.6.3-cudnn9-devel-ubuntu22.04"]
   labels = {
     "org.opencontainers.image.title"   = "platform/tensorflow"
-    "org.opencontainers.image.version" = "2.18.1-python3.10-cuda12.5.1-cudnn9-devel-ubuntu22.04"
+    "org.opencontainers.image.version" = "2.18.1-python3.10-cuda12.6.3-cudnn9-devel-ubuntu22.04"
   }
 }
 
-target "platform-tensorflow-2-18-1-python3-11-cuda12-5-1-cudnn-dd062289" {
-  context    = "platform/tensorflow/2.18.1-python3.11-cuda12.5.1-cudnn9-devel-ubuntu22.04"
+target "platform-tensorflow-2-18-1-python3-11-cuda12-6-3-cudnn-8d30e0b4" {
+  context    = "platform/tensorflow/2.18.1-python3.11-cuda12.6.3-cudnn9-devel-ubuntu22.04"
   dockerfile = "Dockerfile"
-  tags       = ["platform/tensorflow:2.18.1-python3.11-cuda12.5.1-cudnn9-devel-ubuntu22.04"]
+  tags       = ["platform/tensorflow:2.18.1-python3.11-cuda12.6.3-cudnn9-devel-ubuntu22.04"]
   labels = {
     "org.opencontainers.image.title"   = "platform/tensorflow"
-    "org.opencontainers.image.version" = "2.18.1-python3.11-cuda12.5.1-cudnn9-devel-ubuntu22.04"
+    "org.opencontainers.image.version" = "2.18.1-python3.11-cuda12.6.3-cudnn9-devel-ubuntu22.04"
   }
 }
 
-target "platform-tensorflow-2-18-1-python3-12-cuda12-5-1-cudnn-1ca29cc9" {
-  context    = "platform/tensorflow/2.18.1-python3.12-cuda12.5.1-cudnn9-devel-ubuntu22.04"
+target "platform-tensorflow-2-18-1-python3-12-cuda12-6-3-cudnn-320fb65a" {
+  context    = "platform/tensorflow/2.18.1-python3.12-cuda12.6.3-cudnn9-devel-ubuntu22.04"
   dockerfile = "Dockerfile"
-  tags       = ["platform/tensorflow:2.18.1-python3.12-cuda12.5.1-cudnn9-devel-ubuntu22.04"]
+  tags       = ["platform/tensorflow:2.18.1-python3.12-cuda12.6.3-cudnn9-devel-ubuntu22.04"]
   labels = {
     "org.opencontainers.image.title"   = "platform/tensorflow"
-    "org.opencontainers.image.version" = "2.18.1-python3.12-cuda12.5.1-cudnn9-devel-ubuntu22.04"
+    "org.opencontainers.image.version" = "2.18.1-python3.12-cuda12.6.3-cudnn9-devel-ubuntu22.04"
   }
 }
 
-target "platform-tensorflow-2-19-0-python3-9-cuda12-5-1-cudnn9-5922c7f1" {
-  context    = "platform/tensorflow/2.19.0-python3.9-cuda12.5.1-cudnn9-devel-ubuntu22.04"
+target "platform-tensorflow-2-19-0-python3-9-cuda12-6-3-cudnn9-d0533fd4" {
+  context    = "platform/tensorflow/2.19.0-python3.9-cuda12.6.3-cudnn9-devel-ubuntu22.04"
   dockerfile = "Dockerfile"
-  tags       = ["platform/tensorflow:2.19.0-python3.9-cuda12.5.1-cudnn9-devel-ubuntu22.04"]
+  tags       = ["platform/tensorflow:2.19.0-python3.9-cuda12.6.3-cudnn9-devel-ubuntu22.04"]
   labels = {
     "org.opencontainers.image.title"   = "platform/tensorflow"
-    "org.opencontainers.image.version" = "2.19.0-python3.9-cuda12.5.1-cudnn9-devel-ubuntu22.04"
+    "org.opencontainers.image.version" = "2.19.0-python3.9-cuda12.6.3-cudnn9-devel-ubuntu22.04"
   }
 }
 
-target "platform-tensorflow-2-19-0-python3-10-cuda12-5-1-cudnn-ab51b7f1" {
-  context    = "platform/tensorflow/2.19.0-python3.10-cuda12.5.1-cudnn9-devel-ubuntu22.04"
+target "platform-tensorflow-2-19-0-python3-10-cuda12-6-3-cudnn-6a26f91b" {
+  context    = "platform/tensorflow/2.19.0-python3.10-cuda12.6.3-cudnn9-devel-ubuntu22.04"
   dockerfile = "Dockerfile"
-  tags       = ["platform/tensorflow:2.19.0-python3.10-cuda12.5.1-cudnn9-devel-ubuntu22.04"]
+  tags       = ["platform/tensorflow:2.19.0-python3.10-cuda12.6.3-cudnn9-devel-ubuntu22.04"]
   labels = {
     "org.opencontainers.image.title"   = "platform/tensorflow"
-    "org.opencontainers.image.version" = "2.19.0-python3.10-cuda12.5.1-cudnn9-devel-ubuntu22.04"
+    "org.opencontainers.image.version" = "2.19.0-python3.10-cuda12.6.3-cudnn9-devel-ubuntu22.04"
   }
 }
 
-target "platform-tensorflow-2-19-0-python3-11-cuda12-5-1-cudnn-fe425fe1" {
-  context    = "platform/tensorflow/2.19.0-python3.11-cuda12.5.1-cudnn9-devel-ubuntu22.04"
+target "platform-tensorflow-2-19-0-python3-11-cuda12-6-3-cudnn-653ff12e" {
+  context    = "platform/tensorflow/2.19.0-python3.11-cuda12.6.3-cudnn9-devel-ubuntu22.04"
   dockerfile = "Dockerfile"
-  tags       = ["platform/tensorflow:2.19.0-python3.11-cuda12.5.1-cudnn9-devel-ubuntu22.04"]
+  tags       = ["platform/tensorflow:2.19.0-python3.11-cuda12.6.3-cudnn9-devel-ubuntu22.04"]
   labels = {
     "org.opencontainers.image.title"   = "platform/tensorflow"
-    "org.opencontainers.image.version" = "2.19.0-python3.11-cuda12.5.1-cudnn9-devel-ubuntu22.04"
+    "org.opencontainers.image.version" = "2.19.0-python3.11-cuda12.6.3-cudnn9-devel-ubuntu22.04"
   }
 }
 
-target "platform-tensorflow-2-19-0-python3-12-cuda12-5-1-cudnn-96bbe61a" {
-  context    = "platform/tensorflow/2.19.0-python3.12-cuda12.5.1-cudnn9-devel-ubuntu22.04"
+target "platform-tensorflow-2-19-0-python3-12-cuda12-6-3-cudnn-4262f292" {
+  context    = "platform/tensorflow/2.19.0-python3.12-cuda12.6.3-cudnn9-devel-ubuntu22.04"
   dockerfile = "Dockerfile"
-  tags       = ["platform/tensorflow:2.19.0-python3.12-cuda12.5.1-cudnn9-devel-ubuntu22.04"]
+  tags       = ["platform/tensorflow:2.19.0-python3.12-cuda12.6.3-cudnn9-devel-ubuntu22.04"]
   labels = {
     "org.opencontainers.image.title"   = "platform/tensorflow"
-    "org.opencontainers.image.version" = "2.19.0-python3.12-cuda12.5.1-cudnn9-devel-ubuntu22.04"
+    "org.opencontainers.image.version" = "2.19.0-python3.12-cuda12.6.3-cudnn9-devel-ubuntu22.04"
   }
 }
 

@@ -218,7 +218,8 @@ pub struct Tensorflow {
     /// Whether CUDA and cuDNN come from pip (`tensorflow[and-cuda]`) rather than from the base.
     pub pip_cuda: bool,
     /// Full version of the cuDNN TensorFlow loads at run time (the pip pin with `[and-cuda]`,
-    /// else the base's), when the tables know it: `8.9.4.25`.
+    /// else the base's), when the tables know it exactly: `8.9.4.25`; none where `[and-cuda]`
+    /// pins a range that resolves at build time (2.20 on).
     pub cudnn: Option<String>,
 }
 

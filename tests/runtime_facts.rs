@@ -28,6 +28,10 @@ fn an_old_base_cudnn_gets_tensorflow_and_cuda_where_it_installs() {
     assert_eq!(tf.cudnn.as_deref(), Some("9.3.0.75"), "the pip cuDNN is the one it loads");
     assert_eq!(images[0].base.cudnn_version.as_deref(), Some("9.2.1.18"));
     assert!(diags.iter().all(|d| d.severity == Severity::Note), "{diags:?}");
+    let (images, _) =
+        analyze("image \"tf\" {\n    tensorflow \"2.20.0\"\n    python \"3.11\"\n    cuda \"12.5.1\"\n}\n");
+    assert!(tensorflow(&images[0]).pip_cuda);
+    assert_eq!(tensorflow(&images[0]).cudnn, None, "2.20's extra pins a cuDNN range, resolved at build time");
 }
 
 #[test]

@@ -1441,7 +1441,8 @@ impl Checker<'_> {
             return None;
         }
         let cudnn = if pip_cuda {
-            wheel.as_ref().map(|w| w.pip_cudnn.clone()).filter(|c| !c.is_empty())
+            // A range (2.20 on) resolves at build time: no exact version to promise.
+            wheel.as_ref().map(|w| w.pip_cudnn.clone()).filter(|c| compat::Version::parse(c).is_some())
         } else {
             base.base.cudnn_version.clone()
         };
@@ -1482,7 +1483,7 @@ impl Checker<'_> {
                 "the `[and-cuda]` extra of TensorFlow {} pins a TensorRT without wheels; {v} fixes it: write `tensorflow \"{v}\"`",
                 release.version
             ),
-            ("none", None) => format!(
+            ("none" | "", _) => format!(
                 "the `[and-cuda]` extra of TensorFlow {} does not install; pick another release",
                 release.version
             ),

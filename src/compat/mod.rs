@@ -270,7 +270,7 @@ pub struct Wheel {
     pub glibc: String,
     /// CUDA of the libraries it installs through pip: `cu121`; empty when it installs none.
     pub pip_variant: String,
-    /// cuDNN it installs through pip: `8.9.2.26`.
+    /// cuDNN it installs through pip: `8.9.2.26`, or a range (`>=9.3.0.75,<10.0`).
     pub pip_cudnn: String,
     /// NCCL it installs through pip.
     pub pip_nccl: String,
