@@ -87,6 +87,33 @@ pub struct Part {
     pub kubernetes: Option<KubernetesPart>,
     /// `matrix`.
     pub matrix: Option<Matrix>,
+    /// `env NAME VALUE`, accumulated; a later layer's value of a name replaces an earlier one.
+    pub env: Vec<EnvPart>,
+}
+
+/// `env NAME VALUE`.
+#[derive(Debug, Clone)]
+pub struct EnvPart {
+    /// The variable's name.
+    pub name: Spanned<String>,
+    /// Its value.
+    pub value: Spanned<String>,
+}
+
+/// `catalog { registry …; base-registry …; templates …; node-ports LOW HIGH }`: settings of the
+/// whole catalog, written at most once across all spec files.
+#[derive(Debug, Clone)]
+pub struct CatalogPart {
+    /// The node name.
+    pub node: Span,
+    /// Push prefix of every image reference: `harbor.example.edu:5000/ai`.
+    pub registry: Option<Spanned<String>>,
+    /// Where the bases of `cuda` and `cpu` are pulled from (a pull-through cache).
+    pub base_registry: Option<Spanned<String>>,
+    /// Templates directory, relative to the specs directory.
+    pub templates: Option<Spanned<String>>,
+    /// The cluster's NodePort range.
+    pub node_ports: Option<(Spanned<i128>, Spanned<i128>)>,
 }
 
 /// `pytorch` or `tensorflow`.
@@ -232,6 +259,8 @@ pub struct SshPart {
     pub motd: Option<Spanned<bool>>,
     /// A literal root password (warned about).
     pub password: Option<Spanned<String>>,
+    /// Directory where boot.sh keeps the host keys.
+    pub host_keys: Option<Spanned<String>>,
 }
 
 /// `jupyter [#false] port= base-url= root-dir= language= token-file= open= terminal-theme=`.
@@ -255,6 +284,8 @@ pub struct JupyterPart {
     pub open: Option<Spanned<bool>>,
     /// Terminal theme.
     pub terminal_theme: Option<Spanned<String>>,
+    /// Origins allowed to frame JupyterLab.
+    pub frame_ancestors: Option<Spanned<String>>,
 }
 
 /// `tensorboard [#false] port= path-prefix= logdir= bind=`.
@@ -274,9 +305,11 @@ pub struct TensorBoardPart {
     pub bind: Option<Spanned<String>>,
 }
 
-/// `mirrors pip= conda= build-pip= miniconda=`.
+/// `mirrors pip= conda= build-pip= miniconda= apt=`.
 #[derive(Debug, Clone, Default)]
 pub struct MirrorsPart {
+    /// Debian/Ubuntu archive mirror for the build and the image's users.
+    pub apt: Option<Spanned<String>>,
     /// pip index for the image's users.
     pub pip: Option<Spanned<String>>,
     /// conda mirror base for the image's users.
@@ -300,6 +333,19 @@ pub struct DockerRunPart {
     pub jupyter: Option<Spanned<u16>>,
     /// Host port of TensorBoard.
     pub tensorboard: Option<Spanned<u16>>,
+    /// `volume HOST CONTAINER read-only=`, accumulated.
+    pub volumes: Vec<BindVolumePart>,
+}
+
+/// `docker-run { volume HOST_PATH CONTAINER_PATH read-only=#true }`.
+#[derive(Debug, Clone)]
+pub struct BindVolumePart {
+    /// Path on the host.
+    pub host: Spanned<String>,
+    /// Path in the container.
+    pub container: Spanned<String>,
+    /// Mounted read-only.
+    pub read_only: Option<Spanned<bool>>,
 }
 
 /// `kubernetes replicas= gpus= service= shm-size= { requests …; limits …; node-port … }`.
@@ -327,6 +373,52 @@ pub struct KubernetesPart {
     pub node_port_jupyter: Option<Spanned<u16>>,
     /// NodePort of TensorBoard.
     pub node_port_tensorboard: Option<Spanned<u16>>,
+    /// Namespace of every object.
+    pub namespace: Option<Spanned<String>>,
+    /// Secret with the registry credentials.
+    pub image_pull_secret: Option<Spanned<String>>,
+    /// `node-selector KEY VALUE`, accumulated.
+    pub node_selector: Vec<(Spanned<String>, Spanned<String>)>,
+    /// `toleration key= operator= value= effect=`, accumulated.
+    pub tolerations: Vec<TolerationPart>,
+    /// `volume NAME mount= claim=|host-path=|empty-dir= read-only=`, accumulated.
+    pub volumes: Vec<VolumePart>,
+    /// Secret that keeps the SSH host keys across restarts.
+    pub host_keys_secret: Option<Spanned<String>>,
+}
+
+/// `toleration key= operator= value= effect=`.
+#[derive(Debug, Clone)]
+pub struct TolerationPart {
+    /// The node name.
+    pub node: Span,
+    /// Taint key.
+    pub key: Option<Spanned<String>>,
+    /// `Exists` or `Equal`.
+    pub operator: Option<Spanned<String>>,
+    /// Taint value.
+    pub value: Option<Spanned<String>>,
+    /// `NoSchedule`, `PreferNoSchedule` or `NoExecute`.
+    pub effect: Option<Spanned<String>>,
+}
+
+/// `volume NAME mount= claim= host-path= empty-dir= read-only=`.
+#[derive(Debug, Clone)]
+pub struct VolumePart {
+    /// The node name.
+    pub node: Span,
+    /// Volume name.
+    pub name: Spanned<String>,
+    /// Mount path in the container.
+    pub mount: Option<Spanned<String>>,
+    /// PersistentVolumeClaim name.
+    pub claim: Option<Spanned<String>>,
+    /// Path on the node.
+    pub host_path: Option<Spanned<String>>,
+    /// A scratch directory for the pod's life.
+    pub empty_dir: Option<Spanned<bool>>,
+    /// Mounted read-only.
+    pub read_only: Option<Spanned<bool>>,
 }
 
 /// A matrix axis.
@@ -418,14 +510,15 @@ impl Merge for CudaPart {
 impl Merge for SshPart {
     fn merge(&mut self, later: &Self) {
         self.node = later.node;
-        merge_fields!(self, later; enabled, port, password_file, motd, password);
+        merge_fields!(self, later; enabled, port, password_file, motd, password, host_keys);
     }
 }
 
 impl Merge for JupyterPart {
     fn merge(&mut self, later: &Self) {
         self.node = later.node;
-        merge_fields!(self, later; enabled, port, base_url, root_dir, language, token_file, open, terminal_theme);
+        merge_fields!(self, later; enabled, port, base_url, root_dir, language, token_file, open, terminal_theme,
+            frame_ancestors);
     }
 }
 
@@ -438,20 +531,25 @@ impl Merge for TensorBoardPart {
 
 impl Merge for MirrorsPart {
     fn merge(&mut self, later: &Self) {
-        merge_fields!(self, later; pip, conda, build_pip, miniconda);
+        merge_fields!(self, later; pip, conda, build_pip, miniconda, apt);
     }
 }
 
 impl Merge for DockerRunPart {
     fn merge(&mut self, later: &Self) {
         merge_fields!(self, later; name, restart, ssh, jupyter, tensorboard);
+        self.volumes.extend(later.volumes.iter().cloned());
     }
 }
 
 impl Merge for KubernetesPart {
     fn merge(&mut self, later: &Self) {
         merge_fields!(self, later; replicas, gpus, service, shm_size, requests_cpu, requests_memory,
-            limits_cpu, limits_memory, node_port_ssh, node_port_jupyter, node_port_tensorboard);
+            limits_cpu, limits_memory, node_port_ssh, node_port_jupyter, node_port_tensorboard, namespace,
+            image_pull_secret, host_keys_secret);
+        self.node_selector.extend(later.node_selector.iter().cloned());
+        self.tolerations.extend(later.tolerations.iter().cloned());
+        self.volumes.extend(later.volumes.iter().cloned());
     }
 }
 
@@ -494,6 +592,7 @@ impl Part {
         merge_option(&mut self.python, &later.python);
         self.apt.extend(later.apt.iter().cloned());
         self.pip.extend(later.pip.iter().cloned());
+        self.env.extend(later.env.iter().cloned());
         merge_fields!(self, later; timezone, locale, tag, matrix);
         merge_option(&mut self.ssh, &later.ssh);
         merge_option(&mut self.jupyter, &later.jupyter);

@@ -372,7 +372,7 @@ fn compile(args: &CompileArgs) -> Result<u8, InputError> {
     let format = args.common.format;
     let command = if args.check { "compile --check" } else { "compile" };
     let sources = source::discover(&args.common.specs)?;
-    let (images, diags) = crate::analyze(&sources);
+    let crate::Analysis { images, catalog, diags } = crate::analyze_catalog(&sources);
     let reported = report(&sources, diags, args.common.deny_warnings, format);
     if reported.failed() {
         if format == Format::Json {
@@ -383,7 +383,14 @@ fn compile(args: &CompileArgs) -> Result<u8, InputError> {
         }
         return Ok(1);
     }
-    let templates = crate::render::Templates::load(args.templates.as_deref())?;
+    // `--templates` wins over the catalog's `templates`, which is relative to the specs directory.
+    let specs_dir = if args.common.specs.is_file() {
+        args.common.specs.parent().map(Utf8Path::to_path_buf).unwrap_or_default()
+    } else {
+        args.common.specs.clone()
+    };
+    let templates_dir = args.templates.clone().or_else(|| catalog.templates.map(|t| specs_dir.join(t)));
+    let templates = crate::render::Templates::load(templates_dir.as_deref())?;
     let plan = crate::plan::plan(&images, &templates)?;
     let diff = emit::diff(&plan, &args.out)?;
     if args.check {

@@ -4,9 +4,9 @@
 use kdl::{KdlDocument, KdlEntry, KdlNode, KdlValue};
 
 use crate::ast::{
-    Axis, BasePart, CpuPart, CudaPart, CustomBasePart, Decl, DeclKind, DockerRunPart, FrameworkPart, JupyterPart,
-    KubernetesPart, Matrix, MirrorsPart, Part, PythonPart, PytorchPart, Spanned, SshPart, TensorBoardPart,
-    TensorflowPart,
+    Axis, BasePart, BindVolumePart, CatalogPart, CpuPart, CudaPart, CustomBasePart, Decl, DeclKind, DockerRunPart,
+    EnvPart, FrameworkPart, JupyterPart, KubernetesPart, Matrix, MirrorsPart, Part, PythonPart, PytorchPart, Spanned,
+    SshPart, TensorBoardPart, TensorflowPart, TolerationPart, VolumePart,
 };
 use crate::diag::{Diag, Diagnostics, did_you_mean};
 use crate::source::{FileId, Span};
@@ -31,7 +31,7 @@ pub mod codes {
     pub const TWO_BASES: &str = "dlspec::schema::two-bases";
 }
 
-const TOP_LEVEL: &[&str] = &["image", "profile"];
+const TOP_LEVEL: &[&str] = &["image", "profile", "catalog"];
 
 /// The children an `image` or `profile` takes.
 pub const IMAGE_CHILDREN: &[&str] = &[
@@ -54,12 +54,30 @@ pub const IMAGE_CHILDREN: &[&str] = &[
     "docker-run",
     "kubernetes",
     "matrix",
+    "env",
 ];
 
+/// What one file declares: images and profiles, and the `catalog` settings if it has them.
+#[derive(Debug, Default)]
+pub struct Decoded {
+    /// `image` and `profile` declarations, in order.
+    pub decls: Vec<Decl>,
+    /// Every `catalog` node of the file (more than one across all files is an error).
+    pub catalogs: Vec<CatalogPart>,
+}
+
 /// Decodes the declarations of one parsed file.
-pub fn decode(file: FileId, doc: &KdlDocument, diags: &mut Diagnostics) -> Vec<Decl> {
+pub fn decode(file: FileId, doc: &KdlDocument, diags: &mut Diagnostics) -> Decoded {
     let mut decoder = Decoder { file, diags };
-    doc.nodes().iter().filter_map(|node| decoder.decl(node)).collect()
+    let mut decoded = Decoded::default();
+    for node in doc.nodes() {
+        if node.name().value() == "catalog" {
+            decoded.catalogs.push(decoder.catalog(node));
+        } else if let Some(decl) = decoder.decl(node) {
+            decoded.decls.push(decl);
+        }
+    }
+    decoded
 }
 
 struct Decoder<'d> {
@@ -122,7 +140,7 @@ impl Decoder<'_> {
                 );
                 continue;
             }
-            let repeatable = matches!(name, "use" | "apt" | "pip");
+            let repeatable = matches!(name, "use" | "apt" | "pip" | "env");
             if !repeatable && !self.first_of_its_name(&mut seen, name, span) {
                 continue;
             }
@@ -201,10 +219,72 @@ impl Decoder<'_> {
                 "docker-run" => part.docker_run = Some(self.docker_run(node)),
                 "kubernetes" => part.kubernetes = Some(self.kubernetes(node)),
                 "matrix" => part.matrix = Some(self.matrix(node)),
+                "env" => {
+                    self.check_entries(node, 2, 2, &[]);
+                    self.no_children(node);
+                    let name = self.string_arg(node, 0, "a variable name like \"HF_ENDPOINT\"");
+                    let value = self.string_arg(node, 1, "the variable's value");
+                    if let (Some(name), Some(value)) = (name, value) {
+                        part.env.push(EnvPart { name, value });
+                    }
+                }
                 _ => unreachable!("every name of IMAGE_CHILDREN is handled"),
             }
         }
         part
+    }
+
+    fn catalog(&mut self, node: &KdlNode) -> CatalogPart {
+        self.check_entries(node, 0, 0, &[]);
+        let mut catalog = CatalogPart {
+            node: self.name_span(node),
+            registry: None,
+            base_registry: None,
+            templates: None,
+            node_ports: None,
+        };
+        let Some(children) = node.children() else { return catalog };
+        const CHILDREN: &[&str] = &["registry", "base-registry", "templates", "node-ports"];
+        let mut seen: Vec<(&str, Span)> = Vec::new();
+        for child in children.nodes() {
+            let name = child.name().value();
+            let span = self.name_span(child);
+            if !CHILDREN.contains(&name) {
+                let help = did_you_mean(name, CHILDREN, "`catalog` takes");
+                self.error(
+                    Diag::error(
+                        codes::UNKNOWN_NODE,
+                        span,
+                        format!("unknown node `{name}` in `catalog`"),
+                        "unknown node",
+                    )
+                    .with_help(help),
+                );
+                continue;
+            }
+            if !self.first_of_its_name(&mut seen, name, span) {
+                continue;
+            }
+            match name {
+                "registry" => {
+                    catalog.registry = self.single_string(child, "a registry like \"harbor.example.edu:5000/ai\"");
+                }
+                "base-registry" => {
+                    catalog.base_registry =
+                        self.single_string(child, "a registry like \"harbor.example.edu:5000/proxy\"");
+                }
+                "templates" => catalog.templates = self.single_string(child, "a directory like \"templates\""),
+                _ => {
+                    self.check_entries(child, 2, 2, &[]);
+                    self.no_children(child);
+                    let mut bounds = Self::args(child).map(|e| self.integer(e, "a port number")).collect::<Vec<_>>();
+                    if let (Some(Some(high)), Some(Some(low))) = (bounds.pop(), bounds.pop()) {
+                        catalog.node_ports = Some((low, high));
+                    }
+                }
+            }
+        }
+        catalog
     }
 
     fn pytorch(&mut self, node: &KdlNode) -> Option<PytorchPart> {
@@ -278,7 +358,7 @@ impl Decoder<'_> {
     }
 
     fn ssh(&mut self, node: &KdlNode) -> SshPart {
-        self.check_entries(node, 0, 1, &["port", "password-file", "motd", "password"]);
+        self.check_entries(node, 0, 1, &["port", "password-file", "motd", "password", "host-keys"]);
         self.no_children(node);
         SshPart {
             node: self.name_span(node),
@@ -287,6 +367,7 @@ impl Decoder<'_> {
             password_file: self.string_prop(node, "password-file", "an absolute path"),
             motd: self.bool_prop(node, "motd"),
             password: self.string_prop(node, "password", "a password"),
+            host_keys: self.string_prop(node, "host-keys", "an absolute directory path"),
         }
     }
 
@@ -295,7 +376,7 @@ impl Decoder<'_> {
             node,
             0,
             1,
-            &["port", "base-url", "root-dir", "language", "token-file", "open", "terminal-theme"],
+            &["port", "base-url", "root-dir", "language", "token-file", "open", "terminal-theme", "frame-ancestors"],
         );
         self.no_children(node);
         JupyterPart {
@@ -308,6 +389,7 @@ impl Decoder<'_> {
             token_file: self.string_prop(node, "token-file", "an absolute path"),
             open: self.bool_prop(node, "open"),
             terminal_theme: self.string_prop(node, "terminal-theme", "`dark`, `light` or `inherit`"),
+            frame_ancestors: self.string_prop(node, "frame-ancestors", "an origin like \"https://portal.example.edu\""),
         }
     }
 
@@ -325,9 +407,10 @@ impl Decoder<'_> {
     }
 
     fn mirrors(&mut self, node: &KdlNode) -> MirrorsPart {
-        self.check_entries(node, 0, 0, &["pip", "conda", "build-pip", "miniconda"]);
+        self.check_entries(node, 0, 0, &["pip", "conda", "build-pip", "miniconda", "apt"]);
         self.no_children(node);
         MirrorsPart {
+            apt: self.string_prop(node, "apt", "an archive mirror URL"),
             pip: self.string_prop(node, "pip", "a pip index URL"),
             conda: self.string_prop(node, "conda", "a conda mirror URL"),
             build_pip: self.string_prop(node, "build-pip", "a pip index URL"),
@@ -337,27 +420,63 @@ impl Decoder<'_> {
 
     fn docker_run(&mut self, node: &KdlNode) -> DockerRunPart {
         self.check_entries(node, 0, 0, &["name", "restart", "ssh", "jupyter", "tensorboard"]);
-        self.no_children(node);
-        DockerRunPart {
+        let mut part = DockerRunPart {
             name: self.string_prop(node, "name", "a container name"),
             restart: self.string_prop(node, "restart", "a restart policy like \"always\""),
             ssh: self.port_prop(node, "ssh"),
             jupyter: self.port_prop(node, "jupyter"),
             tensorboard: self.port_prop(node, "tensorboard"),
+            volumes: Vec::new(),
+        };
+        let Some(children) = node.children() else { return part };
+        for child in children.nodes() {
+            let name = child.name().value();
+            let span = self.name_span(child);
+            if name != "volume" {
+                let help = did_you_mean(name, &["volume"], "`docker-run` takes");
+                self.error(
+                    Diag::error(
+                        codes::UNKNOWN_NODE,
+                        span,
+                        format!("unknown node `{name}` in `docker-run`"),
+                        "unknown node",
+                    )
+                    .with_help(help),
+                );
+                continue;
+            }
+            self.check_entries(child, 2, 2, &["read-only"]);
+            self.no_children(child);
+            let host = self.string_arg(child, 0, "a host path like \"/data/datasets\"");
+            let container = self.string_arg(child, 1, "a container path like \"/root/datasets\"");
+            if let (Some(host), Some(container)) = (host, container) {
+                part.volumes.push(BindVolumePart { host, container, read_only: self.bool_prop(child, "read-only") });
+            }
         }
+        part
     }
 
     fn kubernetes(&mut self, node: &KdlNode) -> KubernetesPart {
-        self.check_entries(node, 0, 0, &["replicas", "gpus", "service", "shm-size"]);
+        self.check_entries(node, 0, 0, &["replicas", "gpus", "service", "shm-size", "host-keys-secret"]);
         let mut part = KubernetesPart {
             replicas: self.uint_prop(node, "replicas"),
             gpus: self.uint_prop(node, "gpus"),
             service: self.string_prop(node, "service", "`NodePort` or `ClusterIP`"),
             shm_size: self.string_prop(node, "shm-size", "a quantity like \"2Gi\""),
+            host_keys_secret: self.string_prop(node, "host-keys-secret", "a Secret name"),
             ..KubernetesPart::default()
         };
         let Some(children) = node.children() else { return part };
-        const CHILDREN: &[&str] = &["requests", "limits", "node-port"];
+        const CHILDREN: &[&str] = &[
+            "requests",
+            "limits",
+            "node-port",
+            "namespace",
+            "image-pull-secret",
+            "node-selector",
+            "toleration",
+            "volume",
+        ];
         let mut seen: Vec<(&str, Span)> = Vec::new();
         for child in children.nodes() {
             let name = child.name().value();
@@ -375,11 +494,48 @@ impl Decoder<'_> {
                 );
                 continue;
             }
-            if !self.first_of_its_name(&mut seen, name, span) {
+            let repeatable = matches!(name, "node-selector" | "toleration" | "volume");
+            if !repeatable && !self.first_of_its_name(&mut seen, name, span) {
                 continue;
             }
             self.no_children(child);
             match name {
+                "namespace" => part.namespace = self.single_string(child, "a namespace like \"ai-platform\""),
+                "image-pull-secret" => {
+                    part.image_pull_secret = self.single_string(child, "a Secret name like \"harbor-cred\"");
+                }
+                "node-selector" => {
+                    self.check_entries(child, 2, 2, &[]);
+                    let key = self.string_arg(child, 0, "a label key like \"nvidia.com/gpu.product\"");
+                    let value = self.string_arg(child, 1, "a label value");
+                    if let (Some(key), Some(value)) = (key, value) {
+                        part.node_selector.push((key, value));
+                    }
+                }
+                "toleration" => {
+                    self.check_entries(child, 0, 0, &["key", "operator", "value", "effect"]);
+                    part.tolerations.push(TolerationPart {
+                        node: span,
+                        key: self.string_prop(child, "key", "a taint key like \"nvidia.com/gpu\""),
+                        operator: self.string_prop(child, "operator", "`Exists` or `Equal`"),
+                        value: self.string_prop(child, "value", "a taint value"),
+                        effect: self.string_prop(child, "effect", "`NoSchedule`, `PreferNoSchedule` or `NoExecute`"),
+                    });
+                }
+                "volume" => {
+                    self.check_entries(child, 1, 1, &["mount", "claim", "host-path", "empty-dir", "read-only"]);
+                    if let Some(volume_name) = self.string_arg(child, 0, "a volume name like \"datasets\"") {
+                        part.volumes.push(VolumePart {
+                            node: span,
+                            name: volume_name,
+                            mount: self.string_prop(child, "mount", "an absolute path"),
+                            claim: self.string_prop(child, "claim", "a PersistentVolumeClaim name"),
+                            host_path: self.string_prop(child, "host-path", "an absolute path on the node"),
+                            empty_dir: self.bool_prop(child, "empty-dir"),
+                            read_only: self.bool_prop(child, "read-only"),
+                        });
+                    }
+                }
                 "requests" | "limits" => {
                     self.check_entries(child, 0, 0, &["cpu", "memory"]);
                     let cpu = self.string_prop(child, "cpu", "a CPU quantity like \"2\" or \"500m\"");

@@ -25,22 +25,44 @@ pub mod source;
 pub mod syntax;
 
 use diag::Diagnostics;
-use model::Image;
+use model::{Catalog, Image};
 use source::SourceMap;
+
+/// What the stages up to `check` make of a set of specs.
+#[derive(Debug)]
+pub struct Analysis {
+    /// The images, sorted by output directory.
+    pub images: Vec<Image>,
+    /// The settings of the whole catalog (`catalog`), defaults applied.
+    pub catalog: Catalog,
+    /// Every problem found.
+    pub diags: Diagnostics,
+}
 
 /// Runs every stage up to `check` over the given sources: the images, or the problems.
 #[must_use]
 pub fn analyze(sources: &SourceMap) -> (Vec<Image>, Diagnostics) {
+    let analysis = analyze_catalog(sources);
+    (analysis.images, analysis.diags)
+}
+
+/// Runs every stage up to `check`, keeping the catalog settings too.
+#[must_use]
+pub fn analyze_catalog(sources: &SourceMap) -> Analysis {
     let mut diags = Diagnostics::default();
     let mut decls = Vec::new();
+    let mut catalogs = Vec::new();
     for (id, file) in sources.iter() {
         if let Some(doc) = syntax::parse(id, file, &mut diags) {
-            decls.extend(decode::decode(id, &doc, &mut diags));
+            let decoded = decode::decode(id, &doc, &mut diags);
+            decls.extend(decoded.decls);
+            catalogs.extend(decoded.catalogs);
         }
     }
+    let catalog_part = resolve::catalog(&catalogs, &mut diags);
     let instances = resolve::resolve(&decls, &mut diags);
-    let images = check::check(&instances, sources, &mut diags);
-    (images, diags)
+    let (images, catalog) = check::check(catalog_part, &instances, sources, &mut diags);
+    Analysis { images, catalog, diags }
 }
 
 /// Runs `work` over contiguous chunks of `items`, one chunk per available core (the first on the

@@ -14,7 +14,8 @@ pub struct Image {
     pub name: String,
     /// Tag part of the reference: `2.3.0-python3.8-cuda12.1.0-cudnn8-devel-ubuntu22.04`.
     pub tag: String,
-    /// `name:tag`.
+    /// `name:tag`, prefixed by the catalog's `registry/` when it has one: what is built, pushed
+    /// and pulled.
     pub reference: String,
     /// Output directory relative to `out/`: `name/tag`.
     pub dir: Utf8PathBuf,
@@ -54,6 +55,28 @@ pub struct Image {
     pub kubernetes: Kubernetes,
     /// What `init/bin/selftest` expects of the running image.
     pub selftest: SelfTest,
+    /// `env NAME VALUE` of the spec, for every process of the image (names are never the platform's).
+    pub env: Vec<EnvVar>,
+}
+
+/// An environment variable of the spec.
+#[derive(Debug, Clone, Serialize)]
+pub struct EnvVar {
+    /// `[A-Za-z_][A-Za-z0-9_]*`.
+    pub name: String,
+    /// Any text without control characters.
+    pub value: String,
+}
+
+/// Settings of the whole catalog (`catalog`), defaults applied.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Catalog {
+    /// Push prefix of every image reference: `harbor.example.edu:5000/ai`.
+    pub registry: Option<String>,
+    /// Where `cuda` and `cpu` bases are pulled from: `harbor.example.edu:5000/proxy`.
+    pub base_registry: Option<String>,
+    /// Templates directory relative to the specs directory, as written.
+    pub templates: Option<String>,
 }
 
 /// The `docker buildx bake` group of every image of one name: the name with `/`, `.` and `_` as `-`.
@@ -120,8 +143,11 @@ fn label_value(text: &str) -> String {
 /// The image the Dockerfile starts `FROM`.
 #[derive(Debug, Clone, Serialize)]
 pub struct Base {
-    /// Full image reference: `nvidia/cuda:12.1.0-cudnn8-devel-ubuntu22.04`, `ubuntu:22.04`.
+    /// The reference the build pulls: `nvidia/cuda:12.1.0-cudnn8-devel-ubuntu22.04`, `ubuntu:22.04`,
+    /// or the same through the catalog's `base-registry`.
     pub image: String,
+    /// The reference as its publisher names it (the checked one, kept in labels).
+    pub upstream: String,
     /// `cuda`, `cpu` or `custom`.
     pub kind: BaseKind,
     /// Whether the image is meant for NVIDIA GPUs (`--gpus all`, `nvidia.com/gpu`).
@@ -334,10 +360,16 @@ pub struct Ssh {
     pub port: u16,
     /// File read at boot for the root password.
     pub password_file: String,
+    /// Its directory, where Kubernetes mounts the password Secret.
+    pub password_dir: String,
+    /// Its name in that directory (the Secret's item path).
+    pub password_file_name: String,
     /// Show the login banner.
     pub motd: bool,
     /// A literal root password from the spec (warned about); passed by docker-run.sh and a Secret.
     pub password: Option<String>,
+    /// Directory where boot.sh keeps the host keys, so that they survive restarts.
+    pub host_keys: String,
 }
 
 /// JupyterLab.
@@ -357,6 +389,8 @@ pub struct Jupyter {
     pub token_file: String,
     /// The seed guides' open, embeddable setup: no token, any origin, any frame ancestor.
     pub open: bool,
+    /// Origins that may frame JupyterLab (and call it), with the token kept on.
+    pub frame_ancestors: Vec<String>,
     /// Terminal theme written to the user settings: `dark`.
     pub terminal_theme: String,
 }
@@ -385,6 +419,8 @@ pub struct Mirrors {
     pub conda: Option<String>,
     /// pip index URL used while building.
     pub build_pip: Option<String>,
+    /// Debian/Ubuntu archive mirror, written into the apt sources before the first update.
+    pub apt: Option<String>,
 }
 
 /// One service port.
@@ -407,6 +443,19 @@ pub struct DockerRun {
     pub gpu: bool,
     /// Published ports, in service order.
     pub ports: Vec<PublishedPort>,
+    /// `-v HOST:CONTAINER[:ro]` bind mounts.
+    pub volumes: Vec<BindVolume>,
+}
+
+/// A `-v HOST:CONTAINER` bind mount of `docker-run.sh`.
+#[derive(Debug, Clone, Serialize)]
+pub struct BindVolume {
+    /// Absolute path on the host.
+    pub host: String,
+    /// Absolute path in the container.
+    pub container: String,
+    /// Mounted `:ro`.
+    pub read_only: bool,
 }
 
 /// A `-p HOST:CONTAINER` mapping.
@@ -439,6 +488,72 @@ pub struct Kubernetes {
     pub password_secret: String,
     /// Size limit of the memory-backed `/dev/shm`.
     pub shm_size: String,
+    /// Namespace of every object; none leaves it to `kubectl -n`.
+    pub namespace: Option<String>,
+    /// Secret with the registry credentials.
+    pub image_pull_secret: Option<String>,
+    /// `nodeSelector` entries, in spec order.
+    pub node_selector: Vec<NodeSelector>,
+    /// Pod tolerations, in spec order.
+    pub tolerations: Vec<Toleration>,
+    /// Volumes mounted into the container, in spec order.
+    pub volumes: Vec<Volume>,
+    /// Secret mounted (optional) where boot.sh looks for the SSH host keys; none when a volume
+    /// of the spec is mounted there, or without SSH.
+    pub host_keys_secret: Option<String>,
+}
+
+/// A `nodeSelector` entry.
+#[derive(Debug, Clone, Serialize)]
+pub struct NodeSelector {
+    /// Label key.
+    pub key: String,
+    /// Label value.
+    pub value: String,
+}
+
+/// A pod toleration.
+#[derive(Debug, Clone, Serialize)]
+pub struct Toleration {
+    /// Taint key; none tolerates every key (with `Exists`).
+    pub key: Option<String>,
+    /// `Exists` or `Equal`.
+    pub operator: String,
+    /// Taint value (`Equal` only).
+    pub value: Option<String>,
+    /// Taint effect; none tolerates every effect.
+    pub effect: Option<String>,
+}
+
+/// A pod volume and its mount.
+#[derive(Debug, Clone, Serialize)]
+pub struct Volume {
+    /// DNS-1123 label.
+    pub name: String,
+    /// Mount path in the container.
+    pub mount: String,
+    /// Mounted read-only.
+    pub read_only: bool,
+    /// Where its data lives.
+    pub source: VolumeSource,
+}
+
+/// The source of a pod volume.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum VolumeSource {
+    /// A PersistentVolumeClaim.
+    Claim {
+        /// Its name.
+        claim: String,
+    },
+    /// A directory of the node.
+    HostPath {
+        /// Its path.
+        path: String,
+    },
+    /// A scratch directory for the pod's life.
+    EmptyDir,
 }
 
 /// CPU and memory quantities.

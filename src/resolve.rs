@@ -4,7 +4,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::ast::{
-    Axis, BasePart, CudaPart, Decl, DeclKind, FrameworkPart, Part, PythonPart, PytorchPart, Spanned, TensorflowPart,
+    Axis, BasePart, CatalogPart, CudaPart, Decl, DeclKind, FrameworkPart, Part, PythonPart, PytorchPart, Spanned,
+    TensorflowPart,
 };
 use crate::diag::{Diag, Diagnostics, did_you_mean};
 
@@ -37,6 +38,19 @@ pub struct Instance {
     pub part: Part,
     /// The matrix values of this combination, in axis order; empty without a matrix.
     pub combination: Vec<(Axis, Spanned<String>)>,
+}
+
+/// The one `catalog` node of all files; a second one is an error that points at both.
+pub fn catalog<'a>(catalogs: &'a [CatalogPart], diags: &mut Diagnostics) -> Option<&'a CatalogPart> {
+    let (first, rest) = catalogs.split_first()?;
+    for again in rest {
+        diags.push(
+            Diag::error(crate::decode::codes::DUPLICATE, again.node, "`catalog` is given twice", "given again here")
+                .with_label(first.node, "first given here")
+                .with_help("write the catalog's settings in one `catalog` node, in one spec file"),
+        );
+    }
+    Some(first)
 }
 
 /// Resolves every image of every file.

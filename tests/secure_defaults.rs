@@ -90,8 +90,10 @@ fn a_password_file_elsewhere_is_read_and_mounted_there() {
 }"#,
     );
     assert!(files["init/boot/boot.sh"].contains("password_file=/run/secrets/root-passwd"));
-    let mount = block(&files["k8s/deployment.yaml"], "- name: root-password", 3);
-    assert_eq!(mount[1], r#"mountPath: "/run/secrets/root-passwd""#);
+    // Kubernetes mounts the Secret as the file's directory, the key as the file's name.
+    let deployment = &files["k8s/deployment.yaml"];
+    assert_eq!(block(deployment, "- name: root-password", 1)[1], r#"mountPath: "/run/secrets""#);
+    assert_eq!(block(deployment, "- key: root-passwd", 1)[1], r#"path: "root-passwd""#);
     assert!(files["docker-run.sh"].contains(":/run/secrets/root-passwd:ro"));
 }
 
@@ -249,11 +251,9 @@ fn deployment_has_shm_probes_secret_and_the_spec_resources() {
     assert_eq!(block(deployment, "limits:", 3)[1..], [r#"cpu: "8""#, r#"memory: "32Gi""#, r#"nvidia.com/gpu: "1""#]);
     assert_eq!(block(deployment, "- name: dshm", 1)[1], "mountPath: /dev/shm");
     assert_eq!(block(deployment, "emptyDir:", 2)[1..], ["medium: Memory", r#"sizeLimit: "8Gi""#]);
-    for probe in ["readinessProbe:", "livenessProbe:"] {
-        assert_eq!(block(deployment, probe, 2)[2], r#"command: ["/init/boot/healthcheck.sh"]"#);
-    }
-    let mount = block(deployment, "- name: root-password", 3);
-    assert_eq!(mount[1..], [r#"mountPath: "/sync/root-passwd""#, "subPath: root-passwd", "readOnly: true"]);
+    assert_eq!(block(deployment, "readinessProbe:", 2)[2], r#"command: ["/init/boot/healthcheck.sh"]"#);
+    let mount = block(deployment, "- name: root-password", 2);
+    assert_eq!(mount[1..], [r#"mountPath: "/sync""#, "readOnly: true"]);
     let secret = block(deployment, "secret:", 2);
     // `<slug>-root-passwd`, cut to 63 characters with a hash when longer.
     let name = secret[1].strip_prefix("secretName: ").unwrap().trim_matches('"');
@@ -517,4 +517,141 @@ fn readme_has_versions_ports_paths_and_how_to_run_and_check() {
     ] {
         assert!(readme.contains(needle), "README.md lacks `{needle}`:\n{readme}");
     }
+}
+
+// ----- Kubernetes defaults that protect users' work -----
+
+#[test]
+fn liveness_asks_supervisord_only_and_readiness_checks_the_services() {
+    let deployment = &generate_image(GPU)["k8s/deployment.yaml"];
+    let liveness = block(deployment, "livenessProbe:", 5);
+    assert_eq!(
+        liveness[1..],
+        ["exec:", "command:", "- /bin/sh", "- -c", "- supervisorctl pid | grep -qx '[0-9][0-9]*'"]
+    );
+    assert!(!liveness.iter().any(|l| l.contains("healthcheck")), "a slow service must not restart the pod");
+    assert_eq!(block(deployment, "readinessProbe:", 2)[2], r#"command: ["/init/boot/healthcheck.sh"]"#);
+}
+
+#[test]
+fn an_update_replaces_the_pod_instead_of_needing_a_second_gpu() {
+    let deployment = &generate_image(GPU)["k8s/deployment.yaml"];
+    assert_eq!(block(deployment, "strategy:", 1)[1], "type: Recreate");
+}
+
+#[test]
+fn the_password_secret_is_a_directory_mount_and_optional() {
+    let deployment = &generate_image(GPU)["k8s/deployment.yaml"];
+    assert!(!deployment.contains("subPath"), "a subPath mount never sees a Secret created later");
+    let volume = &deployment[deployment.rfind("- name: root-password").unwrap()..];
+    let volume: Vec<&str> = volume.lines().map(str::trim).take(8).collect();
+    assert_eq!(volume[1], "secret:");
+    assert!(volume[4] == "optional: true" && volume[6] == "- key: root-passwd", "{volume:?}");
+}
+
+#[test]
+fn pods_get_no_service_account_token_nor_service_links() {
+    let deployment = &generate_image(GPU)["k8s/deployment.yaml"];
+    assert!(deployment.contains("\n      automountServiceAccountToken: false\n"));
+    assert!(deployment.contains("\n      enableServiceLinks: false\n"));
+}
+
+#[test]
+fn seccomp_and_only_the_capabilities_a_root_shell_with_sshd_needs() {
+    let deployment = &generate_image(GPU)["k8s/deployment.yaml"];
+    assert_eq!(block(deployment, "seccompProfile:", 1)[1], "type: RuntimeDefault");
+    let context = block(deployment, "allowPrivilegeEscalation: false", 18);
+    let add_at = context.iter().position(|l| l == "add:").expect("capabilities are added");
+    assert_eq!(context[add_at - 1], r#"drop: ["ALL"]"#);
+    let added: Vec<&str> = context[add_at + 1..]
+        .iter()
+        .map_while(|l| l.strip_prefix("- "))
+        .filter(|c| c.chars().all(|c| c.is_ascii_uppercase() || c == '_'))
+        .collect();
+    for needed in ["SETUID", "SETGID", "SYS_CHROOT", "AUDIT_WRITE", "CHOWN", "NET_BIND_SERVICE", "KILL"] {
+        assert!(added.contains(&needed), "sshd needs {needed}: {added:?}");
+    }
+    for dropped in ["NET_RAW", "MKNOD", "SETFCAP", "SETPCAP", "SYS_ADMIN"] {
+        assert!(!added.contains(&dropped), "{dropped} is not needed: {added:?}");
+    }
+}
+
+#[test]
+fn ssh_host_keys_survive_restarts() {
+    let files = generate_image(GPU);
+    let boot = &files["init/boot/boot.sh"];
+    let dir = boot.find("host_keys=/var/lib/dlspec/ssh-host-keys").expect("a host-key directory");
+    let take = boot.find(r#"install -m 0600 "$key""#).expect("kept keys are installed");
+    let make = boot.find("ssh-keygen -A").expect("missing keys are made");
+    let keep = boot.find(r#"cp -p /etc/ssh/ssh_host_* "$host_keys/""#).expect("new keys are kept");
+    assert!(dir < take && take < make && make < keep, "take the kept keys, make the missing ones, keep them");
+    // Kubernetes: an optional Secret at that directory, by default `<slug>-ssh-host-keys`.
+    let deployment = &files["k8s/deployment.yaml"];
+    assert_eq!(block(deployment, "- name: ssh-host-keys", 1)[1], r#"mountPath: "/var/lib/dlspec/ssh-host-keys""#);
+    let volume = &deployment[deployment.rfind("- name: ssh-host-keys").unwrap()..];
+    let volume: Vec<&str> = volume.lines().map(str::trim).take(5).collect();
+    assert_eq!(volume[1], "secret:");
+    // `<slug>-ssh-host-keys`, cut to 63 characters with a hash when longer, like the password's.
+    assert!(volume[3].starts_with("\"pytorch-2-3-0-python3-10-cuda12-1-1"), "{volume:?}");
+    assert!(
+        !deployment.contains(&format!(
+            "secretName:\n              {}\n            optional: true\n            items",
+            volume[3]
+        ))
+    );
+    assert!(volume.contains(&"optional: true"), "{volume:?}");
+}
+
+#[test]
+fn a_volume_at_the_host_key_directory_keeps_the_keys_instead_of_the_secret() {
+    let files = generate_image(
+        r#"image "a" {
+    python "3.10"
+    cpu
+    ssh host-keys="/root/work/.ssh-host-keys"
+    kubernetes {
+        volume "keys" mount="/root/work/.ssh-host-keys" claim="ssh-keys"
+    }
+}"#,
+    );
+    assert!(files["init/boot/boot.sh"].contains("host_keys=/root/work/.ssh-host-keys"));
+    let deployment = &files["k8s/deployment.yaml"];
+    assert!(!deployment.contains("- name: ssh-host-keys"), "no Secret when a volume keeps the keys");
+    assert_eq!(block(deployment, r#"- name: "keys""#, 1)[1], r#"mountPath: "/root/work/.ssh-host-keys""#);
+    let named = generate_image(
+        r#"image "a" {
+    python "3.10"
+    cpu
+    kubernetes host-keys-secret="lab-ssh-host-keys"
+}"#,
+    );
+    assert!(named["k8s/deployment.yaml"].contains(r#"secretName: "lab-ssh-host-keys""#));
+}
+
+// ----- shell ergonomics -----
+
+#[test]
+fn conda_activate_works_in_ssh_sessions_and_jupyter_terminals() {
+    let platform = &generate_image(CPU)["init/setup/platform.sh"];
+    // Login shells (SSH, JupyterLab's `bash -l` terminals) read profile.d; other interactive
+    // shells read bash.bashrc.
+    assert!(platform.contains("put 0644 /etc/profile.d/dlspec-conda.sh"));
+    assert!(platform.contains(r#"(quote "$PREFIX/etc/profile.d/conda.sh")"#));
+    assert!(platform.contains("[ -r /etc/profile.d/dlspec-conda.sh ]; then . /etc/profile.d/dlspec-conda.sh; fi'"));
+    let jupyter = &generate_image(CPU)["init/jupyter/jupyter_config.py"];
+    assert!(jupyter.contains(r#""shell_command": ["/bin/bash", "-l"]"#));
+}
+
+#[test]
+fn build_only_settings_are_build_args_not_the_images_environment() {
+    let dockerfile = &generate_image(CPU)["Dockerfile"];
+    let env: String = dockerfile.split("\nENV ").skip(1).map(|e| e.split("\n\n").next().unwrap()).collect();
+    for build_only in ["DEBIAN_FRONTEND", "PIP_NO_CACHE_DIR", "PIP_DISABLE_PIP_VERSION_CHECK"] {
+        assert!(!env.contains(build_only), "{build_only} is in ENV:\n{env}");
+        assert!(
+            dockerfile.contains(&format!("ARG {build_only}=")) || dockerfile.contains(&format!("    {build_only}="))
+        );
+    }
+    let args = dockerfile.split("\nARG DEBIAN_FRONTEND").nth(1).expect("an ARG block");
+    assert!(args.split("\n\n").next().unwrap().contains("PIP_NO_CACHE_DIR=1"));
 }

@@ -1,6 +1,7 @@
 //! Check: image instances → resolved [`model::Image`]s. Fills the platform defaults, checks every
 //! value against the compatibility tables and the contexts it reaches, and reports all problems.
 
+mod cluster;
 mod values;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -8,12 +9,12 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use camino::Utf8PathBuf;
 use sha2::{Digest, Sha256};
 
-use crate::ast::{BasePart, FrameworkPart, Part, Spanned};
+use crate::ast::{BasePart, CatalogPart, FrameworkPart, Part, Spanned};
 use crate::compat::{self, Compat, CudaTag, compare};
 use crate::diag::{Diag, Diagnostics, did_you_mean};
 use crate::model::{
-    Base, BaseKind, DockerRun, Framework, Image, Jupyter, Kubernetes, KubernetesPort, Locale, Mirrors, PublishedPort,
-    Python, Pytorch, Resources, SelfTest, ServicePort, Ssh, TensorBoard, Tensorflow,
+    Base, BaseKind, Catalog, DockerRun, Framework, Image, Jupyter, Kubernetes, KubernetesPort, Locale, Mirrors,
+    PublishedPort, Python, Pytorch, Resources, SelfTest, ServicePort, Ssh, TensorBoard, Tensorflow,
 };
 use crate::resolve::Instance;
 use crate::source::{SourceMap, Span};
@@ -86,6 +87,20 @@ pub mod codes {
     pub const PASSWORD: &str = "dlspec::security::password";
     /// JupyterLab without authentication.
     pub const OPEN_JUPYTER: &str = "dlspec::security::open-jupyter";
+    /// A `registry` or `base-registry` that is not a registry reference.
+    pub const REGISTRY: &str = "dlspec::value::registry";
+    /// An `env` name the platform owns, a malformed name, or a value that cannot be passed on.
+    pub const ENV: &str = "dlspec::value::env";
+    /// A `frame-ancestors` value that is not a web origin.
+    pub const ORIGIN: &str = "dlspec::value::origin";
+    /// A Kubernetes object name that is not DNS-1123.
+    pub const KUBERNETES_NAME: &str = "dlspec::kubernetes::name";
+    /// A node-selector or taint key or value that is not label syntax.
+    pub const LABEL: &str = "dlspec::kubernetes::label";
+    /// A toleration operator or effect outside Kubernetes' enums.
+    pub const TOLERATION: &str = "dlspec::kubernetes::toleration";
+    /// A `volume` with zero or two sources, no mount, or a name or path taken.
+    pub const VOLUME: &str = "dlspec::kubernetes::volume";
 }
 
 /// The platform's Debian packages (the seed guides' set, plus what the platform layer runs on).
@@ -97,16 +112,23 @@ const DEFAULT_OS: &str = "ubuntu22.04";
 const MINICONDA_PREFIX: &str = "/root/miniconda3";
 const MINICONDA_URL: &str = "https://repo.anaconda.com/miniconda";
 const PYTORCH_INDEX: &str = "https://download.pytorch.org/whl";
-const NODE_PORTS: std::ops::RangeInclusive<u16> = 30000..=32767;
+const HOST_KEYS_DIR: &str = "/var/lib/dlspec/ssh-host-keys";
 
-/// Checks every instance; returns the images, sorted by output directory.
-pub fn check(instances: &[Instance], sources: &SourceMap, diags: &mut Diagnostics) -> Vec<Image> {
+/// Checks the catalog settings and every instance; returns the images, sorted by output
+/// directory, and the catalog settings.
+pub fn check(
+    catalog: Option<&CatalogPart>,
+    instances: &[Instance],
+    sources: &SourceMap,
+    diags: &mut Diagnostics,
+) -> (Vec<Image>, Catalog) {
     let compat = compat::get();
+    let (catalog, settings) = cluster::settings(catalog, diags);
     let earlier_errors: Vec<Span> = diags.error_spans().collect();
     let mut images: Vec<(Image, &Instance)> = Vec::new();
     for instance in instances {
         let mut local = Diagnostics::default();
-        let image = Checker { compat, instance, diags: &mut local, sources }.image();
+        let image = Checker { compat, instance, diags: &mut local, sources, settings: &settings }.image();
         // `python 3.10` already got a type error on `3.10`; "`python` needs a version" would repeat it.
         local.retain(|d| {
             d.code != codes::MISSING || !earlier_errors.iter().any(|e| follows_on_line(sources, d.primary.span, *e))
@@ -120,7 +142,7 @@ pub fn check(instances: &[Instance], sources: &SourceMap, diags: &mut Diagnostic
     check_catalog(&images, diags);
     let mut images: Vec<Image> = images.into_iter().map(|(i, _)| i).collect();
     images.sort_by(|a, b| natural_order(a.dir.as_str(), b.dir.as_str()));
-    images
+    (images, catalog)
 }
 
 /// Orders text with numbers in it as people do: `python3.8` before `python3.10`.
@@ -362,6 +384,7 @@ struct Checker<'a> {
     instance: &'a Instance,
     diags: &'a mut Diagnostics,
     sources: &'a SourceMap,
+    settings: &'a cluster::Settings,
 }
 
 /// The resolved base with the spans the framework checks point back to.
@@ -431,8 +454,9 @@ impl Checker<'_> {
         let jupyter = self.jupyter();
         let tensorboard = self.tensorboard();
         let mirrors = self.mirrors();
+        let env = self.env();
         self.port_conflicts();
-        let (base, python, timezone, locale, mirrors) = (base?, python?, timezone?, locale?, mirrors?);
+        let (base, python, timezone, locale, mirrors, env) = (base?, python?, timezone?, locale?, mirrors?, env?);
         if !name_ok || !extra_apt_ok {
             return None;
         }
@@ -444,8 +468,9 @@ impl Checker<'_> {
         let ssh = ssh?;
         let jupyter = jupyter?;
         let tensorboard = tensorboard?;
-        let reference = format!("{}:{tag}", name.value);
-        let slug = slug(&name.value, &tag, &reference);
+        let local_reference = format!("{}:{tag}", name.value);
+        let slug = slug(&name.value, &tag, &local_reference);
+        let reference = cluster::under_registry(self.settings.registry.as_deref(), &local_reference);
         let mut ports = Vec::new();
         if let Some(s) = &ssh {
             ports.push(ServicePort { name: "ssh".to_owned(), port: s.port });
@@ -457,7 +482,7 @@ impl Checker<'_> {
             ports.push(ServicePort { name: "tensorboard".to_owned(), port: t.port });
         }
         let docker_run = self.docker_run(&name.value, &ports, base.base.gpu)?;
-        let kubernetes = self.kubernetes(&slug, &ports, base.base.gpu)?;
+        let kubernetes = self.kubernetes(&slug, &ports, base.base.gpu, ssh.as_ref())?;
         let mut platform_pip = Vec::new();
         if python.numpy_below_2 {
             platform_pip.push("numpy<2".to_owned());
@@ -497,6 +522,7 @@ impl Checker<'_> {
             docker_run,
             kubernetes,
             selftest,
+            env,
         })
     }
 
@@ -623,7 +649,8 @@ impl Checker<'_> {
                     return None;
                 }
                 let cudnn_tag = if cudnn.is_some() { format!("{}-", tag.cudnn) } else { String::new() };
-                let image = format!("nvidia/cuda:{}-{cudnn_tag}{flavor}-{os}", version.value);
+                let upstream = format!("nvidia/cuda:{}-{cudnn_tag}{flavor}-{os}", version.value);
+                let image = cluster::through_cache(self.settings.base_registry.as_deref(), &upstream);
                 if let Some(removed) = self.compat.removed_tag(&image) {
                     self.push(
                         Diag::error(
@@ -648,7 +675,7 @@ impl Checker<'_> {
                         Diag::warning(
                             codes::DEPRECATED_BASE,
                             version.span,
-                            format!("`{image}` is no longer in NVIDIA's supported tag list and may be deleted"),
+                            format!("`{upstream}` is no longer in NVIDIA's supported tag list and may be deleted"),
                             "superseded tag",
                         )
                         .with_help(self.supported_update_help(&version.value, &os)),
@@ -659,6 +686,7 @@ impl Checker<'_> {
                 Some(BaseInfo {
                     base: Base {
                         image,
+                        upstream,
                         kind: BaseKind::Cuda,
                         gpu: true,
                         cuda: Some(version.value.clone()),
@@ -685,11 +713,13 @@ impl Checker<'_> {
                     );
                     return None;
                 };
-                let image = release.image.clone();
+                let upstream = release.image.clone();
+                let image = cluster::through_cache(self.settings.base_registry.as_deref(), &upstream);
                 self.eol_warning(&os, os_span);
                 Some(BaseInfo {
                     base: Base {
                         image,
+                        upstream,
                         kind: BaseKind::Cpu,
                         gpu: false,
                         cuda: None,
@@ -728,6 +758,7 @@ impl Checker<'_> {
                 Some(BaseInfo {
                     base: Base {
                         image: custom.image.value.clone(),
+                        upstream: custom.image.value.clone(),
                         kind: BaseKind::Custom,
                         gpu: custom.gpu.as_ref().is_some_and(|g| g.value),
                         cuda: None,
@@ -1669,11 +1700,41 @@ impl Checker<'_> {
         let enabled = part.as_ref().and_then(|p| p.enabled.as_ref()).is_none_or(|e| e.value);
         let mut password_file = "/sync/root-passwd".to_owned();
         let mut password = None;
+        let mut host_keys = HOST_KEYS_DIR.to_owned();
         if let Some(p) = &part {
             if let Some(file) = &p.password_file {
                 self.valid(file, codes::UNSAFE, "path", values::absolute_path)?;
                 self.valid(file, codes::VALUE, "password file", values::password_file)?;
+                // Kubernetes mounts the password Secret as the file's directory.
+                if file.value.rfind('/') == Some(0) || file.value.ends_with('/') {
+                    self.push(
+                        Diag::error(
+                            codes::UNSAFE,
+                            file.span,
+                            format!("`{}` is not a file in a directory of its own", file.value),
+                            "needs a directory",
+                        )
+                        .with_help("put the password file in a directory, like \"/sync/root-passwd\": Kubernetes mounts the Secret there"),
+                    );
+                    return None;
+                }
                 password_file.clone_from(&file.value);
+            }
+            if let Some(dir) = &p.host_keys {
+                self.valid(dir, codes::UNSAFE, "path", values::absolute_path)?;
+                host_keys = dir.value.trim_end_matches('/').to_owned();
+                if password_file.rsplit_once('/').is_some_and(|(d, _)| d == host_keys) || host_keys.is_empty() {
+                    self.push(
+                        Diag::error(
+                            codes::UNSAFE,
+                            dir.span,
+                            format!("`{}` cannot hold the host keys", dir.value),
+                            "host-key directory",
+                        )
+                        .with_help("use a directory of its own, like \"/var/lib/dlspec/ssh-host-keys\" (not `/`, not the password file's directory)"),
+                    );
+                    return None;
+                }
             }
             if let Some(literal) = &p.password {
                 self.valid(literal, codes::UNSAFE, "password", values::password)?;
@@ -1689,11 +1750,16 @@ impl Checker<'_> {
         if !enabled {
             return Some(None);
         }
+        let (password_dir, password_file_name) =
+            password_file.rsplit_once('/').map(|(d, f)| (d.to_owned(), f.to_owned())).unwrap_or_default();
         Some(Some(Ssh {
+            password_dir,
+            password_file_name,
             port: part.as_ref().and_then(|p| p.port.as_ref()).map_or(22, |p| p.value),
             password_file,
             motd: part.as_ref().and_then(|p| p.motd.as_ref()).is_none_or(|m| m.value),
             password,
+            host_keys,
         }))
     }
 
@@ -1708,6 +1774,7 @@ impl Checker<'_> {
             language_pack: Some("jupyterlab-language-pack-zh-CN".to_owned()),
             token_file: "/sync/jupyter-token".to_owned(),
             open: false,
+            frame_ancestors: Vec::new(),
             terminal_theme: "dark".to_owned(),
         };
         let Some(p) = part else { return Some(Some(jupyter)) };
@@ -1747,6 +1814,22 @@ impl Checker<'_> {
                 return None;
             }
             jupyter.terminal_theme.clone_from(&theme.value);
+        }
+        if let Some(ancestors) = &p.frame_ancestors {
+            jupyter.frame_ancestors = self.frame_ancestors(ancestors)?;
+            if let Some(open) = p.open.as_ref().filter(|o| o.value) {
+                self.push(
+                    Diag::error(
+                        codes::ORIGIN,
+                        ancestors.span,
+                        "`frame-ancestors` and `open=#true` contradict each other",
+                        "only these origins",
+                    )
+                    .with_label(open.span, "any origin, no token")
+                    .with_help("keep `frame-ancestors` and remove `open=#true`: the portal frames JupyterLab and the token stays on"),
+                );
+                return None;
+            }
         }
         if let Some(open) = &p.open {
             if open.value && enabled {
@@ -1801,7 +1884,7 @@ impl Checker<'_> {
 
     fn mirrors(&mut self) -> Option<Mirrors> {
         let Some(m) = self.part().mirrors.clone() else {
-            return Some(Mirrors { pip: None, pip_trusted_host: None, conda: None, build_pip: None });
+            return Some(Mirrors { pip: None, pip_trusted_host: None, conda: None, build_pip: None, apt: None });
         };
         let mut ok = true;
         let mut url = |this: &mut Self, v: &Option<Spanned<String>>| -> Option<String> {
@@ -1817,12 +1900,13 @@ impl Checker<'_> {
         let pip = url(self, &m.pip);
         let conda = url(self, &m.conda).map(|c| c.trim_end_matches('/').to_owned());
         let build_pip = url(self, &m.build_pip);
+        let apt = url(self, &m.apt).map(|a| a.trim_end_matches('/').to_owned());
         url(self, &m.miniconda);
         if !ok {
             return None;
         }
         let pip_trusted_host = pip.as_ref().filter(|p| p.starts_with("http://")).and_then(|p| values::url(p).ok());
-        Some(Mirrors { pip, pip_trusted_host, conda, build_pip })
+        Some(Mirrors { pip, pip_trusted_host, conda, build_pip, apt })
     }
 
     /// Two enabled services on one container port, or two services on one host port.
@@ -1912,7 +1996,7 @@ impl Checker<'_> {
                 return None;
             };
             let key = &rest[open + 1..open + close];
-            let base_slug = base.image.replace(['/', ':', '@'], "-");
+            let base_slug = base.upstream.replace(['/', ':', '@'], "-");
             let value = match key {
                 "version" => framework.map(|f| f.version().to_owned()),
                 "framework" => Some(framework.map_or("none", Framework::name).to_owned()),
@@ -2004,10 +2088,11 @@ impl Checker<'_> {
                 PublishedPort { name: p.name.clone(), host: fixed.map_or(default, |f| f.value), container: p.port }
             })
             .collect();
-        Some(DockerRun { container_name, restart, gpu, ports: published })
+        let volumes = self.bind_volumes()?;
+        Some(DockerRun { container_name, restart, gpu, ports: published, volumes })
     }
 
-    fn kubernetes(&mut self, slug: &str, ports: &[ServicePort], gpu: bool) -> Option<Kubernetes> {
+    fn kubernetes(&mut self, slug: &str, ports: &[ServicePort], gpu: bool, ssh: Option<&Ssh>) -> Option<Kubernetes> {
         let part = self.part().kubernetes.clone().unwrap_or_default();
         let mut ok = true;
         let mut quantity = |this: &mut Self, v: &Option<Spanned<String>>, default: &str| -> String {
@@ -2065,16 +2150,24 @@ impl Checker<'_> {
                 _ => part.node_port_tensorboard.as_ref(),
             };
             if let Some(np) = node_port {
-                if !NODE_PORTS.contains(&np.value) {
-                    self.push(
-                        Diag::error(
-                            codes::NODE_PORT,
-                            np.span,
-                            format!("NodePort {} is outside 30000–32767", np.value),
-                            "outside the NodePort range",
-                        )
-                        .with_help("pick a port from 30000 to 32767 (the default NodePort range)"),
+                let range = self.settings.node_ports.clone();
+                if !range.contains(&np.value) {
+                    let (low, high) = (range.start(), range.end());
+                    let mut diag = Diag::error(
+                        codes::NODE_PORT,
+                        np.span,
+                        format!("NodePort {} is outside {low}–{high}", np.value),
+                        "outside the NodePort range",
                     );
+                    diag = match self.settings.node_ports_span {
+                        Some(span) => diag
+                            .with_label(span, "the catalog's NodePort range")
+                            .with_help(format!("pick a port from {low} to {high} (the catalog's `node-ports`)")),
+                        None => diag.with_help(format!(
+                            "pick a port from {low} to {high} (the default NodePort range), or set the cluster's range with `catalog {{ node-ports LOW HIGH }}`"
+                        )),
+                    };
+                    self.push(diag);
                     ok = false;
                 }
                 if service_type == "ClusterIP" {
@@ -2137,10 +2230,40 @@ impl Checker<'_> {
             }
             seen.push(np);
         }
-        if !ok {
-            return None;
+        let placement = self.placement();
+        // The platform's own volumes: their names and mount paths are not the spec's to take.
+        let mut reserved = vec![("dshm", "/dev/shm")];
+        if let Some(ssh) = ssh {
+            reserved.push(("root-password", ssh.password_dir.as_str()));
+            // A volume of the spec may be mounted at the host-key directory: that is how they persist.
+            reserved.push(("ssh-host-keys", ""));
         }
+        let volumes = self.volumes(&reserved);
+        let host_keys_secret = match &part.host_keys_secret {
+            Some(name) => {
+                self.valid(name, codes::KUBERNETES_NAME, "Secret name", values::dns_subdomain)?;
+                Some(name.value.clone())
+            }
+            None => {
+                // Hashed by the whole name, so that it differs from the password Secret's when cut.
+                let name = format!("{slug}-ssh-host-keys");
+                Some(truncate_name(&name, &name))
+            }
+        };
+        let (Some(placement), Some(volumes), true) = (placement, volumes, ok) else {
+            return None;
+        };
+        // A volume of the spec at the host-key directory keeps them (writable); otherwise the
+        // optional Secret does.
+        let host_keys_secret =
+            host_keys_secret.filter(|_| ssh.is_some_and(|s| !volumes.iter().any(|v| v.mount == s.host_keys)));
         Some(Kubernetes {
+            namespace: placement.namespace,
+            image_pull_secret: placement.pull_secret,
+            node_selector: placement.node_selector,
+            tolerations: placement.tolerations,
+            volumes,
+            host_keys_secret,
             replicas: part.replicas.as_ref().map_or(1, |r| r.value),
             requests,
             limits,

@@ -293,6 +293,130 @@ pub fn dotted(v: &str, parts: usize) -> bool {
     split.len() == parts && split.iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
 }
 
+/// A registry and repository prefix: `host[:port][/path…]`, like `harbor.example.edu:5000/ai`. The
+/// host is a DNS name (or `localhost`), the path lowercase name components; no scheme, tag or
+/// trailing `/`.
+pub fn registry(reference: &str) -> Result<(), String> {
+    if reference.contains("://") {
+        return Err("write the registry without a scheme: `harbor.example.edu:5000/ai`, not `https://…`".to_owned());
+    }
+    let (authority, path) = reference.split_once('/').map_or((reference, None), |(a, p)| (a, Some(p)));
+    let (host, port) = authority.split_once(':').map_or((authority, None), |(h, p)| (h, Some(p)));
+    let host_ok = !host.is_empty()
+        && host.split('.').all(|l| {
+            !l.is_empty()
+                && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+        });
+    if !host_ok {
+        return Err(format!("`{host}` is not a registry host: write a DNS name like `harbor.example.edu`"));
+    }
+    if !(host.contains('.') || host == "localhost" || port.is_some()) {
+        return Err(format!(
+            "`{host}` would be read as a Docker Hub namespace: a registry host has a `.` or a `:port`, or is `localhost`"
+        ));
+    }
+    if let Some(port) = port
+        && port.parse::<u16>().map_or(true, |p| p == 0)
+    {
+        return Err(format!("`{port}` is not a port: write `host:5000`"));
+    }
+    match path {
+        Some(path) => image_name(path).map_err(|reason| format!("the repository prefix `{path}`: {reason}")),
+        None => Ok(()),
+    }
+}
+
+/// A DNS-1123 label (Kubernetes names of namespaces, volumes): at most 63 lowercase letters,
+/// digits and `-`, beginning and ending with a letter or digit.
+pub fn dns_label(name: &str) -> Result<(), String> {
+    let ok = !name.is_empty()
+        && name.len() <= 63
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !name.starts_with('-')
+        && !name.ends_with('-');
+    if ok {
+        Ok(())
+    } else {
+        Err("a Kubernetes name here is a DNS-1123 label: 1 to 63 lowercase letters, digits and `-`, beginning and ending with a letter or digit".to_owned())
+    }
+}
+
+/// A DNS-1123 subdomain (names of Secrets and PersistentVolumeClaims): at most 253 characters of
+/// DNS-1123 labels joined by `.`.
+pub fn dns_subdomain(name: &str) -> Result<(), String> {
+    let ok = !name.is_empty() && name.len() <= 253 && name.split('.').all(|l| dns_label(l).is_ok());
+    if ok {
+        Ok(())
+    } else {
+        Err("a Kubernetes object name is a DNS-1123 subdomain: lowercase letters, digits, `-` and `.`, beginning and ending with a letter or digit, at most 253 characters".to_owned())
+    }
+}
+
+/// A label key: an optional DNS subdomain prefix and `/`, then a name of at most 63 letters,
+/// digits, `-`, `_` and `.`, beginning and ending with a letter or digit.
+pub fn label_key(key: &str) -> Result<(), String> {
+    let (prefix, name) = key.rsplit_once('/').map_or((None, key), |(p, n)| (Some(p), n));
+    if let Some(prefix) = prefix
+        && dns_subdomain(prefix).is_err()
+    {
+        return Err(format!("the prefix `{prefix}` of a label key is a DNS subdomain like `nvidia.com`"));
+    }
+    if name.is_empty() {
+        return Err("a label key has a name after its prefix, like `nvidia.com/gpu.product`".to_owned());
+    }
+    label_value(name).map_err(|_| {
+        "a label key's name has 1 to 63 letters, digits, `-`, `_` and `.`, beginning and ending with a letter or digit"
+            .to_owned()
+    })
+}
+
+/// A label value: empty, or at most 63 letters, digits, `-`, `_` and `.`, beginning and ending
+/// with a letter or digit.
+pub fn label_value(value: &str) -> Result<(), String> {
+    let ok = value.is_empty()
+        || (value.len() <= 63
+            && value.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+            && value.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && value.ends_with(|c: char| c.is_ascii_alphanumeric()));
+    if ok {
+        Ok(())
+    } else {
+        Err("a label value has at most 63 letters, digits, `-`, `_` and `.`, beginning and ending with a letter or digit".to_owned())
+    }
+}
+
+/// An environment variable name: `[A-Za-z_][A-Za-z0-9_]*`.
+pub fn env_name(name: &str) -> Result<(), String> {
+    let ok = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if ok { Ok(()) } else { Err("a variable name is letters, digits and `_`, not starting with a digit".to_owned()) }
+}
+
+/// An environment variable value that every file it reaches (Dockerfile `ENV`, /etc/environment,
+/// shell, YAML) takes literally: printable text without quotes, backslashes, `$` or backticks.
+pub fn env_value(value: &str) -> Result<(), String> {
+    let ok = value.chars().all(|c| !c.is_control() && !matches!(c, '"' | '\\' | '$' | '`'));
+    if ok {
+        Ok(())
+    } else {
+        Err("the value reaches the Dockerfile, /etc/environment and the shell as it is: it may not contain quotes, backslashes, `$`, backticks or control characters".to_owned())
+    }
+}
+
+/// A web origin `http(s)://host[:port]` (no path), for `frame-ancestors`.
+pub fn origin(origin: &str) -> Result<(), String> {
+    url(origin)?;
+    let after_scheme = origin.split_once("://").map_or("", |(_, rest)| rest);
+    if after_scheme.contains('/') {
+        return Err(format!(
+            "an origin is a scheme, host and port only, like `https://portal.example.edu`: drop the path of `{origin}`"
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -385,5 +509,33 @@ mod tests {
         assert!(python_version("3.10").is_ok());
         assert!(python_version("3.10.4").is_err() && python_version("2.7").is_err());
         assert!(tag("2.3.0-python3.8").is_ok() && tag(".x").is_err());
+    }
+
+    #[test]
+    fn registries_and_kubernetes_names() {
+        for good in ["harbor.example.edu:5000/ai", "harbor.example.edu", "localhost:5000", "10.0.0.1:5000/x/y"] {
+            assert!(registry(good).is_ok(), "{good}");
+        }
+        for bad in ["https://harbor.example.edu", "harbor", "harbor.example.edu/", "h.edu:0/x", "h.edu/AI", "h_x.edu"] {
+            assert!(registry(bad).is_err(), "{bad}");
+        }
+        assert!(dns_label("ai-platform").is_ok() && dns_label("AI").is_err() && dns_label("a.b").is_err());
+        assert!(dns_subdomain("harbor-cred.v1").is_ok() && dns_subdomain("-x").is_err());
+        assert!(label_key("nvidia.com/gpu.product").is_ok() && label_key("gpu").is_ok());
+        assert!(label_key("Nvidia_com/gpu").is_err() && label_key("nvidia.com/").is_err());
+        assert!(label_value("NVIDIA-A100-SXM4-80GB").is_ok() && label_value("").is_ok());
+        assert!(label_value("A100 80GB").is_err());
+    }
+
+    #[test]
+    fn environment_and_origins() {
+        assert!(env_name("HF_ENDPOINT").is_ok() && env_name("_x1").is_ok());
+        assert!(env_name("1X").is_err() && env_name("A-B").is_err() && env_name("").is_err());
+        assert!(env_value("https://hf-mirror.com").is_ok() && env_value("").is_ok());
+        for bad in ["$HOME", "a\"b", "a\\b", "a\nb", "`x`"] {
+            assert!(env_value(bad).is_err(), "{bad}");
+        }
+        assert!(origin("https://portal.example.edu").is_ok() && origin("http://localhost:8080").is_ok());
+        assert!(origin("https://portal.example.edu/").is_err() && origin("portal.example.edu").is_err());
     }
 }

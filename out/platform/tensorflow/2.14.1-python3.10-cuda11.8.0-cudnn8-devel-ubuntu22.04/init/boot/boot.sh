@@ -33,8 +33,28 @@ else
 fi
 password=""
 
-# Host keys are removed at build time so that every container gets its own.
+# Host keys outlive the container, so that clients can keep trusting them: they are taken from
+# the host-key directory (a Kubernetes Secret or volume, or the container's own disk) when it
+# holds them; otherwise made once here and kept there.
+host_keys=/var/lib/dlspec/ssh-host-keys
+if compgen -G "$host_keys/ssh_host_*_key" >/dev/null; then
+    for key in "$host_keys"/ssh_host_*_key; do
+        install -m 0600 "$key" "/etc/ssh/${key##*/}"
+        if [ -f "$key.pub" ]; then
+            install -m 0644 "$key.pub" "/etc/ssh/${key##*/}.pub"
+        fi
+    done
+    log "SSH host keys taken from $host_keys"
+fi
 ssh-keygen -A
+if ! compgen -G "$host_keys/ssh_host_*_key" >/dev/null; then
+    if mkdir -p "$host_keys" 2>/dev/null && cp -p /etc/ssh/ssh_host_* "$host_keys/" 2>/dev/null; then
+        log "new SSH host keys made and kept in $host_keys"
+    else
+        log "new SSH host keys made, but $host_keys is read-only: they change when the container is replaced"
+        log "to keep them, store them in the host-key Secret (see k8s/deployment.yaml)"
+    fi
+fi
 mkdir -p /run/sshd
 install -d -m 0700 /root/.ssh
 

@@ -111,6 +111,23 @@ pattern="^[[:space:]]*(export[[:space:]]+)?($(IFS='|'; printf '%s' "${names[*]}"
     done
 } | put 0644 /etc/profile.d/dlspec-env.sh
 
+# --- conda in every shell -------------------------------------------------------------------
+# conda's shell function, so that `conda activate` works in SSH sessions and JupyterLab terminals
+# (login shells: profile.d) and in other interactive shells such as `docker exec` (bash.bashrc).
+{
+    printf '%s\n' "# Written by /init/setup/platform.sh (dlspec): conda's shell function (conda activate)."
+    printf 'if [ -f %s ]; then . %s; fi\n' "$(quote "$PREFIX/etc/profile.d/conda.sh")" "$(quote "$PREFIX/etc/profile.d/conda.sh")"
+} | put 0644 /etc/profile.d/dlspec-conda.sh
+marker="# dlspec: conda shell function"
+if ! grep -Fxq "$marker" /etc/bash.bashrc 2>/dev/null; then
+    {
+        printf '\n%s\n' "$marker"
+        # shellcheck disable=SC2016 # expanded by the shells that read bash.bashrc
+        printf '%s\n' 'if [[ $- == *i* ]] && ! declare -F conda >/dev/null && [ -r /etc/profile.d/dlspec-conda.sh ]; then . /etc/profile.d/dlspec-conda.sh; fi'
+    } >>/etc/bash.bashrc
+    log "added conda's shell function to /etc/bash.bashrc"
+fi
+
 # --- SSH -------------------------------------------------------------------------------------
 # The settings are a drop-in read before everything else: sshd keeps the first value it reads for
 # a keyword, and drop-ins are read in name order (00- before a base image's 50-cloud-init.conf).
@@ -127,7 +144,8 @@ if [ "$first" != "include /etc/ssh/sshd_config.d/*.conf" ]; then
         cat /etc/ssh/sshd_config
     } | put 0644 /etc/ssh/sshd_config
 fi
-# Every container makes its own host keys at boot (boot.sh: ssh-keygen -A).
+# No host keys in the image: boot.sh takes them from /var/lib/dlspec/ssh-host-keys, or makes them once
+# and keeps them there.
 rm -f /etc/ssh/ssh_host_*
 
 # --- Login banner ----------------------------------------------------------------------------

@@ -1,0 +1,457 @@
+//! The settings a cluster needs (v2 of the language): the `catalog` node, `env`, `docker-run`
+//! volumes and the Kubernetes namespace, pull secret, node selection, tolerations and volumes.
+
+use std::ops::RangeInclusive;
+
+use super::{Checker, codes, values};
+use crate::ast::{CatalogPart, Spanned, VolumePart};
+use crate::diag::{Diag, Diagnostics, did_you_mean};
+use crate::model::{BindVolume, Catalog, EnvVar, NodeSelector, Toleration, Volume, VolumeSource};
+use crate::source::Span;
+
+/// The range Kubernetes allocates NodePorts from unless the cluster says otherwise.
+pub(super) const DEFAULT_NODE_PORTS: RangeInclusive<u16> = 30000..=32767;
+
+/// Variables the platform sets itself, each with the setting that changes it, if any.
+const PLATFORM_ENV: &[(&str, &str)] = &[
+    ("PATH", "Miniconda's bin comes first; add tools with `apt` or `pip`"),
+    ("LANG", "set the locale with `locale \"…\"`"),
+    ("LANGUAGE", "set the locale with `locale \"…\"`"),
+    ("LC_ALL", "set the locale with `locale \"…\"`"),
+    ("TZ", "set the time zone with `timezone \"…\"`"),
+    ("HOME", "the services run as root with HOME=/root"),
+    ("USER", "the services run as root"),
+    ("LOGNAME", "the services run as root"),
+    ("SHELL", "the platform's shell is bash"),
+    ("PWD", "the working directory is set per service"),
+    ("MOTD_SHOWN", "switch the banner with `ssh motd=#false`"),
+    ("ROOT_PASSWORD", "give the password at run time, or in `ssh password-file=`"),
+    ("ROOT_PASSWORD_FILE", "give the password at run time, or in `ssh password-file=`"),
+    ("JUPYTER_TOKEN", "give the token at run time, or in `jupyter token-file=`"),
+    ("LD_LIBRARY_PATH", "the base image sets it for CUDA"),
+    ("PIP_INDEX_URL", "set the index with `mirrors pip=` (users) or `mirrors build-pip=` (build)"),
+    ("CONDA_PREFIX", "Miniconda is at the platform's prefix"),
+    ("NVIDIA_VISIBLE_DEVICES", "the NVIDIA runtime sets it from `--gpus` or the `nvidia.com/gpu` limit"),
+];
+
+/// The catalog's settings that the checks of each image use.
+pub(super) struct Settings {
+    pub registry: Option<String>,
+    pub base_registry: Option<String>,
+    pub node_ports: RangeInclusive<u16>,
+    /// Where the range was written, for the NodePort diagnostics.
+    pub node_ports_span: Option<Span>,
+}
+
+/// Where and how a pod is scheduled: namespace, pull secret, node selector, tolerations.
+pub(super) struct Placement {
+    pub namespace: Option<String>,
+    pub pull_secret: Option<String>,
+    pub node_selector: Vec<NodeSelector>,
+    pub tolerations: Vec<Toleration>,
+}
+
+/// Validates the `catalog` node; an invalid value is reported and left at its default.
+pub(super) fn settings(part: Option<&CatalogPart>, diags: &mut Diagnostics) -> (Catalog, Settings) {
+    let mut settings =
+        Settings { registry: None, base_registry: None, node_ports: DEFAULT_NODE_PORTS, node_ports_span: None };
+    let mut catalog = Catalog::default();
+    let Some(part) = part else { return (catalog, settings) };
+    let registry = |value: &Option<Spanned<String>>, diags: &mut Diagnostics| {
+        let value = value.as_ref()?;
+        match values::registry(&value.value) {
+            Ok(()) => Some(value.value.clone()),
+            Err(reason) => {
+                diags.push(
+                    Diag::error(
+                        codes::REGISTRY,
+                        value.span,
+                        format!("`{}` is not a registry reference", value.value),
+                        "not a registry",
+                    )
+                    .with_help(reason),
+                );
+                None
+            }
+        }
+    };
+    settings.registry = registry(&part.registry, diags);
+    settings.base_registry = registry(&part.base_registry, diags);
+    catalog.registry.clone_from(&settings.registry);
+    catalog.base_registry.clone_from(&settings.base_registry);
+    if let Some(templates) = &part.templates {
+        let relative = !templates.value.is_empty()
+            && !templates.value.starts_with('/')
+            && templates.value.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '_' | '.' | '-'));
+        if relative {
+            catalog.templates = Some(templates.value.clone());
+        } else {
+            diags.push(
+                Diag::error(
+                    codes::UNSAFE,
+                    templates.span,
+                    format!("`{}` is not a relative directory path", templates.value),
+                    "invalid path",
+                )
+                .with_help("write the templates directory relative to the specs directory, like \"templates\" or \"../templates\""),
+            );
+        }
+    }
+    if let Some((low, high)) = &part.node_ports {
+        let port = |n: &Spanned<i128>| u16::try_from(n.value).ok().filter(|p| *p > 0);
+        match (port(low), port(high)) {
+            (Some(l), Some(h)) if l <= h => {
+                settings.node_ports = l..=h;
+                settings.node_ports_span = Some(Span { end: high.span.end, ..low.span });
+            }
+            (l, h) => {
+                let (span, message) = match (l, h) {
+                    (None, _) => (low.span, format!("`{}` is not a port number", low.value)),
+                    (_, None) => (high.span, format!("`{}` is not a port number", high.value)),
+                    _ => (
+                        Span { end: high.span.end, ..low.span },
+                        format!("the range {}–{} is empty", low.value, high.value),
+                    ),
+                };
+                diags.push(Diag::error(codes::NODE_PORT, span, message, "not a NodePort range").with_help(
+                    "write the cluster's --service-node-port-range as two ports, low first: `node-ports 30000 32767`",
+                ));
+            }
+        }
+    }
+    (catalog, settings)
+}
+
+/// `registry/reference`, or the reference itself without a registry.
+pub(super) fn under_registry(registry: Option<&str>, reference: &str) -> String {
+    registry.map_or_else(|| reference.to_owned(), |r| format!("{r}/{reference}"))
+}
+
+/// The path a pull-through cache serves `reference` at: Docker Hub's official images live under
+/// `library/`.
+pub(super) fn through_cache(base_registry: Option<&str>, reference: &str) -> String {
+    let path = if reference.contains('/') { reference.to_owned() } else { format!("library/{reference}") };
+    match base_registry {
+        Some(r) => format!("{r}/{path}"),
+        None => reference.to_owned(),
+    }
+}
+
+impl Checker<'_> {
+    /// `env NAME VALUE`: a later value of one name replaces the earlier one in place.
+    pub(super) fn env(&mut self) -> Option<Vec<EnvVar>> {
+        let mut ok = true;
+        let mut vars: Vec<EnvVar> = Vec::new();
+        for env in self.part().env.clone() {
+            let name = &env.name;
+            if let Some((_, help)) = PLATFORM_ENV
+                .iter()
+                .find(|(n, _)| *n == name.value)
+                .or_else(|| name.value.starts_with("LC_").then_some(&("LC_", "set the locale with `locale \"…\"`")))
+            {
+                self.push(
+                    Diag::error(
+                        codes::ENV,
+                        name.span,
+                        format!("`{}` is set by the platform", name.value),
+                        "platform variable",
+                    )
+                    .with_help(format!("leave it out: {help}")),
+                );
+                ok = false;
+                continue;
+            }
+            if let Err(reason) = values::env_name(&name.value) {
+                self.push(
+                    Diag::error(
+                        codes::ENV,
+                        name.span,
+                        format!("`{}` is not a variable name", name.value),
+                        "invalid name",
+                    )
+                    .with_help(reason),
+                );
+                ok = false;
+                continue;
+            }
+            if let Err(reason) = values::env_value(&env.value.value) {
+                self.push(
+                    Diag::error(
+                        codes::ENV,
+                        env.value.span,
+                        format!("the value of `{}` cannot be passed on literally", name.value),
+                        "invalid value",
+                    )
+                    .with_help(reason),
+                );
+                ok = false;
+                continue;
+            }
+            let var = EnvVar { name: name.value.clone(), value: env.value.value.clone() };
+            match vars.iter_mut().find(|v| v.name == var.name) {
+                Some(existing) => *existing = var,
+                None => vars.push(var),
+            }
+        }
+        ok.then_some(vars)
+    }
+
+    /// `jupyter frame-ancestors="ORIGIN …"`: origins separated by spaces.
+    pub(super) fn frame_ancestors(&mut self, value: &Spanned<String>) -> Option<Vec<String>> {
+        let origins: Vec<String> = value.value.split_whitespace().map(str::to_owned).collect();
+        if origins.is_empty() {
+            self.push(
+                Diag::error(codes::ORIGIN, value.span, "`frame-ancestors` names no origin", "no origin")
+                    .with_help("write the portal's origin, like \"https://portal.example.edu\""),
+            );
+            return None;
+        }
+        for origin in &origins {
+            if let Err(reason) = values::origin(origin) {
+                self.push(
+                    Diag::error(codes::ORIGIN, value.span, format!("`{origin}` is not a web origin"), "not an origin")
+                        .with_help(reason),
+                );
+                return None;
+            }
+        }
+        Some(origins)
+    }
+
+    /// `docker-run { volume HOST CONTAINER read-only= }`.
+    pub(super) fn bind_volumes(&mut self) -> Option<Vec<BindVolume>> {
+        let part = self.part().docker_run.clone().unwrap_or_default();
+        let mut volumes = Vec::new();
+        let mut ok = true;
+        for volume in &part.volumes {
+            let host = self.valid(&volume.host, codes::UNSAFE, "host path", values::absolute_path);
+            let container = self.valid(&volume.container, codes::UNSAFE, "container path", values::absolute_path);
+            if host.is_none() || container.is_none() {
+                ok = false;
+                continue;
+            }
+            volumes.push(BindVolume {
+                host: volume.host.value.clone(),
+                container: volume.container.value.clone(),
+                read_only: volume.read_only.as_ref().is_some_and(|r| r.value),
+            });
+        }
+        ok.then_some(volumes)
+    }
+
+    /// The Kubernetes placement settings: namespace, pull secret, node selector, tolerations.
+    pub(super) fn placement(&mut self) -> Option<Placement> {
+        let part = self.part().kubernetes.clone().unwrap_or_default();
+        let mut ok = true;
+        let mut name =
+            |this: &mut Self, v: &Option<Spanned<String>>, what: &str, rule: fn(&str) -> Result<(), String>| {
+                let v = v.as_ref()?;
+                if this.valid(v, codes::KUBERNETES_NAME, what, rule).is_none() {
+                    ok = false;
+                    return None;
+                }
+                Some(v.value.clone())
+            };
+        let namespace = name(self, &part.namespace, "namespace", values::dns_label);
+        let pull_secret = name(self, &part.image_pull_secret, "Secret name", values::dns_subdomain);
+        let mut node_selector = Vec::new();
+        for (key, value) in &part.node_selector {
+            let key_ok = self.valid(key, codes::LABEL, "label key", values::label_key).is_some();
+            let value_ok = self.valid(value, codes::LABEL, "label value", values::label_value).is_some();
+            if key_ok && value_ok {
+                node_selector.push(NodeSelector { key: key.value.clone(), value: value.value.clone() });
+            } else {
+                ok = false;
+            }
+        }
+        let mut tolerations = Vec::new();
+        for toleration in &part.tolerations {
+            match self.toleration(toleration) {
+                Some(t) => tolerations.push(t),
+                None => ok = false,
+            }
+        }
+        ok.then_some(Placement { namespace, pull_secret, node_selector, tolerations })
+    }
+
+    fn toleration(&mut self, part: &crate::ast::TolerationPart) -> Option<Toleration> {
+        const OPERATORS: &[&str] = &["Exists", "Equal"];
+        const EFFECTS: &[&str] = &["NoSchedule", "PreferNoSchedule", "NoExecute"];
+        let operator = part.operator.as_ref().map_or("Equal", |o| o.value.as_str()).to_owned();
+        if let Some(o) = &part.operator
+            && !OPERATORS.contains(&o.value.as_str())
+        {
+            let help = did_you_mean(&o.value, OPERATORS, "a toleration's operator is one of");
+            self.push(
+                Diag::error(
+                    codes::TOLERATION,
+                    o.span,
+                    format!("`{}` is not a toleration operator", o.value),
+                    "unknown operator",
+                )
+                .with_help(help),
+            );
+            return None;
+        }
+        if let Some(e) = &part.effect
+            && !EFFECTS.contains(&e.value.as_str())
+        {
+            let help = did_you_mean(&e.value, EFFECTS, "a taint's effect is one of");
+            self.push(
+                Diag::error(
+                    codes::TOLERATION,
+                    e.span,
+                    format!("`{}` is not a taint effect", e.value),
+                    "unknown effect",
+                )
+                .with_help(help),
+            );
+            return None;
+        }
+        if let Some(key) = &part.key {
+            self.valid(key, codes::LABEL, "taint key", values::label_key)?;
+        }
+        if let Some(value) = &part.value {
+            if operator == "Exists" {
+                self.push(
+                    Diag::error(
+                        codes::TOLERATION,
+                        value.span,
+                        "an `Exists` toleration takes no value",
+                        "value with Exists",
+                    )
+                    .with_help("remove `value=`, or use `operator=\"Equal\"` to match this value"),
+                );
+                return None;
+            }
+            self.valid(value, codes::LABEL, "taint value", values::label_value)?;
+        }
+        if part.key.is_none() && operator == "Equal" {
+            self.push(
+                Diag::error(codes::TOLERATION, part.node, "an `Equal` toleration needs a `key`", "no key")
+                    .with_help("add `key=\"…\"`, or write `operator=\"Exists\"` to tolerate every taint"),
+            );
+            return None;
+        }
+        Some(Toleration {
+            key: part.key.as_ref().map(|k| k.value.clone()),
+            operator,
+            value: part.value.as_ref().map(|v| v.value.clone()),
+            effect: part.effect.as_ref().map(|e| e.value.clone()),
+        })
+    }
+
+    /// `volume NAME mount= claim=|host-path=|empty-dir=#true read-only=`; `reserved` are the
+    /// names and mount paths of the platform's own volumes.
+    pub(super) fn volumes(&mut self, reserved: &[(&str, &str)]) -> Option<Vec<Volume>> {
+        let part = self.part().kubernetes.clone().unwrap_or_default();
+        let mut ok = true;
+        let mut volumes: Vec<(Volume, &VolumePart)> = Vec::new();
+        for volume in &part.volumes {
+            match self.volume(volume, reserved, &volumes) {
+                Some(v) => volumes.push((v, volume)),
+                None => ok = false,
+            }
+        }
+        ok.then(|| volumes.into_iter().map(|(v, _)| v).collect())
+    }
+
+    fn volume(
+        &mut self,
+        part: &VolumePart,
+        reserved: &[(&str, &str)],
+        earlier: &[(Volume, &VolumePart)],
+    ) -> Option<Volume> {
+        let name = &part.name;
+        self.valid(name, codes::KUBERNETES_NAME, "volume name", values::dns_label)?;
+        let taken = reserved.iter().any(|(n, _)| *n == name.value);
+        if taken {
+            self.push(
+                Diag::error(
+                    codes::VOLUME,
+                    name.span,
+                    format!("the platform names a volume `{}` itself", name.value),
+                    "reserved name",
+                )
+                .with_help("give the volume another name"),
+            );
+            return None;
+        }
+        if let Some((_, first)) = earlier.iter().find(|(v, _)| v.name == name.value) {
+            self.push(
+                Diag::error(
+                    codes::VOLUME,
+                    name.span,
+                    format!("volume `{}` is given twice", name.value),
+                    "given again here",
+                )
+                .with_label(first.name.span, "first given here")
+                .with_help("give each volume its own name"),
+            );
+            return None;
+        }
+        let Some(mount) = &part.mount else {
+            self.push(
+                Diag::error(
+                    codes::VOLUME,
+                    part.node,
+                    format!("volume `{}` has no mount path", name.value),
+                    "no `mount`",
+                )
+                .with_help("add `mount=\"/root/…\"`: where the volume appears in the container"),
+            );
+            return None;
+        };
+        self.valid(mount, codes::UNSAFE, "path", values::absolute_path)?;
+        let clash = reserved.iter().find(|(_, m)| *m == mount.value).map(|(n, _)| format!("the platform's `{n}`"));
+        let clash = clash
+            .or_else(|| earlier.iter().find(|(v, _)| v.mount == mount.value).map(|(v, _)| format!("`{}`", v.name)));
+        if let Some(other) = clash {
+            self.push(
+                Diag::error(
+                    codes::VOLUME,
+                    mount.span,
+                    format!("`{}` is already the mount path of {other}", mount.value),
+                    "mount path taken",
+                )
+                .with_help("mount each volume at its own path"),
+            );
+            return None;
+        }
+        let empty_dir = part.empty_dir.as_ref().filter(|e| e.value);
+        let sources: Vec<Span> =
+            [part.claim.as_ref().map(|c| c.span), part.host_path.as_ref().map(|h| h.span), empty_dir.map(|e| e.span)]
+                .into_iter()
+                .flatten()
+                .collect();
+        if sources.len() != 1 {
+            let (span, message) = match sources.as_slice() {
+                [] => (part.node, format!("volume `{}` has no source", name.value)),
+                [_, second, ..] => (*second, format!("volume `{}` has more than one source", name.value)),
+                [_] => unreachable!("one source is fine"),
+            };
+            let mut diag = Diag::error(codes::VOLUME, span, message, "one source")
+                .with_help("give exactly one of `claim=\"PVC\"`, `host-path=\"/path/on/node\"` and `empty-dir=#true`");
+            if let [first, _, ..] = sources.as_slice() {
+                diag = diag.with_label(*first, "first source");
+            }
+            self.push(diag);
+            return None;
+        }
+        let source = if let Some(claim) = &part.claim {
+            self.valid(claim, codes::KUBERNETES_NAME, "claim name", values::dns_subdomain)?;
+            VolumeSource::Claim { claim: claim.value.clone() }
+        } else if let Some(path) = &part.host_path {
+            self.valid(path, codes::UNSAFE, "path", values::absolute_path)?;
+            VolumeSource::HostPath { path: path.value.clone() }
+        } else {
+            VolumeSource::EmptyDir
+        };
+        Some(Volume {
+            name: name.value.clone(),
+            mount: mount.value.clone(),
+            read_only: part.read_only.as_ref().is_some_and(|r| r.value),
+            source,
+        })
+    }
+}
