@@ -90,6 +90,7 @@ pub fn check(instances: &[Instance], sources: &SourceMap, diags: &mut Diagnostic
     let compat = compat::get();
     let earlier_errors: Vec<Span> = diags.error_spans().collect();
     let mut images: Vec<(Image, &Instance)> = Vec::new();
+    let (mut seen, mut seen_for): (Vec<Diag>, Option<Span>) = (Vec::new(), None);
     for instance in instances {
         let mut local = Diagnostics::default();
         let image = Checker { compat, instance, diags: &mut local, sources }.image();
@@ -98,7 +99,18 @@ pub fn check(instances: &[Instance], sources: &SourceMap, diags: &mut Diagnostic
             d.code != codes::MISSING || !earlier_errors.iter().any(|e| follows_on_line(sources, d.primary.span, *e))
         });
         annotate_combination(instance, &mut local);
-        diags.extend(local);
+        // Combinations that differ only in values a diagnostic does not depend on raise it alike:
+        // once per image declaration (its instances come one after the other).
+        if seen_for != Some(instance.name.span) {
+            seen.clear();
+            seen_for = Some(instance.name.span);
+        }
+        for diag in local.into_vec() {
+            if !seen.contains(&diag) {
+                seen.push(diag.clone());
+                diags.push(diag);
+            }
+        }
         if let Some(image) = image {
             images.push((image, instance));
         }
@@ -143,22 +155,23 @@ fn follows_on_line(sources: &SourceMap, node: Span, later: Span) -> bool {
         && sources.get(node.file).text.get(node.end..later.start).is_some_and(|gap| !gap.contains('\n'))
 }
 
-/// Names the matrix combination in every diagnostic that depends on it, and labels its values.
+/// Names the matrix values a diagnostic points at (the part of the combination it depends on), so
+/// that the combinations that share them share one diagnostic, and labels them.
 fn annotate_combination(instance: &Instance, diags: &mut Diagnostics) {
     if instance.combination.is_empty() {
         return;
     }
-    let axis_spans: Vec<Span> = instance.combination.iter().map(|(_, v)| v.span).collect();
-    let combination = instance
-        .combination
-        .iter()
-        .map(|(axis, v)| format!("{}=\"{}\"", axis.name(), v.value))
-        .collect::<Vec<_>>()
-        .join(" ");
     let items = std::mem::take(diags);
     for mut diag in items.into_vec() {
-        let touches = std::iter::once(&diag.primary).chain(&diag.secondary).any(|l| axis_spans.contains(&l.span));
-        if touches {
+        let labelled: Vec<Span> = std::iter::once(&diag.primary).chain(&diag.secondary).map(|l| l.span).collect();
+        let touched: Vec<_> = instance.combination.iter().filter(|(_, v)| labelled.contains(&v.span)).collect();
+        if !touched.is_empty() {
+            let axis_spans: Vec<Span> = touched.iter().map(|(_, v)| v.span).collect();
+            let combination = touched
+                .iter()
+                .map(|(axis, v)| format!("{}=\"{}\"", axis.name(), v.value))
+                .collect::<Vec<_>>()
+                .join(" ");
             diag.message = format!("{} (matrix combination {combination})", diag.message);
             let exclude = format!("or leave the combination out with `exclude {combination}` in `matrix`");
             diag.help = Some(diag.help.map_or(exclude.clone(), |h| format!("{h}; {exclude}")));
