@@ -98,6 +98,11 @@ pub fn check(instances: &[Instance], sources: &SourceMap, diags: &mut Diagnostic
         local.retain(|d| {
             d.code != codes::MISSING || !earlier_errors.iter().any(|e| follows_on_line(sources, d.primary.span, *e))
         });
+        // A Python the framework does not support is the error to fix; whether its Miniconda
+        // needs the Terms of Service accepted is moot until then.
+        let unsupported_python: Vec<Span> =
+            local.iter().filter(|d| d.code == codes::PYTHON).map(|d| d.primary.span).collect();
+        local.retain(|d| d.code != codes::MINICONDA_TOS || !unsupported_python.contains(&d.primary.span));
         annotate_combination(instance, &mut local);
         // Combinations that differ only in values a diagnostic does not depend on raise it alike:
         // once per image declaration (its instances come one after the other).
@@ -1493,17 +1498,25 @@ impl Checker<'_> {
         for (i, (name, port, span)) in ports.iter().enumerate() {
             if let Some((other, _, other_span)) = ports[..i].iter().find(|(_, p, _)| p == port) {
                 clash = true;
-                let Some(primary) = span.or(*other_span) else { continue };
+                // The label names the service whose port is written there: `name`'s own, or, when
+                // `name` keeps its default port, `other`'s.
+                let (primary, label, moved) = match (span, other_span) {
+                    (Some(span), _) => (*span, format!("port of `{name}`"), *name),
+                    (None, Some(span)) => {
+                        (*span, format!("port of `{other}`, the default port of `{name}` too"), *other)
+                    }
+                    (None, None) => continue,
+                };
                 let mut diag = Diag::error(
                     codes::PORT_CONFLICT,
                     primary,
                     format!("`{name}` and `{other}` both use port {port} {place}"),
-                    format!("port of `{name}`"),
+                    label,
                 )
                 .with_help(if place.contains("host") {
-                    format!("publish `{name}` on another host port with `docker-run {name}=PORT`")
+                    format!("publish `{moved}` on another host port with `docker-run {moved}=PORT`")
                 } else {
-                    format!("give `{name}` another port")
+                    format!("give `{moved}` another port")
                 });
                 if let (Some(o), Some(_)) = (other_span, span) {
                     diag = diag.with_label(*o, format!("port of `{other}`"));
