@@ -5,7 +5,10 @@
 #   2. a spec changed (`pip "pandas"`) and committed without recompiling → the commit is refused
 #      and the output names the stale Dockerfile;
 #   3. recompiled and committed                                       → the commit goes through;
-#   4. a spec with an error                                           → `dlspec-check` refuses it.
+#   4. a spec with an error                                           → `dlspec-check` refuses it,
+#      printing its diagnostic once;
+#   5. a repository made by `dlspec init` (hooks pinned at this checkout), compiled  → its own
+#      example passes `pre-commit run --all-files`.
 # pre-commit builds dlspec itself (`language: rust`: `cargo install --path .` of the hooks repo
 # at `rev:`). The hook environments, pre-commit's venv and cargo's build directory stay in
 # $DLSPEC_PRE_COMMIT_CACHE (default target/pre-commit), so a second run with the same sources
@@ -185,8 +188,37 @@ if git commit --quiet -m "no such pytorch" >"$tmp/run4.log" 2>&1; then
 elif ! grep -q "^dlspec check.*Failed" "$tmp/run4.log" || ! grep -q "specs/pytorch.kdl" "$tmp/run4.log"; then
     fail "dlspec-check should fail and point at specs/pytorch.kdl"
     show "$tmp/run4.log"
+elif (($(grep -c "error emitted" "$tmp/run4.log") != 2)); then
+    # Once from dlspec-check, once from dlspec-compile-check (which checks the specs too).
+    fail "each hook should print the diagnostic once"
+    show "$tmp/run4.log"
 else
-    ok "commit refused for an invalid spec; dlspec-check points at specs/pytorch.kdl"
+    ok "commit refused for an invalid spec; dlspec-check points at specs/pytorch.kdl, once per hook"
+fi
+
+# 5. `dlspec init`: a new catalog repository whose pre-commit config pins these hooks passes its
+# own hooks once compiled.
+cd "$tmp"
+if ! "$dlspec" init scaffold --hooks-repo "$hooks" --rev "$rev" >"$tmp/init.log" 2>&1; then
+    fail "dlspec init"
+    show "$tmp/init.log"
+else
+    cd scaffold
+    git init --quiet
+    "$dlspec" compile 2>"$tmp/compile5.log" || {
+        fail "dlspec compile of the scaffold's example"
+        show "$tmp/compile5.log"
+    }
+    git add --all
+    git commit --quiet --no-verify -m "dlspec init"
+    if "$pre_commit" run --all-files >"$tmp/run5.log" 2>&1 \
+        && grep -q "^dlspec check.*Passed$" "$tmp/run5.log" \
+        && grep -q "^dlspec compile --check.*Passed$" "$tmp/run5.log"; then
+        ok "a repository made by \`dlspec init\` passes its own hooks: $(git ls-files | grep -v '^out/' | tr '\n' ' ')"
+    else
+        fail "pre-commit run --all-files in a repository made by \`dlspec init\`"
+        show "$tmp/run5.log"
+    fi
 fi
 
 if ((failures > 0)); then

@@ -126,6 +126,7 @@ pub fn check(
     let (catalog, settings) = cluster::settings(catalog, diags);
     let earlier_errors: Vec<Span> = diags.error_spans().collect();
     let mut images: Vec<(Image, &Instance)> = Vec::new();
+    let (mut seen, mut seen_for): (Vec<Diag>, Option<Span>) = (Vec::new(), None);
     for instance in instances {
         let mut local = Diagnostics::default();
         let image = Checker { compat, instance, diags: &mut local, sources, settings: &settings }.image();
@@ -133,8 +134,24 @@ pub fn check(
         local.retain(|d| {
             d.code != codes::MISSING || !earlier_errors.iter().any(|e| follows_on_line(sources, d.primary.span, *e))
         });
+        // A Python the framework does not support is the error to fix; whether its Miniconda
+        // needs the Terms of Service accepted is moot until then.
+        let unsupported_python: Vec<Span> =
+            local.iter().filter(|d| d.code == codes::PYTHON).map(|d| d.primary.span).collect();
+        local.retain(|d| d.code != codes::MINICONDA_TOS || !unsupported_python.contains(&d.primary.span));
         annotate_combination(instance, &mut local);
-        diags.extend(local);
+        // Combinations that differ only in values a diagnostic does not depend on raise it alike:
+        // once per image declaration (its instances come one after the other).
+        if seen_for != Some(instance.name.span) {
+            seen.clear();
+            seen_for = Some(instance.name.span);
+        }
+        for diag in local.into_vec() {
+            if !seen.contains(&diag) {
+                seen.push(diag.clone());
+                diags.push(diag);
+            }
+        }
         if let Some(image) = image {
             images.push((image, instance));
         }
@@ -179,22 +196,23 @@ fn follows_on_line(sources: &SourceMap, node: Span, later: Span) -> bool {
         && sources.get(node.file).text.get(node.end..later.start).is_some_and(|gap| !gap.contains('\n'))
 }
 
-/// Names the matrix combination in every diagnostic that depends on it, and labels its values.
+/// Names the matrix values a diagnostic points at (the part of the combination it depends on), so
+/// that the combinations that share them share one diagnostic, and labels them.
 fn annotate_combination(instance: &Instance, diags: &mut Diagnostics) {
     if instance.combination.is_empty() {
         return;
     }
-    let axis_spans: Vec<Span> = instance.combination.iter().map(|(_, v)| v.span).collect();
-    let combination = instance
-        .combination
-        .iter()
-        .map(|(axis, v)| format!("{}=\"{}\"", axis.name(), v.value))
-        .collect::<Vec<_>>()
-        .join(" ");
     let items = std::mem::take(diags);
     for mut diag in items.into_vec() {
-        let touches = std::iter::once(&diag.primary).chain(&diag.secondary).any(|l| axis_spans.contains(&l.span));
-        if touches {
+        let labelled: Vec<Span> = std::iter::once(&diag.primary).chain(&diag.secondary).map(|l| l.span).collect();
+        let touched: Vec<_> = instance.combination.iter().filter(|(_, v)| labelled.contains(&v.span)).collect();
+        if !touched.is_empty() {
+            let axis_spans: Vec<Span> = touched.iter().map(|(_, v)| v.span).collect();
+            let combination = touched
+                .iter()
+                .map(|(axis, v)| format!("{}=\"{}\"", axis.name(), v.value))
+                .collect::<Vec<_>>()
+                .join(" ");
             diag.message = format!("{} (matrix combination {combination})", diag.message);
             let exclude = format!("or leave the combination out with `exclude {combination}` in `matrix`");
             diag.help = Some(diag.help.map_or(exclude.clone(), |h| format!("{h}; {exclude}")));
@@ -1956,17 +1974,25 @@ impl Checker<'_> {
         for (i, (name, port, span)) in ports.iter().enumerate() {
             if let Some((other, _, other_span)) = ports[..i].iter().find(|(_, p, _)| p == port) {
                 clash = true;
-                let Some(primary) = span.or(*other_span) else { continue };
+                // The label names the service whose port is written there: `name`'s own, or, when
+                // `name` keeps its default port, `other`'s.
+                let (primary, label, moved) = match (span, other_span) {
+                    (Some(span), _) => (*span, format!("port of `{name}`"), *name),
+                    (None, Some(span)) => {
+                        (*span, format!("port of `{other}`, the default port of `{name}` too"), *other)
+                    }
+                    (None, None) => continue,
+                };
                 let mut diag = Diag::error(
                     codes::PORT_CONFLICT,
                     primary,
                     format!("`{name}` and `{other}` both use port {port} {place}"),
-                    format!("port of `{name}`"),
+                    label,
                 )
                 .with_help(if place.contains("host") {
-                    format!("publish `{name}` on another host port with `docker-run {name}=PORT`")
+                    format!("publish `{moved}` on another host port with `docker-run {moved}=PORT`")
                 } else {
-                    format!("give `{name}` another port")
+                    format!("give `{moved}` another port")
                 });
                 if let (Some(o), Some(_)) = (other_span, span) {
                     diag = diag.with_label(*o, format!("port of `{other}`"));

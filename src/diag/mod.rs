@@ -99,6 +99,11 @@ impl Diagnostics {
         self.items.push(diag);
     }
 
+    /// The diagnostics, in the order they were recorded.
+    pub fn iter(&self) -> impl Iterator<Item = &Diag> {
+        self.items.iter()
+    }
+
     /// Whether any error was recorded.
     #[must_use]
     pub fn has_errors(&self) -> bool {

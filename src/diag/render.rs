@@ -47,12 +47,16 @@ impl<'a> Renderer<'a> {
     /// The JSON object of one diagnostic, as one line of text.
     #[must_use]
     pub fn json(&self, diag: &Diag) -> String {
-        self.json_value(diag).to_string()
+        serde_json::to_string(&self.json_object(diag)).expect("diagnostics serialize")
     }
 
     /// The JSON object of one diagnostic.
     #[must_use]
     pub fn json_value(&self, diag: &Diag) -> serde_json::Value {
+        serde_json::to_value(self.json_object(diag)).expect("diagnostics serialize")
+    }
+
+    fn json_object<'d>(&'d self, diag: &'d Diag) -> JsonDiag<'d> {
         let file = self.sources.get(diag.primary.span.file);
         let (line, column) = file.line_col(diag.primary.span.start);
         let (end_line, end_column) = file.line_col(diag.primary.span.end);
@@ -65,7 +69,7 @@ impl<'a> Renderer<'a> {
                 JsonLabel { file: f.path.as_str(), line, column, end_line, end_column, text: &label.text, primary }
             })
             .collect();
-        let object = JsonDiag {
+        JsonDiag {
             code: diag.code,
             severity: diag.severity,
             message: &diag.message,
@@ -76,8 +80,7 @@ impl<'a> Renderer<'a> {
             end_column,
             labels,
             help: diag.help.as_deref(),
-        };
-        serde_json::to_value(&object).expect("diagnostics serialize")
+        }
     }
 
     fn report(&self, diag: &Diag) -> Report {
