@@ -30,12 +30,19 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     ("catalog/docker-bake.hcl.j2", include_str!("../templates/catalog/docker-bake.hcl.j2")),
 ];
 
-/// Instructions one template rendering may execute.
-const FUEL: u64 = 500_000_000;
+/// Instructions one rendering of an image's template may execute: the largest takes about 10,000.
+const IMAGE_FUEL: u64 = 5_000_000;
+/// Instructions one rendering of a catalog template may execute: about 200 per image, so room for
+/// 2.5 million images.
+const CATALOG_FUEL: u64 = 500_000_000;
 
-/// The template environment.
+/// The template environments: a template override with a runaway loop stops with an error instead
+/// of hanging, after more work than any catalog needs.
 pub struct Templates {
+    /// For the templates of one image.
     env: Environment<'static>,
+    /// The same templates with the fuel of the catalog's.
+    catalog: Environment<'static>,
 }
 
 impl Templates {
@@ -55,9 +62,6 @@ impl Templates {
         );
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         env.set_auto_escape_callback(|_| AutoEscape::None);
-        // A template override with a runaway loop stops instead of hanging: far above what the
-        // catalog README of 100,000 images takes.
-        env.set_fuel(Some(FUEL));
         env.add_filter("sh", shell_quote);
         env.add_filter("yaml", quoted_string);
         env.add_filter("py", quoted_string);
@@ -92,7 +96,10 @@ impl Templates {
                 env.add_template_owned(*known, source).map_err(|e| template_error(known, &e))?;
             }
         }
-        Ok(Self { env })
+        let mut catalog = env.clone();
+        catalog.set_fuel(Some(CATALOG_FUEL));
+        env.set_fuel(Some(IMAGE_FUEL));
+        Ok(Self { env, catalog })
     }
 
     /// Renders a template with a context; the result has LF endings and one trailing newline.
@@ -100,7 +107,8 @@ impl Templates {
     /// # Errors
     /// When the template fails (an override using a variable that does not exist, say).
     pub fn render(&self, name: &str, context: &Value) -> Result<String, InputError> {
-        let template = self.env.get_template(name).map_err(|e| template_error(name, &e))?;
+        let env = if name.starts_with("catalog/") { &self.catalog } else { &self.env };
+        let template = env.get_template(name).map_err(|e| template_error(name, &e))?;
         let text = template.render(context).map_err(|e| template_error(name, &e))?;
         // No copy unless there is something to replace.
         let mut text = if text.contains('\r') { text.replace("\r\n", "\n") } else { text };

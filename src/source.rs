@@ -1,6 +1,6 @@
 //! Input: find the `*.kdl` files of a specs directory and hold their text for every later stage.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use camino::{Utf8Path, Utf8PathBuf};
 
@@ -42,18 +42,35 @@ pub struct SourceFile {
     pub relative: String,
     /// The file's text.
     pub text: Arc<str>,
+    /// Byte offsets where each line starts, built on first use: finding a line is a binary
+    /// search, not a scan from the top (16,000 diagnostics in one file would be quadratic).
+    line_starts: OnceLock<Arc<[usize]>>,
 }
 
 impl SourceFile {
     /// 1-based line and column (in characters) of a byte offset.
     #[must_use]
     pub fn line_col(&self, offset: usize) -> (usize, usize) {
-        let offset = offset.min(self.text.len());
-        let before = &self.text[..floor_char_boundary(&self.text, offset)];
-        let line = before.matches('\n').count() + 1;
-        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-        let column = before[line_start..].chars().count() + 1;
-        (line, column)
+        let offset = floor_char_boundary(&self.text, offset.min(self.text.len()));
+        let line = self.line_of(offset);
+        let line_start = self.line_starts()[line];
+        let column = self.text[line_start..offset].chars().count() + 1;
+        (line + 1, column)
+    }
+
+    /// The byte offsets where lines start (after each `\n`), the first being 0.
+    #[must_use]
+    pub fn line_starts(&self) -> Arc<[usize]> {
+        Arc::clone(
+            self.line_starts
+                .get_or_init(|| std::iter::once(0).chain(self.text.match_indices('\n').map(|(i, _)| i + 1)).collect()),
+        )
+    }
+
+    /// The 0-based line of a byte offset.
+    #[must_use]
+    pub fn line_of(&self, offset: usize) -> usize {
+        self.line_starts().partition_point(|start| *start <= offset) - 1
     }
 }
 
@@ -74,7 +91,7 @@ impl SourceMap {
     /// Adds a file and returns its id.
     pub fn add(&mut self, path: Utf8PathBuf, relative: String, text: impl Into<Arc<str>>) -> FileId {
         let id = FileId(u32::try_from(self.files.len()).expect("fewer than 2^32 spec files"));
-        self.files.push(SourceFile { path, relative, text: text.into() });
+        self.files.push(SourceFile { path, relative, text: text.into(), line_starts: OnceLock::new() });
         id
     }
 

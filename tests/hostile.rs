@@ -264,3 +264,99 @@ fn hostile_property_values_are_refused() {
         }
     }
 }
+
+/// Runs the binary in `dir`; a run that has not finished after a minute is killed and fails the
+/// test, so that a hang is a failure and not a stuck test run.
+fn dlspec(dir: &Utf8Path, args: &[&str]) -> (i32, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dlspec"))
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("dlspec runs");
+    let started = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > std::time::Duration::from_secs(60) {
+            child.kill().unwrap();
+            panic!("dlspec {args:?} did not finish within a minute");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let output = child.wait_with_output().unwrap();
+    let code =
+        output.status.code().unwrap_or_else(|| panic!("dlspec {args:?} was killed by a signal: {:?}", output.status));
+    (code, String::from_utf8_lossy(&output.stderr).into_owned())
+}
+
+/// A scratch directory with `specs/` holding the given files.
+fn catalog(files: &[(&str, &str)]) -> (tempfile::TempDir, Utf8PathBuf) {
+    let temp = tempfile::tempdir().unwrap();
+    let dir = Utf8PathBuf::try_from(temp.path().to_path_buf()).unwrap();
+    std::fs::create_dir(dir.join("specs")).unwrap();
+    for (name, text) in files {
+        std::fs::write(dir.join("specs").join(name), text).unwrap();
+    }
+    (temp, dir)
+}
+
+const SPEC: &str = "image \"pytorch\" {\n    pytorch \"2.3.0\"\n    python \"3.10\"\n    cpu\n}\n";
+
+#[test]
+fn spec_names_that_cannot_be_written_safely_are_refused() {
+    for name in ["a\nrm -rf ~.kdl", "a\rb.kdl", "a\u{2028}b.kdl", "a\u{85}b.kdl", "a\u{202e}b.kdl"] {
+        let (_temp, dir) = catalog(&[(name, SPEC)]);
+        let (code, stderr) = dlspec(&dir, &["compile"]);
+        assert_eq!(code, 2, "{name:?}: {stderr}");
+        assert!(stderr.contains(&format!("{name:?}")) && stderr.contains("rename the file"), "{stderr}");
+        assert!(!dir.join("out").exists(), "{name:?}: something was written");
+    }
+}
+
+#[test]
+fn only_regular_files_of_bounded_size_are_read() {
+    let (_temp, dir) = catalog(&[]);
+    let fifo = dir.join("specs/fifo.kdl");
+    let made = Command::new("mkfifo").arg(fifo.as_str()).status().expect("mkfifo runs");
+    assert!(made.success());
+    // The directory walk skips it; one swapped in behind the walk is refused on the opened file.
+    let (code, stderr) = dlspec(&dir, &["check"]);
+    assert_eq!(code, 0, "{stderr}");
+    let refused = dlspec::source::read_text_file(&fifo, dlspec::source::MAX_SPEC_BYTES).unwrap_err();
+    assert!(refused.0.contains("not a regular file"), "{refused}");
+    let refused =
+        dlspec::source::read_text_file(Utf8Path::new("/dev/zero"), dlspec::source::MAX_SPEC_BYTES).unwrap_err();
+    assert!(refused.0.contains("not a regular file"), "{refused}");
+
+    let limit = usize::try_from(dlspec::source::MAX_SPEC_BYTES).unwrap();
+    let huge = format!("{SPEC}{}", "// padding\n".repeat(limit / 11 + 1));
+    std::fs::write(dir.join("specs/huge.kdl"), huge).unwrap();
+    let (code, stderr) = dlspec(&dir, &["check"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("huge.kdl") && stderr.contains("larger than 16 MiB"), "{stderr}");
+}
+
+#[test]
+fn deep_nesting_is_a_diagnostic_not_a_crash() {
+    let nodes = format!("image \"pytorch\" {{\n{}{}\n}}\n", "a {".repeat(2_000), "}".repeat(2_000));
+    let comments = format!("{}\n{SPEC}{}", "/*".repeat(5_000), "*/".repeat(5_000));
+    for text in [nodes, comments] {
+        let (_temp, dir) = catalog(&[("deep.kdl", &text)]);
+        let (code, stderr) = dlspec(&dir, &["check"]);
+        assert_eq!(code, 1, "{stderr}");
+        assert!(stderr.contains("dlspec::syntax") && stderr.contains("nested more than 64 levels"), "{stderr}");
+    }
+}
+
+#[test]
+fn a_runaway_template_stops() {
+    let (_temp, dir) = catalog(&[("pytorch.kdl", SPEC)]);
+    let templates = dir.join("templates/image");
+    std::fs::create_dir_all(&templates).unwrap();
+    let runaway = "{% for a in range(100000) %}{% for b in range(100000) %}{{ a }}{% endfor %}{% endfor %}\n";
+    std::fs::write(templates.join("Dockerfile.j2"), runaway).unwrap();
+    let (code, stderr) = dlspec(&dir, &["compile", "--templates", "templates"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("out of fuel"), "{stderr}");
+}

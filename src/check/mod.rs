@@ -124,16 +124,15 @@ pub fn check(
 ) -> (Vec<Image>, Catalog) {
     let compat = compat::get();
     let (catalog, settings) = cluster::settings(catalog, diags);
-    let earlier_errors: Vec<Span> = diags.error_spans().collect();
+    let mut earlier_errors: Vec<Span> = diags.error_spans().collect();
+    earlier_errors.sort_unstable();
     let mut images: Vec<(Image, &Instance)> = Vec::new();
     let (mut seen, mut seen_for): (Vec<Diag>, Option<Span>) = (Vec::new(), None);
     for instance in instances {
         let mut local = Diagnostics::default();
         let image = Checker { compat, instance, diags: &mut local, sources, settings: &settings }.image();
         // `python 3.10` already got a type error on `3.10`; "`python` needs a version" would repeat it.
-        local.retain(|d| {
-            d.code != codes::MISSING || !earlier_errors.iter().any(|e| follows_on_line(sources, d.primary.span, *e))
-        });
+        local.retain(|d| d.code != codes::MISSING || !error_follows_on_line(&earlier_errors, sources, d.primary.span));
         // A Python the framework does not support is the error to fix; whether its Miniconda
         // needs the Terms of Service accepted is moot until then.
         let unsupported_python: Vec<Span> =
@@ -187,6 +186,13 @@ fn natural_order(a: &str, b: &str) -> std::cmp::Ordering {
         out
     }
     chunks(a).cmp(&chunks(b)).then_with(|| a.cmp(b))
+}
+
+/// Whether one of `errors` (sorted) starts after `node` on its line: when any does, the first after
+/// it does, found by binary search.
+fn error_follows_on_line(errors: &[Span], sources: &SourceMap, node: Span) -> bool {
+    let first_after = errors.partition_point(|e| (e.file, e.start) < (node.file, node.end));
+    errors.get(first_after).is_some_and(|e| follows_on_line(sources, node, *e))
 }
 
 /// Whether `later` starts after `node`, on the same line of the same file.
@@ -1634,10 +1640,11 @@ impl Checker<'_> {
             packages.retain(|p| p != "openssh-server");
         }
         let mut ok = true;
+        let mut seen: HashSet<String> = packages.iter().cloned().collect();
         for package in self.part().apt.clone() {
             if self.valid(&package, codes::UNSAFE, "Debian package", values::apt_package).is_none() {
                 ok = false;
-            } else if !packages.contains(&package.value) {
+            } else if seen.insert(package.value.clone()) {
                 packages.push(package.value);
             }
         }
@@ -1646,9 +1653,10 @@ impl Checker<'_> {
 
     fn extra_pip(&mut self) -> Vec<String> {
         let mut requirements: Vec<String> = Vec::new();
+        let mut seen = HashSet::new();
         for requirement in self.part().pip.clone() {
             if self.valid(&requirement, codes::UNSAFE, "pip requirement", values::pip_requirement).is_some()
-                && !requirements.contains(&requirement.value)
+                && seen.insert(requirement.value.clone())
             {
                 requirements.push(requirement.value);
             }

@@ -87,7 +87,8 @@ impl<'a> Renderer<'a> {
         let file = diag.primary.span.file;
         let source = |id| {
             let f = self.sources.get(id);
-            NamedSource::new(f.path.as_str(), Arc::clone(&f.text)).with_language("kdl")
+            let indexed = IndexedSource { text: Arc::clone(&f.text), line_starts: f.line_starts() };
+            NamedSource::new(f.path.as_str(), indexed).with_language("kdl")
         };
         let mut labels =
             vec![LabeledSpan::new_primary_with_span(Some(diag.primary.text.clone()), diag.primary.span.to_miette())];
@@ -148,6 +149,43 @@ struct JsonLabel<'a> {
     primary: bool,
 }
 
+/// A file's text with its line index. miette finds a span's lines by scanning the text from the
+/// top; this hands it only the lines around the span, so that rendering every diagnostic of a large
+/// file is not quadratic.
+#[derive(Debug)]
+struct IndexedSource {
+    text: Arc<str>,
+    line_starts: Arc<[usize]>,
+}
+
+impl miette::SourceCode for IndexedSource {
+    fn read_span<'a>(
+        &'a self,
+        span: &miette::SourceSpan,
+        context_lines_before: usize,
+        context_lines_after: usize,
+    ) -> Result<Box<dyn miette::SpanContents<'a> + 'a>, miette::MietteError> {
+        let line_of = |offset: usize| self.line_starts.partition_point(|start| *start <= offset) - 1;
+        let end = (span.offset() + span.len()).saturating_sub(1).max(span.offset());
+        // One line of margin each side: miette counts its context lines within the window itself.
+        let first = line_of(span.offset()).saturating_sub(context_lines_before + 1);
+        let last = line_of(end) + context_lines_after + 1;
+        let window_start = self.line_starts[first];
+        let window_end = self.line_starts.get(last + 1).copied().unwrap_or(self.text.len());
+        let window = &self.text[window_start..window_end];
+        let shifted = miette::SourceSpan::new((span.offset() - window_start).into(), span.len());
+        let inner = window.read_span(&shifted, context_lines_before, context_lines_after)?;
+        let data = inner.data();
+        Ok(Box::new(miette::MietteSpanContents::new(
+            data,
+            miette::SourceSpan::new((inner.span().offset() + window_start).into(), inner.span().len()),
+            inner.line() + first,
+            inner.column(),
+            inner.line_count() + first,
+        )))
+    }
+}
+
 /// A diagnostic in miette's terms, with its source attached.
 #[derive(Debug)]
 struct Report {
@@ -155,7 +193,7 @@ struct Report {
     code: Option<&'static str>,
     severity: miette::Severity,
     help: Option<String>,
-    source: NamedSource<Arc<str>>,
+    source: NamedSource<IndexedSource>,
     labels: Vec<LabeledSpan>,
     related: Vec<Report>,
 }
