@@ -7,7 +7,7 @@ use minijinja::{Environment, UndefinedBehavior, context, syntax::SyntaxConfig};
 use crate::source::InputError;
 
 /// Each file of the scaffold: its path in the new repository and its template.
-const FILES: &[(&str, &str, &str)] = &[
+pub(crate) const FILES: &[(&str, &str, &str)] = &[
     ("specs/example.kdl", "init/example.kdl.j2", include_str!("../templates/init/example.kdl.j2")),
     (
         ".pre-commit-config.yaml",

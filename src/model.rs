@@ -278,7 +278,7 @@ pub struct SelfTest {
     pub gpu: bool,
     /// CUDA of the base image: `12.1.0`.
     pub cuda: Option<String>,
-    /// cuDNN major version of the base image: `8`.
+    /// cuDNN major version the framework loads (torch's own, `[and-cuda]`'s, or the base's): `8`.
     pub cudnn: Option<String>,
     /// Name of the Kubernetes Job that runs the self-test (`k8s/selftest-job.yaml`), and the
     /// instance label of its pod: not the Deployment's, so that no Service sends it traffic.
@@ -307,6 +307,7 @@ impl SelfTest {
     /// The self-test of an image on `base` with `framework`, run in Kubernetes as `job_name`.
     #[must_use]
     pub fn new(base: &Base, framework: Option<&Framework>, job_name: String) -> Self {
+        let cudnn = loaded_cudnn_major(base, framework);
         let framework = framework.map(|framework| match framework {
             Framework::Pytorch(torch) => {
                 let cuda = torch.variant.as_deref().and_then(cuda_of_variant).filter(|_| base.gpu);
@@ -331,7 +332,18 @@ impl SelfTest {
                 }
             }
         });
-        Self { framework, gpu: base.gpu, cuda: base.cuda.clone(), cudnn: base.cudnn.clone(), job_name }
+        Self { framework, gpu: base.gpu, cuda: base.cuda.clone(), cudnn, job_name }
+    }
+}
+
+/// The cuDNN major the framework loads: torch's from its own wheels (unknown when the tables do
+/// not know the variant's pin), TensorFlow's from `[and-cuda]` or else from the base.
+fn loaded_cudnn_major(base: &Base, framework: Option<&Framework>) -> Option<String> {
+    let major = |version: &str| version.split('.').next().map(str::to_owned);
+    match framework {
+        Some(Framework::Pytorch(torch)) => torch.cudnn.as_deref().and_then(major),
+        Some(Framework::Tensorflow(tf)) if tf.pip_cuda => tf.cudnn.as_deref().and_then(major),
+        _ => base.cudnn.clone(),
     }
 }
 

@@ -21,6 +21,9 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     ("image/init/bin/selftest.j2", include_str!("../templates/image/init/bin/selftest.j2")),
     ("image/init/supervisor/supervisor.ini.j2", include_str!("../templates/image/init/supervisor/supervisor.ini.j2")),
     ("image/init/jupyter/jupyter_config.py.j2", include_str!("../templates/image/init/jupyter/jupyter_config.py.j2")),
+    ("image/k8s/yaml.j2", include_str!("../templates/image/k8s/yaml.j2")),
+    ("image/k8s/pod-spec.yaml.j2", include_str!("../templates/image/k8s/pod-spec.yaml.j2")),
+    ("image/k8s/container-security.yaml.j2", include_str!("../templates/image/k8s/container-security.yaml.j2")),
     ("image/k8s/deployment.yaml.j2", include_str!("../templates/image/k8s/deployment.yaml.j2")),
     ("image/k8s/service.yaml.j2", include_str!("../templates/image/k8s/service.yaml.j2")),
     ("image/k8s/selftest-job.yaml.j2", include_str!("../templates/image/k8s/selftest-job.yaml.j2")),
@@ -66,6 +69,7 @@ impl Templates {
         env.add_filter("yaml", quoted_string);
         env.add_filter("py", quoted_string);
         env.add_filter("json", quoted_string);
+        env.add_filter("to_json", |v: Value| serde_json::to_string(&v).unwrap_or_default());
         env.add_filter("hcl", hcl_string);
         env.add_filter("dockerfile", dockerfile_string);
         env.add_filter("supervisor", supervisor_escape);
@@ -82,6 +86,11 @@ impl Templates {
                 }
                 let relative = entry.path().strip_prefix(dir).unwrap_or(entry.path());
                 let name = relative.to_string_lossy().replace('\\', "/");
+                // A catalog's templates directory may be a copy of dlspec's whole `templates/`,
+                // whose `init/` holds the scaffold of `dlspec init`, not artifacts of an image.
+                if crate::init::FILES.iter().any(|(_, scaffold, _)| *scaffold == name) {
+                    continue;
+                }
                 let Some((known, _)) = TEMPLATES.iter().find(|(n, _)| *n == name) else {
                     let names: Vec<&str> = TEMPLATES.iter().map(|(n, _)| *n).collect();
                     return Err(InputError(format!(

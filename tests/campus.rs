@@ -91,8 +91,9 @@ fn the_apt_mirror_replaces_the_archives_before_the_first_update() {
     let rewrite = dockerfile.find("-name '*.sources'").expect("deb822 sources are rewritten too");
     let update = dockerfile.find("apt-get update").unwrap();
     assert!(rewrite < update);
+    // Shell quoting writes each backslash outside the single quotes: `'…'\\'…'` is `…\…`.
     assert!(dockerfile.contains(
-        r"https?://(archive|security)\.ubuntu\.com/ubuntu/?( |$)#https://mirrors.tuna.tsinghua.edu.cn/ubuntu/\2#g"
+        r"https?://(archive|security)'\\'.ubuntu'\\'.com/ubuntu/?( |$)#https://mirrors.tuna.tsinghua.edu.cn/ubuntu/'\\'2#g"
     ));
 }
 

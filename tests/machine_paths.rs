@@ -3,7 +3,8 @@
 //! repository). Facts cite their public sources instead.
 //!
 //! `/root/…` is not searched for as such: it is the home of the container's user, and the images
-//! use it on purpose (`/root/miniconda3`); only the host-side tool folders below it are.
+//! use it on purpose (`/root/miniconda3`, `/root/.cache`); only the host-side tool folders below it
+//! are. A pattern counts only where a path starts: a `work` folder below the image's `/root` is fine.
 
 mod common;
 
@@ -12,7 +13,7 @@ use std::process::Command;
 /// What a machine path starts with. Spelled in parts so that this file does not match itself.
 fn machine_paths() -> Vec<String> {
     let mut patterns: Vec<String> = ["work", "home", "Users"].iter().map(|dir| format!("/{dir}/")).collect();
-    patterns.extend([".cargo", ".rustup", ".cache"].iter().map(|dir| format!("/root/{dir}")));
+    patterns.extend([".cargo", ".rustup"].iter().map(|dir| format!("/root/{dir}")));
     patterns.push(format!("../{}", "shared"));
     patterns.push(format!("{}:\\Users", 'C'));
     patterns
@@ -23,9 +24,16 @@ fn findings(what: &str, text: &str) -> Vec<String> {
     let patterns = machine_paths();
     text.lines()
         .enumerate()
-        .filter(|(_, line)| patterns.iter().any(|p| line.contains(p.as_str())))
+        .filter(|(_, line)| patterns.iter().any(|p| names_at_path_start(line, p)))
         .map(|(n, line)| format!("{what}: line {}: {}", n + 1, line.trim()))
         .collect()
+}
+
+/// Whether `line` holds `pattern` where a path starts, not inside a longer path of an image.
+fn names_at_path_start(line: &str, pattern: &str) -> bool {
+    line.match_indices(pattern).any(|(at, _)| {
+        !line[..at].chars().next_back().is_some_and(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-' | '/'))
+    })
 }
 
 fn git_ls_files() -> Option<Vec<String>> {
