@@ -180,7 +180,7 @@ fn layout_findings(out: &Utf8Path, report: &mut Report) {
         if text.contains('\r') {
             problems.push("contains a CR".to_owned());
         }
-        if text.contains("\n\n\n") && relative.extension() != Some("py") {
+        if text.contains("\n\n\n") && Kind::of(&relative) != Some(Kind::Python) {
             problems.push("two blank lines in a row".to_owned());
         }
         for (number, line) in text.lines().enumerate() {
