@@ -8,6 +8,9 @@
 # JUPYTER_TOKEN, when set, becomes JupyterLab's access token.
 # Extra arguments are docker-run flags, placed before the image reference:
 #   ./docker-run.sh -v "$PWD/data:/root/data"
+#
+# --selftest, as the first argument, runs the image's self-test in a throwaway container instead
+# of starting the image: ./docker-run.sh --selftest
 set -euo pipefail
 
 password_file=""
@@ -25,6 +28,11 @@ cd "$(dirname "${BASH_SOURCE[0]}")"
 if ! command -v docker >/dev/null 2>&1; then
     echo "docker-run.sh: docker is not installed or not on PATH" >&2
     exit 127
+fi
+
+if [ "${1:-}" = --selftest ]; then
+    shift
+    exec docker run --rm --gpus all --ipc=host "$@" platform/pytorch:2.6.0-python3.13-cuda12.4.1-cudnn9-devel-ubuntu22.04 /init/bin/selftest --boot --require-gpu
 fi
 
 args=(

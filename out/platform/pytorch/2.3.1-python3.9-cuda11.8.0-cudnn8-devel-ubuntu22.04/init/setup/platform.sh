@@ -112,19 +112,36 @@ pattern="^[[:space:]]*(export[[:space:]]+)?($(IFS='|'; printf '%s' "${names[*]}"
 } | put 0644 /etc/profile.d/dlspec-env.sh
 
 # --- SSH -------------------------------------------------------------------------------------
-# The settings are a drop-in read before everything else: sshd keeps the first value it reads for
-# a keyword, and drop-ins are read in name order (00- before a base image's 50-cloud-init.conf).
+# sshd keeps the first value it reads for a keyword, so the settings come before everything else.
+# From OpenSSH 8.2 on they are a drop-in, included first (drop-ins are read in name order: 00-
+# before a base image's 50-cloud-init.conf). Older sshd_config files know no `Include` (Ubuntu
+# 18.04 has OpenSSH 7.6: `dlspec compat os`), so there the settings go at the top of sshd_config
+# itself, between markers that a second run replaces.
 if [ ! -f /etc/ssh/sshd_config ]; then
     log "no /etc/ssh/sshd_config: is openssh-server installed?"
     exit 1
 fi
-put 0644 /etc/ssh/sshd_config.d/00-dlspec.conf </init/ssh/sshd_config
-# Old sshd_config files (Ubuntu 18.04) lack the Include line; others may have it further down.
-first=$(awk '!/^[[:space:]]*(#|$)/ { print tolower($1) " " $2; exit }' /etc/ssh/sshd_config)
-if [ "$first" != "include /etc/ssh/sshd_config.d/*.conf" ]; then
+openssh=$(ssh -V 2>&1 | sed -n 's/^OpenSSH_\([0-9]*\)\.\([0-9]*\).*/\1 \2/p')
+read -r openssh_major openssh_minor <<<"${openssh:-0 0}"
+if [ "$openssh_major" -gt 8 ] || { [ "$openssh_major" -eq 8 ] && [ "$openssh_minor" -ge 2 ]; }; then
+    put 0644 /etc/ssh/sshd_config.d/00-dlspec.conf </init/ssh/sshd_config
+    # Old sshd_config files lack the Include line; others may have it further down.
+    first=$(awk '!/^[[:space:]]*(#|$)/ { print tolower($1) " " $2; exit }' /etc/ssh/sshd_config)
+    if [ "$first" != "include /etc/ssh/sshd_config.d/*.conf" ]; then
+        {
+            printf '%s\n' "# Added by dlspec: the drop-ins come first." "Include /etc/ssh/sshd_config.d/*.conf" ""
+            cat /etc/ssh/sshd_config
+        } | put 0644 /etc/ssh/sshd_config
+    fi
+else
+    log "OpenSSH ${openssh_major}.${openssh_minor} has no Include: the settings go into sshd_config"
+    begin="# >>> dlspec: /init/ssh/sshd_config"
+    end="# <<< dlspec"
     {
-        printf '%s\n' "# Added by dlspec: the drop-ins come first." "Include /etc/ssh/sshd_config.d/*.conf" ""
-        cat /etc/ssh/sshd_config
+        printf '%s\n' "$begin"
+        cat /init/ssh/sshd_config
+        printf '%s\n' "$end"
+        awk -v begin="$begin" -v end="$end" '$0 == begin { skip = 1 } !skip { print } $0 == end { skip = 0 }' /etc/ssh/sshd_config
     } | put 0644 /etc/ssh/sshd_config
 fi
 # Every container makes its own host keys at boot (boot.sh: ssh-keygen -A).
@@ -155,5 +172,5 @@ link /usr/local/sbin/shutdown /usr/bin/shutdown
 mkdir -p /var/log/supervisor
 link /init/supervisor/supervisor.ini /etc/supervisord.conf
 
-chmod 0755 /init/boot/boot.sh /init/boot/healthcheck.sh /init/setup/platform.sh /init/bin/shutdown
+chmod 0755 /init/boot/boot.sh /init/boot/healthcheck.sh /init/setup/platform.sh /init/bin/shutdown /init/bin/selftest
 log "done"
