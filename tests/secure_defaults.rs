@@ -116,6 +116,73 @@ fn sshd_is_hardened_once_at_build_time() {
     assert!(files["init/boot/boot.sh"].contains("ssh-keygen -A"));
 }
 
+/// Runs the SSH part of the generated platform.sh twice against `root` (its `/etc/ssh` and
+/// `/init/ssh` under `root`), with an `ssh -V` that reports `openssh`; the log of both runs.
+fn run_platform_ssh(files: &BTreeMap<String, String>, root: &Path, openssh: &str) -> String {
+    let platform = &files["init/setup/platform.sh"];
+    let part = |from: &str, to: &str| {
+        let start = platform.find(from).unwrap_or_else(|| panic!("no `{from}` in platform.sh"));
+        let end = platform[start..].find(to).unwrap_or_else(|| panic!("no `{to}` in platform.sh"));
+        platform[start..start + end].to_owned()
+    };
+    let root_text = root.to_str().unwrap();
+    let script = format!(
+        "set -euo pipefail\n{}\n{}",
+        part("log() {", "# link TARGET NAME"),
+        part("# --- SSH ---", "# Every container makes its own host keys")
+    )
+    .replace("/etc/ssh/", &format!("{root_text}/etc/ssh/"))
+    .replace("/init/ssh/", &format!("{root_text}/init/ssh/"));
+    let bin = root.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::write(bin.join("ssh"), format!("#!/bin/sh\necho 'OpenSSH_{openssh} Ubuntu, OpenSSL 1.1.1' >&2\n"))
+        .unwrap();
+    Command::new("chmod").arg("+x").arg(bin.join("ssh")).status().unwrap();
+    let mut log = String::new();
+    for _ in 0..2 {
+        let output = Command::new(which("bash"))
+            .args(["-c", &script])
+            .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
+            .output()
+            .unwrap();
+        log += &(String::from_utf8_lossy(&output.stdout).to_string() + &String::from_utf8_lossy(&output.stderr));
+        assert!(output.status.success(), "{log}");
+    }
+    log
+}
+
+#[test]
+fn sshd_settings_come_first_with_or_without_include() {
+    let files = generate_image(GPU);
+    let settings = &files["init/ssh/sshd_config"];
+    let stock = "# stock sshd_config\nPermitRootLogin prohibit-password\nUsePAM yes\n";
+    for (openssh, include) in [("7.6p1", false), ("8.2p1", true), ("9.6p1", true)] {
+        let root = tempfile::tempdir().unwrap();
+        let etc = root.path().join("etc/ssh");
+        std::fs::create_dir_all(&etc).unwrap();
+        std::fs::create_dir_all(root.path().join("init/ssh")).unwrap();
+        std::fs::write(etc.join("sshd_config"), stock).unwrap();
+        std::fs::write(root.path().join("init/ssh/sshd_config"), settings).unwrap();
+        let log = run_platform_ssh(&files, root.path(), openssh);
+        let config = std::fs::read_to_string(etc.join("sshd_config")).unwrap();
+        let drop_in = etc.join("sshd_config.d/00-dlspec.conf");
+        // Written by the first run only: the second changes nothing.
+        assert_eq!(log.matches("wrote").count(), if include { 2 } else { 1 }, "{openssh}: {log}");
+        if include {
+            assert_eq!(std::fs::read_to_string(&drop_in).unwrap(), *settings, "{openssh}");
+            let first = config.lines().find(|l| !l.starts_with('#') && !l.is_empty()).unwrap();
+            assert!(first.starts_with("Include ") && first.ends_with("/etc/ssh/sshd_config.d/*.conf"), "{config}");
+            assert!(config.ends_with(stock), "{config}");
+        } else {
+            // OpenSSH 7.6 knows no Include: the settings open sshd_config, whose first value wins.
+            assert!(!drop_in.exists() && !config.lines().any(|l| l.starts_with("Include")), "{openssh}: {config}");
+            let expected = format!("# >>> dlspec: /init/ssh/sshd_config\n{settings}# <<< dlspec\n{stock}");
+            assert_eq!(config, expected.replace("/init/ssh/", &format!("{}/init/ssh/", root.path().display())));
+            assert!(log.contains("OpenSSH 7.6 has no Include"), "{log}");
+        }
+    }
+}
+
 // ----- nothing fetched at boot -----
 
 #[test]
