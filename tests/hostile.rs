@@ -345,7 +345,7 @@ fn deep_nesting_is_a_diagnostic_not_a_crash() {
         let (_temp, dir) = catalog(&[("deep.kdl", &text)]);
         let (code, stderr) = dlspec(&dir, &["check"]);
         assert_eq!(code, 1, "{stderr}");
-        assert!(stderr.contains("dlspec::syntax") && stderr.contains("nested more than 64 levels"), "{stderr}");
+        assert!(stderr.contains("dlspec::syntax") && stderr.contains("nested more than 32 levels"), "{stderr}");
     }
 }
 

@@ -253,3 +253,84 @@ proptest! {
         analyze_and_render(&text);
     }
 }
+
+/// `depth` nested child blocks or `/*` comments around a valid spec, closed or not.
+fn nested(depth: usize, comments: bool, closed: bool) -> String {
+    let spec = "image \"pytorch\" {\n    pytorch \"2.3.0\"\n    python \"3.10\"\n    cpu\n}\n";
+    let (open, close) = if comments { ("/* ", " */") } else { ("a { ", " }") };
+    let closing = if closed { close.repeat(depth) } else { String::new() };
+    if comments {
+        format!("{}{spec}{closing}", open.repeat(depth))
+    } else {
+        format!("{}{closing}\n{spec}", open.repeat(depth))
+    }
+}
+
+/// An image whose `apt` and `pip` lines hold `packages` packages, `junk` after the last.
+fn long_line(packages: usize, junk: &str) -> String {
+    let list: String = (0..packages).map(|i| format!(" \"pkg{i}\"")).collect();
+    format!("image \"pytorch\" {{\n  python \"3.10\"\n  cpu\n  apt{list}\n  pip{list} {junk}\n}}\n")
+}
+
+/// miette cannot draw a label past column 65,535: such a diagnostic still renders, naming its place.
+#[test]
+fn a_diagnostic_far_right_in_a_line_renders() {
+    let text = long_line(8_000, "\"BAD!\"");
+    analyze_and_render(&text);
+    let sources = common::sources("fuzz.kdl", &text);
+    let (_, diags) = dlspec::analyze(&sources);
+    let renderer = Renderer::new(&sources, false);
+    let rendered: Vec<String> = diags.sorted(&sources).iter().map(|d| renderer.human(d)).collect();
+    assert!(rendered.iter().any(|r| r.contains("(at fuzz.kdl:5:")), "{rendered:?}");
+}
+
+/// Where a spec file's name appears (comments of every generated file) it stays on its line.
+fn lines_per_file(name: &str) -> Vec<(String, usize)> {
+    let spec = "image \"pytorch\" {\n    pytorch \"2.3.0\"\n    python \"3.10\"\n    cpu\n    ssh password=\"pw\"\n}\n";
+    let mut sources = dlspec::source::SourceMap::default();
+    sources.add(format!("specs/{name}").into(), name.to_owned(), spec);
+    let (images, diags) = dlspec::analyze(&sources);
+    assert!(!diags.has_errors());
+    let templates = dlspec::render::Templates::load(None).unwrap();
+    let plan = dlspec::plan::plan(&images, &templates).unwrap();
+    plan.files.iter().map(|(path, file)| (path.to_string(), file.bytes.split(|b| *b == b'\n').count())).collect()
+}
+
+/// Characters that end or hide a line in one of the generated languages, among ordinary ones.
+fn hostile_name() -> impl Strategy<Value = String> {
+    let pieces = prop::sample::select(vec![
+        "\n", "\r", "\u{85}", "\u{2028}", "\u{2029}", "\u{202e}", "\u{0}", "'", "\"", "`", "$(", "${", "%(", "{{", "#",
+        "-->", "\\", "東", "a", ".kdl",
+    ]);
+    prop::collection::vec(pieces, 1..12).prop_map(|p| p.concat())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn random_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..400)) {
+        analyze_and_render(&String::from_utf8_lossy(&bytes));
+    }
+
+    /// The nesting bound holds before the parser recurses: deep input is a diagnostic, never a
+    /// stack overflow, and input within the bound is parsed.
+    #[test]
+    fn nesting_is_bounded(depth in prop_oneof![0..=dlspec::syntax::MAX_NESTING, 0..3_000usize], comments in any::<bool>(), closed in any::<bool>()) {
+        let text = nested(depth, comments, closed);
+        let sources = common::sources("deep.kdl", &text);
+        let (_, diags) = dlspec::analyze(&sources);
+        let too_deep = diags.into_vec().iter().any(|d| d.message.contains("levels deep"));
+        prop_assert_eq!(too_deep, depth > dlspec::syntax::MAX_NESTING);
+    }
+
+    #[test]
+    fn long_lines_never_panic(packages in 1..1_000usize, junk in "\\PC{0,20}") {
+        analyze_and_render(&long_line(packages, &junk));
+    }
+
+    #[test]
+    fn hostile_spec_names_add_no_line(name in hostile_name()) {
+        prop_assert_eq!(lines_per_file(&name), lines_per_file("benign.kdl"));
+    }
+}

@@ -19,6 +19,10 @@ pub enum Format {
     Json,
 }
 
+/// Bytes into a line past which a label is not drawn: miette pads to a label with a format width,
+/// which panics past 65,535. Such a diagnostic names its place in the message instead.
+const MAX_DRAWN_COLUMN: usize = 10_000;
+
 /// Renders diagnostics against their sources.
 pub struct Renderer<'a> {
     sources: &'a SourceMap,
@@ -37,11 +41,27 @@ impl<'a> Renderer<'a> {
     /// The graphical report of one diagnostic.
     #[must_use]
     pub fn human(&self, diag: &Diag) -> String {
-        let report = self.report(diag);
+        let mut report = self.report(diag);
+        if self.too_wide(diag) {
+            let file = self.sources.get(diag.primary.span.file);
+            let (line, column) = file.line_col(diag.primary.span.start);
+            report.message = format!("{} (at {}:{line}:{column}: {})", report.message, file.path, diag.primary.text);
+            report.labels.clear();
+            report.related.clear();
+        }
         let mut out = String::new();
         // Rendering into a String cannot fail.
         let _ = self.handler.render_report(&mut out, &report);
         out
+    }
+
+    /// Whether a label lies too far right in its line for miette to draw it.
+    fn too_wide(&self, diag: &Diag) -> bool {
+        std::iter::once(&diag.primary).chain(&diag.secondary).any(|label| {
+            let file = self.sources.get(label.span.file);
+            let starts = file.line_starts();
+            [label.span.start, label.span.end].iter().any(|at| at - starts[file.line_of(*at)] > MAX_DRAWN_COLUMN)
+        })
     }
 
     /// The JSON object of one diagnostic, as one line of text.
