@@ -121,11 +121,11 @@ fn compat_os_shows_the_openssh_of_each_release() {
     let (_t, dir) = catalog(SPEC);
     let run = dlspec(&dir, &["compat", "os"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(run.stdout.contains("os: release  image  openssh  end of standard support"), "{}", run.stdout);
+    assert!(run.stdout.contains("os: release  image  glibc  openssh  end of standard support"), "{}", run.stdout);
     // sshd_config's Include needs OpenSSH 8.2: platform.sh writes sshd_config itself on 18.04.
     for (release, openssh) in [("ubuntu18.04", "7.6p1"), ("ubuntu20.04", "8.2p1"), ("ubuntu22.04", "8.9p1")] {
         let row = run.stdout.lines().find(|l| l.trim_start().starts_with(release)).unwrap_or_default();
-        assert_eq!(row.split_whitespace().nth(2), Some(openssh), "{}", run.stdout);
+        assert_eq!(row.split_whitespace().nth(3), Some(openssh), "{}", run.stdout);
     }
 }
 

@@ -129,7 +129,7 @@ fn run_platform_ssh(files: &BTreeMap<String, String>, root: &Path, openssh: &str
     let script = format!(
         "set -euo pipefail\n{}\n{}",
         part("log() {", "# link TARGET NAME"),
-        part("# --- SSH ---", "# Every container makes its own host keys")
+        part("# --- SSH ---", "# No host keys in the image")
     )
     .replace("/etc/ssh/", &format!("{root_text}/etc/ssh/"))
     .replace("/init/ssh/", &format!("{root_text}/init/ssh/"));
