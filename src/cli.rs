@@ -93,6 +93,10 @@ struct CompileArgs {
     /// Write into an output directory that holds files but no dlspec manifest.
     #[arg(long)]
     force: bool,
+    /// Print the count of errors and warnings, not the diagnostics themselves: for a pre-commit
+    /// hook next to `dlspec check`, which prints them.
+    #[arg(long)]
+    no_diagnostics: bool,
 }
 
 #[derive(Debug, Args)]
@@ -226,8 +230,8 @@ impl Reported {
     }
 }
 
-/// Prints the diagnostics and the count line (human), or keeps them (json).
-fn report(sources: &SourceMap, mut diags: Diagnostics, deny_warnings: bool, format: Format) -> Reported {
+/// Prints the diagnostics (unless `!show`) and the count line (human), or keeps them (json).
+fn report(sources: &SourceMap, mut diags: Diagnostics, deny_warnings: bool, format: Format, show: bool) -> Reported {
     if deny_warnings {
         diags.deny_warnings();
     }
@@ -238,12 +242,19 @@ fn report(sources: &SourceMap, mut diags: Diagnostics, deny_warnings: bool, form
         return Reported { errors, warnings, json: sorted.iter().map(|d| renderer.json_value(d)).collect() };
     }
     let mut stderr = std::io::stderr().lock();
-    for diag in &sorted {
+    for diag in sorted.iter().filter(|_| show) {
         let _ = write!(stderr, "{}", renderer.human(diag));
         let _ = writeln!(stderr);
     }
-    if errors + warnings > 0 {
+    if errors + warnings > 0 && show {
         let _ = writeln!(stderr, "{}", count_line(errors, warnings));
+    } else if errors + warnings > 0 {
+        let counts = match (errors, warnings) {
+            (0, w) => count(w, "warning"),
+            (e, 0) => count(e, "error"),
+            (e, w) => format!("{} and {}", count(e, "error"), count(w, "warning")),
+        };
+        let _ = writeln!(stderr, "the specs have {counts}; `dlspec check` prints the diagnostics");
     }
     Reported { errors, warnings, json: Vec::new() }
 }
@@ -259,7 +270,7 @@ fn count_line(errors: usize, warnings: usize) -> String {
 fn check(args: &CheckArgs) -> Result<u8, InputError> {
     let sources = source::discover(&args.common.specs)?;
     let (images, diags) = crate::analyze(&sources);
-    let reported = report(&sources, diags, args.common.deny_warnings, args.common.format);
+    let reported = report(&sources, diags, args.common.deny_warnings, args.common.format, true);
     let failed = reported.failed();
     let specs = sources.iter().count();
     match args.common.format {
@@ -286,7 +297,7 @@ fn list(args: &ListArgs) -> Result<u8, InputError> {
     for diag in diags.into_vec().into_iter().filter(|d| d.severity == Severity::Error) {
         errors.push(diag);
     }
-    let mut reported = report(&sources, errors, false, args.format);
+    let mut reported = report(&sources, errors, false, args.format, true);
     if args.format == Format::Json {
         reported.warnings = warnings;
         let failed = reported.failed();
@@ -373,7 +384,7 @@ fn compile(args: &CompileArgs) -> Result<u8, InputError> {
     let command = if args.check { "compile --check" } else { "compile" };
     let sources = source::discover(&args.common.specs)?;
     let (images, diags) = crate::analyze(&sources);
-    let reported = report(&sources, diags, args.common.deny_warnings, format);
+    let reported = report(&sources, diags, args.common.deny_warnings, format, !args.no_diagnostics);
     if reported.failed() {
         if format == Format::Json {
             let mut fields = reported.json_fields(command);
