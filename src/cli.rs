@@ -575,7 +575,8 @@ fn compat(args: &CompatArgs) -> Result<u8, InputError> {
     }
     let _ = writeln!(out, "compatibility tables, checked {}", compat.checked());
     for t in &compat.tables {
-        let _ = writeln!(out, "  {} ({} rows): {}", t.file, t.len(), t.sources.first().map_or("", String::as_str));
+        let _ =
+            writeln!(out, "  {} ({}): {}", t.file, count(t.len(), "row"), t.sources.first().map_or("", String::as_str));
     }
     if show("pytorch") {
         let _ = writeln!(out, "\npytorch: torch  torchvision  torchaudio  python  variants");
