@@ -291,7 +291,8 @@ fn check(args: &CheckArgs) -> Result<u8, InputError> {
 fn list(args: &ListArgs) -> Result<u8, InputError> {
     let sources = source::discover(&args.specs)?;
     let (images, diags) = crate::analyze(&sources);
-    // stdout is the list; errors go to stderr as text, warnings are `dlspec check`'s business.
+    // stdout is the list; errors go to stderr as text (or into the JSON document), warnings are
+    // `dlspec check`'s business.
     let warnings = diags.warning_count();
     let mut errors = Diagnostics::default();
     for diag in diags.into_vec().into_iter().filter(|d| d.severity == Severity::Error) {
@@ -314,16 +315,11 @@ fn list(args: &ListArgs) -> Result<u8, InputError> {
         eprintln!("note: the specs have {}; `dlspec check` shows them", count(warnings, "warning"));
     }
     let mut out = std::io::stdout().lock();
-    match args.format {
-        Format::Human => {
-            let width = |field: fn(&crate::model::Image) -> &str| images.iter().map(|i| field(i).len()).max();
-            let reference = width(|i| &i.reference).unwrap_or(0);
-            let base = width(|i| &i.base.image).unwrap_or(0);
-            for image in &images {
-                let _ = writeln!(out, "{:<reference$}  {:<base$}  {}", image.reference, image.base.image, image.dir);
-            }
-        }
-        Format::Json => unreachable!("handled above"),
+    let width = |field: fn(&crate::model::Image) -> &str| images.iter().map(|i| field(i).len()).max();
+    let reference = width(|i| &i.reference).unwrap_or(0);
+    let base = width(|i| &i.base.image).unwrap_or(0);
+    for image in &images {
+        let _ = writeln!(out, "{:<reference$}  {:<base$}  {}", image.reference, image.base.image, image.dir);
     }
     Ok(0)
 }
