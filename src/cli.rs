@@ -93,6 +93,10 @@ struct CompileArgs {
     /// Write into an output directory that holds files but no dlspec manifest.
     #[arg(long)]
     force: bool,
+    /// Print the count of errors and warnings, not the diagnostics themselves: for a pre-commit
+    /// hook next to `dlspec check`, which prints them.
+    #[arg(long)]
+    no_diagnostics: bool,
 }
 
 #[derive(Debug, Args)]
@@ -226,8 +230,8 @@ impl Reported {
     }
 }
 
-/// Prints the diagnostics and the count line (human), or keeps them (json).
-fn report(sources: &SourceMap, mut diags: Diagnostics, deny_warnings: bool, format: Format) -> Reported {
+/// Prints the diagnostics (unless `!show`) and the count line (human), or keeps them (json).
+fn report(sources: &SourceMap, mut diags: Diagnostics, deny_warnings: bool, format: Format, show: bool) -> Reported {
     if deny_warnings {
         diags.deny_warnings();
     }
@@ -238,12 +242,19 @@ fn report(sources: &SourceMap, mut diags: Diagnostics, deny_warnings: bool, form
         return Reported { errors, warnings, json: sorted.iter().map(|d| renderer.json_value(d)).collect() };
     }
     let mut stderr = std::io::stderr().lock();
-    for diag in &sorted {
+    for diag in sorted.iter().filter(|_| show) {
         let _ = write!(stderr, "{}", renderer.human(diag));
         let _ = writeln!(stderr);
     }
-    if errors + warnings > 0 {
+    if errors + warnings > 0 && show {
         let _ = writeln!(stderr, "{}", count_line(errors, warnings));
+    } else if errors + warnings > 0 {
+        let counts = match (errors, warnings) {
+            (0, w) => count(w, "warning"),
+            (e, 0) => count(e, "error"),
+            (e, w) => format!("{} and {}", count(e, "error"), count(w, "warning")),
+        };
+        let _ = writeln!(stderr, "the specs have {counts}; `dlspec check` prints the diagnostics");
     }
     Reported { errors, warnings, json: Vec::new() }
 }
@@ -259,7 +270,7 @@ fn count_line(errors: usize, warnings: usize) -> String {
 fn check(args: &CheckArgs) -> Result<u8, InputError> {
     let sources = source::discover(&args.common.specs)?;
     let (images, diags) = crate::analyze(&sources);
-    let reported = report(&sources, diags, args.common.deny_warnings, args.common.format);
+    let reported = report(&sources, diags, args.common.deny_warnings, args.common.format, true);
     let failed = reported.failed();
     let specs = sources.iter().count();
     match args.common.format {
@@ -280,13 +291,14 @@ fn check(args: &CheckArgs) -> Result<u8, InputError> {
 fn list(args: &ListArgs) -> Result<u8, InputError> {
     let sources = source::discover(&args.specs)?;
     let (images, diags) = crate::analyze(&sources);
-    // stdout is the list; errors go to stderr as text, warnings are `dlspec check`'s business.
+    // stdout is the list; errors go to stderr as text (or into the JSON document), warnings are
+    // `dlspec check`'s business.
     let warnings = diags.warning_count();
     let mut errors = Diagnostics::default();
     for diag in diags.into_vec().into_iter().filter(|d| d.severity == Severity::Error) {
         errors.push(diag);
     }
-    let mut reported = report(&sources, errors, false, args.format);
+    let mut reported = report(&sources, errors, false, args.format, true);
     if args.format == Format::Json {
         reported.warnings = warnings;
         let failed = reported.failed();
@@ -303,16 +315,11 @@ fn list(args: &ListArgs) -> Result<u8, InputError> {
         eprintln!("note: the specs have {}; `dlspec check` shows them", count(warnings, "warning"));
     }
     let mut out = std::io::stdout().lock();
-    match args.format {
-        Format::Human => {
-            let width = |field: fn(&crate::model::Image) -> &str| images.iter().map(|i| field(i).len()).max();
-            let reference = width(|i| &i.reference).unwrap_or(0);
-            let base = width(|i| &i.base.image).unwrap_or(0);
-            for image in &images {
-                let _ = writeln!(out, "{:<reference$}  {:<base$}  {}", image.reference, image.base.image, image.dir);
-            }
-        }
-        Format::Json => unreachable!("handled above"),
+    let width = |field: fn(&crate::model::Image) -> &str| images.iter().map(|i| field(i).len()).max();
+    let reference = width(|i| &i.reference).unwrap_or(0);
+    let base = width(|i| &i.base.image).unwrap_or(0);
+    for image in &images {
+        let _ = writeln!(out, "{:<reference$}  {:<base$}  {}", image.reference, image.base.image, image.dir);
     }
     Ok(0)
 }
@@ -373,7 +380,7 @@ fn compile(args: &CompileArgs) -> Result<u8, InputError> {
     let command = if args.check { "compile --check" } else { "compile" };
     let sources = source::discover(&args.common.specs)?;
     let crate::Analysis { images, catalog, diags } = crate::analyze_catalog(&sources);
-    let reported = report(&sources, diags, args.common.deny_warnings, format);
+    let reported = report(&sources, diags, args.common.deny_warnings, format, !args.no_diagnostics);
     if reported.failed() {
         if format == Format::Json {
             let mut fields = reported.json_fields(command);
@@ -571,7 +578,8 @@ fn compat(args: &CompatArgs) -> Result<u8, InputError> {
     }
     let _ = writeln!(out, "compatibility tables, checked {}", compat.checked());
     for t in &compat.tables {
-        let _ = writeln!(out, "  {} ({} rows): {}", t.file, t.len(), t.sources.first().map_or("", String::as_str));
+        let _ =
+            writeln!(out, "  {} ({}): {}", t.file, count(t.len(), "row"), t.sources.first().map_or("", String::as_str));
     }
     if show("pytorch") {
         let _ = writeln!(out, "\npytorch: torch  torchvision  torchaudio  python  variants");

@@ -339,3 +339,13 @@ fn completions_are_generated_for_every_shell() {
         assert!(run.stdout.contains("compile") && run.stdout.contains("deny-warnings"), "{shell}");
     }
 }
+
+#[test]
+fn no_diagnostics_counts_them_instead() {
+    let (_t, dir) = catalog(&SPEC.replace("\"2.3.0\"", "\"9.9.9\""));
+    let run = dlspec(&dir, &["compile", "--check", "--no-diagnostics"]);
+    assert_eq!(run.code, 1);
+    assert_eq!(run.stderr, "the specs have 1 error; `dlspec check` prints the diagnostics\n");
+    let run = dlspec(&dir, &["check"]);
+    assert!(run.stderr.contains("was never released") && run.stderr.contains("1 error emitted"), "{}", run.stderr);
+}

@@ -276,3 +276,31 @@ fn generated_files_pass_their_validators() {
     let failures = report.findings;
     assert!(failures.is_empty(), "generated files with problems:\n\n{}", failures.join("\n"));
 }
+
+/// The YAML files `dlspec init` writes (the pre-commit config, the CI workflow) pass yamllint's
+/// defaults, strict, with a 40-character commit as `rev:`.
+#[test]
+fn init_scaffold_passes_yamllint() {
+    let Some(yamllint) = find_tool("yamllint") else {
+        common::skipped(&[format!("validator yamllint: not found in .venv/bin or PATH; {INSTALL_HINT}")]);
+        return;
+    };
+    let source = dlspec::init::Source {
+        repo: "https://github.com/example-platform/dlspec".to_owned(),
+        rev: "0123456789abcdef0123456789abcdef01234567".to_owned(),
+    };
+    let scratch = tempfile::tempdir().unwrap();
+    let mut yaml = Vec::new();
+    for (path, text) in dlspec::init::render(&source).unwrap() {
+        if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
+            let full = scratch.path().join(path.file_name().unwrap());
+            std::fs::write(&full, text).unwrap();
+            yaml.push(full);
+        }
+    }
+    assert_eq!(yaml.len(), 2, "the pre-commit config and the CI workflow");
+    let mut args: Vec<&std::ffi::OsStr> = vec!["--strict".as_ref(), "--format".as_ref(), "parsable".as_ref()];
+    args.extend(yaml.iter().map(|p| p.as_os_str()));
+    let output = run(&yamllint, &args);
+    assert!(output.status.success(), "yamllint:\n{}", text_of(&output));
+}
