@@ -656,7 +656,11 @@ fn compat(args: &CompatArgs) -> Result<u8, InputError> {
     if show("os") {
         let _ = writeln!(out, "\nos: release  image  glibc  openssh  end of standard support");
         for r in &compat.os {
-            let _ = writeln!(out, "  {:<12} {:<14} {:<5} {:<8} {} ({})", r.os, r.image, r.glibc, r.openssh, r.eol, r.status);
+            let _ = writeln!(
+                out,
+                "  {:<12} {:<14} {:<5} {:<8} {} ({})",
+                r.os, r.image, r.glibc, r.openssh, r.eol, r.status
+            );
         }
     }
     if table == Some("timezones") {
