@@ -127,7 +127,7 @@ pub fn check(
     let mut earlier_errors: Vec<Span> = diags.error_spans().collect();
     earlier_errors.sort_unstable();
     let mut images: Vec<(Image, &Instance)> = Vec::new();
-    let (mut seen, mut seen_for): (Vec<Diag>, Option<Span>) = (Vec::new(), None);
+    let (mut seen, mut seen_for): (HashSet<Diag>, Option<Span>) = (HashSet::new(), None);
     for instance in instances {
         let mut local = Diagnostics::default();
         let image = Checker { compat, instance, diags: &mut local, sources, settings: &settings }.image();
@@ -146,8 +146,7 @@ pub fn check(
             seen_for = Some(instance.name.span);
         }
         for diag in local.into_vec() {
-            if !seen.contains(&diag) {
-                seen.push(diag.clone());
+            if seen.insert(diag.clone()) {
                 diags.push(diag);
             }
         }

@@ -8,7 +8,7 @@ pub use render::{Format, Renderer};
 use crate::source::{SourceMap, Span};
 
 /// How bad a diagnostic is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// The spec would build a broken image or is not understood: nothing is written.
@@ -21,7 +21,7 @@ pub enum Severity {
 }
 
 /// A labelled place in a spec.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Label {
     /// Where.
     pub span: Span,
@@ -30,7 +30,7 @@ pub struct Label {
 }
 
 /// One problem, with a stable code, a primary label, optional secondary labels and a help line.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Diag {
     /// Stable code: `dlspec::compat::torchvision`.
     pub code: &'static str,
