@@ -12,8 +12,8 @@ use crate::ast::{BasePart, FrameworkPart, Part, Spanned};
 use crate::compat::{self, Compat, compare};
 use crate::diag::{Diag, Diagnostics, did_you_mean};
 use crate::model::{
-    Base, BaseKind, DockerRun, Framework, Image, Jupyter, Kubernetes, KubernetesPort, Locale, Mirrors, PublishedPort,
-    Python, Pytorch, Resources, ServicePort, Ssh, TensorBoard, Tensorflow,
+    Base, BaseKind, DockerRun, Framework, Image, Jupyter, Kubernetes, KubernetesPort, Locale, Mirrors, Origin,
+    PublishedPort, Python, Pytorch, Resources, ServicePort, Ssh, TensorBoard, Tensorflow,
 };
 use crate::resolve::Instance;
 use crate::source::{SourceMap, Span};
@@ -316,6 +316,11 @@ impl Checker<'_> {
         let python = python_version.as_ref().and_then(|p| self.python(p));
         let (apt, extra_apt_ok) = self.apt();
         let extra_pip = self.extra_pip();
+        let origin = Origin {
+            python: self.part().python.as_ref().map(|p| p.node),
+            framework: self.part().framework.as_ref().map(FrameworkPart::node_span),
+            extra_pip: self.part().pip.iter().map(|p| p.span).collect(),
+        };
         let timezone = self.timezone();
         let locale = self.locale();
         let ssh = self.ssh();
@@ -385,6 +390,8 @@ impl Checker<'_> {
             ports,
             docker_run,
             kubernetes,
+            lock: None,
+            origin,
         })
     }
 
