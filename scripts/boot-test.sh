@@ -49,6 +49,8 @@
 #   tensorboard-prefix   supervisor.ini: TensorBoard's --path_prefix is wrong
 #   jupyterlab-command   supervisor.ini: jupyterlab's command does not exist
 #   sshd-root-login      sshd_config: PermitRootLogin prohibit-password
+#   tampered-hash        pip/platform.lock.txt (a locked image only): every sha256 zeroed, so
+#                        pip --require-hashes must refuse the files and the build fail
 #
 # Needs root and buildah, podman, runc, debootstrap, sshpass, curl, ssh, nsenter, python3; as
 # root on Debian/Ubuntu it installs the missing ones with apt-get. All container state lives in a
@@ -224,6 +226,8 @@ echo "   ready in $(seconds "$start") s"
 derive() {
     mkdir -p "$2"
     cp -a "$1/init" "$2/init"
+    # The locked pip layers (`dlspec lock`) bind-mount their requirement files from pip/.
+    if [ -d "$1/pip" ]; then cp -a "$1/pip" "$2/pip"; fi
     python3 - "$1/Dockerfile" "$2/Dockerfile" "$2/labels" <<'PYTHON'
 import re
 import shlex
@@ -753,6 +757,10 @@ break_copy() {
         sshd-root-login)
             file=init/ssh/sshd_config pattern='^PermitRootLogin .*' replacement='PermitRootLogin prohibit-password'
             expect='^FAIL ssh: root logs in with the password' what="PermitRootLogin prohibit-password in sshd_config" ;;
+        tampered-hash)
+            # Every sha256 of the locked platform layer (`dlspec lock`): pip must refuse the files.
+            file=pip/platform.lock.txt pattern='--hash=sha256:[0-9a-f]{64}' replacement="--hash=sha256:$(printf '0%.0s' {1..64})"
+            expect='^FAIL build the test image \(system packages, Python, platform pip set\)' what="a tampered sha256 in the locked platform pip layer" ;;
         *) echo "boot-test: unknown selftest case $case" >&2; return 2 ;;
     esac
     sed -E -i "s|$pattern|$replacement|" "$copy/$file"

@@ -127,7 +127,7 @@ fn compile_installs_each_layer_from_the_lock_with_hashes_and_no_layer_reinstalls
     let dockerfile = std::fs::read_to_string(dir.join(OUT).join("Dockerfile")).unwrap();
     for layer in ["platform", "framework", "extras"] {
         assert!(dockerfile.contains(&format!(
-            "pip install --no-cache-dir --no-deps --require-hashes -r /etc/dlspec/pip/{layer}.lock.txt"
+            "pip install --no-cache-dir --no-deps --require-hashes -r /tmp/dlspec-pip/{layer}.lock.txt"
         )));
     }
     let platform = dockerfile.find("pip/platform.lock.txt").unwrap();
@@ -314,7 +314,7 @@ fn the_real_uv_locks_pytorch_from_its_variant_index_and_pip_refuses_a_tampered_h
     let out = dir.join("out/pt/2.3.0-python3.12-cpu-ubuntu22.04");
     let dockerfile = std::fs::read_to_string(out.join("Dockerfile")).unwrap();
     assert!(dockerfile.contains(&format!(
-        "pip install --no-cache-dir --no-deps --require-hashes --extra-index-url {} -r /etc/dlspec/pip/framework.lock.txt",
+        "pip install --no-cache-dir --no-deps --require-hashes --extra-index-url {} -r /tmp/dlspec-pip/framework.lock.txt",
         index.url
     )));
     let framework = std::fs::read_to_string(out.join("pip/framework.lock.txt")).unwrap();
