@@ -365,12 +365,18 @@ read_labels() {
 }
 
 # build CONTEXT TAG: builds the test image in two steps (see derive). The first is skipped when
-# an image of this run already built the same text (comments aside).
+# an image of this run already built the same text (comments aside) with the same locked pip
+# files (pip/, bind-mounted by the locked pip layers).
 build() {
     local start platform secret=()
     start=$(now)
     if [ -s "$ca" ]; then secret=(--secret "id=pipca,src=$ca"); fi
-    platform=localhost/boot-test-platform:$(grep -v '^[[:space:]]*#' "$1/Dockerfile.platform" | sha256sum | cut -c1-16)
+    platform=localhost/boot-test-platform:$(
+        {
+            grep -v '^[[:space:]]*#' "$1/Dockerfile.platform"
+            if [ -d "$1/pip" ]; then cat "$1"/pip/*; fi
+        } | sha256sum | cut -c1-16
+    )
     if podman_ image exists "$platform"; then
         echo "   system packages, Python and platform pip set: built already ($platform)"
     elif buildah "${G[@]}" bud --format docker --isolation chroot --cni-config-dir "$E/cni" "${secret[@]}" \

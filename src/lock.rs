@@ -43,6 +43,8 @@ pub struct Request {
     pub framework_index: Option<String>,
     /// Requirements of each layer, in [`LAYERS`] order.
     pub layers: [Vec<String>; 3],
+    /// Constraints of the platform set's rules, for the whole resolution.
+    pub constraints: Vec<String>,
 }
 
 impl Request {
@@ -60,6 +62,7 @@ impl Request {
             platform: python_platform(image.base.os.as_deref()),
             index_url: image.mirrors.build_pip.clone().unwrap_or_else(|| PYPI.to_owned()),
             framework_index,
+            constraints: platform_constraints(&image.platform_pip),
             layers: [image.platform_pip.clone(), framework, image.extra_pip.clone()],
         }
     }
@@ -76,6 +79,9 @@ impl Request {
                 let _ = writeln!(text, "{layer} {requirement}");
             }
         }
+        for constraint in &self.constraints {
+            let _ = writeln!(text, "constraint {constraint}");
+        }
         text
     }
 
@@ -91,6 +97,15 @@ fn hex(bytes: &[u8]) -> String {
         let _ = write!(s, "{b:02x}");
         s
     })
+}
+
+/// Constraints the platform set needs beyond its requirements. TensorBoard up to 2.19 imports
+/// `pkg_resources` at start, which newer setuptools no longer ship: locked with setuptools 84.2.1,
+/// TensorBoard 2.19.0 exits with `No module named 'pkg_resources'` (seen in scripts/boot-test.sh,
+/// 2026-12-01), while an unlocked build keeps the setuptools its Python came with.
+#[must_use]
+pub fn platform_constraints(platform: &[String]) -> Vec<String> {
+    if platform.iter().any(|r| r == "tensorboard") { vec!["setuptools<81".to_owned()] } else { Vec::new() }
 }
 
 /// uv's `--python-platform` for an OS: x86_64 Linux at the manylinux level its glibc allows
@@ -374,9 +389,10 @@ impl Uv {
                 command.arg(file);
             }
         }
-        if let Some(constraint) = constraint {
-            write("coherence.txt", &format!("{constraint}\n"))?;
-            command.args(["--constraint", "coherence.txt"]);
+        let constraints: Vec<&str> = request.constraints.iter().map(String::as_str).chain(constraint).collect();
+        if !constraints.is_empty() {
+            write("constraints.txt", &(constraints.join("\n") + "\n"))?;
+            command.args(["--constraint", "constraints.txt"]);
         }
         if let Some(previous) = previous {
             write("lock.txt", previous)?;
@@ -614,6 +630,12 @@ wrapt==1.14.2 \\
         let coherent = "jupyterlab==4.5.2\njupyterlab-language-pack-zh-cn==4.5.post3\n";
         assert_eq!(language_pack_fixes(&parse_pins(coherent)), None);
         assert_eq!(language_pack_fixes(&parse_pins("jupyterlab==4.5.2\n")), None);
+    }
+
+    #[test]
+    fn tensorboard_keeps_a_setuptools_with_pkg_resources() {
+        assert_eq!(platform_constraints(&["numpy<2".to_owned(), "tensorboard".to_owned()]), ["setuptools<81"]);
+        assert!(platform_constraints(&["jupyterlab".to_owned()]).is_empty());
     }
 
     #[test]
