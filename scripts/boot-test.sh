@@ -57,6 +57,8 @@
 #   sshd-root-login      sshd_config: PermitRootLogin prohibit-password
 #   framework-version    (--framework) the framework version of the LABEL and of the self-test's
 #                        expectations is one the installed framework does not report
+#   tampered-hash        pip/platform.lock.txt (a locked image only): every sha256 zeroed, so
+#                        pip --require-hashes must refuse the files and the build fail
 #
 # Needs root and buildah, podman, runc, debootstrap, sshpass, curl, ssh, nsenter, python3; as
 # root on Debian/Ubuntu it installs the missing ones with apt-get. All container state lives in a
@@ -235,6 +237,8 @@ echo "   ready in $(seconds "$start") s"
 derive() {
     mkdir -p "$2"
     cp -a "$1/init" "$2/init"
+    # The locked pip layers (`dlspec lock`) bind-mount their requirement files from pip/.
+    if [ -d "$1/pip" ]; then cp -a "$1/pip" "$2/pip"; fi
     python3 - "$1/Dockerfile" "$2/Dockerfile" "$2/labels" "${3:-no}" <<'PYTHON'
 import re
 import shlex
@@ -378,12 +382,18 @@ read_labels() {
 }
 
 # build CONTEXT TAG: builds the test image in two steps (see derive). The first is skipped when
-# an image of this run already built the same text (comments aside).
+# an image of this run already built the same text (comments aside) with the same locked pip
+# files (pip/, bind-mounted by the locked pip layers).
 build() {
     local start platform secret=()
     start=$(now)
     if [ -s "$ca" ]; then secret=(--secret "id=pipca,src=$ca"); fi
-    platform=localhost/boot-test-platform:$(grep -v '^[[:space:]]*#' "$1/Dockerfile.platform" | sha256sum | cut -c1-16)
+    platform=localhost/boot-test-platform:$(
+        {
+            grep -v '^[[:space:]]*#' "$1/Dockerfile.platform"
+            if [ -d "$1/pip" ]; then cat "$1"/pip/*; fi
+        } | sha256sum | cut -c1-16
+    )
     if podman_ image exists "$platform"; then
         echo "   system packages, Python and platform pip set: built already ($platform)"
     elif buildah "${G[@]}" bud --format docker --isolation chroot --cni-config-dir "$E/cni" "${secret[@]}" \
@@ -803,6 +813,10 @@ break_copy() {
             file=init/bin/selftest pattern='(\\"version\\": *\\")[^\\]*' replacement='\10.0.0-broken'
             sed -E -i 's|(dev\.dlspec\.framework\.version=)"[^"]*"|\1"0.0.0-broken"|' "$copy/Dockerfile"
             expect='^FAIL selftest: exit status 0 and no FAIL line.*exit status 1: FAIL version: ' what="a framework version label the installed framework does not report" ;;
+        tampered-hash)
+            # Every sha256 of the locked platform layer (`dlspec lock`): pip must refuse the files.
+            file=pip/platform.lock.txt pattern='--hash=sha256:[0-9a-f]{64}' replacement="--hash=sha256:$(printf '0%.0s' {1..64})"
+            expect='^FAIL build the test image \(system packages, Python, platform pip set\)' what="a tampered sha256 in the locked platform pip layer" ;;
         *) echo "boot-test: unknown selftest case $case" >&2; return 2 ;;
     esac
     sed -E -i "s|$pattern|$replacement|" "$copy/$file"

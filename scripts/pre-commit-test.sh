@@ -99,6 +99,7 @@ repos:
     hooks:
       - id: dlspec-check
       - id: dlspec-compile-check
+      - id: dlspec-lock-check
 EOF
 
 # The hook environment: `cargo install` of dlspec at `rev:`, unless it is cached. The catalog is

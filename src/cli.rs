@@ -46,6 +46,9 @@ enum Command {
     Init(InitArgs),
     /// Print the completion script of a shell (e.g. `dlspec completions bash > /etc/bash_completion.d/dlspec`).
     Completions(CompletionsArgs),
+    /// Resolve each image's Python set once with uv and record every file's sha256 under
+    /// SPECS_DIR/.dlspec-lock/ (or, with --check, report the locks their specs outgrew).
+    Lock(LockArgs),
 }
 
 impl Command {
@@ -60,6 +63,7 @@ impl Command {
             Self::Explain(a) => ("explain", a.format),
             Self::Init(a) => ("init", a.format),
             Self::Completions(_) => ("completions", Format::Human),
+            Self::Lock(_) => ("lock", Format::Human),
         }
     }
 }
@@ -113,6 +117,35 @@ struct ListArgs {
     /// Output format: aligned columns (human), or one JSON document (json).
     #[arg(long, value_enum, default_value_t = Format::Human)]
     format: Format,
+}
+
+#[derive(Debug, Args)]
+struct LockArgs {
+    /// Directory of `*.kdl` specs; the locks are written to its `.dlspec-lock/`.
+    #[arg(default_value = "specs")]
+    specs: Utf8PathBuf,
+    /// Resolve nothing (offline): exit 1 when a lock no longer matches its spec's requirements or
+    /// belongs to no image.
+    #[arg(long, conflicts_with_all = ["upgrade", "digests"])]
+    check: bool,
+    /// Re-resolve every package, or only the PACKAGEs named; other pins are kept.
+    #[arg(long, num_args = 0.., value_name = "PACKAGE")]
+    upgrade: Option<Vec<String>>,
+    /// Lock only these images: a name (`tensorflow`) or a reference (`name:tag`). Default: all.
+    #[arg(long = "image", value_name = "NAME")]
+    images: Vec<String>,
+    /// Also record each base image's digest (`tag@sha256:…`), asking its registry.
+    #[arg(long)]
+    digests: bool,
+    /// The uv program (pinned in .ci/requirements.txt).
+    #[arg(long, default_value = "uv")]
+    uv: Utf8PathBuf,
+    /// Images resolved at the same time.
+    #[arg(long, default_value_t = 4)]
+    jobs: usize,
+    /// A directory or URL of wheels uv may also use (uv's `--find-links`).
+    #[arg(long, value_name = "DIR|URL")]
+    find_links: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -177,6 +210,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
             clap_complete::generate(args.shell, &mut Cli::command(), "dlspec", &mut std::io::stdout().lock());
             Ok(0)
         }
+        Command::Lock(args) => lock(&args),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -379,7 +413,7 @@ fn compile(args: &CompileArgs) -> Result<u8, InputError> {
     let format = args.common.format;
     let command = if args.check { "compile --check" } else { "compile" };
     let sources = source::discover(&args.common.specs)?;
-    let crate::Analysis { images, catalog, diags } = crate::analyze_catalog(&sources);
+    let crate::Analysis { mut images, catalog, diags } = crate::analyze_catalog(&sources);
     let reported = report(&sources, diags, args.common.deny_warnings, format, !args.no_diagnostics);
     if reported.failed() {
         if format == Format::Json {
@@ -396,6 +430,9 @@ fn compile(args: &CompileArgs) -> Result<u8, InputError> {
     } else {
         args.common.specs.clone()
     };
+    for message in crate::lock::attach(&args.common.specs, &mut images) {
+        eprintln!("warning: {message}");
+    }
     let templates_dir = args.templates.clone().or_else(|| catalog.templates.map(|t| specs_dir.join(t)));
     let templates = crate::render::Templates::load(templates_dir.as_deref())?;
     let plan = crate::plan::plan(&images, &templates)?;
@@ -710,4 +747,177 @@ fn init(args: &InitArgs) -> Result<u8, InputError> {
         }
     }
     Ok(0)
+}
+
+/// What `dlspec lock` did for one image.
+enum Locked {
+    /// The lock was current and nothing asked to change it.
+    Kept,
+    /// The lock was written.
+    Written,
+    /// uv found no set: a diagnostic on the spec lines.
+    Unresolvable(String),
+    /// uv, the registry or the file system failed.
+    Failed(String),
+}
+
+fn lock(args: &LockArgs) -> Result<u8, InputError> {
+    use crate::lock::{self, State};
+    let sources = source::discover(&args.specs)?;
+    let (images, diags) = crate::analyze(&sources);
+    let mut errors = Diagnostics::default();
+    for diag in diags.into_vec().into_iter().filter(|d| d.severity == Severity::Error) {
+        errors.push(diag);
+    }
+    if report(&sources, errors, false, Format::Human, true).failed() {
+        return Ok(1);
+    }
+    if args.check {
+        return lock_check(&args.specs, &images);
+    }
+    let selected: Vec<&crate::model::Image> = images
+        .iter()
+        .filter(|i| args.images.is_empty() || args.images.iter().any(|n| *n == i.name || *n == i.reference))
+        .collect();
+    if selected.is_empty() {
+        return Err(InputError(format!("no image of `{}` is named {}", args.specs, args.images.join(", "))));
+    }
+    let uv = lock::Uv {
+        program: args.uv.clone(),
+        upgrade_all: args.upgrade.as_ref().is_some_and(Vec::is_empty),
+        upgrade: args.upgrade.clone().unwrap_or_default(),
+        find_links: args.find_links.clone(),
+    };
+    let started = std::time::Instant::now();
+    let outcomes = lock::bounded(&selected, args.jobs, |image| {
+        let state = lock::state(&args.specs, image);
+        let previous = match &state {
+            State::Current(l) | State::Stale(l) => Some(l.clone()),
+            State::Missing | State::Broken(_) => None,
+        };
+        let current = matches!(state, State::Current(_)) && args.upgrade.is_none();
+        let body = match (&previous, current) {
+            (Some(previous), true) => previous.body.clone(),
+            _ => match uv.resolve(&lock::Request::of(image), previous.as_ref().map(|l| l.body.as_str())) {
+                Ok(body) => body,
+                Err(lock::Failure::Unresolvable(reason)) => return Locked::Unresolvable(reason),
+                Err(lock::Failure::Tool(reason)) => return Locked::Failed(reason),
+            },
+        };
+        let kept_digest = previous
+            .as_ref()
+            .and_then(|l| l.base_digest.clone())
+            .filter(|d| lock::digest_of(d, &image.base.image).is_some());
+        let base_digest = if args.digests {
+            match crate::registry::digest(&image.base.image) {
+                Ok(digest) => Some(format!("{}@{digest}", image.base.image)),
+                Err(e) => return Locked::Failed(format!("{}: {e}", image.base.image)),
+            }
+        } else {
+            kept_digest
+        };
+        let file = lock::LockFile { input_hash: lock::Request::of(image).input_hash(), base_digest, body };
+        if current && previous.as_ref() == Some(&file) {
+            return Locked::Kept;
+        }
+        let path = lock::lock_path(&args.specs, image);
+        let written = path
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|()| std::fs::write(&path, file.render(&image.reference)));
+        match written {
+            Ok(()) => Locked::Written,
+            Err(e) => Locked::Failed(format!("cannot write `{path}`: {e}")),
+        }
+    });
+    let mut diags = Diagnostics::default();
+    let (mut written, mut kept, mut failed) = (0, 0, 0);
+    for (image, outcome) in selected.iter().zip(outcomes) {
+        match outcome {
+            Locked::Kept => kept += 1,
+            Locked::Written => written += 1,
+            Locked::Unresolvable(reason) => match unresolvable(image, &reason) {
+                Some(diag) => diags.push(diag),
+                None => {
+                    eprintln!("error: {}: no set of Python packages satisfies the spec: {reason}", image.reference);
+                    failed += 1;
+                }
+            },
+            Locked::Failed(reason) => {
+                eprintln!("error: {}: {reason}", image.reference);
+                failed += 1;
+            }
+        }
+    }
+    let unresolved = diags.error_count();
+    report(&sources, diags, false, Format::Human, true);
+    eprintln!(
+        "{} images: {written} locks written, {kept} unchanged, {} failed in {:.1}s",
+        selected.len(),
+        failed + unresolved,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(if failed > 0 { 2 } else { u8::from(unresolved > 0) })
+}
+
+/// `dlspec::lock::unresolvable` on the lines that asked for the set: the framework and the extras.
+fn unresolvable(image: &crate::model::Image, reason: &str) -> Option<crate::diag::Diag> {
+    let origin = &image.origin;
+    let primary = origin.framework.or_else(|| origin.extra_pip.first().copied()).or(origin.python)?;
+    let why: Vec<&str> = reason.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    let mut diag = crate::diag::Diag::error(
+        "dlspec::lock::unresolvable",
+        primary,
+        format!("no set of Python packages satisfies `{}` for Python {}", image.reference, image.python.version),
+        "asked for here",
+    );
+    for span in origin.extra_pip.iter().filter(|s| Some(**s) != Some(primary)) {
+        diag = diag.with_label(*span, "and here");
+    }
+    Some(diag.with_help(format!(
+        "change or drop the pins uv names, or pick a framework version for this Python; uv says: {}",
+        why.join(" ")
+    )))
+}
+
+/// `dlspec lock --check`: the exit code, 1 when a lock is stale, broken or orphaned.
+fn lock_check(specs: &Utf8Path, images: &[crate::model::Image]) -> Result<u8, InputError> {
+    use crate::lock::{self, State};
+    let mut problems = Vec::new();
+    let mut current = 0;
+    let mut expected = std::collections::BTreeSet::new();
+    for image in images {
+        let path = lock::lock_path(specs, image);
+        match lock::state(specs, image) {
+            State::Current(l) => match lock::well_formed(&l.body) {
+                Ok(()) => current += 1,
+                Err(e) => problems.push(format!("`{path}`: {e}")),
+            },
+            State::Stale(_) => problems.push(format!(
+                "`{path}` is stale: the Python requirements of `{}` changed since it was locked; run `dlspec lock --image {}`",
+                image.reference, image.name
+            )),
+            State::Broken(e) => problems.push(e),
+            State::Missing => {}
+        }
+        expected.insert(path);
+    }
+    let dir = specs.join(lock::LOCK_DIR);
+    if dir.is_dir() {
+        for entry in walkdir::WalkDir::new(&dir).sort_by_file_name() {
+            let entry = entry.map_err(|e| InputError(format!("cannot read `{dir}`: {e}")))?;
+            let Some(path) = Utf8Path::from_path(entry.path()) else { continue };
+            if entry.file_type().is_file() && !expected.contains(path) {
+                problems.push(format!("`{path}` locks no image of `{specs}`: remove it"));
+            }
+        }
+    }
+    for problem in &problems {
+        eprintln!("error: {problem}");
+    }
+    if problems.is_empty() {
+        eprintln!("{current} locks match their specs ({} images unlocked)", images.len() - current);
+        return Ok(0);
+    }
+    Ok(1)
 }

@@ -57,6 +57,33 @@ pub struct Image {
     pub selftest: SelfTest,
     /// `env NAME VALUE` of the spec, for every process of the image (names are never the platform's).
     pub env: Vec<EnvVar>,
+    /// The image's `dlspec lock`, when it has a current one: each pip layer installs from it.
+    pub lock: Option<ImageLock>,
+    /// Where the spec asked for the Python set, for diagnostics found after `check` (`dlspec lock`).
+    #[serde(skip)]
+    pub origin: Origin,
+}
+
+/// The spec lines an image's Python set comes from.
+#[derive(Debug, Clone, Default)]
+pub struct Origin {
+    /// The `python` node.
+    pub python: Option<crate::source::Span>,
+    /// The framework node.
+    pub framework: Option<crate::source::Span>,
+    /// Each extra pip requirement.
+    pub extra_pip: Vec<crate::source::Span>,
+}
+
+/// What `compile` takes from an image's lock (see [`crate::lock`]).
+#[derive(Debug, Clone, Serialize)]
+pub struct ImageLock {
+    /// The lock file, relative to the specs directory's parent: `specs/.dlspec-lock/pytorch/….txt`.
+    pub file: String,
+    /// The pip layers, in install order; each package is in exactly one.
+    pub layers: Vec<crate::lock::LockedLayer>,
+    /// The base image by digest, keeping the tag for people: `ubuntu:22.04@sha256:…`.
+    pub base_digest: Option<String>,
 }
 
 /// An environment variable of the spec.
@@ -184,7 +211,7 @@ pub enum BaseKind {
 pub struct Python {
     /// `major.minor`: `3.8`.
     pub version: String,
-    /// Installer file name: `Miniconda3-py38_23.11.0-2-Linux-x86_64.sh`.
+    /// Installer file name: `Miniconda3-py38_23.5.2-0-Linux-x86_64.sh`.
     pub installer: String,
     /// Download URL of the installer.
     pub installer_url: String,

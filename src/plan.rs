@@ -134,6 +134,12 @@ pub fn plan(images: &[Image], templates: &Templates) -> Result<Plan, InputError>
                     PlannedFile { bytes: text.into_bytes(), executable: output.executable },
                 ));
             }
+            for layer in image.lock.iter().flat_map(|lock| &lock.layers) {
+                files.push((
+                    image.dir.join("pip").join(&layer.file),
+                    PlannedFile { bytes: layer.text.clone().into_bytes(), executable: false },
+                ));
+            }
         }
         Ok::<_, InputError>(files)
     });

@@ -1,4 +1,4 @@
-//! The committed `out/` is exactly what `dlspec compile` makes of the committed `specs/`.
+//! The committed `out/` is exactly what `dlspec compile` makes of the committed `specs/` (and their locks).
 
 mod common;
 
@@ -7,7 +7,8 @@ use dlspec::{emit, plan, render::Templates};
 #[test]
 fn committed_out_is_up_to_date() {
     let sources = common::repo_specs();
-    let (images, diags) = dlspec::analyze(&sources);
+    let (mut images, diags) = dlspec::analyze(&sources);
+    dlspec::lock::attach(&common::root().join("specs"), &mut images);
     assert!(!diags.has_errors(), "the repository's specs have errors: {diags:?}");
     let plan = plan::plan(&images, &Templates::load(None).unwrap()).unwrap();
     let out = common::root().join("out");

@@ -6,7 +6,8 @@ use dlspec::{plan, render::Templates};
 
 fn snapshot_image(dir: &str) {
     let sources = common::repo_specs();
-    let (images, diags) = dlspec::analyze(&sources);
+    let (mut images, diags) = dlspec::analyze(&sources);
+    dlspec::lock::attach(&common::root().join("specs"), &mut images);
     assert!(!diags.has_errors());
     let plan = plan::plan(&images, &Templates::load(None).unwrap()).unwrap();
     let mut text = String::new();
@@ -40,7 +41,8 @@ fn cpu_image() {
 #[test]
 fn catalog_files() {
     let sources = common::repo_specs();
-    let (images, _) = dlspec::analyze(&sources);
+    let (mut images, _) = dlspec::analyze(&sources);
+    dlspec::lock::attach(&common::root().join("specs"), &mut images);
     let plan = plan::plan(&images, &Templates::load(None).unwrap()).unwrap();
     let mut settings = insta::Settings::clone_current();
     settings.set_prepend_module_to_snapshot(false);

@@ -13,7 +13,7 @@ use crate::ast::{BasePart, CatalogPart, FrameworkPart, Part, Spanned};
 use crate::compat::{self, Compat, CudaTag, compare};
 use crate::diag::{Diag, Diagnostics, did_you_mean};
 use crate::model::{
-    Base, BaseKind, Catalog, DockerRun, Framework, Image, Jupyter, Kubernetes, KubernetesPort, Locale, Mirrors,
+    Base, BaseKind, Catalog, DockerRun, Framework, Image, Jupyter, Kubernetes, KubernetesPort, Locale, Mirrors, Origin,
     PublishedPort, Python, Pytorch, Resources, SelfTest, ServicePort, Ssh, TensorBoard, Tensorflow,
 };
 use crate::resolve::Instance;
@@ -471,6 +471,11 @@ impl Checker<'_> {
         let python = python_version.as_ref().and_then(|p| self.python(p));
         let (apt, extra_apt_ok) = self.apt();
         let extra_pip = self.extra_pip();
+        let origin = Origin {
+            python: self.part().python.as_ref().map(|p| p.node),
+            framework: self.part().framework.as_ref().map(FrameworkPart::node_span),
+            extra_pip: self.part().pip.iter().map(|p| p.span).collect(),
+        };
         let timezone = self.timezone();
         let locale = self.locale();
         let ssh = self.ssh();
@@ -546,6 +551,8 @@ impl Checker<'_> {
             kubernetes,
             selftest,
             env,
+            lock: None,
+            origin,
         })
     }
 
