@@ -63,7 +63,8 @@ impl Command {
             Self::Explain(a) => ("explain", a.format),
             Self::Init(a) => ("init", a.format),
             Self::Completions(_) => ("completions", Format::Human),
-            Self::Lock(_) => ("lock", Format::Human),
+            Self::Lock(a) if a.check => ("lock --check", a.format),
+            Self::Lock(a) => ("lock", a.format),
         }
     }
 }
@@ -146,6 +147,9 @@ struct LockArgs {
     /// A directory or URL of wheels uv may also use (uv's `--find-links`).
     #[arg(long, value_name = "DIR|URL")]
     find_links: Vec<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    format: Format,
 }
 
 #[derive(Debug, Args)]
@@ -769,11 +773,16 @@ fn lock(args: &LockArgs) -> Result<u8, InputError> {
     for diag in diags.into_vec().into_iter().filter(|d| d.severity == Severity::Error) {
         errors.push(diag);
     }
-    if report(&sources, errors, false, Format::Human, true).failed() {
+    let command = if args.check { "lock --check" } else { "lock" };
+    let reported = report(&sources, errors, false, args.format, true);
+    if reported.failed() {
+        if args.format == Format::Json {
+            print_json(&reported.json_fields(command).into());
+        }
         return Ok(1);
     }
     if args.check {
-        return lock_check(&args.specs, &images);
+        return lock_check(&args.specs, &images, args.format);
     }
     let selected: Vec<&crate::model::Image> = images
         .iter()
@@ -830,34 +839,62 @@ fn lock(args: &LockArgs) -> Result<u8, InputError> {
             Err(e) => Locked::Failed(format!("cannot write `{path}`: {e}")),
         }
     });
+    let json = args.format == Format::Json;
     let mut diags = Diagnostics::default();
     let (mut written, mut kept, mut failed) = (0, 0, 0);
+    let mut listed = Vec::new();
     for (image, outcome) in selected.iter().zip(outcomes) {
-        match outcome {
-            Locked::Kept => kept += 1,
-            Locked::Written => written += 1,
-            Locked::Unresolvable(reason) => match unresolvable(image, &reason) {
-                Some(diag) => diags.push(diag),
-                None => {
-                    eprintln!("error: {}: no set of Python packages satisfies the spec: {reason}", image.reference);
-                    failed += 1;
-                }
-            },
-            Locked::Failed(reason) => {
-                eprintln!("error: {}: {reason}", image.reference);
-                failed += 1;
+        let (state, reason) = match outcome {
+            Locked::Kept => {
+                kept += 1;
+                ("unchanged", None)
             }
-        }
+            Locked::Written => {
+                written += 1;
+                ("written", None)
+            }
+            Locked::Unresolvable(reason) => {
+                match unresolvable(image, &reason) {
+                    Some(diag) => diags.push(diag),
+                    None => {
+                        if !json {
+                            eprintln!(
+                                "error: {}: no set of Python packages satisfies the spec: {reason}",
+                                image.reference
+                            );
+                        }
+                        failed += 1;
+                    }
+                }
+                ("unresolvable", Some(reason))
+            }
+            Locked::Failed(reason) => {
+                if !json {
+                    eprintln!("error: {}: {reason}", image.reference);
+                }
+                failed += 1;
+                ("failed", Some(reason))
+            }
+        };
+        listed.push(json!({ "reference": image.reference, "state": state, "reason": reason }));
     }
     let unresolved = diags.error_count();
-    report(&sources, diags, false, Format::Human, true);
+    let code = if failed > 0 { 2 } else { u8::from(unresolved > 0) };
+    let reported = report(&sources, diags, false, args.format, true);
+    if json {
+        let mut fields = reported.json_fields(command);
+        fields.insert("ok".into(), (code == 0).into());
+        fields.insert("images".into(), listed.into());
+        print_json(&fields.into());
+        return Ok(code);
+    }
     eprintln!(
         "{} images: {written} locks written, {kept} unchanged, {} failed in {:.1}s",
         selected.len(),
         failed + unresolved,
         started.elapsed().as_secs_f64()
     );
-    Ok(if failed > 0 { 2 } else { u8::from(unresolved > 0) })
+    Ok(code)
 }
 
 /// `dlspec::lock::unresolvable` on the lines that asked for the set: the framework and the extras.
@@ -881,7 +918,7 @@ fn unresolvable(image: &crate::model::Image, reason: &str) -> Option<crate::diag
 }
 
 /// `dlspec lock --check`: the exit code, 1 when a lock is stale, broken or orphaned.
-fn lock_check(specs: &Utf8Path, images: &[crate::model::Image]) -> Result<u8, InputError> {
+fn lock_check(specs: &Utf8Path, images: &[crate::model::Image], format: Format) -> Result<u8, InputError> {
     use crate::lock::{self, State};
     let mut problems = Vec::new();
     let mut current = 0;
@@ -911,6 +948,16 @@ fn lock_check(specs: &Utf8Path, images: &[crate::model::Image]) -> Result<u8, In
                 problems.push(format!("`{path}` locks no image of `{specs}`: remove it"));
             }
         }
+    }
+    if format == Format::Json {
+        print_json(&json!({
+            "command": "lock --check",
+            "ok": problems.is_empty(),
+            "locked": current,
+            "unlocked": images.len() - current,
+            "problems": problems,
+        }));
+        return Ok(u8::from(!problems.is_empty()));
     }
     for problem in &problems {
         eprintln!("error: {problem}");

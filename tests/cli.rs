@@ -249,7 +249,7 @@ fn json_of(run: &Run, args: &[&str]) -> serde_json::Value {
     assert_eq!(lines.len(), 1, "dlspec {args:?}: one JSON document on one line, got:\n{}", run.stdout);
     let value: serde_json::Value =
         serde_json::from_str(lines[0]).unwrap_or_else(|e| panic!("dlspec {args:?}: not JSON ({e}):\n{}", run.stdout));
-    let command = if args.contains(&"--check") { "compile --check" } else { args[0] };
+    let command = if args.contains(&"--check") { format!("{} --check", args[0]) } else { args[0].to_owned() };
     assert_eq!(value["command"], command, "dlspec {args:?}");
     assert_eq!(value["ok"], run.code == 0, "dlspec {args:?}: `ok` agrees with the exit code {}", run.code);
     value
@@ -301,8 +301,18 @@ fn format_json_is_one_json_document_on_stdout_for_every_command() {
     );
     assert!(file["diff"].as_str().unwrap().contains("\n-# edited\n"), "{file}");
 
+    let (code, locks) = run(&["lock", "--check", "--format", "json"]);
+    assert_eq!((code, &locks["ok"], &locks["locked"], &locks["unlocked"]), (0, &true.into(), &0.into(), &1.into()));
+    let (code, unlockable) = run(&["lock", "--uv", "/nonexistent/uv", "--format", "json"]);
+    assert_eq!((code, &unlockable["images"][0]["state"]), (2, &"failed".into()), "{unlockable}");
+
     std::fs::write(dir.join("specs/image.kdl"), SPEC.replace("\"2.3.0\"", "\"9.9.9\"")).unwrap();
-    for args in [&["check", "--format", "json"][..], &["list", "--format", "json"], &["compile", "--format", "json"]] {
+    for args in [
+        &["check", "--format", "json"][..],
+        &["list", "--format", "json"],
+        &["compile", "--format", "json"],
+        &["lock", "--check", "--format", "json"],
+    ] {
         let (code, failed) = run(args);
         assert_eq!((code, &failed["errors"]), (1, &1.into()), "{args:?}");
         assert_eq!(failed["diagnostics"][0]["code"], "dlspec::compat::pytorch", "{args:?}");
