@@ -9,7 +9,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 use clap::{Args, Parser, Subcommand};
 
 use crate::diag::{Diagnostics, Format, Renderer, Severity};
-use crate::emit::{self, Change};
+use crate::emit::{self, Change, FileReport, Mode};
 use crate::source::{self, InputError, SourceMap};
 
 /// Compile KDL specs of deep-learning images into Dockerfiles, boot scripts and manifests.
@@ -41,10 +41,19 @@ enum Command {
     Explain(ExplainArgs),
 }
 
+/// A path argument that is not empty: `--out ""` (an unset variable, say) would otherwise mean
+/// the working directory.
+fn non_empty_path(value: &str) -> Result<Utf8PathBuf, String> {
+    if value.is_empty() {
+        return Err("an empty path; give a directory (`.` for the current one)".to_owned());
+    }
+    Ok(Utf8PathBuf::from(value))
+}
+
 #[derive(Debug, Args)]
 struct CommonArgs {
     /// Directory of `*.kdl` specs.
-    #[arg(default_value = "specs")]
+    #[arg(default_value = "specs", value_parser = non_empty_path)]
     specs: Utf8PathBuf,
     /// Treat warnings as errors.
     #[arg(long)]
@@ -59,13 +68,13 @@ struct CompileArgs {
     #[command(flatten)]
     common: CommonArgs,
     /// Output directory.
-    #[arg(long, default_value = "out")]
+    #[arg(long, default_value = "out", value_parser = non_empty_path)]
     out: Utf8PathBuf,
     /// Write nothing; exit 1 and list every stale, missing, edited or orphaned file.
     #[arg(long)]
     check: bool,
     /// Directory of templates that replace the built-in ones, by relative name (`image/Dockerfile.j2`).
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", value_parser = non_empty_path)]
     templates: Option<Utf8PathBuf>,
     /// Write into an output directory that holds files but no dlspec manifest.
     #[arg(long)]
@@ -81,7 +90,7 @@ struct CheckArgs {
 #[derive(Debug, Args)]
 struct ListArgs {
     /// Directory of `*.kdl` specs.
-    #[arg(default_value = "specs")]
+    #[arg(default_value = "specs", value_parser = non_empty_path)]
     specs: Utf8PathBuf,
     /// List format: aligned columns, or one JSON object per image.
     #[arg(long, value_enum, default_value_t = Format::Human)]
@@ -261,67 +270,71 @@ fn compile(args: &CompileArgs) -> Result<u8, InputError> {
         return Ok(1);
     }
     let templates = crate::render::Templates::load(args.templates.as_deref())?;
-    let plan = crate::plan::plan(&images, &templates)?;
-    let diff = emit::diff(&plan, &args.out)?;
+    let count = images.len();
+    let out = &args.out;
     if args.check {
-        return Ok(report_check(&plan, &diff, &args.out));
+        let mut stdout = std::io::stdout().lock();
+        // Printed as found: the report of a large catalog is never held whole.
+        let summary = crate::sync_out(images, &templates, out, Mode::Check, &mut |report| {
+            print_check_line(&mut stdout, out, &report);
+        })?;
+        if summary.is_clean() {
+            eprintln!("`{out}` is up to date ({} files)", summary.files);
+            return Ok(0);
+        }
+        if summary.changed + summary.orphaned + summary.leftovers == 0 {
+            let report = FileReport { path: emit::MANIFEST.into(), state: Change::Stale, diff: None };
+            print_check_line(&mut stdout, out, &report);
+        }
+        if let Some(problem) = &summary.manifest_problem {
+            eprintln!("warning: {problem}");
+        }
+        // Orphans and leftovers are not planned files, so they are counted on their own; with
+        // neither, the manifest is the file out of date.
+        let planned = if summary.orphaned + summary.leftovers == 0 { summary.changed.max(1) } else { summary.changed };
+        let mut line = format!("{planned} of {} files out of date", summary.files);
+        if summary.orphaned > 0 {
+            line.push_str(&format!(", {} orphaned", summary.orphaned));
+        }
+        if summary.leftovers > 0 {
+            line.push_str(&format!(
+                ", {} left by an interrupted compile in `{}`",
+                summary.leftovers,
+                out.join(emit::WORK_DIR)
+            ));
+        }
+        eprintln!("{line} in `{out}`");
+        eprintln!("hint: run `dlspec compile` and commit `{out}`");
+        return Ok(1);
     }
-    if diff.foreign_dir(&args.out)? && !args.force {
-        return Err(InputError(format!(
-            "`{}` holds files but no {}: dlspec did not generate it. Pass --force to write into it anyway",
-            args.out,
-            emit::MANIFEST
-        )));
-    }
-    let written = emit::write(&plan, &diff, &args.out)?;
-    for path in &written.overwritten_edits {
-        eprintln!(
-            "warning: `{}` was edited by hand; the edit is overwritten (change the spec or a template instead)",
-            args.out.join(path)
-        );
-    }
-    for path in &diff.kept {
-        eprintln!(
-            "warning: `{}` is no longer generated but was edited by hand; it is left in place",
-            args.out.join(path)
-        );
+    let summary = crate::sync_out(images, &templates, out, Mode::Write { force: args.force }, &mut |report| {
+        let path = out.join(&report.path);
+        match report.state {
+            Change::Edited => eprintln!(
+                "warning: `{path}` was edited by hand; the edit is overwritten (change the spec or a template instead)"
+            ),
+            Change::Kept => {
+                eprintln!("warning: `{path}` is no longer generated but was edited by hand; it is left in place")
+            }
+            Change::Foreign => eprintln!("warning: `{path}` was not written by dlspec; overwritten (--force)"),
+            _ => {}
+        }
+    })?;
+    if let Some(problem) = &summary.manifest_problem {
+        eprintln!("warning: {problem}");
     }
     eprintln!(
-        "{} images: {} files written, {} removed, {} unchanged in `{}`",
-        plan.images, written.written, written.removed, diff.unchanged, args.out
+        "{count} images: {} files written, {} removed, {} unchanged in `{out}`",
+        summary.written, summary.orphaned, summary.unchanged
     );
     Ok(0)
 }
 
-fn report_check(plan: &crate::plan::Plan, diff: &emit::Diff, out: &Utf8Path) -> u8 {
-    if diff.is_clean(plan) {
-        eprintln!("`{out}` is up to date ({} files)", plan.files.len());
-        return 0;
+fn print_check_line(stdout: &mut impl std::io::Write, out: &Utf8Path, report: &FileReport) {
+    let _ = writeln!(stdout, "{:<9} {}", report.state.word(), out.join(&report.path));
+    for line in report.diff.iter().flat_map(|d| d.lines()) {
+        let _ = writeln!(stdout, "    {line}");
     }
-    let mut stdout = std::io::stdout().lock();
-    for (path, change) in &diff.changes {
-        let _ = writeln!(stdout, "{:<9} {}", change.word(), out.join(path));
-        if matches!(change, Change::Stale | Change::Edited) {
-            let old = emit::current_bytes(out, path);
-            let text = emit::unified(path, &old, &plan.files[path].bytes, 40);
-            for line in text.lines() {
-                let _ = writeln!(stdout, "    {line}");
-            }
-        }
-    }
-    if diff.changes.is_empty() {
-        let _ = writeln!(stdout, "{:<9} {}", "stale", out.join(emit::MANIFEST));
-    }
-    // Orphans are not planned files, so they are counted on their own.
-    let orphaned = diff.changes.values().filter(|c| matches!(c, Change::Orphaned)).count();
-    let stale = diff.changes.len() - orphaned;
-    let mut summary = format!("{} of {} files out of date", stale.max(usize::from(orphaned == 0)), plan.files.len());
-    if orphaned > 0 {
-        summary.push_str(&format!(", {orphaned} orphaned"));
-    }
-    eprintln!("{summary} in `{out}`");
-    eprintln!("hint: run `dlspec compile` and commit `{out}`");
-    1
 }
 
 fn compat(args: &CompatArgs) -> Result<u8, InputError> {
