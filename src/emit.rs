@@ -158,11 +158,16 @@ pub fn sync<T: Sync>(
     const BATCH: usize = 32;
     let mut dir = OutDir::open(out, mode)?;
     let mut summary = Summary { manifest_problem: dir.manifest_problem.clone(), ..Summary::default() };
-    for path in std::mem::take(&mut dir.leftovers) {
-        summary.leftovers += 1;
-        sink(FileReport { path, state: Change::Leftover, diff: None });
+    if mode == Mode::Check {
+        for path in std::mem::take(&mut dir.leftovers) {
+            summary.leftovers += 1;
+            sink(FileReport { path, state: Change::Leftover, diff: None });
+        }
     }
     dir.mark_planned(steps, &paths)?;
+    if matches!(mode, Mode::Write { .. }) {
+        dir.prepare_work_dir()?;
+    }
     summary.orphaned = dir.orphans(sink)?;
     let mut manifest = dir.new_manifest()?;
     for batch in steps.chunks(BATCH) {
@@ -234,6 +239,7 @@ struct OutDir {
     /// The sha256 of the manifest, when it was usable.
     manifest_digest: Option<[u8; 32]>,
     manifest_problem: Option<String>,
+    /// Whether the journal owns any file.
     journal_found: bool,
     leftovers: Vec<Utf8PathBuf>,
     /// Open for appending while writing.
@@ -292,7 +298,6 @@ impl OutDir {
                      Pass --force to write into it anyway"
                 )));
             }
-            dir.prepare_work_dir()?;
         }
         Ok(dir)
     }
@@ -326,13 +331,13 @@ impl OutDir {
             }
             Err(_) => return Ok(()),
         }
-        let owned = &mut self.owned;
+        let (owned, found) = (&mut self.owned, &mut self.journal_found);
         let journal = read_records(&work.join(JOURNAL), true, |path, digest| {
             owned.entry(key(path)).or_default().journal = Some(digest);
+            *found = true;
         });
         match journal {
-            Records::Read(_) => self.journal_found = true,
-            Records::Absent => {}
+            Records::Read(_) | Records::Absent => {}
             Records::Unusable(_) => {
                 self.owned.retain(|_, o| {
                     o.journal = None;
@@ -369,16 +374,19 @@ impl OutDir {
     fn prepare_work_dir(&mut self) -> Result<(), InputError> {
         let work = self.work();
         let io = |e: std::io::Error| InputError(format!("cannot prepare `{work}`: {e}"));
-        for leftover in std::mem::take(&mut self.leftovers) {
-            let path = self.out.join(&leftover);
-            if leftover.file_name() == Some(JOURNAL) && leftover != WORK_DIR {
-                continue;
+        match std::fs::symlink_metadata(&work) {
+            Ok(meta) if meta.is_dir() => {
+                for entry in work.read_dir_utf8().map_err(io)? {
+                    let path = entry.map_err(io)?.into_path();
+                    match std::fs::symlink_metadata(&path) {
+                        Ok(meta) if meta.is_dir() => std::fs::remove_dir_all(&path).map_err(io)?,
+                        Ok(_) if path.file_name() != Some(JOURNAL) => std::fs::remove_file(&path).map_err(io)?,
+                        _ => {}
+                    }
+                }
             }
-            match std::fs::symlink_metadata(&path) {
-                Ok(meta) if meta.is_dir() => std::fs::remove_dir_all(&path).map_err(io)?,
-                Ok(_) => std::fs::remove_file(&path).map_err(io)?,
-                Err(_) => {}
-            }
+            Ok(_) => std::fs::remove_file(&work).map_err(io)?,
+            Err(_) => {}
         }
         if let Err(e) = std::fs::create_dir(&work)
             && e.kind() != std::io::ErrorKind::AlreadyExists
@@ -424,10 +432,10 @@ impl OutDir {
         let shown: Vec<String> = in_the_way.iter().take(10).map(|p| format!("\n  {p}")).collect();
         let more = in_the_way.len().saturating_sub(10);
         let more = if more > 0 { format!("\n  … and {more} more") } else { String::new() };
+        let (count, files) = (in_the_way.len(), if in_the_way.len() == 1 { "file" } else { "files" });
         Err(InputError(format!(
-            "{} files dlspec would write already exist but dlspec did not write them (they are not in \
-             `{}`):{}{more}\nMove them away, or pass --force to overwrite them",
-            in_the_way.len(),
+            "{count} {files} where dlspec writes, not written by dlspec (not in `{}`):{}{more}\n\
+             Move them away, or pass --force to overwrite them",
             self.out.join(MANIFEST),
             shown.concat()
         )))
