@@ -290,14 +290,12 @@ impl OutDir {
         };
         dir.load_manifest();
         dir.load_work_dir()?;
-        if let Mode::Write { force } = mode {
-            if !force && dir.foreign()? {
-                let why = dir.manifest_problem.as_ref().map_or(String::new(), |p| format!(" ({p})"));
-                return Err(InputError(format!(
-                    "`{out}` holds files but no usable {MANIFEST}{why}: dlspec did not generate it. \
-                     Pass --force to write into it anyway"
-                )));
-            }
+        if mode == (Mode::Write { force: false }) && dir.foreign()? {
+            let why = dir.manifest_problem.as_ref().map_or(String::new(), |p| format!(" ({p})"));
+            return Err(InputError(format!(
+                "`{out}` holds files but no usable {MANIFEST}{why}: dlspec did not generate it. \
+                 Pass --force to write into it anyway"
+            )));
         }
         Ok(dir)
     }
@@ -666,6 +664,9 @@ impl Worker<'_> {
     }
 }
 
+/// How a file differs, and its content when it was read.
+type Difference = (Change, Option<Vec<u8>>);
+
 /// How the file at `full` (`meta`: its `lstat`) differs from `planned`, and its content when it
 /// was read; `None` when it does not differ. The content is read only when the size matches or
 /// the manifest's hash is needed to tell a hand edit from a stale file (or, with `want_old`, for
@@ -676,7 +677,7 @@ fn classify(
     planned: &PlannedFile,
     owned: Option<&Owned>,
     want_old: bool,
-) -> Result<Option<(Change, Option<Vec<u8>>)>, InputError> {
+) -> Result<Option<Difference>, InputError> {
     let io = |e: std::io::Error| InputError(format!("cannot read `{full}`: {e}"));
     let meta = match meta {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Some((Change::Missing, None))),
@@ -996,6 +997,7 @@ mod tests {
     use super::*;
 
     type Files = Vec<(Utf8PathBuf, PlannedFile)>;
+    type Reports = Vec<(String, &'static str)>;
 
     fn files(list: &[(&str, &str, bool)]) -> Files {
         list.iter()
@@ -1006,7 +1008,7 @@ mod tests {
     }
 
     /// Runs `sync` with one step per file; the reports, as (path, word).
-    fn run(files: &Files, out: &Utf8Path, mode: Mode) -> Result<(Summary, Vec<(String, &'static str)>), InputError> {
+    fn run(files: &Files, out: &Utf8Path, mode: Mode) -> Result<(Summary, Reports), InputError> {
         let mut reports = Vec::new();
         let summary =
             sync(out, mode, files, |(path, _)| vec![path.clone()], |file| Ok(vec![file.clone()]), &mut |r| {
