@@ -276,7 +276,10 @@ fn compile(args: &CompileArgs) -> Result<u8, InputError> {
         let mut stdout = std::io::stdout().lock();
         // Printed as found: the report of a large catalog is never held whole.
         let summary = crate::sync_out(images, &templates, out, Mode::Check, &mut |report| {
-            print_check_line(&mut stdout, out, &report);
+            // A kept file (no longer generated, edited by hand) is the user's now.
+            if report.state != Change::Kept {
+                print_check_line(&mut stdout, out, &report);
+            }
         })?;
         if summary.is_clean() {
             eprintln!("`{out}` is up to date ({} files)", summary.files);

@@ -206,14 +206,16 @@ fn digest16(hash: &[u8]) -> Digest16 {
 }
 
 /// A path's key in the ownership map: 128 bits of two SipHashes, so that the map does not hold
-/// the paths (50,000 images have 750,000 of them).
-fn key(path: &Utf8Path) -> u128 {
+/// the paths (50,000 images have 750,000 of them); bytes, so that an entry is not padded to 16.
+type Key = [u8; 16];
+
+fn key(path: &Utf8Path) -> Key {
     let mut first = DefaultHasher::new();
     first.write(path.as_str().as_bytes());
     let mut second = DefaultHasher::new();
     second.write_u8(0xa5);
     second.write(path.as_str().as_bytes());
-    (u128::from(first.finish()) << 64) | u128::from(second.finish())
+    ((u128::from(first.finish()) << 64) | u128::from(second.finish())).to_le_bytes()
 }
 
 /// What the manifest and the journal say about one path.
@@ -235,7 +237,7 @@ impl Owned {
 struct OutDir {
     out: Utf8PathBuf,
     mode: Mode,
-    owned: HashMap<u128, Owned>,
+    owned: HashMap<Key, Owned>,
     /// The sha256 of the manifest, when it was usable.
     manifest_digest: Option<[u8; 32]>,
     manifest_problem: Option<String>,
