@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # The benchmark: builds dlspec in release mode, generates synthetic catalogs of 100, 1,000 and
-# 5,000 images, and prints a markdown table that puts `dlspec compile` next to `cp -r` of the
-# tree it writes, `dlspec compile --check` next to `diff -r` of two copies, and the peak RSS,
-# then whether each goal is met (see scripts/bench.py).
+# 5,000 images (50,000 on request), and prints a markdown table that puts `dlspec compile` next to
+# `cp -r` of the tree it writes, `dlspec compile --check` next to `diff -r` of two copies, and the
+# peak RSS; then `dlspec check` of hostile specs (time, peak RSS); then whether each goal is met
+# (see scripts/bench.py).
 #
-#   scripts/bench.sh                        the whole table (about 5 minutes on 2 cores)
+#   scripts/bench.sh                        the whole table (about 10 minutes on 2 cores)
+#   BENCH_SIZES=5000,50000 scripts/bench.sh memory and linearity at 50,000 images (about 20 GB of
+#                                           scratch space and an hour on this class of disk)
 #   BENCH_SIZES=100,1000 scripts/bench.sh   other sizes
 #   BENCH_REPEAT=9 scripts/bench.sh         more runs per figure (the median is reported)
 #   BENCH_DIR=/some/fs scripts/bench.sh     scratch space on another file system

@@ -12,7 +12,7 @@ use clap::{Args, CommandFactory as _, Parser, Subcommand};
 use serde_json::{Value, json};
 
 use crate::diag::{Diagnostics, Format, Renderer, Severity};
-use crate::emit::{self, Change};
+use crate::emit::{self, Change, FileReport, Mode};
 use crate::source::{self, InputError, SourceMap};
 
 /// Compile KDL specs of deep-learning images into Dockerfiles, boot scripts and manifests.
@@ -69,10 +69,19 @@ impl Command {
     }
 }
 
+/// A path argument that is not empty: `--out ""` (an unset variable, say) would otherwise mean
+/// the working directory.
+fn non_empty_path(value: &str) -> Result<Utf8PathBuf, String> {
+    if value.is_empty() {
+        return Err("an empty path; give a directory (`.` for the current one)".to_owned());
+    }
+    Ok(Utf8PathBuf::from(value))
+}
+
 #[derive(Debug, Args)]
 struct CommonArgs {
     /// Directory of `*.kdl` specs.
-    #[arg(default_value = "specs")]
+    #[arg(default_value = "specs", value_parser = non_empty_path)]
     specs: Utf8PathBuf,
     /// Treat warnings as errors.
     #[arg(long)]
@@ -87,13 +96,13 @@ struct CompileArgs {
     #[command(flatten)]
     common: CommonArgs,
     /// Output directory.
-    #[arg(long, default_value = "out")]
+    #[arg(long, default_value = "out", value_parser = non_empty_path)]
     out: Utf8PathBuf,
     /// Write nothing; exit 1 and list every stale, missing, edited or orphaned file.
     #[arg(long)]
     check: bool,
     /// Directory of templates that replace the built-in ones, by relative name (`image/Dockerfile.j2`).
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", value_parser = non_empty_path)]
     templates: Option<Utf8PathBuf>,
     /// Write into an output directory that holds files but no dlspec manifest.
     #[arg(long)]
@@ -113,7 +122,7 @@ struct CheckArgs {
 #[derive(Debug, Args)]
 struct ListArgs {
     /// Directory of `*.kdl` specs.
-    #[arg(default_value = "specs")]
+    #[arg(default_value = "specs", value_parser = non_empty_path)]
     specs: Utf8PathBuf,
     /// Output format: aligned columns (human), or one JSON document (json).
     #[arg(long, value_enum, default_value_t = Format::Human)]
@@ -439,147 +448,140 @@ fn compile(args: &CompileArgs) -> Result<u8, InputError> {
     }
     let templates_dir = args.templates.clone().or_else(|| catalog.templates.map(|t| specs_dir.join(t)));
     let templates = crate::render::Templates::load(templates_dir.as_deref())?;
-    let plan = crate::plan::plan(&images, &templates)?;
-    let diff = emit::diff(&plan, &args.out)?;
+    let image_count = images.len();
+    let out = &args.out;
+    let json = format == Format::Json;
     if args.check {
-        let stale = StaleFiles::new(&plan, &diff, &args.out);
-        let mut fields = reported.json_fields(command);
-        match format {
-            Format::Human => stale.print(&plan),
-            Format::Json => {
-                fields.insert("ok".into(), stale.files.is_empty().into());
-                fields.insert("out".into(), args.out.as_str().into());
-                fields.insert("check".into(), stale.json(&plan));
-                print_json(&fields.into());
+        let mut stdout = std::io::stdout().lock();
+        let mut listed = Vec::new();
+        // Printed as found: the human report of a large catalog is never held whole.
+        let summary = crate::sync_out(images, &templates, out, Mode::Check, &mut |report| {
+            match report.state {
+                // A kept file (no longer generated, edited by hand) is the user's now.
+                Change::Kept => {}
+                _ if json => listed.push(check_json(out, &report)),
+                _ => print_check_line(&mut stdout, out, &report),
+            }
+        })?;
+        let clean = summary.is_clean();
+        if !clean && summary.changed + summary.orphaned + summary.leftovers == 0 {
+            // Every file as planned, but not the record of them.
+            let report = FileReport { path: emit::MANIFEST.into(), state: Change::Stale, diff: None };
+            if json {
+                listed.push(check_json(out, &report));
+            } else {
+                print_check_line(&mut stdout, out, &report);
             }
         }
-        return Ok(u8::from(!stale.files.is_empty()));
+        // Orphans and leftovers are not planned files, so they are counted on their own; with
+        // neither, the manifest is the file out of date.
+        let planned =
+            if summary.orphaned + summary.leftovers == 0 && !clean { summary.changed.max(1) } else { summary.changed };
+        if json {
+            let mut fields = reported.json_fields(command);
+            fields.insert("ok".into(), clean.into());
+            fields.insert("out".into(), out.as_str().into());
+            fields.insert(
+                "check".into(),
+                json!({
+                    "up_to_date": clean,
+                    "planned": summary.files,
+                    "unchanged": summary.unchanged,
+                    "out_of_date": planned,
+                    "orphaned": summary.orphaned,
+                    "leftovers": summary.leftovers,
+                    "manifest_problem": summary.manifest_problem,
+                    "files": listed,
+                }),
+            );
+            print_json(&fields.into());
+            return Ok(u8::from(!clean));
+        }
+        if let Some(problem) = &summary.manifest_problem {
+            eprintln!("warning: {problem}");
+        }
+        if clean {
+            eprintln!("`{out}` is up to date ({})", count(summary.files, "file"));
+            return Ok(0);
+        }
+        let mut line = format!("{planned} of {} out of date", count(summary.files, "file"));
+        if summary.orphaned > 0 {
+            line.push_str(&format!(", {} orphaned", summary.orphaned));
+        }
+        if summary.leftovers > 0 {
+            line.push_str(&format!(
+                ", {} left by an interrupted compile in `{}`",
+                summary.leftovers,
+                out.join(emit::WORK_DIR)
+            ));
+        }
+        eprintln!("{line} in `{out}`");
+        eprintln!("hint: run `dlspec compile` and commit `{out}`");
+        return Ok(1);
     }
-    if diff.foreign_dir(&args.out)? && !args.force {
-        return Err(InputError(format!(
-            "`{}` holds files but no {}: dlspec did not generate it. Pass --force to write into it anyway",
-            args.out,
-            emit::MANIFEST
-        )));
-    }
-    let written = emit::write(&plan, &diff, &args.out)?;
-    if format == Format::Json {
+    let (mut overwritten, mut kept, mut foreign) = (Vec::new(), Vec::new(), Vec::new());
+    let summary = crate::sync_out(images, &templates, out, Mode::Write { force: args.force }, &mut |report| {
+        let path = out.join(&report.path);
+        match report.state {
+            Change::Edited => overwritten.push(path),
+            Change::Kept => kept.push(path),
+            Change::Foreign => foreign.push(path),
+            _ => {}
+        }
+    })?;
+    if json {
         let mut fields = reported.json_fields(command);
-        fields.insert("out".into(), args.out.as_str().into());
+        fields.insert("out".into(), out.as_str().into());
         fields.insert(
             "written".into(),
             json!({
-                "images": plan.images,
-                "written": written.written,
-                "removed": written.removed,
-                "unchanged": diff.unchanged,
-                "overwritten_edits": written.overwritten_edits.iter().map(|p| args.out.join(p)).collect::<Vec<_>>(),
-                "kept_edits": diff.kept.iter().map(|p| args.out.join(p)).collect::<Vec<_>>(),
+                "images": image_count,
+                "written": summary.written,
+                "removed": summary.orphaned,
+                "unchanged": summary.unchanged,
+                "overwritten_edits": overwritten,
+                "kept_edits": kept,
+                "overwritten_foreign": foreign,
+                "manifest_problem": summary.manifest_problem,
             }),
         );
         print_json(&fields.into());
         return Ok(0);
     }
-    for path in &written.overwritten_edits {
+    for path in &overwritten {
         eprintln!(
-            "warning: `{}` was edited by hand; the edit is overwritten (change the spec or a template instead)",
-            args.out.join(path)
+            "warning: `{path}` was edited by hand; the edit is overwritten (change the spec or a template instead)"
         );
     }
-    for path in &diff.kept {
-        eprintln!(
-            "warning: `{}` is no longer generated but was edited by hand; it is left in place",
-            args.out.join(path)
-        );
+    for path in &kept {
+        eprintln!("warning: `{path}` is no longer generated but was edited by hand; it is left in place");
+    }
+    for path in &foreign {
+        eprintln!("warning: `{path}` was not written by dlspec; overwritten (--force)");
+    }
+    if let Some(problem) = &summary.manifest_problem {
+        eprintln!("warning: {problem}");
     }
     eprintln!(
-        "{}: {} written, {} removed, {} unchanged in `{}`",
-        count(plan.images, "image"),
-        count(written.written, "file"),
-        written.removed,
-        diff.unchanged,
-        args.out
+        "{}: {} written, {} removed, {} unchanged in `{out}`",
+        count(image_count, "image"),
+        count(summary.written, "file"),
+        summary.orphaned,
+        summary.unchanged
     );
     Ok(0)
 }
 
-/// What `compile --check` found: every file of `out/` that is not as planned.
-struct StaleFiles<'a> {
-    /// Path relative to `out/`, and its state.
-    files: Vec<(Utf8PathBuf, &'static str)>,
-    diff: &'a emit::Diff,
-    out: &'a Utf8Path,
+fn print_check_line(stdout: &mut impl std::io::Write, out: &Utf8Path, report: &FileReport) {
+    let _ = writeln!(stdout, "{:<9} {}", report.state.word(), out.join(&report.path));
+    for line in report.diff.iter().flat_map(|d| d.lines()) {
+        let _ = writeln!(stdout, "    {line}");
+    }
 }
 
-impl<'a> StaleFiles<'a> {
-    fn new(plan: &crate::plan::Plan, diff: &'a emit::Diff, out: &'a Utf8Path) -> Self {
-        let mut files: Vec<(Utf8PathBuf, &'static str)> =
-            diff.changes.iter().map(|(path, change)| (path.clone(), change.word())).collect();
-        if files.is_empty() && !diff.is_clean(plan) {
-            // Every file as planned, but not the record of them.
-            files.push((Utf8PathBuf::from(emit::MANIFEST), Change::Stale.word()));
-        }
-        Self { files, diff, out }
-    }
-
-    /// Orphans are not planned files, so they are counted on their own.
-    fn orphaned(&self) -> usize {
-        self.diff.changes.values().filter(|c| matches!(c, Change::Orphaned)).count()
-    }
-
-    /// The unified diff of a stale or edited file, cut to `max_lines`.
-    fn diff_text(&self, plan: &crate::plan::Plan, path: &Utf8Path, max_lines: usize) -> Option<String> {
-        let change = self.diff.changes.get(path)?;
-        matches!(change, Change::Stale | Change::Edited)
-            .then(|| emit::unified(path, &emit::current_bytes(self.out, path), &plan.files[path].bytes, max_lines))
-    }
-
-    fn print(&self, plan: &crate::plan::Plan) {
-        let out = self.out;
-        if self.files.is_empty() {
-            eprintln!("`{out}` is up to date ({})", count(plan.files.len(), "file"));
-            return;
-        }
-        let mut stdout = std::io::stdout().lock();
-        for (path, state) in &self.files {
-            let _ = writeln!(stdout, "{state:<9} {}", out.join(path));
-            for line in self.diff_text(plan, path, 40).iter().flat_map(|text| text.lines()) {
-                let _ = writeln!(stdout, "    {line}");
-            }
-        }
-        let orphaned = self.orphaned();
-        let out_of_date = self.files.len() - orphaned;
-        let mut summary = format!("{out_of_date} of {} out of date", count(plan.files.len(), "file"));
-        if orphaned > 0 {
-            summary.push_str(&format!(", {orphaned} orphaned"));
-        }
-        eprintln!("{summary} in `{out}`");
-        eprintln!("hint: run `dlspec compile` and commit `{out}`");
-    }
-
-    fn json(&self, plan: &crate::plan::Plan) -> Value {
-        let out = self.out;
-        let files: Vec<Value> = self
-            .files
-            .iter()
-            .map(|(path, state)| {
-                json!({
-                    "path": out.join(path),
-                    "state": state,
-                    "diff": self.diff_text(plan, path, usize::MAX),
-                })
-            })
-            .collect();
-        let orphaned = self.orphaned();
-        json!({
-            "up_to_date": self.files.is_empty(),
-            "planned": plan.files.len(),
-            "unchanged": self.diff.unchanged,
-            "out_of_date": self.files.len() - orphaned,
-            "orphaned": orphaned,
-            "files": files,
-        })
-    }
+/// One file of `compile --check --format json`.
+fn check_json(out: &Utf8Path, report: &FileReport) -> Value {
+    json!({ "path": out.join(&report.path), "state": report.state.word(), "diff": report.diff })
 }
 
 fn compat(args: &CompatArgs) -> Result<u8, InputError> {

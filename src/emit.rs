@@ -1,23 +1,50 @@
-//! Write: compare the plan with `out/` and write what changed (or, for `--check`, report it).
+//! Write: bring `out/` in line with the planned files (or, for `--check`, report how it differs).
 //!
-//! `out/.dlspec-manifest` records every generated file with its sha256, so that dlspec knows
-//! what it owns: files it generated earlier and no spec produces now are removed, everything
-//! else in `out/` is left alone, and hand edits to generated files are noticed.
+//! What dlspec owns in `out/` is what it can prove it wrote:
+//! - `out/.dlspec-manifest` lists every file of the last complete compile with its sha256. A
+//!   manifest that is missing, not a regular file, too large or not in that format owns nothing.
+//! - `out/.dlspec-tmp/` is the compile's working folder, outside every image's build context: the
+//!   temporary files of replacements (renamed into place), the new manifest (renamed over the old
+//!   one at the end), and the journal, to which each file's path and hash is appended before the
+//!   file is created or replaced. After a crash the journal still owns what the killed compile may
+//!   have written, so the next compile repairs the tree without `--force`; `--check` flags the
+//!   folder. A complete compile removes it.
+//!
+//! A planned path that holds a file dlspec does not own is refused (unless `--force`) before
+//! anything is written. A file the manifest or journal owns and no step produces now is removed
+//! only when it is a regular file inside `out/` whose content still has the recorded hash.
+//! Nothing that is not a regular file is ever opened for reading (a FIFO would block), and each
+//! compile holds a lock on `out/` itself, so two compiles never write the same tree at once.
 
-use std::collections::{BTreeMap, HashMap};
-use std::io::Write as _;
+use std::collections::HashMap;
+use std::fs::{File, Metadata, OpenOptions};
+use std::hash::{DefaultHasher, Hasher as _};
+use std::io::{BufRead as _, BufReader, BufWriter, Read as _, Write as _};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use camino::{Utf8Path, Utf8PathBuf};
+use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::plan::{Plan, PlannedFile};
+use crate::plan::PlannedFile;
 use crate::source::InputError;
 
 /// The manifest's file name inside `out/`.
 pub const MANIFEST: &str = ".dlspec-manifest";
+/// The working folder's name inside `out/`.
+pub const WORK_DIR: &str = ".dlspec-tmp";
+const JOURNAL: &str = "journal";
+const NEW_MANIFEST: &str = "manifest";
+/// Longer lines make a manifest unusable (a path is at most a few hundred bytes).
+const LINE_LIMIT: u64 = 4096;
+/// Larger manifests are unusable (50,000 images make about 100 MB).
+const MANIFEST_LIMIT: u64 = 1 << 30;
+/// Larger files at a generated path are never read: no template makes one.
+const FILE_LIMIT: u64 = 16 << 20;
 
-/// What differs between the plan and `out/` for one file.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+/// How a file in `out/` differs from what dlspec would write there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Change {
     /// Planned, not on disk.
     Missing,
@@ -27,208 +54,661 @@ pub enum Change {
     Edited,
     /// Right content, wrong mode.
     Mode,
-    /// Generated earlier, produced by no spec now.
+    /// Generated earlier, produced by no spec now, unchanged since: compile removes it.
     Orphaned,
+    /// Generated earlier, produced by no spec now, but edited by hand or not a regular file:
+    /// left in place.
+    Kept,
+    /// On disk where a planned file goes, but not written by dlspec: compile needs `--force`.
+    Foreign,
+    /// A FIFO, socket, device or folder where a planned file goes: never read, never replaced.
+    Special,
+    /// Left in `out/.dlspec-tmp/` by a compile that did not finish.
+    Leftover,
 }
 
 impl Change {
     /// The word `--check` prints.
     #[must_use]
-    pub fn word(&self) -> &'static str {
+    pub fn word(self) -> &'static str {
         match self {
             Self::Missing => "missing",
             Self::Stale => "stale",
             Self::Edited => "edited",
             Self::Mode => "mode",
             Self::Orphaned => "orphaned",
+            Self::Kept => "kept",
+            Self::Foreign => "foreign",
+            Self::Special => "special",
+            Self::Leftover => "leftover",
         }
     }
 }
 
-/// The differences between a plan and an output directory.
+/// One file that differs, as `compile` and `--check` report it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FileReport {
+    /// Relative to `out/`.
+    pub path: Utf8PathBuf,
+    /// How it differs.
+    pub state: Change,
+    /// For `--check` of a stale or edited file: a unified diff from the file to the planned one,
+    /// cut to 40 lines.
+    pub diff: Option<String>,
+}
+
+/// Write the files, or only compare.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// `--check`: write nothing.
+    Check,
+    /// `compile`; `force` overwrites files dlspec does not own.
+    Write {
+        /// Overwrite files dlspec does not own.
+        force: bool,
+    },
+}
+
+/// What a run found and did.
 #[derive(Debug, Default)]
-pub struct Diff {
-    /// Changed files, by path relative to `out/`.
-    pub changes: BTreeMap<Utf8PathBuf, Change>,
+pub struct Summary {
+    /// Planned files.
+    pub files: usize,
     /// Planned files already up to date.
     pub unchanged: usize,
-    /// Orphans that were edited by hand: left in place.
-    pub kept: Vec<Utf8PathBuf>,
-    manifest: BTreeMap<Utf8PathBuf, String>,
-    manifest_found: bool,
-}
-
-/// Compares `plan` with `out`.
-///
-/// # Errors
-/// When `out` cannot be read, or a path inside it is a symlink.
-pub fn diff(plan: &Plan, out: &Utf8Path) -> Result<Diff, InputError> {
-    let manifest_path = out.join(MANIFEST);
-    let manifest_text = read_optional(&manifest_path)?;
-    let manifest = manifest_text.as_deref().map(parse_manifest).unwrap_or_default();
-    let mut diff = Diff { manifest_found: manifest_text.is_some(), manifest, ..Diff::default() };
-    // Reading the tree is most of the work: in parallel over contiguous runs of paths, merged in
-    // path order (so the first error is the one a single pass would meet).
-    let planned: Vec<(&Utf8PathBuf, &PlannedFile)> = plan.files.iter().collect();
-    let compared = crate::in_parallel(&planned, 256, |chunk| {
-        let mut resolver = Resolver::new(out);
-        let mut changes = Vec::new();
-        for &(path, file) in chunk {
-            let (full, meta) = resolver.file(path)?;
-            if let Some(change) = compare(&full, meta, file, || diff.manifest.get(path))? {
-                changes.push((path.clone(), change));
-            }
-        }
-        Ok::<_, InputError>((chunk.len() - changes.len(), changes))
-    });
-    let mut changes = Vec::new();
-    for result in compared {
-        let (unchanged, chunk) = result?;
-        diff.unchanged += unchanged;
-        changes.extend(chunk);
-    }
-    // In path order already: collecting is linear, inserting one by one is not.
-    diff.changes = changes.into_iter().collect();
-    let mut resolver = Resolver::new(out);
-    let mut planned = plan.files.keys().peekable();
-    for (path, hash) in &diff.manifest {
-        // Both are sorted by path: walk them side by side rather than look each one up.
-        while planned.next_if(|p| *p < path).is_some() {}
-        if planned.peek() == Some(&path) {
-            continue;
-        }
-        let (full, _) = resolver.file(path)?;
-        if let Some(current) = read_optional_bytes(&full)? {
-            if sha256_hex(&current) == *hash {
-                diff.changes.insert(path.clone(), Change::Orphaned);
-            } else {
-                diff.kept.push(path.clone());
-            }
-        }
-    }
-    Ok(diff)
-}
-
-/// How the file at `full` (`meta`: its `lstat`) differs from `planned`, or `None` when it does
-/// not. The file is read only when its size matches, or when `recorded` (the manifest's hash
-/// of it) is needed to tell a hand edit from a stale file.
-fn compare<'m>(
-    full: &Utf8Path,
-    meta: std::io::Result<std::fs::Metadata>,
-    planned: &PlannedFile,
-    recorded: impl Fn() -> Option<&'m String>,
-) -> Result<Option<Change>, InputError> {
-    let meta = match meta {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Some(Change::Missing)),
-        // Anything but a regular file: reading it reports the problem.
-        Ok(meta) if meta.is_file() => Some(meta),
-        _ => None,
-    };
-    let same_size = meta.as_ref().is_none_or(|m| m.len() == planned.bytes.len() as u64);
-    if !same_size && recorded().is_none() {
-        return Ok(Some(Change::Stale));
-    }
-    let Some(current) = read_optional_bytes(full)? else {
-        return Ok(Some(Change::Missing));
-    };
-    if current == planned.bytes {
-        let mode = match &meta {
-            Some(meta) => mode_is(meta, planned.executable),
-            None => mode_matches(full, planned.executable)?,
-        };
-        return Ok((!mode).then_some(Change::Mode));
-    }
-    let edited = recorded().is_some_and(|hash| *hash != sha256_hex(&current));
-    Ok(Some(if edited { Change::Edited } else { Change::Stale }))
-}
-
-impl Diff {
-    /// Whether `out/` already holds exactly the plan.
-    #[must_use]
-    pub fn is_clean(&self, plan: &Plan) -> bool {
-        self.changes.is_empty() && self.manifest_matches(plan)
-    }
-
-    fn manifest_matches(&self, plan: &Plan) -> bool {
-        // Same length and both sorted by path: equal when equal side by side.
-        self.manifest_found
-            && self.manifest.len() == plan.files.len()
-            && plan.files.keys().zip(self.manifest.keys()).all(|(p, mp)| p == mp)
-            && planned_hashes(plan).iter().zip(self.manifest.values()).all(|(h, mh)| h == mh)
-    }
-
-    /// Whether `out` was never written by dlspec but holds files (then compile wants `--force`).
-    ///
-    /// # Errors
-    /// When `out` cannot be listed.
-    pub fn foreign_dir(&self, out: &Utf8Path) -> Result<bool, InputError> {
-        if self.manifest_found || !out.exists() {
-            return Ok(false);
-        }
-        let mut entries = out.read_dir_utf8().map_err(|e| InputError(format!("cannot read `{out}`: {e}")))?;
-        Ok(entries.next().is_some())
-    }
-}
-
-/// What a write did.
-#[derive(Debug, Default)]
-pub struct Written {
+    /// Planned files that differ (written, unless checking).
+    pub changed: usize,
     /// Files created or rewritten.
     pub written: usize,
-    /// Orphans removed.
-    pub removed: usize,
-    /// Hand-edited files that were overwritten.
-    pub overwritten_edits: Vec<Utf8PathBuf>,
+    /// Orphans found (removed, unless checking).
+    pub orphaned: usize,
+    /// Files left by an interrupted compile.
+    pub leftovers: usize,
+    /// Whether the manifest differs from the one this run makes.
+    pub manifest_stale: bool,
+    /// Why the manifest was not used, when it was there but unusable.
+    pub manifest_problem: Option<String>,
 }
 
-/// Writes the changed files of `diff` (each through a temporary file and a rename), removes
-/// orphans and the folders they leave empty, and rewrites the manifest.
+impl Summary {
+    /// Whether `out/` already holds exactly the planned files.
+    #[must_use]
+    pub fn is_clean(&self) -> bool {
+        self.changed == 0 && self.orphaned == 0 && self.leftovers == 0 && !self.manifest_stale
+    }
+}
+
+/// Brings `out` in line with the planned files (or compares, in [`Mode::Check`]). The files come
+/// in `steps`, each step's `paths` without rendering (to find orphans and files in the way before
+/// anything is written), then rendered by `render` a batch of steps at a time on every core, so
+/// that memory holds one batch, not the catalog. `sink` gets every difference as it is found.
 ///
 /// # Errors
-/// On any I/O error; files written before it stay written.
-pub fn write(plan: &Plan, diff: &Diff, out: &Utf8Path) -> Result<Written, InputError> {
-    let mut written = Written::default();
-    std::fs::create_dir_all(out).map_err(|e| InputError(format!("cannot create `{out}`: {e}")))?;
-    // Orphans first, one after the other: removing one may remove its folder.
-    let mut resolver = Resolver::new(out);
-    for (path, _) in diff.changes.iter().filter(|(_, c)| **c == Change::Orphaned) {
-        let (full, _) = resolver.file(path)?;
-        std::fs::remove_file(&full).map_err(|e| InputError(format!("cannot remove `{full}`: {e}")))?;
-        remove_empty_parents(out, &full);
-        resolver.forget();
-        written.removed += 1;
-    }
-    // Then the files, in parallel over contiguous runs of paths (merged in path order).
-    let files: Vec<(&Utf8PathBuf, &Change)> = diff.changes.iter().filter(|(_, c)| **c != Change::Orphaned).collect();
-    let results = crate::in_parallel(&files, 256, |chunk| {
-        let mut resolver = Resolver::new(out);
-        let mut edits = Vec::new();
-        for &(path, change) in chunk {
-            let (full, _) = resolver.file(path)?;
-            if *change == Change::Edited {
-                edits.push(path.clone());
-            }
-            let dir = full.parent().expect("output files live in a directory");
-            if !resolver.is_dir(dir) {
-                std::fs::create_dir_all(dir).map_err(|e| InputError(format!("cannot write `{full}`: {e}")))?;
-                resolver.created(dir);
-            }
-            write_atomic(&full, &plan.files[path])?;
+/// When `out` cannot be read or written, another compile holds it, a planned path holds a file
+/// dlspec does not own (unless forced) or a FIFO or other special file, or `render` fails. Files
+/// written before the error stay written; the journal owns them.
+pub fn sync<T: Sync>(
+    out: &Utf8Path,
+    mode: Mode,
+    steps: &[T],
+    paths: impl Fn(&T) -> Vec<Utf8PathBuf>,
+    render: impl Fn(&T) -> Result<Vec<(Utf8PathBuf, PlannedFile)>, InputError> + Sync,
+    sink: &mut dyn FnMut(FileReport),
+) -> Result<Summary, InputError> {
+    const BATCH: usize = 32;
+    let mut dir = OutDir::open(out, mode)?;
+    let mut summary = Summary { manifest_problem: dir.manifest_problem.clone(), ..Summary::default() };
+    if mode == Mode::Check {
+        for path in std::mem::take(&mut dir.leftovers) {
+            summary.leftovers += 1;
+            sink(FileReport { path, state: Change::Leftover, diff: None });
         }
-        Ok::<_, InputError>((chunk.len(), edits))
-    });
-    for result in results {
-        let (count, edits) = result?;
-        written.written += count;
-        written.overwritten_edits.extend(edits);
     }
-    if !diff.manifest_matches(plan) {
-        let manifest: String =
-            plan.files.keys().zip(planned_hashes(plan)).map(|(p, h)| format!("{h}  {p}\n")).collect();
-        let file = PlannedFile { bytes: manifest.into_bytes(), executable: false };
-        write_atomic(&out.join(MANIFEST), &file)?;
+    dir.mark_planned(steps, &paths)?;
+    if matches!(mode, Mode::Write { .. }) {
+        dir.prepare_work_dir()?;
     }
-    Ok(written)
+    summary.orphaned = dir.orphans(sink)?;
+    let mut manifest = dir.new_manifest()?;
+    for batch in steps.chunks(BATCH) {
+        let results = crate::in_parallel(batch, 1, |chunk| {
+            let mut worker = Worker { dir: &dir, resolver: Resolver::new(out) };
+            let mut outcomes = Vec::new();
+            for step in chunk {
+                outcomes.extend(worker.apply(render(step)?)?);
+            }
+            Ok::<_, InputError>(outcomes)
+        });
+        for result in results {
+            for outcome in result? {
+                manifest.add(&outcome.path, &outcome.hash)?;
+                summary.files += 1;
+                match outcome.report {
+                    Some(report) => {
+                        summary.changed += 1;
+                        summary.written += usize::from(outcome.written);
+                        sink(report);
+                    }
+                    None => summary.unchanged += 1,
+                }
+            }
+        }
+    }
+    summary.manifest_stale = dir.finish(manifest)?;
+    Ok(summary)
+}
+
+/// The first 16 bytes of a sha256: enough to tell contents apart, half the memory per entry.
+type Digest16 = [u8; 16];
+
+fn digest16(hash: &[u8]) -> Digest16 {
+    hash[..16].try_into().expect("a sha256 has 32 bytes")
+}
+
+/// A path's key in the ownership map: 128 bits of two SipHashes, so that the map does not hold
+/// the paths (50,000 images have 750,000 of them); bytes, so that an entry is not padded to 16.
+type Key = [u8; 16];
+
+fn key(path: &Utf8Path) -> Key {
+    let mut first = DefaultHasher::new();
+    first.write(path.as_str().as_bytes());
+    let mut second = DefaultHasher::new();
+    second.write_u8(0xa5);
+    second.write(path.as_str().as_bytes());
+    ((u128::from(first.finish()) << 64) | u128::from(second.finish())).to_le_bytes()
+}
+
+/// What the manifest and the journal say about one path.
+#[derive(Debug, Default)]
+struct Owned {
+    manifest: Option<Digest16>,
+    journal: Option<Digest16>,
+    /// Planned by this run, or already handled as an orphan.
+    done: bool,
+}
+
+impl Owned {
+    fn recorded(&self, digest: &Digest16) -> bool {
+        self.manifest.as_ref() == Some(digest) || self.journal.as_ref() == Some(digest)
+    }
+}
+
+/// `out/` while a run works on it.
+struct OutDir {
+    out: Utf8PathBuf,
+    mode: Mode,
+    owned: HashMap<Key, Owned>,
+    /// The sha256 of the manifest, when it was usable.
+    manifest_digest: Option<[u8; 32]>,
+    manifest_problem: Option<String>,
+    /// Whether the journal owns any file.
+    journal_found: bool,
+    leftovers: Vec<Utf8PathBuf>,
+    /// Open for appending while writing.
+    journal: Option<File>,
+    /// Whether files created with a mode keep it (the umask takes no bit of 0755).
+    umask_keeps_modes: bool,
+    temp_names: AtomicU64,
+    /// Held until the run ends: shared for `--check`, exclusive for compile.
+    _lock: Option<File>,
+}
+
+impl OutDir {
+    fn open(out: &Utf8Path, mode: Mode) -> Result<Self, InputError> {
+        let io = |e: std::io::Error| InputError(format!("cannot read `{out}`: {e}"));
+        let writing = matches!(mode, Mode::Write { .. });
+        if writing {
+            std::fs::create_dir_all(out).map_err(|e| InputError(format!("cannot create `{out}`: {e}")))?;
+        }
+        let lock = match File::open(out) {
+            Ok(folder) => {
+                let locked = if writing { folder.try_lock() } else { folder.try_lock_shared() };
+                match locked {
+                    Ok(()) => Some(folder),
+                    Err(std::fs::TryLockError::WouldBlock) => {
+                        return Err(InputError(format!(
+                            "another dlspec compile is writing `{out}` (it holds the lock on the folder): \
+                             run again when it has finished"
+                        )));
+                    }
+                    Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
+                }
+            }
+            Err(e) if !writing && e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(io(e)),
+        };
+        let mut dir = Self {
+            out: out.to_owned(),
+            mode,
+            owned: HashMap::new(),
+            manifest_digest: None,
+            manifest_problem: None,
+            journal_found: false,
+            leftovers: Vec::new(),
+            journal: None,
+            umask_keeps_modes: true,
+            temp_names: AtomicU64::new(0),
+            _lock: lock,
+        };
+        dir.load_manifest();
+        dir.load_work_dir()?;
+        if mode == (Mode::Write { force: false }) && dir.foreign()? {
+            let why = dir.manifest_problem.as_ref().map_or(String::new(), |p| format!(" ({p})"));
+            return Err(InputError(format!(
+                "`{out}` holds files but no usable {MANIFEST}{why}: dlspec did not generate it. \
+                 Pass --force to write into it anyway"
+            )));
+        }
+        Ok(dir)
+    }
+
+    fn work(&self) -> Utf8PathBuf {
+        self.out.join(WORK_DIR)
+    }
+
+    fn load_manifest(&mut self) {
+        let owned = &mut self.owned;
+        match read_records(&self.out.join(MANIFEST), false, |path, digest| {
+            owned.entry(key(path)).or_default().manifest = Some(digest);
+        }) {
+            Records::Read(digest) => self.manifest_digest = Some(digest),
+            Records::Absent => {}
+            Records::Unusable(problem) => {
+                self.owned.clear();
+                self.manifest_problem = Some(format!("`{}` {problem}; it is ignored", self.out.join(MANIFEST)));
+            }
+        }
+    }
+
+    /// Reads what an interrupted compile left: its journal owns files, the rest is leftovers.
+    fn load_work_dir(&mut self) -> Result<(), InputError> {
+        let work = self.work();
+        match std::fs::symlink_metadata(&work) {
+            Ok(meta) if meta.is_dir() => {}
+            Ok(_) => {
+                self.leftovers.push(Utf8PathBuf::from(WORK_DIR));
+                return Ok(());
+            }
+            Err(_) => return Ok(()),
+        }
+        let (owned, found) = (&mut self.owned, &mut self.journal_found);
+        let journal = read_records(&work.join(JOURNAL), true, |path, digest| {
+            owned.entry(key(path)).or_default().journal = Some(digest);
+            *found = true;
+        });
+        match journal {
+            Records::Read(_) | Records::Absent => {}
+            Records::Unusable(_) => {
+                self.owned.retain(|_, o| {
+                    o.journal = None;
+                    o.manifest.is_some()
+                });
+            }
+        }
+        let entries = work.read_dir_utf8().map_err(|e| InputError(format!("cannot read `{work}`: {e}")))?;
+        for entry in entries {
+            let entry = entry.map_err(|e| InputError(format!("cannot read `{work}`: {e}")))?;
+            self.leftovers.push(Utf8Path::new(WORK_DIR).join(entry.file_name()));
+        }
+        self.leftovers.sort();
+        Ok(())
+    }
+
+    /// Whether `out` holds files but nothing says dlspec wrote any of them.
+    fn foreign(&self) -> Result<bool, InputError> {
+        if self.manifest_digest.is_some() || self.journal_found {
+            return Ok(false);
+        }
+        let entries = self.out.read_dir_utf8().map_err(|e| InputError(format!("cannot read `{}`: {e}", self.out)))?;
+        for entry in entries {
+            let entry = entry.map_err(|e| InputError(format!("cannot read `{}`: {e}", self.out)))?;
+            if entry.file_name() != WORK_DIR {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// Empties the working folder but for the journal (temporary files of a killed compile are
+    /// not needed) and opens the journal for appending.
+    fn prepare_work_dir(&mut self) -> Result<(), InputError> {
+        let work = self.work();
+        let io = |e: std::io::Error| InputError(format!("cannot prepare `{work}`: {e}"));
+        match std::fs::symlink_metadata(&work) {
+            Ok(meta) if meta.is_dir() => {
+                for entry in work.read_dir_utf8().map_err(io)? {
+                    let path = entry.map_err(io)?.into_path();
+                    match std::fs::symlink_metadata(&path) {
+                        Ok(meta) if meta.is_dir() => std::fs::remove_dir_all(&path).map_err(io)?,
+                        Ok(_) if path.file_name() != Some(JOURNAL) => std::fs::remove_file(&path).map_err(io)?,
+                        _ => {}
+                    }
+                }
+            }
+            Ok(_) => std::fs::remove_file(&work).map_err(io)?,
+            Err(_) => {}
+        }
+        if let Err(e) = std::fs::create_dir(&work)
+            && e.kind() != std::io::ErrorKind::AlreadyExists
+        {
+            return Err(io(e));
+        }
+        let mut options = OpenOptions::new();
+        options.append(true).create(true);
+        nofollow(&mut options);
+        self.journal = Some(options.open(work.join(JOURNAL)).map_err(io)?);
+        // A umask such as 077 takes bits of the modes files are created with: then each new file
+        // also gets an explicit chmod.
+        let probe = work.join("mode-probe");
+        create_new(&probe, true).map_err(io)?;
+        self.umask_keeps_modes = std::fs::symlink_metadata(&probe).is_ok_and(|m| mode_is(&m, true));
+        std::fs::remove_file(&probe).map_err(io)?;
+        Ok(())
+    }
+
+    /// Marks every planned path. When writing without `--force`, refuses before anything is
+    /// written if a planned path holds something dlspec does not own.
+    fn mark_planned<T>(&mut self, steps: &[T], paths: impl Fn(&T) -> Vec<Utf8PathBuf>) -> Result<(), InputError> {
+        let refuse = self.mode == (Mode::Write { force: false });
+        let mut resolver = Resolver::new(&self.out);
+        let mut in_the_way = Vec::new();
+        for step in steps {
+            for path in paths(step) {
+                match self.owned.get_mut(&key(&path)) {
+                    Some(owned) => owned.done = true,
+                    None if refuse => {
+                        let (full, meta) = resolver.file(&path)?;
+                        if meta.is_ok() {
+                            in_the_way.push(full);
+                        }
+                    }
+                    None => {}
+                }
+            }
+        }
+        if in_the_way.is_empty() {
+            return Ok(());
+        }
+        let shown: Vec<String> = in_the_way.iter().take(10).map(|p| format!("\n  {p}")).collect();
+        let more = in_the_way.len().saturating_sub(10);
+        let more = if more > 0 { format!("\n  … and {more} more") } else { String::new() };
+        let (count, files) = (in_the_way.len(), if in_the_way.len() == 1 { "file" } else { "files" });
+        Err(InputError(format!(
+            "{count} {files} where dlspec writes, not written by dlspec (not in `{}`):{}{more}\n\
+             Move them away, or pass --force to overwrite them",
+            self.out.join(MANIFEST),
+            shown.concat()
+        )))
+    }
+
+    /// Finds the files the manifest and the journal own that no step produces now: removes those
+    /// still as dlspec wrote them (reports them, when checking), reports the others as kept.
+    fn orphans(&mut self, sink: &mut dyn FnMut(FileReport)) -> Result<usize, InputError> {
+        let mut resolver = Resolver::new(&self.out);
+        let mut orphaned = 0;
+        let mut failure = None;
+        for (records, tolerant) in [(self.out.join(MANIFEST), false), (self.work().join(JOURNAL), true)] {
+            let (owned, out, mode) = (&mut self.owned, &self.out, self.mode);
+            read_records(&records, tolerant, |path, _| {
+                let Some(entry) = owned.get_mut(&key(path)).filter(|o| !o.done) else {
+                    return;
+                };
+                entry.done = true;
+                if failure.is_some() {
+                    return;
+                }
+                match orphan_state(&mut resolver, path, entry) {
+                    Ok(None) => {}
+                    Ok(Some(Change::Orphaned)) => {
+                        if matches!(mode, Mode::Write { .. }) {
+                            let full = out.join(path);
+                            if let Err(e) = std::fs::remove_file(&full) {
+                                failure = Some(InputError(format!("cannot remove `{full}`: {e}")));
+                                return;
+                            }
+                            remove_empty_parents(out, &full);
+                            resolver.forget();
+                        }
+                        orphaned += 1;
+                        sink(FileReport { path: path.to_owned(), state: Change::Orphaned, diff: None });
+                    }
+                    Ok(Some(state)) => sink(FileReport { path: path.to_owned(), state, diff: None }),
+                    Err(e) => failure = Some(e),
+                }
+            });
+        }
+        failure.map_or(Ok(orphaned), Err)
+    }
+
+    fn new_manifest(&self) -> Result<NewManifest, InputError> {
+        let file = match self.mode {
+            Mode::Check => None,
+            Mode::Write { .. } => {
+                let path = self.work().join(NEW_MANIFEST);
+                let file = create_new(&path, false).map_err(|e| InputError(format!("cannot write `{path}`: {e}")))?;
+                Some((BufWriter::with_capacity(1 << 16, file), path))
+            }
+        };
+        Ok(NewManifest { file, hasher: Sha256::new() })
+    }
+
+    /// Puts the new manifest in place (unless it is the same) and removes the working folder.
+    /// Returns whether the old manifest differed.
+    fn finish(self, manifest: NewManifest) -> Result<bool, InputError> {
+        let digest: [u8; 32] = manifest.hasher.finalize().into();
+        let stale = self.manifest_digest != Some(digest);
+        let Some((file, path)) = manifest.file else {
+            return Ok(stale);
+        };
+        let io = |e: std::io::Error| InputError(format!("cannot write `{path}`: {e}"));
+        file.into_inner().map_err(|e| io(e.into_error()))?;
+        if stale {
+            std::fs::rename(&path, self.out.join(MANIFEST)).map_err(io)?;
+        } else {
+            std::fs::remove_file(&path).map_err(io)?;
+        }
+        let work = self.work();
+        drop(self.journal);
+        std::fs::remove_file(work.join(JOURNAL)).map_err(io)?;
+        std::fs::remove_dir(&work).map_err(|e| InputError(format!("cannot remove `{work}`: {e}")))?;
+        Ok(stale)
+    }
+}
+
+/// Whether an owned path that no step produces is an orphan to remove, a file to keep, or gone.
+fn orphan_state(resolver: &mut Resolver, path: &Utf8Path, owned: &Owned) -> Result<Option<Change>, InputError> {
+    let Ok((full, meta)) = resolver.file(path) else {
+        // A symlink on the way: what is behind it is not dlspec's.
+        return Ok(Some(Change::Kept));
+    };
+    match meta {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(InputError(format!("cannot read `{full}`: {e}"))),
+        Ok(meta) if !meta.is_file() || meta.len() > FILE_LIMIT => return Ok(Some(Change::Kept)),
+        Ok(_) => {}
+    }
+    let Some((file, _)) = open_regular(&full).map_err(|e| InputError(format!("cannot read `{full}`: {e}")))? else {
+        return Ok(Some(Change::Kept));
+    };
+    let mut bytes = Vec::new();
+    file.take(FILE_LIMIT).read_to_end(&mut bytes).map_err(|e| InputError(format!("cannot read `{full}`: {e}")))?;
+    let unchanged = owned.recorded(&digest16(&Sha256::digest(&bytes)));
+    Ok(Some(if unchanged { Change::Orphaned } else { Change::Kept }))
+}
+
+/// The manifest this run makes, hashed as it grows and, when writing, streamed to the working
+/// folder.
+struct NewManifest {
+    file: Option<(BufWriter<File>, Utf8PathBuf)>,
+    hasher: Sha256,
+}
+
+impl NewManifest {
+    fn add(&mut self, path: &Utf8Path, hash: &str) -> Result<(), InputError> {
+        let line = format!("{hash}  {path}\n");
+        self.hasher.update(line.as_bytes());
+        if let Some((file, name)) = &mut self.file {
+            file.write_all(line.as_bytes()).map_err(|e| InputError(format!("cannot write `{name}`: {e}")))?;
+        }
+        Ok(())
+    }
+}
+
+/// One planned file after [`Worker::apply`].
+struct Outcome {
+    path: Utf8PathBuf,
+    hash: String,
+    report: Option<FileReport>,
+    written: bool,
+}
+
+/// Compares and writes the files of a chunk of steps, on one thread.
+struct Worker<'a> {
+    dir: &'a OutDir,
+    resolver: Resolver<'a>,
+}
+
+impl Worker<'_> {
+    /// Compares one step's files with `out/` and, when writing, journals then writes those that
+    /// differ.
+    fn apply(&mut self, files: Vec<(Utf8PathBuf, PlannedFile)>) -> Result<Vec<Outcome>, InputError> {
+        let checking = self.dir.mode == Mode::Check;
+        let mut outcomes = Vec::with_capacity(files.len());
+        let mut journal = String::new();
+        let mut pending = Vec::new();
+        for (path, file) in files {
+            let hash = Sha256::digest(&file.bytes);
+            let hex = hex(&hash);
+            let owned = self.dir.owned.get(&key(&path));
+            let (full, meta) = self.resolver.file(&path)?;
+            let (state, old) = match classify(&full, meta, &file, owned, checking)? {
+                Some(found) => found,
+                None => {
+                    outcomes.push(Outcome { path, hash: hex, report: None, written: false });
+                    continue;
+                }
+            };
+            let diff = match (&old, state) {
+                (Some(old), Change::Stale | Change::Edited) if checking => Some(unified(&path, old, &file.bytes, 40)),
+                _ => None,
+            };
+            if !checking {
+                match state {
+                    Change::Special => {
+                        return Err(InputError(format!(
+                            "`{full}` is not a regular file (a FIFO, socket, device or folder) where dlspec \
+                             writes `{path}`: remove it"
+                        )));
+                    }
+                    Change::Foreign if self.dir.mode == (Mode::Write { force: false }) => {
+                        return Err(InputError(format!(
+                            "`{full}` appeared while compiling and dlspec did not write it: move it away, or \
+                             pass --force to overwrite it"
+                        )));
+                    }
+                    Change::Mode => {}
+                    _ => journal.push_str(&format!("{hex}  {path}\n")),
+                }
+                pending.push((full, state, file));
+            }
+            outcomes.push(Outcome {
+                path: path.clone(),
+                hash: hex,
+                report: Some(FileReport { path, state, diff }),
+                written: !checking,
+            });
+        }
+        if !journal.is_empty()
+            && let Some(mut log) = self.dir.journal.as_ref()
+        {
+            log.write_all(journal.as_bytes())
+                .map_err(|e| InputError(format!("cannot write `{}`: {e}", self.dir.work().join(JOURNAL))))?;
+        }
+        for (full, state, file) in pending {
+            match state {
+                Change::Missing => self.create(&full, &file)?,
+                Change::Mode => set_mode(&full, file.executable)
+                    .map_err(|e| InputError(format!("cannot change the mode of `{full}`: {e}")))?,
+                _ => self.replace(&full, &file)?,
+            }
+        }
+        Ok(outcomes)
+    }
+
+    /// Creates a new file with its final mode, and the folders it needs, each once.
+    fn create(&mut self, full: &Utf8Path, file: &PlannedFile) -> Result<(), InputError> {
+        let io = |e: std::io::Error| InputError(format!("cannot write `{full}`: {e}"));
+        self.resolver.make_dirs(full.parent().expect("output files live in a folder"))?;
+        let mut created = match create_new(full, file.executable) {
+            Ok(created) => created,
+            // Created since it was found missing: replace it as any existing file.
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return self.replace(full, file),
+            Err(e) => return Err(io(e)),
+        };
+        created.write_all(&file.bytes).map_err(io)?;
+        if !self.dir.umask_keeps_modes {
+            set_file_mode(&created, file.executable).map_err(io)?;
+        }
+        Ok(())
+    }
+
+    /// Replaces an existing file: a temporary file in the working folder, renamed over it.
+    fn replace(&self, full: &Utf8Path, file: &PlannedFile) -> Result<(), InputError> {
+        let io = |e: std::io::Error| InputError(format!("cannot write `{full}`: {e}"));
+        let temp = self.dir.work().join(self.dir.temp_names.fetch_add(1, Ordering::Relaxed).to_string());
+        let mut created = create_new(&temp, file.executable).map_err(io)?;
+        created.write_all(&file.bytes).map_err(io)?;
+        if !self.dir.umask_keeps_modes {
+            set_file_mode(&created, file.executable).map_err(io)?;
+        }
+        drop(created);
+        std::fs::rename(&temp, full).map_err(io)
+    }
+}
+
+/// How a file differs, and its content when it was read.
+type Difference = (Change, Option<Vec<u8>>);
+
+/// How the file at `full` (`meta`: its `lstat`) differs from `planned`, and its content when it
+/// was read; `None` when it does not differ. The content is read only when the size matches or
+/// the manifest's hash is needed to tell a hand edit from a stale file (or, with `want_old`, for
+/// a diff); only regular files are opened.
+fn classify(
+    full: &Utf8Path,
+    meta: std::io::Result<Metadata>,
+    planned: &PlannedFile,
+    owned: Option<&Owned>,
+    want_old: bool,
+) -> Result<Option<Difference>, InputError> {
+    let io = |e: std::io::Error| InputError(format!("cannot read `{full}`: {e}"));
+    let meta = match meta {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Some((Change::Missing, None))),
+        Err(e) => return Err(io(e)),
+        Ok(meta) => meta,
+    };
+    if !meta.is_file() {
+        return Ok(Some((Change::Special, None)));
+    }
+    let Some(owned) = owned else {
+        return Ok(Some((Change::Foreign, None)));
+    };
+    let changed_by_hand = if owned.manifest.is_some() { Change::Edited } else { Change::Stale };
+    if meta.len() > FILE_LIMIT {
+        return Ok(Some((changed_by_hand, None)));
+    }
+    if meta.len() != planned.bytes.len() as u64 && owned.manifest.is_none() && !want_old {
+        return Ok(Some((Change::Stale, None)));
+    }
+    let Some((file, meta)) = open_regular(full).map_err(io)? else {
+        return Ok(Some((Change::Special, None)));
+    };
+    let mut current = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or_default());
+    file.take(FILE_LIMIT).read_to_end(&mut current).map_err(io)?;
+    if current == planned.bytes {
+        return Ok((!mode_is(&meta, planned.executable)).then_some((Change::Mode, None)));
+    }
+    let edited = owned.manifest.is_some() && !owned.recorded(&digest16(&Sha256::digest(&current)));
+    Ok(Some((if edited { Change::Edited } else { Change::Stale }, Some(current))))
 }
 
 /// A unified diff of a stale file, cut to `max_lines`.
@@ -250,47 +730,158 @@ pub fn unified(path: &Utf8Path, old: &[u8], new: &[u8], max_lines: usize) -> Str
     cut
 }
 
-fn write_atomic(path: &Utf8Path, file: &PlannedFile) -> Result<(), InputError> {
-    let io = |e: std::io::Error| InputError(format!("cannot write `{path}`: {e}"));
-    let dir = path.parent().expect("output files live in a directory");
-    let mut temp = tempfile::Builder::new().prefix(".dlspec-").tempfile_in(dir).map_err(io)?;
-    temp.write_all(&file.bytes).map_err(io)?;
-    set_mode(temp.as_file(), file.executable).map_err(io)?;
-    temp.persist(path).map_err(|e| io(e.error))?;
-    Ok(())
+/// What reading a manifest or journal gave.
+enum Records {
+    Absent,
+    /// Read whole: the sha256 of its bytes.
+    Read([u8; 32]),
+    Unusable(String),
+}
+
+/// Reads `<sha256>  <path>` lines, giving each to `each`, without ever blocking on a FIFO or
+/// holding more than a line. `tolerant`: a last line cut short (a journal whose writer was killed)
+/// is skipped instead of making the whole file unusable.
+fn read_records(path: &Utf8Path, tolerant: bool, mut each: impl FnMut(&Utf8Path, Digest16)) -> Records {
+    let (file, meta) = match open_regular(path) {
+        Ok(Some(found)) => found,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Records::Absent,
+        Ok(None) => return Records::Unusable("is not a regular file".to_owned()),
+        Err(e) => return Records::Unusable(format!("cannot be read ({e})")),
+    };
+    if meta.len() > MANIFEST_LIMIT {
+        return Records::Unusable(format!("is larger than {} MiB", MANIFEST_LIMIT >> 20));
+    }
+    let mut reader = BufReader::with_capacity(1 << 16, file.take(MANIFEST_LIMIT));
+    let mut hasher = Sha256::new();
+    let mut line = Vec::new();
+    for number in 1.. {
+        line.clear();
+        if let Err(e) = (&mut reader).take(LINE_LIMIT).read_until(b'\n', &mut line) {
+            return Records::Unusable(format!("cannot be read ({e})"));
+        }
+        if line.is_empty() {
+            break;
+        }
+        hasher.update(&line);
+        let Some((path, digest)) = line.strip_suffix(b"\n").and_then(parse_record) else {
+            if tolerant && !line.ends_with(b"\n") && (line.len() as u64) < LINE_LIMIT {
+                break;
+            }
+            return Records::Unusable(format!("has a line {number} that is not `<sha256>  <path>`"));
+        };
+        each(path, digest);
+    }
+    Records::Read(hasher.finalize().into())
+}
+
+/// A `<sha256>  <path>` line: 64 lowercase hex digits, two spaces, a relative path of plain names.
+fn parse_record(line: &[u8]) -> Option<(&Utf8Path, Digest16)> {
+    let line = std::str::from_utf8(line).ok()?;
+    let (hash, path) = line.split_once("  ")?;
+    let path = Utf8Path::new(path);
+    let plain = !path.as_str().is_empty()
+        && !path.as_str().contains(['\\', '\r'])
+        && path.components().all(|c| matches!(c, camino::Utf8Component::Normal(_)));
+    if hash.len() != 64 || !plain {
+        return None;
+    }
+    let mut digest = [0; 16];
+    for (i, byte) in digest.iter_mut().enumerate() {
+        let pair = hash.get(2 * i..2 * i + 2)?;
+        if !pair.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+            return None;
+        }
+        *byte = u8::from_str_radix(pair, 16).ok()?;
+    }
+    hash[32..].bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)).then_some((path, digest))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut hex = String::with_capacity(2 * bytes.len());
+    for b in bytes {
+        hex.push(char::from(HEX[usize::from(b >> 4)]));
+        hex.push(char::from(HEX[usize::from(b & 0xf)]));
+    }
+    hex
+}
+
+/// Opens `path` for reading without following a symlink and without waiting for a FIFO's writer;
+/// `None` when it is not a regular file (then nothing was read).
+fn open_regular(path: &Utf8Path) -> std::io::Result<Option<(File, Metadata)>> {
+    let mut options = OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW);
+    }
+    let file = match options.open(path) {
+        Ok(file) => file,
+        // O_NOFOLLOW on a symlink.
+        #[cfg(unix)]
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let meta = file.metadata()?;
+    Ok(meta.is_file().then_some((file, meta)))
+}
+
+/// A new file with its final mode (less the umask), failing if anything is at `path`.
+fn create_new(path: &Utf8Path, executable: bool) -> std::io::Result<File> {
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(if executable { 0o755 } else { 0o644 });
+    }
+    #[cfg(not(unix))]
+    let _ = executable;
+    options.open(path)
+}
+
+fn nofollow(options: &mut OpenOptions) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.custom_flags(libc::O_NOFOLLOW);
+    }
+    #[cfg(not(unix))]
+    let _ = options;
 }
 
 #[cfg(unix)]
-fn set_mode(file: &std::fs::File, executable: bool) -> std::io::Result<()> {
+fn set_file_mode(file: &File, executable: bool) -> std::io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
     file.set_permissions(std::fs::Permissions::from_mode(if executable { 0o755 } else { 0o644 }))
 }
 
 #[cfg(not(unix))]
-fn set_mode(_: &std::fs::File, _: bool) -> std::io::Result<()> {
+fn set_file_mode(_: &File, _: bool) -> std::io::Result<()> {
     Ok(())
 }
 
 #[cfg(unix)]
-fn mode_is(meta: &std::fs::Metadata, executable: bool) -> bool {
+fn set_mode(path: &Utf8Path, executable: bool) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(if executable { 0o755 } else { 0o644 }))
+}
+
+#[cfg(not(unix))]
+fn set_mode(_: &Utf8Path, _: bool) -> std::io::Result<()> {
+    Ok(())
+}
+
+#[cfg(unix)]
+fn mode_is(meta: &Metadata, executable: bool) -> bool {
     use std::os::unix::fs::PermissionsExt;
     meta.permissions().mode() & 0o777 == if executable { 0o755 } else { 0o644 }
 }
 
 #[cfg(not(unix))]
-fn mode_is(_: &std::fs::Metadata, _: bool) -> bool {
+fn mode_is(_: &Metadata, _: bool) -> bool {
     true
-}
-
-#[cfg(unix)]
-fn mode_matches(path: &Utf8Path, executable: bool) -> Result<bool, InputError> {
-    let meta = std::fs::metadata(path).map_err(|e| InputError(format!("cannot read `{path}`: {e}")))?;
-    Ok(mode_is(&meta, executable))
-}
-
-#[cfg(not(unix))]
-fn mode_matches(_: &Utf8Path, _: bool) -> Result<bool, InputError> {
-    Ok(true)
 }
 
 /// Turns paths relative to `out/` into real ones, refusing any symlink on the way so that nothing
@@ -307,7 +898,7 @@ impl<'a> Resolver<'a> {
     }
 
     /// `out/relative` and its `lstat`.
-    fn file(&mut self, relative: &Utf8Path) -> Result<(Utf8PathBuf, std::io::Result<std::fs::Metadata>), InputError> {
+    fn file(&mut self, relative: &Utf8Path) -> Result<(Utf8PathBuf, std::io::Result<Metadata>), InputError> {
         let mut current = self.out.to_path_buf();
         let mut components = relative.components().peekable();
         let mut missing = false;
@@ -352,16 +943,33 @@ impl<'a> Resolver<'a> {
         Ok((current, meta))
     }
 
-    /// Whether `dir` is known to be a real folder.
-    fn is_dir(&self, dir: &Utf8Path) -> bool {
-        self.folders.get(dir) == Some(&true)
-    }
-
-    /// `dir` and the folders above it, up to `out`, were just created.
-    fn created(&mut self, dir: &Utf8Path) {
-        for d in dir.ancestors().take_while(|d| d.starts_with(self.out) && *d != self.out) {
-            self.folders.insert(d.to_path_buf(), true);
+    /// Creates `dir` and the folders above it that are not known to exist, top down, one `mkdir`
+    /// each.
+    fn make_dirs(&mut self, dir: &Utf8Path) -> Result<(), InputError> {
+        let relative = dir.strip_prefix(self.out).expect("output folders are inside out/");
+        let mut current = self.out.to_path_buf();
+        for component in relative.components() {
+            current.push(component);
+            if self.folders.get(&current) == Some(&true) {
+                continue;
+            }
+            match std::fs::create_dir(&current) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let meta = std::fs::symlink_metadata(&current)
+                        .map_err(|e| InputError(format!("cannot create `{current}`: {e}")))?;
+                    if meta.file_type().is_symlink() {
+                        return Err(symlink(&current));
+                    }
+                    if !meta.is_dir() {
+                        return Err(InputError(format!("cannot create the folder `{current}`: a file is in the way")));
+                    }
+                }
+                Err(e) => return Err(InputError(format!("cannot create `{current}`: {e}"))),
+            }
+            self.folders.insert(current.clone(), true);
         }
+        Ok(())
     }
 
     /// Forgets every folder (after removing some).
@@ -384,69 +992,35 @@ fn remove_empty_parents(out: &Utf8Path, file: &Utf8Path) {
     }
 }
 
-fn read_optional(path: &Utf8Path) -> Result<Option<String>, InputError> {
-    Ok(read_optional_bytes(path)?.map(|b| String::from_utf8_lossy(&b).into_owned()))
-}
-
-fn read_optional_bytes(path: &Utf8Path) -> Result<Option<Vec<u8>>, InputError> {
-    match std::fs::read(path) {
-        Ok(bytes) => Ok(Some(bytes)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(InputError(format!("cannot read `{path}`: {e}"))),
-    }
-}
-
-/// Reads the current bytes of a generated file, for diffs.
-#[must_use]
-pub fn current_bytes(out: &Utf8Path, path: &Utf8Path) -> Vec<u8> {
-    Resolver::new(out).file(path).ok().and_then(|(p, _)| std::fs::read(p).ok()).unwrap_or_default()
-}
-
-fn parse_manifest(text: &str) -> BTreeMap<Utf8PathBuf, String> {
-    text.lines()
-        .filter_map(|line| line.split_once("  "))
-        .filter(|(hash, path)| hash.len() == 64 && !path.is_empty())
-        .filter(|(_, path)| Utf8Path::new(path).components().all(|c| matches!(c, camino::Utf8Component::Normal(_))))
-        .map(|(hash, path)| (Utf8PathBuf::from(path), hash.to_owned()))
-        .collect()
-}
-
-/// The sha256 of every planned file, in path order; in parallel, as it reads every byte.
-fn planned_hashes(plan: &Plan) -> Vec<String> {
-    let files: Vec<&PlannedFile> = plan.files.values().collect();
-    crate::in_parallel(&files, 256, |chunk| chunk.iter().map(|f| sha256_hex(&f.bytes)).collect::<Vec<_>>()).concat()
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut hex = String::with_capacity(64);
-    for b in Sha256::digest(bytes) {
-        hex.push(char::from(HEX[usize::from(b >> 4)]));
-        hex.push(char::from(HEX[usize::from(b & 0xf)]));
-    }
-    hex
-}
-
 #[cfg(all(test, unix))]
 mod tests {
     use std::os::unix::fs::PermissionsExt;
 
     use super::*;
 
-    fn plan(files: &[(&str, &str, bool)]) -> Plan {
-        let files = files
-            .iter()
+    type Files = Vec<(Utf8PathBuf, PlannedFile)>;
+    type Reports = Vec<(String, &'static str)>;
+
+    fn files(list: &[(&str, &str, bool)]) -> Files {
+        list.iter()
             .map(|(p, text, executable)| {
                 (Utf8PathBuf::from(p), PlannedFile { bytes: text.as_bytes().to_vec(), executable: *executable })
             })
-            .collect();
-        Plan { files, images: 1 }
+            .collect()
     }
 
-    fn changes(plan: &Plan, out: &Utf8Path) -> Vec<(String, &'static str)> {
-        let diff = diff(plan, out).unwrap();
-        diff.changes.iter().map(|(p, c)| (p.to_string(), c.word())).collect()
+    /// Runs `sync` with one step per file; the reports, as (path, word).
+    fn run(files: &Files, out: &Utf8Path, mode: Mode) -> Result<(Summary, Reports), InputError> {
+        let mut reports = Vec::new();
+        let summary =
+            sync(out, mode, files, |(path, _)| vec![path.clone()], |file| Ok(vec![file.clone()]), &mut |r| {
+                reports.push((r.path.to_string(), r.state.word()))
+            })?;
+        reports.sort();
+        Ok((summary, reports))
     }
+
+    const WRITE: Mode = Mode::Write { force: false };
 
     fn temp() -> (tempfile::TempDir, Utf8PathBuf) {
         let dir = tempfile::tempdir().unwrap();
@@ -455,9 +1029,9 @@ mod tests {
     }
 
     #[test]
-    fn diff_tells_every_kind_of_change() {
+    fn check_tells_every_kind_of_change_and_compile_repairs_them() {
         let (_dir, out) = temp();
-        let first = plan(&[
+        let first = files(&[
             ("a/run.sh", "echo\n", true),
             ("a/same-size.txt", "one\n", false),
             ("a/other-size.txt", "one\n", false),
@@ -467,18 +1041,19 @@ mod tests {
             ("gone.txt", "old\n", false),
             ("top.txt", "top\n", false),
         ]);
-        let d = diff(&first, &out).unwrap();
-        assert_eq!(d.changes.len(), 8);
-        assert!(d.changes.values().all(|c| *c == Change::Missing));
-        write(&first, &d, &out).unwrap();
-        let d = diff(&first, &out).unwrap();
-        assert!(d.is_clean(&first) && d.unchanged == 8, "{d:?}");
+        let (summary, reports) = run(&first, &out, Mode::Check).unwrap();
+        assert_eq!((summary.changed, reports.len()), (8, 8));
+        assert!(reports.iter().all(|(_, w)| *w == "missing"));
+        run(&first, &out, WRITE).unwrap();
+        let (summary, _) = run(&first, &out, Mode::Check).unwrap();
+        assert!(summary.is_clean() && summary.unchanged == 8, "{summary:?}");
+        assert!(!out.join(WORK_DIR).exists());
 
         std::fs::set_permissions(out.join("a/run.sh"), std::fs::Permissions::from_mode(0o644)).unwrap();
         std::fs::write(out.join("a/edited-same.txt"), "two\n").unwrap();
         std::fs::write(out.join("a/edited-other.txt"), "longer\n").unwrap();
         std::fs::remove_dir_all(out.join("b")).unwrap();
-        let second = plan(&[
+        let second = files(&[
             ("a/run.sh", "echo\n", true),
             ("a/same-size.txt", "two\n", false),
             ("a/other-size.txt", "longer\n", false),
@@ -496,47 +1071,77 @@ mod tests {
             ("b/c/deep.txt", "missing"),
             ("gone.txt", "orphaned"),
         ];
-        assert_eq!(changes(&second, &out), expected.map(|(p, w)| (p.to_owned(), w)));
-        let d = diff(&second, &out).unwrap();
-        assert_eq!(d.unchanged, 1);
-        let written = write(&second, &d, &out).unwrap();
-        assert_eq!((written.written, written.removed, written.overwritten_edits.len()), (6, 1, 2));
-        assert!(diff(&second, &out).unwrap().is_clean(&second));
+        let (summary, reports) = run(&second, &out, Mode::Check).unwrap();
+        assert_eq!(reports, expected.map(|(p, w)| (p.to_owned(), w)));
+        assert_eq!(summary.unchanged, 1);
+        let (summary, _) = run(&second, &out, WRITE).unwrap();
+        assert_eq!((summary.written, summary.orphaned), (6, 1));
+        assert!(run(&second, &out, Mode::Check).unwrap().0.is_clean());
         assert_eq!(std::fs::metadata(out.join("a/run.sh")).unwrap().permissions().mode() & 0o777, 0o755);
     }
 
     #[test]
     fn a_folder_emptied_by_an_orphan_is_created_again() {
         let (_dir, out) = temp();
-        let first = plan(&[("x/a.txt", "a\n", false)]);
-        write(&first, &diff(&first, &out).unwrap(), &out).unwrap();
+        run(&files(&[("x/a.txt", "a\n", false)]), &out, WRITE).unwrap();
         // `x/a.txt` goes first, and `x/` with it; then `x/b.txt` and `x/c/d.txt` need it again.
-        let second = plan(&[("x/b.txt", "b\n", false), ("x/c/d.txt", "d\n", false)]);
-        write(&second, &diff(&second, &out).unwrap(), &out).unwrap();
+        let second = files(&[("x/b.txt", "b\n", false), ("x/c/d.txt", "d\n", false)]);
+        run(&second, &out, WRITE).unwrap();
         assert!(!out.join("x/a.txt").exists());
         assert_eq!(std::fs::read_to_string(out.join("x/b.txt")).unwrap(), "b\n");
         assert_eq!(std::fs::read_to_string(out.join("x/c/d.txt")).unwrap(), "d\n");
-        assert!(diff(&second, &out).unwrap().is_clean(&second));
+        assert!(run(&second, &out, Mode::Check).unwrap().0.is_clean());
     }
 
     #[test]
     fn symlinks_are_refused_as_files_and_as_folders() {
         let (dir, out) = temp();
-        let files = plan(&[("a/b/file.txt", "x\n", false), ("z.txt", "z\n", false)]);
-        write(&files, &diff(&files, &out).unwrap(), &out).unwrap();
+        let planned = files(&[("a/b/file.txt", "x\n", false), ("z.txt", "z\n", false)]);
+        run(&planned, &out, WRITE).unwrap();
         let elsewhere = dir.path().join("elsewhere");
         std::fs::create_dir(&elsewhere).unwrap();
         std::fs::write(elsewhere.join("file.txt"), "x\n").unwrap();
 
         std::fs::remove_file(out.join("z.txt")).unwrap();
         std::os::unix::fs::symlink(elsewhere.join("file.txt"), out.join("z.txt")).unwrap();
-        let error = diff(&files, &out).unwrap_err().0;
+        let error = run(&planned, &out, Mode::Check).unwrap_err().0;
         assert!(error.contains("z.txt` is a symlink"), "{error}");
 
         std::fs::remove_file(out.join("z.txt")).unwrap();
         std::fs::remove_dir_all(out.join("a/b")).unwrap();
         std::os::unix::fs::symlink(&elsewhere, out.join("a/b")).unwrap();
-        let error = diff(&files, &out).unwrap_err().0;
+        let error = run(&planned, &out, Mode::Check).unwrap_err().0;
         assert!(error.contains("a/b` is a symlink"), "{error}");
+    }
+
+    #[test]
+    fn manifest_lines_must_be_a_hash_and_a_plain_relative_path() {
+        let hash = "ab".repeat(32);
+        assert!(parse_record(format!("{hash}  a/b.txt").as_bytes()).is_some());
+        for bad in [
+            format!("{hash}  /etc/passwd"),
+            format!("{hash}  a/../../b"),
+            format!("{hash}  ./a"),
+            format!("{hash}  "),
+            format!("{}  a", "AB".repeat(32)),
+            format!("{}  a", "ab".repeat(31)),
+            format!("{hash} a"),
+        ] {
+            assert!(parse_record(bad.as_bytes()).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn an_unusable_manifest_owns_nothing() {
+        let (_dir, out) = temp();
+        let planned = files(&[("a.txt", "new\n", false)]);
+        std::fs::create_dir(&out).unwrap();
+        std::fs::write(out.join("a.txt"), "mine\n").unwrap();
+        for manifest in ["", "garbage\n", &format!("{}  a.txt", "0".repeat(64))] {
+            std::fs::write(out.join(MANIFEST), manifest).unwrap();
+            let error = run(&planned, &out, WRITE).unwrap_err().0;
+            assert!(error.contains("--force"), "{manifest:?}: {error}");
+            assert_eq!(std::fs::read_to_string(out.join("a.txt")).unwrap(), "mine\n");
+        }
     }
 }

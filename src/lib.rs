@@ -3,8 +3,9 @@
 //! The pipeline, one module per stage, data flowing one way:
 //! [`source`] (find and read specs) → [`syntax`] (parse KDL) → [`decode`] (spanned
 //! [`ast`]) → [`resolve`] (profiles, matrix) → [`check`] (defaults, compatibility, all errors at
-//! once, giving [`model::Image`]s) → [`plan`] (every output file in memory, via [`render`]) →
-//! [`emit`] (write, or diff for `--check`). Problems of every stage are [`diag::Diag`]s.
+//! once, giving [`model::Image`]s) → [`plan`] (the output files, one image at a time, via
+//! [`render`]) → [`emit`] (write, or diff for `--check`), driven batch by batch by [`sync_out`].
+//! Problems of every stage are [`diag::Diag`]s.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -26,9 +27,14 @@ pub mod resolve;
 pub mod source;
 pub mod syntax;
 
+use std::sync::Arc;
+
+use camino::Utf8Path;
 use diag::Diagnostics;
+use emit::{FileReport, Mode, Summary};
 use model::{Catalog, Image};
-use source::SourceMap;
+use render::Templates;
+use source::{InputError, SourceMap};
 
 /// What the stages up to `check` make of a set of specs.
 #[derive(Debug)]
@@ -65,6 +71,31 @@ pub fn analyze_catalog(sources: &SourceMap) -> Analysis {
     let instances = resolve::resolve(&decls, &mut diags);
     let (images, catalog) = check::check(catalog_part, &instances, sources, &mut diags);
     Analysis { images, catalog, diags }
+}
+
+/// Renders the images and the catalog step by step into `out` (or, in [`Mode::Check`], compares
+/// them with it), holding one batch of rendered files at a time; `sink` gets every difference.
+///
+/// # Errors
+/// As [`emit::sync`].
+pub fn sync_out(
+    images: Vec<Image>,
+    templates: &Templates,
+    out: &Utf8Path,
+    mode: Mode,
+    sink: &mut dyn FnMut(FileReport),
+) -> Result<Summary, InputError> {
+    let images: Arc<[Image]> = images.into();
+    let catalog = plan::Catalog::new(&images);
+    let steps = plan::steps(&images);
+    emit::sync(
+        out,
+        mode,
+        &steps,
+        |step| plan::step_paths(*step, &images),
+        |step| plan::render_step(*step, &images, &catalog, templates),
+        sink,
+    )
 }
 
 /// Runs `work` over contiguous chunks of `items`, one chunk per available core (the first on the

@@ -1,9 +1,12 @@
-//! Plan: resolved images → every output file in memory (path under `out/`, bytes, mode).
+//! Plan: resolved images → output files (path under `out/`, bytes, mode), step by step: one
+//! image's files, or one catalog file, at a time.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use camino::Utf8PathBuf;
-use minijinja::{Value, context, value::Serde};
+use minijinja::value::{Enumerator, Object, ObjectRepr, Serde};
+use minijinja::{Value, context};
 use serde::Serialize;
 
 use crate::model::Image;
@@ -107,6 +110,63 @@ const IMAGE_OUTPUTS: &[Output] = &[
     Output { template: "image/README.md.j2", path: "README.md", executable: false, wanted: always },
 ];
 
+/// The catalog-wide files: template and path under `out/`.
+const CATALOG_OUTPUTS: [(&str, &str); 2] =
+    [("catalog/README.md.j2", "README.md"), ("catalog/docker-bake.hcl.j2", "docker-bake.hcl")];
+
+/// A unit of output, rendered at once: one image's files, or one catalog file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// Every file of the image at this index.
+    Image(usize),
+    /// The catalog file at this index of the catalog outputs.
+    Catalog(usize),
+}
+
+/// A key that orders relative paths (no `.` or `..`) the way `Path` does, component by component,
+/// and is cheaper to compare.
+fn path_key(path: &str) -> String {
+    path.replace('/', "\0")
+}
+
+/// Every step, in the order of the paths they produce: unless an image's directory is inside
+/// another's, the files of all steps come out in path order.
+#[must_use]
+pub fn steps(images: &[Image]) -> Vec<Step> {
+    let mut steps: Vec<(String, Step)> =
+        images.iter().enumerate().map(|(i, image)| (path_key(image.dir.as_str()), Step::Image(i))).collect();
+    steps.extend(CATALOG_OUTPUTS.iter().enumerate().map(|(i, (_, path))| (path_key(path), Step::Catalog(i))));
+    steps.sort_by(|a, b| a.0.cmp(&b.0));
+    steps.into_iter().map(|(_, step)| step).collect()
+}
+
+/// The paths a step produces, in path order, without rendering anything.
+#[must_use]
+pub fn step_paths(step: Step, images: &[Image]) -> Vec<Utf8PathBuf> {
+    match step {
+        Step::Image(i) => {
+            let image = &images[i];
+            let mut paths: Vec<Utf8PathBuf> =
+                IMAGE_OUTPUTS.iter().filter(|o| (o.wanted)(image)).map(|o| image.dir.join(o.path)).collect();
+            paths.extend(locked_layers(image).map(|layer| image.dir.join("pip").join(&layer.file)));
+            paths.sort_by_cached_key(|p| path_key(p.as_str()));
+            paths
+        }
+        Step::Catalog(i) => vec![Utf8PathBuf::from(CATALOG_OUTPUTS[i].1)],
+    }
+}
+
+/// The pip layers of the image's `dlspec lock`, each written to `pip/` for the Dockerfile to mount.
+fn locked_layers(image: &Image) -> impl Iterator<Item = &crate::lock::LockedLayer> {
+    image.lock.iter().flat_map(|lock| &lock.layers)
+}
+
+/// What the catalog templates see: every image and the bake groups.
+pub struct Catalog {
+    images: Value,
+    groups: Value,
+}
+
 /// A bake group: every image of one name.
 #[derive(Debug, Serialize)]
 struct Group {
@@ -115,18 +175,62 @@ struct Group {
     targets: Vec<String>,
 }
 
-/// Renders every file of every image and the catalog.
+impl Catalog {
+    /// The catalog of `images`, each converted for the templates only when a template reaches it,
+    /// so that no copy of the whole catalog is held while the catalog files render.
+    #[must_use]
+    pub fn new(images: &Arc<[Image]>) -> Self {
+        Self::with(Value::from_object(LazyImages(Arc::clone(images))), images)
+    }
+
+    fn with(listed: Value, images: &[Image]) -> Self {
+        let mut groups: BTreeMap<&str, Group> = BTreeMap::new();
+        for image in images {
+            let group = groups.entry(&image.name).or_insert_with(|| Group {
+                name: image.name.clone(),
+                slug: crate::model::bake_group(&image.name),
+                targets: Vec::new(),
+            });
+            group.targets.push(image.slug.clone());
+        }
+        let groups: Vec<Group> = groups.into_values().collect();
+        Self { images: listed, groups: Value::from(Serde(&groups)) }
+    }
+}
+
+/// The images as a template sequence that converts an image when the template reads it.
+#[derive(Debug)]
+struct LazyImages(Arc<[Image]>);
+
+impl Object for LazyImages {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Seq
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        self.0.get(key.as_usize()?).map(|image| Value::from(Serde(image)))
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::Seq(self.0.len())
+    }
+}
+
+/// Renders the files of one step, in path order.
 ///
 /// # Errors
 /// When a template fails to render.
-pub fn plan(images: &[Image], templates: &Templates) -> Result<Plan, InputError> {
-    let mut plan = Plan { files: BTreeMap::new(), images: images.len() };
-    // Images render independently, so in parallel; merged in image order, the first error is the
-    // one a single pass would meet.
-    let rendered = crate::in_parallel(images, 8, |chunk| {
-        let mut files = Vec::new();
-        for image in chunk {
+pub fn render_step(
+    step: Step,
+    images: &[Image],
+    catalog: &Catalog,
+    templates: &Templates,
+) -> Result<Vec<(Utf8PathBuf, PlannedFile)>, InputError> {
+    match step {
+        Step::Image(i) => {
+            let image = &images[i];
             let context = context! { image => Serde(image), labels => Serde(image.kubernetes_labels()) };
+            let mut files = Vec::new();
             for output in IMAGE_OUTPUTS.iter().filter(|o| (o.wanted)(image)) {
                 let text = templates.render(output.template, &context)?;
                 files.push((
@@ -134,12 +238,36 @@ pub fn plan(images: &[Image], templates: &Templates) -> Result<Plan, InputError>
                     PlannedFile { bytes: text.into_bytes(), executable: output.executable },
                 ));
             }
-            for layer in image.lock.iter().flat_map(|lock| &lock.layers) {
+            for layer in locked_layers(image) {
                 files.push((
                     image.dir.join("pip").join(&layer.file),
                     PlannedFile { bytes: layer.text.clone().into_bytes(), executable: false },
                 ));
             }
+            files.sort_by_cached_key(|(path, _)| path_key(path.as_str()));
+            Ok(files)
+        }
+        Step::Catalog(i) => {
+            let (template, path) = CATALOG_OUTPUTS[i];
+            let context = context! { images => catalog.images.clone(), groups => catalog.groups.clone() };
+            let text = templates.render(template, &context)?;
+            Ok(vec![(Utf8PathBuf::from(path), PlannedFile { bytes: text.into_bytes(), executable: false })])
+        }
+    }
+}
+
+/// Renders every file of every image and the catalog, all in memory (for tests and tools; `compile`
+/// renders step by step through [`crate::sync_out`]).
+///
+/// # Errors
+/// When a template fails to render.
+pub fn plan(images: &[Image], templates: &Templates) -> Result<Plan, InputError> {
+    let catalog = Catalog::with(Value::from(Serde(images)), images);
+    let steps = steps(images);
+    let rendered = crate::in_parallel(&steps, 8, |chunk| {
+        let mut files = Vec::new();
+        for step in chunk {
+            files.extend(render_step(*step, images, &catalog, templates)?);
         }
         Ok::<_, InputError>(files)
     });
@@ -147,24 +275,5 @@ pub fn plan(images: &[Image], templates: &Templates) -> Result<Plan, InputError>
     for chunk in rendered {
         files.extend(chunk?);
     }
-    // Collecting sorts by `Path` order, which is slow to compare. A cheap key that orders these
-    // paths (relative, no `.` or `..`) the same way sorts them first, and collecting is linear.
-    files.sort_by_cached_key(|(path, _)| path.as_str().replace('/', "\0"));
-    plan.files = files.into_iter().collect();
-    let mut groups: BTreeMap<&str, Group> = BTreeMap::new();
-    for image in images {
-        let group = groups.entry(&image.name).or_insert_with(|| Group {
-            name: image.name.clone(),
-            slug: crate::model::bake_group(&image.name),
-            targets: Vec::new(),
-        });
-        group.targets.push(image.slug.clone());
-    }
-    let groups: Vec<Group> = groups.into_values().collect();
-    let catalog: Value = context! { images => Serde(images), groups => Serde(&groups) };
-    for (template, path) in [("catalog/README.md.j2", "README.md"), ("catalog/docker-bake.hcl.j2", "docker-bake.hcl")] {
-        let text = templates.render(template, &catalog)?;
-        plan.files.insert(Utf8PathBuf::from(path), PlannedFile { bytes: text.into_bytes(), executable: false });
-    }
-    Ok(plan)
+    Ok(Plan { files: files.into_iter().collect(), images: images.len() })
 }

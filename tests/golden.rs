@@ -2,7 +2,8 @@
 
 mod common;
 
-use dlspec::{emit, plan, render::Templates};
+use dlspec::emit::Mode;
+use dlspec::render::Templates;
 
 #[test]
 fn committed_out_is_up_to_date() {
@@ -10,12 +11,14 @@ fn committed_out_is_up_to_date() {
     let (mut images, diags) = dlspec::analyze(&sources);
     dlspec::lock::attach(&common::root().join("specs"), &mut images);
     assert!(!diags.has_errors(), "the repository's specs have errors: {diags:?}");
-    let plan = plan::plan(&images, &Templates::load(None).unwrap()).unwrap();
     let out = common::root().join("out");
-    let diff = emit::diff(&plan, &out).unwrap();
-    let stale: Vec<String> = diff.changes.iter().map(|(p, c)| format!("{} {p}", c.word())).collect();
+    let mut stale = Vec::new();
+    let summary = dlspec::sync_out(images, &Templates::load(None).unwrap(), &out, Mode::Check, &mut |r| {
+        stale.push(format!("{} {}", r.state.word(), r.path));
+    })
+    .unwrap();
     assert!(
-        diff.is_clean(&plan),
+        summary.is_clean(),
         "out/ is not up to date:\n{}\nNOTE: run `cargo run --release -- compile` and commit out/",
         stale.join("\n")
     );
