@@ -72,3 +72,23 @@ fn torch_reports_the_cudnn_its_wheels_bring() {
     assert_eq!(torch.cudnn.as_deref(), Some("8.9.2.26"));
     assert!(diags.is_empty(), "no duplicate cuDNN on a base without it: {diags:?}");
 }
+
+fn torch_of(spec: &str) -> dlspec::model::Pytorch {
+    let (images, diags) = analyze(spec);
+    match images.first().and_then(|i| i.framework.clone()) {
+        Some(Framework::Pytorch(torch)) => torch,
+        other => panic!("not torch: {other:?} {diags:?}"),
+    }
+}
+
+#[test]
+fn torch_cudnn_follows_the_chosen_wheel_variant() {
+    let pypi =
+        torch_of("image \"pt\" {\n    pytorch \"2.7.0\"\n    python \"3.11\"\n    cuda \"12.6.3\" cudnn=\"none\"\n}\n");
+    assert_eq!(pypi.variant.as_deref(), Some("cu126"));
+    assert_eq!(pypi.cudnn.as_deref(), Some("9.5.1.17"), "2.7.0's PyPI wheel is the cu126 build");
+    let other =
+        torch_of("image \"pt\" {\n    pytorch \"2.3.0\"\n    python \"3.10\"\n    cuda \"11.8.0\" cudnn=\"none\"\n}\n");
+    assert_eq!(other.variant.as_deref(), Some("cu118"));
+    assert_eq!(other.cudnn, None, "no row describes the cu118 build: its cuDNN is not claimed");
+}

@@ -1218,14 +1218,18 @@ impl Checker<'_> {
         if cuda_wheels && base.base.cudnn.is_some() {
             self.duplicate_cudnn_note(base, "torch's CUDA wheels bring their own cuDNN");
         }
-        let wheel = self.compat.wheel("torch", &release.torch).cloned();
+        // The chosen variant's own row when the table has one; else the glibc check falls back
+        // to the PyPI wheel's row, the only build of that release the table may describe.
+        let variant_wheel =
+            variant.as_deref().and_then(|v| self.compat.wheel_variant("torch", &release.torch, v)).cloned();
+        let wheel = variant_wheel.clone().or_else(|| self.compat.wheel("torch", &release.torch).cloned());
         if let Some(wheel) = &wheel {
             ok &= self.glibc_fits(&format!("torch {}", release.torch), wheel, cuda_wheels, base, version.span);
         }
         if !ok {
             return None;
         }
-        let cudnn = wheel.filter(|w| variant.as_deref() == Some(w.pip_variant.as_str())).map(|w| w.pip_cudnn);
+        let cudnn = variant_wheel.map(|w| w.pip_cudnn);
         let mut requirements =
             vec![format!("torch=={}", release.torch), format!("torchvision=={}", release.torchvision)];
         if let Some(ta) = &torchaudio {

@@ -487,10 +487,18 @@ impl Compat {
         self.cudnn_in_tags.iter().find(|t| t.cuda == cuda && t.os == os)
     }
 
-    /// The wheel facts of a framework release (`torch`, `tensorflow`).
+    /// The wheel facts of a framework release (`torch`, `tensorflow`): for torch, the row of the
+    /// plain PyPI wheel (listed first for its release).
     #[must_use]
     pub fn wheel(&self, framework: &str, version: &str) -> Option<&Wheel> {
         self.wheels.iter().find(|w| w.framework == framework && w.version == version)
+    }
+
+    /// The wheel facts of one CUDA variant of a release (`cu118`): torch publishes one wheel per
+    /// variant, each pinning its own nvidia-* libraries; `None` when no row describes that variant.
+    #[must_use]
+    pub fn wheel_variant(&self, framework: &str, version: &str, variant: &str) -> Option<&Wheel> {
+        self.wheels.iter().find(|w| w.framework == framework && w.version == version && w.pip_variant == variant)
     }
 
     /// The removal that covers an image reference pulled from Docker Hub; `None` for references
@@ -609,6 +617,19 @@ mod tests {
         assert!(!compat.wheel("tensorflow", "2.15.0").unwrap().pip_cuda_installs("3.10"));
         assert!(compat.wheel("tensorflow", "2.15.0.post1").unwrap().pip_cuda_installs("3.11"));
         assert_eq!(compat.wheel("torch", "2.7.1").unwrap().glibc, "2.28");
+    }
+
+    #[test]
+    fn torch_wheels_are_keyed_by_variant() {
+        let compat = get();
+        assert_eq!(compat.wheel_variant("torch", "2.6.0", "cu124").unwrap().pip_cudnn, "9.1.0.70");
+        assert_eq!(compat.wheel_variant("torch", "2.7.1", "cu126").unwrap().pip_cudnn, "9.5.1.17");
+        assert_eq!(compat.wheel_variant("torch", "2.7.1", "cu126").unwrap().pip_nccl, "2.26.2");
+        assert_eq!(compat.wheel_variant("torch", "2.4.0", "cu121").unwrap().pip_cudnn, "9.1.0.70");
+        assert_eq!(compat.wheel_variant("torch", "2.7.0", "cu126").unwrap().glibc, "2.28");
+        assert!(compat.wheel_variant("torch", "2.7.0", "cu128").is_none());
+        // No row describes download.pytorch.org's cu118 build of 2.3.0: no cuDNN is claimed for it.
+        assert!(compat.wheel_variant("torch", "2.3.0", "cu118").is_none());
     }
 
     #[test]
