@@ -776,7 +776,8 @@ fn lock(args: &LockArgs) -> Result<u8, InputError> {
         errors.push(diag);
     }
     let command = if args.check { "lock --check" } else { "lock" };
-    let reported = report(&sources, errors, false, args.format, true);
+    // `lock --check` runs beside `dlspec check` (pre-commit): one count line, not the diagnostics again.
+    let reported = report(&sources, errors, false, args.format, !args.check);
     if reported.failed() {
         if args.format == Format::Json {
             print_json(&reported.json_fields(command).into());
