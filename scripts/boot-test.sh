@@ -672,7 +672,11 @@ def text(selector):
     return bool(found), found or "no text in %s (title %r)" % (selector, evaluate("document.title"))
 
 
-def frame(want, since={}):
+# When each iframe was first seen without a document.
+empty_since = {}
+
+
+def frame(want):
     children = call("Page.getFrameTree")["frameTree"].get("childFrames", [])
     if not children:
         return False, "no iframe in %s" % evaluate("location.href")
@@ -680,7 +684,7 @@ def frame(want, since={}):
     if child["url"] in ("", "about:blank") or child["url"].startswith("chrome-error:"):
         # No document yet, or chromium's error page: a refusal once it stays so for 15 s (a
         # document JupyterLab serves, warm after the menu check, commits within a second or two).
-        first = since.setdefault(child["id"], time.time())
+        first = empty_since.setdefault(child["id"], time.time())
         return time.time() - first > 15, "refused: the iframe shows no document (url %r, origin %r)" % (
             child["url"], child.get("securityOrigin"))
     if not child["url"].startswith(want):
