@@ -572,7 +572,8 @@ config_files() {
 #   menu   open URL until JupyterLab's menu bar has the label WANT; SEEN: the menu bar's labels
 #   text   open URL until the text of the element WANT (a CSS selector) is not empty; SEEN: it
 #   frame  open URL, a page with one iframe, until the iframe's document at WANT loaded (SEEN:
-#          its URL and title), or the iframe showed no document for 15 s (SEEN: `refused: …`)
+#          its URL and title), or the iframe showed no document at WANT for 15 s (SEEN:
+#          `refused: …`)
 write_browser_client() {
     cat >"$1" <<'PYTHON'
 import json
@@ -672,26 +673,27 @@ def text(selector):
     return bool(found), found or "no text in %s (title %r)" % (selector, evaluate("document.title"))
 
 
-# When each iframe was first seen without a document.
+# When each framing page (by URL) was first seen with no document at WANT in its iframe.
 empty_since = {}
 
 
 def frame(want):
-    children = call("Page.getFrameTree")["frameTree"].get("childFrames", [])
-    if not children:
-        return False, "no iframe in %s" % evaluate("location.href")
-    child = children[0]["frame"]
-    if child["url"] in ("", "about:blank") or child["url"].startswith("chrome-error:"):
-        # No document yet, or chromium's error page: a refusal once it stays so for 15 s (a
-        # document JupyterLab serves, warm after the menu check, commits within a second or two).
-        first = empty_since.setdefault(child["id"], time.time())
-        return time.time() - first > 15, "refused: the iframe shows no document (url %r, origin %r)" % (
-            child["url"], child.get("securityOrigin"))
-    if not child["url"].startswith(want):
-        return False, "the iframe shows %r" % child["url"]
-    world = call("Page.createIsolatedWorld", frameId=child["id"])["executionContextId"]
+    page = evaluate("document.querySelector('iframe') ? location.href : ''")
+    if not page:
+        return False, "no page with an iframe (at %s)" % evaluate("location.href")
+    children = [child["frame"] for child in call("Page.getFrameTree")["frameTree"].get("childFrames", [])]
+    shown = [child for child in children if child["url"].startswith(want)]
+    if not shown:
+        # Refused: chromium's error page (url "" or chrome-error://…, an opaque origin), or, for
+        # a cross-site frame, no frame in the page's tree at all. A refusal once it stays so for
+        # 15 s: a document that JupyterLab serves (warm after the menu check) commits within
+        # a second or two.
+        first = empty_since.setdefault(page, time.time())
+        return time.time() - first > 15, "refused: no document in the iframe for 15 s (frames: %s)" % (
+            ", ".join(repr(child["url"]) for child in children) or "none")
+    world = call("Page.createIsolatedWorld", frameId=shown[0]["id"])["executionContextId"]
     title = evaluate("document.readyState === 'complete' ? document.title : ''", world)
-    return bool(title), "%s (title %r)" % (child["url"], title)
+    return bool(title), "%s (title %r)" % (shown[0]["url"], title)
 
 
 looks = {"menu": (menu, 120), "text": (text, 60), "frame": (frame, 60)}
