@@ -744,7 +744,7 @@ menu_label() {
 browser_checks() {
     local id=$1 ctx=$2 token=$3
     local base="http://127.0.0.1:${L[jupyter.port]}${L[jupyter.base-url]}"
-    local lab origins allowed="" foreign port csp directive expected origin url seen label results
+    local lab origins allowed="" foreign port csp directive expected origin url seen label results missing
     local servers=() tasks=() names=() i pid
     lab="${base}lab${token:+?token=$token}"
     origins=$(frame_origins "$ctx/init/jupyter/jupyter_config.py")
@@ -756,6 +756,7 @@ browser_checks() {
         foreign=http://$([[ $allowed == http://127.0.0.1:* ]] && echo localhost || echo 127.0.0.1):$((port + 1))
     else
         foreign=http://localhost:8765
+        if [ -n "$origins" ]; then echo "   frame-ancestors names no loopback http://HOST:PORT: only a refused frame is checked"; fi
     fi
 
     csp=$(in_netns "$id" curl -s -o /dev/null -D - --max-time 10 "$lab" 2>/dev/null | tr -d '\r' \
@@ -796,7 +797,8 @@ browser_checks() {
     done
 
     write_browser_client "$ctx/browser.py"
-    results=$(printf '%s\n' "${tasks[@]}" | in_netns "$id" /usr/bin/python3 "$ctx/browser.py" "$ctx/chromium-profile" "$ctx/chromium.log" 2>&1 || true)
+    results=$(printf '%s\n' "${tasks[@]}" | in_netns "$id" /usr/bin/python3 "$ctx/browser.py" "$ctx/chromium-profile" "$ctx/chromium.log" 2>"$ctx/browser.log" || true)
+    missing="no answer from the DevTools client: $(tail -n 3 "$ctx/browser.log")"
     for pid in "${servers[@]}"; do kill "$pid" 2>/dev/null || true; done
     wait "${servers[@]}" 2>/dev/null || true
     for i in "${!tasks[@]}"; do
@@ -804,12 +806,12 @@ browser_checks() {
         seen=${line#*$'\t'}
         url=${seen%% *}
         case ${tasks[$i]%%$'\t'*} in
-            menu | text) check "${names[$i]}" "$([[ $line == done$'\t'* ]] || oneline "${line:-no answer: $results}")" ;;
+            menu | text) check "${names[$i]}" "$([[ $line == done$'\t'* ]] || oneline "${line:-$missing}")" ;;
             frame)
                 if [[ ${names[$i]} == *" frames JupyterLab" ]]; then
-                    check "${names[$i]}" "$([[ $line == done$'\t'* && $url == "$base"* ]] || oneline "${line:-no answer: $results}")"
+                    check "${names[$i]}" "$([[ $line == done$'\t'* && $url == "$base"* ]] || oneline "${line:-$missing}")"
                 else
-                    check "${names[$i]}" "$([[ $line == done$'\t'refused:* ]] || oneline "${line:-no answer: $results}")"
+                    check "${names[$i]}" "$([[ $line == done$'\t'refused:* ]] || oneline "${line:-$missing}")"
                 fi ;;
         esac
     done
