@@ -165,7 +165,7 @@ use_driver "$([ "$driver" = auto ] && echo overlay || echo "$driver")"
 R=(--network none --ulimit nofile=1024:4096 --ulimit nproc=1000:2000 --no-healthcheck)
 export TMPDIR="$E/tmp"
 mkdir -p "$E/tmp" "$E/cni" "$E/libpod-tmp" "$cache"
-touch "$E/containers"
+touch "$E/containers" "$E/servers"
 
 cleanup() {
     local id mountpoint
@@ -173,6 +173,10 @@ cleanup() {
     while read -r id; do
         [ -n "$id" ] && podman "${P[@]}" rm -f -t 0 "$id" >/dev/null 2>&1
     done <"$E/containers"
+    # The browser checks' page servers, by process id, if the test stopped while they ran.
+    while read -r id; do
+        [ -n "$id" ] && kill "$id" 2>/dev/null
+    done <"$E/servers"
     podman "${P[@]}" rmi -af >/dev/null 2>&1
     buildah "${G[@]}" rm --all >/dev/null 2>&1
     # Whatever is still mounted under the state directory, deepest first.
@@ -745,7 +749,7 @@ browser_checks() {
     local id=$1 ctx=$2 token=$3
     local base="http://127.0.0.1:${L[jupyter.port]}${L[jupyter.base-url]}"
     local lab origins allowed="" foreign port csp directive expected origin url seen label results missing
-    local servers=() tasks=() names=() i pid
+    local servers=() tasks=() names=() i pid netns_pid
     lab="${base}lab${token:+?token=$token}"
     origins=$(frame_origins "$ctx/init/jupyter/jupyter_config.py")
     for origin in $origins; do
@@ -768,10 +772,13 @@ browser_checks() {
 
     mkdir -p "$ctx/pages"
     printf '<!DOCTYPE html>\n<title>portal</title>\n<iframe src="%s" width="1000" height="700"></iframe>\n' "$lab" >"$ctx/pages/frame.html"
+    # nsenter, not in_netns: $! must be the server itself (nsenter execs it), to stop it below.
+    netns_pid=$(podman_ inspect -f '{{.State.Pid}}' "$id")
     for origin in $allowed $foreign; do
         port=${origin##*:}
-        in_netns "$id" python3 -m http.server "$port" --bind 127.0.0.1 --directory "$ctx/pages" >"$ctx/http-$port.log" 2>&1 &
+        nsenter -t "$netns_pid" -n -- python3 -m http.server "$port" --bind 127.0.0.1 --directory "$ctx/pages" >"$ctx/http-$port.log" 2>&1 &
         servers+=("$!")
+        echo "$!" >>"$E/servers"
     done
     for origin in $allowed $foreign; do
         for _ in $(seq 1 20); do
