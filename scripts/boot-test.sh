@@ -69,12 +69,12 @@
 #                        expectations is one the installed framework does not report
 #
 # Needs root and buildah, podman, runc, debootstrap, sshpass, curl, ssh, nsenter, python3,
-# chromium and python3-websocket (for Debian's /usr/bin/python3); as
-# root on Debian/Ubuntu it installs the missing ones with apt-get. All container state lives in a
-# temporary directory (--root, --runroot, --tmpdir, runc --root) removed at exit, with the
-# containers (by id) and any mount left under it. The base rootfs tarball is cached in
-# $BOOT_TEST_CACHE (default ${XDG_CACHE_HOME:-$HOME/.cache}/dlspec-boot-test), made again after
-# 30 days.
+# chromium and python3-websocket (for Debian's /usr/bin/python3); as root on Debian/Ubuntu it
+# installs the missing ones with apt-get. All container state lives in a temporary directory
+# (--root, --runroot, --tmpdir, runc --root) removed at exit, with the containers (by id), the
+# page servers of the browser checks and any mount left under it. The base rootfs tarball is
+# cached in $BOOT_TEST_CACHE (default ${XDG_CACHE_HOME:-$HOME/.cache}/dlspec-boot-test), made
+# again after 30 days.
 # Environment: BOOT_TEST_STORAGE_DRIVER (auto, the default: overlay if it works here, else vfs;
 # or vfs, overlay), BOOT_TEST_CACHE, DEBIAN_MIRROR (debootstrap's mirror; default: the host's apt
 # source), HOST_CA (CA bundle for the build's downloads; default the host's), BOOT_TEST_KEEP=1
