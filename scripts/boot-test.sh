@@ -748,7 +748,7 @@ menu_label() {
 browser_checks() {
     local id=$1 ctx=$2 token=$3
     local base="http://127.0.0.1:${L[jupyter.port]}${L[jupyter.base-url]}"
-    local lab origins allowed="" foreign port csp directive expected origin url seen label results missing
+    local lab origins allowed="" foreign port csp directive expected origin url seen detail label results missing
     local servers=() tasks=() names=() i pid netns_pid
     lab="${base}lab${token:+?token=$token}"
     origins=$(frame_origins "$ctx/init/jupyter/jupyter_config.py")
@@ -812,13 +812,18 @@ browser_checks() {
         line=$(sed -n "$((i + 1))p" <<<"$results")
         seen=${line#*$'\t'}
         url=${seen%% *}
+        case $line in
+            "") detail=$missing ;;
+            timeout$'\t'*) detail="timed out: $seen" ;;
+            *) detail=$seen ;;
+        esac
         case ${tasks[$i]%%$'\t'*} in
-            menu | text) check "${names[$i]}" "$([[ $line == done$'\t'* ]] || oneline "${line:-$missing}")" ;;
+            menu | text) check "${names[$i]}" "$([[ $line == done$'\t'* ]] || oneline "$detail")" ;;
             frame)
                 if [[ ${names[$i]} == *" frames JupyterLab" ]]; then
-                    check "${names[$i]}" "$([[ $line == done$'\t'* && $url == "$base"* ]] || oneline "${line:-$missing}")"
+                    check "${names[$i]}" "$([[ $line == done$'\t'* && $url == "$base"* ]] || oneline "$detail")"
                 else
-                    check "${names[$i]}" "$([[ $line == done$'\t'refused:* ]] || oneline "${line:-$missing}")"
+                    check "${names[$i]}" "$([[ $line == done$'\t'refused:* ]] || oneline "$detail")"
                 fi ;;
         esac
     done
