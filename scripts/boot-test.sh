@@ -19,6 +19,13 @@
 #     refuses an API call without it (401/403), and serves its UI language pack, selected in the
 #     user settings written by init.py;
 #   - TensorBoard answers at its path prefix;
+#   - in a browser (headless chromium, in the container's network namespace, driven over the
+#     DevTools protocol): JupyterLab with the token shows its File menu in the UI language of the
+#     LABEL ("文件" for zh_CN); TensorBoard renders at its path prefix; JupyterLab's
+#     Content-Security-Policy names exactly 'self' and the origins of `jupyter frame-ancestors=`
+#     (FRAME_ANCESTORS in init/jupyter/jupyter_config.py: no LABEL carries them), a page served
+#     (python3 -m http.server) from the first one, when it is a loopback http://HOST:PORT, frames
+#     JupyterLab, and a page from another loopback origin gets chromium's error page instead;
 #   - the container stops within 10 s on SIGTERM and boots a second time cleanly: all programs
 #     RUNNING again, the files platform.sh and boot.sh manage unchanged, no duplicated lines in
 #     sshd_config, no errors in the boot log;
@@ -55,17 +62,21 @@
 #   tensorboard-prefix   supervisor.ini: TensorBoard's --path_prefix is wrong
 #   jupyterlab-command   supervisor.ini: jupyterlab's command does not exist
 #   sshd-root-login      sshd_config: PermitRootLogin prohibit-password
+#   frame-ancestors      jupyter_config.py: the Content-Security-Policy header names another
+#                        origin than FRAME_ANCESTORS (needs an IMAGE_DIR with a loopback
+#                        `jupyter frame-ancestors=`, e.g. tests/boot/jupyter-frame.kdl)
 #   framework-version    (--framework) the framework version of the LABEL and of the self-test's
 #                        expectations is one the installed framework does not report
 #   tampered-hash        pip/platform.lock.txt (a locked image only): every sha256 zeroed, so
 #                        pip --require-hashes must refuse the files and the build fail
 #
-# Needs root and buildah, podman, runc, debootstrap, sshpass, curl, ssh, nsenter, python3; as
-# root on Debian/Ubuntu it installs the missing ones with apt-get. All container state lives in a
-# temporary directory (--root, --runroot, --tmpdir, runc --root) removed at exit, with the
-# containers (by id) and any mount left under it. The base rootfs tarball is cached in
-# $BOOT_TEST_CACHE (default ${XDG_CACHE_HOME:-$HOME/.cache}/dlspec-boot-test), made again after
-# 30 days.
+# Needs root and buildah, podman, runc, debootstrap, sshpass, curl, ssh, nsenter, python3,
+# chromium and python3-websocket (for Debian's /usr/bin/python3); as root on Debian/Ubuntu it
+# installs the missing ones with apt-get. All container state lives in a temporary directory
+# (--root, --runroot, --tmpdir, runc --root) removed at exit, with the containers (by id), the
+# page servers of the browser checks and any mount left under it. The base rootfs tarball is
+# cached in $BOOT_TEST_CACHE (default ${XDG_CACHE_HOME:-$HOME/.cache}/dlspec-boot-test), made
+# again after 30 days.
 # Environment: BOOT_TEST_STORAGE_DRIVER (auto, the default: overlay if it works here, else vfs;
 # or vfs, overlay), BOOT_TEST_CACHE, DEBIAN_MIRROR (debootstrap's mirror; default: the host's apt
 # source), HOST_CA (CA bundle for the build's downloads; default the host's), BOOT_TEST_KEEP=1
@@ -111,6 +122,10 @@ for tool in buildah:buildah podman:podman runc:runc debootstrap:debootstrap sshp
         missing+=("${tool#*:}")
     fi
 done
+# The browser checks: Debian's chromium, driven over the DevTools protocol by Debian's Python
+# with python3-websocket (not whichever python3 comes first on PATH: a venv lacks the module).
+if ! command -v chromium >/dev/null 2>&1; then missing+=(chromium); fi
+if ! /usr/bin/python3 -c 'import websocket' >/dev/null 2>&1; then missing+=(python3-websocket); fi
 if [ "${#missing[@]}" -gt 0 ]; then
     if command -v apt-get >/dev/null 2>&1; then
         echo "== installing ${missing[*]}"
@@ -152,7 +167,7 @@ use_driver "$([ "$driver" = auto ] && echo overlay || echo "$driver")"
 R=(--network none --ulimit nofile=1024:4096 --ulimit nproc=1000:2000 --no-healthcheck)
 export TMPDIR="$E/tmp"
 mkdir -p "$E/tmp" "$E/cni" "$E/libpod-tmp" "$cache"
-touch "$E/containers"
+touch "$E/containers" "$E/servers"
 
 cleanup() {
     local id mountpoint
@@ -160,6 +175,10 @@ cleanup() {
     while read -r id; do
         [ -n "$id" ] && podman "${P[@]}" rm -f -t 0 "$id" >/dev/null 2>&1
     done <"$E/containers"
+    # The browser checks' page servers, by process id, if the test stopped while they ran.
+    while read -r id; do
+        [ -n "$id" ] && kill "$id" 2>/dev/null
+    done <"$E/servers"
     podman "${P[@]}" rmi -af >/dev/null 2>&1
     buildah "${G[@]}" rm --all >/dev/null 2>&1
     # Whatever is still mounted under the state directory, deepest first.
@@ -560,6 +579,266 @@ config_files() {
             [ -f "$f" ] && { echo "== $f"; cat "$f"; }; done; echo "== /etc/localtime -> $(readlink /etc/localtime)"' 2>&1
 }
 
+# --- Browser -------------------------------------------------------------------------------
+# The DevTools client of the browser checks: starts a headless chromium with a fresh profile
+# (argument 1: its directory; argument 2: chromium's log), reads tasks from stdin, one a line,
+# `KIND<TAB>URL<TAB>WANT`, and prints one line per task, `done<TAB>SEEN` or `timeout<TAB>SEEN`:
+#   menu   open URL until JupyterLab's menu bar has the label WANT; SEEN: the menu bar's labels
+#   text   open URL until the text of the element WANT (a CSS selector) is not empty; SEEN: it
+#   frame  open URL, a page with one iframe, until the iframe's document at WANT loaded (SEEN:
+#          its URL and title), or the iframe showed no document at WANT for 15 s (SEEN:
+#          `refused: …`)
+write_browser_client() {
+    cat >"$1" <<'PYTHON'
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+
+import websocket
+
+profile, log = sys.argv[1:3]
+tasks = [line.rstrip("\n").split("\t") for line in sys.stdin if line.strip()]
+# Everything is on loopback: a proxy of the host's environment must not see it.
+for name in list(os.environ):
+    if name.lower().endswith("_proxy"):
+        del os.environ[name]
+
+os.makedirs(profile, exist_ok=True)
+if os.path.exists(os.path.join(profile, "DevToolsActivePort")):
+    os.remove(os.path.join(profile, "DevToolsActivePort"))
+browser = subprocess.Popen(
+    ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+     "--disable-background-networking", "--disable-component-update", "--disable-sync",
+     "--no-proxy-server", "--user-data-dir=" + profile, "--remote-debugging-port=0", "about:blank"],
+    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=open(log, "w"))
+
+
+def wait_for(look, seconds):
+    """Calls look() every half second until it returns (True, seen) or SECONDS pass."""
+    deadline = time.time() + seconds
+    done, seen = False, ""
+    while True:
+        try:
+            done, seen = look()
+        except (RuntimeError, OSError, ValueError) as error:
+            seen = "error: %s" % error
+        if done or time.time() > deadline:
+            return done, seen
+        time.sleep(0.5)
+
+
+def devtools_port():
+    try:
+        with open(os.path.join(profile, "DevToolsActivePort"), encoding="utf-8") as handle:
+            port = handle.readline().strip()
+    except OSError:
+        return False, "chromium wrote no DevToolsActivePort"
+    return bool(port), port
+
+
+try:
+    started, port = wait_for(devtools_port, 60)
+    if not started:
+        raise RuntimeError(port)
+    direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    pages = json.load(direct.open("http://127.0.0.1:%s/json/list" % port, timeout=30))
+    page = next(target for target in pages if target["type"] == "page")
+    connection = websocket.create_connection(page["webSocketDebuggerUrl"], timeout=60, suppress_origin=True)
+except Exception as error:  # noqa: BLE001 — every task fails with the reason
+    browser.kill()
+    for _ in tasks:
+        print("timeout\tno browser: %s" % str(error).replace("\n", " ")[:300], flush=True)
+    sys.exit(0)
+
+calls = 0
+
+
+def call(method, **params):
+    global calls
+    calls += 1
+    connection.send(json.dumps({"id": calls, "method": method, "params": params}))
+    while True:
+        message = json.loads(connection.recv())
+        if message.get("id") == calls:
+            if "error" in message:
+                raise RuntimeError("%s: %s" % (method, message["error"].get("message")))
+            return message.get("result", {})
+
+
+def evaluate(expression, context=None):
+    params = {"expression": expression, "returnByValue": True}
+    if context is not None:
+        params["contextId"] = context
+    return call("Runtime.evaluate", **params).get("result", {}).get("value")
+
+
+def menu(want):
+    labels = evaluate("Array.from(document.querySelectorAll('.lm-MenuBar-itemLabel'))"
+                      ".map(label => label.textContent.trim()).join(' ')") or ""
+    return want in labels.split(" "), labels or "no menu bar (title %r)" % evaluate("document.title")
+
+
+def text(selector):
+    found = evaluate("(document.querySelector(%s) || {}).innerText || ''" % json.dumps(selector)) or ""
+    found = " ".join(found.split())[:300]
+    return bool(found), found or "no text in %s (title %r)" % (selector, evaluate("document.title"))
+
+
+# When each framing page (by URL) was first seen with no document at WANT in its iframe.
+empty_since = {}
+
+
+def frame(want):
+    page = evaluate("document.querySelector('iframe') ? location.href : ''")
+    if not page:
+        return False, "no page with an iframe (at %s)" % evaluate("location.href")
+    children = [child["frame"] for child in call("Page.getFrameTree")["frameTree"].get("childFrames", [])]
+    shown = [child for child in children if child["url"].startswith(want)]
+    if not shown:
+        # Refused: chromium's error page (url "" or chrome-error://…, an opaque origin), or, for
+        # a cross-site frame, no frame in the page's tree at all. A refusal once it stays so for
+        # 15 s: a document that JupyterLab serves (warm after the menu check) commits within
+        # a second or two.
+        first = empty_since.setdefault(page, time.time())
+        return time.time() - first > 15, "refused: no document in the iframe for 15 s (frames: %s)" % (
+            ", ".join(repr(child["url"]) for child in children) or "none")
+    world = call("Page.createIsolatedWorld", frameId=shown[0]["id"])["executionContextId"]
+    title = evaluate("document.readyState === 'complete' ? document.title : ''", world)
+    return bool(title), "%s (title %r)" % (shown[0]["url"], title)
+
+
+looks = {"menu": (menu, 120), "text": (text, 60), "frame": (frame, 60)}
+for kind, url, want in tasks:
+    look, seconds = looks[kind]
+    try:
+        call("Page.navigate", url=url)
+        done, seen = wait_for(lambda: look(want), seconds)
+    except (RuntimeError, OSError, ValueError, websocket.WebSocketException) as error:
+        done, seen = False, "error: %s" % error
+    print("%s\t%s" % ("done" if done else "timeout", seen.replace("\n", " ")), flush=True)
+connection.close()
+browser.terminate()
+try:
+    browser.wait(10)
+except subprocess.TimeoutExpired:
+    browser.kill()
+PYTHON
+}
+
+# frame_origins CONFIG: the origins jupyter_config.py lets frame JupyterLab (FRAME_ANCESTORS, the
+# spec's `jupyter frame-ancestors=`; no LABEL carries it), separated by spaces.
+frame_origins() {
+    python3 - "$1" <<'PYTHON'
+import ast
+import sys
+
+for node in ast.parse(open(sys.argv[1], encoding="utf-8").read()).body:
+    if isinstance(node, ast.Assign) and any(getattr(target, "id", "") == "FRAME_ANCESTORS" for target in node.targets):
+        print(" ".join(ast.literal_eval(node.value)))
+PYTHON
+}
+
+# menu_label LOCALE: the label of JupyterLab's File menu in LOCALE (its language pack).
+menu_label() {
+    case $1 in
+        zh_CN) echo "文件" ;;
+        *) echo "File" ;;
+    esac
+}
+
+# browser_checks ID CTX TOKEN: what a user's browser sees. Headless chromium, in the container's
+# network namespace, opens JupyterLab (with the token) and finds the File menu in the UI
+# language; opens TensorBoard; and loads a page that frames JupyterLab from two loopback origins
+# (python3 -m http.server): the one that frame-ancestors names, when it is a loopback
+# http://HOST:PORT, must frame it, any other must be refused. The Content-Security-Policy header
+# of JupyterLab's page is checked against frame-ancestors too.
+browser_checks() {
+    local id=$1 ctx=$2 token=$3
+    local base="http://127.0.0.1:${L[jupyter.port]}${L[jupyter.base-url]}"
+    local lab origins allowed="" foreign port csp directive expected origin url seen detail label results missing
+    local servers=() tasks=() names=() i pid netns_pid
+    lab="${base}lab${token:+?token=$token}"
+    origins=$(frame_origins "$ctx/init/jupyter/jupyter_config.py")
+    for origin in $origins; do
+        if [[ $origin =~ ^http://(127\.0\.0\.1|localhost):([0-9]+)$ ]] && [ -z "$allowed" ]; then allowed=$origin; fi
+    done
+    if [ -n "$allowed" ]; then
+        port=${allowed##*:}
+        foreign=http://$([[ $allowed == http://127.0.0.1:* ]] && echo localhost || echo 127.0.0.1):$((port + 1))
+    else
+        foreign=http://localhost:8765
+        if [ -n "$origins" ]; then echo "   frame-ancestors names no loopback http://HOST:PORT: only a refused frame is checked"; fi
+    fi
+
+    csp=$(in_netns "$id" curl -s -o /dev/null -D - --max-time 10 "$lab" 2>/dev/null | tr -d '\r' \
+        | sed -n 's/^[Cc]ontent-[Ss]ecurity-[Pp]olicy: *//p' || true)
+    directive=$(tr ';' '\n' <<<"$csp" | sed -n 's/^ *frame-ancestors  *//p' | tr -s ' ' '\n' | sort | tr '\n' ' ')
+    expected=$(tr -s ' ' '\n' <<<"'self' $origins" | sort | tr '\n' ' ')
+    check "jupyterlab Content-Security-Policy: frame-ancestors ${expected% }" \
+        "$([ "$directive" = "$expected" ] || echo "got \"$(oneline "$csp")\"")"
+
+    mkdir -p "$ctx/pages"
+    printf '<!DOCTYPE html>\n<title>portal</title>\n<iframe src="%s" width="1000" height="700"></iframe>\n' "$lab" >"$ctx/pages/frame.html"
+    # nsenter, not in_netns: $! must be the server itself (nsenter execs it), to stop it below.
+    netns_pid=$(podman_ inspect -f '{{.State.Pid}}' "$id")
+    for origin in $allowed $foreign; do
+        port=${origin##*:}
+        nsenter -t "$netns_pid" -n -- python3 -m http.server "$port" --bind 127.0.0.1 --directory "$ctx/pages" >"$ctx/http-$port.log" 2>&1 &
+        servers+=("$!")
+        echo "$!" >>"$E/servers"
+    done
+    for origin in $allowed $foreign; do
+        for _ in $(seq 1 20); do
+            if in_netns "$id" curl -s -o /dev/null --noproxy '*' --max-time 2 "$origin/frame.html"; then break; fi
+            sleep 0.5
+        done
+    done
+
+    label=$(menu_label "${L[jupyter.locale]:-en}")
+    tasks+=("$(printf 'menu\t%s\t%s' "$lab" "$label")")
+    names+=("chromium: JupyterLab at ${L[jupyter.base-url]} shows the ${L[jupyter.locale]:-English} UI (menu \"$label\")")
+    if [ -n "${L[tensorboard.port]:-}" ]; then
+        tasks+=("$(printf 'text\thttp://127.0.0.1:%s%s/\ttb-webapp' "${L[tensorboard.port]}" "${L[tensorboard.path-prefix]}")")
+        names+=("chromium: TensorBoard at ${L[tensorboard.path-prefix]}/ renders")
+    fi
+    for origin in $allowed $foreign; do
+        tasks+=("$(printf 'frame\t%s/frame.html\t%s' "$origin" "$base")")
+        if [ "$origin" = "$allowed" ]; then
+            names+=("chromium: a page from $origin (frame-ancestors) frames JupyterLab")
+        else
+            names+=("chromium: a page from $origin (not in frame-ancestors) cannot frame JupyterLab")
+        fi
+    done
+
+    write_browser_client "$ctx/browser.py"
+    results=$(printf '%s\n' "${tasks[@]}" | in_netns "$id" /usr/bin/python3 "$ctx/browser.py" "$ctx/chromium-profile" "$ctx/chromium.log" 2>"$ctx/browser.log" || true)
+    missing="no answer from the DevTools client: $(tail -n 3 "$ctx/browser.log")"
+    for pid in "${servers[@]}"; do kill "$pid" 2>/dev/null || true; done
+    wait "${servers[@]}" 2>/dev/null || true
+    for i in "${!tasks[@]}"; do
+        line=$(sed -n "$((i + 1))p" <<<"$results")
+        seen=${line#*$'\t'}
+        url=${seen%% *}
+        case $line in
+            "") detail=$missing ;;
+            timeout$'\t'*) detail="timed out: $seen" ;;
+            *) detail=$seen ;;
+        esac
+        case ${tasks[$i]%%$'\t'*} in
+            menu | text) check "${names[$i]}" "$([[ $line == done$'\t'* ]] || oneline "$detail")" ;;
+            frame)
+                if [[ ${names[$i]} == *" frames JupyterLab" ]]; then
+                    check "${names[$i]}" "$([[ $line == done$'\t'* && $url == "$base"* ]] || oneline "$detail")"
+                else
+                    check "${names[$i]}" "$([[ $line == done$'\t'refused:* ]] || oneline "$detail")"
+                fi ;;
+        esac
+    done
+}
+
 # --- One image -----------------------------------------------------------------------------
 # test_image DIR N QUICK: builds and checks one image directory; QUICK=yes boots once (selftest).
 # Returns non-zero when a check failed.
@@ -666,6 +945,9 @@ test_image() {
     if [ -n "${L[tensorboard.port]:-}" ]; then
         code=$(http "$id" tensorboard "http://127.0.0.1:${L[tensorboard.port]}${L[tensorboard.path-prefix]}/")
         check "tensorboard answers at ${L[tensorboard.path-prefix]}/" "$([ "$code" = 200 ] || echo "HTTP $code")"
+    fi
+    if [ -n "${L[jupyter.port]:-}" ] && { [ "$quick" = no ] || [ "$selftest_browser" = yes ]; }; then
+        browser_checks "$id" "$ctx" "$token"
     fi
     check_healthcheck "$id" "" 3
 
@@ -808,6 +1090,9 @@ break_copy() {
         sshd-root-login)
             file=init/ssh/sshd_config pattern='^PermitRootLogin .*' replacement='PermitRootLogin prohibit-password'
             expect='^FAIL ssh: root logs in with the password' what="PermitRootLogin prohibit-password in sshd_config" ;;
+        frame-ancestors)
+            file=init/jupyter/jupyter_config.py pattern="\"frame-ancestors 'self' \" \\+ \" \"\\.join\\(FRAME_ANCESTORS\\)" replacement="\"frame-ancestors 'self' http://127.0.0.1:1\""
+            expect='^FAIL chromium: a page from [^ ]* \(frame-ancestors\) frames JupyterLab' what="a wrong origin in JupyterLab's frame-ancestors header (jupyter_config.py)" ;;
         framework-version)
             # The self-test's expectations and the LABEL come from the same spec value: both change.
             file=init/bin/selftest pattern='(\\"version\\": *\\")[^\\]*' replacement='\10.0.0-broken'
@@ -841,6 +1126,7 @@ test_broken() {
 # --- Main ----------------------------------------------------------------------------------
 declare -A summary
 n=0
+selftest_browser=no
 for dir in "${dirs[@]}"; do
     n=$((n + 1))
     start=$(now)
@@ -865,6 +1151,8 @@ if [ -n "$selftest" ]; then
         fi
         expect=$(sed -n 1p <<<"$spec")
         what=$(sed -n 2p <<<"$spec")
+        # A broken copy boots once, and opens chromium only for what chromium checks (1-2 min).
+        selftest_browser=$([ "$case" = frame-ancestors ] && echo yes || echo no)
         # The checks of the broken copy are the test's output, not its result.
         out=$(test_broken "$E/broken-$case" "$n" 2>&1 || true)
         # shellcheck disable=SC2001 # every line
