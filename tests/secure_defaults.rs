@@ -675,16 +675,16 @@ fn a_volume_at_the_host_key_directory_keeps_the_keys_instead_of_the_secret() {
         r#"image "a" {
     python "3.10"
     cpu
-    ssh host-keys="/root/work/.ssh-host-keys"
+    ssh host-keys="/root/workspace/.ssh-host-keys"
     kubernetes {
-        volume "keys" mount="/root/work/.ssh-host-keys" claim="ssh-keys"
+        volume "keys" mount="/root/workspace/.ssh-host-keys" claim="ssh-keys"
     }
 }"#,
     );
-    assert!(files["init/boot/boot.sh"].contains("host_keys=/root/work/.ssh-host-keys"));
+    assert!(files["init/boot/boot.sh"].contains("host_keys=/root/workspace/.ssh-host-keys"));
     let deployment = &files["k8s/deployment.yaml"];
     assert!(!deployment.contains("- name: ssh-host-keys"), "no Secret when a volume keeps the keys");
-    assert_eq!(block(deployment, r#"- name: "keys""#, 1)[1], r#"mountPath: "/root/work/.ssh-host-keys""#);
+    assert_eq!(block(deployment, r#"- name: "keys""#, 1)[1], r#"mountPath: "/root/workspace/.ssh-host-keys""#);
     let named = generate_image(
         r#"image "a" {
     python "3.10"
