@@ -286,6 +286,8 @@ pub fn layers(body: &str, reference: &str, lock_file: &str) -> Vec<LockedLayer> 
         .iter()
         .enumerate()
         .filter_map(|(n, (name, _))| {
+            // The lock's path comes from the specs directory the user named: one comment line, whatever it holds.
+            let lock_file = lock_file.escape_debug();
             let mut text = format!(
                 "# The {name} layer of {reference}, from {lock_file} (`dlspec lock`): installed with\n# pip install --no-deps --require-hashes; every package of the image is in exactly one layer.\n"
             );
