@@ -3,6 +3,7 @@
 //! A `Part` is one layer of settings (a profile or an image's own children); every field is optional
 //! so that layers can be merged: later layers win field by field, lists accumulate.
 
+use crate::framework::Rules;
 use crate::source::Span;
 
 /// A value and where it was written.
@@ -116,59 +117,50 @@ pub struct CatalogPart {
     pub node_ports: Option<(Spanned<i128>, Spanned<i128>)>,
 }
 
-/// `pytorch` or `tensorflow`.
+/// A framework node (`pytorch`, `tensorflow`, … see [`crate::framework`]).
 #[derive(Debug, Clone)]
-pub enum FrameworkPart {
-    /// `pytorch VERSION …`.
-    Pytorch(PytorchPart),
-    /// `tensorflow VERSION …`.
-    Tensorflow(TensorflowPart),
+pub struct FrameworkPart {
+    /// The framework.
+    pub rules: &'static dyn Rules,
+    /// The node name.
+    pub node: Span,
+    /// Its version.
+    pub version: Option<Spanned<String>>,
+    /// The properties as written, in order; `None` is `#null` (leave it out).
+    pub properties: Vec<(&'static str, Spanned<Option<String>>)>,
 }
 
 impl FrameworkPart {
+    /// A framework node with a version only (a matrix axis value).
+    #[must_use]
+    pub fn new(rules: &'static dyn Rules, node: Span) -> Self {
+        Self { rules, node, version: None, properties: Vec::new() }
+    }
+
     /// The node name.
     #[must_use]
     pub fn keyword(&self) -> &'static str {
-        match self {
-            Self::Pytorch(_) => "pytorch",
-            Self::Tensorflow(_) => "tensorflow",
-        }
+        self.rules.keyword()
     }
 
     /// The span of the node name.
     #[must_use]
     pub fn node_span(&self) -> Span {
-        match self {
-            Self::Pytorch(p) => p.node,
-            Self::Tensorflow(t) => t.node,
-        }
+        self.node
     }
-}
 
-/// `pytorch VERSION torchvision= torchaudio= index=`.
-#[derive(Debug, Clone)]
-pub struct PytorchPart {
-    /// The node name.
-    pub node: Span,
-    /// torch version.
-    pub version: Option<Spanned<String>>,
-    /// torchvision version.
-    pub torchvision: Option<Spanned<String>>,
-    /// torchaudio version; `Some(None)` is `torchaudio=#null` (leave it out).
-    pub torchaudio: Option<Spanned<Option<String>>>,
-    /// Wheel variant or index URL.
-    pub index: Option<Spanned<String>>,
-}
+    /// The property `name`, when written (`#null` as `None`).
+    #[must_use]
+    pub fn property(&self, name: &str) -> Option<&Spanned<Option<String>>> {
+        self.properties.iter().find(|(n, _)| *n == name).map(|(_, value)| value)
+    }
 
-/// `tensorflow VERSION package=`.
-#[derive(Debug, Clone)]
-pub struct TensorflowPart {
-    /// The node name.
-    pub node: Span,
-    /// TensorFlow version.
-    pub version: Option<Spanned<String>>,
-    /// pip package.
-    pub package: Option<Spanned<String>>,
+    /// The property `name`, when written as a string.
+    #[must_use]
+    pub fn string(&self, name: &str) -> Option<Spanned<String>> {
+        let value = self.property(name)?;
+        Some(Spanned::new(value.value.clone()?, value.span))
+    }
 }
 
 /// `python VERSION miniconda= sha256= accept-tos=`.
@@ -424,10 +416,8 @@ pub struct VolumePart {
 /// A matrix axis.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Axis {
-    /// torch version.
-    Pytorch,
-    /// TensorFlow version.
-    Tensorflow,
+    /// A framework's version, by its keyword.
+    Framework(&'static str),
     /// Python version.
     Python,
     /// CUDA version.
@@ -439,20 +429,31 @@ pub enum Axis {
 }
 
 impl Axis {
-    /// Every axis with its name.
-    pub const ALL: [(&'static str, Axis); 6] = [
-        ("pytorch", Axis::Pytorch),
-        ("tensorflow", Axis::Tensorflow),
-        ("python", Axis::Python),
-        ("cuda", Axis::Cuda),
-        ("cudnn", Axis::Cudnn),
-        ("os", Axis::Os),
-    ];
+    const OTHERS: [(&'static str, Axis); 4] =
+        [("python", Axis::Python), ("cuda", Axis::Cuda), ("cudnn", Axis::Cudnn), ("os", Axis::Os)];
+
+    /// Every axis name: the frameworks', then the base's and Python's.
+    #[must_use]
+    pub fn names() -> Vec<&'static str> {
+        crate::framework::FRAMEWORKS.iter().map(|f| f.keyword()).chain(Self::OTHERS.iter().map(|(n, _)| *n)).collect()
+    }
+
+    /// The axis named `name` in a spec.
+    #[must_use]
+    pub fn parse(name: &str) -> Option<Self> {
+        if let Some(framework) = crate::framework::by_keyword(name) {
+            return Some(Self::Framework(framework.keyword()));
+        }
+        Self::OTHERS.iter().find(|(n, _)| *n == name).map(|(_, a)| *a)
+    }
 
     /// The axis' name in a spec.
     #[must_use]
     pub fn name(self) -> &'static str {
-        Self::ALL.iter().find(|(_, a)| *a == self).map_or("", |(n, _)| n)
+        match self {
+            Self::Framework(keyword) => keyword,
+            other => Self::OTHERS.iter().find(|(_, a)| *a == other).map_or("", |(n, _)| n),
+        }
     }
 }
 
@@ -479,17 +480,16 @@ macro_rules! merge_fields {
     };
 }
 
-impl Merge for PytorchPart {
+impl Merge for FrameworkPart {
     fn merge(&mut self, later: &Self) {
         self.node = later.node;
-        merge_fields!(self, later; version, torchvision, torchaudio, index);
-    }
-}
-
-impl Merge for TensorflowPart {
-    fn merge(&mut self, later: &Self) {
-        self.node = later.node;
-        merge_fields!(self, later; version, package);
+        merge_fields!(self, later; version);
+        for (name, value) in &later.properties {
+            match self.properties.iter_mut().find(|(n, _)| n == name) {
+                Some((_, earlier)) => earlier.clone_from(value),
+                None => self.properties.push((name, value.clone())),
+            }
+        }
     }
 }
 
@@ -576,8 +576,7 @@ impl Part {
     pub fn merge(&mut self, later: &Part) -> Option<FrameworkConflict> {
         let mut conflict = None;
         match (self.framework.as_mut(), &later.framework) {
-            (Some(FrameworkPart::Pytorch(e)), Some(FrameworkPart::Pytorch(l))) => e.merge(l),
-            (Some(FrameworkPart::Tensorflow(e)), Some(FrameworkPart::Tensorflow(l))) => e.merge(l),
+            (Some(e), Some(l)) if e.keyword() == l.keyword() => e.merge(l),
             (Some(e), Some(l)) => {
                 conflict = Some(FrameworkConflict { earlier: e.node_span(), later: l.node_span() });
             }

@@ -588,7 +588,12 @@ fn compat(args: &CompatArgs) -> Result<u8, InputError> {
     let compat = crate::compat::get();
     let mut out = std::io::stdout().lock();
     let table = args.table.as_deref();
-    let known = ["pytorch", "tensorflow", "miniconda", "cuda", "cudnn", "wheels", "removed", "os", "timezones"];
+    let frameworks = crate::framework::FRAMEWORKS;
+    let known: Vec<&str> = frameworks
+        .iter()
+        .map(|f| f.keyword())
+        .chain(["miniconda", "cuda", "cudnn", "wheels", "removed", "os", "timezones"])
+        .collect();
     if let Some(t) = table
         && !known.contains(&t)
     {
@@ -624,30 +629,10 @@ fn compat(args: &CompatArgs) -> Result<u8, InputError> {
         let _ =
             writeln!(out, "  {} ({}): {}", t.file, count(t.len(), "row"), t.sources.first().map_or("", String::as_str));
     }
-    if show("pytorch") {
-        let _ = writeln!(out, "\npytorch: torch  torchvision  torchaudio  python  variants");
-        for r in &compat.torch {
-            let _ = writeln!(
-                out,
-                "  {:<8} {:<8} {:<8} {}-{:<6} {}",
-                r.torch,
-                r.torchvision,
-                r.torchaudio,
-                r.python_min,
-                r.python_max,
-                r.variants.join(",")
-            );
-        }
-    }
-    if show("tensorflow") {
-        let _ = writeln!(out, "\ntensorflow: version  python  cuda  cudnn  gpu-package");
-        for r in &compat.tensorflow {
-            let and_cuda = if r.and_cuda { " (tensorflow[and-cuda] too)" } else { "" };
-            let _ = writeln!(
-                out,
-                "  {:<10} {}-{:<6} {:<5} {:<5} {}{and_cuda}",
-                r.version, r.python_min, r.python_max, r.cuda, r.cudnn, r.gpu_package
-            );
+    for framework in frameworks.iter().filter(|f| show(f.keyword())) {
+        let _ = writeln!(out);
+        for line in framework.describe(compat) {
+            let _ = writeln!(out, "{line}");
         }
     }
     if show("miniconda") {

@@ -5,10 +5,11 @@ use kdl::{KdlDocument, KdlEntry, KdlNode, KdlValue};
 
 use crate::ast::{
     Axis, BasePart, BindVolumePart, CatalogPart, CpuPart, CudaPart, CustomBasePart, Decl, DeclKind, DockerRunPart,
-    EnvPart, FrameworkPart, JupyterPart, KubernetesPart, Matrix, MirrorsPart, Part, PythonPart, PytorchPart, Spanned,
-    SshPart, TensorBoardPart, TensorflowPart, TolerationPart, VolumePart,
+    EnvPart, FrameworkPart, JupyterPart, KubernetesPart, Matrix, MirrorsPart, Part, PythonPart, Spanned, SshPart,
+    TensorBoardPart, TolerationPart, VolumePart,
 };
 use crate::diag::{Diag, Diagnostics, did_you_mean};
+use crate::framework::{self, Rules};
 use crate::source::{FileId, Span};
 
 /// Codes of the decode stage.
@@ -33,11 +34,8 @@ pub mod codes {
 
 const TOP_LEVEL: &[&str] = &["image", "profile", "catalog"];
 
-/// The children an `image` or `profile` takes.
-pub const IMAGE_CHILDREN: &[&str] = &[
-    "use",
-    "pytorch",
-    "tensorflow",
+/// The children an `image` or `profile` takes besides `use` and the frameworks' nodes.
+const OTHER_CHILDREN: &[&str] = &[
     "python",
     "cuda",
     "cpu",
@@ -56,6 +54,15 @@ pub const IMAGE_CHILDREN: &[&str] = &[
     "matrix",
     "env",
 ];
+
+/// The children an `image` or `profile` takes: `use`, the frameworks, then the others.
+#[must_use]
+pub fn image_children() -> Vec<&'static str> {
+    std::iter::once("use")
+        .chain(framework::FRAMEWORKS.iter().map(|f| f.keyword()))
+        .chain(OTHER_CHILDREN.iter().copied())
+        .collect()
+}
 
 /// What one file declares: images and profiles, and the `catalog` settings if it has them.
 #[derive(Debug, Default)]
@@ -104,7 +111,7 @@ impl Decoder<'_> {
             "image" => DeclKind::Image,
             "profile" => DeclKind::Profile,
             other => {
-                let help = if IMAGE_CHILDREN.contains(&other) {
+                let help = if image_children().contains(&other) {
                     format!("`{other}` belongs inside an `image \"NAME\" {{ … }}` or `profile \"NAME\" {{ … }}` block")
                 } else {
                     did_you_mean(other, TOP_LEVEL, "a spec file holds only")
@@ -129,11 +136,12 @@ impl Decoder<'_> {
     fn part(&mut self, doc: &KdlDocument) -> Part {
         let mut part = Part::default();
         let mut seen: Vec<(&str, Span)> = Vec::new();
+        let children = image_children();
         for node in doc.nodes() {
             let name = node.name().value();
             let span = self.name_span(node);
-            if !IMAGE_CHILDREN.contains(&name) {
-                let help = did_you_mean(name, IMAGE_CHILDREN, "an image takes");
+            if !children.contains(&name) {
+                let help = did_you_mean(name, &children, "an image takes");
                 self.error(
                     Diag::error(codes::UNKNOWN_NODE, span, format!("unknown node `{name}`"), "unknown node")
                         .with_help(help),
@@ -144,38 +152,33 @@ impl Decoder<'_> {
             if !repeatable && !self.first_of_its_name(&mut seen, name, span) {
                 continue;
             }
+            if let Some(rules) = framework::by_keyword(name) {
+                let framework = self.framework(rules, node);
+                if let Some(existing) = &part.framework {
+                    let first = existing.node_span();
+                    self.error(
+                        Diag::error(
+                            codes::TWO_FRAMEWORKS,
+                            span,
+                            format!("an image has one framework, but this one also names `{}`", existing.keyword()),
+                            "second framework",
+                        )
+                        .with_label(first, "first framework")
+                        .with_help(format!(
+                            "keep one of `{}` and `{name}`; make a second image for the other",
+                            existing.keyword()
+                        )),
+                    );
+                } else {
+                    part.framework = Some(framework);
+                }
+                continue;
+            }
             match name {
                 "use" => {
                     self.check_entries(node, 1, usize::MAX, &[]);
                     self.no_children(node);
                     part.uses.extend(self.string_args(node, "a profile name"));
-                }
-                "pytorch" | "tensorflow" => {
-                    let framework = if name == "pytorch" {
-                        self.pytorch(node).map(FrameworkPart::Pytorch)
-                    } else {
-                        self.tensorflow(node).map(FrameworkPart::Tensorflow)
-                    };
-                    if let Some(framework) = framework {
-                        if let Some(existing) = &part.framework {
-                            let first = existing.node_span();
-                            self.error(
-                                Diag::error(
-                                    codes::TWO_FRAMEWORKS,
-                                    span,
-                                    format!(
-                                        "an image has one framework, but this one also names `{}`",
-                                        existing.keyword()
-                                    ),
-                                    "second framework",
-                                )
-                                .with_label(first, "first framework")
-                                .with_help("keep one of `pytorch` and `tensorflow`; make a second image for the other"),
-                            );
-                        } else {
-                            part.framework = Some(framework);
-                        }
-                    }
                 }
                 "python" => part.python = self.python(node),
                 "cuda" | "cpu" | "base" => {
@@ -228,7 +231,7 @@ impl Decoder<'_> {
                         part.env.push(EnvPart { name, value });
                     }
                 }
-                _ => unreachable!("every name of IMAGE_CHILDREN is handled"),
+                _ => unreachable!("every name of image_children() is handled"),
             }
         }
         part
@@ -287,34 +290,26 @@ impl Decoder<'_> {
         catalog
     }
 
-    fn pytorch(&mut self, node: &KdlNode) -> Option<PytorchPart> {
-        self.check_entries(node, 0, 1, &["torchvision", "torchaudio", "index"]);
+    fn framework(&mut self, rules: &'static dyn Rules, node: &KdlNode) -> FrameworkPart {
+        let properties = rules.properties();
+        let names: Vec<&str> = properties.iter().map(|p| p.name).collect();
+        self.check_entries(node, 0, 1, &names);
         self.no_children(node);
-        let torchaudio = self.prop(node, "torchaudio").and_then(|e| {
-            if e.value().is_null() {
-                Some(Spanned::new(None, self.span(e.span())))
+        let version_expect = format!("a {} version like \"{}\"", rules.noun(), rules.example());
+        let mut part = FrameworkPart::new(rules, self.name_span(node));
+        part.version = self.string_arg(node, 0, &version_expect);
+        for property in properties {
+            let Some(entry) = self.prop(node, property.name) else { continue };
+            let value = if property.nullable && entry.value().is_null() {
+                Some(Spanned::new(None, self.span(entry.span())))
             } else {
-                self.string(e, "a torchaudio version like \"2.3.0\", or #null to leave it out")
-                    .map(|s| Spanned::new(Some(s.value), s.span))
+                self.string(entry, property.expect).map(|s| Spanned::new(Some(s.value), s.span))
+            };
+            if let Some(value) = value {
+                part.properties.push((property.name, value));
             }
-        });
-        Some(PytorchPart {
-            node: self.name_span(node),
-            version: self.string_arg(node, 0, "a torch version like \"2.3.0\""),
-            torchvision: self.string_prop(node, "torchvision", "a torchvision version like \"0.18.0\""),
-            torchaudio,
-            index: self.string_prop(node, "index", "a wheel variant like \"cu121\" or an index URL"),
-        })
-    }
-
-    fn tensorflow(&mut self, node: &KdlNode) -> Option<TensorflowPart> {
-        self.check_entries(node, 0, 1, &["package"]);
-        self.no_children(node);
-        Some(TensorflowPart {
-            node: self.name_span(node),
-            version: self.string_arg(node, 0, "a TensorFlow version like \"2.15.0\""),
-            package: self.string_prop(node, "package", "a package name like \"tensorflow-gpu\""),
-        })
+        }
+        part
     }
 
     fn python(&mut self, node: &KdlNode) -> Option<PythonPart> {
@@ -561,7 +556,7 @@ impl Decoder<'_> {
 
     fn matrix(&mut self, node: &KdlNode) -> Matrix {
         self.check_entries(node, 0, 0, &[]);
-        let axis_names: Vec<&str> = Axis::ALL.iter().map(|(n, _)| *n).collect();
+        let axis_names = Axis::names();
         let mut matrix = Matrix { node: self.name_span(node), axes: Vec::new(), excludes: Vec::new() };
         let Some(children) = node.children() else { return matrix };
         for child in children.nodes() {
@@ -573,7 +568,7 @@ impl Decoder<'_> {
                 let mut combination = Vec::new();
                 for entry in child.entries() {
                     let Some(key) = entry.name() else { continue };
-                    let Some(axis) = Axis::ALL.iter().find(|(n, _)| *n == key.value()).map(|(_, a)| *a) else {
+                    let Some(axis) = Axis::parse(key.value()) else {
                         continue;
                     };
                     if let Some(value) = self.string(entry, "an axis value") {
@@ -591,7 +586,7 @@ impl Decoder<'_> {
                 }
                 continue;
             }
-            let Some(axis) = Axis::ALL.iter().find(|(n, _)| *n == name).map(|(_, a)| *a) else {
+            let Some(axis) = Axis::parse(name) else {
                 let mut names = axis_names.clone();
                 names.push("exclude");
                 let help = did_you_mean(name, &names, "a matrix axis is one of");

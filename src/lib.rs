@@ -5,7 +5,8 @@
 //! [`ast`]) → [`resolve`] (profiles, matrix) → [`check`] (defaults, compatibility, all errors at
 //! once, giving [`model::Image`]s) → [`plan`] (the output files, one image at a time, via
 //! [`render`]) → [`emit`] (write, or diff for `--check`), driven batch by batch by [`sync_out`].
-//! Problems of every stage are [`diag::Diag`]s.
+//! Problems of every stage are [`diag::Diag`]s. Each framework is a module of [`framework`]: its
+//! node, its table, its rules and its install, which every stage takes from there.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -17,6 +18,7 @@ pub mod compat;
 pub mod decode;
 pub mod diag;
 pub mod emit;
+pub mod framework;
 pub mod init;
 pub mod lock;
 pub mod model;

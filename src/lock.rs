@@ -17,7 +17,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::model::{Framework, Image, ImageLock};
+use crate::model::{Image, ImageLock};
 
 /// Directory of the locks, under the specs directory.
 pub const LOCK_DIR: &str = ".dlspec-lock";
@@ -52,8 +52,7 @@ impl Request {
     #[must_use]
     pub fn of(image: &Image) -> Self {
         let (framework, framework_index) = match &image.framework {
-            Some(Framework::Pytorch(p)) => (p.requirements.clone(), Some(p.index_url.clone())),
-            Some(Framework::Tensorflow(t)) => (vec![t.requirement.clone()], None),
+            Some(framework) => (framework.install.requirements.clone(), framework.install.index_url.clone()),
             None => (Vec::new(), None),
         };
         Self {

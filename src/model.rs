@@ -124,8 +124,8 @@ impl Image {
             Label::new("app.kubernetes.io/managed-by", "dlspec"),
         ];
         if let Some(framework) = &self.framework {
-            labels.push(Label::new("dlspec.dev/framework", framework.name()));
-            labels.push(Label::new("dlspec.dev/framework-version", framework.version()));
+            labels.push(Label::new("dlspec.dev/framework", framework.kind));
+            labels.push(Label::new("dlspec.dev/framework-version", &framework.version));
         }
         labels.push(Label::new("dlspec.dev/python", &self.python.version));
         if let Some(cuda) = &self.base.cuda {
@@ -225,75 +225,51 @@ pub struct Python {
     pub numpy_below_2: bool,
 }
 
-/// The framework of an image.
+/// The framework of an image, as its module in [`crate::framework`] decided: everything the
+/// templates say about it, without knowing which framework it is.
 #[derive(Debug, Clone, Serialize)]
-#[serde(tag = "kind", rename_all = "lowercase")]
-pub enum Framework {
-    /// torch, torchvision, torchaudio from a wheel index.
-    Pytorch(Pytorch),
-    /// TensorFlow from PyPI.
-    Tensorflow(Tensorflow),
-}
-
-/// PyTorch with its companions.
-#[derive(Debug, Clone, Serialize)]
-pub struct Pytorch {
+pub struct Framework {
+    /// The node's keyword: `pytorch`.
+    pub kind: &'static str,
+    /// For people: `PyTorch`.
+    pub title: &'static str,
     /// `2.3.0`.
     pub version: String,
-    /// `0.18.0`.
-    pub torchvision: String,
-    /// `2.3.0`, or none when the spec leaves torchaudio out.
-    pub torchaudio: Option<String>,
-    /// Wheel variant: `cu121`, `cpu`; none when `index` is a mirror URL.
-    pub variant: Option<String>,
-    /// The index pip installs from: `https://download.pytorch.org/whl/cu121`.
-    pub index_url: String,
-    /// The pip requirements: `torch==2.3.0`, `torchvision==0.18.0`, `torchaudio==2.3.0`.
-    pub requirements: Vec<String>,
-    /// Full version of the cuDNN torch's wheels bring, when the tables know it for the variant:
-    /// `8.9.2.26`.
-    pub cudnn: Option<String>,
+    /// The image README's line on it (Markdown): `PyTorch 2.3.0, torchvision 0.18.0 … from …`.
+    pub summary: String,
+    /// How the Dockerfile installs it.
+    pub install: Install,
+    /// Commands that show it working, for the image README.
+    pub commands: Vec<String>,
+    /// The self-test's `class Probe` (Python), from the framework's module.
+    pub probe: &'static str,
+    /// What the self-test expects of it.
+    #[serde(skip)]
+    pub expect: FrameworkProbe,
+    /// Where the cuDNN it loads comes from.
+    #[serde(skip)]
+    pub cudnn: CudnnSource,
 }
 
-/// TensorFlow.
+/// The pip install of a framework.
 #[derive(Debug, Clone, Serialize)]
-pub struct Tensorflow {
-    /// `2.15.0`.
-    pub version: String,
-    /// The pip package: `tensorflow`, `tensorflow-gpu`, `tensorflow[and-cuda]`.
-    pub package: String,
-    /// The pip requirement: `tensorflow==2.15.0`.
-    pub requirement: String,
-    /// CUDA major.minor TensorFlow was tested with: `12.2`.
-    pub tested_cuda: String,
-    /// cuDNN major.minor TensorFlow was tested with: `8.9`.
-    pub tested_cudnn: String,
-    /// Whether CUDA and cuDNN come from pip (`tensorflow[and-cuda]`) rather than from the base.
-    pub pip_cuda: bool,
-    /// Full version of the cuDNN TensorFlow loads at run time (the pip pin with `[and-cuda]`,
-    /// else the base's), when the tables know it exactly: `8.9.4.25`; none where `[and-cuda]`
-    /// pins a range that resolves at build time (2.20 on).
-    pub cudnn: Option<String>,
+pub struct Install {
+    /// The Dockerfile comment above the layer: `PyTorch 2.3.0 (cu121 wheels).`
+    pub comment: String,
+    /// The pip requirements: `torch==2.3.0`, `torchvision==0.18.0`.
+    pub requirements: Vec<String>,
+    /// The framework's own wheel index, which replaces the build's PyPI (mirror):
+    /// `https://download.pytorch.org/whl/cu121`.
+    pub index_url: Option<String>,
 }
 
-impl Framework {
-    /// `pytorch` or `tensorflow`.
-    #[must_use]
-    pub fn name(&self) -> &'static str {
-        match self {
-            Self::Pytorch(_) => "pytorch",
-            Self::Tensorflow(_) => "tensorflow",
-        }
-    }
-
-    /// The framework's version.
-    #[must_use]
-    pub fn version(&self) -> &str {
-        match self {
-            Self::Pytorch(p) => &p.version,
-            Self::Tensorflow(t) => &t.version,
-        }
-    }
+/// Where a framework's cuDNN comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CudnnSource {
+    /// The base image's.
+    Base,
+    /// Its own pip packages; the full version when the tables know it exactly.
+    Pip(Option<String>),
 }
 
 /// What `init/bin/selftest` checks: the values the image's `dev.dlspec.*` labels declare.
@@ -312,8 +288,7 @@ pub struct SelfTest {
     pub job_name: String,
 }
 
-/// How the self-test finds the framework: the probe of the template's table, what it imports,
-/// and what it must report.
+/// What the self-test expects of the framework: what it imports and what it must report.
 #[derive(Debug, Clone, Serialize)]
 pub struct FrameworkProbe {
     /// The probe: `pytorch`, `tensorflow`.
@@ -334,51 +309,13 @@ impl SelfTest {
     /// The self-test of an image on `base` with `framework`, run in Kubernetes as `job_name`.
     #[must_use]
     pub fn new(base: &Base, framework: Option<&Framework>, job_name: String) -> Self {
-        let cudnn = loaded_cudnn_major(base, framework);
-        let framework = framework.map(|framework| match framework {
-            Framework::Pytorch(torch) => {
-                let cuda = torch.variant.as_deref().and_then(cuda_of_variant).filter(|_| base.gpu);
-                FrameworkProbe {
-                    kind: "pytorch",
-                    import_name: "torch",
-                    version: torch.version.clone(),
-                    nccl: cuda.is_some(),
-                    cuda,
-                    min_cudnn: None,
-                }
-            }
-            Framework::Tensorflow(tf) => {
-                let gpu_build = base.gpu && tf.package != "tensorflow-cpu";
-                FrameworkProbe {
-                    kind: "tensorflow",
-                    import_name: "tensorflow",
-                    version: tf.version.clone(),
-                    cuda: gpu_build.then(|| tf.tested_cuda.clone()),
-                    min_cudnn: gpu_build.then(|| tf.tested_cudnn.clone()),
-                    nccl: false,
-                }
-            }
-        });
+        let cudnn = match framework.map(|f| &f.cudnn) {
+            Some(CudnnSource::Pip(version)) => version.as_deref().and_then(|v| v.split('.').next()).map(str::to_owned),
+            Some(CudnnSource::Base) | None => base.cudnn.clone(),
+        };
+        let framework = framework.map(|f| f.expect.clone());
         Self { framework, gpu: base.gpu, cuda: base.cuda.clone(), cudnn, job_name }
     }
-}
-
-/// The cuDNN major the framework loads: torch's from its own wheels (unknown when the tables do
-/// not know the variant's pin), TensorFlow's from `[and-cuda]` or else from the base.
-fn loaded_cudnn_major(base: &Base, framework: Option<&Framework>) -> Option<String> {
-    let major = |version: &str| version.split('.').next().map(str::to_owned);
-    match framework {
-        Some(Framework::Pytorch(torch)) => torch.cudnn.as_deref().and_then(major),
-        Some(Framework::Tensorflow(tf)) if tf.pip_cuda => tf.cudnn.as_deref().and_then(major),
-        _ => base.cudnn.clone(),
-    }
-}
-
-/// `12.1` for the wheel variant `cu121`.
-fn cuda_of_variant(variant: &str) -> Option<String> {
-    let digits = variant.strip_prefix("cu").filter(|d| d.len() >= 3 && d.chars().all(|c| c.is_ascii_digit()))?;
-    let (major, minor) = digits.split_at(2);
-    Some(format!("{major}.{}", minor.parse::<u32>().ok()?))
 }
 
 /// A locale such as `zh_CN.UTF-8`.
@@ -629,14 +566,5 @@ mod tests {
         assert_eq!(cut.len(), 63);
         assert!(cut.starts_with("pytorch-2.3.0_python3.12_cuda12.1.1_cudnn8_runtime_ubu-"), "{cut}");
         assert_ne!(cut, label_value(&long.replace("test", "tests")));
-    }
-
-    #[test]
-    fn cuda_of_wheel_variants() {
-        assert_eq!(cuda_of_variant("cu121").as_deref(), Some("12.1"));
-        assert_eq!(cuda_of_variant("cu118").as_deref(), Some("11.8"));
-        assert_eq!(cuda_of_variant("cu102").as_deref(), Some("10.2"));
-        assert_eq!(cuda_of_variant("cpu"), None);
-        assert_eq!(cuda_of_variant("rocm6.0"), None);
     }
 }

@@ -3,10 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::ast::{
-    Axis, BasePart, CatalogPart, CudaPart, Decl, DeclKind, FrameworkPart, Part, PythonPart, PytorchPart, Spanned,
-    TensorflowPart,
-};
+use crate::ast::{Axis, BasePart, CatalogPart, CudaPart, Decl, DeclKind, FrameworkPart, Part, PythonPart, Spanned};
 use crate::diag::{Diag, Diagnostics, did_you_mean};
 
 /// Codes of the resolve stage.
@@ -276,25 +273,19 @@ fn apply_axis(part: &mut Part, axis: Axis, value: &Spanned<String>, diags: &mut 
         false
     };
     match axis {
-        Axis::Pytorch => match &mut part.framework {
-            Some(FrameworkPart::Pytorch(p)) => p.version = v,
-            Some(FrameworkPart::Tensorflow(_)) => return misfit(diags, "the image uses TensorFlow"),
-            None => {
-                part.framework = Some(FrameworkPart::Pytorch(PytorchPart {
-                    node: value.span,
-                    version: v,
-                    torchvision: None,
-                    torchaudio: None,
-                    index: None,
-                }));
+        Axis::Framework(keyword) => match &mut part.framework {
+            Some(framework) if framework.keyword() == keyword => framework.version = v,
+            Some(framework) => {
+                let uses = format!("the image uses {}", framework.rules.title());
+                return misfit(diags, &uses);
             }
-        },
-        Axis::Tensorflow => match &mut part.framework {
-            Some(FrameworkPart::Tensorflow(t)) => t.version = v,
-            Some(FrameworkPart::Pytorch(_)) => return misfit(diags, "the image uses PyTorch"),
             None => {
-                part.framework =
-                    Some(FrameworkPart::Tensorflow(TensorflowPart { node: value.span, version: v, package: None }));
+                let Some(rules) = crate::framework::by_keyword(keyword) else {
+                    return misfit(diags, "no framework has that name");
+                };
+                let mut framework = FrameworkPart::new(rules, value.span);
+                framework.version = v;
+                part.framework = Some(framework);
             }
         },
         Axis::Python => match &mut part.python {

@@ -101,7 +101,7 @@ fn spec_errors_exit_one_and_leave_out_untouched() {
     std::fs::write(dir.join("specs/image.kdl"), SPEC.replace("2.3.0", "2.3.7")).unwrap();
     let run = dlspec(&dir, &["compile"]);
     assert_eq!(run.code, 1);
-    assert!(run.stderr.contains("dlspec::compat::pytorch"), "{}", run.stderr);
+    assert!(run.stderr.contains("dlspec::compat::release"), "{}", run.stderr);
     assert!(run.stderr.contains("image.kdl:2:13"), "{}", run.stderr);
     assert!(run.stderr.contains("1 error emitted; nothing written"), "{}", run.stderr);
     assert_eq!(snapshot(&dir), before);
@@ -315,7 +315,7 @@ fn format_json_is_one_json_document_on_stdout_for_every_command() {
     ] {
         let (code, failed) = run(args);
         assert_eq!((code, &failed["errors"]), (1, &1.into()), "{args:?}");
-        assert_eq!(failed["diagnostics"][0]["code"], "dlspec::compat::pytorch", "{args:?}");
+        assert_eq!(failed["diagnostics"][0]["code"], "dlspec::compat::release", "{args:?}");
     }
 
     let (code, compat) = run(&["compat", "pytorch", "--format", "json"]);

@@ -4,18 +4,35 @@
 mod common;
 
 use dlspec::diag::Severity;
-use dlspec::model::{Framework, Image};
+use dlspec::model::{CudnnSource, Framework, Image};
 
 fn analyze(spec: &str) -> (Vec<Image>, Vec<dlspec::diag::Diag>) {
     let (images, diags) = dlspec::analyze(&common::sources("spec.kdl", spec));
     (images, diags.into_vec())
 }
 
-fn tensorflow(image: &Image) -> &dlspec::model::Tensorflow {
+fn tensorflow(image: &Image) -> &Framework {
     match image.framework.as_ref() {
-        Some(Framework::Tensorflow(t)) => t,
+        Some(framework) if framework.kind == "tensorflow" => framework,
         other => panic!("not TensorFlow: {other:?}"),
     }
+}
+
+/// The one requirement TensorFlow's layer installs.
+fn requirement(framework: &Framework) -> &str {
+    &framework.install.requirements[0]
+}
+
+/// The full cuDNN version the framework of `image` loads, when the tables know it.
+fn loaded_cudnn(image: &Image) -> Option<&str> {
+    match &image.framework.as_ref()?.cudnn {
+        CudnnSource::Pip(version) => version.as_deref(),
+        CudnnSource::Base => image.base.cudnn_version.as_deref(),
+    }
+}
+
+fn pip_cuda(framework: &Framework) -> bool {
+    matches!(framework.cudnn, CudnnSource::Pip(_))
 }
 
 #[test]
@@ -23,15 +40,15 @@ fn an_old_base_cudnn_gets_tensorflow_and_cuda_where_it_installs() {
     let (images, diags) =
         analyze("image \"tf\" {\n    tensorflow \"2.18.1\"\n    python \"3.11\"\n    cuda \"12.5.1\"\n}\n");
     let tf = tensorflow(&images[0]);
-    assert_eq!(tf.requirement, "tensorflow[and-cuda]==2.18.1");
-    assert!(tf.pip_cuda);
-    assert_eq!(tf.cudnn.as_deref(), Some("9.3.0.75"), "the pip cuDNN is the one it loads");
+    assert_eq!(requirement(tf), "tensorflow[and-cuda]==2.18.1");
+    assert!(pip_cuda(tf));
+    assert_eq!(loaded_cudnn(&images[0]), Some("9.3.0.75"), "the pip cuDNN is the one it loads");
     assert_eq!(images[0].base.cudnn_version.as_deref(), Some("9.2.1.18"));
     assert!(diags.iter().all(|d| d.severity == Severity::Note), "{diags:?}");
     let (images, _) =
         analyze("image \"tf\" {\n    tensorflow \"2.20.0\"\n    python \"3.11\"\n    cuda \"12.5.1\"\n}\n");
-    assert!(tensorflow(&images[0]).pip_cuda);
-    assert_eq!(tensorflow(&images[0]).cudnn, None, "2.20's extra pins a cuDNN range, resolved at build time");
+    assert!(pip_cuda(tensorflow(&images[0])));
+    assert_eq!(loaded_cudnn(&images[0]), None, "2.20's extra pins a cuDNN range, resolved at build time");
 }
 
 #[test]
@@ -45,8 +62,8 @@ fn where_the_extra_does_not_install_the_old_cudnn_is_an_error() {
     assert!(error.help.as_deref().unwrap().contains("python \"3.10\""), "{error:?}");
     // The same tag on Ubuntu 22.04 was rebuilt with cuDNN 8.9.6: TensorFlow loads the base's.
     let (images, _) = analyze(&spec.replace("ubuntu18.04", "ubuntu22.04"));
-    assert_eq!(tensorflow(&images[0]).requirement, "tensorflow==2.14.1");
-    assert_eq!(tensorflow(&images[0]).cudnn.as_deref(), Some("8.9.6.50"));
+    assert_eq!(requirement(tensorflow(&images[0])), "tensorflow==2.14.1");
+    assert_eq!(loaded_cudnn(&images[0]), Some("8.9.6.50"));
 }
 
 #[test]
@@ -60,35 +77,36 @@ fn the_contract_examples_compile_without_errors() {
     let text = std::fs::read_to_string(common::root().join("specs/tensorflow.kdl")).unwrap();
     let (images, _) = analyze(&text);
     let tf = tensorflow(&images[0]);
-    assert_eq!(tf.requirement, "tensorflow==2.15.0", "cuDNN 8.9.0 in 12.1.0 satisfies the 8.9 build");
-    assert_eq!(tf.cudnn.as_deref(), Some("8.9.0.131"));
+    assert_eq!(requirement(tf), "tensorflow==2.15.0", "cuDNN 8.9.0 in 12.1.0 satisfies the 8.9 build");
+    assert_eq!(loaded_cudnn(&images[0]), Some("8.9.0.131"));
 }
 
 #[test]
 fn torch_reports_the_cudnn_its_wheels_bring() {
     let (images, diags) =
         analyze("image \"pt\" {\n    pytorch \"2.3.0\"\n    python \"3.10\"\n    cuda \"12.1.1\" cudnn=\"none\"\n}\n");
-    let Some(Framework::Pytorch(torch)) = images[0].framework.as_ref() else { panic!("{diags:?}") };
-    assert_eq!(torch.cudnn.as_deref(), Some("8.9.2.26"));
+    assert_eq!(images[0].framework.as_ref().map(|f| f.kind), Some("pytorch"), "{diags:?}");
+    assert_eq!(loaded_cudnn(&images[0]), Some("8.9.2.26"));
     assert!(diags.is_empty(), "no duplicate cuDNN on a base without it: {diags:?}");
 }
 
-fn torch_of(spec: &str) -> dlspec::model::Pytorch {
+/// The wheel variant torch installs (the last part of its index URL) and the cuDNN it loads.
+fn torch_of(spec: &str) -> (String, Option<String>) {
     let (images, diags) = analyze(spec);
-    match images.first().and_then(|i| i.framework.clone()) {
-        Some(Framework::Pytorch(torch)) => torch,
-        other => panic!("not torch: {other:?} {diags:?}"),
-    }
+    let Some(image) = images.first().filter(|i| i.framework.as_ref().is_some_and(|f| f.kind == "pytorch")) else {
+        panic!("not torch: {diags:?}")
+    };
+    let index = image.framework.as_ref().and_then(|f| f.install.index_url.as_deref()).unwrap_or_default();
+    let variant = index.rsplit('/').next().unwrap_or_default().to_owned();
+    (variant, loaded_cudnn(image).map(str::to_owned))
 }
 
 #[test]
 fn torch_cudnn_follows_the_chosen_wheel_variant() {
     let pypi =
         torch_of("image \"pt\" {\n    pytorch \"2.7.0\"\n    python \"3.11\"\n    cuda \"12.6.3\" cudnn=\"none\"\n}\n");
-    assert_eq!(pypi.variant.as_deref(), Some("cu126"));
-    assert_eq!(pypi.cudnn.as_deref(), Some("9.5.1.17"), "2.7.0's PyPI wheel is the cu126 build");
+    assert_eq!(pypi, ("cu126".to_owned(), Some("9.5.1.17".to_owned())), "2.7.0's PyPI wheel is the cu126 build");
     let other =
         torch_of("image \"pt\" {\n    pytorch \"2.3.0\"\n    python \"3.10\"\n    cuda \"11.8.0\" cudnn=\"none\"\n}\n");
-    assert_eq!(other.variant.as_deref(), Some("cu118"));
-    assert_eq!(other.cudnn, None, "no row describes the cu118 build: its cuDNN is not claimed");
+    assert_eq!(other, ("cu118".to_owned(), None), "no row describes the cu118 build: its cuDNN is not claimed");
 }

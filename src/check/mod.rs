@@ -2,7 +2,7 @@
 //! value against the compatibility tables and the contexts it reaches, and reports all problems.
 
 mod cluster;
-mod values;
+pub(crate) mod values;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -12,9 +12,10 @@ use sha2::{Digest, Sha256};
 use crate::ast::{BasePart, CatalogPart, FrameworkPart, Part, Spanned};
 use crate::compat::{self, Compat, CudaTag, compare};
 use crate::diag::{Diag, Diagnostics, did_you_mean};
+use crate::framework::{major_minor, quote_list};
 use crate::model::{
     Base, BaseKind, Catalog, DockerRun, Framework, Image, Jupyter, Kubernetes, KubernetesPort, Locale, Mirrors, Origin,
-    PublishedPort, Python, Pytorch, Resources, SelfTest, ServicePort, Ssh, TensorBoard, Tensorflow,
+    PublishedPort, Python, Resources, SelfTest, ServicePort, Ssh, TensorBoard,
 };
 use crate::resolve::Instance;
 use crate::source::{SourceMap, Span};
@@ -27,16 +28,14 @@ pub mod codes {
     pub const IMAGE_NAME: &str = "dlspec::name::image";
     /// A tag template or tag that is not valid.
     pub const TAG: &str = "dlspec::name::tag";
-    /// A torch version that does not exist.
-    pub const PYTORCH: &str = "dlspec::compat::pytorch";
+    /// A framework release that does not exist.
+    pub const RELEASE: &str = "dlspec::compat::release";
     /// torchvision that does not match torch.
     pub const TORCHVISION: &str = "dlspec::compat::torchvision";
     /// torchaudio that does not match torch.
     pub const TORCHAUDIO: &str = "dlspec::compat::torchaudio";
     /// A wheel variant torch does not publish.
     pub const WHEEL_VARIANT: &str = "dlspec::compat::wheel-variant";
-    /// A TensorFlow version that does not exist.
-    pub const TENSORFLOW: &str = "dlspec::compat::tensorflow";
     /// A TensorFlow package that does not fit the version or base.
     pub const TENSORFLOW_PACKAGE: &str = "dlspec::compat::tensorflow-package";
     /// Python outside the framework's range, or not a Python version.
@@ -111,7 +110,6 @@ const DEFAULT_LOCALE: &str = "zh_CN.UTF-8";
 const DEFAULT_OS: &str = "ubuntu22.04";
 const MINICONDA_PREFIX: &str = "/root/miniconda3";
 const MINICONDA_URL: &str = "https://repo.anaconda.com/miniconda";
-const PYTORCH_INDEX: &str = "https://download.pytorch.org/whl";
 const HOST_KEYS_DIR: &str = "/var/lib/dlspec/ssh-host-keys";
 
 /// Checks the catalog settings and every instance; returns the images, sorted by output
@@ -411,11 +409,15 @@ struct Checker<'a> {
 }
 
 /// The resolved base with the spans the framework checks point back to.
-struct BaseInfo {
-    base: Base,
-    span: Span,
-    cuda_span: Option<Span>,
-    os_span: Span,
+pub struct BaseInfo {
+    /// The base.
+    pub base: Base,
+    /// Its node.
+    pub span: Span,
+    /// Its CUDA version, on a `cuda` base.
+    pub cuda_span: Option<Span>,
+    /// Its OS release (or the node, when the OS is a default).
+    pub os_span: Span,
 }
 
 impl Checker<'_> {
@@ -464,7 +466,7 @@ impl Checker<'_> {
         let framework = match (&self.part().framework, &base, &python_version) {
             (Some(f), Some(b), Some(p)) => {
                 let f = f.clone();
-                self.framework(&f, b, p)
+                crate::framework::check(self.compat, &f, b, p, self.diags)
             }
             _ => None,
         };
@@ -1036,612 +1038,6 @@ impl Checker<'_> {
         })
     }
 
-    // ----- frameworks -----
-
-    fn framework(&mut self, framework: &FrameworkPart, base: &BaseInfo, python: &Spanned<String>) -> Option<Framework> {
-        match framework {
-            FrameworkPart::Pytorch(p) => self.pytorch(p, base, python).map(Framework::Pytorch),
-            FrameworkPart::Tensorflow(t) => self.tensorflow(t, base, python).map(Framework::Tensorflow),
-        }
-    }
-
-    fn python_range(
-        &mut self,
-        what: &str,
-        min: &str,
-        max: &str,
-        python: &Spanned<String>,
-        framework_span: Span,
-    ) -> bool {
-        if compare(&python.value, min).is_lt() || compare(&python.value, max).is_gt() {
-            self.push(
-                Diag::error(
-                    codes::PYTHON,
-                    python.span,
-                    format!("{what} supports Python {min} to {max}, not {}", python.value),
-                    "Python out of range",
-                )
-                .with_label(framework_span, format!("{what} chosen here"))
-                .with_help(format!("write `python \"{max}\"` (or another version from {min} to {max})")),
-            );
-            return false;
-        }
-        true
-    }
-
-    fn pytorch(
-        &mut self,
-        part: &crate::ast::PytorchPart,
-        base: &BaseInfo,
-        python: &Spanned<String>,
-    ) -> Option<Pytorch> {
-        let Some(version) = part.version.clone() else {
-            self.push(
-                Diag::error(codes::MISSING, part.node, "`pytorch` needs a version", "version missing")
-                    .with_help("write `pytorch \"2.3.0\"`"),
-            );
-            return None;
-        };
-        let Some(release) = self.compat.torch(&version.value).cloned() else {
-            let nearest =
-                compat::nearest(&version.value, self.compat.torch.iter().map(|r| r.torch.as_str())).unwrap_or("");
-            self.push(
-                Diag::error(
-                    codes::PYTORCH,
-                    version.span,
-                    format!("torch `{}` was never released", version.value),
-                    "unknown release",
-                )
-                .with_help(format!("did you mean `{nearest}`? `dlspec compat pytorch` lists the releases")),
-            );
-            return None;
-        };
-        let mut ok = self.python_range(
-            &format!("torch {}", release.torch),
-            &release.python_min,
-            &release.python_max,
-            python,
-            version.span,
-        );
-        if let Some(tv) = &part.torchvision
-            && tv.value != release.torchvision
-        {
-            self.push(
-                Diag::error(
-                    codes::TORCHVISION,
-                    tv.span,
-                    format!("torchvision `{}` does not match torch {}", tv.value, release.torch),
-                    "wrong torchvision",
-                )
-                .with_label(version.span, "torch chosen here")
-                .with_help(format!(
-                    "write `torchvision=\"{}\"`, or leave it out to get it from the tables",
-                    release.torchvision
-                )),
-            );
-            ok = false;
-        }
-        let torchaudio = match &part.torchaudio {
-            Some(Spanned { value: None, .. }) => None,
-            Some(Spanned { value: Some(ta), span }) => {
-                if *ta != release.torchaudio {
-                    self.push(
-                        Diag::error(
-                            codes::TORCHAUDIO,
-                            *span,
-                            format!("torchaudio `{ta}` does not match torch {}", release.torch),
-                            "wrong torchaudio",
-                        )
-                        .with_label(version.span, "torch chosen here")
-                        .with_help(format!(
-                            "write `torchaudio=\"{}\"`, or `torchaudio=#null` to leave it out",
-                            release.torchaudio
-                        )),
-                    );
-                    ok = false;
-                }
-                Some(ta.clone())
-            }
-            None => Some(release.torchaudio.clone()),
-        };
-        let cu_variants: Vec<&String> = release.variants.iter().filter(|v| v.starts_with("cu")).collect();
-        let (variant, index_url) = match &part.index {
-            Some(index) if index.value.contains("://") => {
-                self.valid(index, codes::UNSAFE, "index URL", values::url)?;
-                (None, index.value.trim_end_matches('/').to_owned())
-            }
-            Some(index) => {
-                if !release.variants.contains(&index.value) {
-                    self.push(
-                        Diag::error(
-                            codes::WHEEL_VARIANT,
-                            index.span,
-                            format!("torch {} publishes no `{}` wheels", release.torch, index.value),
-                            "unknown variant",
-                        )
-                        .with_label(version.span, "torch chosen here")
-                        .with_help(format!(
-                            "torch {} publishes {}",
-                            release.torch,
-                            quote_list(&release.variants)
-                        )),
-                    );
-                    return None;
-                }
-                self.variant_fits_base(&index.value, index.span, base);
-                (Some(index.value.clone()), format!("{PYTORCH_INDEX}/{}", index.value))
-            }
-            None => {
-                let variant = match (&base.base.kind, &base.base.cuda) {
-                    (BaseKind::Cuda, Some(cuda)) => {
-                        let fitting = cu_variants
-                            .iter()
-                            .filter(|v| {
-                                cuda_of_variant(v).is_some_and(|(maj, min)| {
-                                    let (bmaj, bmin) = major_minor(cuda);
-                                    maj == bmaj && min <= bmin
-                                })
-                            })
-                            .max_by(|a, b| cuda_of_variant(a).cmp(&cuda_of_variant(b)));
-                        match fitting {
-                            Some(v) => (*v).clone(),
-                            None => {
-                                let span = base.cuda_span.unwrap_or(base.span);
-                                self.push(
-                                    Diag::error(
-                                        codes::WHEEL_VARIANT,
-                                        span,
-                                        format!("torch {} publishes no wheels for CUDA {cuda}", release.torch),
-                                        "no matching wheels",
-                                    )
-                                    .with_label(version.span, "torch chosen here")
-                                    .with_help(format!(
-                                        "torch {} publishes {}: pick a CUDA base that matches one, or set `index=`",
-                                        release.torch,
-                                        quote_list(&release.variants)
-                                    )),
-                                );
-                                return None;
-                            }
-                        }
-                    }
-                    (BaseKind::Custom, _) if base.base.gpu && !release.pypi_default_cuda.is_empty() => {
-                        release.pypi_default_cuda.clone()
-                    }
-                    _ => "cpu".to_owned(),
-                };
-                let url = format!("{PYTORCH_INDEX}/{variant}");
-                (Some(variant), url)
-            }
-        };
-        let cuda_wheels = variant.as_deref().is_some_and(|v| v.starts_with("cu"));
-        if cuda_wheels && base.base.cudnn.is_some() {
-            self.duplicate_cudnn_note(base, "torch's CUDA wheels bring their own cuDNN");
-        }
-        // The chosen variant's own row when the table has one; else the glibc check falls back
-        // to the PyPI wheel's row, the only build of that release the table may describe.
-        let variant_wheel =
-            variant.as_deref().and_then(|v| self.compat.wheel_variant("torch", &release.torch, v)).cloned();
-        let wheel = variant_wheel.clone().or_else(|| self.compat.wheel("torch", &release.torch).cloned());
-        if let Some(wheel) = &wheel {
-            ok &= self.glibc_fits(&format!("torch {}", release.torch), wheel, cuda_wheels, base, version.span);
-        }
-        if !ok {
-            return None;
-        }
-        let cudnn = variant_wheel.map(|w| w.pip_cudnn);
-        let mut requirements =
-            vec![format!("torch=={}", release.torch), format!("torchvision=={}", release.torchvision)];
-        if let Some(ta) = &torchaudio {
-            requirements.push(format!("torchaudio=={ta}"));
-        }
-        Some(Pytorch {
-            version: release.torch.clone(),
-            torchvision: release.torchvision.clone(),
-            torchaudio,
-            variant,
-            index_url,
-            requirements,
-            cudnn,
-        })
-    }
-
-    /// Warns when a torch wheel variant does not fit the base (CUDA wheels on CPU, a newer CUDA
-    /// than the base, CPU wheels on a GPU base).
-    fn variant_fits_base(&mut self, variant: &str, span: Span, base: &BaseInfo) {
-        let warning = match (variant, base.base.gpu, &base.base.cuda) {
-            ("cpu", true, _) => Some("CPU-only wheels on a GPU base: torch will not see the GPU".to_owned()),
-            (v, false, _) if v.starts_with("cu") => {
-                Some(format!("`{v}` wheels on a CPU base: they work but carry CUDA libraries for nothing"))
-            }
-            (v, true, Some(cuda)) if v.starts_with("cu") => {
-                let (maj, min) = cuda_of_variant(v).unwrap_or((0, 0));
-                let (bmaj, bmin) = major_minor(cuda);
-                if maj != bmaj {
-                    Some(format!("`{v}` wheels need CUDA {maj}, the base has CUDA {cuda}"))
-                } else if min > bmin {
-                    Some(format!(
-                        "`{v}` wheels were built for a newer CUDA than the base's {cuda}: the host driver must support CUDA {maj}.{min}"
-                    ))
-                } else {
-                    None
-                }
-            }
-            _ => None,
-        };
-        if let Some(message) = warning {
-            let base_span = base.cuda_span.unwrap_or(base.span);
-            self.push(
-                Diag::warning(codes::CUDA_MISMATCH, span, message, "wheel variant")
-                    .with_label(base_span, "base chosen here")
-                    .with_help("leave `index` out to get the variant that matches the base"),
-            );
-        }
-    }
-
-    fn tensorflow(
-        &mut self,
-        part: &crate::ast::TensorflowPart,
-        base: &BaseInfo,
-        python: &Spanned<String>,
-    ) -> Option<Tensorflow> {
-        let Some(version) = part.version.clone() else {
-            self.push(
-                Diag::error(codes::MISSING, part.node, "`tensorflow` needs a version", "version missing")
-                    .with_help("write `tensorflow \"2.15.0\"`"),
-            );
-            return None;
-        };
-        let Some(release) = self.compat.tensorflow(&version.value).cloned() else {
-            let nearest = compat::nearest(&version.value, self.compat.tensorflow.iter().map(|r| r.version.as_str()))
-                .unwrap_or("");
-            self.push(
-                Diag::error(
-                    codes::TENSORFLOW,
-                    version.span,
-                    format!("TensorFlow `{}` was never released", version.value),
-                    "unknown release",
-                )
-                .with_help(format!("did you mean `{nearest}`? `dlspec compat tensorflow` lists the releases")),
-            );
-            return None;
-        };
-        let python_ok = self.python_range(
-            &format!("TensorFlow {}", release.version),
-            &release.python_min,
-            &release.python_max,
-            python,
-            version.span,
-        );
-        let is_1x_or_20 = compare(&release.version, "2.1").is_lt();
-        let package = match &part.package {
-            Some(p) => {
-                const PACKAGES: &[&str] = &["tensorflow", "tensorflow-gpu", "tensorflow-cpu", "tensorflow[and-cuda]"];
-                if !PACKAGES.contains(&p.value.as_str()) {
-                    let help = did_you_mean(&p.value, PACKAGES, "TensorFlow packages are");
-                    self.push(
-                        Diag::error(
-                            codes::TENSORFLOW_PACKAGE,
-                            p.span,
-                            format!("`{}` is not a TensorFlow package", p.value),
-                            "unknown package",
-                        )
-                        .with_help(help),
-                    );
-                    return None;
-                }
-                let refusal = match p.value.as_str() {
-                    "tensorflow-gpu" if compare(&release.version, "2.12").is_ge() => {
-                        Some("from TensorFlow 2.12 on `tensorflow-gpu` is a stub that fails to install; write `package=\"tensorflow\"`".to_owned())
-                    }
-                    "tensorflow[and-cuda]" if !release.and_cuda => {
-                        Some(format!("`tensorflow[and-cuda]` exists from TensorFlow 2.14 on; write `package=\"{}\"`", release.gpu_package))
-                    }
-                    _ => None,
-                };
-                if let Some(help) = refusal {
-                    self.push(
-                        Diag::error(
-                            codes::TENSORFLOW_PACKAGE,
-                            p.span,
-                            format!("`{}` cannot install TensorFlow {}", p.value, release.version),
-                            "wrong package",
-                        )
-                        .with_label(version.span, "version chosen here")
-                        .with_help(help),
-                    );
-                    return None;
-                }
-                if base.base.gpu
-                    && (p.value == "tensorflow-cpu"
-                        || (is_1x_or_20 && p.value == "tensorflow" && release.version != "1.15.0"))
-                {
-                    self.push(
-                        Diag::warning(
-                            codes::TENSORFLOW_PACKAGE,
-                            p.span,
-                            format!("`{}` {} is CPU-only, but the image is built for GPUs", p.value, release.version),
-                            "CPU-only package",
-                        )
-                        .with_help(format!("write `package=\"{}\"`", release.gpu_package)),
-                    );
-                }
-                p.value.clone()
-            }
-            None if base.base.gpu && is_1x_or_20 => release.gpu_package.clone(),
-            None => "tensorflow".to_owned(),
-        };
-        let wheel = self.compat.wheel("tensorflow", &release.version).cloned();
-        let and_cuda_installs = wheel.as_ref().is_some_and(|w| w.pip_cuda_installs(&python.value));
-        if package == "tensorflow[and-cuda]" && !and_cuda_installs {
-            let p = part.package.as_ref().map_or(version.span, |p| p.span);
-            self.push(
-                Diag::error(
-                    codes::TENSORFLOW_PACKAGE,
-                    p,
-                    format!("`tensorflow[and-cuda]` {} does not install on Python {}", release.version, python.value),
-                    "extra does not install",
-                )
-                .with_label(version.span, "version chosen here")
-                .with_help(self.and_cuda_help(&release, python)),
-            );
-            return None;
-        }
-        let mut package = package;
-        let mut pip_cuda = package == "tensorflow[and-cuda]";
-        if base.base.kind == BaseKind::Cuda && !pip_cuda && package != "tensorflow-cpu" {
-            let cuda = base.base.cuda.clone().unwrap_or_default();
-            let (bmaj, bmin) = major_minor(&cuda);
-            let (tmaj, tmin) = major_minor(&release.cuda);
-            let base_span = base.cuda_span.unwrap_or(base.span);
-            let cudnn_major = release.cudnn.split('.').next().unwrap_or("");
-            if bmaj != tmaj {
-                self.push(
-                    Diag::error(
-                        codes::CUDA_MISMATCH,
-                        base_span,
-                        format!(
-                            "TensorFlow {} is built for CUDA {}, the base has CUDA {cuda}",
-                            release.version, release.cuda
-                        ),
-                        "wrong CUDA major",
-                    )
-                    .with_label(version.span, "TensorFlow chosen here")
-                    .with_help(format!(
-                        "use a CUDA {tmaj}.x base (TensorFlow was tested with CUDA {} and cuDNN {})",
-                        release.cuda, release.cudnn
-                    )),
-                );
-                return None;
-            }
-            // TensorFlow refuses a cuDNN of another major, or of the same major with an older minor
-            // ("needs equal or higher minor version"); patch levels do not matter.
-            let base_cudnn_problem = match (&base.base.cudnn, &base.base.cudnn_version) {
-                (None, _) => Some("the base has no cuDNN".to_owned()),
-                (Some(major), _) if major != cudnn_major => {
-                    Some(format!("the base's cuDNN {major} is not the cuDNN {} it was built with", release.cudnn))
-                }
-                (Some(_), Some(full)) if major_minor(full) < major_minor(&release.cudnn) => {
-                    Some(format!("the base's cuDNN {full} is older than the cuDNN {} it was built with", release.cudnn))
-                }
-                _ => None,
-            };
-            if let Some(problem) = base_cudnn_problem {
-                if part.package.is_none() && and_cuda_installs {
-                    // Upstream's install for this case: the pip cuDNN of `[and-cuda]` wins over the base's.
-                    let tags = self.satisfying_tags_help(&release.cudnn, &release.cuda, base);
-                    let help = if base.base.cudnn.is_some() {
-                        format!(
-                            "the base's own cuDNN is then unused: write `cudnn=\"none\"` for a leaner base, or {tags} to use the base's cuDNN instead"
-                        )
-                    } else {
-                        format!("this is upstream's install; to use a cuDNN from the base instead, {tags} with cuDNN")
-                    };
-                    self.push(
-                        Diag::note(
-                            codes::PIP_CUDA,
-                            version.span,
-                            format!(
-                                "TensorFlow {} installs `tensorflow[and-cuda]` (CUDA and cuDNN from pip): {problem}",
-                                release.version
-                            ),
-                            "installed with [and-cuda]",
-                        )
-                        .with_label(base_span, "base chosen here")
-                        .with_help(help),
-                    );
-                    package = "tensorflow[and-cuda]".to_owned();
-                    pip_cuda = true;
-                } else {
-                    let fix = self.satisfying_tags_help(&release.cudnn, &release.cuda, base);
-                    let pip_fix = if release.and_cuda && and_cuda_installs {
-                        "or leave `package` out to install `tensorflow[and-cuda]`".to_owned()
-                    } else if release.and_cuda {
-                        self.and_cuda_help(&release, python)
-                    } else {
-                        format!("TensorFlow {} has no `[and-cuda]` extra (2.14 on)", release.version)
-                    };
-                    let (code, label) = match base.base.cudnn.as_deref() {
-                        Some(major) if major == cudnn_major => (codes::CUDNN_TOO_OLD, "older cuDNN"),
-                        Some(_) => (codes::CUDA_MISMATCH, "wrong cuDNN"),
-                        None => (codes::CUDA_MISMATCH, "no cuDNN"),
-                    };
-                    self.push(
-                        Diag::error(
-                            code,
-                            base_span,
-                            format!("TensorFlow {} would not load its cuDNN: {problem}", release.version),
-                            label,
-                        )
-                        .with_label(version.span, "TensorFlow chosen here")
-                        .with_help(format!("{fix}; {pip_fix}")),
-                    );
-                    return None;
-                }
-            } else if bmin < tmin {
-                // A newer CUDA minor is fine (the libraries keep their ABI within a major); an older
-                // one may lack what TensorFlow was built against.
-                self.push(
-                    Diag::warning(
-                        codes::UNTESTED,
-                        base_span,
-                        format!(
-                            "TensorFlow {} was built and tested with CUDA {} and cuDNN {}, the base has an older CUDA {cuda}",
-                            release.version, release.cuda, release.cudnn
-                        ),
-                        "untested CUDA",
-                    )
-                    .with_label(version.span, "TensorFlow chosen here")
-                    .with_help(format!("use a CUDA {} base to run what TensorFlow tested", release.cuda)),
-                );
-            }
-        }
-        if pip_cuda && base.base.cudnn.is_some() && part.package.is_some() {
-            self.duplicate_cudnn_note(base, "TensorFlow's `[and-cuda]` extra brings its own cuDNN from pip");
-        }
-        let glibc_ok = wheel.as_ref().is_none_or(|w| {
-            self.glibc_fits(&format!("TensorFlow {}", release.version), w, pip_cuda, base, version.span)
-        });
-        if !python_ok || !glibc_ok {
-            return None;
-        }
-        let cudnn = if pip_cuda {
-            // A range (2.20 on) resolves at build time: no exact version to promise.
-            wheel.as_ref().map(|w| w.pip_cudnn.clone()).filter(|c| compat::Version::parse(c).is_some())
-        } else {
-            base.base.cudnn_version.clone()
-        };
-        Some(Tensorflow {
-            requirement: format!("{package}=={}", release.version),
-            version: release.version.clone(),
-            package,
-            tested_cuda: release.cuda.clone(),
-            tested_cudnn: release.cudnn.clone(),
-            pip_cuda,
-            cudnn,
-        })
-    }
-
-    /// Why `tensorflow[and-cuda]` does not install for this release and Python, and what does.
-    fn and_cuda_help(&self, release: &compat::TensorflowRelease, python: &Spanned<String>) -> String {
-        if !release.and_cuda {
-            return format!(
-                "`tensorflow[and-cuda]` exists from TensorFlow 2.14 on; write `package=\"{}\"`",
-                release.gpu_package
-            );
-        }
-        let fixed: Vec<&str> = self
-            .compat
-            .wheels
-            .iter()
-            .filter(|w| {
-                w.framework == "tensorflow"
-                    && w.version
-                        .starts_with(&format!("{}.", release.version.split('.').take(2).collect::<Vec<_>>().join(".")))
-                    && w.pip_cuda_installs(&python.value)
-            })
-            .map(|w| w.version.as_str())
-            .collect();
-        let pythons: &str = self.compat.wheel("tensorflow", &release.version).map_or("", |w| w.pip_pythons.as_str());
-        match (pythons, fixed.first()) {
-            ("none", Some(v)) => format!(
-                "the `[and-cuda]` extra of TensorFlow {} pins a TensorRT without wheels; {v} fixes it: write `tensorflow \"{v}\"`",
-                release.version
-            ),
-            ("none" | "", _) => format!(
-                "the `[and-cuda]` extra of TensorFlow {} does not install; pick another release",
-                release.version
-            ),
-            (list, _) => format!(
-                "the `[and-cuda]` extra of TensorFlow {} installs on Python {} only (its TensorRT pin has no wheels for Python {}): write `python \"{}\"`",
-                release.version,
-                list.replace(',', ", "),
-                python.value,
-                list.rsplit(',').next().unwrap_or(list)
-            ),
-        }
-    }
-
-    /// The nvidia/cuda tags on the image's OS whose cuDNN satisfies `cudnn` (major.minor) on the same
-    /// CUDA major as `cuda`, as a help line.
-    fn satisfying_tags_help(&self, cudnn: &str, cuda: &str, base: &BaseInfo) -> String {
-        let os = base.base.os.as_deref().unwrap_or_default();
-        let (need_major, _) = major_minor(cudnn);
-        let (cuda_major, _) = major_minor(cuda);
-        let mut fitting: Vec<&compat::CudnnInTag> = self
-            .compat
-            .cudnn_in_tags
-            .iter()
-            .filter(|t| {
-                let (maj, _) = major_minor(&t.cudnn);
-                t.os == os
-                    && maj == need_major
-                    && major_minor(&t.cudnn) >= major_minor(cudnn)
-                    && major_minor(&t.cuda).0 == cuda_major
-                    && self.compat.cuda_tag(&t.cuda, os).is_some_and(|c| c.status == "supported")
-            })
-            .collect();
-        // The oldest tag that is not older than the CUDA the framework was built with, else the newest.
-        let older_than_build = |tag: &compat::CudnnInTag| major_minor(&tag.cuda) < major_minor(cuda);
-        fitting.sort_by(|a, b| older_than_build(a).cmp(&older_than_build(b)).then_with(|| compare(&a.cuda, &b.cuda)));
-        if fitting.first().is_some_and(|t| older_than_build(t)) {
-            fitting.reverse();
-        }
-        match fitting.first() {
-            Some(t) => format!("write `cuda \"{}\"` (its cuDNN is {})", t.cuda, t.cudnn),
-            None => {
-                format!("no nvidia/cuda tag for {os} known to dlspec has cuDNN {cudnn} or newer on CUDA {cuda_major}")
-            }
-        }
-    }
-
-    /// Notes that the base's cuDNN is a second copy next to the one the framework installs.
-    fn duplicate_cudnn_note(&mut self, base: &BaseInfo, why: &str) {
-        self.push(
-            Diag::note(
-                codes::DUPLICATE_LIBRARIES,
-                base.span,
-                format!("the image carries cuDNN twice: {why}, and the base has one too"),
-                "base with cuDNN",
-            )
-            .with_help("write `cudnn=\"none\"` for a base without cuDNN (several hundred MB smaller); keep it only to compile against the cuDNN headers"),
-        );
-    }
-
-    /// Checks that the framework's wheels (and the CUDA libraries they pull through pip) install on
-    /// the OS's glibc.
-    fn glibc_fits(&mut self, what: &str, wheel: &compat::Wheel, pip_cuda: bool, base: &BaseInfo, span: Span) -> bool {
-        let Some(os) = base.base.os.as_deref().and_then(|os| self.compat.os(os)) else {
-            return true;
-        };
-        let (needed, by) = if pip_cuda && compare(&wheel.pip_glibc, &wheel.glibc).is_gt() {
-            (wheel.pip_glibc.as_str(), "the CUDA libraries it installs through pip need".to_owned())
-        } else {
-            (wheel.glibc.as_str(), format!("its wheels ({}) need", wheel.manylinux))
-        };
-        if needed.is_empty() || compare(&os.glibc, needed).is_ge() {
-            return true;
-        }
-        let fitting: Vec<&str> = self
-            .compat
-            .os
-            .iter()
-            .filter(|o| compare(&o.glibc, needed).is_ge() && o.status == "supported")
-            .map(|o| o.os.as_str())
-            .collect();
-        self.push(
-            Diag::error(
-                codes::GLIBC,
-                span,
-                format!("{what} does not install on {}: {by} glibc {needed}, it has {}", os.os, os.glibc),
-                "needs a newer glibc",
-            )
-            .with_label(base.os_span, format!("{} chosen here", os.os))
-            .with_help(format!("use an OS with glibc {needed} or newer: {}", quote_list(&fitting))),
-        );
-        false
-    }
-
     // ----- packages, time zone, locale -----
 
     fn apt(&mut self) -> (Vec<String>, bool) {
@@ -2042,8 +1438,8 @@ impl Checker<'_> {
             let key = &rest[open + 1..open + close];
             let base_slug = base.upstream.replace(['/', ':', '@'], "-");
             let value = match key {
-                "version" => framework.map(|f| f.version().to_owned()),
-                "framework" => Some(framework.map_or("none", Framework::name).to_owned()),
+                "version" => framework.map(|f| f.version.clone()),
+                "framework" => Some(framework.map_or("none", |f| f.kind).to_owned()),
                 "python" => Some(python.version.clone()),
                 "cuda" => base.cuda.clone(),
                 "cudnn" => base.cudnn.clone(),
@@ -2359,10 +1755,6 @@ fn truncate_name(name: &str, key: &str) -> String {
     format!("{}-{hex}", name[..54].trim_end_matches('-'))
 }
 
-fn quote_list(items: &[impl AsRef<str>]) -> String {
-    items.iter().map(|i| format!("`{}`", i.as_ref())).collect::<Vec<_>>().join(", ")
-}
-
 /// The installer a spec gets without `miniconda=`: one that needs no terms accepted and whose
 /// sha256 the tables know, else one that needs no terms, else the newest.
 fn default_installer<'a>(installers: &[&'a compat::MinicondaInstaller]) -> Option<&'a compat::MinicondaInstaller> {
@@ -2401,21 +1793,6 @@ fn cudnn_tag_part(cuda: &str) -> &'static str {
         (12, 3) => "cudnn9",
         _ => "cudnn",
     }
-}
-
-fn major_minor(version: &str) -> (u64, u64) {
-    let mut parts = version.split('.').map(|p| p.parse::<u64>().unwrap_or(0));
-    (parts.next().unwrap_or(0), parts.next().unwrap_or(0))
-}
-
-/// `cu121` → (12, 1), `cu118` → (11, 8).
-fn cuda_of_variant(variant: &str) -> Option<(u64, u64)> {
-    let digits = variant.strip_prefix("cu")?;
-    if digits.len() < 3 || !digits.chars().all(|c| c.is_ascii_digit()) {
-        return None;
-    }
-    let (major, minor) = digits.split_at(2);
-    Some((major.parse().ok()?, minor.parse().ok()?))
 }
 
 fn parse_locale(name: &str) -> Option<Locale> {
@@ -2472,10 +1849,7 @@ mod tests {
     }
 
     #[test]
-    fn variants_and_locales() {
-        assert_eq!(cuda_of_variant("cu121"), Some((12, 1)));
-        assert_eq!(cuda_of_variant("cu118"), Some((11, 8)));
-        assert_eq!(cuda_of_variant("cpu"), None);
+    fn locales_and_terms() {
         assert!(parse_locale("zh_CN.UTF-8").is_some() && parse_locale("C.UTF-8").is_some());
         assert!(
             parse_locale("zh_CN").is_none()

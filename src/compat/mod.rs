@@ -87,7 +87,7 @@ impl Table {
     }
 
     /// Rows as maps from column to cell.
-    fn records(&self) -> impl Iterator<Item = Record<'_>> {
+    pub fn records(&self) -> impl Iterator<Item = Record<'_>> {
         self.rows.iter().map(move |row| Record { table: self, row })
     }
 
@@ -116,21 +116,28 @@ impl Table {
     }
 }
 
-struct Record<'a> {
+/// A row of a table, read by column name.
+pub struct Record<'a> {
     table: &'a Table,
     row: &'a [String],
 }
 
 impl Record<'_> {
-    fn get(&self, column: &str) -> String {
+    /// The cell of `column` (empty when the row is short).
+    #[must_use]
+    pub fn get(&self, column: &str) -> String {
         self.row.get(self.table.column(column)).cloned().unwrap_or_default()
     }
 
-    fn list(&self, column: &str) -> Vec<String> {
+    /// The cell of `column` as a comma-separated list.
+    #[must_use]
+    pub fn list(&self, column: &str) -> Vec<String> {
         self.get(column).split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect()
     }
 
-    fn yes(&self, column: &str) -> bool {
+    /// Whether the cell of `column` is `yes`.
+    #[must_use]
+    pub fn yes(&self, column: &str) -> bool {
         self.get(column) == "yes"
     }
 }
@@ -332,9 +339,8 @@ pub struct Compat {
     pub timezones: Vec<String>,
 }
 
-const DATA: [(&str, &str); 9] = [
-    ("pytorch.tsv", include_str!("data/pytorch.tsv")),
-    ("tensorflow.tsv", include_str!("data/tensorflow.tsv")),
+/// The tables every framework shares (each framework's own comes from its module).
+const DATA: [(&str, &str); 7] = [
     ("miniconda.tsv", include_str!("data/miniconda.tsv")),
     ("cuda_tags.tsv", include_str!("data/cuda_tags.tsv")),
     ("os.tsv", include_str!("data/os.tsv")),
@@ -353,7 +359,12 @@ pub fn get() -> &'static Compat {
 
 impl Compat {
     fn load() -> Self {
-        let tables: Vec<Table> = DATA.iter().map(|(file, text)| Table::parse(file, text)).collect();
+        let tables: Vec<Table> = crate::framework::FRAMEWORKS
+            .iter()
+            .map(|f| f.table())
+            .chain(DATA)
+            .map(|(file, text)| Table::parse(file, text))
+            .collect();
         let table = |name: &str| tables.iter().find(|t| t.file == name).expect("every data file is listed");
         let non_empty = |s: String| if s.is_empty() { None } else { Some(s) };
         let mut torch: Vec<TorchRelease> = table("pytorch.tsv")

@@ -1,0 +1,254 @@
+//! PyTorch: torch with torchvision and torchaudio, from the wheel index of a variant
+//! (`https://download.pytorch.org/whl/cu121`); the CUDA wheels bring their own cuDNN and NCCL.
+
+use crate::ast::{FrameworkPart, Spanned};
+use crate::check::codes;
+use crate::compat::Compat;
+use crate::diag::Diag;
+use crate::framework::{Cx, Property, Release, Rules, cuda_of_variant, probe, quote_list};
+use crate::model::{BaseKind, CudnnSource, Framework, Install};
+
+const INDEX: &str = "https://download.pytorch.org/whl";
+
+/// PyTorch.
+#[derive(Debug)]
+pub struct Pytorch;
+
+const PROPERTIES: &[Property] = &[
+    Property {
+        name: "torchvision",
+        expect: "a torchvision version like \"0.18.0\"",
+        nullable: false,
+        doc: "torchvision version; default: the release that matches torch",
+    },
+    Property {
+        name: "torchaudio",
+        expect: "a torchaudio version like \"2.3.0\", or #null to leave it out",
+        nullable: true,
+        doc: "torchaudio version, or `#null` to leave it out; default: the release that matches torch",
+    },
+    Property {
+        name: "index",
+        expect: "a wheel variant like \"cu121\" or an index URL",
+        nullable: false,
+        doc: "wheel variant (`cu121`, `cpu`) or index URL; default: the variant that fits the base",
+    },
+];
+
+impl Rules for Pytorch {
+    fn keyword(&self) -> &'static str {
+        "pytorch"
+    }
+
+    fn title(&self) -> &'static str {
+        "PyTorch"
+    }
+
+    fn noun(&self) -> &'static str {
+        "torch"
+    }
+
+    fn example(&self) -> &'static str {
+        "2.3.0"
+    }
+
+    fn properties(&self) -> &'static [Property] {
+        PROPERTIES
+    }
+
+    fn table(&self) -> (&'static str, &'static str) {
+        ("pytorch.tsv", include_str!("../../compat/data/pytorch.tsv"))
+    }
+
+    fn release(&self, compat: &'static Compat, version: &str) -> Option<Release> {
+        compat.torch(version).map(|r| Release {
+            version: &r.torch,
+            python_min: &r.python_min,
+            python_max: &r.python_max,
+        })
+    }
+
+    fn versions(&self, compat: &'static Compat) -> Vec<&'static str> {
+        compat.torch.iter().map(|r| r.torch.as_str()).collect()
+    }
+
+    fn check(&self, cx: &mut Cx<'_>, part: &FrameworkPart, release: Release) -> Option<Framework> {
+        let release = cx.compat.torch(release.version)?;
+        let version = cx.version;
+        let mut ok = true;
+        if let Some(tv) = part.string("torchvision")
+            && tv.value != release.torchvision
+        {
+            cx.push(
+                Diag::error(
+                    codes::TORCHVISION,
+                    tv.span,
+                    format!("torchvision `{}` does not match torch {}", tv.value, release.torch),
+                    "wrong torchvision",
+                )
+                .with_label(version.span, "torch chosen here")
+                .with_help(format!(
+                    "write `torchvision=\"{}\"`, or leave it out to get it from the tables",
+                    release.torchvision
+                )),
+            );
+            ok = false;
+        }
+        let torchaudio = match part.property("torchaudio") {
+            Some(Spanned { value: None, .. }) => None,
+            Some(Spanned { value: Some(ta), span }) => {
+                if *ta != release.torchaudio {
+                    cx.push(
+                        Diag::error(
+                            codes::TORCHAUDIO,
+                            *span,
+                            format!("torchaudio `{ta}` does not match torch {}", release.torch),
+                            "wrong torchaudio",
+                        )
+                        .with_label(version.span, "torch chosen here")
+                        .with_help(format!(
+                            "write `torchaudio=\"{}\"`, or `torchaudio=#null` to leave it out",
+                            release.torchaudio
+                        )),
+                    );
+                    ok = false;
+                }
+                Some(ta.clone())
+            }
+            None => Some(release.torchaudio.clone()),
+        };
+        let base = &cx.base.base;
+        let (variant, index_url) = match part.string("index") {
+            Some(index) if index.value.contains("://") => (None, cx.index_url(&index)?),
+            Some(index) => {
+                if !release.variants.contains(&index.value) {
+                    cx.push(
+                        Diag::error(
+                            codes::WHEEL_VARIANT,
+                            index.span,
+                            format!("torch {} publishes no `{}` wheels", release.torch, index.value),
+                            "unknown variant",
+                        )
+                        .with_label(version.span, "torch chosen here")
+                        .with_help(format!(
+                            "torch {} publishes {}",
+                            release.torch,
+                            quote_list(&release.variants)
+                        )),
+                    );
+                    return None;
+                }
+                cx.variant_fits_base(
+                    "torch",
+                    &index.value,
+                    index.span,
+                    "leave `index` out to get the variant that matches the base",
+                );
+                (Some(index.value.clone()), format!("{INDEX}/{}", index.value))
+            }
+            None => {
+                let variant = match (&base.kind, &base.cuda) {
+                    (BaseKind::Cuda, Some(cuda)) => {
+                        let cu_variants: Vec<String> =
+                            release.variants.iter().filter(|v| v.starts_with("cu")).cloned().collect();
+                        match cx.fitting_variant(&cu_variants) {
+                            Some(v) => v.clone(),
+                            None => {
+                                let span = cx.base_span();
+                                cx.push(
+                                    Diag::error(
+                                        codes::WHEEL_VARIANT,
+                                        span,
+                                        format!("torch {} publishes no wheels for CUDA {cuda}", release.torch),
+                                        "no matching wheels",
+                                    )
+                                    .with_label(version.span, "torch chosen here")
+                                    .with_help(format!(
+                                        "torch {} publishes {}: pick a CUDA base that matches one, or set `index=`",
+                                        release.torch,
+                                        quote_list(&release.variants)
+                                    )),
+                                );
+                                return None;
+                            }
+                        }
+                    }
+                    (BaseKind::Custom, _) if base.gpu && !release.pypi_default_cuda.is_empty() => {
+                        release.pypi_default_cuda.clone()
+                    }
+                    _ => "cpu".to_owned(),
+                };
+                let url = format!("{INDEX}/{variant}");
+                (Some(variant), url)
+            }
+        };
+        let cuda_wheels = variant.as_deref().is_some_and(|v| v.starts_with("cu"));
+        if cuda_wheels && base.cudnn.is_some() {
+            cx.duplicate_cudnn_note("torch's CUDA wheels bring their own cuDNN");
+        }
+        // The chosen variant's own row when the table has one; else the glibc check falls back
+        // to the PyPI wheel's row, the only build of that release the table may describe.
+        let variant_wheel = variant.as_deref().and_then(|v| cx.compat.wheel_variant("torch", &release.torch, v));
+        let wheel = variant_wheel.or_else(|| cx.compat.wheel("torch", &release.torch));
+        if let Some(w) = wheel {
+            let pip_glibc = cuda_wheels.then_some(w.pip_glibc.as_str());
+            ok &= cx.glibc_fits(&format!("torch {}", release.torch), &w.manylinux, &w.glibc, pip_glibc);
+        }
+        if !ok {
+            return None;
+        }
+        let cudnn = variant_wheel.map(|w| w.pip_cudnn.clone());
+        let mut requirements =
+            vec![format!("torch=={}", release.torch), format!("torchvision=={}", release.torchvision)];
+        if let Some(ta) = &torchaudio {
+            requirements.push(format!("torchaudio=={ta}"));
+        }
+        let wheels = variant.as_deref().map(|v| format!(" (`{v}` wheels)")).unwrap_or_default();
+        let audio = torchaudio.as_deref().map(|ta| format!(", torchaudio {ta}")).unwrap_or_default();
+        let build_cuda = variant
+            .as_deref()
+            .and_then(cuda_of_variant)
+            .filter(|_| base.gpu)
+            .map(|(major, minor)| format!("{major}.{minor}"));
+        Some(Framework {
+            kind: self.keyword(),
+            title: self.title(),
+            version: release.torch.clone(),
+            summary: format!(
+                "PyTorch {}, torchvision {}{audio}{wheels} from `{index_url}`",
+                release.torch, release.torchvision
+            ),
+            install: Install {
+                comment: format!(
+                    "PyTorch {}{}.",
+                    release.torch,
+                    variant.as_deref().map(|v| format!(" ({v} wheels)")).unwrap_or_default()
+                ),
+                requirements,
+                index_url: Some(index_url),
+            },
+            commands: vec![
+                "python -c \"import torch; print(torch.__version__, torch.version.cuda, torch.backends.cudnn.version(), torch.cuda.is_available())\"".to_owned(),
+            ],
+            probe: include_str!("probe.py"),
+            expect: probe(self, "torch", &release.torch, build_cuda.clone(), None, build_cuda.is_some()),
+            cudnn: CudnnSource::Pip(cudnn),
+        })
+    }
+
+    fn describe(&self, compat: &'static Compat) -> Vec<String> {
+        let mut lines = vec!["pytorch: torch  torchvision  torchaudio  python  variants".to_owned()];
+        lines.extend(compat.torch.iter().map(|r| {
+            format!(
+                "  {:<8} {:<8} {:<8} {}-{:<6} {}",
+                r.torch,
+                r.torchvision,
+                r.torchaudio,
+                r.python_min,
+                r.python_max,
+                r.variants.join(",")
+            )
+        }));
+        lines
+    }
+}

@@ -1,0 +1,48 @@
+class Probe:
+    """TensorFlow: what it reports and runs."""
+
+    def __init__(self):
+        import tensorflow as tf
+
+        if hasattr(tf.compat.v1, "enable_eager_execution") and not tf.executing_eagerly():
+            tf.compat.v1.enable_eager_execution()  # TensorFlow 1.x
+        self.tf = tf
+
+    def version(self):
+        return self.tf.__version__
+
+    def build_info(self):
+        get = getattr(self.tf.sysconfig, "get_build_info", None)  # TensorFlow 2.3 and later
+        return dict(get()) if get else {}
+
+    def cuda_build(self):
+        info = self.build_info()
+        if not info:  # TensorFlow before 2.3 says whether, not which
+            return "unknown" if self.tf.test.is_built_with_cuda() else None
+        return info.get("cuda_version") if info.get("is_cuda_build") else None
+
+    def gpus(self):
+        config = self.tf.config
+        listing = getattr(config, "list_physical_devices", None) or config.experimental.list_physical_devices
+        return [device.name for device in listing("GPU")]
+
+    def cudnn_build(self):
+        return self.build_info().get("cudnn_version")
+
+    def convolution(self, gpu):
+        tf = self.tf
+        with tf.device("/GPU:0" if gpu else "/CPU:0"):
+            images = tf.ones([2, 16, 16, 3])
+            weights = tf.ones([3, 3, 3, 4])
+            result = tf.nn.conv2d(images, weights, strides=1, padding="VALID")
+        return tuple(result.shape.as_list()), float(result[0, 0, 0, 0])
+
+    def matmul(self, gpu):
+        tf = self.tf
+        with tf.device("/GPU:0" if gpu else "/CPU:0"):
+            matrix = tf.ones([64, 64])
+            result = tf.linalg.matmul(matrix, matrix)
+        return float(result[0, 0])
+
+    def nccl(self):
+        raise NotImplementedError("TensorFlow's wheels do not ship NCCL")
