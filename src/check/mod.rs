@@ -11,97 +11,13 @@ use sha2::{Digest, Sha256};
 
 use crate::ast::{BasePart, CatalogPart, FrameworkPart, Part, Spanned};
 use crate::compat::{self, Compat, CudaTag, compare};
-use crate::diag::{Diag, Diagnostics, did_you_mean};
+use crate::diag::{Code, Diag, Diagnostics, did_you_mean};
 use crate::model::{
     Base, BaseKind, Catalog, DockerRun, Framework, Image, Jupyter, Kubernetes, KubernetesPort, Locale, Mirrors, Origin,
     PublishedPort, Python, Pytorch, Resources, SelfTest, ServicePort, Ssh, TensorBoard, Tensorflow,
 };
 use crate::resolve::Instance;
 use crate::source::{SourceMap, Span};
-
-/// Codes of the check stage.
-pub mod codes {
-    /// A required node is missing.
-    pub const MISSING: &str = "dlspec::schema::missing";
-    /// An image name that is not a valid repository name.
-    pub const IMAGE_NAME: &str = "dlspec::name::image";
-    /// A tag template or tag that is not valid.
-    pub const TAG: &str = "dlspec::name::tag";
-    /// A torch version that does not exist.
-    pub const PYTORCH: &str = "dlspec::compat::pytorch";
-    /// torchvision that does not match torch.
-    pub const TORCHVISION: &str = "dlspec::compat::torchvision";
-    /// torchaudio that does not match torch.
-    pub const TORCHAUDIO: &str = "dlspec::compat::torchaudio";
-    /// A wheel variant torch does not publish.
-    pub const WHEEL_VARIANT: &str = "dlspec::compat::wheel-variant";
-    /// A TensorFlow version that does not exist.
-    pub const TENSORFLOW: &str = "dlspec::compat::tensorflow";
-    /// A TensorFlow package that does not fit the version or base.
-    pub const TENSORFLOW_PACKAGE: &str = "dlspec::compat::tensorflow-package";
-    /// Python outside the framework's range, or not a Python version.
-    pub const PYTHON: &str = "dlspec::compat::python";
-    /// A Miniconda installer for another Python, or unknown.
-    pub const MINICONDA: &str = "dlspec::compat::miniconda";
-    /// A Miniconda installer whose build would stop at Anaconda's terms.
-    pub const MINICONDA_TOS: &str = "dlspec::compat::miniconda-tos";
-    /// An nvidia/cuda tag that does not exist or that the tag table does not know.
-    pub const CUDA_TAG: &str = "dlspec::compat::cuda-tag";
-    /// A framework that would load an older cuDNN than the one it was built with.
-    pub const CUDNN_TOO_OLD: &str = "dlspec::compat::cudnn-too-old";
-    /// A framework wheel that needs a newer glibc than the OS has.
-    pub const GLIBC: &str = "dlspec::compat::glibc";
-    /// A base tag its registry no longer serves.
-    pub const REMOVED_BASE: &str = "dlspec::compat::removed-base";
-    /// TensorFlow installed with its pip CUDA libraries (`tensorflow[and-cuda]`) by the compiler.
-    pub const PIP_CUDA: &str = "dlspec::compat::pip-cuda";
-    /// An image that carries cuDNN twice: in the base and in the framework's wheels.
-    pub const DUPLICATE_LIBRARIES: &str = "dlspec::compat::duplicate-libraries";
-    /// A combination that works but was not tested by the framework.
-    pub const UNTESTED: &str = "dlspec::compat::untested";
-    /// A CUDA build of the framework that cannot work on the base.
-    pub const CUDA_MISMATCH: &str = "dlspec::compat::cuda-mismatch";
-    /// An end-of-life or deprecated base.
-    pub const DEPRECATED_BASE: &str = "dlspec::compat::deprecated-base";
-    /// An unknown OS release.
-    pub const OS: &str = "dlspec::compat::os";
-    /// An unknown time zone.
-    pub const TIMEZONE: &str = "dlspec::value::timezone";
-    /// A malformed locale.
-    pub const LOCALE: &str = "dlspec::value::locale";
-    /// A value that is not safe in the text it reaches.
-    pub const UNSAFE: &str = "dlspec::value::unsafe";
-    /// A value outside what the option takes.
-    pub const VALUE: &str = "dlspec::value::invalid";
-    /// Two services on one port.
-    pub const PORT_CONFLICT: &str = "dlspec::ports::conflict";
-    /// A NodePort outside 30000–32767, or used twice in the catalog.
-    pub const NODE_PORT: &str = "dlspec::kubernetes::node-port";
-    /// Two images that would write the same output directory.
-    pub const DUPLICATE_OUTPUT: &str = "dlspec::catalog::duplicate-output";
-    /// An image directory that is a catalog file's name or lies inside another image's directory.
-    pub const OUTPUT_PATH: &str = "dlspec::catalog::output-path";
-    /// Two bake groups or targets of one name.
-    pub const BAKE_NAME: &str = "dlspec::catalog::bake-name";
-    /// A literal password in a spec.
-    pub const PASSWORD: &str = "dlspec::security::password";
-    /// JupyterLab without authentication.
-    pub const OPEN_JUPYTER: &str = "dlspec::security::open-jupyter";
-    /// A `registry` or `base-registry` that is not a registry reference.
-    pub const REGISTRY: &str = "dlspec::value::registry";
-    /// An `env` name the platform owns, a malformed name, or a value that cannot be passed on.
-    pub const ENV: &str = "dlspec::value::env";
-    /// A `frame-ancestors` value that is not a web origin.
-    pub const ORIGIN: &str = "dlspec::value::origin";
-    /// A Kubernetes object name that is not DNS-1123.
-    pub const KUBERNETES_NAME: &str = "dlspec::kubernetes::name";
-    /// A node-selector or taint key or value that is not label syntax.
-    pub const LABEL: &str = "dlspec::kubernetes::label";
-    /// A toleration operator or effect outside Kubernetes' enums.
-    pub const TOLERATION: &str = "dlspec::kubernetes::toleration";
-    /// A `volume` with zero or two sources, no mount, or a name or path taken.
-    pub const VOLUME: &str = "dlspec::kubernetes::volume";
-}
 
 /// The platform's Debian packages (the seed guides' set, plus what the platform layer runs on).
 const PLATFORM_APT: &[&str] =
@@ -132,12 +48,12 @@ pub fn check(
         let mut local = Diagnostics::default();
         let image = Checker { compat, instance, diags: &mut local, sources, settings: &settings }.image();
         // `python 3.10` already got a type error on `3.10`; "`python` needs a version" would repeat it.
-        local.retain(|d| d.code != codes::MISSING || !error_follows_on_line(&earlier_errors, sources, d.primary.span));
+        local.retain(|d| d.code != Code::Missing || !error_follows_on_line(&earlier_errors, sources, d.primary.span));
         // A Python the framework does not support is the error to fix; whether its Miniconda
         // needs the Terms of Service accepted is moot until then.
         let unsupported_python: Vec<Span> =
-            local.iter().filter(|d| d.code == codes::PYTHON).map(|d| d.primary.span).collect();
-        local.retain(|d| d.code != codes::MINICONDA_TOS || !unsupported_python.contains(&d.primary.span));
+            local.iter().filter(|d| d.code == Code::Python).map(|d| d.primary.span).collect();
+        local.retain(|d| d.code != Code::MinicondaTos || !unsupported_python.contains(&d.primary.span));
         annotate_combination(instance, &mut local);
         // Combinations that differ only in values a diagnostic does not depend on raise it alike:
         // once per image declaration (its instances come one after the other).
@@ -249,7 +165,7 @@ fn check_output_paths(images: &[(Image, &Instance)], diags: &mut Diagnostics) {
         if let Some(file) = CATALOG_FILES.iter().find(|f| f.eq_ignore_ascii_case(top)) {
             diags.push(
                 Diag::error(
-                    codes::OUTPUT_PATH,
+                    Code::OutputPath,
                     instance.name.span,
                     format!("image `{}` would be written to `out/{dir}`, over the catalog's `{file}`", image.reference),
                     "takes a catalog file's name",
@@ -261,7 +177,7 @@ fn check_output_paths(images: &[(Image, &Instance)], diags: &mut Diagnostics) {
             if let Some(outer) = dirs.get(&dir[..at]) {
                 diags.push(
                     Diag::error(
-                        codes::OUTPUT_PATH,
+                        Code::OutputPath,
                         instance.name.span,
                         format!(
                             "image `{}` would be written to `out/{dir}`, inside the directory of image `{}`",
@@ -303,7 +219,7 @@ fn check_bake_names(images: &[(Image, &Instance)], diags: &mut Diagnostics) {
             Some((_, _, true)) if is_target => {}
             Some((first, first_span, _)) => {
                 let mut diag = Diag::error(
-                    codes::BAKE_NAME,
+                    Code::BakeName,
                     instance.name.span,
                     format!("docker-bake.hcl would give the name `{bake_name}` to both {first} and {owner}"),
                     "bake name taken",
@@ -336,7 +252,7 @@ fn check_catalog(images: &[(Image, &Instance)], diags: &mut Diagnostics) {
         if let Some(first) = dirs.get(&image.dir) {
             diags.push(
                 Diag::error(
-                    codes::DUPLICATE_OUTPUT,
+                    Code::DuplicateOutput,
                     instance.name.span,
                     format!("two images would be written to `out/{}`", image.dir),
                     "second image",
@@ -350,7 +266,7 @@ fn check_catalog(images: &[(Image, &Instance)], diags: &mut Diagnostics) {
         if let Some(first) = slugs.get(image.slug.as_str()) {
             diags.push(
                 Diag::error(
-                    codes::DUPLICATE_OUTPUT,
+                    Code::DuplicateOutput,
                     instance.name.span,
                     format!("two images would share the Kubernetes name `{}`", image.slug),
                     "second image",
@@ -368,7 +284,7 @@ fn check_catalog(images: &[(Image, &Instance)], diags: &mut Diagnostics) {
                     if shared_node_ports.insert(port.span) {
                         diags.push(
                             Diag::error(
-                                codes::NODE_PORT,
+                                Code::NodePort,
                                 port.span,
                                 format!(
                                     "NodePort {} would be given to several images: `{owner}`, `{}`",
@@ -385,7 +301,7 @@ fn check_catalog(images: &[(Image, &Instance)], diags: &mut Diagnostics) {
                 }
                 Some((first, owner)) if *owner != image.reference => diags.push(
                     Diag::error(
-                        codes::NODE_PORT,
+                        Code::NodePort,
                         port.span,
                         format!("NodePort {} is used by two images of the catalog", port.value),
                         "used again here",
@@ -435,7 +351,7 @@ impl Checker<'_> {
     fn valid<T>(
         &mut self,
         value: &Spanned<String>,
-        code: &'static str,
+        code: Code,
         what: &str,
         validate: impl Fn(&str) -> Result<T, String>,
     ) -> Option<T> {
@@ -458,7 +374,7 @@ impl Checker<'_> {
 
     fn image(&mut self) -> Option<Image> {
         let name = self.instance.name.clone();
-        let name_ok = self.valid(&name, codes::IMAGE_NAME, "image name", values::image_name).is_some();
+        let name_ok = self.valid(&name, Code::ImageName, "image name", values::image_name).is_some();
         let base = self.base();
         let python_version = self.python_version();
         let framework = match (&self.part().framework, &base, &python_version) {
@@ -563,7 +479,7 @@ impl Checker<'_> {
             let span = self.name_span();
             self.push(
                 Diag::error(
-                    codes::MISSING,
+                    Code::Missing,
                     span,
                     format!("image `{}` has no base", self.instance.name.value),
                     "no base",
@@ -576,7 +492,7 @@ impl Checker<'_> {
             BasePart::Cuda(cuda) => {
                 let Some(version) = cuda.version.clone() else {
                     self.push(
-                        Diag::error(codes::MISSING, cuda.node, "`cuda` needs a version", "version missing")
+                        Diag::error(Code::Missing, cuda.node, "`cuda` needs a version", "version missing")
                             .with_help("write the full CUDA version, like `cuda \"12.1.0\"`"),
                     );
                     return None;
@@ -589,7 +505,7 @@ impl Checker<'_> {
                     let help = did_you_mean(&flavor, &["devel", "runtime", "base"], "nvidia/cuda flavors are");
                     self.push(
                         Diag::error(
-                            codes::CUDA_TAG,
+                            Code::CudaTag,
                             span,
                             format!("`{flavor}` is not an nvidia/cuda flavor"),
                             "unknown flavor",
@@ -602,7 +518,7 @@ impl Checker<'_> {
                     let help = self.cuda_versions_help(&version.value, &os);
                     self.push(
                         Diag::error(
-                            codes::CUDA_TAG,
+                            Code::CudaTag,
                             version.span,
                             format!("`{}` is not a full CUDA version", version.value),
                             "not X.Y.Z",
@@ -625,7 +541,7 @@ impl Checker<'_> {
                 } else {
                     let help = self.cuda_versions_help(&version.value, &os);
                     let message = format!("dlspec knows no nvidia/cuda images for `{os}`");
-                    self.push(Diag::error(codes::CUDA_TAG, os_span, message, "unknown OS").with_help(help));
+                    self.push(Diag::error(Code::CudaTag, os_span, message, "unknown OS").with_help(help));
                     return None;
                 };
                 let cudnn = match &cuda.cudnn {
@@ -634,7 +550,7 @@ impl Checker<'_> {
                         let Some(major) = tag.cudnn_major() else {
                             self.push(
                                 Diag::error(
-                                    codes::CUDA_TAG,
+                                    Code::CudaTag,
                                     c.span,
                                     format!("nvidia/cuda has no cuDNN images of CUDA {} on {os}", version.value),
                                     "no cuDNN variant",
@@ -646,7 +562,7 @@ impl Checker<'_> {
                         if c.value != major {
                             self.push(
                                 Diag::error(
-                                    codes::CUDA_TAG,
+                                    Code::CudaTag,
                                     c.span,
                                     format!(
                                         "nvidia/cuda images of CUDA {} carry cuDNN {major}, not `{}`",
@@ -669,7 +585,7 @@ impl Checker<'_> {
                     let span = cuda.flavor.as_ref().map_or(cuda.node, |f| f.span);
                     self.push(
                         Diag::error(
-                            codes::CUDA_TAG,
+                            Code::CudaTag,
                             span,
                             "nvidia/cuda has no cuDNN images of the `base` flavor",
                             "no cuDNN variant",
@@ -684,7 +600,7 @@ impl Checker<'_> {
                 if let Some(removed) = self.compat.removed_tag(&image) {
                     self.push(
                         Diag::error(
-                            codes::REMOVED_BASE,
+                            Code::RemovedBase,
                             version.span,
                             format!(
                                 "Docker Hub no longer serves `{image}`: NVIDIA removed the `{}:{}*` tags in {}",
@@ -703,7 +619,7 @@ impl Checker<'_> {
                 if matches!(tag.status.as_str(), "archived" | "eol") {
                     self.push(
                         Diag::warning(
-                            codes::DEPRECATED_BASE,
+                            Code::DeprecatedBase,
                             version.span,
                             format!("`{upstream}` is no longer in NVIDIA's supported tag list and may be deleted"),
                             "superseded tag",
@@ -738,7 +654,7 @@ impl Checker<'_> {
                     let names: Vec<&str> = self.compat.os.iter().map(|o| o.os.as_str()).collect();
                     let help = did_you_mean(&os, &names, "the known releases are");
                     self.push(
-                        Diag::error(codes::OS, os_span, format!("unknown OS release `{os}`"), "unknown release")
+                        Diag::error(Code::Os, os_span, format!("unknown OS release `{os}`"), "unknown release")
                             .with_help(help),
                     );
                     return None;
@@ -765,11 +681,11 @@ impl Checker<'_> {
                 })
             }
             BasePart::Custom(custom) => {
-                self.valid(&custom.image, codes::UNSAFE, "image reference", values::image_reference)?;
+                self.valid(&custom.image, Code::Unsafe, "image reference", values::image_reference)?;
                 if let Some(removed) = self.compat.removed_tag(&custom.image.value) {
                     self.push(
                         Diag::error(
-                            codes::REMOVED_BASE,
+                            Code::RemovedBase,
                             custom.image.span,
                             format!(
                                 "Docker Hub no longer serves `{}`: NVIDIA removed the `{}:{}*` tags in {}",
@@ -841,7 +757,7 @@ impl Checker<'_> {
             self.compat.cuda_tags.iter().filter(|t| t.cuda == version.value).map(|t| t.os.as_str()).collect();
         let checked = self.compat.tables.iter().find(|t| t.file == "cuda_tags.tsv").map_or("", |t| t.checked.as_str());
         let mut diag = Diag::warning(
-            codes::CUDA_TAG,
+            Code::CudaTag,
             version.span,
             format!("CUDA `{}` on `{os}` is not in dlspec's tag table (checked {checked})", version.value),
             "unknown tag",
@@ -878,7 +794,7 @@ impl Checker<'_> {
         {
             self.push(
                 Diag::warning(
-                    codes::DEPRECATED_BASE,
+                    Code::DeprecatedBase,
                     span,
                     format!("`{os}` reached the end of standard support in {}", release.eol),
                     "end-of-life release",
@@ -895,7 +811,7 @@ impl Checker<'_> {
             let span = self.name_span();
             self.push(
                 Diag::error(
-                    codes::MISSING,
+                    Code::Missing,
                     span,
                     format!("image `{}` has no `python`", self.instance.name.value),
                     "no python",
@@ -906,12 +822,12 @@ impl Checker<'_> {
         };
         let Some(version) = python.version.clone() else {
             self.push(
-                Diag::error(codes::MISSING, python.node, "`python` needs a version", "version missing")
+                Diag::error(Code::Missing, python.node, "`python` needs a version", "version missing")
                     .with_help("write `python \"3.10\"`"),
             );
             return None;
         };
-        self.valid(&version, codes::PYTHON, "Python version", values::python_version)?;
+        self.valid(&version, Code::Python, "Python version", values::python_version)?;
         Some(version)
     }
 
@@ -929,7 +845,7 @@ impl Checker<'_> {
                 if !well_formed {
                     self.push(
                         Diag::error(
-                            codes::MINICONDA,
+                            Code::Miniconda,
                             file.span,
                             format!("`{}` is not a Miniconda installer file name", file.value),
                             "not an installer",
@@ -941,7 +857,7 @@ impl Checker<'_> {
                 if !file.value.ends_with("-Linux-x86_64.sh") {
                     self.push(
                         Diag::error(
-                            codes::MINICONDA,
+                            Code::Miniconda,
                             file.span,
                             format!("`{}` is not an x86_64 Linux installer", file.value),
                             "another platform",
@@ -960,7 +876,7 @@ impl Checker<'_> {
                     });
                     self.push(
                         Diag::error(
-                            codes::MINICONDA,
+                            Code::Miniconda,
                             file.span,
                             format!(
                                 "installer `{}` brings {}, not Python {}",
@@ -989,7 +905,7 @@ impl Checker<'_> {
                 let Some(chosen) = chosen else {
                     self.push(
                         Diag::error(
-                            codes::MINICONDA,
+                            Code::Miniconda,
                             version.span,
                             format!("the tables know no Miniconda installer for Python {}", version.value),
                             "no installer known",
@@ -1003,13 +919,13 @@ impl Checker<'_> {
             }
         };
         if let Some(sha) = &part.sha256 {
-            self.valid(sha, codes::UNSAFE, "sha256", values::sha256)?;
+            self.valid(sha, Code::Unsafe, "sha256", values::sha256)?;
         }
         if tos && !accept_tos {
             let span = part.miniconda.as_ref().map_or(version.span, |m| m.span);
             self.push(
                 Diag::error(
-                    codes::MINICONDA_TOS,
+                    Code::MinicondaTos,
                     span,
                     format!("the build would stop at Anaconda's Terms of Service: `{installer}` refuses non-interactive use of the default channels until they are accepted"),
                     "needs the terms accepted",
@@ -1056,7 +972,7 @@ impl Checker<'_> {
         if compare(&python.value, min).is_lt() || compare(&python.value, max).is_gt() {
             self.push(
                 Diag::error(
-                    codes::PYTHON,
+                    Code::Python,
                     python.span,
                     format!("{what} supports Python {min} to {max}, not {}", python.value),
                     "Python out of range",
@@ -1077,7 +993,7 @@ impl Checker<'_> {
     ) -> Option<Pytorch> {
         let Some(version) = part.version.clone() else {
             self.push(
-                Diag::error(codes::MISSING, part.node, "`pytorch` needs a version", "version missing")
+                Diag::error(Code::Missing, part.node, "`pytorch` needs a version", "version missing")
                     .with_help("write `pytorch \"2.3.0\"`"),
             );
             return None;
@@ -1087,7 +1003,7 @@ impl Checker<'_> {
                 compat::nearest(&version.value, self.compat.torch.iter().map(|r| r.torch.as_str())).unwrap_or("");
             self.push(
                 Diag::error(
-                    codes::PYTORCH,
+                    Code::Pytorch,
                     version.span,
                     format!("torch `{}` was never released", version.value),
                     "unknown release",
@@ -1108,7 +1024,7 @@ impl Checker<'_> {
         {
             self.push(
                 Diag::error(
-                    codes::TORCHVISION,
+                    Code::Torchvision,
                     tv.span,
                     format!("torchvision `{}` does not match torch {}", tv.value, release.torch),
                     "wrong torchvision",
@@ -1127,7 +1043,7 @@ impl Checker<'_> {
                 if *ta != release.torchaudio {
                     self.push(
                         Diag::error(
-                            codes::TORCHAUDIO,
+                            Code::Torchaudio,
                             *span,
                             format!("torchaudio `{ta}` does not match torch {}", release.torch),
                             "wrong torchaudio",
@@ -1147,14 +1063,14 @@ impl Checker<'_> {
         let cu_variants: Vec<&String> = release.variants.iter().filter(|v| v.starts_with("cu")).collect();
         let (variant, index_url) = match &part.index {
             Some(index) if index.value.contains("://") => {
-                self.valid(index, codes::UNSAFE, "index URL", values::url)?;
+                self.valid(index, Code::Unsafe, "index URL", values::url)?;
                 (None, index.value.trim_end_matches('/').to_owned())
             }
             Some(index) => {
                 if !release.variants.contains(&index.value) {
                     self.push(
                         Diag::error(
-                            codes::WHEEL_VARIANT,
+                            Code::WheelVariant,
                             index.span,
                             format!("torch {} publishes no `{}` wheels", release.torch, index.value),
                             "unknown variant",
@@ -1189,7 +1105,7 @@ impl Checker<'_> {
                                 let span = base.cuda_span.unwrap_or(base.span);
                                 self.push(
                                     Diag::error(
-                                        codes::WHEEL_VARIANT,
+                                        Code::WheelVariant,
                                         span,
                                         format!("torch {} publishes no wheels for CUDA {cuda}", release.torch),
                                         "no matching wheels",
@@ -1272,7 +1188,7 @@ impl Checker<'_> {
         if let Some(message) = warning {
             let base_span = base.cuda_span.unwrap_or(base.span);
             self.push(
-                Diag::warning(codes::CUDA_MISMATCH, span, message, "wheel variant")
+                Diag::warning(Code::CudaMismatch, span, message, "wheel variant")
                     .with_label(base_span, "base chosen here")
                     .with_help("leave `index` out to get the variant that matches the base"),
             );
@@ -1287,7 +1203,7 @@ impl Checker<'_> {
     ) -> Option<Tensorflow> {
         let Some(version) = part.version.clone() else {
             self.push(
-                Diag::error(codes::MISSING, part.node, "`tensorflow` needs a version", "version missing")
+                Diag::error(Code::Missing, part.node, "`tensorflow` needs a version", "version missing")
                     .with_help("write `tensorflow \"2.15.0\"`"),
             );
             return None;
@@ -1297,7 +1213,7 @@ impl Checker<'_> {
                 .unwrap_or("");
             self.push(
                 Diag::error(
-                    codes::TENSORFLOW,
+                    Code::Tensorflow,
                     version.span,
                     format!("TensorFlow `{}` was never released", version.value),
                     "unknown release",
@@ -1321,7 +1237,7 @@ impl Checker<'_> {
                     let help = did_you_mean(&p.value, PACKAGES, "TensorFlow packages are");
                     self.push(
                         Diag::error(
-                            codes::TENSORFLOW_PACKAGE,
+                            Code::TensorflowPackage,
                             p.span,
                             format!("`{}` is not a TensorFlow package", p.value),
                             "unknown package",
@@ -1342,7 +1258,7 @@ impl Checker<'_> {
                 if let Some(help) = refusal {
                     self.push(
                         Diag::error(
-                            codes::TENSORFLOW_PACKAGE,
+                            Code::TensorflowPackage,
                             p.span,
                             format!("`{}` cannot install TensorFlow {}", p.value, release.version),
                             "wrong package",
@@ -1358,7 +1274,7 @@ impl Checker<'_> {
                 {
                     self.push(
                         Diag::warning(
-                            codes::TENSORFLOW_PACKAGE,
+                            Code::TensorflowPackage,
                             p.span,
                             format!("`{}` {} is CPU-only, but the image is built for GPUs", p.value, release.version),
                             "CPU-only package",
@@ -1377,7 +1293,7 @@ impl Checker<'_> {
             let p = part.package.as_ref().map_or(version.span, |p| p.span);
             self.push(
                 Diag::error(
-                    codes::TENSORFLOW_PACKAGE,
+                    Code::TensorflowPackage,
                     p,
                     format!("`tensorflow[and-cuda]` {} does not install on Python {}", release.version, python.value),
                     "extra does not install",
@@ -1398,7 +1314,7 @@ impl Checker<'_> {
             if bmaj != tmaj {
                 self.push(
                     Diag::error(
-                        codes::CUDA_MISMATCH,
+                        Code::CudaMismatch,
                         base_span,
                         format!(
                             "TensorFlow {} is built for CUDA {}, the base has CUDA {cuda}",
@@ -1439,7 +1355,7 @@ impl Checker<'_> {
                     };
                     self.push(
                         Diag::note(
-                            codes::PIP_CUDA,
+                            Code::PipCuda,
                             version.span,
                             format!(
                                 "TensorFlow {} installs `tensorflow[and-cuda]` (CUDA and cuDNN from pip): {problem}",
@@ -1462,9 +1378,9 @@ impl Checker<'_> {
                         format!("TensorFlow {} has no `[and-cuda]` extra (2.14 on)", release.version)
                     };
                     let (code, label) = match base.base.cudnn.as_deref() {
-                        Some(major) if major == cudnn_major => (codes::CUDNN_TOO_OLD, "older cuDNN"),
-                        Some(_) => (codes::CUDA_MISMATCH, "wrong cuDNN"),
-                        None => (codes::CUDA_MISMATCH, "no cuDNN"),
+                        Some(major) if major == cudnn_major => (Code::CudnnTooOld, "older cuDNN"),
+                        Some(_) => (Code::CudaMismatch, "wrong cuDNN"),
+                        None => (Code::CudaMismatch, "no cuDNN"),
                     };
                     self.push(
                         Diag::error(
@@ -1483,7 +1399,7 @@ impl Checker<'_> {
                 // one may lack what TensorFlow was built against.
                 self.push(
                     Diag::warning(
-                        codes::UNTESTED,
+                        Code::Untested,
                         base_span,
                         format!(
                             "TensorFlow {} was built and tested with CUDA {} and cuDNN {}, the base has an older CUDA {cuda}",
@@ -1599,7 +1515,7 @@ impl Checker<'_> {
     fn duplicate_cudnn_note(&mut self, base: &BaseInfo, why: &str) {
         self.push(
             Diag::note(
-                codes::DUPLICATE_LIBRARIES,
+                Code::DuplicateLibraries,
                 base.span,
                 format!("the image carries cuDNN twice: {why}, and the base has one too"),
                 "base with cuDNN",
@@ -1631,7 +1547,7 @@ impl Checker<'_> {
             .collect();
         self.push(
             Diag::error(
-                codes::GLIBC,
+                Code::Glibc,
                 span,
                 format!("{what} does not install on {}: {by} glibc {needed}, it has {}", os.os, os.glibc),
                 "needs a newer glibc",
@@ -1652,7 +1568,7 @@ impl Checker<'_> {
         let mut ok = true;
         let mut seen: HashSet<String> = packages.iter().cloned().collect();
         for package in self.part().apt.clone() {
-            if self.valid(&package, codes::UNSAFE, "Debian package", values::apt_package).is_none() {
+            if self.valid(&package, Code::Unsafe, "Debian package", values::apt_package).is_none() {
                 ok = false;
             } else if seen.insert(package.value.clone()) {
                 packages.push(package.value);
@@ -1665,7 +1581,7 @@ impl Checker<'_> {
         let mut requirements: Vec<String> = Vec::new();
         let mut seen = HashSet::new();
         for requirement in self.part().pip.clone() {
-            if self.valid(&requirement, codes::UNSAFE, "pip requirement", values::pip_requirement).is_some()
+            if self.valid(&requirement, Code::Unsafe, "pip requirement", values::pip_requirement).is_some()
                 && seen.insert(requirement.value.clone())
             {
                 requirements.push(requirement.value);
@@ -1687,7 +1603,7 @@ impl Checker<'_> {
             }
         };
         self.push(
-            Diag::error(codes::TIMEZONE, tz.span, format!("unknown time zone `{}`", tz.value), "unknown time zone")
+            Diag::error(Code::Timezone, tz.span, format!("unknown time zone `{}`", tz.value), "unknown time zone")
                 .with_help(help),
         );
         None
@@ -1716,7 +1632,7 @@ impl Checker<'_> {
                 };
                 self.push(
                     Diag::error(
-                        codes::LOCALE,
+                        Code::Locale,
                         locale.span,
                         format!("`{}` is not a locale name", locale.value),
                         "malformed locale",
@@ -1739,13 +1655,13 @@ impl Checker<'_> {
         let mut host_keys = HOST_KEYS_DIR.to_owned();
         if let Some(p) = &part {
             if let Some(file) = &p.password_file {
-                self.valid(file, codes::UNSAFE, "path", values::absolute_path)?;
-                self.valid(file, codes::VALUE, "password file", values::password_file)?;
+                self.valid(file, Code::Unsafe, "path", values::absolute_path)?;
+                self.valid(file, Code::InvalidValue, "password file", values::password_file)?;
                 // Kubernetes mounts the password Secret as the file's directory.
                 if file.value.rfind('/') == Some(0) || file.value.ends_with('/') {
                     self.push(
                         Diag::error(
-                            codes::UNSAFE,
+                            Code::Unsafe,
                             file.span,
                             format!("`{}` is not a file in a directory of its own", file.value),
                             "needs a directory",
@@ -1757,12 +1673,12 @@ impl Checker<'_> {
                 password_file.clone_from(&file.value);
             }
             if let Some(dir) = &p.host_keys {
-                self.valid(dir, codes::UNSAFE, "path", values::absolute_path)?;
+                self.valid(dir, Code::Unsafe, "path", values::absolute_path)?;
                 host_keys = dir.value.trim_end_matches('/').to_owned();
                 if password_file.rsplit_once('/').is_some_and(|(d, _)| d == host_keys) || host_keys.is_empty() {
                     self.push(
                         Diag::error(
-                            codes::UNSAFE,
+                            Code::Unsafe,
                             dir.span,
                             format!("`{}` cannot hold the host keys", dir.value),
                             "host-key directory",
@@ -1773,10 +1689,10 @@ impl Checker<'_> {
                 }
             }
             if let Some(literal) = &p.password {
-                self.valid(literal, codes::UNSAFE, "password", values::password)?;
+                self.valid(literal, Code::Unsafe, "password", values::password)?;
                 if enabled {
                     self.push(
-                    Diag::warning(codes::PASSWORD, literal.span, "a literal root password is written in clear text into docker-run.sh and k8s/secret.yaml", "password in the spec")
+                    Diag::warning(Code::Password, literal.span, "a literal root password is written in clear text into docker-run.sh and k8s/secret.yaml", "password in the spec")
                         .with_help(format!("leave `password` out and provide it at run time: a file at `{password_file}` or the ROOT_PASSWORD variable")),
                     );
                 }
@@ -1818,19 +1734,19 @@ impl Checker<'_> {
             jupyter.port = port.value;
         }
         if let Some(url) = &p.base_url {
-            self.valid(url, codes::UNSAFE, "URL path", values::url_path)?;
+            self.valid(url, Code::Unsafe, "URL path", values::url_path)?;
             jupyter.base_url = format!("/{}/", url.value.trim_matches('/')).replace("//", "/");
         }
         if let Some(dir) = &p.root_dir {
-            self.valid(dir, codes::UNSAFE, "path", values::absolute_path)?;
+            self.valid(dir, Code::Unsafe, "path", values::absolute_path)?;
             jupyter.root_dir.clone_from(&dir.value);
         }
         if let Some(file) = &p.token_file {
-            self.valid(file, codes::UNSAFE, "path", values::absolute_path)?;
+            self.valid(file, Code::Unsafe, "path", values::absolute_path)?;
             jupyter.token_file.clone_from(&file.value);
         }
         if let Some(language) = &p.language {
-            let (locale, pack) = self.valid(language, codes::VALUE, "JupyterLab language", parse_language)?;
+            let (locale, pack) = self.valid(language, Code::InvalidValue, "JupyterLab language", parse_language)?;
             jupyter.locale = locale;
             jupyter.language_pack = pack;
         }
@@ -1840,7 +1756,7 @@ impl Checker<'_> {
                 let help = did_you_mean(&theme.value, THEMES, "terminal themes are");
                 self.push(
                     Diag::error(
-                        codes::VALUE,
+                        Code::InvalidValue,
                         theme.span,
                         format!("`{}` is not a terminal theme", theme.value),
                         "unknown theme",
@@ -1856,7 +1772,7 @@ impl Checker<'_> {
             if let Some(open) = p.open.as_ref().filter(|o| o.value) {
                 self.push(
                     Diag::error(
-                        codes::ORIGIN,
+                        Code::Origin,
                         ancestors.span,
                         "`frame-ancestors` and `open=#true` contradict each other",
                         "only these origins",
@@ -1871,7 +1787,7 @@ impl Checker<'_> {
             if open.value && enabled {
                 self.push(
                     Diag::warning(
-                        codes::OPEN_JUPYTER,
+                        Code::OpenJupyter,
                         open.span,
                         "JupyterLab runs without a token, accepts any origin and can be framed by any site",
                         "open JupyterLab",
@@ -1900,15 +1816,15 @@ impl Checker<'_> {
             tb.port = port.value;
         }
         if let Some(prefix) = &p.path_prefix {
-            self.valid(prefix, codes::UNSAFE, "URL path", values::url_path)?;
+            self.valid(prefix, Code::Unsafe, "URL path", values::url_path)?;
             tb.path_prefix = format!("/{}", prefix.value.trim_matches('/'));
         }
         if let Some(logdir) = &p.logdir {
-            self.valid(logdir, codes::UNSAFE, "path", values::absolute_path)?;
+            self.valid(logdir, Code::Unsafe, "path", values::absolute_path)?;
             tb.logdir.clone_from(&logdir.value);
         }
         if let Some(bind) = &p.bind {
-            self.valid(bind, codes::VALUE, "bind address", |b| {
+            self.valid(bind, Code::InvalidValue, "bind address", |b| {
                 b.parse::<std::net::IpAddr>()
                     .map(|_| ())
                     .map_err(|_| "write an IP address like \"0.0.0.0\" or \"127.0.0.1\"".to_owned())
@@ -1925,7 +1841,7 @@ impl Checker<'_> {
         let mut ok = true;
         let mut url = |this: &mut Self, v: &Option<Spanned<String>>| -> Option<String> {
             let v = v.as_ref()?;
-            match this.valid(v, codes::UNSAFE, "URL", values::url) {
+            match this.valid(v, Code::Unsafe, "URL", values::url) {
                 Some(_) => Some(v.value.clone()),
                 None => {
                     ok = false;
@@ -2002,7 +1918,7 @@ impl Checker<'_> {
                     (None, None) => continue,
                 };
                 let mut diag = Diag::error(
-                    codes::PORT_CONFLICT,
+                    Code::PortConflict,
                     primary,
                     format!("`{name}` and `{other}` both use port {port} {place}"),
                     label,
@@ -2034,7 +1950,7 @@ impl Checker<'_> {
             out.push_str(&rest[..open]);
             let Some(close) = rest[open..].find('}') else {
                 self.push(
-                    Diag::error(codes::TAG, span, "unclosed `{` in the tag template", "unclosed placeholder")
+                    Diag::error(Code::Tag, span, "unclosed `{` in the tag template", "unclosed placeholder")
                         .with_help("close it with `}`"),
                 );
                 return None;
@@ -2054,7 +1970,7 @@ impl Checker<'_> {
                     let help = did_you_mean(key, &PLACEHOLDERS, "the placeholders are");
                     self.push(
                         Diag::error(
-                            codes::TAG,
+                            Code::Tag,
                             span,
                             format!("unknown placeholder `{{{key}}}` in the tag template"),
                             "unknown placeholder",
@@ -2066,7 +1982,7 @@ impl Checker<'_> {
             };
             let Some(value) = value else {
                 self.push(
-                    Diag::error(codes::TAG, span, format!("placeholder `{{{key}}}` has no value for this image"), "empty placeholder")
+                    Diag::error(Code::Tag, span, format!("placeholder `{{{key}}}` has no value for this image"), "empty placeholder")
                         .with_help("remove it from the tag template: it applies only to images that have it (`{cuda}` to CUDA bases, `{version}` to images with a framework)"),
                 );
                 return None;
@@ -2078,7 +1994,7 @@ impl Checker<'_> {
         if let Err(reason) = values::tag(&out) {
             let label = if written { "invalid tag" } else { "tag from this image's settings" };
             self.push(
-                Diag::error(codes::TAG, span, format!("the tag `{out}` is not a valid Docker tag"), label)
+                Diag::error(Code::Tag, span, format!("the tag `{out}` is not a valid Docker tag"), label)
                     .with_help(reason),
             );
             return None;
@@ -2090,7 +2006,7 @@ impl Checker<'_> {
         let part = self.part().docker_run.clone().unwrap_or_default();
         let container_name = match &part.name {
             Some(n) => {
-                self.valid(n, codes::UNSAFE, "container name", values::container_name)?;
+                self.valid(n, Code::Unsafe, "container name", values::container_name)?;
                 n.value.clone()
             }
             None => format!("{}-test", name.rsplit('/').next().unwrap_or(name)),
@@ -2107,7 +2023,7 @@ impl Checker<'_> {
                     );
                     self.push(
                         Diag::error(
-                            codes::VALUE,
+                            Code::InvalidValue,
                             r.span,
                             format!("`{}` is not a restart policy", r.value),
                             "unknown policy",
@@ -2141,7 +2057,7 @@ impl Checker<'_> {
         let mut ok = true;
         let mut quantity = |this: &mut Self, v: &Option<Spanned<String>>, default: &str| -> String {
             match v {
-                Some(q) if this.valid(q, codes::VALUE, "quantity", values::quantity).is_none() => {
+                Some(q) if this.valid(q, Code::InvalidValue, "quantity", values::quantity).is_none() => {
                     ok = false;
                     String::new()
                 }
@@ -2162,8 +2078,13 @@ impl Checker<'_> {
             Some(s) if !["NodePort", "ClusterIP", "LoadBalancer"].contains(&s.value.as_str()) => {
                 let help = did_you_mean(&s.value, &["NodePort", "ClusterIP", "LoadBalancer"], "Service types are");
                 self.push(
-                    Diag::error(codes::VALUE, s.span, format!("`{}` is not a Service type", s.value), "unknown type")
-                        .with_help(help),
+                    Diag::error(
+                        Code::InvalidValue,
+                        s.span,
+                        format!("`{}` is not a Service type", s.value),
+                        "unknown type",
+                    )
+                    .with_help(help),
                 );
                 return None;
             }
@@ -2174,7 +2095,7 @@ impl Checker<'_> {
             Some(g) if !gpu && g.value > 0 => {
                 self.push(
                     Diag::warning(
-                        codes::VALUE,
+                        Code::InvalidValue,
                         g.span,
                         format!("`gpus={}` is ignored: this is a CPU image", g.value),
                         "no GPU in this image",
@@ -2198,7 +2119,7 @@ impl Checker<'_> {
                 if !range.contains(&np.value) {
                     let (low, high) = (range.start(), range.end());
                     let mut diag = Diag::error(
-                        codes::NODE_PORT,
+                        Code::NodePort,
                         np.span,
                         format!("NodePort {} is outside {low}–{high}", np.value),
                         "outside the NodePort range",
@@ -2217,7 +2138,7 @@ impl Checker<'_> {
                 if service_type == "ClusterIP" {
                     self.push(
                         Diag::error(
-                            codes::NODE_PORT,
+                            Code::NodePort,
                             np.span,
                             "a ClusterIP Service has no NodePorts",
                             "NodePort on ClusterIP",
@@ -2244,7 +2165,7 @@ impl Checker<'_> {
             {
                 self.push(
                     Diag::error(
-                        codes::NODE_PORT,
+                        Code::NodePort,
                         np.span,
                         format!("`{name}` is switched off, so it has no NodePort"),
                         "service is off",
@@ -2262,7 +2183,7 @@ impl Checker<'_> {
             if let Some(first) = seen.iter().find(|s| s.value == np.value) {
                 self.push(
                     Diag::error(
-                        codes::PORT_CONFLICT,
+                        Code::PortConflict,
                         np.span,
                         format!("NodePort {} is given to two services", np.value),
                         "used again here",
@@ -2285,7 +2206,7 @@ impl Checker<'_> {
         let volumes = self.volumes(&reserved);
         let host_keys_secret = match &part.host_keys_secret {
             Some(name) => {
-                self.valid(name, codes::KUBERNETES_NAME, "Secret name", values::dns_subdomain)?;
+                self.valid(name, Code::KubernetesName, "Secret name", values::dns_subdomain)?;
                 Some(name.value.clone())
             }
             None => {
