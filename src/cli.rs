@@ -385,37 +385,33 @@ fn list_entry(image: &crate::model::Image) -> Value {
 }
 
 fn explain(args: &ExplainArgs) -> Result<u8, InputError> {
-    use crate::diag::explain;
+    use crate::diag::{Code, explain};
     let mut out = std::io::stdout().lock();
+    let code = match &args.code {
+        None => None,
+        Some(text) => Some(text.parse::<Code>().map_err(|unknown| unknown_code(text, unknown.nearest))?),
+    };
     if args.format == Format::Json {
-        let document = match &args.code {
-            None => json!({ "command": "explain", "ok": true, "codes": explain::codes().collect::<Vec<_>>() }),
-            Some(code) => {
-                let text = explain::explain(code).map_err(|nearest| unknown_code(code, nearest))?;
-                json!({ "command": "explain", "ok": true, "code": full_code(code), "text": text })
-            }
+        let document = match code {
+            None => json!({ "command": "explain", "ok": true, "codes": Code::ALL }),
+            Some(code) => json!({ "command": "explain", "ok": true, "code": code, "text": explain::explain(code) }),
         };
         print_json(&document);
         return Ok(0);
     }
-    let Some(code) = &args.code else {
-        for code in explain::codes() {
-            let _ = writeln!(out, "{code}");
+    let Some(code) = code else {
+        let width = Code::ALL.iter().map(|c| c.as_str().len()).max().unwrap_or(0);
+        for code in Code::ALL {
+            let _ = writeln!(out, "{code:<width$}  {}", code.summary());
         }
         let _ = writeln!(out, "\n`dlspec explain CODE` explains one; docs/diagnostics.md has them all");
         return Ok(0);
     };
-    let text = explain::explain(code).map_err(|nearest| unknown_code(code, nearest))?;
-    let _ = writeln!(out, "{}\n\n{text}", full_code(code));
+    let _ = writeln!(out, "{code}\n\n{}", explain::explain(code));
     Ok(0)
 }
 
-fn full_code(code: &str) -> String {
-    let code = code.trim();
-    if code.starts_with("dlspec::") { code.to_owned() } else { format!("dlspec::{code}") }
-}
-
-fn unknown_code(code: &str, nearest: Option<&str>) -> InputError {
+fn unknown_code(code: &str, nearest: Option<crate::diag::Code>) -> InputError {
     InputError(match nearest {
         Some(best) => format!("unknown code `{code}`; did you mean `{best}`?"),
         None => format!("unknown code `{code}`; `dlspec explain` lists the codes"),
@@ -891,7 +887,7 @@ fn unresolvable(image: &crate::model::Image, reason: &str) -> Option<crate::diag
     let primary = origin.framework.or_else(|| origin.extra_pip.first().copied()).or(origin.python)?;
     let why: Vec<&str> = reason.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
     let mut diag = crate::diag::Diag::error(
-        "dlspec::lock::unresolvable",
+        crate::diag::Code::Unresolvable,
         primary,
         format!("no set of Python packages satisfies `{}` for Python {}", image.reference, image.python.version),
         "asked for here",

@@ -8,29 +8,9 @@ use crate::ast::{
     EnvPart, FrameworkPart, JupyterPart, KubernetesPart, Matrix, MirrorsPart, Part, PythonPart, Spanned, SshPart,
     TensorBoardPart, TolerationPart, VolumePart,
 };
-use crate::diag::{Diag, Diagnostics, did_you_mean};
+use crate::diag::{Code, Diag, Diagnostics, did_you_mean};
 use crate::framework::{self, Rules};
 use crate::source::{FileId, Span};
-
-/// Codes of the decode stage.
-pub mod codes {
-    /// A node name that is not part of the language.
-    pub const UNKNOWN_NODE: &str = "dlspec::schema::unknown-node";
-    /// A property name the node does not take.
-    pub const UNKNOWN_PROPERTY: &str = "dlspec::schema::unknown-property";
-    /// A value of the wrong type.
-    pub const TYPE: &str = "dlspec::schema::type";
-    /// Missing or extra arguments.
-    pub const ARITY: &str = "dlspec::schema::arity";
-    /// A property or node given twice where once is allowed.
-    pub const DUPLICATE: &str = "dlspec::schema::duplicate";
-    /// A children block where none is allowed.
-    pub const CHILDREN: &str = "dlspec::schema::children";
-    /// Two frameworks in one image.
-    pub const TWO_FRAMEWORKS: &str = "dlspec::schema::two-frameworks";
-    /// Two bases in one image.
-    pub const TWO_BASES: &str = "dlspec::schema::two-bases";
-}
 
 const TOP_LEVEL: &[&str] = &["image", "profile", "catalog"];
 
@@ -118,7 +98,7 @@ impl Decoder<'_> {
                 };
                 let span = self.name_span(node);
                 self.error(
-                    Diag::error(codes::UNKNOWN_NODE, span, format!("unknown top-level node `{other}`"), "unknown node")
+                    Diag::error(Code::UnknownNode, span, format!("unknown top-level node `{other}`"), "unknown node")
                         .with_help(help),
                 );
                 return None;
@@ -143,7 +123,7 @@ impl Decoder<'_> {
             if !children.contains(&name) {
                 let help = did_you_mean(name, &children, "an image takes");
                 self.error(
-                    Diag::error(codes::UNKNOWN_NODE, span, format!("unknown node `{name}`"), "unknown node")
+                    Diag::error(Code::UnknownNode, span, format!("unknown node `{name}`"), "unknown node")
                         .with_help(help),
                 );
                 continue;
@@ -158,7 +138,7 @@ impl Decoder<'_> {
                     let first = existing.node_span();
                     self.error(
                         Diag::error(
-                            codes::TWO_FRAMEWORKS,
+                            Code::TwoFrameworks,
                             span,
                             format!("an image has one framework, but this one also names `{}`", existing.keyword()),
                             "second framework",
@@ -192,7 +172,7 @@ impl Decoder<'_> {
                             let first = existing.node_span();
                             self.error(
                                 Diag::error(
-                                    codes::TWO_BASES,
+                                    Code::TwoBases,
                                     span,
                                     "an image has one base: `cuda`, `cpu` or `base`",
                                     "second base",
@@ -255,13 +235,8 @@ impl Decoder<'_> {
             if !CHILDREN.contains(&name) {
                 let help = did_you_mean(name, CHILDREN, "`catalog` takes");
                 self.error(
-                    Diag::error(
-                        codes::UNKNOWN_NODE,
-                        span,
-                        format!("unknown node `{name}` in `catalog`"),
-                        "unknown node",
-                    )
-                    .with_help(help),
+                    Diag::error(Code::UnknownNode, span, format!("unknown node `{name}` in `catalog`"), "unknown node")
+                        .with_help(help),
                 );
                 continue;
             }
@@ -431,7 +406,7 @@ impl Decoder<'_> {
                 let help = did_you_mean(name, &["volume"], "`docker-run` takes");
                 self.error(
                     Diag::error(
-                        codes::UNKNOWN_NODE,
+                        Code::UnknownNode,
                         span,
                         format!("unknown node `{name}` in `docker-run`"),
                         "unknown node",
@@ -480,7 +455,7 @@ impl Decoder<'_> {
                 let help = did_you_mean(name, CHILDREN, "`kubernetes` takes");
                 self.error(
                     Diag::error(
-                        codes::UNKNOWN_NODE,
+                        Code::UnknownNode,
                         span,
                         format!("unknown node `{name}` in `kubernetes`"),
                         "unknown node",
@@ -577,7 +552,7 @@ impl Decoder<'_> {
                 }
                 if combination.is_empty() {
                     self.error(
-                        Diag::error(codes::ARITY, span, "`exclude` names no combination", "empty exclude").with_help(
+                        Diag::error(Code::Arity, span, "`exclude` names no combination", "empty exclude").with_help(
                             "write the axis values to leave out, like `exclude python=\"3.12\" cuda=\"11.8.0\"`",
                         ),
                     );
@@ -591,7 +566,7 @@ impl Decoder<'_> {
                 names.push("exclude");
                 let help = did_you_mean(name, &names, "a matrix axis is one of");
                 self.error(
-                    Diag::error(codes::UNKNOWN_NODE, span, format!("unknown matrix axis `{name}`"), "unknown axis")
+                    Diag::error(Code::UnknownNode, span, format!("unknown matrix axis `{name}`"), "unknown axis")
                         .with_help(help),
                 );
                 continue;
@@ -600,7 +575,7 @@ impl Decoder<'_> {
                 let first = first.span;
                 self.error(
                     Diag::error(
-                        codes::DUPLICATE,
+                        Code::Duplicate,
                         span,
                         format!("matrix axis `{name}` is given twice"),
                         "given again here",
@@ -617,7 +592,7 @@ impl Decoder<'_> {
                     let first = first.span;
                     self.error(
                         Diag::error(
-                            codes::DUPLICATE,
+                            Code::Duplicate,
                             value.span,
                             format!("`{}` is listed twice", value.value),
                             "listed again here",
@@ -641,7 +616,7 @@ impl Decoder<'_> {
         if let Some((_, first)) = seen.iter().find(|(n, _)| *n == name) {
             let first = *first;
             self.error(
-                Diag::error(codes::DUPLICATE, span, format!("`{name}` is given twice"), "given again here")
+                Diag::error(Code::Duplicate, span, format!("`{name}` is given twice"), "given again here")
                     .with_label(first, "first given here")
                     .with_help(format!("keep one `{name}` node")),
             );
@@ -671,7 +646,7 @@ impl Decoder<'_> {
                         };
                         self.error(
                             Diag::error(
-                                codes::ARITY,
+                                Code::Arity,
                                 span,
                                 format!("too many values for `{node_name}`"),
                                 "unexpected value",
@@ -691,7 +666,7 @@ impl Decoder<'_> {
                         };
                         self.error(
                             Diag::error(
-                                codes::UNKNOWN_PROPERTY,
+                                Code::UnknownProperty,
                                 key_span,
                                 format!("unknown property `{key_name}` of `{node_name}`"),
                                 "unknown property",
@@ -702,7 +677,7 @@ impl Decoder<'_> {
                         let first = *first;
                         self.error(
                             Diag::error(
-                                codes::DUPLICATE,
+                                Code::Duplicate,
                                 key_span,
                                 format!("property `{key_name}` is given twice"),
                                 "given again here",
@@ -724,7 +699,7 @@ impl Decoder<'_> {
                 "a value".to_owned()
             };
             self.error(
-                Diag::error(codes::ARITY, span, format!("`{node_name}` needs a value"), "value missing")
+                Diag::error(Code::Arity, span, format!("`{node_name}` needs a value"), "value missing")
                     .with_help(format!("give `{node_name}` {what}")),
             );
         }
@@ -735,7 +710,7 @@ impl Decoder<'_> {
             let span = self.span(children.span());
             let name = node.name().value();
             self.error(
-                Diag::error(codes::CHILDREN, span, format!("`{name}` takes no children block"), "unexpected block")
+                Diag::error(Code::Children, span, format!("`{name}` takes no children block"), "unexpected block")
                     .with_help(format!(
                         "write the settings of `{name}` as properties on its line, like `{name} key=\"value\"`"
                     )),
@@ -789,7 +764,7 @@ impl Decoder<'_> {
             _ => {
                 self.error(
                     Diag::error(
-                        codes::TYPE,
+                        Code::Type,
                         value.span,
                         format!("`{}` is not a port number", value.value),
                         "not a port",
@@ -808,7 +783,7 @@ impl Decoder<'_> {
             Ok(n) => Some(Spanned::new(n, value.span)),
             Err(_) => {
                 self.error(
-                    Diag::error(codes::TYPE, value.span, format!("`{}` is out of range", value.value), "out of range")
+                    Diag::error(Code::Type, value.span, format!("`{}` is out of range", value.value), "out of range")
                         .with_help("use a whole number from 0 to 4294967295"),
                 );
                 None
@@ -843,7 +818,7 @@ impl Decoder<'_> {
                 };
                 self.error(
                     Diag::error(
-                        codes::TYPE,
+                        Code::Type,
                         span,
                         format!("expected {what}, found {} `{written}`", kind(other)),
                         "expected a string".to_string(),
@@ -870,7 +845,7 @@ impl Decoder<'_> {
                 };
                 self.error(
                     Diag::error(
-                        codes::TYPE,
+                        Code::Type,
                         span,
                         format!("expected a boolean, found {} `{written}`", kind(other)),
                         "expected #true or #false",
@@ -894,7 +869,7 @@ impl Decoder<'_> {
                 };
                 self.error(
                     Diag::error(
-                        codes::TYPE,
+                        Code::Type,
                         span,
                         format!("expected {what}, found {} `{written}`", kind(other)),
                         "expected a number",

@@ -4,27 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::ast::{Axis, BasePart, CatalogPart, CudaPart, Decl, DeclKind, FrameworkPart, Part, PythonPart, Spanned};
-use crate::diag::{Diag, Diagnostics, did_you_mean};
-
-/// Codes of the resolve stage.
-pub mod codes {
-    /// Two images or two profiles with one name.
-    pub const DUPLICATE_NAME: &str = "dlspec::resolve::duplicate-name";
-    /// `use` of a profile that does not exist.
-    pub const UNKNOWN_PROFILE: &str = "dlspec::resolve::unknown-profile";
-    /// Profiles that use each other.
-    pub const PROFILE_CYCLE: &str = "dlspec::resolve::profile-cycle";
-    /// A profile and an image name different frameworks.
-    pub const FRAMEWORK_CONFLICT: &str = "dlspec::schema::two-frameworks";
-    /// A matrix axis that does not fit the image.
-    pub const MATRIX_AXIS: &str = "dlspec::matrix::axis";
-    /// An `exclude` that matches no combination.
-    pub const MATRIX_EXCLUDE: &str = "dlspec::matrix::exclude";
-    /// A matrix that yields no image: no axes, or every combination excluded.
-    pub const MATRIX_EMPTY: &str = "dlspec::matrix::empty";
-    /// A profile that no image uses.
-    pub const UNUSED_PROFILE: &str = "dlspec::resolve::unused-profile";
-}
+use crate::diag::{Code, Diag, Diagnostics, did_you_mean};
 
 /// One image to build: an image declaration with its profiles applied, for one matrix combination.
 #[derive(Debug, Clone)]
@@ -42,7 +22,7 @@ pub fn catalog<'a>(catalogs: &'a [CatalogPart], diags: &mut Diagnostics) -> Opti
     let (first, rest) = catalogs.split_first()?;
     for again in rest {
         diags.push(
-            Diag::error(crate::decode::codes::DUPLICATE, again.node, "`catalog` is given twice", "given again here")
+            Diag::error(Code::Duplicate, again.node, "`catalog` is given twice", "given again here")
                 .with_label(first.node, "first given here")
                 .with_help("write the catalog's settings in one `catalog` node, in one spec file"),
         );
@@ -63,7 +43,7 @@ pub fn resolve(decls: &[Decl], diags: &mut Diagnostics) -> Vec<Instance> {
             let keyword = decl.kind.keyword();
             diags.push(
                 Diag::error(
-                    codes::DUPLICATE_NAME,
+                    Code::DuplicateName,
                     decl.name.span,
                     format!("{keyword} `{}` is defined twice", decl.name.value),
                     "defined again here",
@@ -93,7 +73,7 @@ pub fn resolve(decls: &[Decl], diags: &mut Diagnostics) -> Vec<Instance> {
         if !used.contains(name) {
             diags.push(
                 Diag::warning(
-                    codes::UNUSED_PROFILE,
+                    Code::UnusedProfile,
                     profile.name.span,
                     format!("profile `{name}` is used by no image"),
                     "unused profile",
@@ -110,7 +90,7 @@ pub fn resolve(decls: &[Decl], diags: &mut Diagnostics) -> Vec<Instance> {
 fn framework_conflict(conflict: crate::ast::FrameworkConflict, diags: &mut Diagnostics) {
     diags.push(
         Diag::error(
-            codes::FRAMEWORK_CONFLICT,
+            Code::TwoFrameworks,
             conflict.later,
             "an image has one framework, but its profile names another",
             "second framework",
@@ -139,7 +119,7 @@ fn apply_uses<'a>(
             };
             diags.push(
                 Diag::error(
-                    codes::UNKNOWN_PROFILE,
+                    Code::UnknownProfile,
                     used.span,
                     format!("unknown profile `{}`", used.value),
                     "unknown profile",
@@ -151,7 +131,7 @@ fn apply_uses<'a>(
         if stack.contains(&profile.name.value.as_str()) {
             diags.push(
                 Diag::error(
-                    codes::PROFILE_CYCLE,
+                    Code::ProfileCycle,
                     used.span,
                     format!("profile `{}` uses itself through `use`", used.value),
                     "cycle closes here",
@@ -181,7 +161,7 @@ fn expand(name: &Spanned<String>, mut part: Part, diags: &mut Diagnostics, out: 
         match matrix.axes.iter().find(|(a, _)| a.value == axis.value) {
             None => diags.push(
                 Diag::error(
-                    codes::MATRIX_EXCLUDE,
+                    Code::MatrixExclude,
                     axis.span,
                     format!("`exclude` names axis `{}`, which the matrix does not have", axis.value.name()),
                     "not an axis of this matrix",
@@ -193,7 +173,7 @@ fn expand(name: &Spanned<String>, mut part: Part, diags: &mut Diagnostics, out: 
             ),
             Some((_, axis_values)) if !axis_values.iter().any(|v| v.value == values.value) => diags.push(
                 Diag::error(
-                    codes::MATRIX_EXCLUDE,
+                    Code::MatrixExclude,
                     values.span,
                     format!("`{}` is not a value of axis `{}`", values.value, axis.value.name()),
                     "not in the axis",
@@ -241,18 +221,13 @@ fn expand(name: &Spanned<String>, mut part: Part, diags: &mut Diagnostics, out: 
     }
     if matrix.axes.is_empty() {
         diags.push(
-            Diag::error(codes::MATRIX_EMPTY, matrix.node, "this matrix has no axes", "empty matrix")
+            Diag::error(Code::MatrixEmpty, matrix.node, "this matrix has no axes", "empty matrix")
                 .with_help("add an axis with its values, like `python \"3.10\" \"3.11\"`, or remove the matrix"),
         );
     } else if out.len() == before && !diags.has_errors() {
         diags.push(
-            Diag::error(
-                codes::MATRIX_EMPTY,
-                matrix.node,
-                "every combination of this matrix is excluded",
-                "empty matrix",
-            )
-            .with_help("remove an `exclude`, or the matrix"),
+            Diag::error(Code::MatrixEmpty, matrix.node, "every combination of this matrix is excluded", "empty matrix")
+                .with_help("remove an `exclude`, or the matrix"),
         );
     }
 }
@@ -263,7 +238,7 @@ fn apply_axis(part: &mut Part, axis: Axis, value: &Spanned<String>, diags: &mut 
     let misfit = |diags: &mut Diagnostics, what: &str| {
         diags.push(
             Diag::error(
-                codes::MATRIX_AXIS,
+                Code::MatrixAxis,
                 value.span,
                 format!("matrix axis `{}` does not fit this image: {what}", axis.name()),
                 "axis value",

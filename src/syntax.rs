@@ -2,11 +2,8 @@
 
 use kdl::KdlDocument;
 
-use crate::diag::{Diag, Diagnostics};
+use crate::diag::{Code, Diag, Diagnostics};
 use crate::source::{FileId, SourceFile, Span};
-
-/// Code of KDL syntax errors.
-pub const SYNTAX: &str = "dlspec::syntax";
 
 /// The deepest nesting of child blocks, and of `/* */` comments, a spec may have. The KDL parser
 /// recurses once per level, with frames of tens of KiB in a debug build (56 levels overflow a test
@@ -25,7 +22,7 @@ pub fn parse(file: FileId, source: &SourceFile, diags: &mut Diagnostics) -> Opti
         };
         diags.push(
             Diag::error(
-                SYNTAX,
+                Code::Syntax,
                 Span { file, start: too_deep.at, end: too_deep.at + width },
                 format!("{what} are nested more than {MAX_NESTING} levels deep"),
                 "too deep",
@@ -63,7 +60,7 @@ pub fn parse(file: FileId, source: &SourceFile, diags: &mut Diagnostics) -> Opti
         if let Some(keyword) = ["true", "false", "null"].into_iter().find(|k| text.trim() == *k) {
             diags.push(
                 Diag::error(
-                    SYNTAX,
+                    Code::Syntax,
                     span,
                     format!("bare `{keyword}` is not a KDL 2 value"),
                     format!("write #{keyword}"),
@@ -80,7 +77,7 @@ pub fn parse(file: FileId, source: &SourceFile, diags: &mut Diagnostics) -> Opti
             "see https://kdl.dev for the syntax; strings are quoted (\"2.3.0\") and booleans are #true / #false"
                 .to_owned()
         });
-        diags.push(Diag::error(SYNTAX, span, lowercase_first(&message), label).with_help(help));
+        diags.push(Diag::error(Code::Syntax, span, lowercase_first(&message), label).with_help(help));
     }
     None
 }
@@ -93,14 +90,16 @@ fn unclosed(file: FileId, text: &str, fallback: Span) -> Diag {
     let span_at = |offset: usize| Span { file, start: offset, end: offset + 1 };
     match open_braces(text) {
         Unclosed::Misplaced { open, close } => {
-            Diag::error(SYNTAX, span_at(open), "no closing `}` for this block", "not closed")
+            Diag::error(Code::Syntax, span_at(open), "no closing `}` for this block", "not closed")
                 .with_label(span_at(close), "this `}` is indented like an outer block, so it closes that one")
                 .with_help(help)
         }
         Unclosed::AtEnd(open) => {
-            Diag::error(SYNTAX, span_at(open), "no closing `}` for this block", "not closed").with_help(help)
+            Diag::error(Code::Syntax, span_at(open), "no closing `}` for this block", "not closed").with_help(help)
         }
-        Unclosed::Unknown => Diag::error(SYNTAX, fallback, "a block has no closing `}`", "not closed").with_help(help),
+        Unclosed::Unknown => {
+            Diag::error(Code::Syntax, fallback, "a block has no closing `}`", "not closed").with_help(help)
+        }
     }
 }
 

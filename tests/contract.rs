@@ -37,8 +37,12 @@ fn contract() -> (String, String) {
 fn codes(kdl: &str) -> Vec<&'static str> {
     let sources = common::sources("example.kdl", kdl);
     let (_, diags) = dlspec::analyze(&sources);
-    let mut codes: Vec<&'static str> =
-        diags.sorted(&sources).iter().filter(|d| d.severity == dlspec::diag::Severity::Error).map(|d| d.code).collect();
+    let mut codes: Vec<&'static str> = diags
+        .sorted(&sources)
+        .iter()
+        .filter(|d| d.severity == dlspec::diag::Severity::Error)
+        .map(|d| d.code.as_str())
+        .collect();
     codes.sort_unstable();
     codes.dedup();
     codes

@@ -110,8 +110,8 @@ fn seeds() -> Vec<String> {
         .iter()
         .map(|f| std::fs::read_to_string(common::root().join("specs").join(f)).unwrap())
         .collect();
-    for code in dlspec::diag::explain::codes() {
-        let section = dlspec::diag::explain::explain(code).unwrap();
+    for code in dlspec::diag::Code::ALL {
+        let section = dlspec::diag::explain::explain(*code);
         for block in section.split("```kdl\n").skip(1) {
             seeds.push(block.split("```").next().unwrap().to_owned());
         }

@@ -3,7 +3,7 @@
 
 mod common;
 
-use dlspec::diag::Severity;
+use dlspec::diag::{Code, Severity};
 use dlspec::model::{CudnnSource, Framework, Image};
 
 fn analyze(spec: &str) -> (Vec<Image>, Vec<dlspec::diag::Diag>) {
@@ -58,7 +58,7 @@ fn where_the_extra_does_not_install_the_old_cudnn_is_an_error() {
     let (images, diags) = analyze(spec);
     assert!(images.is_empty());
     let error = diags.iter().find(|d| d.severity == Severity::Error).unwrap();
-    assert_eq!(error.code, "dlspec::compat::cudnn-too-old");
+    assert_eq!(error.code, Code::CudnnTooOld);
     assert!(error.help.as_deref().unwrap().contains("python \"3.10\""), "{error:?}");
     // The same tag on Ubuntu 22.04 was rebuilt with cuDNN 8.9.6: TensorFlow loads the base's.
     let (images, _) = analyze(&spec.replace("ubuntu18.04", "ubuntu22.04"));

@@ -3,9 +3,9 @@
 
 use std::ops::RangeInclusive;
 
-use super::{Checker, codes, values};
+use super::{Checker, values};
 use crate::ast::{CatalogPart, Spanned, VolumePart};
-use crate::diag::{Diag, Diagnostics, did_you_mean};
+use crate::diag::{Code, Diag, Diagnostics, did_you_mean};
 use crate::model::{BindVolume, Catalog, EnvVar, NodeSelector, Toleration, Volume, VolumeSource};
 use crate::source::Span;
 
@@ -64,7 +64,7 @@ pub(super) fn settings(part: Option<&CatalogPart>, diags: &mut Diagnostics) -> (
             Err(reason) => {
                 diags.push(
                     Diag::error(
-                        codes::REGISTRY,
+                        Code::Registry,
                         value.span,
                         format!("`{}` is not a registry reference", value.value),
                         "not a registry",
@@ -88,7 +88,7 @@ pub(super) fn settings(part: Option<&CatalogPart>, diags: &mut Diagnostics) -> (
         } else {
             diags.push(
                 Diag::error(
-                    codes::UNSAFE,
+                    Code::Unsafe,
                     templates.span,
                     format!("`{}` is not a relative directory path", templates.value),
                     "invalid path",
@@ -113,7 +113,7 @@ pub(super) fn settings(part: Option<&CatalogPart>, diags: &mut Diagnostics) -> (
                         format!("the range {}–{} is empty", low.value, high.value),
                     ),
                 };
-                diags.push(Diag::error(codes::NODE_PORT, span, message, "not a NodePort range").with_help(
+                diags.push(Diag::error(Code::NodePort, span, message, "not a NodePort range").with_help(
                     "write the cluster's --service-node-port-range as two ports, low first: `node-ports 30000 32767`",
                 ));
             }
@@ -151,7 +151,7 @@ impl Checker<'_> {
             {
                 self.push(
                     Diag::error(
-                        codes::ENV,
+                        Code::Env,
                         name.span,
                         format!("`{}` is set by the platform", name.value),
                         "platform variable",
@@ -164,7 +164,7 @@ impl Checker<'_> {
             if let Err(reason) = values::env_name(&name.value) {
                 self.push(
                     Diag::error(
-                        codes::ENV,
+                        Code::Env,
                         name.span,
                         format!("`{}` is not a variable name", name.value),
                         "invalid name",
@@ -177,7 +177,7 @@ impl Checker<'_> {
             if let Err(reason) = values::env_value(&env.value.value) {
                 self.push(
                     Diag::error(
-                        codes::ENV,
+                        Code::Env,
                         env.value.span,
                         format!("the value of `{}` cannot be passed on literally", name.value),
                         "invalid value",
@@ -201,7 +201,7 @@ impl Checker<'_> {
         let origins: Vec<String> = value.value.split_whitespace().map(str::to_owned).collect();
         if origins.is_empty() {
             self.push(
-                Diag::error(codes::ORIGIN, value.span, "`frame-ancestors` names no origin", "no origin")
+                Diag::error(Code::Origin, value.span, "`frame-ancestors` names no origin", "no origin")
                     .with_help("write the portal's origin, like \"https://portal.example.edu\""),
             );
             return None;
@@ -209,7 +209,7 @@ impl Checker<'_> {
         for origin in &origins {
             if let Err(reason) = values::origin(origin) {
                 self.push(
-                    Diag::error(codes::ORIGIN, value.span, format!("`{origin}` is not a web origin"), "not an origin")
+                    Diag::error(Code::Origin, value.span, format!("`{origin}` is not a web origin"), "not an origin")
                         .with_help(reason),
                 );
                 return None;
@@ -224,8 +224,8 @@ impl Checker<'_> {
         let mut volumes = Vec::new();
         let mut ok = true;
         for volume in &part.volumes {
-            let host = self.valid(&volume.host, codes::UNSAFE, "host path", values::absolute_path);
-            let container = self.valid(&volume.container, codes::UNSAFE, "container path", values::absolute_path);
+            let host = self.valid(&volume.host, Code::Unsafe, "host path", values::absolute_path);
+            let container = self.valid(&volume.container, Code::Unsafe, "container path", values::absolute_path);
             if host.is_none() || container.is_none() {
                 ok = false;
                 continue;
@@ -246,7 +246,7 @@ impl Checker<'_> {
         let mut name =
             |this: &mut Self, v: &Option<Spanned<String>>, what: &str, rule: fn(&str) -> Result<(), String>| {
                 let v = v.as_ref()?;
-                if this.valid(v, codes::KUBERNETES_NAME, what, rule).is_none() {
+                if this.valid(v, Code::KubernetesName, what, rule).is_none() {
                     ok = false;
                     return None;
                 }
@@ -256,8 +256,8 @@ impl Checker<'_> {
         let pull_secret = name(self, &part.image_pull_secret, "Secret name", values::dns_subdomain);
         let mut node_selector = Vec::new();
         for (key, value) in &part.node_selector {
-            let key_ok = self.valid(key, codes::LABEL, "label key", values::label_key).is_some();
-            let value_ok = self.valid(value, codes::LABEL, "label value", values::label_value).is_some();
+            let key_ok = self.valid(key, Code::Label, "label key", values::label_key).is_some();
+            let value_ok = self.valid(value, Code::Label, "label value", values::label_value).is_some();
             if key_ok && value_ok {
                 node_selector.push(NodeSelector { key: key.value.clone(), value: value.value.clone() });
             } else {
@@ -284,7 +284,7 @@ impl Checker<'_> {
             let help = did_you_mean(&o.value, OPERATORS, "a toleration's operator is one of");
             self.push(
                 Diag::error(
-                    codes::TOLERATION,
+                    Code::Toleration,
                     o.span,
                     format!("`{}` is not a toleration operator", o.value),
                     "unknown operator",
@@ -298,24 +298,19 @@ impl Checker<'_> {
         {
             let help = did_you_mean(&e.value, EFFECTS, "a taint's effect is one of");
             self.push(
-                Diag::error(
-                    codes::TOLERATION,
-                    e.span,
-                    format!("`{}` is not a taint effect", e.value),
-                    "unknown effect",
-                )
-                .with_help(help),
+                Diag::error(Code::Toleration, e.span, format!("`{}` is not a taint effect", e.value), "unknown effect")
+                    .with_help(help),
             );
             return None;
         }
         if let Some(key) = &part.key {
-            self.valid(key, codes::LABEL, "taint key", values::label_key)?;
+            self.valid(key, Code::Label, "taint key", values::label_key)?;
         }
         if let Some(value) = &part.value {
             if operator == "Exists" {
                 self.push(
                     Diag::error(
-                        codes::TOLERATION,
+                        Code::Toleration,
                         value.span,
                         "an `Exists` toleration takes no value",
                         "value with Exists",
@@ -324,11 +319,11 @@ impl Checker<'_> {
                 );
                 return None;
             }
-            self.valid(value, codes::LABEL, "taint value", values::label_value)?;
+            self.valid(value, Code::Label, "taint value", values::label_value)?;
         }
         if part.key.is_none() && operator == "Equal" {
             self.push(
-                Diag::error(codes::TOLERATION, part.node, "an `Equal` toleration needs a `key`", "no key")
+                Diag::error(Code::Toleration, part.node, "an `Equal` toleration needs a `key`", "no key")
                     .with_help("add `key=\"…\"`, or write `operator=\"Exists\"` to tolerate every taint"),
             );
             return None;
@@ -363,12 +358,12 @@ impl Checker<'_> {
         earlier: &[(Volume, &VolumePart)],
     ) -> Option<Volume> {
         let name = &part.name;
-        self.valid(name, codes::KUBERNETES_NAME, "volume name", values::dns_label)?;
+        self.valid(name, Code::KubernetesName, "volume name", values::dns_label)?;
         let taken = reserved.iter().any(|(n, _)| *n == name.value);
         if taken {
             self.push(
                 Diag::error(
-                    codes::VOLUME,
+                    Code::Volume,
                     name.span,
                     format!("the platform names a volume `{}` itself", name.value),
                     "reserved name",
@@ -380,7 +375,7 @@ impl Checker<'_> {
         if let Some((_, first)) = earlier.iter().find(|(v, _)| v.name == name.value) {
             self.push(
                 Diag::error(
-                    codes::VOLUME,
+                    Code::Volume,
                     name.span,
                     format!("volume `{}` is given twice", name.value),
                     "given again here",
@@ -393,7 +388,7 @@ impl Checker<'_> {
         let Some(mount) = &part.mount else {
             self.push(
                 Diag::error(
-                    codes::VOLUME,
+                    Code::Volume,
                     part.node,
                     format!("volume `{}` has no mount path", name.value),
                     "no `mount`",
@@ -402,14 +397,14 @@ impl Checker<'_> {
             );
             return None;
         };
-        self.valid(mount, codes::UNSAFE, "path", values::absolute_path)?;
+        self.valid(mount, Code::Unsafe, "path", values::absolute_path)?;
         let clash = reserved.iter().find(|(_, m)| *m == mount.value).map(|(n, _)| format!("the platform's `{n}`"));
         let clash = clash
             .or_else(|| earlier.iter().find(|(v, _)| v.mount == mount.value).map(|(v, _)| format!("`{}`", v.name)));
         if let Some(other) = clash {
             self.push(
                 Diag::error(
-                    codes::VOLUME,
+                    Code::Volume,
                     mount.span,
                     format!("`{}` is already the mount path of {other}", mount.value),
                     "mount path taken",
@@ -430,7 +425,7 @@ impl Checker<'_> {
                 [_, second, ..] => (*second, format!("volume `{}` has more than one source", name.value)),
                 [_] => unreachable!("one source is fine"),
             };
-            let mut diag = Diag::error(codes::VOLUME, span, message, "one source")
+            let mut diag = Diag::error(Code::Volume, span, message, "one source")
                 .with_help("give exactly one of `claim=\"PVC\"`, `host-path=\"/path/on/node\"` and `empty-dir=#true`");
             if let [first, _, ..] = sources.as_slice() {
                 diag = diag.with_label(*first, "first source");
@@ -439,10 +434,10 @@ impl Checker<'_> {
             return None;
         }
         let source = if let Some(claim) = &part.claim {
-            self.valid(claim, codes::KUBERNETES_NAME, "claim name", values::dns_subdomain)?;
+            self.valid(claim, Code::KubernetesName, "claim name", values::dns_subdomain)?;
             VolumeSource::Claim { claim: claim.value.clone() }
         } else if let Some(path) = &part.host_path {
-            self.valid(path, codes::UNSAFE, "path", values::absolute_path)?;
+            self.valid(path, Code::Unsafe, "path", values::absolute_path)?;
             VolumeSource::HostPath { path: path.value.clone() }
         } else {
             VolumeSource::EmptyDir

@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 
 use crate::ast::{BasePart, CatalogPart, FrameworkPart, Part, Spanned};
 use crate::compat::{self, Compat, CudaTag, compare};
-use crate::diag::{Diag, Diagnostics, did_you_mean};
+use crate::diag::{Code, Diag, Diagnostics, did_you_mean};
 use crate::framework::{major_minor, quote_list};
 use crate::model::{
     Base, BaseKind, Catalog, DockerRun, Framework, Image, Jupyter, Kubernetes, KubernetesPort, Locale, Mirrors, Origin,
@@ -19,88 +19,6 @@ use crate::model::{
 };
 use crate::resolve::Instance;
 use crate::source::{SourceMap, Span};
-
-/// Codes of the check stage.
-pub mod codes {
-    /// A required node is missing.
-    pub const MISSING: &str = "dlspec::schema::missing";
-    /// An image name that is not a valid repository name.
-    pub const IMAGE_NAME: &str = "dlspec::name::image";
-    /// A tag template or tag that is not valid.
-    pub const TAG: &str = "dlspec::name::tag";
-    /// A framework release that does not exist.
-    pub const RELEASE: &str = "dlspec::compat::release";
-    /// torchvision that does not match torch.
-    pub const TORCHVISION: &str = "dlspec::compat::torchvision";
-    /// torchaudio that does not match torch.
-    pub const TORCHAUDIO: &str = "dlspec::compat::torchaudio";
-    /// A wheel variant torch does not publish.
-    pub const WHEEL_VARIANT: &str = "dlspec::compat::wheel-variant";
-    /// A TensorFlow package that does not fit the version or base.
-    pub const TENSORFLOW_PACKAGE: &str = "dlspec::compat::tensorflow-package";
-    /// Python outside the framework's range, or not a Python version.
-    pub const PYTHON: &str = "dlspec::compat::python";
-    /// A Miniconda installer for another Python, or unknown.
-    pub const MINICONDA: &str = "dlspec::compat::miniconda";
-    /// A Miniconda installer whose build would stop at Anaconda's terms.
-    pub const MINICONDA_TOS: &str = "dlspec::compat::miniconda-tos";
-    /// An nvidia/cuda tag that does not exist or that the tag table does not know.
-    pub const CUDA_TAG: &str = "dlspec::compat::cuda-tag";
-    /// A framework that would load an older cuDNN than the one it was built with.
-    pub const CUDNN_TOO_OLD: &str = "dlspec::compat::cudnn-too-old";
-    /// A framework wheel that needs a newer glibc than the OS has.
-    pub const GLIBC: &str = "dlspec::compat::glibc";
-    /// A base tag its registry no longer serves.
-    pub const REMOVED_BASE: &str = "dlspec::compat::removed-base";
-    /// TensorFlow installed with its pip CUDA libraries (`tensorflow[and-cuda]`) by the compiler.
-    pub const PIP_CUDA: &str = "dlspec::compat::pip-cuda";
-    /// An image that carries cuDNN twice: in the base and in the framework's wheels.
-    pub const DUPLICATE_LIBRARIES: &str = "dlspec::compat::duplicate-libraries";
-    /// A combination that works but was not tested by the framework.
-    pub const UNTESTED: &str = "dlspec::compat::untested";
-    /// A CUDA build of the framework that cannot work on the base.
-    pub const CUDA_MISMATCH: &str = "dlspec::compat::cuda-mismatch";
-    /// An end-of-life or deprecated base.
-    pub const DEPRECATED_BASE: &str = "dlspec::compat::deprecated-base";
-    /// An unknown OS release.
-    pub const OS: &str = "dlspec::compat::os";
-    /// An unknown time zone.
-    pub const TIMEZONE: &str = "dlspec::value::timezone";
-    /// A malformed locale.
-    pub const LOCALE: &str = "dlspec::value::locale";
-    /// A value that is not safe in the text it reaches.
-    pub const UNSAFE: &str = "dlspec::value::unsafe";
-    /// A value outside what the option takes.
-    pub const VALUE: &str = "dlspec::value::invalid";
-    /// Two services on one port.
-    pub const PORT_CONFLICT: &str = "dlspec::ports::conflict";
-    /// A NodePort outside 30000–32767, or used twice in the catalog.
-    pub const NODE_PORT: &str = "dlspec::kubernetes::node-port";
-    /// Two images that would write the same output directory.
-    pub const DUPLICATE_OUTPUT: &str = "dlspec::catalog::duplicate-output";
-    /// An image directory that is a catalog file's name or lies inside another image's directory.
-    pub const OUTPUT_PATH: &str = "dlspec::catalog::output-path";
-    /// Two bake groups or targets of one name.
-    pub const BAKE_NAME: &str = "dlspec::catalog::bake-name";
-    /// A literal password in a spec.
-    pub const PASSWORD: &str = "dlspec::security::password";
-    /// JupyterLab without authentication.
-    pub const OPEN_JUPYTER: &str = "dlspec::security::open-jupyter";
-    /// A `registry` or `base-registry` that is not a registry reference.
-    pub const REGISTRY: &str = "dlspec::value::registry";
-    /// An `env` name the platform owns, a malformed name, or a value that cannot be passed on.
-    pub const ENV: &str = "dlspec::value::env";
-    /// A `frame-ancestors` value that is not a web origin.
-    pub const ORIGIN: &str = "dlspec::value::origin";
-    /// A Kubernetes object name that is not DNS-1123.
-    pub const KUBERNETES_NAME: &str = "dlspec::kubernetes::name";
-    /// A node-selector or taint key or value that is not label syntax.
-    pub const LABEL: &str = "dlspec::kubernetes::label";
-    /// A toleration operator or effect outside Kubernetes' enums.
-    pub const TOLERATION: &str = "dlspec::kubernetes::toleration";
-    /// A `volume` with zero or two sources, no mount, or a name or path taken.
-    pub const VOLUME: &str = "dlspec::kubernetes::volume";
-}
 
 /// The platform's Debian packages (the seed guides' set, plus what the platform layer runs on).
 const PLATFORM_APT: &[&str] =
@@ -130,12 +48,12 @@ pub fn check(
         let mut local = Diagnostics::default();
         let image = Checker { compat, instance, diags: &mut local, sources, settings: &settings }.image();
         // `python 3.10` already got a type error on `3.10`; "`python` needs a version" would repeat it.
-        local.retain(|d| d.code != codes::MISSING || !error_follows_on_line(&earlier_errors, sources, d.primary.span));
+        local.retain(|d| d.code != Code::Missing || !error_follows_on_line(&earlier_errors, sources, d.primary.span));
         // A Python the framework does not support is the error to fix; whether its Miniconda
         // needs the Terms of Service accepted is moot until then.
         let unsupported_python: Vec<Span> =
-            local.iter().filter(|d| d.code == codes::PYTHON).map(|d| d.primary.span).collect();
-        local.retain(|d| d.code != codes::MINICONDA_TOS || !unsupported_python.contains(&d.primary.span));
+            local.iter().filter(|d| d.code == Code::Python).map(|d| d.primary.span).collect();
+        local.retain(|d| d.code != Code::MinicondaTos || !unsupported_python.contains(&d.primary.span));
         annotate_combination(instance, &mut local);
         // Combinations that differ only in values a diagnostic does not depend on raise it alike:
         // once per image declaration (its instances come one after the other).
@@ -247,7 +165,7 @@ fn check_output_paths(images: &[(Image, &Instance)], diags: &mut Diagnostics) {
         if let Some(file) = CATALOG_FILES.iter().find(|f| f.eq_ignore_ascii_case(top)) {
             diags.push(
                 Diag::error(
-                    codes::OUTPUT_PATH,
+                    Code::OutputPath,
                     instance.name.span,
                     format!("image `{}` would be written to `out/{dir}`, over the catalog's `{file}`", image.reference),
                     "takes a catalog file's name",
@@ -259,7 +177,7 @@ fn check_output_paths(images: &[(Image, &Instance)], diags: &mut Diagnostics) {
             if let Some(outer) = dirs.get(&dir[..at]) {
                 diags.push(
                     Diag::error(
-                        codes::OUTPUT_PATH,
+                        Code::OutputPath,
                         instance.name.span,
                         format!(
                             "image `{}` would be written to `out/{dir}`, inside the directory of image `{}`",
@@ -301,7 +219,7 @@ fn check_bake_names(images: &[(Image, &Instance)], diags: &mut Diagnostics) {
             Some((_, _, true)) if is_target => {}
             Some((first, first_span, _)) => {
                 let mut diag = Diag::error(
-                    codes::BAKE_NAME,
+                    Code::BakeName,
                     instance.name.span,
                     format!("docker-bake.hcl would give the name `{bake_name}` to both {first} and {owner}"),
                     "bake name taken",
@@ -334,7 +252,7 @@ fn check_catalog(images: &[(Image, &Instance)], diags: &mut Diagnostics) {
         if let Some(first) = dirs.get(&image.dir) {
             diags.push(
                 Diag::error(
-                    codes::DUPLICATE_OUTPUT,
+                    Code::DuplicateOutput,
                     instance.name.span,
                     format!("two images would be written to `out/{}`", image.dir),
                     "second image",
@@ -348,7 +266,7 @@ fn check_catalog(images: &[(Image, &Instance)], diags: &mut Diagnostics) {
         if let Some(first) = slugs.get(image.slug.as_str()) {
             diags.push(
                 Diag::error(
-                    codes::DUPLICATE_OUTPUT,
+                    Code::DuplicateOutput,
                     instance.name.span,
                     format!("two images would share the Kubernetes name `{}`", image.slug),
                     "second image",
@@ -366,7 +284,7 @@ fn check_catalog(images: &[(Image, &Instance)], diags: &mut Diagnostics) {
                     if shared_node_ports.insert(port.span) {
                         diags.push(
                             Diag::error(
-                                codes::NODE_PORT,
+                                Code::NodePort,
                                 port.span,
                                 format!(
                                     "NodePort {} would be given to several images: `{owner}`, `{}`",
@@ -383,7 +301,7 @@ fn check_catalog(images: &[(Image, &Instance)], diags: &mut Diagnostics) {
                 }
                 Some((first, owner)) if *owner != image.reference => diags.push(
                     Diag::error(
-                        codes::NODE_PORT,
+                        Code::NodePort,
                         port.span,
                         format!("NodePort {} is used by two images of the catalog", port.value),
                         "used again here",
@@ -437,7 +355,7 @@ impl Checker<'_> {
     fn valid<T>(
         &mut self,
         value: &Spanned<String>,
-        code: &'static str,
+        code: Code,
         what: &str,
         validate: impl Fn(&str) -> Result<T, String>,
     ) -> Option<T> {
@@ -460,7 +378,7 @@ impl Checker<'_> {
 
     fn image(&mut self) -> Option<Image> {
         let name = self.instance.name.clone();
-        let name_ok = self.valid(&name, codes::IMAGE_NAME, "image name", values::image_name).is_some();
+        let name_ok = self.valid(&name, Code::ImageName, "image name", values::image_name).is_some();
         let base = self.base();
         let python_version = self.python_version();
         let framework = match (&self.part().framework, &base, &python_version) {
@@ -565,7 +483,7 @@ impl Checker<'_> {
             let span = self.name_span();
             self.push(
                 Diag::error(
-                    codes::MISSING,
+                    Code::Missing,
                     span,
                     format!("image `{}` has no base", self.instance.name.value),
                     "no base",
@@ -578,7 +496,7 @@ impl Checker<'_> {
             BasePart::Cuda(cuda) => {
                 let Some(version) = cuda.version.clone() else {
                     self.push(
-                        Diag::error(codes::MISSING, cuda.node, "`cuda` needs a version", "version missing")
+                        Diag::error(Code::Missing, cuda.node, "`cuda` needs a version", "version missing")
                             .with_help("write the full CUDA version, like `cuda \"12.1.0\"`"),
                     );
                     return None;
@@ -591,7 +509,7 @@ impl Checker<'_> {
                     let help = did_you_mean(&flavor, &["devel", "runtime", "base"], "nvidia/cuda flavors are");
                     self.push(
                         Diag::error(
-                            codes::CUDA_TAG,
+                            Code::CudaTag,
                             span,
                             format!("`{flavor}` is not an nvidia/cuda flavor"),
                             "unknown flavor",
@@ -604,7 +522,7 @@ impl Checker<'_> {
                     let help = self.cuda_versions_help(&version.value, &os);
                     self.push(
                         Diag::error(
-                            codes::CUDA_TAG,
+                            Code::CudaTag,
                             version.span,
                             format!("`{}` is not a full CUDA version", version.value),
                             "not X.Y.Z",
@@ -627,7 +545,7 @@ impl Checker<'_> {
                 } else {
                     let help = self.cuda_versions_help(&version.value, &os);
                     let message = format!("dlspec knows no nvidia/cuda images for `{os}`");
-                    self.push(Diag::error(codes::CUDA_TAG, os_span, message, "unknown OS").with_help(help));
+                    self.push(Diag::error(Code::CudaTag, os_span, message, "unknown OS").with_help(help));
                     return None;
                 };
                 let cudnn = match &cuda.cudnn {
@@ -636,7 +554,7 @@ impl Checker<'_> {
                         let Some(major) = tag.cudnn_major() else {
                             self.push(
                                 Diag::error(
-                                    codes::CUDA_TAG,
+                                    Code::CudaTag,
                                     c.span,
                                     format!("nvidia/cuda has no cuDNN images of CUDA {} on {os}", version.value),
                                     "no cuDNN variant",
@@ -648,7 +566,7 @@ impl Checker<'_> {
                         if c.value != major {
                             self.push(
                                 Diag::error(
-                                    codes::CUDA_TAG,
+                                    Code::CudaTag,
                                     c.span,
                                     format!(
                                         "nvidia/cuda images of CUDA {} carry cuDNN {major}, not `{}`",
@@ -671,7 +589,7 @@ impl Checker<'_> {
                     let span = cuda.flavor.as_ref().map_or(cuda.node, |f| f.span);
                     self.push(
                         Diag::error(
-                            codes::CUDA_TAG,
+                            Code::CudaTag,
                             span,
                             "nvidia/cuda has no cuDNN images of the `base` flavor",
                             "no cuDNN variant",
@@ -686,7 +604,7 @@ impl Checker<'_> {
                 if let Some(removed) = self.compat.removed_tag(&image) {
                     self.push(
                         Diag::error(
-                            codes::REMOVED_BASE,
+                            Code::RemovedBase,
                             version.span,
                             format!(
                                 "Docker Hub no longer serves `{image}`: NVIDIA removed the `{}:{}*` tags in {}",
@@ -705,7 +623,7 @@ impl Checker<'_> {
                 if matches!(tag.status.as_str(), "archived" | "eol") {
                     self.push(
                         Diag::warning(
-                            codes::DEPRECATED_BASE,
+                            Code::DeprecatedBase,
                             version.span,
                             format!("`{upstream}` is no longer in NVIDIA's supported tag list and may be deleted"),
                             "superseded tag",
@@ -740,7 +658,7 @@ impl Checker<'_> {
                     let names: Vec<&str> = self.compat.os.iter().map(|o| o.os.as_str()).collect();
                     let help = did_you_mean(&os, &names, "the known releases are");
                     self.push(
-                        Diag::error(codes::OS, os_span, format!("unknown OS release `{os}`"), "unknown release")
+                        Diag::error(Code::Os, os_span, format!("unknown OS release `{os}`"), "unknown release")
                             .with_help(help),
                     );
                     return None;
@@ -767,11 +685,11 @@ impl Checker<'_> {
                 })
             }
             BasePart::Custom(custom) => {
-                self.valid(&custom.image, codes::UNSAFE, "image reference", values::image_reference)?;
+                self.valid(&custom.image, Code::Unsafe, "image reference", values::image_reference)?;
                 if let Some(removed) = self.compat.removed_tag(&custom.image.value) {
                     self.push(
                         Diag::error(
-                            codes::REMOVED_BASE,
+                            Code::RemovedBase,
                             custom.image.span,
                             format!(
                                 "Docker Hub no longer serves `{}`: NVIDIA removed the `{}:{}*` tags in {}",
@@ -843,7 +761,7 @@ impl Checker<'_> {
             self.compat.cuda_tags.iter().filter(|t| t.cuda == version.value).map(|t| t.os.as_str()).collect();
         let checked = self.compat.tables.iter().find(|t| t.file == "cuda_tags.tsv").map_or("", |t| t.checked.as_str());
         let mut diag = Diag::warning(
-            codes::CUDA_TAG,
+            Code::CudaTag,
             version.span,
             format!("CUDA `{}` on `{os}` is not in dlspec's tag table (checked {checked})", version.value),
             "unknown tag",
@@ -880,7 +798,7 @@ impl Checker<'_> {
         {
             self.push(
                 Diag::warning(
-                    codes::DEPRECATED_BASE,
+                    Code::DeprecatedBase,
                     span,
                     format!("`{os}` reached the end of standard support in {}", release.eol),
                     "end-of-life release",
@@ -897,7 +815,7 @@ impl Checker<'_> {
             let span = self.name_span();
             self.push(
                 Diag::error(
-                    codes::MISSING,
+                    Code::Missing,
                     span,
                     format!("image `{}` has no `python`", self.instance.name.value),
                     "no python",
@@ -908,12 +826,12 @@ impl Checker<'_> {
         };
         let Some(version) = python.version.clone() else {
             self.push(
-                Diag::error(codes::MISSING, python.node, "`python` needs a version", "version missing")
+                Diag::error(Code::Missing, python.node, "`python` needs a version", "version missing")
                     .with_help("write `python \"3.10\"`"),
             );
             return None;
         };
-        self.valid(&version, codes::PYTHON, "Python version", values::python_version)?;
+        self.valid(&version, Code::Python, "Python version", values::python_version)?;
         Some(version)
     }
 
@@ -931,7 +849,7 @@ impl Checker<'_> {
                 if !well_formed {
                     self.push(
                         Diag::error(
-                            codes::MINICONDA,
+                            Code::Miniconda,
                             file.span,
                             format!("`{}` is not a Miniconda installer file name", file.value),
                             "not an installer",
@@ -943,7 +861,7 @@ impl Checker<'_> {
                 if !file.value.ends_with("-Linux-x86_64.sh") {
                     self.push(
                         Diag::error(
-                            codes::MINICONDA,
+                            Code::Miniconda,
                             file.span,
                             format!("`{}` is not an x86_64 Linux installer", file.value),
                             "another platform",
@@ -962,7 +880,7 @@ impl Checker<'_> {
                     });
                     self.push(
                         Diag::error(
-                            codes::MINICONDA,
+                            Code::Miniconda,
                             file.span,
                             format!(
                                 "installer `{}` brings {}, not Python {}",
@@ -991,7 +909,7 @@ impl Checker<'_> {
                 let Some(chosen) = chosen else {
                     self.push(
                         Diag::error(
-                            codes::MINICONDA,
+                            Code::Miniconda,
                             version.span,
                             format!("the tables know no Miniconda installer for Python {}", version.value),
                             "no installer known",
@@ -1005,13 +923,13 @@ impl Checker<'_> {
             }
         };
         if let Some(sha) = &part.sha256 {
-            self.valid(sha, codes::UNSAFE, "sha256", values::sha256)?;
+            self.valid(sha, Code::Unsafe, "sha256", values::sha256)?;
         }
         if tos && !accept_tos {
             let span = part.miniconda.as_ref().map_or(version.span, |m| m.span);
             self.push(
                 Diag::error(
-                    codes::MINICONDA_TOS,
+                    Code::MinicondaTos,
                     span,
                     format!("the build would stop at Anaconda's Terms of Service: `{installer}` refuses non-interactive use of the default channels until they are accepted"),
                     "needs the terms accepted",
@@ -1048,7 +966,7 @@ impl Checker<'_> {
         let mut ok = true;
         let mut seen: HashSet<String> = packages.iter().cloned().collect();
         for package in self.part().apt.clone() {
-            if self.valid(&package, codes::UNSAFE, "Debian package", values::apt_package).is_none() {
+            if self.valid(&package, Code::Unsafe, "Debian package", values::apt_package).is_none() {
                 ok = false;
             } else if seen.insert(package.value.clone()) {
                 packages.push(package.value);
@@ -1061,7 +979,7 @@ impl Checker<'_> {
         let mut requirements: Vec<String> = Vec::new();
         let mut seen = HashSet::new();
         for requirement in self.part().pip.clone() {
-            if self.valid(&requirement, codes::UNSAFE, "pip requirement", values::pip_requirement).is_some()
+            if self.valid(&requirement, Code::Unsafe, "pip requirement", values::pip_requirement).is_some()
                 && seen.insert(requirement.value.clone())
             {
                 requirements.push(requirement.value);
@@ -1083,7 +1001,7 @@ impl Checker<'_> {
             }
         };
         self.push(
-            Diag::error(codes::TIMEZONE, tz.span, format!("unknown time zone `{}`", tz.value), "unknown time zone")
+            Diag::error(Code::Timezone, tz.span, format!("unknown time zone `{}`", tz.value), "unknown time zone")
                 .with_help(help),
         );
         None
@@ -1112,7 +1030,7 @@ impl Checker<'_> {
                 };
                 self.push(
                     Diag::error(
-                        codes::LOCALE,
+                        Code::Locale,
                         locale.span,
                         format!("`{}` is not a locale name", locale.value),
                         "malformed locale",
@@ -1135,13 +1053,13 @@ impl Checker<'_> {
         let mut host_keys = HOST_KEYS_DIR.to_owned();
         if let Some(p) = &part {
             if let Some(file) = &p.password_file {
-                self.valid(file, codes::UNSAFE, "path", values::absolute_path)?;
-                self.valid(file, codes::VALUE, "password file", values::password_file)?;
+                self.valid(file, Code::Unsafe, "path", values::absolute_path)?;
+                self.valid(file, Code::InvalidValue, "password file", values::password_file)?;
                 // Kubernetes mounts the password Secret as the file's directory.
                 if file.value.rfind('/') == Some(0) || file.value.ends_with('/') {
                     self.push(
                         Diag::error(
-                            codes::UNSAFE,
+                            Code::Unsafe,
                             file.span,
                             format!("`{}` is not a file in a directory of its own", file.value),
                             "needs a directory",
@@ -1153,12 +1071,12 @@ impl Checker<'_> {
                 password_file.clone_from(&file.value);
             }
             if let Some(dir) = &p.host_keys {
-                self.valid(dir, codes::UNSAFE, "path", values::absolute_path)?;
+                self.valid(dir, Code::Unsafe, "path", values::absolute_path)?;
                 host_keys = dir.value.trim_end_matches('/').to_owned();
                 if password_file.rsplit_once('/').is_some_and(|(d, _)| d == host_keys) || host_keys.is_empty() {
                     self.push(
                         Diag::error(
-                            codes::UNSAFE,
+                            Code::Unsafe,
                             dir.span,
                             format!("`{}` cannot hold the host keys", dir.value),
                             "host-key directory",
@@ -1169,10 +1087,10 @@ impl Checker<'_> {
                 }
             }
             if let Some(literal) = &p.password {
-                self.valid(literal, codes::UNSAFE, "password", values::password)?;
+                self.valid(literal, Code::Unsafe, "password", values::password)?;
                 if enabled {
                     self.push(
-                    Diag::warning(codes::PASSWORD, literal.span, "a literal root password is written in clear text into docker-run.sh and k8s/secret.yaml", "password in the spec")
+                    Diag::warning(Code::Password, literal.span, "a literal root password is written in clear text into docker-run.sh and k8s/secret.yaml", "password in the spec")
                         .with_help(format!("leave `password` out and provide it at run time: a file at `{password_file}` or the ROOT_PASSWORD variable")),
                     );
                 }
@@ -1214,19 +1132,19 @@ impl Checker<'_> {
             jupyter.port = port.value;
         }
         if let Some(url) = &p.base_url {
-            self.valid(url, codes::UNSAFE, "URL path", values::url_path)?;
+            self.valid(url, Code::Unsafe, "URL path", values::url_path)?;
             jupyter.base_url = format!("/{}/", url.value.trim_matches('/')).replace("//", "/");
         }
         if let Some(dir) = &p.root_dir {
-            self.valid(dir, codes::UNSAFE, "path", values::absolute_path)?;
+            self.valid(dir, Code::Unsafe, "path", values::absolute_path)?;
             jupyter.root_dir.clone_from(&dir.value);
         }
         if let Some(file) = &p.token_file {
-            self.valid(file, codes::UNSAFE, "path", values::absolute_path)?;
+            self.valid(file, Code::Unsafe, "path", values::absolute_path)?;
             jupyter.token_file.clone_from(&file.value);
         }
         if let Some(language) = &p.language {
-            let (locale, pack) = self.valid(language, codes::VALUE, "JupyterLab language", parse_language)?;
+            let (locale, pack) = self.valid(language, Code::InvalidValue, "JupyterLab language", parse_language)?;
             jupyter.locale = locale;
             jupyter.language_pack = pack;
         }
@@ -1236,7 +1154,7 @@ impl Checker<'_> {
                 let help = did_you_mean(&theme.value, THEMES, "terminal themes are");
                 self.push(
                     Diag::error(
-                        codes::VALUE,
+                        Code::InvalidValue,
                         theme.span,
                         format!("`{}` is not a terminal theme", theme.value),
                         "unknown theme",
@@ -1252,7 +1170,7 @@ impl Checker<'_> {
             if let Some(open) = p.open.as_ref().filter(|o| o.value) {
                 self.push(
                     Diag::error(
-                        codes::ORIGIN,
+                        Code::Origin,
                         ancestors.span,
                         "`frame-ancestors` and `open=#true` contradict each other",
                         "only these origins",
@@ -1267,7 +1185,7 @@ impl Checker<'_> {
             if open.value && enabled {
                 self.push(
                     Diag::warning(
-                        codes::OPEN_JUPYTER,
+                        Code::OpenJupyter,
                         open.span,
                         "JupyterLab runs without a token, accepts any origin and can be framed by any site",
                         "open JupyterLab",
@@ -1296,15 +1214,15 @@ impl Checker<'_> {
             tb.port = port.value;
         }
         if let Some(prefix) = &p.path_prefix {
-            self.valid(prefix, codes::UNSAFE, "URL path", values::url_path)?;
+            self.valid(prefix, Code::Unsafe, "URL path", values::url_path)?;
             tb.path_prefix = format!("/{}", prefix.value.trim_matches('/'));
         }
         if let Some(logdir) = &p.logdir {
-            self.valid(logdir, codes::UNSAFE, "path", values::absolute_path)?;
+            self.valid(logdir, Code::Unsafe, "path", values::absolute_path)?;
             tb.logdir.clone_from(&logdir.value);
         }
         if let Some(bind) = &p.bind {
-            self.valid(bind, codes::VALUE, "bind address", |b| {
+            self.valid(bind, Code::InvalidValue, "bind address", |b| {
                 b.parse::<std::net::IpAddr>()
                     .map(|_| ())
                     .map_err(|_| "write an IP address like \"0.0.0.0\" or \"127.0.0.1\"".to_owned())
@@ -1321,7 +1239,7 @@ impl Checker<'_> {
         let mut ok = true;
         let mut url = |this: &mut Self, v: &Option<Spanned<String>>| -> Option<String> {
             let v = v.as_ref()?;
-            match this.valid(v, codes::UNSAFE, "URL", values::url) {
+            match this.valid(v, Code::Unsafe, "URL", values::url) {
                 Some(_) => Some(v.value.clone()),
                 None => {
                     ok = false;
@@ -1398,7 +1316,7 @@ impl Checker<'_> {
                     (None, None) => continue,
                 };
                 let mut diag = Diag::error(
-                    codes::PORT_CONFLICT,
+                    Code::PortConflict,
                     primary,
                     format!("`{name}` and `{other}` both use port {port} {place}"),
                     label,
@@ -1430,7 +1348,7 @@ impl Checker<'_> {
             out.push_str(&rest[..open]);
             let Some(close) = rest[open..].find('}') else {
                 self.push(
-                    Diag::error(codes::TAG, span, "unclosed `{` in the tag template", "unclosed placeholder")
+                    Diag::error(Code::Tag, span, "unclosed `{` in the tag template", "unclosed placeholder")
                         .with_help("close it with `}`"),
                 );
                 return None;
@@ -1450,7 +1368,7 @@ impl Checker<'_> {
                     let help = did_you_mean(key, &PLACEHOLDERS, "the placeholders are");
                     self.push(
                         Diag::error(
-                            codes::TAG,
+                            Code::Tag,
                             span,
                             format!("unknown placeholder `{{{key}}}` in the tag template"),
                             "unknown placeholder",
@@ -1462,7 +1380,7 @@ impl Checker<'_> {
             };
             let Some(value) = value else {
                 self.push(
-                    Diag::error(codes::TAG, span, format!("placeholder `{{{key}}}` has no value for this image"), "empty placeholder")
+                    Diag::error(Code::Tag, span, format!("placeholder `{{{key}}}` has no value for this image"), "empty placeholder")
                         .with_help("remove it from the tag template: it applies only to images that have it (`{cuda}` to CUDA bases, `{version}` to images with a framework)"),
                 );
                 return None;
@@ -1474,7 +1392,7 @@ impl Checker<'_> {
         if let Err(reason) = values::tag(&out) {
             let label = if written { "invalid tag" } else { "tag from this image's settings" };
             self.push(
-                Diag::error(codes::TAG, span, format!("the tag `{out}` is not a valid Docker tag"), label)
+                Diag::error(Code::Tag, span, format!("the tag `{out}` is not a valid Docker tag"), label)
                     .with_help(reason),
             );
             return None;
@@ -1486,7 +1404,7 @@ impl Checker<'_> {
         let part = self.part().docker_run.clone().unwrap_or_default();
         let container_name = match &part.name {
             Some(n) => {
-                self.valid(n, codes::UNSAFE, "container name", values::container_name)?;
+                self.valid(n, Code::Unsafe, "container name", values::container_name)?;
                 n.value.clone()
             }
             None => format!("{}-test", name.rsplit('/').next().unwrap_or(name)),
@@ -1503,7 +1421,7 @@ impl Checker<'_> {
                     );
                     self.push(
                         Diag::error(
-                            codes::VALUE,
+                            Code::InvalidValue,
                             r.span,
                             format!("`{}` is not a restart policy", r.value),
                             "unknown policy",
@@ -1537,7 +1455,7 @@ impl Checker<'_> {
         let mut ok = true;
         let mut quantity = |this: &mut Self, v: &Option<Spanned<String>>, default: &str| -> String {
             match v {
-                Some(q) if this.valid(q, codes::VALUE, "quantity", values::quantity).is_none() => {
+                Some(q) if this.valid(q, Code::InvalidValue, "quantity", values::quantity).is_none() => {
                     ok = false;
                     String::new()
                 }
@@ -1558,8 +1476,13 @@ impl Checker<'_> {
             Some(s) if !["NodePort", "ClusterIP", "LoadBalancer"].contains(&s.value.as_str()) => {
                 let help = did_you_mean(&s.value, &["NodePort", "ClusterIP", "LoadBalancer"], "Service types are");
                 self.push(
-                    Diag::error(codes::VALUE, s.span, format!("`{}` is not a Service type", s.value), "unknown type")
-                        .with_help(help),
+                    Diag::error(
+                        Code::InvalidValue,
+                        s.span,
+                        format!("`{}` is not a Service type", s.value),
+                        "unknown type",
+                    )
+                    .with_help(help),
                 );
                 return None;
             }
@@ -1570,7 +1493,7 @@ impl Checker<'_> {
             Some(g) if !gpu && g.value > 0 => {
                 self.push(
                     Diag::warning(
-                        codes::VALUE,
+                        Code::InvalidValue,
                         g.span,
                         format!("`gpus={}` is ignored: this is a CPU image", g.value),
                         "no GPU in this image",
@@ -1594,7 +1517,7 @@ impl Checker<'_> {
                 if !range.contains(&np.value) {
                     let (low, high) = (range.start(), range.end());
                     let mut diag = Diag::error(
-                        codes::NODE_PORT,
+                        Code::NodePort,
                         np.span,
                         format!("NodePort {} is outside {low}–{high}", np.value),
                         "outside the NodePort range",
@@ -1613,7 +1536,7 @@ impl Checker<'_> {
                 if service_type == "ClusterIP" {
                     self.push(
                         Diag::error(
-                            codes::NODE_PORT,
+                            Code::NodePort,
                             np.span,
                             "a ClusterIP Service has no NodePorts",
                             "NodePort on ClusterIP",
@@ -1640,7 +1563,7 @@ impl Checker<'_> {
             {
                 self.push(
                     Diag::error(
-                        codes::NODE_PORT,
+                        Code::NodePort,
                         np.span,
                         format!("`{name}` is switched off, so it has no NodePort"),
                         "service is off",
@@ -1658,7 +1581,7 @@ impl Checker<'_> {
             if let Some(first) = seen.iter().find(|s| s.value == np.value) {
                 self.push(
                     Diag::error(
-                        codes::PORT_CONFLICT,
+                        Code::PortConflict,
                         np.span,
                         format!("NodePort {} is given to two services", np.value),
                         "used again here",
@@ -1681,7 +1604,7 @@ impl Checker<'_> {
         let volumes = self.volumes(&reserved);
         let host_keys_secret = match &part.host_keys_secret {
             Some(name) => {
-                self.valid(name, codes::KUBERNETES_NAME, "Secret name", values::dns_subdomain)?;
+                self.valid(name, Code::KubernetesName, "Secret name", values::dns_subdomain)?;
                 Some(name.value.clone())
             }
             None => {

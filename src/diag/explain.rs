@@ -1,26 +1,22 @@
 //! `dlspec explain CODE`: the section of `docs/diagnostics.md` that explains a code. The page is
-//! the one source of the explanations, embedded so the binary carries them.
+//! the one source of the explanations, embedded so the binary carries them; [`Code::ALL`] is the
+//! list of codes, and the page has one section per code, in that order (`tests/diagnostics_doc.rs`).
+
+use super::Code;
 
 const PAGE: &str = include_str!("../../docs/diagnostics.md");
-const PREFIX: &str = "dlspec::";
 
-/// Every code the page explains, in page order.
-pub fn codes() -> impl Iterator<Item = &'static str> {
-    PAGE.lines().filter_map(|line| line.strip_prefix("## ")).filter(|title| title.starts_with(PREFIX))
-}
-
-/// The explanation of `code` (with or without the `dlspec::` prefix): its section of the page,
-/// without the heading. `Err` carries the nearest known code, when one is close.
-pub fn explain(code: &str) -> Result<&'static str, Option<&'static str>> {
-    let wanted = code.trim();
-    let wanted = if wanted.starts_with(PREFIX) { wanted.to_owned() } else { format!("{PREFIX}{wanted}") };
-    let heading = format!("## {wanted}\n");
+/// The explanation of `code`: its section of the page, without the heading. A code the page does
+/// not explain (the test suite keeps that from happening) gets its one-line summary.
+#[must_use]
+pub fn explain(code: Code) -> &'static str {
+    let heading = format!("## {code}\n");
     let Some(start) = PAGE.find(&heading) else {
-        return Err(super::suggest(&wanted, codes()));
+        return code.summary();
     };
     let body = &PAGE[start + heading.len()..];
     let end = body.find("\n## ").map_or(body.len(), |i| i + 1);
-    Ok(body[..end].trim_matches('\n'))
+    body[..end].trim_matches('\n')
 }
 
 #[cfg(test)]
@@ -28,22 +24,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn finds_sections_with_or_without_prefix() {
-        let full = explain("dlspec::compat::torchvision").unwrap();
-        assert_eq!(explain("compat::torchvision").unwrap(), full);
-        assert!(full.starts_with("error: every torch release"));
-        assert!(!full.contains("## "), "one section only");
-    }
-
-    #[test]
-    fn unknown_codes_suggest_the_nearest() {
-        assert_eq!(explain("compat::torchvison"), Err(Some("dlspec::compat::torchvision")));
-        assert_eq!(explain("nothing-like-it-at-all"), Err(None));
+    fn finds_one_section() {
+        let section = explain(Code::Torchvision);
+        assert!(section.starts_with("error: every torch release"));
+        assert!(!section.contains("## "), "one section only");
     }
 
     #[test]
     fn the_last_section_is_whole() {
-        let last = codes().last().unwrap();
-        assert!(explain(last).unwrap().ends_with("```"));
+        let last = Code::ALL.last().unwrap();
+        assert!(explain(*last).ends_with("```"));
     }
 }

@@ -1,8 +1,10 @@
 //! Diagnostics: one type for every problem any stage finds, with spans back into the specs.
 
+mod code;
 pub mod explain;
 mod render;
 
+pub use code::{Code, UnknownCode};
 pub use render::{Format, Renderer};
 
 use crate::source::{SourceMap, Span};
@@ -33,7 +35,7 @@ pub struct Label {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Diag {
     /// Stable code: `dlspec::compat::torchvision`.
-    pub code: &'static str,
+    pub code: Code,
     /// Error or warning.
     pub severity: Severity,
     /// What is wrong: lowercase, no trailing period, user values in backticks.
@@ -49,7 +51,7 @@ pub struct Diag {
 impl Diag {
     /// An error at `span`.
     #[must_use]
-    pub fn error(code: &'static str, span: Span, message: impl Into<String>, label: impl Into<String>) -> Self {
+    pub fn error(code: Code, span: Span, message: impl Into<String>, label: impl Into<String>) -> Self {
         Self {
             code,
             severity: Severity::Error,
@@ -62,13 +64,13 @@ impl Diag {
 
     /// A warning at `span`.
     #[must_use]
-    pub fn warning(code: &'static str, span: Span, message: impl Into<String>, label: impl Into<String>) -> Self {
+    pub fn warning(code: Code, span: Span, message: impl Into<String>, label: impl Into<String>) -> Self {
         Self { severity: Severity::Warning, ..Self::error(code, span, message, label) }
     }
 
     /// A note at `span`.
     #[must_use]
-    pub fn note(code: &'static str, span: Span, message: impl Into<String>, label: impl Into<String>) -> Self {
+    pub fn note(code: Code, span: Span, message: impl Into<String>, label: impl Into<String>) -> Self {
         Self { severity: Severity::Note, ..Self::error(code, span, message, label) }
     }
 
@@ -140,7 +142,7 @@ impl Diagnostics {
                     sources.get(d.primary.span.file).relative.clone(),
                     d.primary.span.start,
                     d.primary.span.end,
-                    d.code,
+                    d.code.as_str(),
                     d.message.clone(),
                 )
             };

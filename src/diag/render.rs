@@ -6,7 +6,7 @@ use std::sync::Arc;
 use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource};
 use serde::Serialize;
 
-use super::{Diag, Severity};
+use super::{Code, Diag, Severity};
 use crate::source::SourceMap;
 
 /// Output format of diagnostics.
@@ -130,7 +130,7 @@ impl<'a> Renderer<'a> {
         }
         Report {
             message: diag.message.clone(),
-            code: Some(diag.code),
+            code: Some(diag.code.as_str()),
             severity: match diag.severity {
                 Severity::Error => miette::Severity::Error,
                 Severity::Warning => miette::Severity::Warning,
@@ -146,7 +146,7 @@ impl<'a> Renderer<'a> {
 
 #[derive(Serialize)]
 struct JsonDiag<'a> {
-    code: &'a str,
+    code: Code,
     severity: Severity,
     message: &'a str,
     file: &'a str,

@@ -11,9 +11,8 @@ mod tensorflow;
 
 use crate::ast::{FrameworkPart, Spanned};
 use crate::check::BaseInfo;
-use crate::check::codes;
 use crate::compat::{self, Compat, compare};
-use crate::diag::{Diag, Diagnostics};
+use crate::diag::{Code, Diag, Diagnostics};
 use crate::model::{Framework, FrameworkProbe};
 use crate::source::Span;
 
@@ -101,7 +100,7 @@ pub(crate) fn check(
     let rules = part.rules;
     let Some(version) = part.version.as_ref() else {
         diags.push(
-            Diag::error(codes::MISSING, part.node, format!("`{}` needs a version", rules.keyword()), "version missing")
+            Diag::error(Code::Missing, part.node, format!("`{}` needs a version", rules.keyword()), "version missing")
                 .with_help(format!("write `{} \"{}\"`", rules.keyword(), rules.example())),
         );
         return None;
@@ -110,7 +109,7 @@ pub(crate) fn check(
         let nearest = compat::nearest(&version.value, rules.versions(compat)).unwrap_or("");
         diags.push(
             Diag::error(
-                codes::RELEASE,
+                Code::Release,
                 version.span,
                 format!("{} `{}` was never released", rules.noun(), version.value),
                 "unknown release",
@@ -145,7 +144,7 @@ impl Cx<'_> {
         let what = format!("{} {}", self.rules.noun(), release.version);
         self.push(
             Diag::error(
-                codes::PYTHON,
+                Code::Python,
                 self.python.span,
                 format!("{what} supports Python {min} to {max}, not {python}"),
                 "Python out of range",
@@ -163,7 +162,7 @@ impl Cx<'_> {
             Err(reason) => {
                 self.push(
                     Diag::error(
-                        codes::UNSAFE,
+                        Code::Unsafe,
                         index.span,
                         format!("`{}` is not a valid index URL", index.value),
                         "invalid index URL",
@@ -202,7 +201,7 @@ impl Cx<'_> {
         if let Some(message) = warning {
             let base_span = self.base_span();
             self.push(
-                Diag::warning(codes::CUDA_MISMATCH, span, message, "wheel variant")
+                Diag::warning(Code::CudaMismatch, span, message, "wheel variant")
                     .with_label(base_span, "base chosen here")
                     .with_help(fix),
             );
@@ -226,7 +225,7 @@ impl Cx<'_> {
         let span = self.base.span;
         self.push(
             Diag::note(
-                codes::DUPLICATE_LIBRARIES,
+                Code::DuplicateLibraries,
                 span,
                 format!("the image carries cuDNN twice: {why}, and the base has one too"),
                 "base with cuDNN",
@@ -261,7 +260,7 @@ impl Cx<'_> {
         let (span, os_span) = (self.version.span, self.base.os_span);
         self.push(
             Diag::error(
-                codes::GLIBC,
+                Code::Glibc,
                 span,
                 format!("{what} does not install on {}: {by} glibc {needed}, it has {}", os.os, os.glibc),
                 "needs a newer glibc",

@@ -59,8 +59,12 @@ pub fn generate(spec: &str) -> (std::collections::BTreeMap<String, String>, Vec<
     let sources = sources("spec.kdl", spec);
     let (images, diags) = dlspec::analyze(&sources);
     // Notes are advice (a leaner base, say): a spec that raises one is as clean as one that does not.
-    let codes =
-        diags.sorted(&sources).iter().filter(|d| d.severity != dlspec::diag::Severity::Note).map(|d| d.code).collect();
+    let codes = diags
+        .sorted(&sources)
+        .iter()
+        .filter(|d| d.severity != dlspec::diag::Severity::Note)
+        .map(|d| d.code.as_str())
+        .collect();
     if diags.has_errors() {
         return (std::collections::BTreeMap::new(), codes);
     }

@@ -2,9 +2,8 @@
 //! (`https://download.pytorch.org/whl/cu121`); the CUDA wheels bring their own cuDNN and NCCL.
 
 use crate::ast::{FrameworkPart, Spanned};
-use crate::check::codes;
 use crate::compat::Compat;
-use crate::diag::Diag;
+use crate::diag::{Code, Diag};
 use crate::framework::{Cx, Property, Release, Rules, cuda_of_variant, probe, quote_list};
 use crate::model::{BaseKind, CudnnSource, Framework, Install};
 
@@ -81,7 +80,7 @@ impl Rules for Pytorch {
         {
             cx.push(
                 Diag::error(
-                    codes::TORCHVISION,
+                    Code::Torchvision,
                     tv.span,
                     format!("torchvision `{}` does not match torch {}", tv.value, release.torch),
                     "wrong torchvision",
@@ -100,7 +99,7 @@ impl Rules for Pytorch {
                 if *ta != release.torchaudio {
                     cx.push(
                         Diag::error(
-                            codes::TORCHAUDIO,
+                            Code::Torchaudio,
                             *span,
                             format!("torchaudio `{ta}` does not match torch {}", release.torch),
                             "wrong torchaudio",
@@ -124,7 +123,7 @@ impl Rules for Pytorch {
                 if !release.variants.contains(&index.value) {
                     cx.push(
                         Diag::error(
-                            codes::WHEEL_VARIANT,
+                            Code::WheelVariant,
                             index.span,
                             format!("torch {} publishes no `{}` wheels", release.torch, index.value),
                             "unknown variant",
@@ -157,7 +156,7 @@ impl Rules for Pytorch {
                                 let span = cx.base_span();
                                 cx.push(
                                     Diag::error(
-                                        codes::WHEEL_VARIANT,
+                                        Code::WheelVariant,
                                         span,
                                         format!("torch {} publishes no wheels for CUDA {cuda}", release.torch),
                                         "no matching wheels",

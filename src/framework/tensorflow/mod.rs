@@ -2,9 +2,8 @@
 //! build), or from pip with `tensorflow[and-cuda]` (2.14 on) where that extra installs.
 
 use crate::ast::FrameworkPart;
-use crate::check::codes;
 use crate::compat::{self, Compat, TensorflowRelease, compare};
-use crate::diag::{Diag, did_you_mean};
+use crate::diag::{Code, Diag, did_you_mean};
 use crate::framework::{Cx, Property, Release, Rules, major_minor, probe};
 use crate::model::{BaseKind, CudnnSource, Framework, Install};
 
@@ -70,7 +69,7 @@ impl Rules for Tensorflow {
                     let help = did_you_mean(&p.value, PACKAGES, "TensorFlow packages are");
                     cx.push(
                         Diag::error(
-                            codes::TENSORFLOW_PACKAGE,
+                            Code::TensorflowPackage,
                             p.span,
                             format!("`{}` is not a TensorFlow package", p.value),
                             "unknown package",
@@ -91,7 +90,7 @@ impl Rules for Tensorflow {
                 if let Some(help) = refusal {
                     cx.push(
                         Diag::error(
-                            codes::TENSORFLOW_PACKAGE,
+                            Code::TensorflowPackage,
                             p.span,
                             format!("`{}` cannot install TensorFlow {}", p.value, release.version),
                             "wrong package",
@@ -107,7 +106,7 @@ impl Rules for Tensorflow {
                 {
                     cx.push(
                         Diag::warning(
-                            codes::TENSORFLOW_PACKAGE,
+                            Code::TensorflowPackage,
                             p.span,
                             format!("`{}` {} is CPU-only, but the image is built for GPUs", p.value, release.version),
                             "CPU-only package",
@@ -127,7 +126,7 @@ impl Rules for Tensorflow {
             let help = and_cuda_help(cx, release);
             cx.push(
                 Diag::error(
-                    codes::TENSORFLOW_PACKAGE,
+                    Code::TensorflowPackage,
                     p,
                     format!(
                         "`tensorflow[and-cuda]` {} does not install on Python {}",
@@ -151,7 +150,7 @@ impl Rules for Tensorflow {
             if bmaj != tmaj {
                 cx.push(
                     Diag::error(
-                        codes::CUDA_MISMATCH,
+                        Code::CudaMismatch,
                         base_span,
                         format!(
                             "TensorFlow {} is built for CUDA {}, the base has CUDA {cuda}",
@@ -192,7 +191,7 @@ impl Rules for Tensorflow {
                     };
                     cx.push(
                         Diag::note(
-                            codes::PIP_CUDA,
+                            Code::PipCuda,
                             version.span,
                             format!(
                                 "TensorFlow {} installs `tensorflow[and-cuda]` (CUDA and cuDNN from pip): {problem}",
@@ -215,9 +214,9 @@ impl Rules for Tensorflow {
                         format!("TensorFlow {} has no `[and-cuda]` extra (2.14 on)", release.version)
                     };
                     let (code, label) = match base.cudnn.as_deref() {
-                        Some(major) if major == cudnn_major => (codes::CUDNN_TOO_OLD, "older cuDNN"),
-                        Some(_) => (codes::CUDA_MISMATCH, "wrong cuDNN"),
-                        None => (codes::CUDA_MISMATCH, "no cuDNN"),
+                        Some(major) if major == cudnn_major => (Code::CudnnTooOld, "older cuDNN"),
+                        Some(_) => (Code::CudaMismatch, "wrong cuDNN"),
+                        None => (Code::CudaMismatch, "no cuDNN"),
                     };
                     cx.push(
                         Diag::error(
@@ -236,7 +235,7 @@ impl Rules for Tensorflow {
                 // one may lack what TensorFlow was built against.
                 cx.push(
                     Diag::warning(
-                        codes::UNTESTED,
+                        Code::Untested,
                         base_span,
                         format!(
                             "TensorFlow {} was built and tested with CUDA {} and cuDNN {}, the base has an older CUDA {cuda}",
