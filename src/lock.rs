@@ -41,6 +41,8 @@ pub struct Request {
     pub index_url: String,
     /// The framework's own wheel index (PyTorch's variant index), searched before `index_url`.
     pub framework_index: Option<String>,
+    /// The framework's page of wheel links (PaddlePaddle's other CUDA builds).
+    pub framework_find_links: Option<String>,
     /// Requirements of each layer, in [`LAYERS`] order.
     pub layers: [Vec<String>; 3],
     /// Constraints of the platform set's rules, for the whole resolution.
@@ -51,16 +53,15 @@ impl Request {
     /// The resolution `image` needs.
     #[must_use]
     pub fn of(image: &Image) -> Self {
-        let (framework, framework_index) = match &image.framework {
-            Some(framework) => (framework.install.requirements.clone(), framework.install.index_url.clone()),
-            None => (Vec::new(), None),
-        };
+        let install = image.framework.as_ref().map(|f| &f.install);
+        let framework = install.map(|i| i.requirements.clone()).unwrap_or_default();
         Self {
             reference: image.reference.clone(),
             python: image.python.version.clone(),
             platform: python_platform(image.base.os.as_deref()),
             index_url: image.mirrors.build_pip.clone().unwrap_or_else(|| PYPI.to_owned()),
-            framework_index,
+            framework_index: install.and_then(|i| i.index_url.clone()),
+            framework_find_links: install.and_then(|i| i.find_links.clone()),
             constraints: platform_constraints(&image.platform_pip),
             layers: [image.platform_pip.clone(), framework, image.extra_pip.clone()],
         }
@@ -72,6 +73,9 @@ impl Request {
         let mut text = format!("python {}\nplatform {}\nindex-url {}\n", self.python, self.platform, self.index_url);
         if let Some(index) = &self.framework_index {
             let _ = writeln!(text, "framework-index {index}");
+        }
+        if let Some(links) = &self.framework_find_links {
+            let _ = writeln!(text, "framework-find-links {links}");
         }
         for ((layer, _), requirements) in LAYERS.iter().zip(&self.layers) {
             for requirement in requirements {
@@ -381,7 +385,7 @@ impl Uv {
             // it: the framework's wheels (and what its index mirrors) come from there, as at build time.
             command.args(["--extra-index-url", index]);
         }
-        for location in &self.find_links {
+        for location in self.find_links.iter().chain(&request.framework_find_links) {
             command.args(["--find-links", location]);
         }
         for ((_, file), requirements) in LAYERS.iter().zip(&request.layers) {

@@ -261,6 +261,9 @@ pub struct Install {
     /// The framework's own wheel index, which replaces the build's PyPI (mirror):
     /// `https://download.pytorch.org/whl/cu121`.
     pub index_url: Option<String>,
+    /// A page of wheel links pip also searches (`--find-links`): PaddlePaddle's builds for
+    /// other CUDA versions.
+    pub find_links: Option<String>,
 }
 
 /// Where a framework's cuDNN comes from.

@@ -474,6 +474,12 @@ impl Compat {
         self.tables.iter().map(|t| t.checked.as_str()).min().unwrap_or("unknown")
     }
 
+    /// The embedded table `file` (`jax.tsv`), for the frameworks that read their own.
+    #[must_use]
+    pub fn table(&self, file: &str) -> Option<&Table> {
+        self.tables.iter().find(|t| t.file == file)
+    }
+
     /// A torch release by version.
     #[must_use]
     pub fn torch(&self, version: &str) -> Option<&TorchRelease> {

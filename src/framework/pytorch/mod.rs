@@ -225,6 +225,7 @@ impl Rules for Pytorch {
                 ),
                 requirements,
                 index_url: Some(index_url),
+                find_links: None,
             },
             commands: vec![
                 "python -c \"import torch; print(torch.__version__, torch.version.cuda, torch.backends.cudnn.version(), torch.cuda.is_available())\"".to_owned(),
