@@ -6,6 +6,7 @@
 //! [`FRAMEWORKS`], its section of the docs, and its tests: the language, the matrix, the checks,
 //! the templates, `dlspec compat` and the self-test all come from the registry.
 
+mod jax;
 mod pytorch;
 mod tensorflow;
 
@@ -17,7 +18,7 @@ use crate::model::{Framework, FrameworkProbe};
 use crate::source::Span;
 
 /// Every framework dlspec knows, in the order the language lists them.
-pub static FRAMEWORKS: &[&dyn Rules] = &[&pytorch::Pytorch, &tensorflow::Tensorflow];
+pub static FRAMEWORKS: &[&dyn Rules] = &[&pytorch::Pytorch, &tensorflow::Tensorflow, &jax::Jax];
 
 /// The framework whose node is `keyword`.
 #[must_use]
