@@ -7,6 +7,7 @@
 //! the templates, `dlspec compat` and the self-test all come from the registry.
 
 mod jax;
+mod paddle;
 mod pytorch;
 mod tensorflow;
 
@@ -18,7 +19,7 @@ use crate::model::{Framework, FrameworkProbe};
 use crate::source::Span;
 
 /// Every framework dlspec knows, in the order the language lists them.
-pub static FRAMEWORKS: &[&dyn Rules] = &[&pytorch::Pytorch, &tensorflow::Tensorflow, &jax::Jax];
+pub static FRAMEWORKS: &[&dyn Rules] = &[&pytorch::Pytorch, &tensorflow::Tensorflow, &jax::Jax, &paddle::Paddle];
 
 /// The framework whose node is `keyword`.
 #[must_use]
