@@ -6,6 +6,21 @@
 
 group "default" {
   targets = [
+    "platform-jax-cpu-0-6-2-python3-11-cpu-ubuntu22-04",
+    "platform-jax-0-4-38-python3-10-cuda12-6-3-runtime-ubuntu22-04",
+    "platform-jax-0-4-38-python3-11-cuda12-6-3-runtime-ubuntu22-04",
+    "platform-jax-0-4-38-python3-12-cuda12-6-3-runtime-ubuntu22-04",
+    "platform-jax-0-6-2-python3-10-cuda12-6-3-runtime-ubuntu22-04",
+    "platform-jax-0-6-2-python3-11-cuda12-6-3-runtime-ubuntu22-04",
+    "platform-jax-0-6-2-python3-12-cuda12-6-3-runtime-ubuntu22-04",
+    "platform-paddle3-3-0-0-python3-10-cuda12-6-3-devel-ubuntu22-04",
+    "platform-paddle3-3-0-0-python3-11-cuda12-6-3-devel-ubuntu22-04",
+    "platform-paddle3-3-0-0-python3-12-cuda12-6-3-devel-ubuntu22-04",
+    "platform-paddle-cpu-3-0-0-python3-11-cpu-ubuntu22-04",
+    "platform-paddle-2-6-2-python3-9-cuda11-8-0-cudnn8-deve-47fe5d61",
+    "platform-paddle-2-6-2-python3-10-cuda11-8-0-cudnn8-dev-ad6b93be",
+    "platform-paddle-2-6-2-python3-11-cuda11-8-0-cudnn8-dev-7f625fb2",
+    "platform-paddle-2-6-2-python3-12-cuda11-8-0-cudnn8-dev-6cb10990",
     "platform-pytorch-cpu-2-1-2-python3-8-cpu-ubuntu22-04",
     "platform-pytorch-cpu-2-1-2-python3-9-cpu-ubuntu22-04",
     "platform-pytorch-cpu-2-1-2-python3-10-cpu-ubuntu22-04",
@@ -149,6 +164,51 @@ group "default" {
     "pytorch-matrix-2-3-0-python3-11-cuda12-1-0-cudnn8-deve-78d38536",
     "pytorch-2-3-0-python3-8-cuda12-1-0-cudnn8-devel-ubuntu22-04",
     "tensorflow-2-15-0-python3-10-cuda12-1-0-cudnn8-devel-u-18d61cb4",
+  ]
+}
+
+# platform/jax
+group "platform-jax" {
+  targets = [
+    "platform-jax-0-4-38-python3-10-cuda12-6-3-runtime-ubuntu22-04",
+    "platform-jax-0-4-38-python3-11-cuda12-6-3-runtime-ubuntu22-04",
+    "platform-jax-0-4-38-python3-12-cuda12-6-3-runtime-ubuntu22-04",
+    "platform-jax-0-6-2-python3-10-cuda12-6-3-runtime-ubuntu22-04",
+    "platform-jax-0-6-2-python3-11-cuda12-6-3-runtime-ubuntu22-04",
+    "platform-jax-0-6-2-python3-12-cuda12-6-3-runtime-ubuntu22-04",
+  ]
+}
+
+# platform/jax-cpu
+group "platform-jax-cpu" {
+  targets = [
+    "platform-jax-cpu-0-6-2-python3-11-cpu-ubuntu22-04",
+  ]
+}
+
+# platform/paddle
+group "platform-paddle" {
+  targets = [
+    "platform-paddle-2-6-2-python3-9-cuda11-8-0-cudnn8-deve-47fe5d61",
+    "platform-paddle-2-6-2-python3-10-cuda11-8-0-cudnn8-dev-ad6b93be",
+    "platform-paddle-2-6-2-python3-11-cuda11-8-0-cudnn8-dev-7f625fb2",
+    "platform-paddle-2-6-2-python3-12-cuda11-8-0-cudnn8-dev-6cb10990",
+  ]
+}
+
+# platform/paddle-cpu
+group "platform-paddle-cpu" {
+  targets = [
+    "platform-paddle-cpu-3-0-0-python3-11-cpu-ubuntu22-04",
+  ]
+}
+
+# platform/paddle3
+group "platform-paddle3" {
+  targets = [
+    "platform-paddle3-3-0-0-python3-10-cuda12-6-3-devel-ubuntu22-04",
+    "platform-paddle3-3-0-0-python3-11-cuda12-6-3-devel-ubuntu22-04",
+    "platform-paddle3-3-0-0-python3-12-cuda12-6-3-devel-ubuntu22-04",
   ]
 }
 
@@ -335,6 +395,156 @@ group "tensorflow" {
   targets = [
     "tensorflow-2-15-0-python3-10-cuda12-1-0-cudnn8-devel-u-18d61cb4",
   ]
+}
+
+target "platform-jax-cpu-0-6-2-python3-11-cpu-ubuntu22-04" {
+  context    = "platform/jax-cpu/0.6.2-python3.11-cpu-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/jax-cpu:0.6.2-python3.11-cpu-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/jax-cpu"
+    "org.opencontainers.image.version" = "0.6.2-python3.11-cpu-ubuntu22.04"
+  }
+}
+
+target "platform-jax-0-4-38-python3-10-cuda12-6-3-runtime-ubuntu22-04" {
+  context    = "platform/jax/0.4.38-python3.10-cuda12.6.3-runtime-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/jax:0.4.38-python3.10-cuda12.6.3-runtime-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/jax"
+    "org.opencontainers.image.version" = "0.4.38-python3.10-cuda12.6.3-runtime-ubuntu22.04"
+  }
+}
+
+target "platform-jax-0-4-38-python3-11-cuda12-6-3-runtime-ubuntu22-04" {
+  context    = "platform/jax/0.4.38-python3.11-cuda12.6.3-runtime-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/jax:0.4.38-python3.11-cuda12.6.3-runtime-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/jax"
+    "org.opencontainers.image.version" = "0.4.38-python3.11-cuda12.6.3-runtime-ubuntu22.04"
+  }
+}
+
+target "platform-jax-0-4-38-python3-12-cuda12-6-3-runtime-ubuntu22-04" {
+  context    = "platform/jax/0.4.38-python3.12-cuda12.6.3-runtime-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/jax:0.4.38-python3.12-cuda12.6.3-runtime-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/jax"
+    "org.opencontainers.image.version" = "0.4.38-python3.12-cuda12.6.3-runtime-ubuntu22.04"
+  }
+}
+
+target "platform-jax-0-6-2-python3-10-cuda12-6-3-runtime-ubuntu22-04" {
+  context    = "platform/jax/0.6.2-python3.10-cuda12.6.3-runtime-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/jax:0.6.2-python3.10-cuda12.6.3-runtime-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/jax"
+    "org.opencontainers.image.version" = "0.6.2-python3.10-cuda12.6.3-runtime-ubuntu22.04"
+  }
+}
+
+target "platform-jax-0-6-2-python3-11-cuda12-6-3-runtime-ubuntu22-04" {
+  context    = "platform/jax/0.6.2-python3.11-cuda12.6.3-runtime-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/jax:0.6.2-python3.11-cuda12.6.3-runtime-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/jax"
+    "org.opencontainers.image.version" = "0.6.2-python3.11-cuda12.6.3-runtime-ubuntu22.04"
+  }
+}
+
+target "platform-jax-0-6-2-python3-12-cuda12-6-3-runtime-ubuntu22-04" {
+  context    = "platform/jax/0.6.2-python3.12-cuda12.6.3-runtime-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/jax:0.6.2-python3.12-cuda12.6.3-runtime-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/jax"
+    "org.opencontainers.image.version" = "0.6.2-python3.12-cuda12.6.3-runtime-ubuntu22.04"
+  }
+}
+
+target "platform-paddle3-3-0-0-python3-10-cuda12-6-3-devel-ubuntu22-04" {
+  context    = "platform/paddle3/3.0.0-python3.10-cuda12.6.3-devel-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/paddle3:3.0.0-python3.10-cuda12.6.3-devel-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/paddle3"
+    "org.opencontainers.image.version" = "3.0.0-python3.10-cuda12.6.3-devel-ubuntu22.04"
+  }
+}
+
+target "platform-paddle3-3-0-0-python3-11-cuda12-6-3-devel-ubuntu22-04" {
+  context    = "platform/paddle3/3.0.0-python3.11-cuda12.6.3-devel-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/paddle3:3.0.0-python3.11-cuda12.6.3-devel-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/paddle3"
+    "org.opencontainers.image.version" = "3.0.0-python3.11-cuda12.6.3-devel-ubuntu22.04"
+  }
+}
+
+target "platform-paddle3-3-0-0-python3-12-cuda12-6-3-devel-ubuntu22-04" {
+  context    = "platform/paddle3/3.0.0-python3.12-cuda12.6.3-devel-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/paddle3:3.0.0-python3.12-cuda12.6.3-devel-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/paddle3"
+    "org.opencontainers.image.version" = "3.0.0-python3.12-cuda12.6.3-devel-ubuntu22.04"
+  }
+}
+
+target "platform-paddle-cpu-3-0-0-python3-11-cpu-ubuntu22-04" {
+  context    = "platform/paddle-cpu/3.0.0-python3.11-cpu-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/paddle-cpu:3.0.0-python3.11-cpu-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/paddle-cpu"
+    "org.opencontainers.image.version" = "3.0.0-python3.11-cpu-ubuntu22.04"
+  }
+}
+
+target "platform-paddle-2-6-2-python3-9-cuda11-8-0-cudnn8-deve-47fe5d61" {
+  context    = "platform/paddle/2.6.2-python3.9-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/paddle:2.6.2-python3.9-cuda11.8.0-cudnn8-devel-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/paddle"
+    "org.opencontainers.image.version" = "2.6.2-python3.9-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+  }
+}
+
+target "platform-paddle-2-6-2-python3-10-cuda11-8-0-cudnn8-dev-ad6b93be" {
+  context    = "platform/paddle/2.6.2-python3.10-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/paddle:2.6.2-python3.10-cuda11.8.0-cudnn8-devel-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/paddle"
+    "org.opencontainers.image.version" = "2.6.2-python3.10-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+  }
+}
+
+target "platform-paddle-2-6-2-python3-11-cuda11-8-0-cudnn8-dev-7f625fb2" {
+  context    = "platform/paddle/2.6.2-python3.11-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/paddle:2.6.2-python3.11-cuda11.8.0-cudnn8-devel-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/paddle"
+    "org.opencontainers.image.version" = "2.6.2-python3.11-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+  }
+}
+
+target "platform-paddle-2-6-2-python3-12-cuda11-8-0-cudnn8-dev-6cb10990" {
+  context    = "platform/paddle/2.6.2-python3.12-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/paddle:2.6.2-python3.12-cuda11.8.0-cudnn8-devel-ubuntu22.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/paddle"
+    "org.opencontainers.image.version" = "2.6.2-python3.12-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+  }
 }
 
 target "platform-pytorch-cpu-2-1-2-python3-8-cpu-ubuntu22-04" {

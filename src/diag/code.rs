@@ -92,7 +92,7 @@ codes! {
     Torchvision = "dlspec::compat::torchvision",
     /// torchaudio that does not match torch
     Torchaudio = "dlspec::compat::torchaudio",
-    /// a wheel variant torch does not publish
+    /// a wheel variant or CUDA build the framework does not publish
     WheelVariant = "dlspec::compat::wheel-variant",
     /// a TensorFlow package that cannot install the version or Python
     TensorflowPackage = "dlspec::compat::tensorflow-package",

@@ -146,10 +146,7 @@ impl Rules for Paddle {
                 );
                 written.value.clone()
             }
-            _ => match self.default_variant(cx, &builds, &variants) {
-                Some(variant) => variant,
-                None => return None,
-            },
+            _ => self.default_variant(cx, &builds, &variants)?,
         };
         let build = builds.iter().find(|b| b.variant == variant)?;
         let gpu_build = build.variant.starts_with("cu");
