@@ -91,4 +91,8 @@ fn torch_cudnn_follows_the_chosen_wheel_variant() {
         torch_of("image \"pt\" {\n    pytorch \"2.3.0\"\n    python \"3.10\"\n    cuda \"11.8.0\" cudnn=\"none\"\n}\n");
     assert_eq!(other.variant.as_deref(), Some("cu118"));
     assert_eq!(other.cudnn, None, "no row describes the cu118 build: its cuDNN is not claimed");
+    let variant =
+        torch_of("image \"pt\" {\n    pytorch \"2.7.1\"\n    python \"3.11\"\n    cuda \"11.8.0\" cudnn=\"none\"\n}\n");
+    assert_eq!(variant.variant.as_deref(), Some("cu118"));
+    assert_eq!(variant.cudnn.as_deref(), Some("9.1.0.70"), "release/2.7 pins nvidia-cudnn-cu11==9.1.0.70 for cu118");
 }
