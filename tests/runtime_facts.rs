@@ -109,4 +109,11 @@ fn torch_cudnn_follows_the_chosen_wheel_variant() {
     let other =
         torch_of("image \"pt\" {\n    pytorch \"2.3.0\"\n    python \"3.10\"\n    cuda \"11.8.0\" cudnn=\"none\"\n}\n");
     assert_eq!(other, ("cu118".to_owned(), None), "no row describes the cu118 build: its cuDNN is not claimed");
+    let variant =
+        torch_of("image \"pt\" {\n    pytorch \"2.7.1\"\n    python \"3.11\"\n    cuda \"11.8.0\" cudnn=\"none\"\n}\n");
+    assert_eq!(
+        variant,
+        ("cu118".to_owned(), Some("9.1.0.70".to_owned())),
+        "release/2.7 pins nvidia-cudnn-cu11==9.1.0.70 for cu118"
+    );
 }

@@ -644,7 +644,13 @@ mod tests {
         assert_eq!(compat.wheel_variant("torch", "2.7.1", "cu126").unwrap().pip_nccl, "2.26.2");
         assert_eq!(compat.wheel_variant("torch", "2.4.0", "cu121").unwrap().pip_cudnn, "9.1.0.70");
         assert_eq!(compat.wheel_variant("torch", "2.7.0", "cu126").unwrap().glibc, "2.28");
-        assert!(compat.wheel_variant("torch", "2.7.0", "cu128").is_none());
+        // download.pytorch.org variants read from release-branch build matrices.
+        assert_eq!(compat.wheel_variant("torch", "2.7.0", "cu128").unwrap().pip_cudnn, "9.7.1.26");
+        assert_eq!(compat.wheel_variant("torch", "2.7.1", "cu118").unwrap().pip_cudnn, "9.1.0.70");
+        assert_eq!(compat.wheel_variant("torch", "2.11.0", "cu128").unwrap().pip_nccl, "2.28.9");
+        // The PyPI wheel's row stays the first of its release.
+        assert_eq!(compat.wheel("torch", "2.7.0").unwrap().pip_variant, "cu126");
+        assert_eq!(compat.wheel("torch", "2.9.0").unwrap().pip_variant, "cu128");
         // No row describes download.pytorch.org's cu118 build of 2.3.0: no cuDNN is claimed for it.
         assert!(compat.wheel_variant("torch", "2.3.0", "cu118").is_none());
     }
