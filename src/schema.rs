@@ -740,3 +740,78 @@ node! {
         children: Children::None,
     }
 }
+
+/// The reference doc's table of every documented node, `(name, markdown)`: `catalog`, then the
+/// children of an image in their order (`use`, the frameworks, the others). docs/spec-reference.md
+/// holds each between `<!-- schema:NAME -->` and `<!-- /schema -->` (`tests/schema_doc.rs`).
+#[must_use]
+pub fn reference_tables() -> Vec<(&'static str, String)> {
+    std::iter::once((catalog::NAME, node_table(&catalog::NODE)))
+        .chain(image_children().into_iter().map(|child| match child {
+            ImageChild::Node(node) => (node.name, node_table(node)),
+            ImageChild::Framework(rules) => (rules.keyword(), framework_table(rules)),
+        }))
+        .collect()
+}
+
+const VALUES_HEADER: &str = "| name | kind | what it is |\n|---|---|---|\n";
+
+fn value_row(value: &Value, argument: bool, variadic: bool) -> String {
+    let name = match (argument, variadic) {
+        (true, true) => format!("{} (arguments)", value.name),
+        (true, false) => format!("{} (argument)", value.name),
+        _ => format!("`{}`", value.name),
+    };
+    format!("| {name} | {} | {} |\n", value.kind.doc(), value.doc)
+}
+
+fn node_table(node: &Node) -> String {
+    let mut rows = String::new();
+    for (index, arg) in node.args.iter().enumerate() {
+        rows.push_str(&value_row(arg, true, node.variadic && index + 1 == node.args.len()));
+    }
+    for prop in node.props {
+        rows.push_str(&value_row(prop, false, false));
+    }
+    let mut table = if rows.is_empty() { String::new() } else { format!("{VALUES_HEADER}{rows}") };
+    let children: Vec<(&str, String, &str)> = match node.children {
+        Children::None | Children::Image => Vec::new(),
+        Children::Nodes(nodes) => nodes.iter().map(|n| (n.name, form(n), n.doc)).collect(),
+        Children::Matrix => vec![
+            (axis::NAME, form(&axis::NODE), axis::NODE.doc),
+            (exclude::NAME, format!("{}=VALUE…, repeatable", axis::NAME), exclude::NODE.doc),
+        ],
+    };
+    if !children.is_empty() {
+        if !table.is_empty() {
+            table.push('\n');
+        }
+        table.push_str("| child | takes | what it is |\n|---|---|---|\n");
+        for (name, form, doc) in children {
+            let name = if name == axis::NAME { name.to_owned() } else { format!("`{name}`") };
+            table.push_str(&format!("| {name} | {form} | {doc} |\n"));
+        }
+    }
+    table
+}
+
+/// What a child node takes, on one line: `HOST CONTAINER read-only=, repeatable`.
+fn form(node: &Node) -> String {
+    let args = node.args.iter().map(|a| a.name.to_owned());
+    let props = node.props.iter().map(|p| format!("`{}=`", p.name));
+    let mut form = args.chain(props).collect::<Vec<_>>().join(" ");
+    if node.repeats {
+        form.push_str(", repeatable");
+    }
+    form
+}
+
+fn framework_table(rules: &dyn Rules) -> String {
+    let version = format!("A {} release, like `{}`.", rules.noun(), rules.example());
+    let mut table = format!("{VALUES_HEADER}| VERSION (argument) | {} | {version} |\n", Kind::String.doc());
+    for property in rules.properties() {
+        let kind = if property.nullable { Kind::StringOrNull } else { Kind::String };
+        table.push_str(&format!("| `{}` | {} | {} |\n", property.name, kind.doc(), property.doc));
+    }
+    table
+}
