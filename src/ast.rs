@@ -474,17 +474,21 @@ pub trait Merge {
     fn merge(&mut self, later: &Self);
 }
 
-macro_rules! merge_fields {
-    ($self:ident, $later:ident; $($field:ident),* $(,)?) => {
-        $( if $later.$field.is_some() { $self.$field.clone_from(&$later.$field); } )*
-    };
+/// Merges a scalar: a later value wins.
+fn later_wins<T: Clone>(earlier: &mut Option<T>, later: &Option<T>) {
+    if later.is_some() {
+        earlier.clone_from(later);
+    }
 }
+
+// Each `merge` destructures `later` without `..`: a new field fails to compile until it is merged.
 
 impl Merge for FrameworkPart {
     fn merge(&mut self, later: &Self) {
-        self.node = later.node;
-        merge_fields!(self, later; version);
-        for (name, value) in &later.properties {
+        let Self { rules: _, node, version, properties } = later;
+        self.node = *node;
+        later_wins(&mut self.version, version);
+        for (name, value) in properties {
             match self.properties.iter_mut().find(|(n, _)| n == name) {
                 Some((_, earlier)) => earlier.clone_from(value),
                 None => self.properties.push((name, value.clone())),
@@ -495,61 +499,139 @@ impl Merge for FrameworkPart {
 
 impl Merge for PythonPart {
     fn merge(&mut self, later: &Self) {
-        self.node = later.node;
-        merge_fields!(self, later; version, miniconda, sha256, accept_tos);
+        let Self { node, version, miniconda, sha256, accept_tos } = later;
+        self.node = *node;
+        later_wins(&mut self.version, version);
+        later_wins(&mut self.miniconda, miniconda);
+        later_wins(&mut self.sha256, sha256);
+        later_wins(&mut self.accept_tos, accept_tos);
     }
 }
 
 impl Merge for CudaPart {
     fn merge(&mut self, later: &Self) {
-        self.node = later.node;
-        merge_fields!(self, later; version, cudnn, flavor, os);
+        let Self { node, version, cudnn, flavor, os } = later;
+        self.node = *node;
+        later_wins(&mut self.version, version);
+        later_wins(&mut self.cudnn, cudnn);
+        later_wins(&mut self.flavor, flavor);
+        later_wins(&mut self.os, os);
     }
 }
 
 impl Merge for SshPart {
     fn merge(&mut self, later: &Self) {
-        self.node = later.node;
-        merge_fields!(self, later; enabled, port, password_file, motd, password, host_keys);
+        let Self { node, enabled, port, password_file, motd, password, host_keys } = later;
+        self.node = *node;
+        later_wins(&mut self.enabled, enabled);
+        later_wins(&mut self.port, port);
+        later_wins(&mut self.password_file, password_file);
+        later_wins(&mut self.motd, motd);
+        later_wins(&mut self.password, password);
+        later_wins(&mut self.host_keys, host_keys);
     }
 }
 
 impl Merge for JupyterPart {
     fn merge(&mut self, later: &Self) {
-        self.node = later.node;
-        merge_fields!(self, later; enabled, port, base_url, root_dir, language, token_file, open, terminal_theme,
-            frame_ancestors);
+        let Self {
+            node,
+            enabled,
+            port,
+            base_url,
+            root_dir,
+            language,
+            token_file,
+            open,
+            terminal_theme,
+            frame_ancestors,
+        } = later;
+        self.node = *node;
+        later_wins(&mut self.enabled, enabled);
+        later_wins(&mut self.port, port);
+        later_wins(&mut self.base_url, base_url);
+        later_wins(&mut self.root_dir, root_dir);
+        later_wins(&mut self.language, language);
+        later_wins(&mut self.token_file, token_file);
+        later_wins(&mut self.open, open);
+        later_wins(&mut self.terminal_theme, terminal_theme);
+        later_wins(&mut self.frame_ancestors, frame_ancestors);
     }
 }
 
 impl Merge for TensorBoardPart {
     fn merge(&mut self, later: &Self) {
-        self.node = later.node;
-        merge_fields!(self, later; enabled, port, path_prefix, logdir, bind);
+        let Self { node, enabled, port, path_prefix, logdir, bind } = later;
+        self.node = *node;
+        later_wins(&mut self.enabled, enabled);
+        later_wins(&mut self.port, port);
+        later_wins(&mut self.path_prefix, path_prefix);
+        later_wins(&mut self.logdir, logdir);
+        later_wins(&mut self.bind, bind);
     }
 }
 
 impl Merge for MirrorsPart {
     fn merge(&mut self, later: &Self) {
-        merge_fields!(self, later; pip, conda, build_pip, miniconda, apt);
+        let Self { apt, pip, conda, build_pip, miniconda } = later;
+        later_wins(&mut self.pip, pip);
+        later_wins(&mut self.conda, conda);
+        later_wins(&mut self.build_pip, build_pip);
+        later_wins(&mut self.miniconda, miniconda);
+        later_wins(&mut self.apt, apt);
     }
 }
 
 impl Merge for DockerRunPart {
     fn merge(&mut self, later: &Self) {
-        merge_fields!(self, later; name, restart, ssh, jupyter, tensorboard);
-        self.volumes.extend(later.volumes.iter().cloned());
+        let Self { name, restart, ssh, jupyter, tensorboard, volumes } = later;
+        later_wins(&mut self.name, name);
+        later_wins(&mut self.restart, restart);
+        later_wins(&mut self.ssh, ssh);
+        later_wins(&mut self.jupyter, jupyter);
+        later_wins(&mut self.tensorboard, tensorboard);
+        self.volumes.extend(volumes.iter().cloned());
     }
 }
 
 impl Merge for KubernetesPart {
     fn merge(&mut self, later: &Self) {
-        merge_fields!(self, later; replicas, gpus, service, shm_size, requests_cpu, requests_memory,
-            limits_cpu, limits_memory, node_port_ssh, node_port_jupyter, node_port_tensorboard, namespace,
-            image_pull_secret, host_keys_secret);
-        self.node_selector.extend(later.node_selector.iter().cloned());
-        self.tolerations.extend(later.tolerations.iter().cloned());
-        self.volumes.extend(later.volumes.iter().cloned());
+        let Self {
+            replicas,
+            gpus,
+            service,
+            shm_size,
+            requests_cpu,
+            requests_memory,
+            limits_cpu,
+            limits_memory,
+            node_port_ssh,
+            node_port_jupyter,
+            node_port_tensorboard,
+            namespace,
+            image_pull_secret,
+            node_selector,
+            tolerations,
+            volumes,
+            host_keys_secret,
+        } = later;
+        later_wins(&mut self.replicas, replicas);
+        later_wins(&mut self.gpus, gpus);
+        later_wins(&mut self.service, service);
+        later_wins(&mut self.shm_size, shm_size);
+        later_wins(&mut self.requests_cpu, requests_cpu);
+        later_wins(&mut self.requests_memory, requests_memory);
+        later_wins(&mut self.limits_cpu, limits_cpu);
+        later_wins(&mut self.limits_memory, limits_memory);
+        later_wins(&mut self.node_port_ssh, node_port_ssh);
+        later_wins(&mut self.node_port_jupyter, node_port_jupyter);
+        later_wins(&mut self.node_port_tensorboard, node_port_tensorboard);
+        later_wins(&mut self.namespace, namespace);
+        later_wins(&mut self.image_pull_secret, image_pull_secret);
+        later_wins(&mut self.host_keys_secret, host_keys_secret);
+        self.node_selector.extend(node_selector.iter().cloned());
+        self.tolerations.extend(tolerations.iter().cloned());
+        self.volumes.extend(volumes.iter().cloned());
     }
 }
 
@@ -574,8 +656,27 @@ impl Part {
     /// Applies `later` on top of `self`: later scalars win, lists accumulate, `use` is left to
     /// the resolver. Different frameworks do not merge: the conflict is returned.
     pub fn merge(&mut self, later: &Part) -> Option<FrameworkConflict> {
+        let Part {
+            uses: _,
+            framework,
+            python,
+            base,
+            apt,
+            pip,
+            timezone,
+            locale,
+            ssh,
+            jupyter,
+            tensorboard,
+            mirrors,
+            tag,
+            docker_run,
+            kubernetes,
+            matrix,
+            env,
+        } = later;
         let mut conflict = None;
-        match (self.framework.as_mut(), &later.framework) {
+        match (self.framework.as_mut(), framework) {
             (Some(e), Some(l)) if e.keyword() == l.keyword() => e.merge(l),
             (Some(e), Some(l)) => {
                 conflict = Some(FrameworkConflict { earlier: e.node_span(), later: l.node_span() });
@@ -583,22 +684,25 @@ impl Part {
             (None, Some(l)) => self.framework = Some(l.clone()),
             (_, None) => {}
         }
-        match (self.base.as_mut(), &later.base) {
+        match (self.base.as_mut(), base) {
             (Some(BasePart::Cuda(e)), Some(BasePart::Cuda(l))) => e.merge(l),
             (_, Some(l)) => self.base = Some(l.clone()),
             (_, None) => {}
         }
-        merge_option(&mut self.python, &later.python);
-        self.apt.extend(later.apt.iter().cloned());
-        self.pip.extend(later.pip.iter().cloned());
-        self.env.extend(later.env.iter().cloned());
-        merge_fields!(self, later; timezone, locale, tag, matrix);
-        merge_option(&mut self.ssh, &later.ssh);
-        merge_option(&mut self.jupyter, &later.jupyter);
-        merge_option(&mut self.tensorboard, &later.tensorboard);
-        merge_option(&mut self.mirrors, &later.mirrors);
-        merge_option(&mut self.docker_run, &later.docker_run);
-        merge_option(&mut self.kubernetes, &later.kubernetes);
+        merge_option(&mut self.python, python);
+        self.apt.extend(apt.iter().cloned());
+        self.pip.extend(pip.iter().cloned());
+        self.env.extend(env.iter().cloned());
+        later_wins(&mut self.timezone, timezone);
+        later_wins(&mut self.locale, locale);
+        later_wins(&mut self.tag, tag);
+        later_wins(&mut self.matrix, matrix);
+        merge_option(&mut self.ssh, ssh);
+        merge_option(&mut self.jupyter, jupyter);
+        merge_option(&mut self.tensorboard, tensorboard);
+        merge_option(&mut self.mirrors, mirrors);
+        merge_option(&mut self.docker_run, docker_run);
+        merge_option(&mut self.kubernetes, kubernetes);
         conflict
     }
 }

@@ -1,5 +1,6 @@
 //! Decode: KDL documents → spanned declarations ([`crate::ast`]), checking node names, arity,
-//! property names and value types. Every problem is reported; decoding goes on after each.
+//! property names and value types against [`crate::schema`]. Every problem is reported; decoding
+//! goes on after each.
 
 use kdl::{KdlDocument, KdlEntry, KdlNode, KdlValue};
 
@@ -9,40 +10,14 @@ use crate::ast::{
     TensorBoardPart, TolerationPart, VolumePart,
 };
 use crate::diag::{Code, Diag, Diagnostics, did_you_mean};
-use crate::framework::{self, Rules};
+use crate::framework::Rules;
+use crate::schema::{
+    self, ImageChild, Kind, Node, Value, apt, axis, base, base_registry, bind_volume, catalog, cpu, cuda, docker_run,
+    env, exclude, image, image_pull_secret, jupyter, kubernetes, limits, locale, matrix, mirrors, namespace, node_port,
+    node_ports, node_selector, pip, profile, python, registry, requests, ssh, tag, templates, tensorboard, timezone,
+    toleration, uses, volume,
+};
 use crate::source::{FileId, Span};
-
-const TOP_LEVEL: &[&str] = &["image", "profile", "catalog"];
-
-/// The children an `image` or `profile` takes besides `use` and the frameworks' nodes.
-const OTHER_CHILDREN: &[&str] = &[
-    "python",
-    "cuda",
-    "cpu",
-    "base",
-    "apt",
-    "pip",
-    "timezone",
-    "locale",
-    "ssh",
-    "jupyter",
-    "tensorboard",
-    "mirrors",
-    "tag",
-    "docker-run",
-    "kubernetes",
-    "matrix",
-    "env",
-];
-
-/// The children an `image` or `profile` takes: `use`, the frameworks, then the others.
-#[must_use]
-pub fn image_children() -> Vec<&'static str> {
-    std::iter::once("use")
-        .chain(framework::FRAMEWORKS.iter().map(|f| f.keyword()))
-        .chain(OTHER_CHILDREN.iter().copied())
-        .collect()
-}
 
 /// What one file declares: images and profiles, and the `catalog` settings if it has them.
 #[derive(Debug, Default)]
@@ -58,7 +33,7 @@ pub fn decode(file: FileId, doc: &KdlDocument, diags: &mut Diagnostics) -> Decod
     let mut decoder = Decoder { file, diags };
     let mut decoded = Decoded::default();
     for node in doc.nodes() {
-        if node.name().value() == "catalog" {
+        if node.name().value() == catalog::NAME {
             decoded.catalogs.push(decoder.catalog(node));
         } else if let Some(decl) = decoder.decl(node) {
             decoded.decls.push(decl);
@@ -87,14 +62,19 @@ impl Decoder<'_> {
 
     fn decl(&mut self, node: &KdlNode) -> Option<Decl> {
         let name = node.name().value();
-        let kind = match name {
-            "image" => DeclKind::Image,
-            "profile" => DeclKind::Profile,
+        let (kind, spec) = match name {
+            image::NAME => (DeclKind::Image, &image::NODE),
+            profile::NAME => (DeclKind::Profile, &profile::NODE),
             other => {
-                let help = if image_children().contains(&other) {
-                    format!("`{other}` belongs inside an `image \"NAME\" {{ … }}` or `profile \"NAME\" {{ … }}` block")
+                let help = if schema::image_child_names().contains(&other) {
+                    format!(
+                        "`{other}` belongs inside an `{} \"NAME\" {{ … }}` or `{} \"NAME\" {{ … }}` block",
+                        image::NAME,
+                        profile::NAME
+                    )
                 } else {
-                    did_you_mean(other, TOP_LEVEL, "a spec file holds only")
+                    let top_level: Vec<&str> = schema::TOP_LEVEL.iter().map(|n| n.name).collect();
+                    did_you_mean(other, &top_level, "a spec file holds only")
                 };
                 let span = self.name_span(node);
                 self.error(
@@ -104,8 +84,8 @@ impl Decoder<'_> {
                 return None;
             }
         };
-        self.check_entries(node, 1, 1, &[]);
-        let decl_name = self.string_arg(node, 0, "a name like \"pytorch\"")?;
+        self.check_node(node, spec);
+        let decl_name = self.string_arg(node, 0, &image::NAME_ARG)?;
         let body = match node.children() {
             Some(children) => self.part(children),
             None => Part::default(),
@@ -116,109 +96,119 @@ impl Decoder<'_> {
     fn part(&mut self, doc: &KdlDocument) -> Part {
         let mut part = Part::default();
         let mut seen: Vec<(&str, Span)> = Vec::new();
-        let children = image_children();
+        let children = schema::image_children();
+        let names = schema::image_child_names();
         for node in doc.nodes() {
             let name = node.name().value();
             let span = self.name_span(node);
-            if !children.contains(&name) {
-                let help = did_you_mean(name, &children, "an image takes");
+            let Some(child) = children.iter().find(|c| c.name() == name) else {
+                let help = did_you_mean(name, &names, "an image takes");
                 self.error(
                     Diag::error(Code::UnknownNode, span, format!("unknown node `{name}`"), "unknown node")
                         .with_help(help),
                 );
                 continue;
-            }
-            let repeatable = matches!(name, "use" | "apt" | "pip" | "env");
-            if !repeatable && !self.first_of_its_name(&mut seen, name, span) {
-                continue;
-            }
-            if let Some(rules) = framework::by_keyword(name) {
-                let framework = self.framework(rules, node);
-                if let Some(existing) = &part.framework {
-                    let first = existing.node_span();
-                    self.error(
-                        Diag::error(
-                            Code::TwoFrameworks,
-                            span,
-                            format!("an image has one framework, but this one also names `{}`", existing.keyword()),
-                            "second framework",
-                        )
-                        .with_label(first, "first framework")
-                        .with_help(format!(
-                            "keep one of `{}` and `{name}`; make a second image for the other",
-                            existing.keyword()
-                        )),
-                    );
-                } else {
-                    part.framework = Some(framework);
-                }
-                continue;
-            }
-            match name {
-                "use" => {
-                    self.check_entries(node, 1, usize::MAX, &[]);
-                    self.no_children(node);
-                    part.uses.extend(self.string_args(node, "a profile name"));
-                }
-                "python" => part.python = self.python(node),
-                "cuda" | "cpu" | "base" => {
-                    let base = match name {
-                        "cuda" => self.cuda(node).map(BasePart::Cuda),
-                        "cpu" => Some(BasePart::Cpu(self.cpu(node))),
-                        _ => self.custom_base(node).map(BasePart::Custom),
-                    };
-                    if let Some(base) = base {
-                        if let Some(existing) = &part.base {
-                            let first = existing.node_span();
-                            self.error(
-                                Diag::error(
-                                    Code::TwoBases,
-                                    span,
-                                    "an image has one base: `cuda`, `cpu` or `base`",
-                                    "second base",
-                                )
-                                .with_label(first, "first base")
-                                .with_help("keep one of `cuda`, `cpu` and `base`"),
-                            );
-                        } else {
-                            part.base = Some(base);
-                        }
+            };
+            let spec = match *child {
+                ImageChild::Framework(rules) => {
+                    if self.first_of_its_name(&mut seen, name, span) {
+                        self.framework_child(&mut part, rules, node, span);
                     }
+                    continue;
                 }
-                "apt" | "pip" => {
-                    self.check_entries(node, 1, usize::MAX, &[]);
-                    self.no_children(node);
-                    let what = if name == "apt" { "a Debian package name" } else { "a pip requirement" };
-                    let values = self.string_args(node, what);
-                    if name == "apt" { part.apt.extend(values) } else { part.pip.extend(values) }
+                ImageChild::Node(spec) => spec,
+            };
+            if !spec.repeats && !self.first_of_its_name(&mut seen, name, span) {
+                continue;
+            }
+            match spec.name {
+                uses::NAME => part.uses.extend(self.strings(node, spec)),
+                python::NAME => part.python = self.python(node),
+                cuda::NAME => {
+                    let cuda = self.cuda(node).map(BasePart::Cuda);
+                    self.base_child(&mut part, cuda, span);
                 }
-                "timezone" => part.timezone = self.single_string(node, "a time zone like \"Asia/Shanghai\""),
-                "locale" => part.locale = self.single_string(node, "a locale like \"zh_CN.UTF-8\""),
-                "tag" => part.tag = self.single_string(node, "a tag template like \"{version}-python{python}\""),
-                "ssh" => part.ssh = Some(self.ssh(node)),
-                "jupyter" => part.jupyter = Some(self.jupyter(node)),
-                "tensorboard" => part.tensorboard = Some(self.tensorboard(node)),
-                "mirrors" => part.mirrors = Some(self.mirrors(node)),
-                "docker-run" => part.docker_run = Some(self.docker_run(node)),
-                "kubernetes" => part.kubernetes = Some(self.kubernetes(node)),
-                "matrix" => part.matrix = Some(self.matrix(node)),
-                "env" => {
-                    self.check_entries(node, 2, 2, &[]);
+                cpu::NAME => {
+                    let cpu = self.cpu(node);
+                    self.base_child(&mut part, Some(BasePart::Cpu(cpu)), span);
+                }
+                base::NAME => {
+                    let custom = self.custom_base(node).map(BasePart::Custom);
+                    self.base_child(&mut part, custom, span);
+                }
+                apt::NAME => part.apt.extend(self.strings(node, spec)),
+                pip::NAME => part.pip.extend(self.strings(node, spec)),
+                timezone::NAME => part.timezone = self.single_string(node, spec),
+                locale::NAME => part.locale = self.single_string(node, spec),
+                tag::NAME => part.tag = self.single_string(node, spec),
+                ssh::NAME => part.ssh = Some(self.ssh(node)),
+                jupyter::NAME => part.jupyter = Some(self.jupyter(node)),
+                tensorboard::NAME => part.tensorboard = Some(self.tensorboard(node)),
+                mirrors::NAME => part.mirrors = Some(self.mirrors(node)),
+                docker_run::NAME => part.docker_run = Some(self.docker_run(node)),
+                kubernetes::NAME => part.kubernetes = Some(self.kubernetes(node)),
+                matrix::NAME => part.matrix = Some(self.matrix(node)),
+                env::NAME => {
+                    self.check_node(node, spec);
                     self.no_children(node);
-                    let name = self.string_arg(node, 0, "a variable name like \"HF_ENDPOINT\"");
-                    let value = self.string_arg(node, 1, "the variable's value");
+                    let name = self.string_arg(node, 0, &env::VARIABLE);
+                    let value = self.string_arg(node, 1, &env::VALUE);
                     if let (Some(name), Some(value)) = (name, value) {
                         part.env.push(EnvPart { name, value });
                     }
                 }
-                _ => unreachable!("every name of image_children() is handled"),
+                other => unreachable!("`{other}` of schema::OTHER_CHILDREN has no decoder"),
             }
         }
         part
     }
 
+    fn framework_child(&mut self, part: &mut Part, rules: &'static dyn Rules, node: &KdlNode, span: Span) {
+        let framework = self.framework(rules, node);
+        if let Some(existing) = &part.framework {
+            let first = existing.node_span();
+            let name = rules.keyword();
+            self.error(
+                Diag::error(
+                    Code::TwoFrameworks,
+                    span,
+                    format!("an image has one framework, but this one also names `{}`", existing.keyword()),
+                    "second framework",
+                )
+                .with_label(first, "first framework")
+                .with_help(format!(
+                    "keep one of `{}` and `{name}`; make a second image for the other",
+                    existing.keyword()
+                )),
+            );
+        } else {
+            part.framework = Some(framework);
+        }
+    }
+
+    fn base_child(&mut self, part: &mut Part, base: Option<BasePart>, span: Span) {
+        let Some(base) = base else { return };
+        if let Some(existing) = &part.base {
+            let first = existing.node_span();
+            let (cuda, cpu, custom) = (cuda::NAME, cpu::NAME, base::NAME);
+            self.error(
+                Diag::error(
+                    Code::TwoBases,
+                    span,
+                    format!("an image has one base: `{cuda}`, `{cpu}` or `{custom}`"),
+                    "second base",
+                )
+                .with_label(first, "first base")
+                .with_help(format!("keep one of `{cuda}`, `{cpu}` and `{custom}`")),
+            );
+        } else {
+            part.base = Some(base);
+        }
+    }
+
     fn catalog(&mut self, node: &KdlNode) -> CatalogPart {
-        self.check_entries(node, 0, 0, &[]);
+        let spec = &catalog::NODE;
+        self.check_node(node, spec);
         let mut catalog = CatalogPart {
             node: self.name_span(node),
             registry: None,
@@ -227,42 +217,53 @@ impl Decoder<'_> {
             node_ports: None,
         };
         let Some(children) = node.children() else { return catalog };
-        const CHILDREN: &[&str] = &["registry", "base-registry", "templates", "node-ports"];
         let mut seen: Vec<(&str, Span)> = Vec::new();
         for child in children.nodes() {
-            let name = child.name().value();
+            let Some(child_spec) = self.child_spec(spec, child) else { continue };
             let span = self.name_span(child);
-            if !CHILDREN.contains(&name) {
-                let help = did_you_mean(name, CHILDREN, "`catalog` takes");
-                self.error(
-                    Diag::error(Code::UnknownNode, span, format!("unknown node `{name}` in `catalog`"), "unknown node")
-                        .with_help(help),
-                );
+            if !child_spec.repeats && !self.first_of_its_name(&mut seen, child_spec.name, span) {
                 continue;
             }
-            if !self.first_of_its_name(&mut seen, name, span) {
-                continue;
-            }
-            match name {
-                "registry" => {
-                    catalog.registry = self.single_string(child, "a registry like \"harbor.example.edu:5000/ai\"");
-                }
-                "base-registry" => {
-                    catalog.base_registry =
-                        self.single_string(child, "a registry like \"harbor.example.edu:5000/proxy\"");
-                }
-                "templates" => catalog.templates = self.single_string(child, "a directory like \"templates\""),
-                _ => {
-                    self.check_entries(child, 2, 2, &[]);
+            match child_spec.name {
+                registry::NAME => catalog.registry = self.single_string(child, child_spec),
+                base_registry::NAME => catalog.base_registry = self.single_string(child, child_spec),
+                templates::NAME => catalog.templates = self.single_string(child, child_spec),
+                node_ports::NAME => {
+                    self.check_node(child, child_spec);
                     self.no_children(child);
-                    let mut bounds = Self::args(child).map(|e| self.integer(e, "a port number")).collect::<Vec<_>>();
+                    let mut bounds = Self::args(child)
+                        .enumerate()
+                        .map(|(index, entry)| {
+                            let bound = &child_spec.args[index.min(child_spec.args.len() - 1)];
+                            self.integer(entry, bound.expect)
+                        })
+                        .collect::<Vec<_>>();
                     if let (Some(Some(high)), Some(Some(low))) = (bounds.pop(), bounds.pop()) {
                         catalog.node_ports = Some((low, high));
                     }
                 }
+                other => unreachable!("`{other}` of `catalog` has no decoder"),
             }
         }
         catalog
+    }
+
+    /// The schema of `child` among the children of `parent`; reports an unknown node.
+    fn child_spec(&mut self, parent: &'static Node, child: &KdlNode) -> Option<&'static Node> {
+        let schema::Children::Nodes(children) = parent.children else {
+            unreachable!("`{}` takes no child nodes", parent.name)
+        };
+        let name = child.name().value();
+        if let Some(spec) = children.iter().find(|n| n.name == name) {
+            return Some(spec);
+        }
+        let span = self.name_span(child);
+        let help = did_you_mean(name, &parent.child_names(), &format!("`{}` takes", parent.name));
+        self.error(
+            Diag::error(Code::UnknownNode, span, format!("unknown node `{name}` in `{}`", parent.name), "unknown node")
+                .with_help(help),
+        );
+        None
     }
 
     fn framework(&mut self, rules: &'static dyn Rules, node: &KdlNode) -> FrameworkPart {
@@ -272,7 +273,7 @@ impl Decoder<'_> {
         self.no_children(node);
         let version_expect = format!("a {} version like \"{}\"", rules.noun(), rules.example());
         let mut part = FrameworkPart::new(rules, self.name_span(node));
-        part.version = self.string_arg(node, 0, &version_expect);
+        part.version = Self::args(node).next().and_then(|e| self.string(e, &version_expect));
         for property in properties {
             let Some(entry) = self.prop(node, property.name) else { continue };
             let value = if property.nullable && entry.value().is_null() {
@@ -288,229 +289,190 @@ impl Decoder<'_> {
     }
 
     fn python(&mut self, node: &KdlNode) -> Option<PythonPart> {
-        self.check_entries(node, 0, 1, &["miniconda", "sha256", "accept-tos"]);
+        self.check_node(node, &python::NODE);
         self.no_children(node);
         Some(PythonPart {
             node: self.name_span(node),
-            version: self.string_arg(node, 0, "a Python version like \"3.10\""),
-            miniconda: self.string_prop(node, "miniconda", "an installer file name"),
-            sha256: self.string_prop(node, "sha256", "the installer's sha256 in hex"),
-            accept_tos: self.bool_prop(node, "accept-tos"),
+            version: self.string_arg(node, 0, &python::VERSION),
+            miniconda: self.string_prop(node, &python::MINICONDA),
+            sha256: self.string_prop(node, &python::SHA256),
+            accept_tos: self.bool_prop(node, &python::ACCEPT_TOS),
         })
     }
 
     fn cuda(&mut self, node: &KdlNode) -> Option<CudaPart> {
-        self.check_entries(node, 0, 1, &["cudnn", "flavor", "os"]);
+        self.check_node(node, &cuda::NODE);
         self.no_children(node);
         Some(CudaPart {
             node: self.name_span(node),
-            version: self.string_arg(node, 0, "a CUDA version like \"12.1.0\""),
-            cudnn: self.string_prop(node, "cudnn", "a cuDNN major version like \"8\""),
-            flavor: self.string_prop(node, "flavor", "`devel`, `runtime` or `base`"),
-            os: self.string_prop(node, "os", "an OS release like \"ubuntu22.04\""),
+            version: self.string_arg(node, 0, &cuda::VERSION),
+            cudnn: self.string_prop(node, &cuda::CUDNN),
+            flavor: self.string_prop(node, &cuda::FLAVOR),
+            os: self.string_prop(node, &cuda::OS),
         })
     }
 
     fn cpu(&mut self, node: &KdlNode) -> CpuPart {
-        self.check_entries(node, 0, 0, &["os"]);
+        self.check_node(node, &cpu::NODE);
         self.no_children(node);
-        CpuPart { node: self.name_span(node), os: self.string_prop(node, "os", "an OS release like \"ubuntu22.04\"") }
+        CpuPart { node: self.name_span(node), os: self.string_prop(node, &cuda::OS) }
     }
 
     fn custom_base(&mut self, node: &KdlNode) -> Option<CustomBasePart> {
-        self.check_entries(node, 1, 1, &["gpu"]);
+        self.check_node(node, &base::NODE);
         self.no_children(node);
         Some(CustomBasePart {
             node: self.name_span(node),
-            image: self.string_arg(node, 0, "an image reference like \"ubuntu:22.04\"")?,
-            gpu: self.bool_prop(node, "gpu"),
+            image: self.string_arg(node, 0, &base::IMAGE)?,
+            gpu: self.bool_prop(node, &base::GPU),
         })
     }
 
     fn ssh(&mut self, node: &KdlNode) -> SshPart {
-        self.check_entries(node, 0, 1, &["port", "password-file", "motd", "password", "host-keys"]);
+        self.check_node(node, &ssh::NODE);
         self.no_children(node);
         SshPart {
             node: self.name_span(node),
             enabled: self.bool_arg(node),
-            port: self.port_prop(node, "port"),
-            password_file: self.string_prop(node, "password-file", "an absolute path"),
-            motd: self.bool_prop(node, "motd"),
-            password: self.string_prop(node, "password", "a password"),
-            host_keys: self.string_prop(node, "host-keys", "an absolute directory path"),
+            port: self.port_prop(node, &ssh::PORT),
+            password_file: self.string_prop(node, &ssh::PASSWORD_FILE),
+            motd: self.bool_prop(node, &ssh::MOTD),
+            password: self.string_prop(node, &ssh::PASSWORD),
+            host_keys: self.string_prop(node, &ssh::HOST_KEYS),
         }
     }
 
     fn jupyter(&mut self, node: &KdlNode) -> JupyterPart {
-        self.check_entries(
-            node,
-            0,
-            1,
-            &["port", "base-url", "root-dir", "language", "token-file", "open", "terminal-theme", "frame-ancestors"],
-        );
+        self.check_node(node, &jupyter::NODE);
         self.no_children(node);
         JupyterPart {
             node: self.name_span(node),
             enabled: self.bool_arg(node),
-            port: self.port_prop(node, "port"),
-            base_url: self.string_prop(node, "base-url", "a URL path like \"/jupyter/\""),
-            root_dir: self.string_prop(node, "root-dir", "an absolute path"),
-            language: self.string_prop(node, "language", "a language like \"zh-CN\""),
-            token_file: self.string_prop(node, "token-file", "an absolute path"),
-            open: self.bool_prop(node, "open"),
-            terminal_theme: self.string_prop(node, "terminal-theme", "`dark`, `light` or `inherit`"),
-            frame_ancestors: self.string_prop(node, "frame-ancestors", "an origin like \"https://portal.example.edu\""),
+            port: self.port_prop(node, &jupyter::PORT),
+            base_url: self.string_prop(node, &jupyter::BASE_URL),
+            root_dir: self.string_prop(node, &jupyter::ROOT_DIR),
+            language: self.string_prop(node, &jupyter::LANGUAGE),
+            token_file: self.string_prop(node, &jupyter::TOKEN_FILE),
+            open: self.bool_prop(node, &jupyter::OPEN),
+            terminal_theme: self.string_prop(node, &jupyter::TERMINAL_THEME),
+            frame_ancestors: self.string_prop(node, &jupyter::FRAME_ANCESTORS),
         }
     }
 
     fn tensorboard(&mut self, node: &KdlNode) -> TensorBoardPart {
-        self.check_entries(node, 0, 1, &["port", "path-prefix", "logdir", "bind"]);
+        self.check_node(node, &tensorboard::NODE);
         self.no_children(node);
         TensorBoardPart {
             node: self.name_span(node),
             enabled: self.bool_arg(node),
-            port: self.port_prop(node, "port"),
-            path_prefix: self.string_prop(node, "path-prefix", "a URL path like \"/monitor\""),
-            logdir: self.string_prop(node, "logdir", "an absolute path"),
-            bind: self.string_prop(node, "bind", "an address like \"0.0.0.0\""),
+            port: self.port_prop(node, &tensorboard::PORT),
+            path_prefix: self.string_prop(node, &tensorboard::PATH_PREFIX),
+            logdir: self.string_prop(node, &tensorboard::LOGDIR),
+            bind: self.string_prop(node, &tensorboard::BIND),
         }
     }
 
     fn mirrors(&mut self, node: &KdlNode) -> MirrorsPart {
-        self.check_entries(node, 0, 0, &["pip", "conda", "build-pip", "miniconda", "apt"]);
+        self.check_node(node, &mirrors::NODE);
         self.no_children(node);
         MirrorsPart {
-            apt: self.string_prop(node, "apt", "an archive mirror URL"),
-            pip: self.string_prop(node, "pip", "a pip index URL"),
-            conda: self.string_prop(node, "conda", "a conda mirror URL"),
-            build_pip: self.string_prop(node, "build-pip", "a pip index URL"),
-            miniconda: self.string_prop(node, "miniconda", "a Miniconda download URL"),
+            apt: self.string_prop(node, &mirrors::APT),
+            pip: self.string_prop(node, &mirrors::PIP),
+            conda: self.string_prop(node, &mirrors::CONDA),
+            build_pip: self.string_prop(node, &mirrors::BUILD_PIP),
+            miniconda: self.string_prop(node, &mirrors::MINICONDA),
         }
     }
 
     fn docker_run(&mut self, node: &KdlNode) -> DockerRunPart {
-        self.check_entries(node, 0, 0, &["name", "restart", "ssh", "jupyter", "tensorboard"]);
+        let spec = &docker_run::NODE;
+        self.check_node(node, spec);
         let mut part = DockerRunPart {
-            name: self.string_prop(node, "name", "a container name"),
-            restart: self.string_prop(node, "restart", "a restart policy like \"always\""),
-            ssh: self.port_prop(node, "ssh"),
-            jupyter: self.port_prop(node, "jupyter"),
-            tensorboard: self.port_prop(node, "tensorboard"),
+            name: self.string_prop(node, &docker_run::CONTAINER_NAME),
+            restart: self.string_prop(node, &docker_run::RESTART),
+            ssh: self.port_prop(node, &docker_run::SSH),
+            jupyter: self.port_prop(node, &docker_run::JUPYTER),
+            tensorboard: self.port_prop(node, &docker_run::TENSORBOARD),
             volumes: Vec::new(),
         };
         let Some(children) = node.children() else { return part };
         for child in children.nodes() {
-            let name = child.name().value();
-            let span = self.name_span(child);
-            if name != "volume" {
-                let help = did_you_mean(name, &["volume"], "`docker-run` takes");
-                self.error(
-                    Diag::error(
-                        Code::UnknownNode,
-                        span,
-                        format!("unknown node `{name}` in `docker-run`"),
-                        "unknown node",
-                    )
-                    .with_help(help),
-                );
-                continue;
-            }
-            self.check_entries(child, 2, 2, &["read-only"]);
+            let Some(child_spec) = self.child_spec(spec, child) else { continue };
+            self.check_node(child, child_spec);
             self.no_children(child);
-            let host = self.string_arg(child, 0, "a host path like \"/data/datasets\"");
-            let container = self.string_arg(child, 1, "a container path like \"/root/datasets\"");
+            let host = self.string_arg(child, 0, &bind_volume::HOST);
+            let container = self.string_arg(child, 1, &bind_volume::CONTAINER);
             if let (Some(host), Some(container)) = (host, container) {
-                part.volumes.push(BindVolumePart { host, container, read_only: self.bool_prop(child, "read-only") });
+                part.volumes.push(BindVolumePart {
+                    host,
+                    container,
+                    read_only: self.bool_prop(child, &schema::READ_ONLY),
+                });
             }
         }
         part
     }
 
     fn kubernetes(&mut self, node: &KdlNode) -> KubernetesPart {
-        self.check_entries(node, 0, 0, &["replicas", "gpus", "service", "shm-size", "host-keys-secret"]);
+        let spec = &kubernetes::NODE;
+        self.check_node(node, spec);
         let mut part = KubernetesPart {
-            replicas: self.uint_prop(node, "replicas"),
-            gpus: self.uint_prop(node, "gpus"),
-            service: self.string_prop(node, "service", "`NodePort` or `ClusterIP`"),
-            shm_size: self.string_prop(node, "shm-size", "a quantity like \"2Gi\""),
-            host_keys_secret: self.string_prop(node, "host-keys-secret", "a Secret name"),
+            replicas: self.uint_prop(node, &kubernetes::REPLICAS),
+            gpus: self.uint_prop(node, &kubernetes::GPUS),
+            service: self.string_prop(node, &kubernetes::SERVICE),
+            shm_size: self.string_prop(node, &kubernetes::SHM_SIZE),
+            host_keys_secret: self.string_prop(node, &kubernetes::HOST_KEYS_SECRET),
             ..KubernetesPart::default()
         };
         let Some(children) = node.children() else { return part };
-        const CHILDREN: &[&str] = &[
-            "requests",
-            "limits",
-            "node-port",
-            "namespace",
-            "image-pull-secret",
-            "node-selector",
-            "toleration",
-            "volume",
-        ];
         let mut seen: Vec<(&str, Span)> = Vec::new();
         for child in children.nodes() {
-            let name = child.name().value();
+            let Some(child_spec) = self.child_spec(spec, child) else { continue };
             let span = self.name_span(child);
-            if !CHILDREN.contains(&name) {
-                let help = did_you_mean(name, CHILDREN, "`kubernetes` takes");
-                self.error(
-                    Diag::error(
-                        Code::UnknownNode,
-                        span,
-                        format!("unknown node `{name}` in `kubernetes`"),
-                        "unknown node",
-                    )
-                    .with_help(help),
-                );
-                continue;
-            }
-            let repeatable = matches!(name, "node-selector" | "toleration" | "volume");
-            if !repeatable && !self.first_of_its_name(&mut seen, name, span) {
+            if !child_spec.repeats && !self.first_of_its_name(&mut seen, child_spec.name, span) {
                 continue;
             }
             self.no_children(child);
-            match name {
-                "namespace" => part.namespace = self.single_string(child, "a namespace like \"ai-platform\""),
-                "image-pull-secret" => {
-                    part.image_pull_secret = self.single_string(child, "a Secret name like \"harbor-cred\"");
-                }
-                "node-selector" => {
-                    self.check_entries(child, 2, 2, &[]);
-                    let key = self.string_arg(child, 0, "a label key like \"nvidia.com/gpu.product\"");
-                    let value = self.string_arg(child, 1, "a label value");
+            match child_spec.name {
+                namespace::NAME => part.namespace = self.single_string(child, child_spec),
+                image_pull_secret::NAME => part.image_pull_secret = self.single_string(child, child_spec),
+                node_selector::NAME => {
+                    self.check_node(child, child_spec);
+                    let key = self.string_arg(child, 0, &node_selector::KEY);
+                    let value = self.string_arg(child, 1, &node_selector::VALUE);
                     if let (Some(key), Some(value)) = (key, value) {
                         part.node_selector.push((key, value));
                     }
                 }
-                "toleration" => {
-                    self.check_entries(child, 0, 0, &["key", "operator", "value", "effect"]);
+                toleration::NAME => {
+                    self.check_node(child, child_spec);
                     part.tolerations.push(TolerationPart {
                         node: span,
-                        key: self.string_prop(child, "key", "a taint key like \"nvidia.com/gpu\""),
-                        operator: self.string_prop(child, "operator", "`Exists` or `Equal`"),
-                        value: self.string_prop(child, "value", "a taint value"),
-                        effect: self.string_prop(child, "effect", "`NoSchedule`, `PreferNoSchedule` or `NoExecute`"),
+                        key: self.string_prop(child, &toleration::KEY),
+                        operator: self.string_prop(child, &toleration::OPERATOR),
+                        value: self.string_prop(child, &toleration::VALUE),
+                        effect: self.string_prop(child, &toleration::EFFECT),
                     });
                 }
-                "volume" => {
-                    self.check_entries(child, 1, 1, &["mount", "claim", "host-path", "empty-dir", "read-only"]);
-                    if let Some(volume_name) = self.string_arg(child, 0, "a volume name like \"datasets\"") {
+                volume::NAME => {
+                    self.check_node(child, child_spec);
+                    if let Some(volume_name) = self.string_arg(child, 0, &volume::VOLUME_NAME) {
                         part.volumes.push(VolumePart {
                             node: span,
                             name: volume_name,
-                            mount: self.string_prop(child, "mount", "an absolute path"),
-                            claim: self.string_prop(child, "claim", "a PersistentVolumeClaim name"),
-                            host_path: self.string_prop(child, "host-path", "an absolute path on the node"),
-                            empty_dir: self.bool_prop(child, "empty-dir"),
-                            read_only: self.bool_prop(child, "read-only"),
+                            mount: self.string_prop(child, &volume::MOUNT),
+                            claim: self.string_prop(child, &volume::CLAIM),
+                            host_path: self.string_prop(child, &volume::HOST_PATH),
+                            empty_dir: self.bool_prop(child, &volume::EMPTY_DIR),
+                            read_only: self.bool_prop(child, &schema::READ_ONLY),
                         });
                     }
                 }
-                "requests" | "limits" => {
-                    self.check_entries(child, 0, 0, &["cpu", "memory"]);
-                    let cpu = self.string_prop(child, "cpu", "a CPU quantity like \"2\" or \"500m\"");
-                    let memory = self.string_prop(child, "memory", "a memory quantity like \"4Gi\"");
-                    if name == "requests" {
+                requests::NAME | limits::NAME => {
+                    self.check_node(child, child_spec);
+                    let cpu = self.string_prop(child, &schema::CPU_QUANTITY);
+                    let memory = self.string_prop(child, &schema::MEMORY_QUANTITY);
+                    if child_spec.name == requests::NAME {
                         part.requests_cpu = cpu;
                         part.requests_memory = memory;
                     } else {
@@ -518,19 +480,20 @@ impl Decoder<'_> {
                         part.limits_memory = memory;
                     }
                 }
-                _ => {
-                    self.check_entries(child, 0, 0, &["ssh", "jupyter", "tensorboard"]);
-                    part.node_port_ssh = self.port_prop(child, "ssh");
-                    part.node_port_jupyter = self.port_prop(child, "jupyter");
-                    part.node_port_tensorboard = self.port_prop(child, "tensorboard");
+                node_port::NAME => {
+                    self.check_node(child, child_spec);
+                    part.node_port_ssh = self.port_prop(child, &node_port::SSH);
+                    part.node_port_jupyter = self.port_prop(child, &node_port::JUPYTER);
+                    part.node_port_tensorboard = self.port_prop(child, &node_port::TENSORBOARD);
                 }
+                other => unreachable!("`{other}` of `kubernetes` has no decoder"),
             }
         }
         part
     }
 
     fn matrix(&mut self, node: &KdlNode) -> Matrix {
-        self.check_entries(node, 0, 0, &[]);
+        self.check_node(node, &matrix::NODE);
         let axis_names = Axis::names();
         let mut matrix = Matrix { node: self.name_span(node), axes: Vec::new(), excludes: Vec::new() };
         let Some(children) = node.children() else { return matrix };
@@ -538,15 +501,15 @@ impl Decoder<'_> {
             let name = child.name().value();
             let span = self.name_span(child);
             self.no_children(child);
-            if name == "exclude" {
-                self.check_entries(child, 0, 0, &axis_names);
+            if name == exclude::NAME {
+                self.check_entries(child, exclude::NODE.required_args, exclude::NODE.max_args(), &axis_names);
                 let mut combination = Vec::new();
                 for entry in child.entries() {
                     let Some(key) = entry.name() else { continue };
                     let Some(axis) = Axis::parse(key.value()) else {
                         continue;
                     };
-                    if let Some(value) = self.string(entry, "an axis value") {
+                    if let Some(value) = self.string(entry, axis::VALUE.expect) {
                         combination.push((Spanned::new(axis, self.span(key.span())), value));
                     }
                 }
@@ -563,7 +526,7 @@ impl Decoder<'_> {
             }
             let Some(axis) = Axis::parse(name) else {
                 let mut names = axis_names.clone();
-                names.push("exclude");
+                names.push(exclude::NAME);
                 let help = did_you_mean(name, &names, "a matrix axis is one of");
                 self.error(
                     Diag::error(Code::UnknownNode, span, format!("unknown matrix axis `{name}`"), "unknown axis")
@@ -585,9 +548,9 @@ impl Decoder<'_> {
                 );
                 continue;
             }
-            self.check_entries(child, 1, usize::MAX, &[]);
+            self.check_node(child, &axis::NODE);
             let mut values: Vec<Spanned<String>> = Vec::new();
-            for value in self.string_args(child, "an axis value") {
+            for value in self.string_args(child, &axis::VALUE) {
                 if let Some(first) = values.iter().find(|v| v.value == value.value) {
                     let first = first.span;
                     self.error(
@@ -627,6 +590,11 @@ impl Decoder<'_> {
     }
 
     // ----- entries -----
+
+    /// [`Self::check_entries`] with the arity and properties of `spec`.
+    fn check_node(&mut self, node: &KdlNode, spec: &Node) {
+        self.check_entries(node, spec.required_args, spec.max_args(), &spec.prop_names());
+    }
 
     /// Reports extra or missing arguments, unknown and duplicate properties.
     fn check_entries(&mut self, node: &KdlNode, min_args: usize, max_args: usize, props: &[&str]) {
@@ -693,7 +661,7 @@ impl Decoder<'_> {
         }
         if args < min_args {
             let span = self.name_span(node);
-            let what = if node_name == "image" || node_name == "profile" {
+            let what = if node_name == image::NAME || node_name == profile::NAME {
                 format!("a name: `{node_name} \"NAME\" {{ … }}`")
             } else {
                 "a value".to_owned()
@@ -726,39 +694,53 @@ impl Decoder<'_> {
         node.entries().iter().find(|e| e.name().is_some_and(|n| n.value() == key))
     }
 
-    fn string_arg(&mut self, node: &KdlNode, index: usize, what: &str) -> Option<Spanned<String>> {
+    fn string_arg(&mut self, node: &KdlNode, index: usize, arg: &Value) -> Option<Spanned<String>> {
+        debug_assert_eq!(arg.kind, Kind::String, "`{}` is not a string", arg.name);
         let entry = Self::args(node).nth(index)?;
-        self.string(entry, what)
+        self.string(entry, arg.expect)
     }
 
-    fn string_args(&mut self, node: &KdlNode, what: &str) -> Vec<Spanned<String>> {
-        Self::args(node).filter_map(|e| self.string(e, what)).collect()
+    fn string_args(&mut self, node: &KdlNode, arg: &Value) -> Vec<Spanned<String>> {
+        debug_assert_eq!(arg.kind, Kind::String, "`{}` is not a string", arg.name);
+        Self::args(node).filter_map(|e| self.string(e, arg.expect)).collect()
     }
 
-    fn single_string(&mut self, node: &KdlNode, what: &str) -> Option<Spanned<String>> {
-        self.check_entries(node, 1, 1, &[]);
+    /// A node of one or more string arguments and nothing else (`apt "a" "b"`).
+    fn strings(&mut self, node: &KdlNode, spec: &Node) -> Vec<Spanned<String>> {
+        self.check_node(node, spec);
         self.no_children(node);
-        self.string_arg(node, 0, what)
+        self.string_args(node, &spec.args[0])
     }
 
-    fn string_prop(&mut self, node: &KdlNode, key: &str, what: &str) -> Option<Spanned<String>> {
-        let entry = self.prop(node, key)?;
-        self.string(entry, what)
+    /// A node of one string argument and nothing else (`timezone "UTC"`).
+    fn single_string(&mut self, node: &KdlNode, spec: &Node) -> Option<Spanned<String>> {
+        self.check_node(node, spec);
+        self.no_children(node);
+        self.string_arg(node, 0, &spec.args[0])
     }
 
-    fn bool_prop(&mut self, node: &KdlNode, key: &str) -> Option<Spanned<bool>> {
-        let entry = self.prop(node, key)?;
-        self.boolean(entry)
+    fn string_prop(&mut self, node: &KdlNode, prop: &Value) -> Option<Spanned<String>> {
+        debug_assert_eq!(prop.kind, Kind::String, "`{}` is not a string", prop.name);
+        let entry = self.prop(node, prop.name)?;
+        self.string(entry, prop.expect)
     }
 
+    fn bool_prop(&mut self, node: &KdlNode, prop: &Value) -> Option<Spanned<bool>> {
+        debug_assert_eq!(prop.kind, Kind::Boolean, "`{}` is not a boolean", prop.name);
+        let entry = self.prop(node, prop.name)?;
+        self.boolean(entry, prop.expect)
+    }
+
+    /// The on/off argument of a service.
     fn bool_arg(&mut self, node: &KdlNode) -> Option<Spanned<bool>> {
         let entry = Self::args(node).next()?;
-        self.boolean(entry)
+        self.boolean(entry, schema::ENABLED.expect)
     }
 
-    fn port_prop(&mut self, node: &KdlNode, key: &str) -> Option<Spanned<u16>> {
-        let entry = self.prop(node, key)?;
-        let value = self.integer(entry, "a port number")?;
+    fn port_prop(&mut self, node: &KdlNode, prop: &Value) -> Option<Spanned<u16>> {
+        debug_assert_eq!(prop.kind, Kind::Port, "`{}` is not a port", prop.name);
+        let entry = self.prop(node, prop.name)?;
+        let value = self.integer(entry, prop.expect)?;
         match u16::try_from(value.value) {
             Ok(port) if port > 0 => Some(Spanned::new(port, value.span)),
             _ => {
@@ -776,9 +758,10 @@ impl Decoder<'_> {
         }
     }
 
-    fn uint_prop(&mut self, node: &KdlNode, key: &str) -> Option<Spanned<u32>> {
-        let entry = self.prop(node, key)?;
-        let value = self.integer(entry, "a whole number")?;
+    fn uint_prop(&mut self, node: &KdlNode, prop: &Value) -> Option<Spanned<u32>> {
+        debug_assert_eq!(prop.kind, Kind::WholeNumber, "`{}` is not a whole number", prop.name);
+        let entry = self.prop(node, prop.name)?;
+        let value = self.integer(entry, prop.expect)?;
         match u32::try_from(value.value) {
             Ok(n) => Some(Spanned::new(n, value.span)),
             Err(_) => {
@@ -830,7 +813,7 @@ impl Decoder<'_> {
         }
     }
 
-    fn boolean(&mut self, entry: &KdlEntry) -> Option<Spanned<bool>> {
+    fn boolean(&mut self, entry: &KdlEntry, what: &str) -> Option<Spanned<bool>> {
         let span = self.value_span(entry);
         match entry.value() {
             KdlValue::Bool(b) => Some(Spanned::new(*b, span)),
@@ -847,7 +830,7 @@ impl Decoder<'_> {
                     Diag::error(
                         Code::Type,
                         span,
-                        format!("expected a boolean, found {} `{written}`", kind(other)),
+                        format!("expected {what}, found {} `{written}`", kind(other)),
                         "expected #true or #false",
                     )
                     .with_help(help),
