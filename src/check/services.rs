@@ -122,7 +122,7 @@ impl Checker<'_> {
     pub(super) fn ssh(&mut self) -> Option<Option<Ssh>> {
         let part = self.part().ssh.clone();
         // A switched-off service's settings are still checked: they may be switched on later.
-        let enabled = part.as_ref().and_then(|p| p.enabled.as_ref()).is_none_or(|e| e.value);
+        let enabled = SSH.is_on(self.part());
         let mut password_file = "/sync/root-passwd".to_owned();
         let mut password = None;
         let mut host_keys = HOST_KEYS_DIR.to_owned();
@@ -190,7 +190,7 @@ impl Checker<'_> {
 
     pub(super) fn jupyter(&mut self) -> Option<Option<Jupyter>> {
         let part = self.part().jupyter.clone();
-        let enabled = part.as_ref().and_then(|p| p.enabled.as_ref()).is_none_or(|e| e.value);
+        let enabled = JUPYTER.is_on(self.part());
         let mut jupyter = Jupyter {
             port: JUPYTER.container_port(self.part()),
             base_url: "/jupyter/".to_owned(),
@@ -274,7 +274,7 @@ impl Checker<'_> {
 
     pub(super) fn tensorboard(&mut self) -> Option<Option<TensorBoard>> {
         let part = self.part().tensorboard.clone();
-        let enabled = part.as_ref().and_then(|p| p.enabled.as_ref()).is_none_or(|e| e.value);
+        let enabled = TENSORBOARD.is_on(self.part());
         let mut tb = TensorBoard {
             port: TENSORBOARD.container_port(self.part()),
             path_prefix: "/monitor".to_owned(),
