@@ -1,38 +1,17 @@
-//! The settings a cluster needs (v2 of the language): the `catalog` node, `env`, `docker-run`
-//! volumes and the Kubernetes namespace, pull secret, node selection, tolerations and volumes.
+//! The settings a cluster needs (v2 of the language): the `catalog` node (registries, NodePort
+//! range), and each image's Kubernetes namespace, pull secret, node selection, tolerations and
+//! volumes.
 
 use std::ops::RangeInclusive;
 
 use super::{Checker, values};
 use crate::ast::{CatalogPart, Spanned, VolumePart};
 use crate::diag::{Code, Diag, Diagnostics, did_you_mean};
-use crate::model::{BindVolume, Catalog, EnvVar, NodeSelector, Toleration, Volume, VolumeSource};
+use crate::model::{Catalog, NodeSelector, Toleration, Volume, VolumeSource};
 use crate::source::Span;
 
 /// The range Kubernetes allocates NodePorts from unless the cluster says otherwise.
 pub(super) const DEFAULT_NODE_PORTS: RangeInclusive<u16> = 30000..=32767;
-
-/// Variables the platform sets itself, each with the setting that changes it, if any.
-const PLATFORM_ENV: &[(&str, &str)] = &[
-    ("PATH", "Miniconda's bin comes first; add tools with `apt` or `pip`"),
-    ("LANG", "set the locale with `locale \"…\"`"),
-    ("LANGUAGE", "set the locale with `locale \"…\"`"),
-    ("LC_ALL", "set the locale with `locale \"…\"`"),
-    ("TZ", "set the time zone with `timezone \"…\"`"),
-    ("HOME", "the services run as root with HOME=/root"),
-    ("USER", "the services run as root"),
-    ("LOGNAME", "the services run as root"),
-    ("SHELL", "the platform's shell is bash"),
-    ("PWD", "the working directory is set per service"),
-    ("MOTD_SHOWN", "switch the banner with `ssh motd=#false`"),
-    ("ROOT_PASSWORD", "give the password at run time, or in `ssh password-file=`"),
-    ("ROOT_PASSWORD_FILE", "give the password at run time, or in `ssh password-file=`"),
-    ("JUPYTER_TOKEN", "give the token at run time, or in `jupyter token-file=`"),
-    ("LD_LIBRARY_PATH", "the base image sets it for CUDA"),
-    ("PIP_INDEX_URL", "set the index with `mirrors pip=` (users) or `mirrors build-pip=` (build)"),
-    ("CONDA_PREFIX", "Miniconda is at the platform's prefix"),
-    ("NVIDIA_VISIBLE_DEVICES", "the NVIDIA runtime sets it from `--gpus` or the `nvidia.com/gpu` limit"),
-];
 
 /// The catalog's settings that the checks of each image use.
 pub(super) struct Settings {
@@ -138,120 +117,15 @@ pub(super) fn through_cache(base_registry: Option<&str>, reference: &str) -> Str
 }
 
 impl Checker<'_> {
-    /// `env NAME VALUE`: a later value of one name replaces the earlier one in place.
-    pub(super) fn env(&mut self) -> Option<Vec<EnvVar>> {
-        let mut ok = true;
-        let mut vars: Vec<EnvVar> = Vec::new();
-        for env in self.part().env.clone() {
-            let name = &env.name;
-            if let Some((_, help)) = PLATFORM_ENV
-                .iter()
-                .find(|(n, _)| *n == name.value)
-                .or_else(|| name.value.starts_with("LC_").then_some(&("LC_", "set the locale with `locale \"…\"`")))
-            {
-                self.push(
-                    Diag::error(
-                        Code::Env,
-                        name.span,
-                        format!("`{}` is set by the platform", name.value),
-                        "platform variable",
-                    )
-                    .with_help(format!("leave it out: {help}")),
-                );
-                ok = false;
-                continue;
-            }
-            if let Err(reason) = values::env_name(&name.value) {
-                self.push(
-                    Diag::error(
-                        Code::Env,
-                        name.span,
-                        format!("`{}` is not a variable name", name.value),
-                        "invalid name",
-                    )
-                    .with_help(reason),
-                );
-                ok = false;
-                continue;
-            }
-            if let Err(reason) = values::env_value(&env.value.value) {
-                self.push(
-                    Diag::error(
-                        Code::Env,
-                        env.value.span,
-                        format!("the value of `{}` cannot be passed on literally", name.value),
-                        "invalid value",
-                    )
-                    .with_help(reason),
-                );
-                ok = false;
-                continue;
-            }
-            let var = EnvVar { name: name.value.clone(), value: env.value.value.clone() };
-            match vars.iter_mut().find(|v| v.name == var.name) {
-                Some(existing) => *existing = var,
-                None => vars.push(var),
-            }
-        }
-        ok.then_some(vars)
-    }
-
-    /// `jupyter frame-ancestors="ORIGIN …"`: origins separated by spaces.
-    pub(super) fn frame_ancestors(&mut self, value: &Spanned<String>) -> Option<Vec<String>> {
-        let origins: Vec<String> = value.value.split_whitespace().map(str::to_owned).collect();
-        if origins.is_empty() {
-            self.push(
-                Diag::error(Code::Origin, value.span, "`frame-ancestors` names no origin", "no origin")
-                    .with_help("write the portal's origin, like \"https://portal.example.edu\""),
-            );
-            return None;
-        }
-        for origin in &origins {
-            if let Err(reason) = values::origin(origin) {
-                self.push(
-                    Diag::error(Code::Origin, value.span, format!("`{origin}` is not a web origin"), "not an origin")
-                        .with_help(reason),
-                );
-                return None;
-            }
-        }
-        Some(origins)
-    }
-
-    /// `docker-run { volume HOST CONTAINER read-only= }`.
-    pub(super) fn bind_volumes(&mut self) -> Option<Vec<BindVolume>> {
-        let part = self.part().docker_run.clone().unwrap_or_default();
-        let mut volumes = Vec::new();
-        let mut ok = true;
-        for volume in &part.volumes {
-            let host = self.valid(&volume.host, Code::Unsafe, "host path", values::absolute_path);
-            let container = self.valid(&volume.container, Code::Unsafe, "container path", values::absolute_path);
-            if host.is_none() || container.is_none() {
-                ok = false;
-                continue;
-            }
-            volumes.push(BindVolume {
-                host: volume.host.value.clone(),
-                container: volume.container.value.clone(),
-                read_only: volume.read_only.as_ref().is_some_and(|r| r.value),
-            });
-        }
-        ok.then_some(volumes)
-    }
-
     /// The Kubernetes placement settings: namespace, pull secret, node selector, tolerations.
     pub(super) fn placement(&mut self) -> Option<Placement> {
         let part = self.part().kubernetes.clone().unwrap_or_default();
-        let mut ok = true;
-        let mut name =
-            |this: &mut Self, v: &Option<Spanned<String>>, what: &str, rule: fn(&str) -> Result<(), String>| {
-                let v = v.as_ref()?;
-                if this.valid(v, Code::KubernetesName, what, rule).is_none() {
-                    ok = false;
-                    return None;
-                }
-                Some(v.value.clone())
-            };
+        let errors = self.errors();
+        let name = |this: &mut Self, v: &Option<Spanned<String>>, what: &str, rule: fn(&str) -> Result<(), String>| {
+            let v = v.as_ref()?;
+            this.valid(v, Code::KubernetesName, what, rule)?;
+            Some(v.value.clone())
+        };
         let namespace = name(self, &part.namespace, "namespace", values::dns_label);
         let pull_secret = name(self, &part.image_pull_secret, "Secret name", values::dns_subdomain);
         let mut node_selector = Vec::new();
@@ -260,18 +134,10 @@ impl Checker<'_> {
             let value_ok = self.valid(value, Code::Label, "label value", values::label_value).is_some();
             if key_ok && value_ok {
                 node_selector.push(NodeSelector { key: key.value.clone(), value: value.value.clone() });
-            } else {
-                ok = false;
             }
         }
-        let mut tolerations = Vec::new();
-        for toleration in &part.tolerations {
-            match self.toleration(toleration) {
-                Some(t) => tolerations.push(t),
-                None => ok = false,
-            }
-        }
-        ok.then_some(Placement { namespace, pull_secret, node_selector, tolerations })
+        let tolerations: Vec<Toleration> = part.tolerations.iter().filter_map(|t| self.toleration(t)).collect();
+        self.ok_since(errors).then_some(Placement { namespace, pull_secret, node_selector, tolerations })
     }
 
     fn toleration(&mut self, part: &crate::ast::TolerationPart) -> Option<Toleration> {
@@ -340,15 +206,14 @@ impl Checker<'_> {
     /// names and mount paths of the platform's own volumes.
     pub(super) fn volumes(&mut self, reserved: &[(&str, &str)]) -> Option<Vec<Volume>> {
         let part = self.part().kubernetes.clone().unwrap_or_default();
-        let mut ok = true;
+        let errors = self.errors();
         let mut volumes: Vec<(Volume, &VolumePart)> = Vec::new();
         for volume in &part.volumes {
-            match self.volume(volume, reserved, &volumes) {
-                Some(v) => volumes.push((v, volume)),
-                None => ok = false,
+            if let Some(v) = self.volume(volume, reserved, &volumes) {
+                volumes.push((v, volume));
             }
         }
-        ok.then(|| volumes.into_iter().map(|(v, _)| v).collect())
+        self.ok_since(errors).then(|| volumes.into_iter().map(|(v, _)| v).collect())
     }
 
     fn volume(

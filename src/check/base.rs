@@ -1,0 +1,370 @@
+//! The base image: `cuda`, `cpu` or `base "IMAGE"`, checked against the nvidia/cuda tag table and
+//! the OS releases, with warnings for superseded tags and end-of-life releases.
+
+use super::{Checker, cluster, values};
+use crate::ast::{BasePart, Spanned};
+use crate::compat::{self, CudaTag, compare};
+use crate::diag::{Code, Diag, did_you_mean};
+use crate::framework::{major_minor, quote_list};
+use crate::model::{Base, BaseKind};
+use crate::source::Span;
+
+const DEFAULT_OS: &str = "ubuntu22.04";
+
+/// The resolved base with the spans the framework checks point back to.
+pub struct BaseInfo {
+    /// The base.
+    pub base: Base,
+    /// Its node.
+    pub span: Span,
+    /// Its CUDA version, on a `cuda` base.
+    pub cuda_span: Option<Span>,
+    /// Its OS release (or the node, when the OS is a default).
+    pub os_span: Span,
+}
+
+impl Checker<'_> {
+    /// The base image, pulled through the catalog's cache when it has one.
+    pub(super) fn base(&mut self) -> Option<BaseInfo> {
+        let Some(base) = self.part().base.clone() else {
+            let span = self.name_span();
+            self.push(
+                Diag::error(
+                    Code::Missing,
+                    span,
+                    format!("image `{}` has no base", self.instance.name.value),
+                    "no base",
+                )
+                .with_help("add `cuda \"12.1.0\"` for a GPU image, `cpu` for a CPU image, or `base \"IMAGE\"`"),
+            );
+            return None;
+        };
+        match base {
+            BasePart::Cuda(cuda) => {
+                let Some(version) = cuda.version.clone() else {
+                    self.push(
+                        Diag::error(Code::Missing, cuda.node, "`cuda` needs a version", "version missing")
+                            .with_help("write the full CUDA version, like `cuda \"12.1.0\"`"),
+                    );
+                    return None;
+                };
+                let os = cuda.os.clone().map_or_else(|| DEFAULT_OS.to_owned(), |o| o.value);
+                let os_span = cuda.os.as_ref().map_or(cuda.node, |o| o.span);
+                let flavor = cuda.flavor.clone().map_or_else(|| "devel".to_owned(), |f| f.value);
+                if !["base", "runtime", "devel"].contains(&flavor.as_str()) {
+                    let span = cuda.flavor.as_ref().map_or(cuda.node, |f| f.span);
+                    let help = did_you_mean(&flavor, &["devel", "runtime", "base"], "nvidia/cuda flavors are");
+                    self.push(
+                        Diag::error(
+                            Code::CudaTag,
+                            span,
+                            format!("`{flavor}` is not an nvidia/cuda flavor"),
+                            "unknown flavor",
+                        )
+                        .with_help(help),
+                    );
+                    return None;
+                }
+                if !values::dotted(&version.value, 3) {
+                    let help = self.cuda_versions_help(&version.value, &os);
+                    self.push(
+                        Diag::error(
+                            Code::CudaTag,
+                            version.span,
+                            format!("`{}` is not a full CUDA version", version.value),
+                            "not X.Y.Z",
+                        )
+                        .with_help(help),
+                    );
+                    return None;
+                }
+                let tag = if let Some(tag) = self.compat.cuda_tag(&version.value, &os) {
+                    tag.clone()
+                } else if self.compat.cuda_tags.iter().any(|t| t.os == os) {
+                    self.unknown_tag_warning(&version, &os, os_span);
+                    CudaTag {
+                        cuda: version.value.clone(),
+                        os: os.clone(),
+                        cudnn: cudnn_tag_part(&version.value).to_owned(),
+                        flavors: Vec::new(),
+                        status: "unknown".to_owned(),
+                    }
+                } else {
+                    let help = self.cuda_versions_help(&version.value, &os);
+                    let message = format!("dlspec knows no nvidia/cuda images for `{os}`");
+                    self.push(Diag::error(Code::CudaTag, os_span, message, "unknown OS").with_help(help));
+                    return None;
+                };
+                let cudnn = match &cuda.cudnn {
+                    Some(c) if c.value == "none" => None,
+                    Some(c) => {
+                        let Some(major) = tag.cudnn_major() else {
+                            self.push(
+                                Diag::error(
+                                    Code::CudaTag,
+                                    c.span,
+                                    format!("nvidia/cuda has no cuDNN images of CUDA {} on {os}", version.value),
+                                    "no cuDNN variant",
+                                )
+                                .with_help("write `cudnn=\"none\"`, or pick a CUDA version with cuDNN images"),
+                            );
+                            return None;
+                        };
+                        if c.value != major {
+                            self.push(
+                                Diag::error(
+                                    Code::CudaTag,
+                                    c.span,
+                                    format!(
+                                        "nvidia/cuda images of CUDA {} carry cuDNN {major}, not `{}`",
+                                        version.value, c.value
+                                    ),
+                                    "no such cuDNN variant",
+                                )
+                                .with_label(version.span, "this CUDA version")
+                                .with_help(format!("write `cudnn=\"{major}\"`")),
+                            );
+                            return None;
+                        }
+                        Some(major.to_owned())
+                    }
+                    // NVIDIA publishes no `base` flavor with cuDNN, so that flavor defaults to none.
+                    None if flavor == "base" => None,
+                    None => tag.cudnn_major().map(str::to_owned),
+                };
+                if cudnn.is_some() && flavor == "base" {
+                    let span = cuda.flavor.as_ref().map_or(cuda.node, |f| f.span);
+                    self.push(
+                        Diag::error(
+                            Code::CudaTag,
+                            span,
+                            "nvidia/cuda has no cuDNN images of the `base` flavor",
+                            "no cuDNN variant",
+                        )
+                        .with_help("use `flavor=\"runtime\"` or `flavor=\"devel\"`, or `cudnn=\"none\"`"),
+                    );
+                    return None;
+                }
+                let cudnn_tag = if cudnn.is_some() { format!("{}-", tag.cudnn) } else { String::new() };
+                let upstream = format!("nvidia/cuda:{}-{cudnn_tag}{flavor}-{os}", version.value);
+                let image = cluster::through_cache(self.settings.base_registry.as_deref(), &upstream);
+                if let Some(removed) = self.compat.removed_tag(&image) {
+                    self.push(
+                        Diag::error(
+                            Code::RemovedBase,
+                            version.span,
+                            format!(
+                                "Docker Hub no longer serves `{image}`: NVIDIA removed the `{}:{}*` tags in {}",
+                                removed.image, removed.prefix, removed.removed
+                            ),
+                            "removed tag",
+                        )
+                        .with_help(format!(
+                            "{}; source: {}",
+                            self.supported_update_help(&version.value, &os),
+                            removed.source
+                        )),
+                    );
+                    return None;
+                }
+                if matches!(tag.status.as_str(), "archived" | "eol") {
+                    self.push(
+                        Diag::warning(
+                            Code::DeprecatedBase,
+                            version.span,
+                            format!("`{upstream}` is no longer in NVIDIA's supported tag list and may be deleted"),
+                            "superseded tag",
+                        )
+                        .with_help(self.supported_update_help(&version.value, &os)),
+                    );
+                }
+                self.eol_warning(&os, os_span);
+                let in_tag = cudnn.as_ref().and_then(|_| self.compat.cudnn_in_tag(&version.value, &os));
+                Some(BaseInfo {
+                    base: Base {
+                        image,
+                        upstream,
+                        kind: BaseKind::Cuda,
+                        gpu: true,
+                        cuda: Some(version.value.clone()),
+                        cudnn,
+                        cudnn_version: in_tag.map(|t| t.cudnn.clone()),
+                        nccl_version: in_tag.and_then(|t| t.nccl.clone()),
+                        flavor: Some(flavor),
+                        os: Some(os),
+                    },
+                    span: cuda.node,
+                    cuda_span: Some(version.span),
+                    os_span,
+                })
+            }
+            BasePart::Cpu(cpu) => {
+                let os = cpu.os.clone().map_or_else(|| DEFAULT_OS.to_owned(), |o| o.value);
+                let os_span = cpu.os.as_ref().map_or(cpu.node, |o| o.span);
+                let Some(release) = self.compat.os(&os) else {
+                    let names: Vec<&str> = self.compat.os.iter().map(|o| o.os.as_str()).collect();
+                    let help = did_you_mean(&os, &names, "the known releases are");
+                    self.push(
+                        Diag::error(Code::Os, os_span, format!("unknown OS release `{os}`"), "unknown release")
+                            .with_help(help),
+                    );
+                    return None;
+                };
+                let upstream = release.image.clone();
+                let image = cluster::through_cache(self.settings.base_registry.as_deref(), &upstream);
+                self.eol_warning(&os, os_span);
+                Some(BaseInfo {
+                    base: Base {
+                        image,
+                        upstream,
+                        kind: BaseKind::Cpu,
+                        gpu: false,
+                        cuda: None,
+                        cudnn: None,
+                        cudnn_version: None,
+                        nccl_version: None,
+                        flavor: None,
+                        os: Some(os),
+                    },
+                    span: cpu.node,
+                    cuda_span: None,
+                    os_span,
+                })
+            }
+            BasePart::Custom(custom) => {
+                self.valid(&custom.image, Code::Unsafe, "image reference", values::image_reference)?;
+                if let Some(removed) = self.compat.removed_tag(&custom.image.value) {
+                    self.push(
+                        Diag::error(
+                            Code::RemovedBase,
+                            custom.image.span,
+                            format!(
+                                "Docker Hub no longer serves `{}`: NVIDIA removed the `{}:{}*` tags in {}",
+                                custom.image.value, removed.image, removed.prefix, removed.removed
+                            ),
+                            "removed tag",
+                        )
+                        .with_help(format!(
+                            "pull it from a registry that still has it (`base \"registry.example.com/{}\"`), or move to a CUDA release dlspec knows (`dlspec compat cuda`); source: {}",
+                            custom.image.value.trim_start_matches("docker.io/"),
+                            removed.source
+                        )),
+                    );
+                    return None;
+                }
+                Some(BaseInfo {
+                    base: Base {
+                        image: custom.image.value.clone(),
+                        upstream: custom.image.value.clone(),
+                        kind: BaseKind::Custom,
+                        gpu: custom.gpu.as_ref().is_some_and(|g| g.value),
+                        cuda: None,
+                        cudnn: None,
+                        cudnn_version: None,
+                        nccl_version: None,
+                        flavor: None,
+                        os: None,
+                    },
+                    span: custom.node,
+                    cuda_span: None,
+                    os_span: custom.node,
+                })
+            }
+        }
+    }
+
+    /// The CUDA versions to suggest for `version` on `os`.
+    fn cuda_versions_help(&self, version: &str, os: &str) -> String {
+        let on_os: Vec<&str> = self.compat.cuda_tags.iter().filter(|t| t.os == os).map(|t| t.cuda.as_str()).collect();
+        if on_os.is_empty() {
+            let mut oses: Vec<&str> = self.compat.cuda_tags.iter().map(|t| t.os.as_str()).collect();
+            oses.dedup();
+            return did_you_mean(os, &oses, "nvidia/cuda images exist for");
+        }
+        let minor: Vec<&str> = version.split('.').take(2).collect();
+        let prefix = format!("{}.", minor.join("."));
+        let same_minor: Vec<&str> = on_os.iter().copied().filter(|v| v.starts_with(&prefix)).collect();
+        if !same_minor.is_empty() {
+            return format!("for {os}, CUDA {} exists as {}", minor.join("."), quote_list(&same_minor));
+        }
+        let oses: Vec<&str> =
+            self.compat.cuda_tags.iter().filter(|t| t.cuda == version).map(|t| t.os.as_str()).collect();
+        if let Some(newest) = oses.last() {
+            return format!("CUDA {version} images exist for {}: write os=\"{newest}\"", quote_list(&oses));
+        }
+        let nearest = compat::nearest(version, on_os.iter().copied()).unwrap_or("");
+        format!("did you mean `{nearest}`? nvidia/cuda tags use the full version")
+    }
+
+    /// Warns that a CUDA version is not in the tag table: the table is incomplete, so the tag may
+    /// well exist; the build pulls it as written.
+    fn unknown_tag_warning(&mut self, version: &Spanned<String>, os: &str, os_span: Span) {
+        let on_os: Vec<&str> = self.compat.cuda_tags.iter().filter(|t| t.os == os).map(|t| t.cuda.as_str()).collect();
+        let minor = format!("{}.", version.value.split('.').take(2).collect::<Vec<_>>().join("."));
+        let mut near: Vec<&str> = on_os.iter().copied().filter(|v| v.starts_with(&minor)).collect();
+        if near.is_empty() {
+            near.extend(compat::nearest(&version.value, on_os.iter().copied()));
+        }
+        let elsewhere: Vec<&str> =
+            self.compat.cuda_tags.iter().filter(|t| t.cuda == version.value).map(|t| t.os.as_str()).collect();
+        let checked = self.compat.tables.iter().find(|t| t.file == "cuda_tags.tsv").map_or("", |t| t.checked.as_str());
+        let mut diag = Diag::warning(
+            Code::CudaTag,
+            version.span,
+            format!("CUDA `{}` on `{os}` is not in dlspec's tag table (checked {checked})", version.value),
+            "unknown tag",
+        );
+        if !elsewhere.is_empty() {
+            diag = diag
+                .with_label(os_span, format!("the table has CUDA {} for {}", version.value, quote_list(&elsewhere)));
+        }
+        self.push(diag.with_help(format!(
+            "the nearest known tags for {os} are {}; if `nvidia/cuda:{}-…-{os}` exists, the build pulls it as written",
+            quote_list(&near),
+            version.value
+        )));
+    }
+
+    /// The newest version NVIDIA still supports in `version`'s series, to move to.
+    fn supported_update_help(&self, version: &str, os: &str) -> String {
+        let minor: String = version.split('.').take(2).collect::<Vec<_>>().join(".") + ".";
+        let newest = self
+            .compat
+            .cuda_tags
+            .iter()
+            .filter(|t| t.os == os && t.status == "supported" && t.cuda.starts_with(&minor))
+            .map(|t| t.cuda.as_str())
+            .max_by(|a, b| compare(a, b));
+        match newest {
+            Some(v) => format!("NVIDIA supports `{v}` for this series: write `cuda \"{v}\"` when you can rebuild"),
+            None => "pick a CUDA version from NVIDIA's supported list (`dlspec compat cuda`)".to_owned(),
+        }
+    }
+
+    /// Warns when `os` is past its end of standard support.
+    fn eol_warning(&mut self, os: &str, span: Span) {
+        if let Some(release) = self.compat.os(os)
+            && release.status == "eol"
+        {
+            self.push(
+                Diag::warning(
+                    Code::DeprecatedBase,
+                    span,
+                    format!("`{os}` reached the end of standard support in {}", release.eol),
+                    "end-of-life release",
+                )
+                .with_help("move to a supported release such as `ubuntu22.04` or `ubuntu24.04`"),
+            );
+        }
+    }
+}
+
+/// The cuDNN part of an nvidia/cuda tag by NVIDIA's tag grammar: `cudnn8` up to CUDA 12.2,
+/// `cudnn9` for 12.3, `cudnn` from 12.4 on.
+fn cudnn_tag_part(cuda: &str) -> &'static str {
+    match major_minor(cuda) {
+        (major, minor) if major < 12 || (major == 12 && minor <= 2) => "cudnn8",
+        (12, 3) => "cudnn9",
+        _ => "cudnn",
+    }
+}

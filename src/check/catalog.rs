@@ -1,0 +1,222 @@
+//! Checks across the images of the catalog: output directories, bake names, Kubernetes names and
+//! NodePorts are each one image's; and the order images are listed in.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use camino::Utf8PathBuf;
+
+use super::services::SERVICES;
+use crate::diag::{Code, Diag, Diagnostics};
+use crate::model::Image;
+use crate::resolve::Instance;
+use crate::source::Span;
+
+/// Orders text with numbers in it as people do: `python3.8` before `python3.10`.
+pub(super) fn natural_order(a: &str, b: &str) -> std::cmp::Ordering {
+    #[derive(PartialEq, Eq, PartialOrd, Ord)]
+    enum Chunk<'a> {
+        /// Digits without leading zeros, compared by length first.
+        Number(usize, &'a str),
+        Text(&'a str),
+    }
+    fn chunks(mut rest: &str) -> Vec<Chunk<'_>> {
+        let mut out = Vec::new();
+        while let Some(first) = rest.chars().next() {
+            let digits = first.is_ascii_digit();
+            let end = rest.find(|c: char| c.is_ascii_digit() != digits).unwrap_or(rest.len());
+            let (chunk, tail) = rest.split_at(end);
+            out.push(if digits {
+                let number = chunk.trim_start_matches('0');
+                Chunk::Number(number.len(), number)
+            } else {
+                Chunk::Text(chunk)
+            });
+            rest = tail;
+        }
+        out
+    }
+    chunks(a).cmp(&chunks(b)).then_with(|| a.cmp(b))
+}
+
+/// The catalog's own files at the top of `out/`, which no image directory may take.
+const CATALOG_FILES: &[&str] = &["README.md", "docker-bake.hcl", ".dlspec-manifest", ".dlspec-lock"];
+
+/// No image directory takes a catalog file's name (case-insensitively: macOS and Windows disks)
+/// or lies inside another image's directory, where that image's `COPY init/` would ship it. One
+/// hash lookup per ancestor of each directory.
+fn output_paths(images: &[(Image, &Instance)], diags: &mut Diagnostics) {
+    let mut dirs: HashMap<&str, &Image> = HashMap::with_capacity(images.len());
+    for (image, _) in images {
+        dirs.entry(image.dir.as_str()).or_insert(image);
+    }
+    for (image, instance) in images {
+        let dir = image.dir.as_str();
+        let top = dir.split('/').next().unwrap_or(dir);
+        if let Some(file) = CATALOG_FILES.iter().find(|f| f.eq_ignore_ascii_case(top)) {
+            diags.push(
+                Diag::error(
+                    Code::OutputPath,
+                    instance.name.span,
+                    format!("image `{}` would be written to `out/{dir}`, over the catalog's `{file}`", image.reference),
+                    "takes a catalog file's name",
+                )
+                .with_help(format!("rename the image: `out/{file}` is the catalog's own file")),
+            );
+        }
+        for (at, _) in dir.match_indices('/') {
+            if let Some(outer) = dirs.get(&dir[..at]) {
+                diags.push(
+                    Diag::error(
+                        Code::OutputPath,
+                        instance.name.span,
+                        format!(
+                            "image `{}` would be written to `out/{dir}`, inside the directory of image `{}`",
+                            image.reference, outer.reference
+                        ),
+                        "directory inside another image's",
+                    )
+                    .with_help(format!(
+                        "rename one of the images: `out/{}` is the build context of `{}`, whose `COPY init/` would ship \
+                         files of the other",
+                        outer.dir, outer.reference
+                    )),
+                );
+            }
+        }
+    }
+}
+
+/// Every name `docker buildx bake` sees is one group or one target: the group `default`, a group
+/// per image name (mangled by [`crate::model::bake_group`]) and a target per image (its slug).
+fn bake_names(images: &[(Image, &Instance)], diags: &mut Diagnostics) {
+    // By bake name: who has it, where, and whether it is a target.
+    let mut owners: HashMap<String, (String, Option<Span>, bool)> = HashMap::with_capacity(images.len() * 2 + 1);
+    owners.insert("default".to_owned(), ("the group of every image".to_owned(), None, false));
+    let mut groups_seen: HashSet<&str> = HashSet::with_capacity(images.len());
+    let mut names = Vec::new();
+    for (image, instance) in images {
+        if groups_seen.insert(&image.name) {
+            let owner = format!("the group of image name `{}`", image.name);
+            names.push((crate::model::bake_group(&image.name), owner, instance, false));
+        }
+    }
+    let targets = images
+        .iter()
+        .map(|(image, instance)| (image.slug.clone(), format!("the target of `{}`", image.reference), instance, true));
+    for (bake_name, owner, instance, is_target) in names.into_iter().chain(targets) {
+        match owners.get(&bake_name) {
+            // Two images of one slug: `duplicate-output` reports them.
+            Some((_, _, true)) if is_target => {}
+            Some((first, first_span, _)) => {
+                let mut diag = Diag::error(
+                    Code::BakeName,
+                    instance.name.span,
+                    format!("docker-bake.hcl would give the name `{bake_name}` to both {first} and {owner}"),
+                    "bake name taken",
+                )
+                .with_help(
+                    "rename one of the images: a bake group is the image name with `/`, `.` and `_` turned into `-`, \
+                     a target is NAME-TAG in the same way, and `default` is the group of every image",
+                );
+                if let Some(span) = first_span {
+                    diag = diag.with_label(*span, "first here");
+                }
+                diags.push(diag);
+            }
+            None => {
+                owners.insert(bake_name, (owner, Some(instance.name.span), is_target));
+            }
+        }
+    }
+}
+
+/// Checks across images: output directories, bake names, Kubernetes names and NodePorts are unique.
+pub(super) fn check(images: &[(Image, &Instance)], diags: &mut Diagnostics) {
+    output_paths(images, diags);
+    bake_names(images, diags);
+    let mut dirs: BTreeMap<&Utf8PathBuf, &Instance> = BTreeMap::new();
+    let mut slugs: BTreeMap<&str, &Instance> = BTreeMap::new();
+    let mut node_ports: BTreeMap<u16, (Span, &str)> = BTreeMap::new();
+    let mut shared_node_ports = BTreeSet::new();
+    for (image, instance) in images {
+        if let Some(first) = dirs.get(&image.dir) {
+            diags.push(
+                Diag::error(
+                    Code::DuplicateOutput,
+                    instance.name.span,
+                    format!("two images would be written to `out/{}`", image.dir),
+                    "second image",
+                )
+                .with_label(first.name.span, "first image")
+                .with_help("give one of them another name, or a `tag` template that tells them apart (for a matrix, use every axis in the tag)"),
+            );
+            continue;
+        }
+        dirs.insert(&image.dir, instance);
+        if let Some(first) = slugs.get(image.slug.as_str()) {
+            diags.push(
+                Diag::error(
+                    Code::DuplicateOutput,
+                    instance.name.span,
+                    format!("two images would share the Kubernetes name `{}`", image.slug),
+                    "second image",
+                )
+                .with_label(first.name.span, "first image")
+                .with_help("rename one of the images"),
+            );
+        }
+        slugs.insert(&image.slug, instance);
+        let k8s = instance.part.kubernetes.as_ref();
+        let fixed = k8s.map(|k| SERVICES.iter().filter_map(|service| (service.node_port)(k)));
+        for port in fixed.into_iter().flatten() {
+            match node_ports.get(&port.value) {
+                Some((first, owner)) if *first == port.span => {
+                    if shared_node_ports.insert(port.span) {
+                        diags.push(
+                            Diag::error(
+                                Code::NodePort,
+                                port.span,
+                                format!(
+                                    "NodePort {} would be given to several images: `{owner}`, `{}`",
+                                    port.value, image.reference
+                                ),
+                                "one NodePort for several images",
+                            )
+                            .with_help(
+                                "a NodePort belongs to one image: set `node-port` in an image without a matrix, not in a \
+                                 matrix image or a shared profile, or leave it out to let Kubernetes pick",
+                            ),
+                        );
+                    }
+                }
+                Some((first, owner)) if *owner != image.reference => diags.push(
+                    Diag::error(
+                        Code::NodePort,
+                        port.span,
+                        format!("NodePort {} is used by two images of the catalog", port.value),
+                        "used again here",
+                    )
+                    .with_label(*first, format!("used by `{owner}`"))
+                    .with_help("give each image its own NodePorts, or leave `node-port` out to let Kubernetes pick"),
+                ),
+                Some(_) => {}
+                None => {
+                    node_ports.insert(port.value, (port.span, &image.reference));
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn directories_sort_by_their_numbers() {
+        let mut dirs = vec!["p/2.10.0-python3.10", "p/2.2.0-python3.8", "p/2.2.0-python3.10", "p/2.2.0-python3.9"];
+        dirs.sort_by(|a, b| natural_order(a, b));
+        assert_eq!(dirs, ["p/2.2.0-python3.8", "p/2.2.0-python3.9", "p/2.2.0-python3.10", "p/2.10.0-python3.10"]);
+        assert_eq!(natural_order("a01", "a1"), std::cmp::Ordering::Less, "a total order: ties fall back to the text");
+    }
+}

@@ -1,0 +1,203 @@
+//! Python: its version, and the Miniconda installer that brings it (checksum, Terms of Service).
+
+use super::{Checker, values};
+use crate::ast::Spanned;
+use crate::compat::{self, compare};
+use crate::diag::{Code, Diag};
+use crate::model::Python;
+
+const MINICONDA_PREFIX: &str = "/root/miniconda3";
+const MINICONDA_URL: &str = "https://repo.anaconda.com/miniconda";
+
+impl Checker<'_> {
+    /// The `python` node's version, well formed.
+    pub(super) fn python_version(&mut self) -> Option<Spanned<String>> {
+        let Some(python) = self.part().python.clone() else {
+            let span = self.name_span();
+            self.push(
+                Diag::error(
+                    Code::Missing,
+                    span,
+                    format!("image `{}` has no `python`", self.instance.name.value),
+                    "no python",
+                )
+                .with_help("add `python \"3.10\"` (Miniconda with that Python is installed at /root/miniconda3)"),
+            );
+            return None;
+        };
+        let Some(version) = python.version.clone() else {
+            self.push(
+                Diag::error(Code::Missing, python.node, "`python` needs a version", "version missing")
+                    .with_help("write `python \"3.10\"`"),
+            );
+            return None;
+        };
+        self.valid(&version, Code::Python, "Python version", values::python_version)?;
+        Some(version)
+    }
+
+    /// The installer for `version`: the spec's, checked, or the tables' choice.
+    pub(super) fn python(&mut self, version: &Spanned<String>) -> Option<Python> {
+        let part = self.part().python.clone()?;
+        let accept_tos = part.accept_tos.as_ref().is_some_and(|a| a.value);
+        let installers = self.compat.installers(&version.value);
+        let (installer, sha256, tos) = match &part.miniconda {
+            Some(file) => {
+                let tag = format!("py{}_", version.value.replace('.', ""));
+                let for_python = file.value.strip_prefix("Miniconda3-").and_then(|rest| rest.split('_').next());
+                let well_formed = file.value.starts_with("Miniconda3-")
+                    && file.value.ends_with(".sh")
+                    && file.value.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+                if !well_formed {
+                    self.push(
+                        Diag::error(
+                            Code::Miniconda,
+                            file.span,
+                            format!("`{}` is not a Miniconda installer file name", file.value),
+                            "not an installer",
+                        )
+                        .with_help(installer_help(&installers, &version.value)),
+                    );
+                    return None;
+                }
+                if !file.value.ends_with("-Linux-x86_64.sh") {
+                    self.push(
+                        Diag::error(
+                            Code::Miniconda,
+                            file.span,
+                            format!("`{}` is not an x86_64 Linux installer", file.value),
+                            "another platform",
+                        )
+                        .with_help(format!(
+                            "the images are built for linux/amd64 (the platform of the nvidia/cuda bases); {}",
+                            installer_help(&installers, &version.value)
+                        )),
+                    );
+                    return None;
+                }
+                if !file.value.contains(&tag) {
+                    let other = for_python.and_then(|p| p.strip_prefix("py")).map(|digits| {
+                        let (major, minor) = digits.split_at(1.min(digits.len()));
+                        format!("Python {major}.{minor}")
+                    });
+                    self.push(
+                        Diag::error(
+                            Code::Miniconda,
+                            file.span,
+                            format!(
+                                "installer `{}` brings {}, not Python {}",
+                                file.value,
+                                other.unwrap_or_else(|| "another Python".to_owned()),
+                                version.value
+                            ),
+                            "installer for another Python",
+                        )
+                        .with_label(version.span, "Python chosen here")
+                        .with_help(installer_help(&installers, &version.value)),
+                    );
+                    return None;
+                }
+                let known = self.compat.installer(&file.value);
+                let sha = part
+                    .sha256
+                    .as_ref()
+                    .map(|s| s.value.to_lowercase())
+                    .or_else(|| known.and_then(|k| k.sha256.clone()));
+                let tos = known.is_some_and(|k| k.tos) || conda_needs_tos(&file.value);
+                (file.value.clone(), sha, tos)
+            }
+            None => {
+                let chosen = default_installer(&installers);
+                let Some(chosen) = chosen else {
+                    self.push(
+                        Diag::error(
+                            Code::Miniconda,
+                            version.span,
+                            format!("the tables know no Miniconda installer for Python {}", version.value),
+                            "no installer known",
+                        )
+                        .with_help("name one with `miniconda=\"Miniconda3-pyXY_….sh\"`, or pick another Python (`dlspec compat miniconda`)"),
+                    );
+                    return None;
+                };
+                let sha = part.sha256.as_ref().map(|s| s.value.to_lowercase()).or_else(|| chosen.sha256.clone());
+                (chosen.installer.clone(), sha, chosen.tos)
+            }
+        };
+        if let Some(sha) = &part.sha256 {
+            self.valid(sha, Code::Unsafe, "sha256", values::sha256)?;
+        }
+        if tos && !accept_tos {
+            let span = part.miniconda.as_ref().map_or(version.span, |m| m.span);
+            self.push(
+                Diag::error(
+                    Code::MinicondaTos,
+                    span,
+                    format!("the build would stop at Anaconda's Terms of Service: `{installer}` refuses non-interactive use of the default channels until they are accepted"),
+                    "needs the terms accepted",
+                )
+                .with_help(tos_help(&installers, &version.value)),
+            );
+            return None;
+        }
+        let base_url = self
+            .part()
+            .mirrors
+            .as_ref()
+            .and_then(|m| m.miniconda.clone())
+            .map_or_else(|| MINICONDA_URL.to_owned(), |m| m.value.trim_end_matches('/').to_owned());
+        let minor: u32 = version.value.split('.').nth(1).and_then(|m| m.parse().ok()).unwrap_or(0);
+        Some(Python {
+            version: version.value.clone(),
+            installer_url: format!("{base_url}/{installer}"),
+            installer,
+            installer_sha256: sha256,
+            accept_tos: accept_tos && tos,
+            prefix: MINICONDA_PREFIX.to_owned(),
+            numpy_below_2: minor <= 12,
+        })
+    }
+}
+
+/// The installer a spec gets without `miniconda=`: one that needs no terms accepted and whose
+/// sha256 the tables know, else one that needs no terms, else the newest.
+fn default_installer<'a>(installers: &[&'a compat::MinicondaInstaller]) -> Option<&'a compat::MinicondaInstaller> {
+    let newest = |wanted: &dyn Fn(&compat::MinicondaInstaller) -> bool| installers.iter().copied().find(|i| wanted(i));
+    newest(&|i| !i.tos && i.sha256.is_some()).or_else(|| newest(&|i| !i.tos)).or_else(|| installers.first().copied())
+}
+
+/// How to name an installer the tables know for `python`.
+fn installer_help(installers: &[&compat::MinicondaInstaller], python: &str) -> String {
+    match default_installer(installers) {
+        Some(i) => format!("write `miniconda=\"{}\"`, or leave `miniconda` out to get it from the tables", i.installer),
+        None => format!("the tables know no installer for Python {python}: `dlspec compat miniconda` lists them"),
+    }
+}
+
+/// How to get past the Terms of Service: accept them, or pick an installer from before them.
+fn tos_help(installers: &[&compat::MinicondaInstaller], python: &str) -> String {
+    let accept = "read https://www.anaconda.com/legal/terms/terms-of-service and add `accept-tos=#true` to `python`";
+    match installers.iter().find(|i| !i.tos) {
+        Some(older) => {
+            format!("{accept}, or name an installer from before the terms: `miniconda=\"{}\"`", older.installer)
+        }
+        None => format!("{accept}; every installer the tables know for Python {python} needs the terms"),
+    }
+}
+
+/// Whether an installer's conda (from its file name) ships the terms-of-service plugin (25.1.1+).
+fn conda_needs_tos(file: &str) -> bool {
+    let version = file.split('_').nth(1).and_then(|rest| rest.split("-Linux").next()).unwrap_or("");
+    compare(version, "25.1.1").is_ge() && compat::Version::parse(version).is_some()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn terms() {
+        assert!(conda_needs_tos("Miniconda3-py311_25.9.1-1-Linux-x86_64.sh"));
+        assert!(!conda_needs_tos("Miniconda3-py38_23.11.0-2-Linux-x86_64.sh"));
+    }
+}
