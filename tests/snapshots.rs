@@ -1,10 +1,15 @@
-//! Snapshots of every generated file of the seed images and the CPU image.
+//! Snapshots of every generated file of the seed images, the CPU image and an image of each
+//! framework the registry added since (JAX, PaddlePaddle).
 
 mod common;
 
 use dlspec::{plan, render::Templates};
 
 fn snapshot_image(dir: &str) {
+    snapshot_image_as(dir.split('/').next().unwrap(), dir);
+}
+
+fn snapshot_image_as(name: &str, dir: &str) {
     let sources = common::repo_specs();
     let (mut images, diags) = dlspec::analyze(&sources);
     dlspec::lock::attach(&common::root().join("specs"), &mut images);
@@ -20,7 +25,7 @@ fn snapshot_image(dir: &str) {
     let mut settings = insta::Settings::clone_current();
     settings.set_prepend_module_to_snapshot(false);
     settings.set_snapshot_path("snapshots/images");
-    settings.bind(|| insta::assert_snapshot!(dir.split('/').next().unwrap(), text));
+    settings.bind(|| insta::assert_snapshot!(name, text));
 }
 
 #[test]
@@ -36,6 +41,17 @@ fn tensorflow_seed_image() {
 #[test]
 fn cpu_image() {
     snapshot_image("pytorch-cpu/2.3.0-python3.10-cpu-ubuntu22.04");
+}
+
+#[test]
+fn jax_image() {
+    snapshot_image_as("jax", "platform/jax/0.6.2-python3.11-cuda12.6.3-runtime-ubuntu22.04");
+}
+
+#[test]
+fn paddle_images() {
+    snapshot_image_as("paddle", "platform/paddle/2.6.2-python3.10-cuda11.8.0-cudnn8-devel-ubuntu22.04");
+    snapshot_image_as("paddle3", "platform/paddle3/3.0.0-python3.11-cuda12.6.3-devel-ubuntu22.04");
 }
 
 #[test]
