@@ -222,6 +222,24 @@ impl Cx<'_> {
             .max_by(|a, b| cuda_of_variant(a).cmp(&cuda_of_variant(b)))
     }
 
+    /// Why the base's cuDNN cannot serve a framework built with cuDNN `built` (`major.minor`),
+    /// which loads a cuDNN of the same major and an equal or newer minor only: none when it can.
+    #[must_use]
+    pub fn base_cudnn_problem(&self, built: &str) -> Option<String> {
+        let base = &self.base.base;
+        let built_major = built.split('.').next().unwrap_or_default();
+        match (&base.cudnn, &base.cudnn_version) {
+            (None, _) => Some("the base has no cuDNN".to_owned()),
+            (Some(major), _) if major != built_major => {
+                Some(format!("the base's cuDNN {major} is not the cuDNN {built} it was built with"))
+            }
+            (Some(_), Some(full)) if major_minor(full) < major_minor(built) => {
+                Some(format!("the base's cuDNN {full} is older than the cuDNN {built} it was built with"))
+            }
+            _ => None,
+        }
+    }
+
     /// Notes that the base's cuDNN is a second copy next to the one the framework installs.
     pub fn duplicate_cudnn_note(&mut self, why: &str) {
         let span = self.base.span;

@@ -293,16 +293,7 @@ impl Paddle {
             return false;
         }
         let needed_major = build.cudnn.split('.').next().unwrap_or_default();
-        let problem = match (&base.cudnn, &base.cudnn_version) {
-            (None, _) => Some("the base has no cuDNN".to_owned()),
-            (Some(major), _) if major != needed_major => {
-                Some(format!("the base's cuDNN {major} is not the cuDNN {} it was built with", build.cudnn))
-            }
-            (Some(_), Some(full)) if major_minor(full) < major_minor(&build.cudnn) => {
-                Some(format!("the base's cuDNN {full} is older than the cuDNN {} it was built with", build.cudnn))
-            }
-            _ => None,
-        };
+        let problem = cx.base_cudnn_problem(&build.cudnn);
         let Some(problem) = problem else { return true };
         let code = if base.cudnn.as_deref() == Some(needed_major) { Code::CudnnTooOld } else { Code::CudaMismatch };
         let fix = cx.satisfying_tags_help(&build.cudnn, &build.cuda);

@@ -168,16 +168,7 @@ impl Rules for Tensorflow {
             }
             // TensorFlow refuses a cuDNN of another major, or of the same major with an older minor
             // ("needs equal or higher minor version"); patch levels do not matter.
-            let base_cudnn_problem = match (&base.cudnn, &base.cudnn_version) {
-                (None, _) => Some("the base has no cuDNN".to_owned()),
-                (Some(major), _) if major != cudnn_major => {
-                    Some(format!("the base's cuDNN {major} is not the cuDNN {} it was built with", release.cudnn))
-                }
-                (Some(_), Some(full)) if major_minor(full) < major_minor(&release.cudnn) => {
-                    Some(format!("the base's cuDNN {full} is older than the cuDNN {} it was built with", release.cudnn))
-                }
-                _ => None,
-            };
+            let base_cudnn_problem = cx.base_cudnn_problem(&release.cudnn);
             if let Some(problem) = base_cudnn_problem {
                 if written_package.is_none() && and_cuda_installs {
                     // Upstream's install for this case: the pip cuDNN of `[and-cuda]` wins over the base's.
