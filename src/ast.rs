@@ -73,19 +73,19 @@ pub struct Part {
     /// `locale`.
     pub locale: Option<Spanned<String>>,
     /// `ssh`.
-    pub ssh: Option<SshPart>,
+    pub ssh: Option<Box<SshPart>>,
     /// `jupyter`.
-    pub jupyter: Option<JupyterPart>,
+    pub jupyter: Option<Box<JupyterPart>>,
     /// `tensorboard`.
-    pub tensorboard: Option<TensorBoardPart>,
+    pub tensorboard: Option<Box<TensorBoardPart>>,
     /// `mirrors`.
-    pub mirrors: Option<MirrorsPart>,
+    pub mirrors: Option<Box<MirrorsPart>>,
     /// `tag`.
     pub tag: Option<Spanned<String>>,
     /// `docker-run`.
-    pub docker_run: Option<DockerRunPart>,
+    pub docker_run: Option<Box<DockerRunPart>>,
     /// `kubernetes`.
-    pub kubernetes: Option<KubernetesPart>,
+    pub kubernetes: Option<Box<KubernetesPart>>,
     /// `matrix`.
     pub matrix: Option<Matrix>,
     /// `env NAME VALUE`, accumulated; a later layer's value of a name replaces an earlier one.
@@ -632,6 +632,13 @@ impl Merge for KubernetesPart {
         self.node_selector.extend(node_selector.iter().cloned());
         self.tolerations.extend(tolerations.iter().cloned());
         self.volumes.extend(volumes.iter().cloned());
+    }
+}
+
+/// Large parts that most layers leave out are boxed, so that a layer without them stays small.
+impl<T: Merge> Merge for Box<T> {
+    fn merge(&mut self, later: &Self) {
+        (**self).merge(later);
     }
 }
 

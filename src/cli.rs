@@ -316,7 +316,8 @@ fn count_line(errors: usize, warnings: usize) -> String {
 
 fn check(args: &CheckArgs) -> Result<u8, InputError> {
     let sources = source::discover(&args.common.specs)?;
-    let (images, diags) = crate::analyze(&sources);
+    let crate::Analysis { checked, diags, .. } = crate::analyze_catalog(&sources, None);
+    let images = &checked.entries;
     let reported = report(&sources, diags, args.common.deny_warnings, args.common.format, true);
     let failed = reported.failed();
     let specs = sources.iter().count();
@@ -337,7 +338,8 @@ fn check(args: &CheckArgs) -> Result<u8, InputError> {
 
 fn list(args: &ListArgs) -> Result<u8, InputError> {
     let sources = source::discover(&args.specs)?;
-    let (images, diags) = crate::analyze(&sources);
+    let crate::Analysis { checked, diags, .. } = crate::analyze_catalog(&sources, None);
+    let images = &checked.entries;
     // stdout is the list; errors go to stderr as text (or into the JSON document), warnings are
     // `dlspec check`'s business.
     let warnings = diags.warning_count();
@@ -362,25 +364,25 @@ fn list(args: &ListArgs) -> Result<u8, InputError> {
         eprintln!("note: the specs have {}; `dlspec check` shows them", count(warnings, "warning"));
     }
     let mut out = std::io::stdout().lock();
-    let width = |field: fn(&crate::model::Image) -> &str| images.iter().map(|i| field(i).len()).max();
-    let reference = width(|i| &i.reference).unwrap_or(0);
-    let base = width(|i| &i.base.image).unwrap_or(0);
-    for image in &images {
-        let _ = writeln!(out, "{:<reference$}  {:<base$}  {}", image.reference, image.base.image, image.dir);
+    let width = |field: fn(&crate::model::Entry) -> &str| images.iter().map(|i| field(i).len()).max();
+    let reference = width(crate::model::Entry::reference).unwrap_or(0);
+    let base = width(crate::model::Entry::base_image).unwrap_or(0);
+    for image in images.iter() {
+        let _ = writeln!(out, "{:<reference$}  {:<base$}  {}", image.reference(), image.base_image(), image.dir());
     }
     Ok(0)
 }
 
 /// One image of `dlspec list --format json`.
-fn list_entry(image: &crate::model::Image) -> Value {
+fn list_entry(image: &crate::model::Entry) -> Value {
     json!({
-        "reference": image.reference,
-        "name": image.name,
-        "tag": image.tag,
-        "base": image.base.image,
-        "gpu": image.base.gpu,
-        "dir": image.dir,
-        "spec": image.spec,
+        "reference": image.reference(),
+        "name": image.name(),
+        "tag": image.tag(),
+        "base": image.base_image(),
+        "gpu": image.gpu(),
+        "dir": image.dir(),
+        "spec": image.spec(),
     })
 }
 
@@ -422,7 +424,7 @@ fn compile(args: &CompileArgs) -> Result<u8, InputError> {
     let format = args.common.format;
     let command = if args.check { "compile --check" } else { "compile" };
     let sources = source::discover(&args.common.specs)?;
-    let crate::Analysis { mut images, catalog, diags } = crate::analyze_catalog(&sources);
+    let crate::Analysis { checked, diags, lock_messages } = crate::analyze_catalog(&sources, Some(&args.common.specs));
     let reported = report(&sources, diags, args.common.deny_warnings, format, !args.no_diagnostics);
     if reported.failed() {
         if format == Format::Json {
@@ -439,19 +441,20 @@ fn compile(args: &CompileArgs) -> Result<u8, InputError> {
     } else {
         args.common.specs.clone()
     };
-    for message in crate::lock::attach(&args.common.specs, &mut images) {
+    for message in lock_messages {
         eprintln!("warning: {message}");
     }
-    let templates_dir = args.templates.clone().or_else(|| catalog.templates.map(|t| specs_dir.join(t)));
+    let templates_dir =
+        args.templates.clone().or_else(|| checked.catalog.templates.as_ref().map(|t| specs_dir.join(t)));
     let templates = crate::render::Templates::load(templates_dir.as_deref())?;
-    let image_count = images.len();
+    let image_count = checked.entries.len();
     let out = &args.out;
     let json = format == Format::Json;
     if args.check {
         let mut stdout = std::io::stdout().lock();
         let mut listed = Vec::new();
         // Printed as found: the human report of a large catalog is never held whole.
-        let summary = crate::sync_out(images, &templates, out, Mode::Check, &mut |report| {
+        let summary = crate::sync_out(&checked, &templates, out, Mode::Check, &mut |report| {
             match report.state {
                 // A kept file (no longer generated, edited by hand) is the user's now.
                 Change::Kept => {}
@@ -516,7 +519,7 @@ fn compile(args: &CompileArgs) -> Result<u8, InputError> {
         return Ok(1);
     }
     let (mut overwritten, mut kept, mut foreign) = (Vec::new(), Vec::new(), Vec::new());
-    let summary = crate::sync_out(images, &templates, out, Mode::Write { force: args.force }, &mut |report| {
+    let summary = crate::sync_out(&checked, &templates, out, Mode::Write { force: args.force }, &mut |report| {
         let path = out.join(&report.path);
         match report.state {
             Change::Edited => overwritten.push(path),

@@ -141,12 +141,12 @@ impl Decoder<'_> {
                 timezone::NAME => part.timezone = self.single_string(node, spec),
                 locale::NAME => part.locale = self.single_string(node, spec),
                 tag::NAME => part.tag = self.single_string(node, spec),
-                ssh::NAME => part.ssh = Some(self.ssh(node)),
-                jupyter::NAME => part.jupyter = Some(self.jupyter(node)),
-                tensorboard::NAME => part.tensorboard = Some(self.tensorboard(node)),
-                mirrors::NAME => part.mirrors = Some(self.mirrors(node)),
-                docker_run::NAME => part.docker_run = Some(self.docker_run(node)),
-                kubernetes::NAME => part.kubernetes = Some(self.kubernetes(node)),
+                ssh::NAME => part.ssh = Some(Box::new(self.ssh(node))),
+                jupyter::NAME => part.jupyter = Some(Box::new(self.jupyter(node))),
+                tensorboard::NAME => part.tensorboard = Some(Box::new(self.tensorboard(node))),
+                mirrors::NAME => part.mirrors = Some(Box::new(self.mirrors(node))),
+                docker_run::NAME => part.docker_run = Some(Box::new(self.docker_run(node))),
+                kubernetes::NAME => part.kubernetes = Some(Box::new(self.kubernetes(node))),
                 matrix::NAME => part.matrix = Some(self.matrix(node)),
                 env::NAME => {
                     self.check_node(node, spec);
@@ -780,8 +780,8 @@ impl Decoder<'_> {
         match entry.name() {
             Some(key) => {
                 let key_end = key.span().offset() + key.span().len();
-                let start = (key_end + 1).min(span.end).max(span.start);
-                Span { start, ..span }
+                let start = (key_end + 1).min(span.end()).max(span.start());
+                Span::new(span.file, start, span.end())
             }
             None => span,
         }

@@ -30,73 +30,92 @@ pub mod schema;
 pub mod source;
 pub mod syntax;
 
-use std::sync::Arc;
-
 use camino::Utf8Path;
+pub use check::Checked;
 use diag::Diagnostics;
 use emit::{FileReport, Mode, Summary};
-use model::{Catalog, Image};
+use model::Image;
 use render::Templates;
 use source::{InputError, SourceMap};
 
 /// What the stages up to `check` make of a set of specs.
-#[derive(Debug)]
-pub struct Analysis {
-    /// The images, sorted by output directory.
-    pub images: Vec<Image>,
-    /// The settings of the whole catalog (`catalog`), defaults applied.
-    pub catalog: Catalog,
+pub struct Analysis<'s> {
+    /// The catalog: its settings and an entry per image, each image derived again on demand.
+    pub checked: Checked<'s>,
     /// Every problem found.
     pub diags: Diagnostics,
+    /// Which locks were left aside (stale or unreadable), when locks were attached.
+    pub lock_messages: Vec<String>,
 }
 
-/// Runs every stage up to `check` over the given sources: the images, or the problems.
+/// Runs every stage up to `check` over the given sources: every image, or the problems.
 #[must_use]
 pub fn analyze(sources: &SourceMap) -> (Vec<Image>, Diagnostics) {
-    let analysis = analyze_catalog(sources);
-    (analysis.images, analysis.diags)
+    let analysis = analyze_catalog(sources, None);
+    (analysis.checked.images(), analysis.diags)
 }
 
-/// Runs every stage up to `check`, keeping the catalog settings too.
+/// Runs every stage up to `check`, file by file and image by image on every core, keeping of each
+/// image only its [`Entry`](model::Entry). With `locks` (the specs path), each image gets its
+/// current lock attached.
 #[must_use]
-pub fn analyze_catalog(sources: &SourceMap) -> Analysis {
-    let mut diags = Diagnostics::default();
-    let mut decls = Vec::new();
-    let mut catalogs = Vec::new();
-    for (id, file) in sources.iter() {
-        if let Some(doc) = syntax::parse(id, file, &mut diags) {
-            let decoded = decode::decode(id, &doc, &mut diags);
-            decls.extend(decoded.decls);
-            catalogs.extend(decoded.catalogs);
+pub fn analyze_catalog<'s>(sources: &'s SourceMap, locks: Option<&Utf8Path>) -> Analysis<'s> {
+    let files: Vec<_> = sources.iter().collect();
+    let parsed = in_parallel(&files, 16, |chunk| {
+        let mut diags = Diagnostics::default();
+        let mut decoded = decode::Decoded::default();
+        for (id, file) in chunk {
+            if let Some(doc) = syntax::parse(*id, file, &mut diags) {
+                let file = decode::decode(*id, &doc, &mut diags);
+                decoded.decls.extend(file.decls);
+                decoded.catalogs.extend(file.catalogs);
+            }
         }
+        (decoded, diags)
+    });
+    let mut diags = Diagnostics::default();
+    let (mut decls, mut catalogs) = (Vec::new(), Vec::new());
+    for (decoded, chunk_diags) in parsed {
+        decls.extend(decoded.decls);
+        catalogs.extend(decoded.catalogs);
+        diags.extend(chunk_diags);
     }
     let catalog_part = resolve::catalog(&catalogs, &mut diags);
-    let instances = resolve::resolve(&decls, &mut diags);
-    let (images, catalog) = check::check(catalog_part, &instances, sources, &mut diags);
-    Analysis { images, catalog, diags }
+    let declarations = resolve::Declarations::new(decls, &mut diags);
+    let (checked, lock_messages) = check::check(catalog_part, declarations, sources, locks, &mut diags);
+    Analysis { checked, diags, lock_messages }
 }
 
 /// Renders the images and the catalog step by step into `out` (or, in [`Mode::Check`], compares
-/// them with it), holding one batch of rendered files at a time; `sink` gets every difference.
+/// them with it), deriving each image again from the specs when its files are rendered and
+/// holding one batch of rendered files at a time; `sink` gets every difference.
 ///
 /// # Errors
 /// As [`emit::sync`].
 pub fn sync_out(
-    images: Vec<Image>,
+    checked: &Checked<'_>,
     templates: &Templates,
     out: &Utf8Path,
     mode: Mode,
     sink: &mut dyn FnMut(FileReport),
 ) -> Result<Summary, InputError> {
-    let images: Arc<[Image]> = images.into();
-    let catalog = plan::Catalog::new(&images);
-    let steps = plan::steps(&images);
+    let entries = &checked.entries;
+    let catalog = plan::Catalog::new(entries);
+    let steps = plan::steps(entries);
     emit::sync(
         out,
         mode,
         &steps,
-        |step| plan::step_paths(*step, &images),
-        |step| plan::render_step(*step, &images, &catalog, templates),
+        |step| plan::step_paths(*step, entries),
+        |step| match *step {
+            plan::Step::Image(index) => {
+                let image = checked.image(index).ok_or_else(|| {
+                    InputError(format!("`{}` could not be derived again", entries[index].reference()))
+                })?;
+                plan::render_image(&image, templates)
+            }
+            plan::Step::Catalog(index) => plan::render_catalog(index, &catalog, templates),
+        },
         sink,
     )
 }

@@ -9,7 +9,7 @@ use minijinja::value::{Enumerator, Object, ObjectRepr, Serde};
 use minijinja::{Value, context};
 use serde::Serialize;
 
-use crate::model::Image;
+use crate::model::{Entry, Image, Shape};
 use crate::render::Templates;
 use crate::source::InputError;
 
@@ -36,10 +36,10 @@ struct Output {
     template: &'static str,
     path: &'static str,
     executable: bool,
-    wanted: fn(&Image) -> bool,
+    wanted: fn(&Shape) -> bool,
 }
 
-const fn always(_: &Image) -> bool {
+const fn always(_: &Shape) -> bool {
     true
 }
 
@@ -65,14 +65,9 @@ const IMAGE_OUTPUTS: &[Output] = &[
         template: "image/init/ssh/sshd_config.j2",
         path: "init/ssh/sshd_config",
         executable: false,
-        wanted: |i| i.ssh.is_some(),
+        wanted: |s| s.ssh,
     },
-    Output {
-        template: "image/init/motd/motd.sh.j2",
-        path: "init/motd/motd.sh",
-        executable: false,
-        wanted: |i| i.ssh.as_ref().is_some_and(|s| s.motd),
-    },
+    Output { template: "image/init/motd/motd.sh.j2", path: "init/motd/motd.sh", executable: false, wanted: |s| s.motd },
     Output { template: "image/init/bin/shutdown.j2", path: "init/bin/shutdown", executable: true, wanted: always },
     Output { template: "image/init/bin/selftest.j2", path: "init/bin/selftest", executable: true, wanted: always },
     Output {
@@ -85,7 +80,7 @@ const IMAGE_OUTPUTS: &[Output] = &[
         template: "image/init/jupyter/jupyter_config.py.j2",
         path: "init/jupyter/jupyter_config.py",
         executable: false,
-        wanted: |i| i.jupyter.is_some(),
+        wanted: |s| s.jupyter,
     },
     Output { template: "image/k8s/deployment.yaml.j2", path: "k8s/deployment.yaml", executable: false, wanted: always },
     Output {
@@ -99,14 +94,9 @@ const IMAGE_OUTPUTS: &[Output] = &[
         path: "k8s/service.yaml",
         executable: false,
         // A Service without ports is invalid.
-        wanted: |i| !i.ports.is_empty(),
+        wanted: |s| s.ports,
     },
-    Output {
-        template: "image/k8s/secret.yaml.j2",
-        path: "k8s/secret.yaml",
-        executable: false,
-        wanted: |i| i.ssh.as_ref().is_some_and(|s| s.password.is_some()),
-    },
+    Output { template: "image/k8s/secret.yaml.j2", path: "k8s/secret.yaml", executable: false, wanted: |s| s.secret },
     Output { template: "image/README.md.j2", path: "README.md", executable: false, wanted: always },
 ];
 
@@ -132,9 +122,9 @@ fn path_key(path: &str) -> String {
 /// Every step, in the order of the paths they produce: unless an image's directory is inside
 /// another's, the files of all steps come out in path order.
 #[must_use]
-pub fn steps(images: &[Image]) -> Vec<Step> {
+pub fn steps(entries: &[Entry]) -> Vec<Step> {
     let mut steps: Vec<(String, Step)> =
-        images.iter().enumerate().map(|(i, image)| (path_key(image.dir.as_str()), Step::Image(i))).collect();
+        entries.iter().enumerate().map(|(i, entry)| (path_key(entry.dir().as_str()), Step::Image(i))).collect();
     steps.extend(CATALOG_OUTPUTS.iter().enumerate().map(|(i, (_, path))| (path_key(path), Step::Catalog(i))));
     steps.sort_by(|a, b| a.0.cmp(&b.0));
     steps.into_iter().map(|(_, step)| step).collect()
@@ -142,13 +132,13 @@ pub fn steps(images: &[Image]) -> Vec<Step> {
 
 /// The paths a step produces, in path order, without rendering anything.
 #[must_use]
-pub fn step_paths(step: Step, images: &[Image]) -> Vec<Utf8PathBuf> {
+pub fn step_paths(step: Step, entries: &[Entry]) -> Vec<Utf8PathBuf> {
     match step {
         Step::Image(i) => {
-            let image = &images[i];
+            let entry = &entries[i];
             let mut paths: Vec<Utf8PathBuf> =
-                IMAGE_OUTPUTS.iter().filter(|o| (o.wanted)(image)).map(|o| image.dir.join(o.path)).collect();
-            paths.extend(locked_layers(image).map(|layer| image.dir.join("pip").join(&layer.file)));
+                IMAGE_OUTPUTS.iter().filter(|o| (o.wanted)(&entry.shape)).map(|o| entry.dir().join(o.path)).collect();
+            paths.extend(entry.locked_layers().map(|file| entry.dir().join("pip").join(file)));
             paths.sort_by_cached_key(|p| path_key(p.as_str()));
             paths
         }
@@ -156,12 +146,7 @@ pub fn step_paths(step: Step, images: &[Image]) -> Vec<Utf8PathBuf> {
     }
 }
 
-/// The pip layers of the image's `dlspec lock`, each written to `pip/` for the Dockerfile to mount.
-fn locked_layers(image: &Image) -> impl Iterator<Item = &crate::lock::LockedLayer> {
-    image.lock.iter().flat_map(|lock| &lock.layers)
-}
-
-/// What the catalog templates see: every image and the bake groups.
+/// What the catalog templates see: an entry per image (`images`) and the bake groups.
 pub struct Catalog {
     images: Value,
     groups: Value,
@@ -176,39 +161,35 @@ struct Group {
 }
 
 impl Catalog {
-    /// The catalog of `images`, each converted for the templates only when a template reaches it,
-    /// so that no copy of the whole catalog is held while the catalog files render.
+    /// The catalog of `entries`, each converted for the templates only when a template reaches
+    /// it, so that no copy of the whole catalog is held while the catalog files render.
     #[must_use]
-    pub fn new(images: &Arc<[Image]>) -> Self {
-        Self::with(Value::from_object(LazyImages(Arc::clone(images))), images)
-    }
-
-    fn with(listed: Value, images: &[Image]) -> Self {
+    pub fn new(entries: &Arc<[Entry]>) -> Self {
         let mut groups: BTreeMap<&str, Group> = BTreeMap::new();
-        for image in images {
-            let group = groups.entry(&image.name).or_insert_with(|| Group {
-                name: image.name.clone(),
-                slug: crate::model::bake_group(&image.name),
+        for entry in entries.iter() {
+            let group = groups.entry(entry.name()).or_insert_with(|| Group {
+                name: entry.name().to_owned(),
+                slug: crate::model::bake_group(entry.name()),
                 targets: Vec::new(),
             });
-            group.targets.push(image.slug.clone());
+            group.targets.push(entry.slug().to_owned());
         }
         let groups: Vec<Group> = groups.into_values().collect();
-        Self { images: listed, groups: Value::from(Serde(&groups)) }
+        Self { images: Value::from_object(LazyEntries(Arc::clone(entries))), groups: Value::from(Serde(&groups)) }
     }
 }
 
-/// The images as a template sequence that converts an image when the template reads it.
+/// The entries as a template sequence that converts an entry when the template reads it.
 #[derive(Debug)]
-struct LazyImages(Arc<[Image]>);
+struct LazyEntries(Arc<[Entry]>);
 
-impl Object for LazyImages {
+impl Object for LazyEntries {
     fn repr(self: &Arc<Self>) -> ObjectRepr {
         ObjectRepr::Seq
     }
 
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
-        self.0.get(key.as_usize()?).map(|image| Value::from(Serde(image)))
+        self.0.get(key.as_usize()?).map(|entry| Value::from(Serde(entry)))
     }
 
     fn enumerate(self: &Arc<Self>) -> Enumerator {
@@ -216,44 +197,44 @@ impl Object for LazyImages {
     }
 }
 
-/// Renders the files of one step, in path order.
+/// Renders the files of one image, in path order.
 ///
 /// # Errors
 /// When a template fails to render.
-pub fn render_step(
-    step: Step,
-    images: &[Image],
+pub fn render_image(image: &Image, templates: &Templates) -> Result<Vec<(Utf8PathBuf, PlannedFile)>, InputError> {
+    let context = context! { image => Serde(image), labels => Serde(image.kubernetes_labels()) };
+    let shape = image.shape();
+    let mut files = Vec::new();
+    for output in IMAGE_OUTPUTS.iter().filter(|o| (o.wanted)(&shape)) {
+        let text = templates.render(output.template, &context)?;
+        files.push((
+            image.dir.join(output.path),
+            PlannedFile { bytes: text.into_bytes(), executable: output.executable },
+        ));
+    }
+    for layer in image.lock.iter().flat_map(|lock| &lock.layers) {
+        files.push((
+            image.dir.join("pip").join(&layer.file),
+            PlannedFile { bytes: layer.text.clone().into_bytes(), executable: false },
+        ));
+    }
+    files.sort_by_cached_key(|(path, _)| path_key(path.as_str()));
+    Ok(files)
+}
+
+/// Renders the catalog file at `index` of the catalog outputs.
+///
+/// # Errors
+/// When a template fails to render.
+pub fn render_catalog(
+    index: usize,
     catalog: &Catalog,
     templates: &Templates,
 ) -> Result<Vec<(Utf8PathBuf, PlannedFile)>, InputError> {
-    match step {
-        Step::Image(i) => {
-            let image = &images[i];
-            let context = context! { image => Serde(image), labels => Serde(image.kubernetes_labels()) };
-            let mut files = Vec::new();
-            for output in IMAGE_OUTPUTS.iter().filter(|o| (o.wanted)(image)) {
-                let text = templates.render(output.template, &context)?;
-                files.push((
-                    image.dir.join(output.path),
-                    PlannedFile { bytes: text.into_bytes(), executable: output.executable },
-                ));
-            }
-            for layer in locked_layers(image) {
-                files.push((
-                    image.dir.join("pip").join(&layer.file),
-                    PlannedFile { bytes: layer.text.clone().into_bytes(), executable: false },
-                ));
-            }
-            files.sort_by_cached_key(|(path, _)| path_key(path.as_str()));
-            Ok(files)
-        }
-        Step::Catalog(i) => {
-            let (template, path) = CATALOG_OUTPUTS[i];
-            let context = context! { images => catalog.images.clone(), groups => catalog.groups.clone() };
-            let text = templates.render(template, &context)?;
-            Ok(vec![(Utf8PathBuf::from(path), PlannedFile { bytes: text.into_bytes(), executable: false })])
-        }
-    }
+    let (template, path) = CATALOG_OUTPUTS[index];
+    let context = context! { images => catalog.images.clone(), groups => catalog.groups.clone() };
+    let text = templates.render(template, &context)?;
+    Ok(vec![(Utf8PathBuf::from(path), PlannedFile { bytes: text.into_bytes(), executable: false })])
 }
 
 /// Renders every file of every image and the catalog, all in memory (for tests and tools; `compile`
@@ -262,12 +243,16 @@ pub fn render_step(
 /// # Errors
 /// When a template fails to render.
 pub fn plan(images: &[Image], templates: &Templates) -> Result<Plan, InputError> {
-    let catalog = Catalog::with(Value::from(Serde(images)), images);
-    let steps = steps(images);
+    let entries: Arc<[Entry]> = images.iter().map(Entry::of).collect();
+    let catalog = Catalog::new(&entries);
+    let steps = steps(&entries);
     let rendered = crate::in_parallel(&steps, 8, |chunk| {
         let mut files = Vec::new();
         for step in chunk {
-            files.extend(render_step(*step, images, &catalog, templates)?);
+            files.extend(match *step {
+                Step::Image(i) => render_image(&images[i], templates)?,
+                Step::Catalog(i) => render_catalog(i, &catalog, templates)?,
+            });
         }
         Ok::<_, InputError>(files)
     });

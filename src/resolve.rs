@@ -1,9 +1,11 @@
 //! Resolve: declarations → image instances. Applies profiles (`use`, later wins, the image last),
-//! and expands each `matrix` into its combinations minus `exclude`.
+//! and expands each `matrix` into its combinations minus `exclude`, one instance at a time.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use crate::ast::{Axis, BasePart, CatalogPart, CudaPart, Decl, DeclKind, FrameworkPart, Part, PythonPart, Spanned};
+use crate::ast::{
+    Axis, BasePart, CatalogPart, CudaPart, Decl, DeclKind, FrameworkPart, Matrix, Part, PythonPart, Spanned,
+};
 use crate::diag::{Code, Diag, Diagnostics, did_you_mean};
 
 /// One image to build: an image declaration with its profiles applied, for one matrix combination.
@@ -15,6 +17,18 @@ pub struct Instance {
     pub part: Part,
     /// The matrix values of this combination, in axis order; empty without a matrix.
     pub combination: Vec<(Axis, Spanned<String>)>,
+    /// Where the instance comes from, to derive it again with [`Declarations::instance`].
+    pub origin: InstanceOrigin,
+}
+
+/// An image declaration (its index among [`Declarations::images`]) and one combination of its
+/// matrix (the index in the full product of the axes, first axis slowest; 0 without a matrix).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InstanceOrigin {
+    /// The image declaration.
+    pub image: usize,
+    /// The combination.
+    pub combination: u64,
 }
 
 /// The one `catalog` node of all files; a second one is an error that points at both.
@@ -30,61 +44,206 @@ pub fn catalog<'a>(catalogs: &'a [CatalogPart], diags: &mut Diagnostics) -> Opti
     Some(first)
 }
 
-/// Resolves every image of every file.
-pub fn resolve(decls: &[Decl], diags: &mut Diagnostics) -> Vec<Instance> {
-    let mut profiles: BTreeMap<&str, &Decl> = BTreeMap::new();
-    let mut images: BTreeMap<&str, &Decl> = BTreeMap::new();
-    for decl in decls {
-        let table = match decl.kind {
-            DeclKind::Image => &mut images,
-            DeclKind::Profile => &mut profiles,
+/// The declarations of every spec file, indexed: profiles by name, and the images in order (the
+/// first of each name). Instances are made from them one at a time, never all at once.
+#[derive(Debug, Default)]
+pub struct Declarations {
+    decls: Vec<Decl>,
+    profiles: BTreeMap<String, usize>,
+    images: Vec<usize>,
+}
+
+impl Declarations {
+    /// Indexes `decls`; reports names declared twice.
+    #[must_use]
+    pub fn new(decls: Vec<Decl>, diags: &mut Diagnostics) -> Self {
+        let mut profiles = BTreeMap::new();
+        let mut image_names: HashMap<&str, usize> = HashMap::new();
+        let mut images = Vec::new();
+        for (index, decl) in decls.iter().enumerate() {
+            let first = match decl.kind {
+                DeclKind::Image => image_names.get(decl.name.value.as_str()).copied(),
+                DeclKind::Profile => profiles.get(decl.name.value.as_str()).copied(),
+            };
+            if let Some(first) = first {
+                let keyword = decl.kind.keyword();
+                diags.push(
+                    Diag::error(
+                        Code::DuplicateName,
+                        decl.name.span,
+                        format!("{keyword} `{}` is defined twice", decl.name.value),
+                        "defined again here",
+                    )
+                    .with_label(decls[first].name.span, "first defined here")
+                    .with_help(format!("rename one of them; {keyword} names are unique across all spec files")),
+                );
+                continue;
+            }
+            match decl.kind {
+                DeclKind::Image => {
+                    image_names.insert(&decl.name.value, index);
+                    images.push(index);
+                }
+                DeclKind::Profile => {
+                    profiles.insert(decl.name.value.clone(), index);
+                }
+            }
+        }
+        drop(image_names);
+        Self { decls, profiles, images }
+    }
+
+    /// The number of image declarations.
+    #[must_use]
+    pub fn images(&self) -> usize {
+        self.images.len()
+    }
+
+    /// Calls `each` with every instance of image declaration `image`, one at a time; reports the
+    /// problems of its profiles and matrix, and adds the profiles it uses to `used`.
+    pub fn expand(
+        &self,
+        image: usize,
+        used: &mut BTreeSet<usize>,
+        diags: &mut Diagnostics,
+        mut each: impl FnMut(Instance, &mut Diagnostics),
+    ) {
+        let decl = &self.decls[self.images[image]];
+        let errors = diags.error_count();
+        let mut part = self.merged(decl, used, diags);
+        let Some(matrix) = part.matrix.take() else {
+            each(
+                Instance {
+                    name: decl.name.clone(),
+                    part,
+                    combination: Vec::new(),
+                    origin: InstanceOrigin { image, combination: 0 },
+                },
+                diags,
+            );
+            return;
         };
-        if let Some(first) = table.get(decl.name.value.as_str()) {
-            let keyword = decl.kind.keyword();
+        check_excludes(&matrix, diags);
+        if matrix.axes.is_empty() {
+            diags.push(
+                Diag::error(Code::MatrixEmpty, matrix.node, "this matrix has no axes", "empty matrix")
+                    .with_help("add an axis with its values, like `python \"3.10\" \"3.11\"`, or remove the matrix"),
+            );
+            return;
+        }
+        let mut made = false;
+        for combination in 0..combinations(&matrix) {
+            let origin = InstanceOrigin { image, combination };
+            if let Some(instance) = instance_of(&decl.name, &part, &matrix, origin, diags) {
+                made = true;
+                each(instance, diags);
+            }
+        }
+        if !made && diags.error_count() == errors {
             diags.push(
                 Diag::error(
-                    Code::DuplicateName,
-                    decl.name.span,
-                    format!("{keyword} `{}` is defined twice", decl.name.value),
-                    "defined again here",
+                    Code::MatrixEmpty,
+                    matrix.node,
+                    "every combination of this matrix is excluded",
+                    "empty matrix",
                 )
-                .with_label(first.name.span, "first defined here")
-                .with_help(format!("rename one of them; {keyword} names are unique across all spec files")),
+                .with_help("remove an `exclude`, or the matrix"),
             );
-        } else {
-            table.insert(&decl.name.value, decl);
         }
     }
-    let mut instances = Vec::new();
-    let mut used = BTreeSet::new();
-    for decl in decls.iter().filter(|d| d.kind == DeclKind::Image) {
-        if !std::ptr::eq(images[decl.name.value.as_str()], decl) {
-            continue;
+
+    /// The instance at `origin` again, as [`Self::expand`] made it (without its diagnostics).
+    #[must_use]
+    pub fn instance(&self, origin: InstanceOrigin) -> Option<Instance> {
+        let decl = &self.decls[*self.images.get(origin.image)?];
+        let mut quiet = Diagnostics::default();
+        let mut part = self.merged(decl, &mut BTreeSet::new(), &mut quiet);
+        let Some(matrix) = part.matrix.take() else {
+            return Some(Instance { name: decl.name.clone(), part, combination: Vec::new(), origin });
+        };
+        instance_of(&decl.name, &part, &matrix, origin, &mut quiet)
+    }
+
+    /// Warns of every profile that no image uses (`used`: what [`Self::expand`] collected).
+    pub fn report_unused(&self, used: &BTreeSet<usize>, diags: &mut Diagnostics) {
+        for (name, &index) in &self.profiles {
+            if !used.contains(&index) {
+                diags.push(
+                    Diag::warning(
+                        Code::UnusedProfile,
+                        self.decls[index].name.span,
+                        format!("profile `{name}` is used by no image"),
+                        "unused profile",
+                    )
+                    .with_help(format!(
+                        "add `use \"{name}\"` to an image, or delete the profile (its values are only checked through images)"
+                    )),
+                );
+            }
         }
+    }
+
+    /// The image's settings: its profiles (each with its own first), then its own body.
+    fn merged(&self, decl: &Decl, used: &mut BTreeSet<usize>, diags: &mut Diagnostics) -> Part {
         let mut merged = Part::default();
-        let mut stack = Vec::new();
-        apply_uses(&decl.body, &profiles, &mut merged, &mut stack, &mut used, diags);
+        self.apply_uses(&decl.body, &mut merged, &mut Vec::new(), used, diags);
         if let Some(conflict) = merged.merge(&decl.body) {
             framework_conflict(conflict, diags);
         }
-        expand(&decl.name, merged, diags, &mut instances);
+        merged
     }
-    for (name, profile) in &profiles {
-        if !used.contains(name) {
-            diags.push(
-                Diag::warning(
-                    Code::UnusedProfile,
-                    profile.name.span,
-                    format!("profile `{name}` is used by no image"),
-                    "unused profile",
-                )
-                .with_help(format!(
-                    "add `use \"{name}\"` to an image, or delete the profile (its values are only checked through images)"
-                )),
-            );
+
+    /// Merges the profiles `part` uses (each with its own profiles first) into `merged`.
+    fn apply_uses(
+        &self,
+        part: &Part,
+        merged: &mut Part,
+        stack: &mut Vec<usize>,
+        used: &mut BTreeSet<usize>,
+        diags: &mut Diagnostics,
+    ) {
+        for name in &part.uses {
+            let Some(&index) = self.profiles.get(name.value.as_str()) else {
+                let names: Vec<&str> = self.profiles.keys().map(String::as_str).collect();
+                let help = if names.is_empty() {
+                    "define it with `profile \"NAME\" { … }` in any spec file".to_owned()
+                } else {
+                    did_you_mean(&name.value, &names, "the profiles are")
+                };
+                diags.push(
+                    Diag::error(
+                        Code::UnknownProfile,
+                        name.span,
+                        format!("unknown profile `{}`", name.value),
+                        "unknown profile",
+                    )
+                    .with_help(help),
+                );
+                continue;
+            };
+            let profile = &self.decls[index];
+            if stack.contains(&index) {
+                diags.push(
+                    Diag::error(
+                        Code::ProfileCycle,
+                        name.span,
+                        format!("profile `{}` uses itself through `use`", name.value),
+                        "cycle closes here",
+                    )
+                    .with_label(profile.name.span, "profile defined here")
+                    .with_help("remove one `use` of the cycle"),
+                );
+                continue;
+            }
+            used.insert(index);
+            stack.push(index);
+            self.apply_uses(&profile.body, merged, stack, used, diags);
+            if let Some(conflict) = merged.merge(&profile.body) {
+                framework_conflict(conflict, diags);
+            }
+            stack.pop();
         }
     }
-    instances
 }
 
 fn framework_conflict(conflict: crate::ast::FrameworkConflict, diags: &mut Diagnostics) {
@@ -100,64 +259,9 @@ fn framework_conflict(conflict: crate::ast::FrameworkConflict, diags: &mut Diagn
     );
 }
 
-/// Merges the profiles `part` uses (each with its own profiles first) into `merged`.
-fn apply_uses<'a>(
-    part: &Part,
-    profiles: &BTreeMap<&str, &'a Decl>,
-    merged: &mut Part,
-    stack: &mut Vec<&'a str>,
-    used_profiles: &mut BTreeSet<&'a str>,
-    diags: &mut Diagnostics,
-) {
-    for used in &part.uses {
-        let Some(profile) = profiles.get(used.value.as_str()) else {
-            let names: Vec<&str> = profiles.keys().copied().collect();
-            let help = if names.is_empty() {
-                "define it with `profile \"NAME\" { … }` in any spec file".to_owned()
-            } else {
-                did_you_mean(&used.value, &names, "the profiles are")
-            };
-            diags.push(
-                Diag::error(
-                    Code::UnknownProfile,
-                    used.span,
-                    format!("unknown profile `{}`", used.value),
-                    "unknown profile",
-                )
-                .with_help(help),
-            );
-            continue;
-        };
-        if stack.contains(&profile.name.value.as_str()) {
-            diags.push(
-                Diag::error(
-                    Code::ProfileCycle,
-                    used.span,
-                    format!("profile `{}` uses itself through `use`", used.value),
-                    "cycle closes here",
-                )
-                .with_label(profile.name.span, "profile defined here")
-                .with_help("remove one `use` of the cycle"),
-            );
-            continue;
-        }
-        used_profiles.insert(&profile.name.value);
-        stack.push(&profile.name.value);
-        apply_uses(&profile.body, profiles, merged, stack, used_profiles, diags);
-        if let Some(conflict) = merged.merge(&profile.body) {
-            framework_conflict(conflict, diags);
-        }
-        stack.pop();
-    }
-}
-
-/// One instance per matrix combination (or the image itself without a matrix).
-fn expand(name: &Spanned<String>, mut part: Part, diags: &mut Diagnostics, out: &mut Vec<Instance>) {
-    let Some(matrix) = part.matrix.take() else {
-        out.push(Instance { name: name.clone(), part, combination: Vec::new() });
-        return;
-    };
-    for (axis, values) in &matrix.excludes.iter().flatten().map(|(a, v)| (a, v)).collect::<Vec<_>>() {
+/// Reports the `exclude`s that name an axis or a value the matrix does not have.
+fn check_excludes(matrix: &Matrix, diags: &mut Diagnostics) {
+    for (axis, values) in matrix.excludes.iter().flatten() {
         match matrix.axes.iter().find(|(a, _)| a.value == axis.value) {
             None => diags.push(
                 Diag::error(
@@ -187,49 +291,43 @@ fn expand(name: &Spanned<String>, mut part: Part, diags: &mut Diagnostics, out: 
             Some(_) => {}
         }
     }
-    let mut combinations: Vec<Vec<(Axis, Spanned<String>)>> = vec![Vec::new()];
-    for (axis, values) in &matrix.axes {
-        combinations = combinations
-            .into_iter()
-            .flat_map(|combo| {
-                values.iter().map(move |v| {
-                    let mut next = combo.clone();
-                    next.push((axis.value, v.clone()));
-                    next
-                })
-            })
-            .collect();
+}
+
+/// The size of the full product of the matrix's axes.
+fn combinations(matrix: &Matrix) -> u64 {
+    matrix.axes.iter().fold(1u64, |product, (_, values)| product.saturating_mul(values.len() as u64))
+}
+
+/// The instance of combination `origin.combination` of `matrix`: `None` when it is excluded or an
+/// axis does not fit the image (reported).
+fn instance_of(
+    name: &Spanned<String>,
+    part: &Part,
+    matrix: &Matrix,
+    origin: InstanceOrigin,
+    diags: &mut Diagnostics,
+) -> Option<Instance> {
+    let mut rest = origin.combination;
+    let mut combination = Vec::with_capacity(matrix.axes.len());
+    for (axis, values) in matrix.axes.iter().rev() {
+        let count = values.len() as u64;
+        let value = values.get(usize::try_from(rest % count.max(1)).ok()?)?;
+        rest /= count.max(1);
+        combination.push((axis.value, value.clone()));
     }
-    let before = out.len();
-    for combination in combinations {
-        let excluded = matrix.excludes.iter().any(|exclude| {
-            exclude
-                .iter()
-                .all(|(axis, value)| combination.iter().any(|(a, v)| *a == axis.value && v.value == value.value))
-        });
-        if excluded || combination.is_empty() {
-            continue;
-        }
-        let mut instance = part.clone();
-        let mut fits = true;
-        for (axis, value) in &combination {
-            fits &= apply_axis(&mut instance, *axis, value, diags);
-        }
-        if fits {
-            out.push(Instance { name: name.clone(), part: instance, combination });
-        }
+    combination.reverse();
+    let excluded = matrix.excludes.iter().any(|exclude| {
+        exclude.iter().all(|(axis, value)| combination.iter().any(|(a, v)| *a == axis.value && v.value == value.value))
+    });
+    if excluded {
+        return None;
     }
-    if matrix.axes.is_empty() {
-        diags.push(
-            Diag::error(Code::MatrixEmpty, matrix.node, "this matrix has no axes", "empty matrix")
-                .with_help("add an axis with its values, like `python \"3.10\" \"3.11\"`, or remove the matrix"),
-        );
-    } else if out.len() == before && !diags.has_errors() {
-        diags.push(
-            Diag::error(Code::MatrixEmpty, matrix.node, "every combination of this matrix is excluded", "empty matrix")
-                .with_help("remove an `exclude`, or the matrix"),
-        );
+    let mut instance = part.clone();
+    let mut fits = true;
+    for (axis, value) in &combination {
+        fits &= apply_axis(&mut instance, *axis, value, diags);
     }
+    fits.then(|| Instance { name: name.clone(), part: instance, combination, origin })
 }
 
 /// Sets one axis value on an instance; false when the axis cannot apply (reported).

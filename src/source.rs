@@ -8,28 +8,60 @@ use camino::{Utf8Path, Utf8PathBuf};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct FileId(pub u32);
 
-/// A byte range in one source file.
+/// A byte range in one source file: 12 bytes, as every value of the syntax tree carries one (a
+/// spec is at most [`MAX_SPEC_BYTES`], so offsets fit in 32 bits).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Span {
     /// The file.
     pub file: FileId,
     /// First byte.
-    pub start: usize,
+    pub start: u32,
     /// One past the last byte.
-    pub end: usize,
+    pub end: u32,
 }
 
 impl Span {
+    /// The span of bytes `start..end` of `file`.
+    #[must_use]
+    pub fn new(file: FileId, start: usize, end: usize) -> Self {
+        let offset = |at: usize| u32::try_from(at).unwrap_or(u32::MAX);
+        Self { file, start: offset(start), end: offset(end) }
+    }
+
     /// A span from a `miette` span of the file's parser.
     #[must_use]
     pub fn from_miette(file: FileId, span: miette::SourceSpan) -> Self {
-        Self { file, start: span.offset(), end: span.offset() + span.len() }
+        Self::new(file, span.offset(), span.offset() + span.len())
     }
 
     /// The `miette` form of this span.
     #[must_use]
     pub fn to_miette(self) -> miette::SourceSpan {
-        (self.start, self.end - self.start).into()
+        (self.start(), self.len()).into()
+    }
+
+    /// First byte.
+    #[must_use]
+    pub fn start(self) -> usize {
+        self.start as usize
+    }
+
+    /// One past the last byte.
+    #[must_use]
+    pub fn end(self) -> usize {
+        self.end as usize
+    }
+
+    /// Length in bytes.
+    #[must_use]
+    pub fn len(self) -> usize {
+        self.end().saturating_sub(self.start())
+    }
+
+    /// Whether it covers no byte.
+    #[must_use]
+    pub fn is_empty(self) -> bool {
+        self.len() == 0
     }
 }
 
@@ -110,7 +142,7 @@ impl SourceMap {
     #[must_use]
     pub fn snippet(&self, span: Span) -> &str {
         let text = &self.get(span.file).text;
-        text.get(span.start..span.end).unwrap_or("")
+        text.get(span.start()..span.end()).unwrap_or("")
     }
 }
 

@@ -23,7 +23,7 @@ pub fn parse(file: FileId, source: &SourceFile, diags: &mut Diagnostics) -> Opti
         diags.push(
             Diag::error(
                 Code::Syntax,
-                Span { file, start: too_deep.at, end: too_deep.at + width },
+                Span::new(file, too_deep.at, too_deep.at + width),
                 format!("{what} are nested more than {MAX_NESTING} levels deep"),
                 "too deep",
             )
@@ -56,7 +56,7 @@ pub fn parse(file: FileId, source: &SourceFile, diags: &mut Diagnostics) -> Opti
             }
             continue;
         }
-        let text = &source.text[span.start..span.end];
+        let text = &source.text[span.start()..span.end()];
         if let Some(keyword) = ["true", "false", "null"].into_iter().find(|k| text.trim() == *k) {
             diags.push(
                 Diag::error(
@@ -87,7 +87,7 @@ pub fn parse(file: FileId, source: &SourceFile, diags: &mut Diagnostics) -> Opti
 /// end of the file, else where KDL noticed it (`fallback`).
 fn unclosed(file: FileId, text: &str, fallback: Span) -> Diag {
     let help = "add the `}` that closes this block, indented like the line that opens it";
-    let span_at = |offset: usize| Span { file, start: offset, end: offset + 1 };
+    let span_at = |offset: usize| Span::new(file, offset, offset + 1);
     match open_braces(text) {
         Unclosed::Misplaced { open, close } => {
             Diag::error(Code::Syntax, span_at(open), "no closing `}` for this block", "not closed")
@@ -154,8 +154,8 @@ fn open_braces(text: &str) -> Unclosed {
 }
 
 fn clamp(span: Span, len: usize) -> Span {
-    let start = span.start.min(len);
-    Span { start, end: span.end.clamp(start, len), ..span }
+    let start = span.start().min(len);
+    Span::new(span.file, start, span.end().clamp(start, len))
 }
 
 fn lowercase_first(s: &str) -> String {

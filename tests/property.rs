@@ -16,9 +16,13 @@ fn analyze_and_render(text: &str) {
     for diag in diags.sorted(&sources) {
         for label in std::iter::once(&diag.primary).chain(&diag.secondary) {
             let span = label.span;
-            assert!(span.start <= span.end && span.end <= text.len(), "{}: span {span:?} outside the file", diag.code);
             assert!(
-                text.is_char_boundary(span.start) && text.is_char_boundary(span.end),
+                span.start <= span.end && span.end() <= text.len(),
+                "{}: span {span:?} outside the file",
+                diag.code
+            );
+            assert!(
+                text.is_char_boundary(span.start()) && text.is_char_boundary(span.end()),
                 "{}: span {span:?} splits a character",
                 diag.code
             );

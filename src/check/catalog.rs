@@ -3,13 +3,16 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
-use camino::Utf8PathBuf;
+use camino::Utf8Path;
 
-use super::services::SERVICES;
+use super::Place;
 use crate::diag::{Code, Diag, Diagnostics};
-use crate::model::Image;
-use crate::resolve::Instance;
+use crate::model::Entry;
+use crate::resolve::InstanceOrigin;
 use crate::source::Span;
+
+/// The images as the checks across them see them.
+type Images = [(Entry, Place, InstanceOrigin)];
 
 /// Orders text with numbers in it as people do: `python3.8` before `python3.10`.
 pub(super) fn natural_order(a: &str, b: &str) -> std::cmp::Ordering {
@@ -44,20 +47,23 @@ const CATALOG_FILES: &[&str] = &["README.md", "docker-bake.hcl", ".dlspec-manife
 /// No image directory takes a catalog file's name (case-insensitively: macOS and Windows disks)
 /// or lies inside another image's directory, where that image's `COPY init/` would ship it. One
 /// hash lookup per ancestor of each directory.
-fn output_paths(images: &[(Image, &Instance)], diags: &mut Diagnostics) {
-    let mut dirs: HashMap<&str, &Image> = HashMap::with_capacity(images.len());
-    for (image, _) in images {
-        dirs.entry(image.dir.as_str()).or_insert(image);
+fn output_paths(images: &Images, diags: &mut Diagnostics) {
+    let mut dirs: HashMap<&str, &Entry> = HashMap::with_capacity(images.len());
+    for (image, _, _) in images {
+        dirs.entry(image.dir().as_str()).or_insert(image);
     }
-    for (image, instance) in images {
-        let dir = image.dir.as_str();
+    for (image, place, _) in images {
+        let dir = image.dir().as_str();
         let top = dir.split('/').next().unwrap_or(dir);
         if let Some(file) = CATALOG_FILES.iter().find(|f| f.eq_ignore_ascii_case(top)) {
             diags.push(
                 Diag::error(
                     Code::OutputPath,
-                    instance.name.span,
-                    format!("image `{}` would be written to `out/{dir}`, over the catalog's `{file}`", image.reference),
+                    place.name,
+                    format!(
+                        "image `{}` would be written to `out/{dir}`, over the catalog's `{file}`",
+                        image.reference()
+                    ),
                     "takes a catalog file's name",
                 )
                 .with_help(format!("rename the image: `out/{file}` is the catalog's own file")),
@@ -68,17 +74,17 @@ fn output_paths(images: &[(Image, &Instance)], diags: &mut Diagnostics) {
                 diags.push(
                     Diag::error(
                         Code::OutputPath,
-                        instance.name.span,
+                        place.name,
                         format!(
                             "image `{}` would be written to `out/{dir}`, inside the directory of image `{}`",
-                            image.reference, outer.reference
+                            image.reference(), outer.reference()
                         ),
                         "directory inside another image's",
                     )
                     .with_help(format!(
                         "rename one of the images: `out/{}` is the build context of `{}`, whose `COPY init/` would ship \
                          files of the other",
-                        outer.dir, outer.reference
+                        outer.dir(), outer.reference()
                     )),
                 );
             }
@@ -88,29 +94,29 @@ fn output_paths(images: &[(Image, &Instance)], diags: &mut Diagnostics) {
 
 /// Every name `docker buildx bake` sees is one group or one target: the group `default`, a group
 /// per image name (mangled by [`crate::model::bake_group`]) and a target per image (its slug).
-fn bake_names(images: &[(Image, &Instance)], diags: &mut Diagnostics) {
+fn bake_names(images: &Images, diags: &mut Diagnostics) {
     // By bake name: who has it, where, and whether it is a target.
     let mut owners: HashMap<String, (String, Option<Span>, bool)> = HashMap::with_capacity(images.len() * 2 + 1);
     owners.insert("default".to_owned(), ("the group of every image".to_owned(), None, false));
     let mut groups_seen: HashSet<&str> = HashSet::with_capacity(images.len());
     let mut names = Vec::new();
-    for (image, instance) in images {
-        if groups_seen.insert(&image.name) {
-            let owner = format!("the group of image name `{}`", image.name);
-            names.push((crate::model::bake_group(&image.name), owner, instance, false));
+    for (image, place, _) in images {
+        if groups_seen.insert(image.name()) {
+            let owner = format!("the group of image name `{}`", image.name());
+            names.push((crate::model::bake_group(image.name()), owner, place, false));
         }
     }
-    let targets = images
-        .iter()
-        .map(|(image, instance)| (image.slug.clone(), format!("the target of `{}`", image.reference), instance, true));
-    for (bake_name, owner, instance, is_target) in names.into_iter().chain(targets) {
+    let targets = images.iter().map(|(image, place, _)| {
+        (image.slug().to_owned(), format!("the target of `{}`", image.reference()), place, true)
+    });
+    for (bake_name, owner, place, is_target) in names.into_iter().chain(targets) {
         match owners.get(&bake_name) {
             // Two images of one slug: `duplicate-output` reports them.
             Some((_, _, true)) if is_target => {}
             Some((first, first_span, _)) => {
                 let mut diag = Diag::error(
                     Code::BakeName,
-                    instance.name.span,
+                    place.name,
                     format!("docker-bake.hcl would give the name `{bake_name}` to both {first} and {owner}"),
                     "bake name taken",
                 )
@@ -124,51 +130,49 @@ fn bake_names(images: &[(Image, &Instance)], diags: &mut Diagnostics) {
                 diags.push(diag);
             }
             None => {
-                owners.insert(bake_name, (owner, Some(instance.name.span), is_target));
+                owners.insert(bake_name, (owner, Some(place.name), is_target));
             }
         }
     }
 }
 
 /// Checks across images: output directories, bake names, Kubernetes names and NodePorts are unique.
-pub(super) fn check(images: &[(Image, &Instance)], diags: &mut Diagnostics) {
+pub(super) fn check(images: &Images, diags: &mut Diagnostics) {
     output_paths(images, diags);
     bake_names(images, diags);
-    let mut dirs: BTreeMap<&Utf8PathBuf, &Instance> = BTreeMap::new();
-    let mut slugs: BTreeMap<&str, &Instance> = BTreeMap::new();
+    let mut dirs: BTreeMap<&Utf8Path, &Place> = BTreeMap::new();
+    let mut slugs: BTreeMap<&str, &Place> = BTreeMap::new();
     let mut node_ports: BTreeMap<u16, (Span, &str)> = BTreeMap::new();
     let mut shared_node_ports = BTreeSet::new();
-    for (image, instance) in images {
-        if let Some(first) = dirs.get(&image.dir) {
+    for (image, place, _) in images {
+        if let Some(first) = dirs.get(image.dir()) {
             diags.push(
                 Diag::error(
                     Code::DuplicateOutput,
-                    instance.name.span,
-                    format!("two images would be written to `out/{}`", image.dir),
+                    place.name,
+                    format!("two images would be written to `out/{}`", image.dir()),
                     "second image",
                 )
-                .with_label(first.name.span, "first image")
+                .with_label(first.name, "first image")
                 .with_help("give one of them another name, or a `tag` template that tells them apart (for a matrix, use every axis in the tag)"),
             );
             continue;
         }
-        dirs.insert(&image.dir, instance);
-        if let Some(first) = slugs.get(image.slug.as_str()) {
+        dirs.insert(image.dir(), place);
+        if let Some(first) = slugs.get(image.slug()) {
             diags.push(
                 Diag::error(
                     Code::DuplicateOutput,
-                    instance.name.span,
-                    format!("two images would share the Kubernetes name `{}`", image.slug),
+                    place.name,
+                    format!("two images would share the Kubernetes name `{}`", image.slug()),
                     "second image",
                 )
-                .with_label(first.name.span, "first image")
+                .with_label(first.name, "first image")
                 .with_help("rename one of the images"),
             );
         }
-        slugs.insert(&image.slug, instance);
-        let k8s = instance.part.kubernetes.as_ref();
-        let fixed = k8s.map(|k| SERVICES.iter().filter_map(|service| (service.node_port)(k)));
-        for port in fixed.into_iter().flatten() {
+        slugs.insert(image.slug(), place);
+        for port in &place.node_ports {
             match node_ports.get(&port.value) {
                 Some((first, owner)) if *first == port.span => {
                     if shared_node_ports.insert(port.span) {
@@ -178,7 +182,7 @@ pub(super) fn check(images: &[(Image, &Instance)], diags: &mut Diagnostics) {
                                 port.span,
                                 format!(
                                     "NodePort {} would be given to several images: `{owner}`, `{}`",
-                                    port.value, image.reference
+                                    port.value, image.reference()
                                 ),
                                 "one NodePort for several images",
                             )
@@ -189,7 +193,7 @@ pub(super) fn check(images: &[(Image, &Instance)], diags: &mut Diagnostics) {
                         );
                     }
                 }
-                Some((first, owner)) if *owner != image.reference => diags.push(
+                Some((first, owner)) if *owner != image.reference() => diags.push(
                     Diag::error(
                         Code::NodePort,
                         port.span,
@@ -201,7 +205,7 @@ pub(super) fn check(images: &[(Image, &Instance)], diags: &mut Diagnostics) {
                 ),
                 Some(_) => {}
                 None => {
-                    node_ports.insert(port.value, (port.span, &image.reference));
+                    node_ports.insert(port.value, (port.span, image.reference()));
                 }
             }
         }

@@ -17,62 +17,173 @@ mod python;
 mod services;
 pub(crate) mod values;
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
+use std::sync::Arc;
 
-use camino::Utf8PathBuf;
+use camino::{Utf8Path, Utf8PathBuf};
 
 pub use self::base::BaseInfo;
+use self::services::SERVICES;
 use crate::ast::{CatalogPart, FrameworkPart, Part, Spanned};
 use crate::compat::{self, Compat};
 use crate::diag::{Code, Diag, Diagnostics};
-use crate::model::{Catalog, Image, Origin, SelfTest};
-use crate::resolve::Instance;
+use crate::model::{Catalog, Entry, Image, Origin, SelfTest};
+use crate::resolve::{Declarations, Instance, InstanceOrigin};
 use crate::source::{SourceMap, Span};
 
-/// Checks the catalog settings and every instance; returns the images, sorted by output
-/// directory, and the catalog settings.
-pub fn check(
+/// The catalog after check: its settings and one [`Entry`] per image, sorted by output directory.
+/// Each image is derived again from the specs when it is needed ([`Self::image`]), so that
+/// memory holds the entries, not the images.
+pub struct Checked<'s> {
+    /// The catalog's settings.
+    pub catalog: Catalog,
+    /// One per image, sorted by output directory.
+    pub entries: Arc<[Entry]>,
+    origins: Vec<InstanceOrigin>,
+    declarations: Declarations,
+    settings: cluster::Settings,
+    sources: &'s SourceMap,
+    locks: Option<Utf8PathBuf>,
+}
+
+impl Checked<'_> {
+    /// The image of `entries[index]`, derived again as the check made it (its lock attached
+    /// when the check attached locks).
+    #[must_use]
+    pub fn image(&self, index: usize) -> Option<Image> {
+        let instance = self.declarations.instance(*self.origins.get(index)?)?;
+        let mut quiet = Diagnostics::default();
+        let mut checker = Checker {
+            compat: compat::get(),
+            instance: &instance,
+            diags: &mut quiet,
+            sources: self.sources,
+            settings: &self.settings,
+        };
+        let mut image = checker.image()?;
+        if let Some(specs) = &self.locks {
+            crate::lock::attach(specs, std::slice::from_mut(&mut image));
+        }
+        Some(image)
+    }
+
+    /// Every image, derived again: for commands and tests that want them all at once.
+    #[must_use]
+    pub fn images(&self) -> Vec<Image> {
+        (0..self.entries.len()).filter_map(|index| self.image(index)).collect()
+    }
+}
+
+/// Where an image comes from, for the checks across images.
+pub(crate) struct Place {
+    /// The image's name in its spec.
+    name: Span,
+    /// The NodePorts it asks for.
+    node_ports: Vec<Spanned<u16>>,
+}
+
+/// What the check of some image declarations found.
+#[derive(Default)]
+struct Found {
+    entries: Vec<(Entry, Place, InstanceOrigin)>,
+    diags: Diagnostics,
+    used_profiles: BTreeSet<usize>,
+    lock_messages: Vec<String>,
+}
+
+/// Checks the catalog settings and every instance of every image declaration (on every core, one
+/// instance at a time); returns the catalog with an entry per image, and the messages about
+/// locks left aside. With `locks` (the specs path), images get their current locks attached.
+pub fn check<'s>(
     catalog: Option<&CatalogPart>,
-    instances: &[Instance],
-    sources: &SourceMap,
+    declarations: Declarations,
+    sources: &'s SourceMap,
+    locks: Option<&Utf8Path>,
     diags: &mut Diagnostics,
-) -> (Vec<Image>, Catalog) {
+) -> (Checked<'s>, Vec<String>) {
     let compat = compat::get();
     let (catalog, settings) = cluster::settings(catalog, diags);
     let mut earlier_errors: Vec<Span> = diags.error_spans().collect();
     earlier_errors.sort_unstable();
-    let mut images: Vec<(Image, &Instance)> = Vec::new();
-    let (mut seen, mut seen_for): (HashSet<Diag>, Option<Span>) = (HashSet::new(), None);
-    for instance in instances {
+    let declared: Vec<usize> = (0..declarations.images()).collect();
+    let chunks = crate::in_parallel(&declared, 64, |chunk| {
+        let mut found = Found::default();
+        for &image in chunk {
+            check_declaration(image, &declarations, compat, sources, &settings, &earlier_errors, locks, &mut found);
+        }
+        found
+    });
+    let mut all = Found::default();
+    for found in chunks {
+        all.entries.extend(found.entries);
+        diags.extend(found.diags);
+        all.used_profiles.extend(found.used_profiles);
+        all.lock_messages.extend(found.lock_messages);
+    }
+    declarations.report_unused(&all.used_profiles, diags);
+    catalog::check(&all.entries, diags);
+    let mut entries = all.entries;
+    entries.sort_by(|a, b| catalog::natural_order(a.0.dir().as_str(), b.0.dir().as_str()));
+    let origins = entries.iter().map(|(_, _, origin)| *origin).collect();
+    let entries: Arc<[Entry]> = entries.into_iter().map(|(entry, _, _)| entry).collect();
+    let checked =
+        Checked { catalog, entries, origins, declarations, settings, sources, locks: locks.map(Utf8Path::to_path_buf) };
+    (checked, all.lock_messages)
+}
+
+/// Checks every instance of one image declaration into `found`.
+#[allow(clippy::too_many_arguments)]
+fn check_declaration(
+    image: usize,
+    declarations: &Declarations,
+    compat: &'static Compat,
+    sources: &SourceMap,
+    settings: &cluster::Settings,
+    earlier_errors: &[Span],
+    locks: Option<&Utf8Path>,
+    found: &mut Found,
+) {
+    // Combinations that differ only in values a diagnostic does not depend on raise it alike:
+    // once per image declaration.
+    let mut seen: HashSet<Diag> = HashSet::new();
+    let mut resolve_diags = Diagnostics::default();
+    declarations.expand(image, &mut found.used_profiles, &mut resolve_diags, |instance, resolve_diags| {
+        for diag in std::mem::take(resolve_diags).into_vec() {
+            if seen.insert(diag.clone()) {
+                found.diags.push(diag);
+            }
+        }
         let mut local = Diagnostics::default();
-        let image = Checker { compat, instance, diags: &mut local, sources, settings: &settings }.image();
+        let image = Checker { compat, instance: &instance, diags: &mut local, sources, settings }.image();
         // `python 3.10` already got a type error on `3.10`; "`python` needs a version" would repeat it.
-        local.retain(|d| d.code != Code::Missing || !error_follows_on_line(&earlier_errors, sources, d.primary.span));
+        local.retain(|d| d.code != Code::Missing || !error_follows_on_line(earlier_errors, sources, d.primary.span));
         // A Python the framework does not support is the error to fix; whether its Miniconda
         // needs the Terms of Service accepted is moot until then.
         let unsupported_python: Vec<Span> =
             local.iter().filter(|d| d.code == Code::Python).map(|d| d.primary.span).collect();
         local.retain(|d| d.code != Code::MinicondaTos || !unsupported_python.contains(&d.primary.span));
-        annotate_combination(instance, &mut local);
-        // Combinations that differ only in values a diagnostic does not depend on raise it alike:
-        // once per image declaration (its instances come one after the other).
-        if seen_for != Some(instance.name.span) {
-            seen.clear();
-            seen_for = Some(instance.name.span);
-        }
+        annotate_combination(&instance, &mut local);
         for diag in local.into_vec() {
             if seen.insert(diag.clone()) {
-                diags.push(diag);
+                found.diags.push(diag);
             }
         }
-        if let Some(image) = image {
-            images.push((image, instance));
+        let Some(mut image) = image else { return };
+        if let Some(specs) = locks {
+            found.lock_messages.extend(crate::lock::attach(specs, std::slice::from_mut(&mut image)));
+        }
+        let k8s = instance.part.kubernetes.as_deref();
+        let node_ports = k8s
+            .map(|k| SERVICES.iter().filter_map(|service| (service.node_port)(k)).cloned().collect())
+            .unwrap_or_default();
+        let place = Place { name: instance.name.span, node_ports };
+        found.entries.push((Entry::of(&image), place, instance.origin));
+    });
+    for diag in resolve_diags.into_vec() {
+        if seen.insert(diag.clone()) {
+            found.diags.push(diag);
         }
     }
-    catalog::check(&images, diags);
-    let mut images: Vec<Image> = images.into_iter().map(|(i, _)| i).collect();
-    images.sort_by(|a, b| catalog::natural_order(a.dir.as_str(), b.dir.as_str()));
-    (images, catalog)
 }
 
 /// Whether one of `errors` (sorted) starts after `node` on its line: when any does, the first after
@@ -86,7 +197,7 @@ fn error_follows_on_line(errors: &[Span], sources: &SourceMap, node: Span) -> bo
 fn follows_on_line(sources: &SourceMap, node: Span, later: Span) -> bool {
     node.file == later.file
         && later.start >= node.end
-        && sources.get(node.file).text.get(node.end..later.start).is_some_and(|gap| !gap.contains('\n'))
+        && sources.get(node.file).text.get(node.end()..later.start()).is_some_and(|gap| !gap.contains('\n'))
 }
 
 /// Names the matrix values a diagnostic points at (the part of the combination it depends on), so

@@ -44,7 +44,7 @@ impl<'a> Renderer<'a> {
         let mut report = self.report(diag);
         if self.too_wide(diag) {
             let file = self.sources.get(diag.primary.span.file);
-            let (line, column) = file.line_col(diag.primary.span.start);
+            let (line, column) = file.line_col(diag.primary.span.start());
             report.message = format!("{} (at {}:{line}:{column}: {})", report.message, file.path, diag.primary.text);
             report.labels.clear();
             report.related.clear();
@@ -60,7 +60,7 @@ impl<'a> Renderer<'a> {
         std::iter::once(&diag.primary).chain(&diag.secondary).any(|label| {
             let file = self.sources.get(label.span.file);
             let starts = file.line_starts();
-            [label.span.start, label.span.end].iter().any(|at| at - starts[file.line_of(*at)] > MAX_DRAWN_COLUMN)
+            [label.span.start(), label.span.end()].iter().any(|at| at - starts[file.line_of(*at)] > MAX_DRAWN_COLUMN)
         })
     }
 
@@ -78,14 +78,14 @@ impl<'a> Renderer<'a> {
 
     fn json_object<'d>(&'d self, diag: &'d Diag) -> JsonDiag<'d> {
         let file = self.sources.get(diag.primary.span.file);
-        let (line, column) = file.line_col(diag.primary.span.start);
-        let (end_line, end_column) = file.line_col(diag.primary.span.end);
+        let (line, column) = file.line_col(diag.primary.span.start());
+        let (end_line, end_column) = file.line_col(diag.primary.span.end());
         let labels = std::iter::once((&diag.primary, true))
             .chain(diag.secondary.iter().map(|l| (l, false)))
             .map(|(label, primary)| {
                 let f = self.sources.get(label.span.file);
-                let (line, column) = f.line_col(label.span.start);
-                let (end_line, end_column) = f.line_col(label.span.end);
+                let (line, column) = f.line_col(label.span.start());
+                let (end_line, end_column) = f.line_col(label.span.end());
                 JsonLabel { file: f.path.as_str(), line, column, end_line, end_column, text: &label.text, primary }
             })
             .collect();
