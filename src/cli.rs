@@ -508,11 +508,7 @@ fn compile(args: &CompileArgs) -> Result<u8, InputError> {
             line.push_str(&format!(", {} orphaned", summary.orphaned));
         }
         if summary.leftovers > 0 {
-            line.push_str(&format!(
-                ", {} left by an interrupted compile in `{}`",
-                summary.leftovers,
-                out.join(emit::WORK_DIR)
-            ));
+            line.push_str(&format!(", {} left by an interrupted compile", summary.leftovers));
         }
         eprintln!("{line} in `{out}`");
         eprintln!("hint: run `dlspec compile` and commit `{out}`");

@@ -63,7 +63,8 @@ pub enum Change {
     Foreign,
     /// A FIFO, socket, device or folder where a planned file goes: never read, never replaced.
     Special,
-    /// Left in `out/.dlspec-tmp/` by a compile that did not finish.
+    /// Left in `out/.dlspec-tmp/` by a compile that did not finish, or beside a generated file by
+    /// an older version's.
     Leftover,
 }
 
@@ -173,14 +174,21 @@ pub fn sync<T: Sync>(
     for batch in steps.chunks(BATCH) {
         let results = crate::in_parallel(batch, 1, |chunk| {
             let mut worker = Worker { dir: &dir, resolver: Resolver::new(out) };
-            let mut outcomes = Vec::new();
+            let (mut outcomes, mut leftovers) = (Vec::new(), Vec::new());
             for step in chunk {
-                outcomes.extend(worker.apply(render(step)?)?);
+                let (step_outcomes, step_leftovers) = worker.apply(render(step)?)?;
+                outcomes.extend(step_outcomes);
+                leftovers.extend(step_leftovers);
             }
-            Ok::<_, InputError>(outcomes)
+            Ok::<_, InputError>((outcomes, leftovers))
         });
         for result in results {
-            for outcome in result? {
+            let (outcomes, leftovers) = result?;
+            for path in leftovers {
+                summary.leftovers += 1;
+                sink(FileReport { path, state: Change::Leftover, diff: None });
+            }
+            for outcome in outcomes {
                 manifest.add(&outcome.path, &outcome.hash)?;
                 summary.files += 1;
                 match outcome.report {
@@ -570,8 +578,12 @@ struct Worker<'a> {
 
 impl Worker<'_> {
     /// Compares one step's files with `out/` and, when writing, journals then writes those that
-    /// differ.
-    fn apply(&mut self, files: Vec<(Utf8PathBuf, PlannedFile)>) -> Result<Vec<Outcome>, InputError> {
+    /// differ; returns them, and the temporary files of older versions found beside them
+    /// (removed when writing).
+    fn apply(
+        &mut self,
+        files: Vec<(Utf8PathBuf, PlannedFile)>,
+    ) -> Result<(Vec<Outcome>, Vec<Utf8PathBuf>), InputError> {
         let checking = self.dir.mode == Mode::Check;
         let mut outcomes = Vec::with_capacity(files.len());
         let mut journal = String::new();
@@ -618,6 +630,8 @@ impl Worker<'_> {
                 written: !checking,
             });
         }
+        let folders: Vec<&Utf8Path> = outcomes.iter().filter_map(|o| o.path.parent()).collect();
+        let leftovers = self.sweep(folders)?;
         if !journal.is_empty()
             && let Some(mut log) = self.dir.journal.as_ref()
         {
@@ -632,7 +646,35 @@ impl Worker<'_> {
                 _ => self.replace(&full, &file)?,
             }
         }
-        Ok(outcomes)
+        Ok((outcomes, leftovers))
+    }
+
+    /// The temporary files that older dlspec versions (before `.dlspec-tmp/`) created beside the
+    /// file they replaced
+    /// (`.dlspec-` and six letters or digits) in `folders` (relative to `out/`, each already
+    /// resolved without symlinks): a killed compile left them where `COPY init/` ships them.
+    /// Removed when writing.
+    fn sweep(&self, mut folders: Vec<&Utf8Path>) -> Result<Vec<Utf8PathBuf>, InputError> {
+        folders.sort_unstable();
+        folders.dedup();
+        let mut found = Vec::new();
+        for folder in folders {
+            let full = self.dir.out.join(folder);
+            // A folder that is not there yet holds nothing.
+            let Ok(entries) = full.read_dir_utf8() else { continue };
+            for entry in entries.flatten() {
+                let name = entry.file_name();
+                if !is_old_temp_name(name) || !entry.file_type().is_ok_and(|t| t.is_file()) {
+                    continue;
+                }
+                if matches!(self.dir.mode, Mode::Write { .. }) {
+                    std::fs::remove_file(entry.path())
+                        .map_err(|e| InputError(format!("cannot remove `{}`: {e}", entry.path())))?;
+                }
+                found.push(folder.join(name));
+            }
+        }
+        Ok(found)
     }
 
     /// Creates a new file with its final mode, and the folders it needs, each once.
@@ -664,6 +706,12 @@ impl Worker<'_> {
         drop(created);
         std::fs::rename(&temp, full).map_err(io)
     }
+}
+
+/// Whether `name` is a temporary file name of older dlspec versions: `.dlspec-` and six ASCII
+/// letters or digits (never a name dlspec generates or reserves).
+fn is_old_temp_name(name: &str) -> bool {
+    name.strip_prefix(".dlspec-").is_some_and(|rest| rest.len() == 6 && rest.bytes().all(|b| b.is_ascii_alphanumeric()))
 }
 
 /// How a file differs, and its content when it was read.

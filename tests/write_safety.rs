@@ -281,3 +281,26 @@ fn a_killed_compile_leaves_nothing_in_a_build_context_and_the_next_one_repairs_t
         std::fs::remove_dir_all(&out).unwrap();
     }
 }
+
+#[test]
+fn temporary_files_of_older_versions_in_an_image_are_flagged_and_removed() {
+    let (_t, dir) = compiled(SPEC);
+    // Older versions wrote `.dlspec-` and six random characters beside the file they replaced; a
+    // kill left it in the build context, where `COPY init/` ships it.
+    let left = dir.join("out").join(IMAGE).join("init/boot/.dlspec-Ab3xZ9");
+    std::fs::write(&left, "half a boot script").unwrap();
+    let lookalike = dir.join("out").join(IMAGE).join("init/boot/.dlspec-notes");
+    std::fs::write(&lookalike, "not a temporary name: kept").unwrap();
+
+    let check = dlspec(&dir, &["compile", "--check"]);
+    assert_eq!(check.code, 1, "{}", check.stderr);
+    assert!(check.stdout.contains(&format!("leftover  out/{IMAGE}/init/boot/.dlspec-Ab3xZ9")), "{}", check.stdout);
+    assert!(!check.stdout.contains(".dlspec-notes"), "{}", check.stdout);
+    assert!(check.stderr.contains("1 left by an interrupted compile"), "{}", check.stderr);
+
+    let run = dlspec(&dir, &["compile"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(!left.exists(), "removed");
+    assert!(lookalike.exists(), "a name dlspec never used is the user's");
+    assert_eq!(dlspec(&dir, &["compile", "--check"]).code, 0);
+}
