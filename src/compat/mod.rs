@@ -648,11 +648,37 @@ mod tests {
         assert_eq!(compat.wheel_variant("torch", "2.7.0", "cu128").unwrap().pip_cudnn, "9.7.1.26");
         assert_eq!(compat.wheel_variant("torch", "2.7.1", "cu118").unwrap().pip_cudnn, "9.1.0.70");
         assert_eq!(compat.wheel_variant("torch", "2.11.0", "cu128").unwrap().pip_nccl, "2.28.9");
+        // 2.10.0's variants, from the config that repacks its wheels as wheel variants.
+        assert_eq!(compat.wheel_variant("torch", "2.10.0", "cu126").unwrap().pip_cudnn, "9.10.2.21");
+        assert_eq!(compat.wheel_variant("torch", "2.10.0", "cu130").unwrap().pip_cudnn, "9.15.1.9");
         // The PyPI wheel's row stays the first of its release.
         assert_eq!(compat.wheel("torch", "2.7.0").unwrap().pip_variant, "cu126");
         assert_eq!(compat.wheel("torch", "2.9.0").unwrap().pip_variant, "cu128");
+        assert_eq!(compat.wheel("torch", "2.10.0").unwrap().pip_variant, "cu128");
+        assert_eq!(compat.wheel("torch", "2.12.0").unwrap().pip_cudnn, "9.20.0.48");
+        assert_eq!(compat.wheel("torch", "2.14.0").unwrap().pip_cudnn, "9.24.0.43");
         // No row describes download.pytorch.org's cu118 build of 2.3.0: no cuDNN is claimed for it.
         assert!(compat.wheel_variant("torch", "2.3.0", "cu118").is_none());
+    }
+
+    #[test]
+    fn torch_wheel_rows_agree_with_the_release_table() {
+        let compat = get();
+        for w in compat.wheels.iter().filter(|w| w.framework == "torch") {
+            let Some(release) = compat.torch(&w.version) else { continue };
+            assert!(
+                release.variants.contains(&w.pip_variant),
+                "torch {}: {} is not a listed variant",
+                w.version,
+                w.pip_variant
+            );
+            // A release's first row is its plain PyPI wheel, the build pytorch.tsv calls pypi_default_cuda.
+            if std::ptr::eq(compat.wheel("torch", &w.version).unwrap(), w) {
+                assert_eq!(release.pypi_default_cuda, w.pip_variant, "torch {}: PyPI wheel", w.version);
+            }
+        }
+        // The PyPI wheel of 2.11.0 is the CUDA 13.0 build (its METADATA pins nvidia-*-cu13).
+        assert_eq!(compat.torch("2.11.0").unwrap().pypi_default_cuda, "cu130");
     }
 
     #[test]
