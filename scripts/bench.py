@@ -53,6 +53,9 @@ HOSTILE = [
         "80,000 pip arguments",
         ONE_IMAGE.replace("    cpu\n", "    cpu\n    pip " + " ".join(f'"pkg{n:05d}"' for n in range(80000)) + "\n"),
     ),
+    # Under the 1 MiB cap on a spec file: the worst case of the KDL parser's document.
+    ("1 MB of apt lines", ONE_IMAGE.replace("    cpu\n", "    cpu\n" + "".join(f'    apt "pkg{n:06d}"\n' for n in range(50000)))),
+    # Over it: refused with a message before it is parsed.
     ("4 MB of apt lines", ONE_IMAGE.replace("    cpu\n", "    cpu\n" + "".join(f'    apt "pkg{n:06d}"\n' for n in range(200000)))),
 ]
 

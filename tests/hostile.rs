@@ -334,7 +334,7 @@ fn only_regular_files_of_bounded_size_are_read() {
     std::fs::write(dir.join("specs/huge.kdl"), huge).unwrap();
     let (code, stderr) = dlspec(&dir, &["check"]);
     assert_eq!(code, 2, "{stderr}");
-    assert!(stderr.contains("huge.kdl") && stderr.contains("larger than 16 MiB"), "{stderr}");
+    assert!(stderr.contains("huge.kdl") && stderr.contains("larger than 1 MiB"), "{stderr}");
 }
 
 #[test]
