@@ -146,7 +146,9 @@ pub fn step_paths(step: Step, entries: &[Entry]) -> Vec<Utf8PathBuf> {
     }
 }
 
-/// What the catalog templates see: an entry per image (`images`) and the bake groups.
+/// What the catalog templates see: an entry per image (`images`) and the bake groups (`groups`),
+/// each converted for the templates only when a template reaches it, so that no copy of the
+/// whole catalog is held while the catalog files render.
 pub struct Catalog {
     images: Value,
     groups: Value,
@@ -154,34 +156,31 @@ pub struct Catalog {
 
 /// A bake group: every image of one name.
 #[derive(Debug, Serialize)]
-struct Group {
-    name: String,
+struct Group<'a> {
+    name: &'a str,
     slug: String,
-    targets: Vec<String>,
+    targets: Vec<&'a str>,
 }
 
 impl Catalog {
-    /// The catalog of `entries`, each converted for the templates only when a template reaches
-    /// it, so that no copy of the whole catalog is held while the catalog files render.
+    /// The catalog of `entries`.
     #[must_use]
-    pub fn new(entries: &Arc<[Entry]>) -> Self {
-        let mut groups: BTreeMap<&str, Group> = BTreeMap::new();
-        for entry in entries.iter() {
-            let group = groups.entry(entry.name()).or_insert_with(|| Group {
-                name: entry.name().to_owned(),
-                slug: crate::model::bake_group(entry.name()),
-                targets: Vec::new(),
-            });
-            group.targets.push(entry.slug().to_owned());
+    pub fn new(entries: &Arc<Vec<Entry>>) -> Self {
+        let mut by_name: BTreeMap<&str, Vec<u32>> = BTreeMap::new();
+        for (index, entry) in entries.iter().enumerate() {
+            by_name.entry(entry.name()).or_default().push(u32::try_from(index).expect("fewer than 4 billion images"));
         }
-        let groups: Vec<Group> = groups.into_values().collect();
-        Self { images: Value::from_object(LazyEntries(Arc::clone(entries))), groups: Value::from(Serde(&groups)) }
+        let groups = by_name.into_values().collect();
+        Self {
+            images: Value::from_object(LazyEntries(Arc::clone(entries))),
+            groups: Value::from_object(LazyGroups { entries: Arc::clone(entries), groups }),
+        }
     }
 }
 
 /// The entries as a template sequence that converts an entry when the template reads it.
 #[derive(Debug)]
-struct LazyEntries(Arc<[Entry]>);
+struct LazyEntries(Arc<Vec<Entry>>);
 
 impl Object for LazyEntries {
     fn repr(self: &Arc<Self>) -> ObjectRepr {
@@ -194,6 +193,35 @@ impl Object for LazyEntries {
 
     fn enumerate(self: &Arc<Self>) -> Enumerator {
         Enumerator::Seq(self.0.len())
+    }
+}
+
+/// The bake groups by name, each the indexes of its entries, as a template sequence that makes a
+/// group when the template reads it.
+#[derive(Debug)]
+struct LazyGroups {
+    entries: Arc<Vec<Entry>>,
+    groups: Vec<Vec<u32>>,
+}
+
+impl Object for LazyGroups {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Seq
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        let members = self.groups.get(key.as_usize()?)?;
+        let first = &self.entries[*members.first()? as usize];
+        let group = Group {
+            name: first.name(),
+            slug: crate::model::bake_group(first.name()),
+            targets: members.iter().map(|&i| self.entries[i as usize].slug()).collect(),
+        };
+        Some(Value::from(Serde(group)))
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::Seq(self.groups.len())
     }
 }
 
@@ -243,7 +271,7 @@ pub fn render_catalog(
 /// # Errors
 /// When a template fails to render.
 pub fn plan(images: &[Image], templates: &Templates) -> Result<Plan, InputError> {
-    let entries: Arc<[Entry]> = images.iter().map(Entry::of).collect();
+    let entries: Arc<Vec<Entry>> = Arc::new(images.iter().map(Entry::of).collect());
     let catalog = Catalog::new(&entries);
     let steps = steps(&entries);
     let rendered = crate::in_parallel(&steps, 8, |chunk| {

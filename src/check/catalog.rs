@@ -1,6 +1,7 @@
 //! Checks across the images of the catalog: output directories, bake names, Kubernetes names and
 //! NodePorts are each one image's; and the order images are listed in.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use camino::Utf8Path;
@@ -95,42 +96,53 @@ fn output_paths(images: &Images, diags: &mut Diagnostics) {
 /// Every name `docker buildx bake` sees is one group or one target: the group `default`, a group
 /// per image name (mangled by [`crate::model::bake_group`]) and a target per image (its slug).
 fn bake_names(images: &Images, diags: &mut Diagnostics) {
-    // By bake name: who has it, where, and whether it is a target.
-    let mut owners: HashMap<String, (String, Option<Span>, bool)> = HashMap::with_capacity(images.len() * 2 + 1);
-    owners.insert("default".to_owned(), ("the group of every image".to_owned(), None, false));
-    let mut groups_seen: HashSet<&str> = HashSet::with_capacity(images.len());
-    let mut names = Vec::new();
-    for (image, place, _) in images {
-        if groups_seen.insert(image.name()) {
-            let owner = format!("the group of image name `{}`", image.name());
-            names.push((crate::model::bake_group(image.name()), owner, place, false));
-        }
+    /// Who has a bake name: described only when two want one.
+    #[derive(Clone, Copy)]
+    enum Owner {
+        Default,
+        Group(usize),
+        Target(usize),
     }
-    let targets = images.iter().map(|(image, place, _)| {
-        (image.slug().to_owned(), format!("the target of `{}`", image.reference()), place, true)
-    });
-    for (bake_name, owner, place, is_target) in names.into_iter().chain(targets) {
-        match owners.get(&bake_name) {
+    let describe = |owner: Owner| match owner {
+        Owner::Default => "the group of every image".to_owned(),
+        Owner::Group(i) => format!("the group of image name `{}`", images[i].0.name()),
+        Owner::Target(i) => format!("the target of `{}`", images[i].0.reference()),
+    };
+    let mut owners: HashMap<Cow<'_, str>, Owner> = HashMap::with_capacity(images.len() * 2 + 1);
+    owners.insert(Cow::Borrowed("default"), Owner::Default);
+    let mut groups_seen: HashSet<&str> = HashSet::with_capacity(images.len());
+    let groups = images.iter().enumerate().filter(|(_, (image, _, _))| groups_seen.insert(image.name()));
+    let groups: Vec<_> = groups
+        .map(|(i, (image, _, _))| (Cow::Owned(crate::model::bake_group(image.name())), Owner::Group(i)))
+        .collect();
+    let targets = images.iter().enumerate().map(|(i, (image, _, _))| (Cow::Borrowed(image.slug()), Owner::Target(i)));
+    for (bake_name, owner) in groups.into_iter().chain(targets) {
+        let (Owner::Group(at) | Owner::Target(at)) = owner else { continue };
+        match owners.get(&bake_name).copied() {
             // Two images of one slug: `duplicate-output` reports them.
-            Some((_, _, true)) if is_target => {}
-            Some((first, first_span, _)) => {
+            Some(Owner::Target(_)) if matches!(owner, Owner::Target(_)) => {}
+            Some(first) => {
                 let mut diag = Diag::error(
                     Code::BakeName,
-                    place.name,
-                    format!("docker-bake.hcl would give the name `{bake_name}` to both {first} and {owner}"),
+                    images[at].1.name,
+                    format!(
+                        "docker-bake.hcl would give the name `{bake_name}` to both {} and {}",
+                        describe(first),
+                        describe(owner)
+                    ),
                     "bake name taken",
                 )
                 .with_help(
                     "rename one of the images: a bake group is the image name with `/`, `.` and `_` turned into `-`, \
                      a target is NAME-TAG in the same way, and `default` is the group of every image",
                 );
-                if let Some(span) = first_span {
-                    diag = diag.with_label(*span, "first here");
+                if let Owner::Group(i) | Owner::Target(i) = first {
+                    diag = diag.with_label(images[i].1.name, "first here");
                 }
                 diags.push(diag);
             }
             None => {
-                owners.insert(bake_name, (owner, Some(place.name), is_target));
+                owners.insert(bake_name, owner);
             }
         }
     }

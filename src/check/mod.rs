@@ -38,7 +38,7 @@ pub struct Checked<'s> {
     /// The catalog's settings.
     pub catalog: Catalog,
     /// One per image, sorted by output directory.
-    pub entries: Arc<[Entry]>,
+    pub entries: Arc<Vec<Entry>>,
     origins: Vec<InstanceOrigin>,
     declarations: Declarations,
     settings: cluster::Settings,
@@ -125,7 +125,7 @@ pub fn check<'s>(
     let mut entries = all.entries;
     entries.sort_by(|a, b| catalog::natural_order(a.0.dir().as_str(), b.0.dir().as_str()));
     let origins = entries.iter().map(|(_, _, origin)| *origin).collect();
-    let entries: Arc<[Entry]> = entries.into_iter().map(|(entry, _, _)| entry).collect();
+    let entries = Arc::new(entries.into_iter().map(|(entry, _, _)| entry).collect());
     let checked =
         Checked { catalog, entries, origins, declarations, settings, sources, locks: locks.map(Utf8Path::to_path_buf) };
     (checked, all.lock_messages)
