@@ -142,18 +142,19 @@ impl Summary {
 /// Brings `out` in line with the planned files (or compares, in [`Mode::Check`]). The files come
 /// in `steps`, each step's `paths` without rendering (to find orphans and files in the way before
 /// anything is written), then rendered by `render` a batch of steps at a time on every core, so
-/// that memory holds one batch, not the catalog. `sink` gets every difference as it is found.
+/// that memory holds one batch, not the catalog; `render` gets a state of its own on each thread
+/// (`C::default()` for each chunk of a batch). `sink` gets every difference as it is found.
 ///
 /// # Errors
 /// When `out` cannot be read or written, another compile holds it, a planned path holds a file
 /// dlspec does not own (unless forced) or a FIFO or other special file, or `render` fails. Files
 /// written before the error stay written; the journal owns them.
-pub fn sync<T: Sync>(
+pub fn sync<T: Sync, C: Default>(
     out: &Utf8Path,
     mode: Mode,
     steps: &[T],
     paths: impl Fn(&T) -> Vec<Utf8PathBuf>,
-    render: impl Fn(&T) -> Result<Vec<(Utf8PathBuf, PlannedFile)>, InputError> + Sync,
+    render: impl Fn(&T, &mut C) -> Result<Vec<(Utf8PathBuf, PlannedFile)>, InputError> + Sync,
     sink: &mut dyn FnMut(FileReport),
 ) -> Result<Summary, InputError> {
     const BATCH: usize = 32;
@@ -174,9 +175,9 @@ pub fn sync<T: Sync>(
     for batch in steps.chunks(BATCH) {
         let results = crate::in_parallel(batch, 1, |chunk| {
             let mut worker = Worker { dir: &dir, resolver: Resolver::new(out) };
-            let (mut outcomes, mut leftovers) = (Vec::new(), Vec::new());
+            let (mut outcomes, mut leftovers, mut state) = (Vec::new(), Vec::new(), C::default());
             for step in chunk {
-                let (step_outcomes, step_leftovers) = worker.apply(render(step)?)?;
+                let (step_outcomes, step_leftovers) = worker.apply(render(step, &mut state)?)?;
                 outcomes.extend(step_outcomes);
                 leftovers.extend(step_leftovers);
             }
@@ -1124,10 +1125,14 @@ mod tests {
     /// Runs `sync` with one step per file; the reports, as (path, word).
     fn run(files: &Files, out: &Utf8Path, mode: Mode) -> Result<(Summary, Reports), InputError> {
         let mut reports = Vec::new();
-        let summary =
-            sync(out, mode, files, |(path, _)| vec![path.clone()], |file| Ok(vec![file.clone()]), &mut |r| {
-                reports.push((r.path.to_string(), r.state.word()))
-            })?;
+        let summary = sync(
+            out,
+            mode,
+            files,
+            |(path, _)| vec![path.clone()],
+            |file, (): &mut ()| Ok(vec![file.clone()]),
+            &mut |r| reports.push((r.path.to_string(), r.state.word())),
+        )?;
         reports.sort();
         Ok((summary, reports))
     }

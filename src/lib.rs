@@ -61,27 +61,37 @@ pub fn analyze(sources: &SourceMap) -> (Vec<Image>, Diagnostics) {
 #[must_use]
 pub fn analyze_catalog<'s>(sources: &'s SourceMap, locks: Option<&Utf8Path>) -> Analysis<'s> {
     let files: Vec<_> = sources.iter().collect();
+    // Of the images only their place and name are kept: check decodes their file again.
     let parsed = in_parallel(&files, 16, |chunk| {
         let mut diags = Diagnostics::default();
-        let mut decoded = decode::Decoded::default();
+        let (mut profiles, mut images, mut catalogs) = (Vec::new(), Vec::new(), Vec::new());
         for (id, file) in chunk {
             if let Some(doc) = syntax::parse(*id, file, &mut diags) {
-                let file = decode::decode(*id, &doc, &mut diags);
-                decoded.decls.extend(file.decls);
-                decoded.catalogs.extend(file.catalogs);
+                let decoded = decode::decode(*id, &doc, &mut diags);
+                catalogs.extend(decoded.catalogs);
+                for (index, decl) in decoded.decls.into_iter().enumerate() {
+                    match decl.kind {
+                        ast::DeclKind::Profile => profiles.push(decl),
+                        ast::DeclKind::Image => {
+                            let index = u32::try_from(index).expect("a spec of 1 MiB has fewer declarations");
+                            images.push((resolve::DeclRef { file: *id, index }, decl.name));
+                        }
+                    }
+                }
             }
         }
-        (decoded, diags)
+        (profiles, images, catalogs, diags)
     });
     let mut diags = Diagnostics::default();
-    let (mut decls, mut catalogs) = (Vec::new(), Vec::new());
-    for (decoded, chunk_diags) in parsed {
-        decls.extend(decoded.decls);
-        catalogs.extend(decoded.catalogs);
+    let (mut profiles, mut images, mut catalogs) = (Vec::new(), Vec::new(), Vec::new());
+    for (chunk_profiles, chunk_images, chunk_catalogs, chunk_diags) in parsed {
+        profiles.extend(chunk_profiles);
+        images.extend(chunk_images);
+        catalogs.extend(chunk_catalogs);
         diags.extend(chunk_diags);
     }
     let catalog_part = resolve::catalog(&catalogs, &mut diags);
-    let declarations = resolve::Declarations::new(decls, &mut diags);
+    let declarations = resolve::Declarations::new(profiles, images, &mut diags);
     let (checked, lock_messages) = check::check(catalog_part, declarations, sources, locks, &mut diags);
     Analysis { checked, diags, lock_messages }
 }
@@ -107,9 +117,9 @@ pub fn sync_out(
         mode,
         &steps,
         |step| plan::step_paths(*step, entries),
-        |step| match *step {
+        |step, decls: &mut resolve::FileDecls| match *step {
             plan::Step::Image(index) => {
-                let image = checked.image(index).ok_or_else(|| {
+                let image = checked.image(index, decls).ok_or_else(|| {
                     InputError(format!("`{}` could not be derived again", entries[index].reference()))
                 })?;
                 plan::render_image(&image, templates)

@@ -2,11 +2,13 @@
 //! and expands each `matrix` into its combinations minus `exclude`, one instance at a time.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::ops::Range;
 
 use crate::ast::{
     Axis, BasePart, CatalogPart, CudaPart, Decl, DeclKind, FrameworkPart, Matrix, Part, PythonPart, Spanned,
 };
 use crate::diag::{Code, Diag, Diagnostics, did_you_mean};
+use crate::source::{FileId, SourceMap, Span};
 
 /// One image to build: an image declaration with its profiles applied, for one matrix combination.
 #[derive(Debug, Clone)]
@@ -44,53 +46,51 @@ pub fn catalog<'a>(catalogs: &'a [CatalogPart], diags: &mut Diagnostics) -> Opti
     Some(first)
 }
 
-/// The declarations of every spec file, indexed: profiles by name, and the images in order (the
-/// first of each name). Instances are made from them one at a time, never all at once.
+/// Where an image declaration is: its file, and its place among the declarations decoded from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeclRef {
+    /// The file.
+    pub file: FileId,
+    /// The index among the file's declarations.
+    pub index: u32,
+}
+
+/// The declarations of every spec file, indexed: the profiles by name, and where each image
+/// declaration is (the first of each name), in order. Image declarations are not held: their
+/// file is decoded again when they are needed ([`FileDecls`]), and instances are made from them
+/// one at a time.
 #[derive(Debug, Default)]
 pub struct Declarations {
-    decls: Vec<Decl>,
+    profile_decls: Vec<Decl>,
     profiles: BTreeMap<String, usize>,
-    images: Vec<usize>,
+    images: Vec<DeclRef>,
 }
 
 impl Declarations {
-    /// Indexes `decls`; reports names declared twice.
+    /// Indexes the profiles and the images (each with its name); reports names declared twice.
     #[must_use]
-    pub fn new(decls: Vec<Decl>, diags: &mut Diagnostics) -> Self {
-        let mut profiles = BTreeMap::new();
-        let mut image_names: HashMap<&str, usize> = HashMap::new();
-        let mut images = Vec::new();
-        for (index, decl) in decls.iter().enumerate() {
-            let first = match decl.kind {
-                DeclKind::Image => image_names.get(decl.name.value.as_str()).copied(),
-                DeclKind::Profile => profiles.get(decl.name.value.as_str()).copied(),
-            };
-            if let Some(first) = first {
-                let keyword = decl.kind.keyword();
-                diags.push(
-                    Diag::error(
-                        Code::DuplicateName,
-                        decl.name.span,
-                        format!("{keyword} `{}` is defined twice", decl.name.value),
-                        "defined again here",
-                    )
-                    .with_label(decls[first].name.span, "first defined here")
-                    .with_help(format!("rename one of them; {keyword} names are unique across all spec files")),
-                );
-                continue;
-            }
-            match decl.kind {
-                DeclKind::Image => {
-                    image_names.insert(&decl.name.value, index);
-                    images.push(index);
-                }
-                DeclKind::Profile => {
+    pub fn new(profile_decls: Vec<Decl>, images: Vec<(DeclRef, Spanned<String>)>, diags: &mut Diagnostics) -> Self {
+        let mut profiles: BTreeMap<String, usize> = BTreeMap::new();
+        for (index, decl) in profile_decls.iter().enumerate() {
+            match profiles.get(decl.name.value.as_str()) {
+                Some(&first) => duplicate(DeclKind::Profile, &decl.name, profile_decls[first].name.span, diags),
+                None => {
                     profiles.insert(decl.name.value.clone(), index);
                 }
             }
         }
-        drop(image_names);
-        Self { decls, profiles, images }
+        let mut first_of: HashMap<&str, Span> = HashMap::with_capacity(images.len());
+        let mut refs = Vec::with_capacity(images.len());
+        for (at, name) in &images {
+            match first_of.get(name.value.as_str()) {
+                Some(&first) => duplicate(DeclKind::Image, name, first, diags),
+                None => {
+                    first_of.insert(&name.value, name.span);
+                    refs.push(*at);
+                }
+            }
+        }
+        Self { profile_decls, profiles, images: refs }
     }
 
     /// The number of image declarations.
@@ -99,28 +99,40 @@ impl Declarations {
         self.images.len()
     }
 
-    /// Calls `each` with every instance of image declaration `image`, one at a time; reports the
-    /// problems of its profiles and matrix, and adds the profiles it uses to `used`.
+    /// The image declarations of each file (their indexes), file by file.
+    #[must_use]
+    pub fn images_by_file(&self) -> Vec<(FileId, Range<usize>)> {
+        let mut files: Vec<(FileId, Range<usize>)> = Vec::new();
+        for (image, at) in self.images.iter().enumerate() {
+            match files.last_mut() {
+                Some((file, range)) if *file == at.file => range.end = image + 1,
+                _ => files.push((at.file, image..image + 1)),
+            }
+        }
+        files
+    }
+
+    /// Where image declaration `image` is.
+    #[must_use]
+    pub fn image(&self, image: usize) -> DeclRef {
+        self.images[image]
+    }
+
+    /// Calls `each` with every instance of image declaration `image` (`decl`), one at a time;
+    /// reports the problems of its profiles and matrix, and adds the profiles it uses to `used`.
     pub fn expand(
         &self,
         image: usize,
+        decl: &Decl,
         used: &mut BTreeSet<usize>,
         diags: &mut Diagnostics,
         mut each: impl FnMut(Instance, &mut Diagnostics),
     ) {
-        let decl = &self.decls[self.images[image]];
         let errors = diags.error_count();
         let mut part = self.merged(decl, used, diags);
         let Some(matrix) = part.matrix.take() else {
-            each(
-                Instance {
-                    name: decl.name.clone(),
-                    part,
-                    combination: Vec::new(),
-                    origin: InstanceOrigin { image, combination: 0 },
-                },
-                diags,
-            );
+            let origin = InstanceOrigin { image, combination: 0 };
+            each(Instance { name: decl.name.clone(), part, combination: Vec::new(), origin }, diags);
             return;
         };
         check_excludes(&matrix, diags);
@@ -152,10 +164,10 @@ impl Declarations {
         }
     }
 
-    /// The instance at `origin` again, as [`Self::expand`] made it (without its diagnostics).
+    /// The instance at `origin` of its image declaration `decl` again, as [`Self::expand`] made
+    /// it (without its diagnostics).
     #[must_use]
-    pub fn instance(&self, origin: InstanceOrigin) -> Option<Instance> {
-        let decl = &self.decls[*self.images.get(origin.image)?];
+    pub fn instance(&self, origin: InstanceOrigin, decl: &Decl) -> Option<Instance> {
         let mut quiet = Diagnostics::default();
         let mut part = self.merged(decl, &mut BTreeSet::new(), &mut quiet);
         let Some(matrix) = part.matrix.take() else {
@@ -171,7 +183,7 @@ impl Declarations {
                 diags.push(
                     Diag::warning(
                         Code::UnusedProfile,
-                        self.decls[index].name.span,
+                        self.profile_decls[index].name.span,
                         format!("profile `{name}` is used by no image"),
                         "unused profile",
                     )
@@ -221,7 +233,7 @@ impl Declarations {
                 );
                 continue;
             };
-            let profile = &self.decls[index];
+            let profile = &self.profile_decls[index];
             if stack.contains(&index) {
                 diags.push(
                     Diag::error(
@@ -243,6 +255,53 @@ impl Declarations {
             }
             stack.pop();
         }
+    }
+}
+
+fn duplicate(kind: DeclKind, again: &Spanned<String>, first: Span, diags: &mut Diagnostics) {
+    let keyword = kind.keyword();
+    diags.push(
+        Diag::error(
+            Code::DuplicateName,
+            again.span,
+            format!("{keyword} `{}` is defined twice", again.value),
+            "defined again here",
+        )
+        .with_label(first, "first defined here")
+        .with_help(format!("rename one of them; {keyword} names are unique across all spec files")),
+    );
+}
+
+/// The declarations of one spec file, decoded again when an image of it is needed, kept while the
+/// next image needed is of the same file (images are checked and rendered in order, so most are).
+#[derive(Debug, Default)]
+pub struct FileDecls {
+    file: Option<FileId>,
+    decls: Vec<Decl>,
+}
+
+/// Held while a file is decoded again for [`FileDecls::get`]: the threads that render share the
+/// files at the edges of their parts, and a parser's document of a large spec is large.
+static DECODING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+impl FileDecls {
+    /// The declarations of `file` (their diagnostics were reported when it was first decoded).
+    #[must_use]
+    pub fn decode(sources: &SourceMap, file: FileId) -> Vec<Decl> {
+        let mut quiet = Diagnostics::default();
+        let doc = crate::syntax::parse(file, sources.get(file), &mut quiet);
+        doc.map(|doc| crate::decode::decode(file, &doc, &mut quiet).decls).unwrap_or_default()
+    }
+
+    /// The declaration at `at`.
+    pub fn get(&mut self, sources: &SourceMap, at: DeclRef) -> Option<&Decl> {
+        if self.file != Some(at.file) {
+            self.decls = Vec::new();
+            let _one_at_a_time = DECODING.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            self.decls = Self::decode(sources, at.file);
+            self.file = Some(at.file);
+        }
+        self.decls.get(usize::try_from(at.index).ok()?)
     }
 }
 

@@ -24,11 +24,11 @@ use camino::{Utf8Path, Utf8PathBuf};
 
 pub use self::base::BaseInfo;
 use self::services::SERVICES;
-use crate::ast::{CatalogPart, FrameworkPart, Part, Spanned};
+use crate::ast::{CatalogPart, Decl, FrameworkPart, Part, Spanned};
 use crate::compat::{self, Compat};
 use crate::diag::{Code, Diag, Diagnostics};
 use crate::model::{Catalog, Entry, Image, Origin, SelfTest};
-use crate::resolve::{Declarations, Instance, InstanceOrigin};
+use crate::resolve::{Declarations, FileDecls, Instance, InstanceOrigin};
 use crate::source::{SourceMap, Span};
 
 /// The catalog after check: its settings and one [`Entry`] per image, sorted by output directory.
@@ -48,10 +48,12 @@ pub struct Checked<'s> {
 
 impl Checked<'_> {
     /// The image of `entries[index]`, derived again as the check made it (its lock attached
-    /// when the check attached locks).
+    /// when the check attached locks); `decls` keeps the last spec file decoded.
     #[must_use]
-    pub fn image(&self, index: usize) -> Option<Image> {
-        let instance = self.declarations.instance(*self.origins.get(index)?)?;
+    pub fn image(&self, index: usize, decls: &mut FileDecls) -> Option<Image> {
+        let origin = *self.origins.get(index)?;
+        let decl = decls.get(self.sources, self.declarations.image(origin.image))?;
+        let instance = self.declarations.instance(origin, decl)?;
         let mut quiet = Diagnostics::default();
         let mut checker = Checker {
             compat: compat::get(),
@@ -70,7 +72,8 @@ impl Checked<'_> {
     /// Every image, derived again: for commands and tests that want them all at once.
     #[must_use]
     pub fn images(&self) -> Vec<Image> {
-        (0..self.entries.len()).filter_map(|index| self.image(index)).collect()
+        let mut decls = FileDecls::default();
+        (0..self.entries.len()).filter_map(|index| self.image(index, &mut decls)).collect()
     }
 }
 
@@ -105,11 +108,19 @@ pub fn check<'s>(
     let (catalog, settings) = cluster::settings(catalog, diags);
     let mut earlier_errors: Vec<Span> = diags.error_spans().collect();
     earlier_errors.sort_unstable();
-    let declared: Vec<usize> = (0..declarations.images()).collect();
-    let chunks = crate::in_parallel(&declared, 64, |chunk| {
+    // Each file's images on one thread, so that no file is decoded twice at once.
+    let by_file = declarations.images_by_file();
+    let chunks = crate::in_parallel(&by_file, 1, |chunk| {
         let mut found = Found::default();
-        for &image in chunk {
-            check_declaration(image, &declarations, compat, sources, &settings, &earlier_errors, locks, &mut found);
+        let context = Context { declarations: &declarations, compat, sources, settings: &settings, locks };
+        for (file, images) in chunk {
+            let decls = FileDecls::decode(sources, *file);
+            for image in images.clone() {
+                let at = declarations.image(image).index as usize;
+                if let Some(decl) = decls.get(at) {
+                    check_declaration(image, decl, &context, &earlier_errors, &mut found);
+                }
+            }
         }
         found
     });
@@ -131,23 +142,23 @@ pub fn check<'s>(
     (checked, all.lock_messages)
 }
 
-/// Checks every instance of one image declaration into `found`.
-#[allow(clippy::too_many_arguments)]
-fn check_declaration(
-    image: usize,
-    declarations: &Declarations,
+/// What the check of every image declaration reads.
+struct Context<'a> {
+    declarations: &'a Declarations,
     compat: &'static Compat,
-    sources: &SourceMap,
-    settings: &cluster::Settings,
-    earlier_errors: &[Span],
-    locks: Option<&Utf8Path>,
-    found: &mut Found,
-) {
+    sources: &'a SourceMap,
+    settings: &'a cluster::Settings,
+    locks: Option<&'a Utf8Path>,
+}
+
+/// Checks every instance of image declaration `image` (`decl`) into `found`.
+fn check_declaration(image: usize, decl: &Decl, context: &Context<'_>, earlier_errors: &[Span], found: &mut Found) {
+    let Context { declarations, compat, sources, settings, locks } = *context;
     // Combinations that differ only in values a diagnostic does not depend on raise it alike:
     // once per image declaration.
     let mut seen: HashSet<Diag> = HashSet::new();
     let mut resolve_diags = Diagnostics::default();
-    declarations.expand(image, &mut found.used_profiles, &mut resolve_diags, |instance, resolve_diags| {
+    declarations.expand(image, decl, &mut found.used_profiles, &mut resolve_diags, |instance, resolve_diags| {
         for diag in std::mem::take(resolve_diags).into_vec() {
             if seen.insert(diag.clone()) {
                 found.diags.push(diag);
