@@ -252,14 +252,17 @@ struct Ownership {
 }
 
 impl Ownership {
-    /// Sorts the manifest's records once they are all read; of two records of one path, the
-    /// later wins.
-    fn seal_manifest(&mut self) {
-        self.manifest.reverse();
-        self.manifest.sort_by_key(|(key, _)| *key);
-        self.manifest.dedup_by_key(|(key, _)| *key);
+    /// Sorts the manifest's records once they are all read (in place: a stable sort's buffer
+    /// would take half as much again); a manifest that lists a path twice was not written by
+    /// dlspec, and is unusable.
+    fn seal_manifest(&mut self) -> Result<(), String> {
+        self.manifest.sort_unstable_by_key(|(key, _)| *key);
+        if self.manifest.windows(2).any(|pair| pair[0].0 == pair[1].0) {
+            return Err("lists a path twice".to_owned());
+        }
         self.manifest.shrink_to_fit();
         self.manifest_done = vec![false; self.manifest.len()];
+        Ok(())
     }
 
     fn find(&self, key: &Key) -> Option<usize> {
@@ -362,10 +365,13 @@ impl OutDir {
     fn load_manifest(&mut self) {
         let records = &mut self.owned.manifest;
         match read_records(&self.out.join(MANIFEST), false, |path, digest| records.push((key(path), digest))) {
-            Records::Read(digest) => {
-                self.manifest_digest = Some(digest);
-                self.owned.seal_manifest();
-            }
+            Records::Read(digest) => match self.owned.seal_manifest() {
+                Ok(()) => self.manifest_digest = Some(digest),
+                Err(problem) => {
+                    self.owned = Ownership::default();
+                    self.manifest_problem = Some(format!("`{}` {problem}; it is ignored", self.out.join(MANIFEST)));
+                }
+            },
             Records::Absent => {}
             Records::Unusable(problem) => {
                 self.owned = Ownership::default();
@@ -1274,7 +1280,9 @@ mod tests {
         let planned = files(&[("a.txt", "new\n", false)]);
         std::fs::create_dir(&out).unwrap();
         std::fs::write(out.join("a.txt"), "mine\n").unwrap();
-        for manifest in ["", "garbage\n", &format!("{}  a.txt", "0".repeat(64))] {
+        let mine = hex(&Sha256::digest(b"mine\n"));
+        let twice = format!("{mine}  a.txt\n{mine}  a.txt\n");
+        for manifest in ["", "garbage\n", &format!("{}  a.txt", "0".repeat(64)), &twice] {
             std::fs::write(out.join(MANIFEST), manifest).unwrap();
             let error = run(&planned, &out, WRITE).unwrap_err().0;
             assert!(error.contains("--force"), "{manifest:?}: {error}");
