@@ -19,7 +19,7 @@
 use std::collections::HashMap;
 use std::fs::{File, Metadata, OpenOptions};
 use std::hash::{DefaultHasher, Hasher as _};
-use std::io::{BufRead as _, BufReader, BufWriter, Read as _, Write as _};
+use std::io::{BufRead as _, BufReader, BufWriter, Read as _, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use camino::{Utf8Path, Utf8PathBuf};
@@ -98,6 +98,53 @@ pub struct FileReport {
     pub diff: Option<String>,
 }
 
+/// Writes a streamed file's content.
+pub type Render<'r> = Box<dyn Fn(&mut dyn Write) -> Result<(), InputError> + 'r>;
+
+/// How a file differs, and the diff `--check` shows of it.
+type Found = Option<(Change, Option<String>)>;
+
+/// What a step renders for one path: its bytes, or a function that writes them a piece at a time
+/// (the catalog files, which grow with the catalog). A streamed file is rendered once to compare
+/// and hash it, and once more to write it when it differs; its old text is read whole, for the
+/// diff `--check` shows, only when both are small.
+pub enum Content<'r> {
+    /// Rendered in memory.
+    File(PlannedFile),
+    /// Rendered into a writer.
+    Streamed {
+        /// Mode 0755 instead of 0644.
+        executable: bool,
+        /// Writes the content.
+        render: Render<'r>,
+    },
+}
+
+impl Content<'_> {
+    fn executable(&self) -> bool {
+        match self {
+            Self::File(file) => file.executable,
+            Self::Streamed { executable, .. } => *executable,
+        }
+    }
+
+    /// Writes the content into `file`.
+    fn write_into(&self, file: &mut File) -> Result<(), InputError> {
+        let io = |e: std::io::Error| InputError(format!("cannot write: {e}"));
+        match self {
+            Self::File(planned) => file.write_all(&planned.bytes).map_err(io),
+            Self::Streamed { render, .. } => {
+                let mut buffered = BufWriter::with_capacity(1 << 16, file);
+                render(&mut buffered)?;
+                buffered.flush().map_err(io)
+            }
+        }
+    }
+}
+
+/// Streamed files whose old and new text are both at most this size get a diff in `--check`.
+const STREAMED_DIFF_LIMIT: u64 = 1 << 20;
+
 /// Write the files, or only compare.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -149,12 +196,12 @@ impl Summary {
 /// When `out` cannot be read or written, another compile holds it, a planned path holds a file
 /// dlspec does not own (unless forced) or a FIFO or other special file, or `render` fails. Files
 /// written before the error stay written; the journal owns them.
-pub fn sync<T: Sync, C: Default>(
+pub fn sync<'r, T: Sync, C: Default>(
     out: &Utf8Path,
     mode: Mode,
     steps: &[T],
     paths: impl Fn(&T) -> Vec<Utf8PathBuf>,
-    render: impl Fn(&T, &mut C) -> Result<Vec<(Utf8PathBuf, PlannedFile)>, InputError> + Sync,
+    render: impl Fn(&T, &mut C) -> Result<Vec<(Utf8PathBuf, Content<'r>)>, InputError> + Sync,
     sink: &mut dyn FnMut(FileReport),
 ) -> Result<Summary, InputError> {
     const BATCH: usize = 32;
@@ -628,28 +675,37 @@ impl Worker<'_> {
     /// (removed when writing).
     fn apply(
         &mut self,
-        files: Vec<(Utf8PathBuf, PlannedFile)>,
+        files: Vec<(Utf8PathBuf, Content<'_>)>,
     ) -> Result<(Vec<Outcome>, Vec<Utf8PathBuf>), InputError> {
         let checking = self.dir.mode == Mode::Check;
         let mut outcomes = Vec::with_capacity(files.len());
         let mut journal = String::new();
         let mut pending = Vec::new();
-        for (path, file) in files {
-            let hash = Sha256::digest(&file.bytes);
-            let hex = hex(&hash);
+        for (path, content) in files {
             let owned = self.dir.owned.get(&key(&path));
             let owned = owned.as_ref();
             let (full, meta) = self.resolver.file(&path)?;
-            let (state, old) = match classify(&full, meta, &file, owned, checking)? {
-                Some(found) => found,
-                None => {
-                    outcomes.push(Outcome { path, hash: hex, report: None, written: false });
-                    continue;
+            let (hex, found) = match &content {
+                Content::File(file) => {
+                    let hex = hex(&Sha256::digest(&file.bytes));
+                    let found = classify(&full, meta, file, owned, checking)?.map(|(state, old)| {
+                        let diff = match (&old, state) {
+                            (Some(old), Change::Stale | Change::Edited) if checking => {
+                                Some(unified(&path, old, &file.bytes, 40))
+                            }
+                            _ => None,
+                        };
+                        (state, diff)
+                    });
+                    (hex, found)
+                }
+                Content::Streamed { executable, render } => {
+                    classify_streamed(&path, &full, meta, *executable, render.as_ref(), owned, checking)?
                 }
             };
-            let diff = match (&old, state) {
-                (Some(old), Change::Stale | Change::Edited) if checking => Some(unified(&path, old, &file.bytes, 40)),
-                _ => None,
+            let Some((state, diff)) = found else {
+                outcomes.push(Outcome { path, hash: hex, report: None, written: false });
+                continue;
             };
             if !checking {
                 match state {
@@ -668,7 +724,7 @@ impl Worker<'_> {
                     Change::Mode => {}
                     _ => journal.push_str(&format!("{hex}  {path}\n")),
                 }
-                pending.push((full, state, file));
+                pending.push((full, state, content));
             }
             outcomes.push(Outcome {
                 path: path.clone(),
@@ -685,12 +741,12 @@ impl Worker<'_> {
             log.write_all(journal.as_bytes())
                 .map_err(|e| InputError(format!("cannot write `{}`: {e}", self.dir.work().join(JOURNAL))))?;
         }
-        for (full, state, file) in pending {
+        for (full, state, content) in pending {
             match state {
-                Change::Missing => self.create(&full, &file)?,
-                Change::Mode => set_mode(&full, file.executable)
+                Change::Missing => self.create(&full, &content)?,
+                Change::Mode => set_mode(&full, content.executable())
                     .map_err(|e| InputError(format!("cannot change the mode of `{full}`: {e}")))?,
-                _ => self.replace(&full, &file)?,
+                _ => self.replace(&full, &content)?,
             }
         }
         Ok((outcomes, leftovers))
@@ -725,30 +781,30 @@ impl Worker<'_> {
     }
 
     /// Creates a new file with its final mode, and the folders it needs, each once.
-    fn create(&mut self, full: &Utf8Path, file: &PlannedFile) -> Result<(), InputError> {
+    fn create(&mut self, full: &Utf8Path, content: &Content<'_>) -> Result<(), InputError> {
         let io = |e: std::io::Error| InputError(format!("cannot write `{full}`: {e}"));
         self.resolver.make_dirs(full.parent().expect("output files live in a folder"))?;
-        let mut created = match create_new(full, file.executable) {
+        let mut created = match create_new(full, content.executable()) {
             Ok(created) => created,
             // Created since it was found missing: replace it as any existing file.
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return self.replace(full, file),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return self.replace(full, content),
             Err(e) => return Err(io(e)),
         };
-        created.write_all(&file.bytes).map_err(io)?;
+        content.write_into(&mut created).map_err(|e| InputError(format!("`{full}`: {e}")))?;
         if !self.dir.umask_keeps_modes {
-            set_file_mode(&created, file.executable).map_err(io)?;
+            set_file_mode(&created, content.executable()).map_err(io)?;
         }
         Ok(())
     }
 
     /// Replaces an existing file: a temporary file in the working folder, renamed over it.
-    fn replace(&self, full: &Utf8Path, file: &PlannedFile) -> Result<(), InputError> {
+    fn replace(&self, full: &Utf8Path, content: &Content<'_>) -> Result<(), InputError> {
         let io = |e: std::io::Error| InputError(format!("cannot write `{full}`: {e}"));
         let temp = self.dir.work().join(self.dir.temp_names.fetch_add(1, Ordering::Relaxed).to_string());
-        let mut created = create_new(&temp, file.executable).map_err(io)?;
-        created.write_all(&file.bytes).map_err(io)?;
+        let mut created = create_new(&temp, content.executable()).map_err(io)?;
+        content.write_into(&mut created).map_err(|e| InputError(format!("`{full}`: {e}")))?;
         if !self.dir.umask_keeps_modes {
-            set_file_mode(&created, file.executable).map_err(io)?;
+            set_file_mode(&created, content.executable()).map_err(io)?;
         }
         drop(created);
         std::fs::rename(&temp, full).map_err(io)
@@ -828,6 +884,120 @@ fn classify(
         None
     };
     Ok(Some((state, old)))
+}
+
+/// As [`classify`], for a streamed file: renders it once, hashing it and comparing it with the
+/// file at `full` as both stream. Returns its hash, and how it differs with the diff `--check`
+/// shows (only when both texts are small).
+fn classify_streamed(
+    path: &Utf8Path,
+    full: &Utf8Path,
+    meta: std::io::Result<Metadata>,
+    executable: bool,
+    render: &dyn Fn(&mut dyn Write) -> Result<(), InputError>,
+    owned: Option<&Owned>,
+    want_diff: bool,
+) -> Result<(String, Found), InputError> {
+    let io = |e: std::io::Error| InputError(format!("cannot read `{full}`: {e}"));
+    let meta = match meta {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(io(e)),
+        Ok(meta) => Some(meta),
+    };
+    let old = match (&meta, owned) {
+        (Some(meta), Some(_)) if meta.is_file() => open_regular(full).map_err(io)?,
+        _ => None,
+    };
+    let old_len = old.as_ref().map_or(0, |(_, meta)| meta.len());
+    let mut compare = Compare {
+        new: Sha256::new(),
+        new_len: 0,
+        old: old.map(|(file, _)| BufReader::with_capacity(1 << 16, file.take(MANIFEST_LIMIT))),
+        old_hash: Sha256::new(),
+        equal: true,
+        block: Vec::new(),
+    };
+    render(&mut compare)?;
+    let (hash, new_len, equal, old_hash) = compare.finish().map_err(io)?;
+    let hex = hex(&hash);
+    let state = match (&meta, owned) {
+        (None, _) => Change::Missing,
+        (Some(meta), _) if !meta.is_file() => Change::Special,
+        (Some(_), None) => Change::Foreign,
+        (Some(meta), Some(_)) if equal => {
+            return Ok((hex, (!mode_is(meta, executable)).then_some((Change::Mode, None))));
+        }
+        (Some(_), Some(owned)) => {
+            let edited = owned.manifest.is_some() && !owned.recorded(&digest16(&old_hash));
+            if edited { Change::Edited } else { Change::Stale }
+        }
+    };
+    let small = old_len <= STREAMED_DIFF_LIMIT && new_len <= STREAMED_DIFF_LIMIT;
+    let diff = if want_diff && small && matches!(state, Change::Stale | Change::Edited) {
+        let mut new = Vec::new();
+        render(&mut new)?;
+        let mut old = Vec::new();
+        if let Some((file, _)) = open_regular(full).map_err(io)? {
+            file.take(STREAMED_DIFF_LIMIT).read_to_end(&mut old).map_err(io)?;
+        }
+        Some(unified(path, &old, &new, 40))
+    } else {
+        None
+    };
+    Ok((hex, Some((state, diff))))
+}
+
+/// A writer that hashes what is written and compares it with a file read alongside.
+struct Compare {
+    new: Sha256,
+    new_len: u64,
+    old: Option<BufReader<std::io::Take<File>>>,
+    old_hash: Sha256,
+    /// Whether everything so far matched the file.
+    equal: bool,
+    block: Vec<u8>,
+}
+
+impl Compare {
+    /// Reads up to `len` bytes of the old file into `block`, hashing them; how many there were.
+    fn read_old(&mut self, len: usize) -> std::io::Result<usize> {
+        let Some(old) = &mut self.old else { return Ok(0) };
+        self.block.resize(len, 0);
+        let mut filled = 0;
+        while filled < len {
+            match old.read(&mut self.block[filled..]) {
+                Ok(0) => break,
+                Ok(read) => filled += read,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        self.old_hash.update(&self.block[..filled]);
+        Ok(filled)
+    }
+
+    /// The new text's hash and length, whether it equals the file, and the file's hash.
+    fn finish(mut self) -> std::io::Result<([u8; 32], u64, bool, [u8; 32])> {
+        while self.read_old(1 << 16)? > 0 {
+            self.equal = false;
+        }
+        let equal = self.equal && self.old.is_some();
+        Ok((self.new.finalize().into(), self.new_len, equal, self.old_hash.finalize().into()))
+    }
+}
+
+impl Write for Compare {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.new.update(buf);
+        self.new_len += buf.len() as u64;
+        let read = self.read_old(buf.len())?;
+        self.equal = self.equal && read == buf.len() && self.block[..read] == *buf;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// A unified diff of a stale file, cut to `max_lines`.
@@ -1136,7 +1306,7 @@ mod tests {
             mode,
             files,
             |(path, _)| vec![path.clone()],
-            |file, (): &mut ()| Ok(vec![file.clone()]),
+            |(path, file), (): &mut ()| Ok(vec![(path.clone(), Content::File(file.clone()))]),
             &mut |r| reports.push((r.path.to_string(), r.state.word())),
         )?;
         reports.sort();
@@ -1149,6 +1319,47 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let out = Utf8PathBuf::from_path_buf(dir.path().join("out")).unwrap();
         (dir, out)
+    }
+
+    #[test]
+    fn streamed_files_are_compared_hashed_and_written_as_rendered_files_are() {
+        let (_dir, out) = temp();
+        let sync_streamed = |text: &str, mode: Mode| {
+            let mut reports = Vec::new();
+            let steps = [Utf8PathBuf::from("README.md")];
+            let summary = sync(
+                &out,
+                mode,
+                &steps,
+                |path| vec![path.clone()],
+                |path, (): &mut ()| {
+                    let render =
+                        move |w: &mut dyn Write| w.write_all(text.as_bytes()).map_err(|e| InputError(e.to_string()));
+                    Ok(vec![(path.clone(), Content::Streamed { executable: false, render: Box::new(render) })])
+                },
+                &mut |r| reports.push((r.path.to_string(), r.state.word(), r.diff)),
+            )
+            .unwrap();
+            (summary, reports)
+        };
+        let (_, reports) = sync_streamed("one\ntwo\n", WRITE);
+        assert_eq!(reports[0].1, "missing");
+        assert_eq!(std::fs::read_to_string(out.join("README.md")).unwrap(), "one\ntwo\n");
+        let (summary, reports) = sync_streamed("one\ntwo\n", Mode::Check);
+        assert!(summary.is_clean() && reports.is_empty(), "{reports:?}");
+        // The manifest's hash is the streamed text's, as for a rendered file.
+        let (summary, _) = run(&files(&[("README.md", "one\ntwo\n", false)]), &out, Mode::Check).unwrap();
+        assert!(summary.is_clean(), "{summary:?}");
+
+        let (_, reports) = sync_streamed("one\nthree\n", Mode::Check);
+        let (path, word, diff) = &reports[0];
+        assert_eq!((path.as_str(), *word), ("README.md", "stale"));
+        assert!(diff.as_deref().is_some_and(|d| d.contains("-two") && d.contains("+three")), "{diff:?}");
+        std::fs::write(out.join("README.md"), "by hand\n").unwrap();
+        assert_eq!(sync_streamed("one\ntwo\n", Mode::Check).1[0].1, "edited");
+        sync_streamed("one\nthree\n", WRITE);
+        assert_eq!(std::fs::read_to_string(out.join("README.md")).unwrap(), "one\nthree\n");
+        assert!(sync_streamed("one\nthree\n", Mode::Check).0.is_clean());
     }
 
     #[test]

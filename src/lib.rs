@@ -122,9 +122,15 @@ pub fn sync_out(
                 let image = checked.image(index, decls).ok_or_else(|| {
                     InputError(format!("`{}` could not be derived again", entries[index].reference()))
                 })?;
-                plan::render_image(&image, templates)
+                let files = plan::render_image(&image, templates)?;
+                Ok(files.into_iter().map(|(path, file)| (path, emit::Content::File(file))).collect())
             }
-            plan::Step::Catalog(index) => plan::render_catalog(index, &catalog, templates),
+            // The catalog files grow with the catalog: rendered straight into their destination.
+            plan::Step::Catalog(index) => {
+                let (path, template, context) = plan::catalog_output(index, &catalog);
+                let render = move |out: &mut dyn std::io::Write| templates.render_to(template, &context, out);
+                Ok(vec![(path, emit::Content::Streamed { executable: false, render: Box::new(render) })])
+            }
         },
         sink,
     )

@@ -265,6 +265,15 @@ pub fn render_catalog(
     Ok(vec![(Utf8PathBuf::from(path), PlannedFile { bytes: text.into_bytes(), executable: false })])
 }
 
+/// The catalog file at `index` of the catalog outputs, to render a piece at a time: its path, its
+/// template and the template's context.
+#[must_use]
+pub fn catalog_output(index: usize, catalog: &Catalog) -> (Utf8PathBuf, &'static str, Value) {
+    let (template, path) = CATALOG_OUTPUTS[index];
+    let context = context! { images => catalog.images.clone(), groups => catalog.groups.clone() };
+    (Utf8PathBuf::from(path), template, context)
+}
+
 /// Renders every file of every image and the catalog, all in memory (for tests and tools; `compile`
 /// renders step by step through [`crate::sync_out`]).
 ///
