@@ -259,10 +259,9 @@ pub fn render_catalog(
     catalog: &Catalog,
     templates: &Templates,
 ) -> Result<Vec<(Utf8PathBuf, PlannedFile)>, InputError> {
-    let (template, path) = CATALOG_OUTPUTS[index];
-    let context = context! { images => catalog.images.clone(), groups => catalog.groups.clone() };
+    let (path, template, context) = catalog_output(index, catalog);
     let text = templates.render(template, &context)?;
-    Ok(vec![(Utf8PathBuf::from(path), PlannedFile { bytes: text.into_bytes(), executable: false })])
+    Ok(vec![(path, PlannedFile { bytes: text.into_bytes(), executable: false })])
 }
 
 /// The catalog file at `index` of the catalog outputs, to render a piece at a time: its path, its
