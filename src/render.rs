@@ -21,7 +21,6 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     ("image/init/bin/selftest.j2", include_str!("../templates/image/init/bin/selftest.j2")),
     ("image/init/supervisor/supervisor.ini.j2", include_str!("../templates/image/init/supervisor/supervisor.ini.j2")),
     ("image/init/jupyter/jupyter_config.py.j2", include_str!("../templates/image/init/jupyter/jupyter_config.py.j2")),
-    ("image/k8s/yaml.j2", include_str!("../templates/image/k8s/yaml.j2")),
     ("image/k8s/pod-spec.yaml.j2", include_str!("../templates/image/k8s/pod-spec.yaml.j2")),
     ("image/k8s/container-security.yaml.j2", include_str!("../templates/image/k8s/container-security.yaml.j2")),
     ("image/k8s/deployment.yaml.j2", include_str!("../templates/image/k8s/deployment.yaml.j2")),
@@ -75,6 +74,7 @@ impl Templates {
         env.add_filter("supervisor", supervisor_escape);
         env.add_filter("comment", comment_text);
         env.add_filter("html_comment", html_comment_text);
+        env.add_function("kv", yaml_pair);
         for (name, source) in TEMPLATES {
             env.add_template(name, source).map_err(|e| template_error(name, &e))?;
         }
@@ -192,6 +192,18 @@ fn quoted_string(value: Value) -> String {
     }
     out.push('"');
     out
+}
+
+/// `key: "value"` at column `indent`, or the key alone and the value on the next line, indented
+/// two more, when the pair would pass yamllint's 80 columns (a line without blanks may be longer).
+/// A function, not a template macro: Kubernetes files call it a few dozen times each.
+fn yaml_pair(key: &str, value: Value, indent: usize) -> String {
+    let value = quoted_string(value);
+    if indent + key.chars().count() + 2 + value.chars().count() <= 80 {
+        format!("{key}: {value}")
+    } else {
+        format!("{key}:\n{:width$}{value}", "", width = indent + 2)
+    }
 }
 
 /// Characters written as escapes: those [`crate::source::unsafe_char`] names and YAML's two
@@ -388,6 +400,17 @@ mod tests {
         );
         assert_eq!(quoted_string(Value::from("Zürich 東京")), r#""Zürich 東京""#);
         assert_eq!(hcl_string(Value::from("\u{1}${x}")), r#""\u0001$${x}""#);
+    }
+
+    #[test]
+    fn yaml_pairs_move_their_value_to_the_next_line_past_80_columns() {
+        assert_eq!(yaml_pair("name", Value::from("a\"b"), 2), r#"name: "a\"b""#);
+        let long = "x".repeat(70);
+        assert_eq!(yaml_pair("image", Value::from(long.as_str()), 4), format!("image:\n      \"{long}\""));
+        // 80 columns exactly still fit: `  key: "…"` is 2 + 5 + 73.
+        let fits = "y".repeat(71);
+        assert_eq!(yaml_pair("key", Value::from(fits.as_str()), 2), format!("key: \"{fits}\""));
+        assert_eq!(yaml_pair("gpus", Value::from(2), 6), r#"gpus: "2""#);
     }
 
     #[test]
