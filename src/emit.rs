@@ -17,10 +17,10 @@
 //! compile holds a lock on `out/` itself, so two compiles never write the same tree at once.
 
 use std::collections::HashMap;
-use std::fs::{File, Metadata, OpenOptions};
+use std::fs::{File, FileType, Metadata, OpenOptions};
 use std::hash::{DefaultHasher, Hasher as _};
 use std::io::{BufRead as _, BufReader, BufWriter, Read as _, Write};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use camino::{Utf8Path, Utf8PathBuf};
 use serde::Serialize;
@@ -41,6 +41,8 @@ const LINE_LIMIT: u64 = 4096;
 const MANIFEST_LIMIT: u64 = 1 << 30;
 /// Larger files at a generated path are never read: no template makes one.
 const FILE_LIMIT: u64 = 16 << 20;
+/// How much of a file is read at a time to compare it.
+const BLOCK: usize = 1 << 16;
 
 /// How a file in `out/` differs from what dlspec would write there.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -204,7 +206,10 @@ pub fn sync<'r, T: Sync, C: Default>(
     render: impl Fn(&T, &mut C) -> Result<Vec<(Utf8PathBuf, Content<'r>)>, InputError> + Sync,
     sink: &mut dyn FnMut(FileReport),
 ) -> Result<Summary, InputError> {
-    const BATCH: usize = 32;
+    // What a batch holds until it is reported: the outcome of each file (its path and hash).
+    const BATCH: usize = 256;
+    // Steps a core takes at a time: consecutive steps are mostly of one spec file, decoded once.
+    const RUN: usize = 8;
     let mut dir = OutDir::open(out, mode)?;
     let mut summary = Summary { manifest_problem: dir.manifest_problem.clone(), ..Summary::default() };
     if mode == Mode::Check {
@@ -220,17 +225,32 @@ pub fn sync<'r, T: Sync, C: Default>(
     summary.orphaned = dir.orphans(sink)?;
     let mut manifest = dir.new_manifest()?;
     for batch in steps.chunks(BATCH) {
-        let results = crate::in_parallel(batch, 1, |chunk| {
-            let mut worker = Worker { dir: &dir, resolver: Resolver::new(out) };
-            let (mut outcomes, mut leftovers, mut state) = (Vec::new(), Vec::new(), C::default());
-            for step in chunk {
-                let (step_outcomes, step_leftovers) = worker.apply(render(step, &mut state)?)?;
-                outcomes.extend(step_outcomes);
-                leftovers.extend(step_leftovers);
+        // The cores take runs of consecutive steps as they finish the last, so that a slow step
+        // (a catalog file) does not leave the other cores idle until the batch ends.
+        let next = AtomicUsize::new(0);
+        let threads = crate::cores().min(batch.len().div_ceil(RUN));
+        let done = crate::on_threads(threads, |_| {
+            let mut worker = Worker { dir: &dir, resolver: Resolver::new(out), block: Vec::new() };
+            let (mut done, mut state) = (Vec::new(), C::default());
+            loop {
+                let start = next.fetch_add(RUN, Ordering::Relaxed);
+                let Some(run) = batch.get(start..batch.len().min(start + RUN)) else { break };
+                for (at, step) in (start..).zip(run) {
+                    match render(step, &mut state).and_then(|files| worker.apply(files)) {
+                        Ok(applied) => done.push((at, Ok(applied))),
+                        Err(e) => {
+                            next.store(batch.len(), Ordering::Relaxed);
+                            done.push((at, Err(e)));
+                            return done;
+                        }
+                    }
+                }
             }
-            Ok::<_, InputError>((outcomes, leftovers))
+            done
         });
-        for result in results {
+        let mut done: Vec<_> = done.into_iter().flatten().collect();
+        done.sort_unstable_by_key(|(at, _)| *at);
+        for (_, result) in done {
             let (outcomes, leftovers) = result?;
             for path in leftovers {
                 summary.leftovers += 1;
@@ -667,7 +687,12 @@ struct Outcome {
 struct Worker<'a> {
     dir: &'a OutDir,
     resolver: Resolver<'a>,
+    /// The buffer files are compared in.
+    block: Vec<u8>,
 }
+
+/// What each listed folder holds (relative to `out/`): its entries' types by name.
+type Listings = HashMap<Utf8PathBuf, HashMap<String, FileType>>;
 
 impl Worker<'_> {
     /// Compares one step's files with `out/` and, when writing, journals then writes those that
@@ -681,26 +706,35 @@ impl Worker<'_> {
         let mut outcomes = Vec::with_capacity(files.len());
         let mut journal = String::new();
         let mut pending = Vec::new();
+        let (listings, leftovers) = self.list(files.iter().filter_map(|(path, _)| path.parent()).collect())?;
         for (path, content) in files {
             let owned = self.dir.owned.get(&key(&path));
             let owned = owned.as_ref();
-            let (full, meta) = self.resolver.file(&path)?;
+            let full = self.dir.out.join(&path);
+            let found_type = path
+                .parent()
+                .and_then(|folder| listings.get(folder))
+                .and_then(|listing| listing.get(path.file_name()?).copied());
+            if found_type.is_some_and(|t| t.is_symlink()) {
+                return Err(symlink(&full));
+            }
             let (hex, found) = match &content {
                 Content::File(file) => {
                     let hex = hex(&Sha256::digest(&file.bytes));
-                    let found = classify(&full, meta, file, owned, checking)?.map(|(state, old)| {
-                        let diff = match (&old, state) {
-                            (Some(old), Change::Stale | Change::Edited) if checking => {
-                                Some(unified(&path, old, &file.bytes, 40))
-                            }
-                            _ => None,
-                        };
-                        (state, diff)
-                    });
+                    let found =
+                        classify(&full, found_type, file, owned, checking, &mut self.block)?.map(|(state, old)| {
+                            let diff = match (&old, state) {
+                                (Some(old), Change::Stale | Change::Edited) if checking => {
+                                    Some(unified(&path, old, &file.bytes, 40))
+                                }
+                                _ => None,
+                            };
+                            (state, diff)
+                        });
                     (hex, found)
                 }
                 Content::Streamed { executable, render } => {
-                    classify_streamed(&path, &full, meta, *executable, render.as_ref(), owned, checking)?
+                    classify_streamed(&path, &full, found_type, *executable, render.as_ref(), owned, checking)?
                 }
             };
             let Some((state, diff)) = found else {
@@ -733,8 +767,6 @@ impl Worker<'_> {
                 written: !checking,
             });
         }
-        let folders: Vec<&Utf8Path> = outcomes.iter().filter_map(|o| o.path.parent()).collect();
-        let leftovers = self.sweep(folders)?;
         if !journal.is_empty()
             && let Some(mut log) = self.dir.journal.as_ref()
         {
@@ -752,32 +784,44 @@ impl Worker<'_> {
         Ok((outcomes, leftovers))
     }
 
-    /// The temporary files that older dlspec versions (before `.dlspec-tmp/`) created beside the
-    /// file they replaced
-    /// (`.dlspec-` and six letters or digits) in `folders` (relative to `out/`, each already
-    /// resolved without symlinks): a killed compile left them where `COPY init/` ships them.
-    /// Removed when writing.
-    fn sweep(&self, mut folders: Vec<&Utf8Path>) -> Result<Vec<Utf8PathBuf>, InputError> {
+    /// Lists each of `folders` (relative to `out/`) once: what each holds, by name (so that a
+    /// planned file needs no `lstat` of its own), and the temporary files that older dlspec
+    /// versions (before `.dlspec-tmp/`) created beside the file they replaced (`.dlspec-` and six
+    /// letters or digits): a killed compile left them where `COPY init/` ships them. Those are
+    /// removed when writing. A folder that is not there yet holds nothing.
+    fn list(&mut self, mut folders: Vec<&Utf8Path>) -> Result<(Listings, Vec<Utf8PathBuf>), InputError> {
         folders.sort_unstable();
         folders.dedup();
-        let mut found = Vec::new();
+        let (mut listings, mut leftovers) = (HashMap::with_capacity(folders.len()), Vec::new());
         for folder in folders {
-            let full = self.dir.out.join(folder);
-            // A folder that is not there yet holds nothing.
-            let Ok(entries) = full.read_dir_utf8() else { continue };
-            for entry in entries.flatten() {
-                let name = entry.file_name();
-                if !is_old_temp_name(name) || !entry.file_type().is_ok_and(|t| t.is_file()) {
-                    continue;
+            let Some(full) = self.resolver.folder(folder)? else { continue };
+            let io = |e: std::io::Error| InputError(format!("cannot read `{full}`: {e}"));
+            let entries = match full.read_dir_utf8() {
+                // `out/` itself, when checking before the first compile.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                entries => entries.map_err(io)?,
+            };
+            let mut listing = HashMap::new();
+            for entry in entries {
+                let entry = entry.map_err(io)?;
+                let file_type = entry.file_type().map_err(io)?;
+                if is_old_temp_name(entry.file_name()) && file_type.is_file() {
+                    if matches!(self.dir.mode, Mode::Write { .. }) {
+                        std::fs::remove_file(entry.path())
+                            .map_err(|e| InputError(format!("cannot remove `{}`: {e}", entry.path())))?;
+                    }
+                    leftovers.push(folder.join(entry.file_name()));
+                } else {
+                    if file_type.is_dir() {
+                        // A folder, not a symlink to one: the folders below need no `lstat`.
+                        self.resolver.folders.insert(full.join(entry.file_name()), true);
+                    }
+                    listing.insert(entry.file_name().to_owned(), file_type);
                 }
-                if matches!(self.dir.mode, Mode::Write { .. }) {
-                    std::fs::remove_file(entry.path())
-                        .map_err(|e| InputError(format!("cannot remove `{}`: {e}", entry.path())))?;
-                }
-                found.push(folder.join(name));
             }
+            listings.insert(folder.to_owned(), listing);
         }
-        Ok(found)
+        Ok((listings, leftovers))
     }
 
     /// Creates a new file with its final mode, and the folders it needs, each once.
@@ -820,56 +864,69 @@ fn is_old_temp_name(name: &str) -> bool {
 /// How a file differs, and its content when it was read.
 type Difference = (Change, Option<Vec<u8>>);
 
-/// How the file at `full` (`meta`: its `lstat`) differs from `planned`, and its content when it
-/// was read; `None` when it does not differ. The content is read only when the size matches or
-/// the manifest's hash is needed to tell a hand edit from a stale file (or, with `want_old`, for
-/// a diff); only regular files are opened.
+/// How the file at `full` (of type `found`, from its folder's listing; `None` when it is not
+/// there) differs from `planned`, and its content when it was read; `None` when it does not
+/// differ. Only regular files are opened, and read only when the size matches or the manifest's
+/// hash is needed to tell a hand edit from a stale file (or, with `want_old`, for a diff).
+/// `block` is the buffer the file is read into, a block at a time.
 fn classify(
     full: &Utf8Path,
-    meta: std::io::Result<Metadata>,
+    found: Option<FileType>,
     planned: &PlannedFile,
     owned: Option<&Owned>,
     want_old: bool,
+    block: &mut Vec<u8>,
 ) -> Result<Option<Difference>, InputError> {
     let io = |e: std::io::Error| InputError(format!("cannot read `{full}`: {e}"));
-    let meta = match meta {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Some((Change::Missing, None))),
-        Err(e) => return Err(io(e)),
-        Ok(meta) => meta,
+    let Some(found) = found else {
+        return Ok(Some((Change::Missing, None)));
     };
-    if !meta.is_file() {
+    if !found.is_file() {
         return Ok(Some((Change::Special, None)));
     }
     let Some(owned) = owned else {
         return Ok(Some((Change::Foreign, None)));
+    };
+    let Some((file, meta)) = open_regular(full).map_err(io)? else {
+        return Ok(Some((Change::Special, None)));
     };
     let changed_by_hand = if owned.manifest.is_some() { Change::Edited } else { Change::Stale };
     let same_size = meta.len() == planned.bytes.len() as u64;
     if !same_size && (meta.len() > FILE_LIMIT || owned.manifest.is_none() && !want_old) {
         return Ok(Some((if meta.len() > FILE_LIMIT { changed_by_hand } else { Change::Stale }, None)));
     }
-    let Some((file, meta)) = open_regular(full).map_err(io)? else {
-        return Ok(Some((Change::Special, None)));
-    };
-    // Compared and hashed a block at a time: a catalog file of 50,000 images is 20 MB, and
-    // holding it would double what rendering it takes.
+    // Compared a block at a time (a catalog file of 50,000 images is 20 MB, and holding it would
+    // double what rendering it takes), and hashed only once it differs: the blocks before are
+    // the planned bytes.
     let mut reader = file.take(FILE_LIMIT.max(planned.bytes.len() as u64));
-    let (mut hasher, mut block) = (Sha256::new(), vec![0; 1 << 16]);
-    let (mut at, mut equal) = (0, same_size);
+    block.resize(BLOCK, 0);
+    let mut at = 0;
+    let mut hasher = (!same_size).then(Sha256::new);
     loop {
-        let read = match reader.read(&mut block) {
+        let read = match reader.read(block) {
             Ok(0) => break,
             Ok(read) => read,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(io(e)),
         };
-        hasher.update(&block[..read]);
-        equal = equal && planned.bytes.get(at..at + read) == Some(&block[..read]);
+        let this = &block[..read];
+        if let Some(hasher) = hasher.as_mut() {
+            hasher.update(this);
+        } else if planned.bytes.get(at..at + read) != Some(this) {
+            let mut started = Sha256::new_with_prefix(&planned.bytes[..at]);
+            started.update(this);
+            hasher = Some(started);
+        }
         at += read;
     }
-    if equal && at == planned.bytes.len() {
-        return Ok((!mode_is(&meta, planned.executable)).then_some((Change::Mode, None)));
-    }
+    let hasher = match hasher {
+        Some(hasher) => hasher,
+        None if at == planned.bytes.len() => {
+            return Ok((!mode_is(&meta, planned.executable)).then_some((Change::Mode, None)));
+        }
+        // Shorter than when it was looked at: what was read is the planned bytes' beginning.
+        None => Sha256::new_with_prefix(&planned.bytes[..at]),
+    };
     let edited = owned.manifest.is_some() && !owned.recorded(&digest16(&hasher.finalize()));
     let state = if edited { Change::Edited } else { Change::Stale };
     // The old content is read again, whole, only for the diff `--check` shows.
@@ -892,27 +949,25 @@ fn classify(
 fn classify_streamed(
     path: &Utf8Path,
     full: &Utf8Path,
-    meta: std::io::Result<Metadata>,
+    found: Option<FileType>,
     executable: bool,
     render: &dyn Fn(&mut dyn Write) -> Result<(), InputError>,
     owned: Option<&Owned>,
     want_diff: bool,
 ) -> Result<(String, Found), InputError> {
     let io = |e: std::io::Error| InputError(format!("cannot read `{full}`: {e}"));
-    let meta = match meta {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => return Err(io(e)),
-        Ok(meta) => Some(meta),
+    let (old, old_meta) = match (found, owned) {
+        (Some(found), Some(_)) if found.is_file() => match open_regular(full).map_err(io)? {
+            Some((file, meta)) => (Some(file), Some(meta)),
+            None => (None, None),
+        },
+        _ => (None, None),
     };
-    let old = match (&meta, owned) {
-        (Some(meta), Some(_)) if meta.is_file() => open_regular(full).map_err(io)?,
-        _ => None,
-    };
-    let old_len = old.as_ref().map_or(0, |(_, meta)| meta.len());
+    let old_len = old_meta.as_ref().map_or(0, Metadata::len);
     let mut compare = Compare {
         new: Sha256::new(),
         new_len: 0,
-        old: old.map(|(file, _)| BufReader::with_capacity(1 << 16, file.take(MANIFEST_LIMIT))),
+        old: old.map(|file| BufReader::with_capacity(1 << 16, file.take(MANIFEST_LIMIT))),
         old_hash: Sha256::new(),
         equal: true,
         block: Vec::new(),
@@ -920,14 +975,16 @@ fn classify_streamed(
     render(&mut compare)?;
     let (hash, new_len, equal, old_hash) = compare.finish().map_err(io)?;
     let hex = hex(&hash);
-    let state = match (&meta, owned) {
-        (None, _) => Change::Missing,
-        (Some(meta), _) if !meta.is_file() => Change::Special,
-        (Some(_), None) => Change::Foreign,
-        (Some(meta), Some(_)) if equal => {
+    let state = match (found, &old_meta, owned) {
+        (None, _, _) => Change::Missing,
+        (Some(found), _, _) if !found.is_file() => Change::Special,
+        (Some(_), _, None) => Change::Foreign,
+        // No longer a regular file when it was opened.
+        (Some(_), None, Some(_)) => Change::Special,
+        (Some(_), Some(meta), Some(_)) if equal => {
             return Ok((hex, (!mode_is(meta, executable)).then_some((Change::Mode, None))));
         }
-        (Some(_), Some(owned)) => {
+        (Some(_), Some(_), Some(owned)) => {
             let edited = owned.manifest.is_some() && !owned.recorded(&digest16(&old_hash));
             if edited { Change::Edited } else { Change::Stale }
         }
@@ -1230,6 +1287,38 @@ impl<'a> Resolver<'a> {
             return Err(symlink(&current));
         }
         Ok((current, meta))
+    }
+
+    /// `out/relative` when it is a folder reached without a symlink; `None` when it, or a folder
+    /// above it, is missing.
+    fn folder(&mut self, relative: &Utf8Path) -> Result<Option<Utf8PathBuf>, InputError> {
+        let mut current = self.out.to_path_buf();
+        for component in relative.components() {
+            if !matches!(component, camino::Utf8Component::Normal(_)) {
+                return Err(InputError(format!("refusing the output path `{relative}`")));
+            }
+            current.push(component);
+            match self.folders.get(&current) {
+                Some(true) => continue,
+                Some(false) => return Ok(None),
+                None => {}
+            }
+            match std::fs::symlink_metadata(&current) {
+                Ok(meta) if meta.file_type().is_symlink() => return Err(symlink(&current)),
+                Ok(meta) if meta.is_dir() => {
+                    self.folders.insert(current.clone(), true);
+                }
+                Ok(_) => {
+                    return Err(InputError(format!("`{current}` is a file where dlspec writes a folder: move it away")));
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    self.folders.insert(current.clone(), false);
+                    return Ok(None);
+                }
+                Err(e) => return Err(InputError(format!("cannot read `{current}`: {e}"))),
+            }
+        }
+        Ok(Some(current))
     }
 
     /// Creates `dir` and the folders above it that are not known to exist, top down, one `mkdir`

@@ -60,38 +60,54 @@ pub fn analyze(sources: &SourceMap) -> (Vec<Image>, Diagnostics) {
 /// current lock attached.
 #[must_use]
 pub fn analyze_catalog<'s>(sources: &'s SourceMap, locks: Option<&Utf8Path>) -> Analysis<'s> {
+    let spec_bytes: usize = sources.iter().map(|(_, file)| file.text.len()).sum();
+    analyze_holding(sources, locks, spec_bytes <= resolve::HOLD_SPEC_BYTES)
+}
+
+/// As [`analyze_catalog`]; `hold` says whether the image declarations are held.
+fn analyze_holding<'s>(sources: &'s SourceMap, locks: Option<&Utf8Path>, hold: bool) -> Analysis<'s> {
     let files: Vec<_> = sources.iter().collect();
-    // Of the images only their place and name are kept: check decodes their file again.
+    // Of the images, small specs keep the declarations; large ones only their place and name,
+    // and check decodes their file again.
     let parsed = in_parallel(&files, 16, |chunk| {
         let mut diags = Diagnostics::default();
-        let (mut profiles, mut images, mut catalogs) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut profiles, mut images, mut catalogs, mut held) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for (id, file) in chunk {
+            let (mut file_images, mut count) = (Vec::new(), 0_u32);
             if let Some(doc) = syntax::parse(*id, file, &mut diags) {
                 let decoded = decode::decode(*id, &doc, &mut diags);
                 catalogs.extend(decoded.catalogs);
-                for (index, decl) in decoded.decls.into_iter().enumerate() {
+                for decl in decoded.decls {
                     match decl.kind {
                         ast::DeclKind::Profile => profiles.push(decl),
                         ast::DeclKind::Image => {
-                            let index = u32::try_from(index).expect("a spec of 1 MiB has fewer declarations");
-                            images.push((resolve::DeclRef { file: *id, index }, decl.name));
+                            let at = resolve::DeclRef { file: *id, index: count };
+                            count += 1;
+                            if hold {
+                                images.push((at, decl.name.clone()));
+                                file_images.push(decl);
+                            } else {
+                                images.push((at, decl.name));
+                            }
                         }
                     }
                 }
             }
+            held.push(file_images);
         }
-        (profiles, images, catalogs, diags)
+        (profiles, images, catalogs, held, diags)
     });
     let mut diags = Diagnostics::default();
-    let (mut profiles, mut images, mut catalogs) = (Vec::new(), Vec::new(), Vec::new());
-    for (chunk_profiles, chunk_images, chunk_catalogs, chunk_diags) in parsed {
+    let (mut profiles, mut images, mut catalogs, mut held) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for (chunk_profiles, chunk_images, chunk_catalogs, chunk_held, chunk_diags) in parsed {
         profiles.extend(chunk_profiles);
         images.extend(chunk_images);
         catalogs.extend(chunk_catalogs);
+        held.extend(chunk_held);
         diags.extend(chunk_diags);
     }
     let catalog_part = resolve::catalog(&catalogs, &mut diags);
-    let declarations = resolve::Declarations::new(profiles, images, &mut diags);
+    let declarations = resolve::Declarations::new(profiles, images, hold.then_some(held), &mut diags);
     let (checked, lock_messages) = check::check(catalog_part, declarations, sources, locks, &mut diags);
     Analysis { checked, diags, lock_messages }
 }
@@ -140,19 +156,50 @@ pub fn sync_out(
 /// calling thread), and returns the results in the order of the chunks. Fewer than `min_chunk`
 /// items per chunk are not worth a thread: then it is one call on the calling thread.
 pub(crate) fn in_parallel<T: Sync, R: Send>(items: &[T], min_chunk: usize, work: impl Fn(&[T]) -> R + Sync) -> Vec<R> {
-    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-    let threads = cores.min(items.len() / min_chunk.max(1)).max(1);
+    let threads = cores().min(items.len() / min_chunk.max(1)).max(1);
     if threads == 1 {
         return vec![work(items)];
     }
-    let chunk = items.len().div_ceil(threads);
+    let chunks: Vec<&[T]> = items.chunks(items.len().div_ceil(threads)).collect();
+    on_threads(chunks.len(), |thread| work(chunks[thread]))
+}
+
+/// The number of cores this process may use.
+pub(crate) fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
+}
+
+/// Runs `work(thread)` on `threads` threads (the first on the calling thread) and returns the
+/// results in thread order.
+pub(crate) fn on_threads<R: Send>(threads: usize, work: impl Fn(usize) -> R + Sync) -> Vec<R> {
+    if threads <= 1 {
+        return vec![work(0)];
+    }
     std::thread::scope(|scope| {
-        let mut chunks = items.chunks(chunk);
-        let first = chunks.next().unwrap_or_default();
         let work = &work;
-        let rest: Vec<_> = chunks.map(|c| scope.spawn(move || work(c))).collect();
-        let mut results = vec![work(first)];
+        let rest: Vec<_> = (1..threads).map(|thread| scope.spawn(move || work(thread))).collect();
+        let mut results = vec![work(0)];
         results.extend(rest.into_iter().map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))));
         results
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Held or decoded again, the declarations give the same images.
+    #[test]
+    fn held_and_decoded_again_declarations_give_the_same_images() {
+        let specs = Utf8Path::new(env!("CARGO_MANIFEST_DIR")).join("specs");
+        let sources = source::discover(&specs).unwrap();
+        let derive = |hold: bool| {
+            let analysis = analyze_holding(&sources, Some(&specs), hold);
+            assert!(!analysis.diags.has_errors());
+            format!("{:?}", analysis.checked.images())
+        };
+        let held = derive(true);
+        assert!(held.len() > 100_000, "the example catalog has images");
+        assert_eq!(held, derive(false));
+    }
 }

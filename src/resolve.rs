@@ -1,6 +1,7 @@
 //! Resolve: declarations → image instances. Applies profiles (`use`, later wins, the image last),
 //! and expands each `matrix` into its combinations minus `exclude`, one instance at a time.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ops::Range;
 
@@ -46,30 +47,43 @@ pub fn catalog<'a>(catalogs: &'a [CatalogPart], diags: &mut Diagnostics) -> Opti
     Some(first)
 }
 
-/// Where an image declaration is: its file, and its place among the declarations decoded from it.
+/// Where an image declaration is: its file, and its place among the file's image declarations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DeclRef {
     /// The file.
     pub file: FileId,
-    /// The index among the file's declarations.
+    /// The index among the file's image declarations.
     pub index: u32,
 }
 
+/// Up to this many bytes of spec text, the image declarations decoded first are held for check
+/// and rendering (they take about 35 bytes per byte of spec: at most 35 MiB); above it, a file is
+/// decoded again when its images are needed, so that memory does not grow with the catalog.
+pub const HOLD_SPEC_BYTES: usize = 1 << 20;
+
 /// The declarations of every spec file, indexed: the profiles by name, and where each image
-/// declaration is (the first of each name), in order. Image declarations are not held: their
-/// file is decoded again when they are needed ([`FileDecls`]), and instances are made from them
-/// one at a time.
+/// declaration is (the first of each name), in order. The image declarations themselves are held
+/// when the specs are small ([`HOLD_SPEC_BYTES`]); otherwise their file is decoded again when
+/// they are needed ([`FileDecls`]). Instances are made from them one at a time.
 #[derive(Debug, Default)]
 pub struct Declarations {
     profile_decls: Vec<Decl>,
     profiles: BTreeMap<String, usize>,
     images: Vec<DeclRef>,
+    /// The image declarations of each file, by file id, when held.
+    held: Option<Vec<Vec<Decl>>>,
 }
 
 impl Declarations {
     /// Indexes the profiles and the images (each with its name); reports names declared twice.
+    /// `held`, when given, has the image declarations of every file, by file id.
     #[must_use]
-    pub fn new(profile_decls: Vec<Decl>, images: Vec<(DeclRef, Spanned<String>)>, diags: &mut Diagnostics) -> Self {
+    pub fn new(
+        profile_decls: Vec<Decl>,
+        images: Vec<(DeclRef, Spanned<String>)>,
+        held: Option<Vec<Vec<Decl>>>,
+        diags: &mut Diagnostics,
+    ) -> Self {
         let mut profiles: BTreeMap<String, usize> = BTreeMap::new();
         for (index, decl) in profile_decls.iter().enumerate() {
             match profiles.get(decl.name.value.as_str()) {
@@ -90,7 +104,26 @@ impl Declarations {
                 }
             }
         }
-        Self { profile_decls, profiles, images: refs }
+        Self { profile_decls, profiles, images: refs, held }
+    }
+
+    /// The image declarations of `file`: those held, or decoded again.
+    #[must_use]
+    pub fn file_images<'a>(&'a self, sources: &SourceMap, file: FileId) -> Cow<'a, [Decl]> {
+        match &self.held {
+            Some(held) => Cow::Borrowed(held.get(file.0 as usize).map_or(&[][..], Vec::as_slice)),
+            None => Cow::Owned(decode_images(sources, file)),
+        }
+    }
+
+    /// The declaration at `at`: held, or decoded again into `cache`, which keeps the last file
+    /// decoded.
+    pub fn image_decl<'a>(&'a self, sources: &SourceMap, at: DeclRef, cache: &'a mut FileDecls) -> Option<&'a Decl> {
+        let index = usize::try_from(at.index).ok()?;
+        match &self.held {
+            Some(held) => held.get(at.file.0 as usize)?.get(index),
+            None => cache.get(sources, at.file)?.get(index),
+        }
     }
 
     /// The number of image declarations.
@@ -272,37 +305,37 @@ fn duplicate(kind: DeclKind, again: &Spanned<String>, first: Span, diags: &mut D
     );
 }
 
-/// The declarations of one spec file, decoded again when an image of it is needed, kept while the
-/// next image needed is of the same file (images are checked and rendered in order, so most are).
+/// The image declarations of one spec file, decoded again when an image of it is needed, kept
+/// while the next image needed is of the same file (images are checked and rendered in order, so
+/// most are).
 #[derive(Debug, Default)]
 pub struct FileDecls {
     file: Option<FileId>,
     decls: Vec<Decl>,
 }
 
-/// Held while a file is decoded again for [`FileDecls::get`]: the threads that render share the
-/// files at the edges of their parts, and a parser's document of a large spec is large.
+/// Held while a file is decoded again for [`FileDecls`]: the threads that render share the files
+/// at the edges of their parts, and a parser's document of a large spec is large.
 static DECODING: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 impl FileDecls {
-    /// The declarations of `file` (their diagnostics were reported when it was first decoded).
-    #[must_use]
-    pub fn decode(sources: &SourceMap, file: FileId) -> Vec<Decl> {
-        let mut quiet = Diagnostics::default();
-        let doc = crate::syntax::parse(file, sources.get(file), &mut quiet);
-        doc.map(|doc| crate::decode::decode(file, &doc, &mut quiet).decls).unwrap_or_default()
-    }
-
-    /// The declaration at `at`.
-    pub fn get(&mut self, sources: &SourceMap, at: DeclRef) -> Option<&Decl> {
-        if self.file != Some(at.file) {
+    fn get(&mut self, sources: &SourceMap, file: FileId) -> Option<&[Decl]> {
+        if self.file != Some(file) {
             self.decls = Vec::new();
             let _one_at_a_time = DECODING.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            self.decls = Self::decode(sources, at.file);
-            self.file = Some(at.file);
+            self.decls = decode_images(sources, file);
+            self.file = Some(file);
         }
-        self.decls.get(usize::try_from(at.index).ok()?)
+        Some(&self.decls)
     }
+}
+
+/// The image declarations of `file` (their diagnostics were reported when it was first decoded).
+fn decode_images(sources: &SourceMap, file: FileId) -> Vec<Decl> {
+    let mut quiet = Diagnostics::default();
+    let doc = crate::syntax::parse(file, sources.get(file), &mut quiet);
+    let decls = doc.map(|doc| crate::decode::decode(file, &doc, &mut quiet).decls).unwrap_or_default();
+    decls.into_iter().filter(|decl| decl.kind == DeclKind::Image).collect()
 }
 
 fn framework_conflict(conflict: crate::ast::FrameworkConflict, diags: &mut Diagnostics) {

@@ -52,7 +52,7 @@ impl Checked<'_> {
     #[must_use]
     pub fn image(&self, index: usize, decls: &mut FileDecls) -> Option<Image> {
         let origin = *self.origins.get(index)?;
-        let decl = decls.get(self.sources, self.declarations.image(origin.image))?;
+        let decl = self.declarations.image_decl(self.sources, self.declarations.image(origin.image), decls)?;
         let instance = self.declarations.instance(origin, decl)?;
         let mut quiet = Diagnostics::default();
         let mut checker = Checker {
@@ -105,6 +105,8 @@ pub fn check<'s>(
     diags: &mut Diagnostics,
 ) -> (Checked<'s>, Vec<String>) {
     let compat = compat::get();
+    // Without a lock folder no image has a lock: not one file to look for per image.
+    let locks = locks.filter(|specs| specs.join(crate::lock::LOCK_DIR).is_dir());
     let (catalog, settings) = cluster::settings(catalog, diags);
     let mut earlier_errors: Vec<Span> = diags.error_spans().collect();
     earlier_errors.sort_unstable();
@@ -114,7 +116,7 @@ pub fn check<'s>(
         let mut found = Found::default();
         let context = Context { declarations: &declarations, compat, sources, settings: &settings, locks };
         for (file, images) in chunk {
-            let decls = FileDecls::decode(sources, *file);
+            let decls = declarations.file_images(sources, *file);
             for image in images.clone() {
                 let at = declarations.image(image).index as usize;
                 if let Some(decl) = decls.get(at) {
