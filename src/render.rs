@@ -167,8 +167,8 @@ fn shell_quote(value: Value) -> String {
 }
 
 /// The text of a filter's argument: strings as they are, anything else as it prints.
-fn text_of(value: &Value) -> String {
-    value.as_str().map_or_else(|| value.to_string(), str::to_owned)
+fn text_of(value: &Value) -> std::borrow::Cow<'_, str> {
+    value.as_str().map_or_else(|| value.to_string().into(), Into::into)
 }
 
 /// A double-quoted string literal that YAML, Python, HCL and JSON all read back as the same text:
@@ -199,11 +199,17 @@ fn quoted_string(value: Value) -> String {
 /// A function, not a template macro: Kubernetes files call it a few dozen times each.
 fn yaml_pair(key: &str, value: Value, indent: usize) -> String {
     let value = quoted_string(value);
-    if indent + key.chars().count() + 2 + value.chars().count() <= 80 {
-        format!("{key}: {value}")
+    let fits = indent + key.chars().count() + 2 + value.chars().count() <= 80;
+    let mut pair = String::with_capacity(key.len() + indent + value.len() + 4);
+    pair.push_str(key);
+    if fits {
+        pair.push_str(": ");
     } else {
-        format!("{key}:\n{:width$}{value}", "", width = indent + 2)
+        pair.push_str(":\n");
+        pair.extend(std::iter::repeat_n(' ', indent + 2));
     }
+    pair.push_str(&value);
+    pair
 }
 
 /// Characters written as escapes: those [`crate::source::unsafe_char`] names and YAML's two
@@ -238,7 +244,7 @@ fn dockerfile_string(value: Value) -> Result<String, minijinja::Error> {
 fn single_line(value: &Value, format: &str) -> Result<String, minijinja::Error> {
     let text = text_of(value);
     match text.chars().find(|c| escaped_in_text(*c)) {
-        None => Ok(text),
+        None => Ok(text.into_owned()),
         Some(c) => Err(minijinja::Error::new(
             minijinja::ErrorKind::InvalidOperation,
             format!("{text:?} has the character U+{:04X}, which {format} value cannot hold", u32::from(c)),
@@ -257,7 +263,7 @@ fn supervisor_escape(value: Value) -> Result<String, minijinja::Error> {
 fn comment_text(value: Value) -> String {
     let text = text_of(&value);
     if !text.chars().any(escaped_in_text) {
-        return text;
+        return text.into_owned();
     }
     text.chars()
         .map(|c| if escaped_in_text(c) { format!("\\u{{{:04x}}}", u32::from(c)) } else { c.to_string() })
@@ -279,8 +285,6 @@ fn normalize(text: String) -> String {
     if !text.ends_with('\n') {
         text.push('\n');
     }
-    // A batch of rendered files is held at once: no spare capacity.
-    text.shrink_to_fit();
     text
 }
 
