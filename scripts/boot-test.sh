@@ -57,7 +57,8 @@
 # --boot`: the framework imports and reports the version of its LABEL, a convolution and a matmul
 # run on the CPU, the services answer); the build itself runs the framework's import check.
 #
-# --selftest breaks generated files of a copy of the first IMAGE_DIR on purpose, boots each
+# --selftest breaks generated files of a copy of the first IMAGE_DIR (for tampered-hash, of the
+# first locked one) on purpose, boots each
 # broken copy (first boot only) and checks that the test fails with a line naming what broke:
 #   tensorboard-prefix   supervisor.ini: TensorBoard's --path_prefix is wrong
 #   jupyterlab-command   supervisor.ini: jupyterlab's command does not exist
@@ -76,7 +77,8 @@
 # (--root, --runroot, --tmpdir, runc --root) removed at exit, with the containers (by id), the
 # page servers of the browser checks and any mount left under it. The base rootfs tarball is
 # cached in $BOOT_TEST_CACHE (default ${XDG_CACHE_HOME:-$HOME/.cache}/dlspec-boot-test), made
-# again after 30 days.
+# again after 30 days. Two runs may go at once, each in its own state directory: they take turns
+# at installing tools and making the base tarball.
 # Environment: BOOT_TEST_STORAGE_DRIVER (auto, the default: overlay if it works here, else vfs;
 # or vfs, overlay), BOOT_TEST_CACHE, DEBIAN_MIRROR (debootstrap's mirror; default: the host's apt
 # source), HOST_CA (CA bundle for the build's downloads; default the host's), BOOT_TEST_KEEP=1
@@ -115,6 +117,12 @@ if [ "$(id -u)" -ne 0 ]; then
     echo "boot-test: run as root (buildah and podman with runc, debootstrap, nsenter)" >&2
     exit 2
 fi
+cache=${BOOT_TEST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/dlspec-boot-test}
+mkdir -p "$cache"
+# Two runs at once (.ci/run runs the framework image beside the others) share the cache: the
+# tool install, the base image and the host's containers cache are taken turns at.
+exec 7>"$cache/.running"
+flock -s 7
 missing=()
 for tool in buildah:buildah podman:podman runc:runc debootstrap:debootstrap sshpass:sshpass \
     curl:curl ssh:openssh-client ssh-keygen:openssh-client nsenter:util-linux python3:python3; do
@@ -129,9 +137,12 @@ if ! /usr/bin/python3 -c 'import websocket' >/dev/null 2>&1; then missing+=(pyth
 if [ "${#missing[@]}" -gt 0 ]; then
     if command -v apt-get >/dev/null 2>&1; then
         echo "== installing ${missing[*]}"
-        apt-get update -qq >/dev/null
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-            "${missing[@]}" ca-certificates >/dev/null
+        (
+            flock 9
+            apt-get update -qq >/dev/null
+            DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+                "${missing[@]}" ca-certificates >/dev/null
+        ) 9>"$cache/.lock"
     else
         echo "boot-test: missing: ${missing[*]} (no apt-get to install them)" >&2
         exit 2
@@ -139,7 +150,6 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 
 # --- State ---------------------------------------------------------------------------------
-cache=${BOOT_TEST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/dlspec-boot-test}
 ca=${HOST_CA:-/etc/ssl/certs/ca-certificates.crt}
 mirror=${DEBIAN_MIRROR:-}
 if [ -z "$mirror" ]; then
@@ -150,8 +160,8 @@ if [ -z "$mirror" ]; then
 fi
 mirror=${mirror:-http://deb.debian.org/debian}
 
-had_containers_cache=no
-if [ -e /var/lib/containers/cache ]; then had_containers_cache=yes; fi
+# The host's containers cache, when a run made it, is removed by the last run to end.
+if [ ! -e /var/lib/containers/cache ]; then touch "$cache/.remove-containers-cache"; fi
 E=$(mktemp -d "${TMPDIR:-/tmp}/boot-test.XXXXXX")
 # use_driver DRIVER: the buildah (G) and podman (P) flags that keep all state in $E.
 use_driver() {
@@ -166,7 +176,7 @@ use_driver "$([ "$driver" = auto ] && echo overlay || echo "$driver")"
 # HEALTHCHECK (the test runs healthcheck.sh itself).
 R=(--network none --ulimit nofile=1024:4096 --ulimit nproc=1000:2000 --no-healthcheck)
 export TMPDIR="$E/tmp"
-mkdir -p "$E/tmp" "$E/cni" "$E/libpod-tmp" "$cache"
+mkdir -p "$E/tmp" "$E/cni" "$E/libpod-tmp"
 touch "$E/containers" "$E/servers"
 
 cleanup() {
@@ -190,7 +200,10 @@ cleanup() {
     else
         rm -rf "$E"
     fi
-    if [ "$had_containers_cache" = no ]; then rm -rf /var/lib/containers/cache; fi
+    # Not while another run uses it: that one holds its shared lock.
+    if flock -n -x 7 && [ -e "$cache/.remove-containers-cache" ]; then
+        rm -rf /var/lib/containers/cache "$cache/.remove-containers-cache"
+    fi
     rmdir /var/lib/containers /run/runc 2>/dev/null
     return 0
 }
@@ -1143,9 +1156,19 @@ if [ -n "$selftest" ]; then
     IFS=, read -r -a cases <<<"$selftest"
     for case in "${cases[@]}"; do
         n=$((n + 1))
-        echo "== selftest $case: break a copy of ${dirs[0]}"
+        # A locked image's own case breaks the first locked IMAGE_DIR; the others the first one.
+        target=${dirs[0]}
+        if [ "$case" = tampered-hash ]; then
+            for dir in "${dirs[@]}"; do
+                if [ -f "$dir/pip/platform.lock.txt" ]; then
+                    target=$dir
+                    break
+                fi
+            done
+        fi
+        echo "== selftest $case: break a copy of $target"
         start=$(now)
-        if ! spec=$(break_copy "$case" "${dirs[0]}" "$E/broken-$case"); then
+        if ! spec=$(break_copy "$case" "$target" "$E/broken-$case"); then
             fail "selftest $case: cannot break the copy"
             continue
         fi
