@@ -1069,7 +1069,9 @@ start_again() {
     return 1
 }
 
-# stop_check ID WHEN: podman stop -t 10 (SIGTERM, SIGKILL after 10 s), timed.
+# stop_check ID WHEN: podman stop -t 10 (SIGTERM, SIGKILL after 10 s), timed. The container
+# stopped within the 10 s when SIGKILL did not end it (exit status 137): podman's own work before
+# and after (under load, seconds) is not the image's.
 stop_check() {
     local id=$1 when=$2 start elapsed code
     if [ "$(podman_ inspect -f '{{.State.Running}}' "$id" 2>/dev/null)" != true ]; then
@@ -1080,7 +1082,7 @@ stop_check() {
     podman_ stop -t 10 "$id" >/dev/null 2>&1 || true
     elapsed=$(seconds "$start")
     code=$(podman_ inspect -f '{{.State.ExitCode}}' "$id" 2>/dev/null || echo "?")
-    if awk -v e="$elapsed" 'BEGIN { exit !(e < 10) }' && [ "$code" != 137 ]; then
+    if [ "$code" != 137 ] && [ "$code" != "?" ]; then
         ok "${when}stops within 10 s on SIGTERM ($elapsed s, exit status $code)"
     else
         fail "${when}stops within 10 s on SIGTERM: $elapsed s, exit status $code$([ "$code" = 137 ] && echo " (killed)")"
