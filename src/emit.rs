@@ -229,7 +229,7 @@ pub fn sync<'r, T: Sync, C: Default>(
         // (a catalog file) does not leave the other cores idle until the batch ends.
         let next = AtomicUsize::new(0);
         let threads = crate::cores().min(batch.len().div_ceil(RUN));
-        let done = crate::on_threads(threads, |_| {
+        let applied = crate::on_threads(threads, |_| {
             let mut worker = Worker { dir: &dir, resolver: Resolver::new(out), block: Vec::new() };
             let (mut done, mut state) = (Vec::new(), C::default());
             loop {
@@ -248,9 +248,9 @@ pub fn sync<'r, T: Sync, C: Default>(
             }
             done
         });
-        let mut done: Vec<_> = done.into_iter().flatten().collect();
-        done.sort_unstable_by_key(|(at, _)| *at);
-        for (_, result) in done {
+        let mut applied: Vec<_> = applied.into_iter().flatten().collect();
+        applied.sort_unstable_by_key(|(at, _)| *at);
+        for (_, result) in applied {
             let (outcomes, leftovers) = result?;
             for path in leftovers {
                 summary.leftovers += 1;
@@ -355,7 +355,7 @@ impl Ownership {
 
     fn bucket(&self, key: &Key) -> usize {
         usize::try_from(key_prefix(key).checked_shr(64 - self.bucket_bits).unwrap_or(0))
-            .expect("fewer buckets than records")
+            .expect("a bucket number fits in usize")
     }
 
     /// Where `key` is in the manifest: a search of its bucket, a cache miss or two where halving
@@ -938,9 +938,8 @@ fn classify(
         return Ok(Some((if meta.len() > FILE_LIMIT { changed_by_hand } else { Change::Stale }, None)));
     }
     // Compared a block at a time (a catalog file of 50,000 images is 20 MB, and holding it would
-    // double what rendering it takes), and hashed only once it differs: the blocks before are
-    // the planned bytes.
-    // As long as it was when opened: no read only to find its end.
+    // double what rendering it takes), as long as it was when opened (no read only to find its
+    // end), and hashed only once it differs: the blocks before are the planned bytes.
     let mut reader = file.take(meta.len());
     block.resize(BLOCK, 0);
     let mut at = 0;
@@ -1289,48 +1288,19 @@ impl<'a> Resolver<'a> {
 
     /// `out/relative` and its `lstat`.
     fn file(&mut self, relative: &Utf8Path) -> Result<(Utf8PathBuf, std::io::Result<Metadata>), InputError> {
-        let mut current = self.out.to_path_buf();
-        let mut components = relative.components().peekable();
-        let mut missing = false;
-        while let Some(component) = components.next() {
-            if !matches!(component, camino::Utf8Component::Normal(_)) {
-                return Err(InputError(format!("refusing the output path `{relative}`")));
-            }
-            current.push(component);
-            if components.peek().is_none() {
-                break;
-            }
-            if missing {
-                continue;
-            }
-            match self.folders.get(current.as_str()) {
-                Some(true) => continue,
-                Some(false) => {
-                    missing = true;
-                    continue;
-                }
-                None => {}
-            }
-            match std::fs::symlink_metadata(&current) {
-                Ok(meta) if meta.file_type().is_symlink() => return Err(symlink(&current)),
-                Ok(meta) if meta.is_dir() => {
-                    self.folders.insert(current.to_string(), true);
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                    self.folders.insert(current.to_string(), false);
-                    missing = true;
-                }
-                _ => {}
-            }
+        let plain = relative.components().all(|c| matches!(c, camino::Utf8Component::Normal(_)));
+        let (Some(folder), Some(_), true) = (relative.parent(), relative.file_name(), plain) else {
+            return Err(InputError(format!("refusing the output path `{relative}`")));
+        };
+        let full = self.out.join(relative);
+        if self.folder(folder)?.is_none() {
+            return Ok((full, Err(std::io::ErrorKind::NotFound.into())));
         }
-        if missing {
-            return Ok((current, Err(std::io::ErrorKind::NotFound.into())));
-        }
-        let meta = std::fs::symlink_metadata(&current);
+        let meta = std::fs::symlink_metadata(&full);
         if meta.as_ref().is_ok_and(|m| m.file_type().is_symlink()) {
-            return Err(symlink(&current));
+            return Err(symlink(&full));
         }
-        Ok((current, meta))
+        Ok((full, meta))
     }
 
     /// `out/relative` when it is a folder reached without a symlink; `None` when it, or a folder

@@ -196,7 +196,9 @@ fn quoted_string(value: Value) -> String {
 
 /// `key: "value"` at column `indent`, or the key alone and the value on the next line, indented
 /// two more, when the pair would pass yamllint's 80 columns (a line without blanks may be longer).
-/// A function, not a template macro: Kubernetes files call it a few dozen times each.
+/// A function, not a template macro: Kubernetes files call it a few dozen times each. The key is
+/// written as it is: the templates pass literals, dlspec's own label keys, or keys already quoted
+/// with `yaml` (node selectors).
 fn yaml_pair(key: &str, value: Value, indent: usize) -> String {
     let value = quoted_string(value);
     let fits = indent + key.chars().count() + 2 + value.chars().count() <= 80;

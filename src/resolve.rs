@@ -116,13 +116,14 @@ impl Declarations {
         }
     }
 
-    /// The declaration at `at`: held, or decoded again into `cache`, which keeps the last file
+    /// Image declaration `image`: held, or decoded again into `cache`, which keeps the last file
     /// decoded.
-    pub fn image_decl<'a>(&'a self, sources: &SourceMap, at: DeclRef, cache: &'a mut FileDecls) -> Option<&'a Decl> {
+    pub fn image_decl<'a>(&'a self, sources: &SourceMap, image: usize, cache: &'a mut FileDecls) -> Option<&'a Decl> {
+        let at = *self.images.get(image)?;
         let index = usize::try_from(at.index).ok()?;
         match &self.held {
             Some(held) => held.get(at.file.0 as usize)?.get(index),
-            None => cache.get(sources, at.file)?.get(index),
+            None => cache.get(sources, at.file).get(index),
         }
     }
 
@@ -319,14 +320,14 @@ pub struct FileDecls {
 static DECODING: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 impl FileDecls {
-    fn get(&mut self, sources: &SourceMap, file: FileId) -> Option<&[Decl]> {
+    fn get(&mut self, sources: &SourceMap, file: FileId) -> &[Decl] {
         if self.file != Some(file) {
             self.decls = Vec::new();
             let _one_at_a_time = DECODING.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             self.decls = decode_images(sources, file);
             self.file = Some(file);
         }
-        Some(&self.decls)
+        &self.decls
     }
 }
 

@@ -52,7 +52,7 @@ impl Checked<'_> {
     #[must_use]
     pub fn image(&self, index: usize, decls: &mut FileDecls) -> Option<Image> {
         let origin = *self.origins.get(index)?;
-        let decl = self.declarations.image_decl(self.sources, self.declarations.image(origin.image), decls)?;
+        let decl = self.declarations.image_decl(self.sources, origin.image, decls)?;
         let instance = self.declarations.instance(origin, decl)?;
         let mut quiet = Diagnostics::default();
         let mut checker = Checker {
