@@ -5,8 +5,9 @@ mod common;
 
 use camino::Utf8PathBuf;
 
-/// The heading that starts the contract's second part.
+/// The headings that start the contract's second and third parts.
 const V2_HEADING: &str = "## v2 additions";
+const V3_HEADING: &str = "## v3 additions";
 
 /// The ```kdl blocks of a markdown text, each with the `→ out/…` paths that follow it.
 fn examples(markdown: &str) -> Vec<(String, Vec<String>)> {
@@ -25,12 +26,13 @@ fn examples(markdown: &str) -> Vec<(String, Vec<String>)> {
     found
 }
 
-/// The contract's v1 part and its v2 part.
-fn contract() -> (String, String) {
+/// The contract's v1, v2 and v3 parts.
+fn contract() -> (String, String, String) {
     let path = common::root().join("docs/spec-language.md");
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    let (v1, v2) = text.split_once(V2_HEADING).unwrap_or_else(|| panic!("{path} has no `{V2_HEADING}`"));
-    (v1.to_owned(), v2.to_owned())
+    let (v1, rest) = text.split_once(V2_HEADING).unwrap_or_else(|| panic!("{path} has no `{V2_HEADING}`"));
+    let (v2, v3) = rest.split_once(V3_HEADING).unwrap_or_else(|| panic!("{path} has no `{V3_HEADING}`"));
+    (v1.to_owned(), v2.to_owned(), v3.to_owned())
 }
 
 /// The error codes of one example, sorted and without repeats.
@@ -50,7 +52,7 @@ fn codes(kdl: &str) -> Vec<&'static str> {
 
 #[test]
 fn contract_v1_examples_compile_unchanged() {
-    let (v1, _) = contract();
+    let (v1, _, _) = contract();
     let blocks = examples(&v1);
     assert_eq!(blocks.len(), 3, "the v1 part of docs/spec-language.md has its three examples");
     for (kdl, paths) in blocks {
@@ -64,21 +66,27 @@ fn contract_v1_examples_compile_unchanged() {
     }
 }
 
-/// A v2 example that shows children of `image` alone (`env …`, `kubernetes { … }`), set in a
-/// minimal image so that it compiles as a spec; whole specs stay as they are.
+/// An example that shows children of `image` alone (`env …`, `kubernetes { … }`), set in a
+/// minimal image (with the `python` and `cuda` it does not write itself) so that it compiles as a
+/// spec; whole specs stay as they are.
 fn as_spec(kdl: &str) -> String {
-    let whole = kdl.lines().map(str::trim_start).any(|l| l.starts_with("image ") || l.starts_with("catalog "));
-    if whole {
-        kdl.to_owned()
-    } else {
-        format!("image \"fragment\" {{\n    python \"3.11\"\n    cuda \"12.4.1\" cudnn=\"9\"\n{kdl}\n}}")
+    let lines: Vec<&str> = kdl.lines().map(str::trim_start).collect();
+    if lines.iter().any(|l| l.starts_with("image ") || l.starts_with("catalog ")) {
+        return kdl.to_owned();
     }
+    let mut spec = "image \"fragment\" {\n".to_owned();
+    for (node, line) in [("python ", "    python \"3.11\"\n"), ("cuda ", "    cuda \"12.4.1\" cudnn=\"9\"\n")] {
+        if !lines.iter().any(|l| l.starts_with(node)) {
+            spec.push_str(line);
+        }
+    }
+    format!("{spec}{kdl}\n}}")
 }
 
 /// The v2 examples compile unchanged, with no error.
 #[test]
 fn contract_v2_examples_compile_unchanged() {
-    let (_, v2) = contract();
+    let (_, v2, _) = contract();
     let expected: [&[&str]; 5] = [
         // `catalog { registry … }`.
         &[],
@@ -96,6 +104,33 @@ fn contract_v2_examples_compile_unchanged() {
     let actual: Vec<Vec<&str>> = blocks.iter().map(|(kdl, _)| codes(&as_spec(kdl))).collect();
     let expected: Vec<Vec<&str>> = expected.iter().map(|codes| codes.to_vec()).collect();
     assert_eq!(actual, expected, "the v2 examples' errors changed (an example that compiles expects [])");
+}
+
+/// The v3 examples, each pinned to the errors it gives until the issues that build its part land.
+#[test]
+fn contract_v3_examples_give_their_pinned_errors() {
+    let (_, _, v3) = contract();
+    let expected: [&[&str]; 7] = [
+        // `catalog { node-pool … }`.
+        &["dlspec::schema::unknown-node"],
+        // `kubernetes { node-pool … }`, in an image.
+        &["dlspec::schema::unknown-node"],
+        // `pip … no-build-isolation=#true`, in an image.
+        &["dlspec::schema::unknown-property"],
+        // `user …`, in an image.
+        &["dlspec::schema::unknown-node"],
+        // `mirrors pytorch= cuda-apt=`, in an image.
+        &["dlspec::schema::unknown-property"],
+        // `python … distribution=`, in an image.
+        &["dlspec::schema::unknown-property"],
+        // The whole v3 example.
+        &["dlspec::schema::unknown-node", "dlspec::schema::unknown-property"],
+    ];
+    let blocks = examples(&v3);
+    assert_eq!(blocks.len(), expected.len(), "the v3 part of docs/spec-language.md has {} examples", expected.len());
+    let actual: Vec<Vec<&str>> = blocks.iter().map(|(kdl, _)| codes(&as_spec(kdl))).collect();
+    let expected: Vec<Vec<&str>> = expected.iter().map(|codes| codes.to_vec()).collect();
+    assert_eq!(actual, expected, "the v3 examples' errors changed (an example that compiles expects [])");
 }
 
 #[test]
