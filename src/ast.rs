@@ -115,6 +115,45 @@ pub struct CatalogPart {
     pub templates: Option<Spanned<String>>,
     /// The cluster's NodePort range.
     pub node_ports: Option<(Spanned<i128>, Spanned<i128>)>,
+    /// The cluster's GPU node pools, in order.
+    pub node_pools: Vec<NodePoolPart>,
+}
+
+/// `catalog { node-pool NAME { gpu …; driver …; resource …; sharing …; runtime-class …;
+/// node-selector …; toleration … } }`: a pool of GPU nodes, as the checks see it.
+#[derive(Debug, Clone)]
+pub struct NodePoolPart {
+    /// The node name.
+    pub node: Span,
+    /// The pool's name.
+    pub name: Spanned<String>,
+    /// Its GPU.
+    pub gpu: Option<GpuPart>,
+    /// Its NVIDIA driver: `535.183.01`.
+    pub driver: Option<Spanned<String>>,
+    /// The extended resource a pod requests: `nvidia.com/gpu.shared`.
+    pub resource: Option<Spanned<String>>,
+    /// `none`, `time-slicing`, `mps` or `mig`.
+    pub sharing: Option<Spanned<String>>,
+    /// The pods' `runtimeClassName`.
+    pub runtime_class: Option<Spanned<String>>,
+    /// Labels that select the pool's nodes.
+    pub node_selector: Vec<(Spanned<String>, Spanned<String>)>,
+    /// Taints of the pool's nodes that its pods tolerate.
+    pub tolerations: Vec<TolerationPart>,
+}
+
+/// `gpu PRODUCT compute= brand=`.
+#[derive(Debug, Clone)]
+pub struct GpuPart {
+    /// The node name.
+    pub node: Span,
+    /// `NVIDIA-A100-SXM4-80GB`.
+    pub product: Spanned<String>,
+    /// `8.0`.
+    pub compute: Option<Spanned<String>>,
+    /// `datacenter`, `workstation` or `geforce`.
+    pub brand: Option<Spanned<String>>,
 }
 
 /// A framework node (`pytorch`, `tensorflow`, … see [`crate::framework`]).
@@ -377,6 +416,8 @@ pub struct KubernetesPart {
     pub volumes: Vec<VolumePart>,
     /// Secret that keeps the SSH host keys across restarts.
     pub host_keys_secret: Option<Spanned<String>>,
+    /// `node-pool POOL…`: the pools the image runs on (the node's span, the names).
+    pub node_pools: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 /// `toleration key= operator= value= effect=`.
@@ -614,6 +655,7 @@ impl Merge for KubernetesPart {
             tolerations,
             volumes,
             host_keys_secret,
+            node_pools,
         } = later;
         later_wins(&mut self.replicas, replicas);
         later_wins(&mut self.gpus, gpus);
@@ -629,6 +671,7 @@ impl Merge for KubernetesPart {
         later_wins(&mut self.namespace, namespace);
         later_wins(&mut self.image_pull_secret, image_pull_secret);
         later_wins(&mut self.host_keys_secret, host_keys_secret);
+        later_wins(&mut self.node_pools, node_pools);
         self.node_selector.extend(node_selector.iter().cloned());
         self.tolerations.extend(tolerations.iter().cloned());
         self.volumes.extend(volumes.iter().cloned());

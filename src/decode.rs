@@ -6,16 +6,16 @@ use kdl::{KdlDocument, KdlEntry, KdlNode, KdlValue};
 
 use crate::ast::{
     Axis, BasePart, BindVolumePart, CatalogPart, CpuPart, CudaPart, CustomBasePart, Decl, DeclKind, DockerRunPart,
-    EnvPart, FrameworkPart, JupyterPart, KubernetesPart, Matrix, MirrorsPart, Part, PythonPart, Spanned, SshPart,
-    TensorBoardPart, TolerationPart, VolumePart,
+    EnvPart, FrameworkPart, GpuPart, JupyterPart, KubernetesPart, Matrix, MirrorsPart, NodePoolPart, Part, PythonPart,
+    Spanned, SshPart, TensorBoardPart, TolerationPart, VolumePart,
 };
 use crate::diag::{Code, Diag, Diagnostics, did_you_mean};
 use crate::framework::Rules;
 use crate::schema::{
     self, ImageChild, Kind, Node, Value, apt, axis, base, base_registry, bind_volume, catalog, cpu, cuda, docker_run,
-    env, exclude, image, image_pull_secret, jupyter, kubernetes, limits, locale, matrix, mirrors, namespace, node_port,
-    node_ports, node_selector, pip, profile, python, registry, requests, ssh, tag, templates, tensorboard, timezone,
-    toleration, uses, volume,
+    driver, env, exclude, gpu, image, image_pull_secret, jupyter, kubernetes, limits, locale, matrix, mirrors,
+    namespace, node_pool, node_port, node_ports, node_selector, pip, pools, profile, python, registry, requests,
+    resource, runtime_class, sharing, ssh, tag, templates, tensorboard, timezone, toleration, uses, volume,
 };
 use crate::source::{FileId, Span};
 
@@ -215,6 +215,7 @@ impl Decoder<'_> {
             base_registry: None,
             templates: None,
             node_ports: None,
+            node_pools: Vec::new(),
         };
         let Some(children) = node.children() else { return catalog };
         let mut seen: Vec<(&str, Span)> = Vec::new();
@@ -242,10 +243,85 @@ impl Decoder<'_> {
                         catalog.node_ports = Some((low, high));
                     }
                 }
+                node_pool::NAME => {
+                    if let Some(pool) = self.node_pool(child) {
+                        catalog.node_pools.push(pool);
+                    }
+                }
                 other => unreachable!("`{other}` of `catalog` has no decoder"),
             }
         }
         catalog
+    }
+
+    fn node_pool(&mut self, node: &KdlNode) -> Option<NodePoolPart> {
+        let spec = &node_pool::NODE;
+        self.check_node(node, spec);
+        let name = self.string_arg(node, 0, &node_pool::POOL_NAME)?;
+        let mut pool = NodePoolPart {
+            node: self.name_span(node),
+            name,
+            gpu: None,
+            driver: None,
+            resource: None,
+            sharing: None,
+            runtime_class: None,
+            node_selector: Vec::new(),
+            tolerations: Vec::new(),
+        };
+        let Some(children) = node.children() else { return Some(pool) };
+        let mut seen: Vec<(&str, Span)> = Vec::new();
+        for child in children.nodes() {
+            let Some(child_spec) = self.child_spec(spec, child) else { continue };
+            let span = self.name_span(child);
+            if !child_spec.repeats && !self.first_of_its_name(&mut seen, child_spec.name, span) {
+                continue;
+            }
+            self.no_children(child);
+            match child_spec.name {
+                gpu::NAME => {
+                    self.check_node(child, child_spec);
+                    if let Some(product) = self.string_arg(child, 0, &gpu::PRODUCT) {
+                        pool.gpu = Some(GpuPart {
+                            node: span,
+                            product,
+                            compute: self.string_prop(child, &gpu::COMPUTE),
+                            brand: self.string_prop(child, &gpu::BRAND),
+                        });
+                    }
+                }
+                driver::NAME => pool.driver = self.single_string(child, child_spec),
+                resource::NAME => pool.resource = self.single_string(child, child_spec),
+                sharing::NAME => pool.sharing = self.single_string(child, child_spec),
+                runtime_class::NAME => pool.runtime_class = self.single_string(child, child_spec),
+                node_selector::NAME => {
+                    if let Some(pair) = self.node_selector(child, child_spec) {
+                        pool.node_selector.push(pair);
+                    }
+                }
+                toleration::NAME => pool.tolerations.push(self.toleration(child, child_spec, span)),
+                other => unreachable!("`{other}` of `node-pool` has no decoder"),
+            }
+        }
+        Some(pool)
+    }
+
+    fn node_selector(&mut self, node: &KdlNode, spec: &Node) -> Option<(Spanned<String>, Spanned<String>)> {
+        self.check_node(node, spec);
+        let key = self.string_arg(node, 0, &node_selector::KEY);
+        let value = self.string_arg(node, 1, &node_selector::VALUE);
+        key.zip(value)
+    }
+
+    fn toleration(&mut self, node: &KdlNode, spec: &Node, span: Span) -> TolerationPart {
+        self.check_node(node, spec);
+        TolerationPart {
+            node: span,
+            key: self.string_prop(node, &toleration::KEY),
+            operator: self.string_prop(node, &toleration::OPERATOR),
+            value: self.string_prop(node, &toleration::VALUE),
+            effect: self.string_prop(node, &toleration::EFFECT),
+        }
     }
 
     /// The schema of `child` among the children of `parent`; reports an unknown node.
@@ -437,23 +513,12 @@ impl Decoder<'_> {
                 namespace::NAME => part.namespace = self.single_string(child, child_spec),
                 image_pull_secret::NAME => part.image_pull_secret = self.single_string(child, child_spec),
                 node_selector::NAME => {
-                    self.check_node(child, child_spec);
-                    let key = self.string_arg(child, 0, &node_selector::KEY);
-                    let value = self.string_arg(child, 1, &node_selector::VALUE);
-                    if let (Some(key), Some(value)) = (key, value) {
-                        part.node_selector.push((key, value));
+                    if let Some(pair) = self.node_selector(child, child_spec) {
+                        part.node_selector.push(pair);
                     }
                 }
-                toleration::NAME => {
-                    self.check_node(child, child_spec);
-                    part.tolerations.push(TolerationPart {
-                        node: span,
-                        key: self.string_prop(child, &toleration::KEY),
-                        operator: self.string_prop(child, &toleration::OPERATOR),
-                        value: self.string_prop(child, &toleration::VALUE),
-                        effect: self.string_prop(child, &toleration::EFFECT),
-                    });
-                }
+                toleration::NAME => part.tolerations.push(self.toleration(child, child_spec, span)),
+                pools::NAME => part.node_pools = Some(Spanned::new(self.strings(child, child_spec), span)),
                 volume::NAME => {
                     self.check_node(child, child_spec);
                     if let Some(volume_name) = self.string_arg(child, 0, &volume::VOLUME_NAME) {

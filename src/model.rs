@@ -59,6 +59,13 @@ pub struct Image {
     pub env: Vec<EnvVar>,
     /// The image's `dlspec lock`, when it has a current one: each pip layer installs from it.
     pub lock: Option<ImageLock>,
+    /// What a GPU node must have to run it: its driver and GPU; `None` on CPU images.
+    pub gpu_needs: Option<GpuNeeds>,
+    /// The catalog's node pools it runs on, each with its Deployment and self-test Job
+    /// (`k8s/<pool>/`); empty when the catalog declares none (the Deployment is `k8s/`'s).
+    pub pools: Vec<PoolRun>,
+    /// Whether it runs on each of the catalog's node pools, and why not.
+    pub pool_verdicts: Vec<PoolVerdict>,
     /// Where the spec asked for the Python set, for diagnostics found after `check` (`dlspec lock`).
     #[serde(skip)]
     pub origin: Origin,
@@ -152,9 +159,20 @@ pub struct Shape {
     pub ports: bool,
     /// A literal root password: `k8s/secret.yaml`.
     pub secret: bool,
+    /// It runs on node pools: a Deployment and a self-test Job in `k8s/<pool>/` for each,
+    /// none in `k8s/`.
+    pub pools: bool,
 }
 
 impl Image {
+    /// The labels of its objects on a node pool: [`Self::kubernetes_labels`] and the pool's name.
+    #[must_use]
+    pub fn pool_labels(&self, pool: &str) -> Vec<Label> {
+        let mut labels = self.kubernetes_labels();
+        labels.push(Label::new("dlspec.dev/node-pool", pool));
+        labels
+    }
+
     /// Which optional files the image has.
     #[must_use]
     pub fn shape(&self) -> Shape {
@@ -164,6 +182,7 @@ impl Image {
             jupyter: self.jupyter.is_some(),
             ports: !self.ports.is_empty(),
             secret: self.ssh.as_ref().is_some_and(|s| s.password.is_some()),
+            pools: !self.pools.is_empty(),
         }
     }
 }
@@ -208,10 +227,14 @@ enum Text {
     FrameworkVersion,
     ExtraPip,
     LockedLayers,
+    /// The pools it runs on, a line each.
+    Pools,
+    /// Every pool of the catalog, a line each: `name`, `1` or `0` (runs), the note, by tabs.
+    PoolVerdicts,
 }
 
 impl Text {
-    const COUNT: usize = 15;
+    const COUNT: usize = 17;
 }
 
 /// What the catalog templates see of an image (`images` of `catalog/*.j2`): the fields of
@@ -244,6 +267,8 @@ pub struct EntryView<'a> {
     pub tensorboard: Option<bool>,
     /// As [`Image::extra_pip`].
     pub extra_pip: Vec<&'a str>,
+    /// As [`Image::pool_verdicts`]: every pool of the catalog.
+    pub pools: Vec<EntryPool<'a>>,
 }
 
 /// What the catalog lists of a base.
@@ -261,6 +286,17 @@ pub struct EntryBase<'a> {
     pub cudnn: Option<&'a str>,
     /// As [`Base::flavor`].
     pub flavor: Option<&'a str>,
+}
+
+/// Whether a catalog entry runs on one node pool.
+#[derive(Debug, Serialize)]
+pub struct EntryPool<'a> {
+    /// The pool's name.
+    pub pool: &'a str,
+    /// Whether the image runs there.
+    pub runs: bool,
+    /// How, or why not.
+    pub note: &'a str,
 }
 
 /// What the catalog lists of the Python.
@@ -302,6 +338,13 @@ impl Entry {
             framework.map_or("", |f| f.version.as_str()),
             &image.extra_pip.join("\n"),
             &locked.join("\n"),
+            &image.pools.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join("\n"),
+            &image
+                .pool_verdicts
+                .iter()
+                .map(|v| format!("{}\t{}\t{}", v.pool, u8::from(v.runs), v.note))
+                .collect::<Vec<_>>()
+                .join("\n"),
         ];
         let mut text = String::with_capacity(texts.iter().map(|t| t.len()).sum());
         let mut ends = [0; Text::COUNT];
@@ -388,6 +431,23 @@ impl Entry {
         self.list(Text::LockedLayers)
     }
 
+    /// The node pools it runs on.
+    pub fn pools(&self) -> impl Iterator<Item = &str> {
+        self.list(Text::Pools)
+    }
+
+    /// Whether it runs on each of the catalog's node pools, and why not.
+    #[must_use]
+    pub fn pool_verdicts(&self) -> Vec<EntryPool<'_>> {
+        self.list(Text::PoolVerdicts)
+            .filter_map(|line| {
+                let mut cells = line.splitn(3, '\t');
+                let (pool, runs, note) = (cells.next()?, cells.next()?, cells.next()?);
+                Some(EntryPool { pool, runs: runs == "1", note })
+            })
+            .collect()
+    }
+
     /// What the catalog templates see.
     #[must_use]
     pub fn view(&self) -> EntryView<'_> {
@@ -415,6 +475,7 @@ impl Entry {
             jupyter: on(self.jupyter),
             tensorboard: on(self.tensorboard),
             extra_pip: self.list(Text::ExtraPip).collect(),
+            pools: self.pool_verdicts(),
         }
     }
 }
@@ -530,12 +591,27 @@ pub struct Framework {
     pub commands: Vec<String>,
     /// The self-test's `class Probe` (Python), from the framework's module.
     pub probe: &'static str,
+    /// The GPU build it installs, on a GPU base; `None` for a CPU build or an unknown one (an
+    /// index URL that names no variant).
+    pub gpu_build: Option<GpuBuild>,
     /// What the self-test expects of it.
     #[serde(skip)]
     pub expect: FrameworkProbe,
     /// Where the cuDNN it loads comes from.
     #[serde(skip)]
     pub cudnn: CudnnSource,
+}
+
+/// The GPU build a framework installs: what the checks against a node pool read of it.
+#[derive(Debug, Clone, Serialize)]
+pub struct GpuBuild {
+    /// The build as `gpu_arch.tsv` names it: `cu124` (torch, PaddlePaddle), `cuda12` (JAX), `*`
+    /// (TensorFlow, one GPU build a release).
+    pub variant: String,
+    /// The CUDA it was built with, `major.minor` (the major alone where only that is known).
+    pub cuda: String,
+    /// Whether its CUDA libraries come from pip wheels (else from the base).
+    pub from_pip: bool,
 }
 
 /// The pip install of a framework.
@@ -576,6 +652,106 @@ pub struct SelfTest {
     /// Name of the Kubernetes Job that runs the self-test (`k8s/selftest-job.yaml`), and the
     /// instance label of its pod: not the Deployment's, so that no Service sends it traffic.
     pub job_name: String,
+    /// What the node's driver and GPU must be: the self-test's driver and architecture checks.
+    pub needs: Option<GpuNeeds>,
+}
+
+/// What a GPU image needs of a node, from the facts of its base and its framework build.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct GpuNeeds {
+    /// The CUDA the driver must support, from the base's `NVIDIA_REQUIRE_CUDA`: `12.6`.
+    pub cuda: Option<String>,
+    /// The oldest driver that supports it: `560.28.03`.
+    pub min_driver: Option<String>,
+    /// The driver branches of the base's forward-compatibility exceptions: `535`, `550`.
+    pub compat_branches: Vec<u32>,
+    /// The driver's brands those exceptions hold for (the self-test reads the node's).
+    pub compat_brands: Vec<String>,
+    /// The brand classes those exceptions hold for where forward compatibility runs: `data-center`.
+    pub forward_compat: Vec<&'static str>,
+    /// The driver's brands of those classes.
+    pub forward_compat_brands: Vec<String>,
+    /// The CUDA of the libraries the framework installs through pip: `12.8`.
+    pub pip_cuda: Option<String>,
+    /// The oldest driver that runs that CUDA major (minor-version compatibility): `525`.
+    pub pip_min_driver: Option<String>,
+    /// The CUDA the framework build was made with: its PTX needs a driver with it.
+    pub build_cuda: Option<String>,
+    /// The compute capabilities the build has SASS for; `None` where the tables do not know.
+    pub sass: Option<Vec<String>>,
+    /// The compute capabilities the build has PTX for.
+    pub ptx: Option<Vec<String>>,
+}
+
+/// How an image runs on one node pool: where its pods go and what they ask for there.
+#[derive(Debug, Clone, Serialize)]
+pub struct PoolRun {
+    /// The pool's name: the folder `k8s/<name>/`.
+    pub name: String,
+    /// The Deployment's name.
+    pub deployment: String,
+    /// The self-test Job's name, and its pod's instance label.
+    pub job_name: String,
+    /// The pool's `nvidia.com/gpu.product`.
+    pub gpu: String,
+    /// The pool's compute capability: `8.9`.
+    pub compute: String,
+    /// The pool's driver.
+    pub driver: String,
+    /// `none`, `time-slicing`, `mps` or `mig`.
+    pub sharing: &'static str,
+    /// The extended resource a pod requests for its GPUs.
+    pub resource: String,
+    /// How many.
+    pub gpus: u32,
+    /// The pods' `runtimeClassName`.
+    pub runtime_class: Option<String>,
+    /// The pool's node selector, then the image's own.
+    pub node_selector: Vec<NodeSelector>,
+    /// The pool's tolerations, then the image's own.
+    pub tolerations: Vec<Toleration>,
+    /// The node-affinity guard: a node must match one of these terms (every expression of it).
+    pub affinity: Vec<Vec<NodeExpression>>,
+    /// Requests, limits and `/dev/shm` of a pod there.
+    pub resources: PodResources,
+    /// How the image runs there, for the README: `CUDA 12.6 by forward compatibility; SASS for 8.0`.
+    pub how: String,
+}
+
+/// One expression of a node-selector term: `key operator values`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NodeExpression {
+    /// A node label: `nvidia.com/gpu.compute.major`.
+    pub key: &'static str,
+    /// `In` or `Gt`.
+    pub operator: &'static str,
+    /// Its values: integers as text.
+    pub values: Vec<String>,
+}
+
+/// A pod's resources on a node pool: no CPU limit unless written (data loading is not throttled),
+/// and a memory limit that holds the memory-backed `/dev/shm`.
+#[derive(Debug, Clone, Serialize)]
+pub struct PodResources {
+    /// What the pod reserves.
+    pub requests: Resources,
+    /// The CPU limit, when the spec writes one.
+    pub limit_cpu: Option<String>,
+    /// The memory limit.
+    pub limit_memory: String,
+    /// The size of `/dev/shm`, part of the memory limit.
+    pub shm_size: String,
+}
+
+/// Whether an image runs on one node pool of the catalog.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PoolVerdict {
+    /// The pool's name.
+    pub pool: String,
+    /// Whether it runs there.
+    pub runs: bool,
+    /// How (when it runs), or why not, in a few words.
+    pub note: String,
 }
 
 /// What the self-test expects of the framework: what it imports and what it must report.
@@ -598,13 +774,13 @@ pub struct FrameworkProbe {
 impl SelfTest {
     /// The self-test of an image on `base` with `framework`, run in Kubernetes as `job_name`.
     #[must_use]
-    pub fn new(base: &Base, framework: Option<&Framework>, job_name: String) -> Self {
+    pub fn new(base: &Base, framework: Option<&Framework>, job_name: String, needs: Option<GpuNeeds>) -> Self {
         let cudnn = match framework.map(|f| &f.cudnn) {
             Some(CudnnSource::Pip(version)) => version.as_deref().and_then(|v| v.split('.').next()).map(str::to_owned),
             Some(CudnnSource::Base) | None => base.cudnn.clone(),
         };
         let framework = framework.map(|f| f.expect.clone());
-        Self { framework, gpu: base.gpu, cuda: base.cuda.clone(), cudnn, job_name }
+        Self { framework, gpu: base.gpu, cuda: base.cuda.clone(), cudnn, job_name, needs }
     }
 }
 

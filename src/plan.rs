@@ -82,13 +82,8 @@ const IMAGE_OUTPUTS: &[Output] = &[
         executable: false,
         wanted: |s| s.jupyter,
     },
-    Output { template: "image/k8s/deployment.yaml.j2", path: "k8s/deployment.yaml", executable: false, wanted: always },
-    Output {
-        template: "image/k8s/selftest-job.yaml.j2",
-        path: "k8s/selftest-job.yaml",
-        executable: false,
-        wanted: always,
-    },
+    Output { template: POOL_OUTPUTS[0].0, path: "k8s/deployment.yaml", executable: false, wanted: |s| !s.pools },
+    Output { template: POOL_OUTPUTS[1].0, path: "k8s/selftest-job.yaml", executable: false, wanted: |s| !s.pools },
     Output {
         template: "image/k8s/service.yaml.j2",
         path: "k8s/service.yaml",
@@ -99,6 +94,11 @@ const IMAGE_OUTPUTS: &[Output] = &[
     Output { template: "image/k8s/secret.yaml.j2", path: "k8s/secret.yaml", executable: false, wanted: |s| s.secret },
     Output { template: "image/README.md.j2", path: "README.md", executable: false, wanted: always },
 ];
+
+/// The files of each node pool an image runs on: template and path under `k8s/<pool>/`. An image
+/// on no pool has them in `k8s/` itself.
+const POOL_OUTPUTS: [(&str, &str); 2] =
+    [("image/k8s/deployment.yaml.j2", "deployment.yaml"), ("image/k8s/selftest-job.yaml.j2", "selftest-job.yaml")];
 
 /// The catalog-wide files: template and path under `out/`.
 const CATALOG_OUTPUTS: [(&str, &str); 2] =
@@ -139,6 +139,9 @@ pub fn step_paths(step: Step, entries: &[Entry]) -> Vec<Utf8PathBuf> {
             let mut paths: Vec<Utf8PathBuf> =
                 IMAGE_OUTPUTS.iter().filter(|o| (o.wanted)(&entry.shape)).map(|o| entry.dir().join(o.path)).collect();
             paths.extend(entry.locked_layers().map(|file| entry.dir().join("pip").join(file)));
+            for pool in entry.pools() {
+                paths.extend(POOL_OUTPUTS.iter().map(|(_, file)| entry.dir().join("k8s").join(pool).join(file)));
+            }
             paths.sort_by_cached_key(|p| path_key(p.as_str()));
             paths
         }
@@ -230,7 +233,7 @@ impl Object for LazyGroups {
 /// # Errors
 /// When a template fails to render.
 pub fn render_image(image: &Image, templates: &Templates) -> Result<Vec<(Utf8PathBuf, PlannedFile)>, InputError> {
-    let context = context! { image => Serde(image), labels => Serde(image.kubernetes_labels()) };
+    let context = context! { image => Serde(image), labels => Serde(image.kubernetes_labels()), pool => () };
     let shape = image.shape();
     let mut files = Vec::new();
     for output in IMAGE_OUTPUTS.iter().filter(|o| (o.wanted)(&shape)) {
@@ -239,6 +242,17 @@ pub fn render_image(image: &Image, templates: &Templates) -> Result<Vec<(Utf8Pat
             image.dir.join(output.path),
             PlannedFile { bytes: text.into_bytes(), executable: output.executable },
         ));
+    }
+    for pool in &image.pools {
+        let context =
+            context! { image => Serde(image), labels => Serde(image.pool_labels(&pool.name)), pool => Serde(pool) };
+        for (template, file) in POOL_OUTPUTS {
+            let text = templates.render(template, &context)?;
+            files.push((
+                image.dir.join("k8s").join(&pool.name).join(file),
+                PlannedFile { bytes: text.into_bytes(), executable: false },
+            ));
+        }
     }
     for layer in image.lock.iter().flat_map(|lock| &lock.layers) {
         files.push((

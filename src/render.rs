@@ -23,6 +23,7 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     ("image/init/jupyter/jupyter_config.py.j2", include_str!("../templates/image/init/jupyter/jupyter_config.py.j2")),
     ("image/k8s/pod-spec.yaml.j2", include_str!("../templates/image/k8s/pod-spec.yaml.j2")),
     ("image/k8s/container-security.yaml.j2", include_str!("../templates/image/k8s/container-security.yaml.j2")),
+    ("image/k8s/resources.yaml.j2", include_str!("../templates/image/k8s/resources.yaml.j2")),
     ("image/k8s/deployment.yaml.j2", include_str!("../templates/image/k8s/deployment.yaml.j2")),
     ("image/k8s/service.yaml.j2", include_str!("../templates/image/k8s/service.yaml.j2")),
     ("image/k8s/selftest-job.yaml.j2", include_str!("../templates/image/k8s/selftest-job.yaml.j2")),

@@ -183,7 +183,13 @@ node! {
         args: [],
         props: [],
         repeats: false,
-        children: Children::Nodes(&[&registry::NODE, &base_registry::NODE, &templates::NODE, &node_ports::NODE]),
+        children: Children::Nodes(&[
+            &registry::NODE,
+            &base_registry::NODE,
+            &templates::NODE,
+            &node_ports::NODE,
+            &node_pool::NODE,
+        ]),
     }
 }
 
@@ -232,6 +238,90 @@ node! {
             HIGH = Integer("HIGH", "a port number", "The highest NodePort.");
         }
         args: [LOW, HIGH] required 2,
+        props: [],
+        repeats: false,
+        children: Children::None,
+    }
+}
+
+node! {
+    /// `catalog { node-pool NAME { … } }`.
+    mod node_pool = "node-pool" {
+        doc: "A pool of the cluster's GPU nodes: facts the checks of every image use.",
+        values { POOL_NAME = String("NAME", "a pool name like \"a100\"", "A DNS-1123 label: the pool's folder `k8s/NAME/` of each image."); }
+        args: [POOL_NAME] required 1,
+        props: [],
+        repeats: true,
+        children: Children::Nodes(&[
+            &gpu::NODE,
+            &driver::NODE,
+            &resource::NODE,
+            &sharing::NODE,
+            &runtime_class::NODE,
+            &node_selector::NODE,
+            &toleration::NODE,
+        ]),
+    }
+}
+
+node! {
+    /// `node-pool { gpu PRODUCT compute= brand= }`.
+    mod gpu = "gpu" {
+        doc: "The pool's GPU.",
+        values {
+            PRODUCT = String("PRODUCT", "a GPU product like \"NVIDIA-A100-SXM4-80GB\"", "As GPU Feature Discovery writes `nvidia.com/gpu.product`.");
+            COMPUTE = String("compute", "a compute capability like \"8.0\"", "Its compute capability; default: the tables' value for PRODUCT.");
+            BRAND = String("brand", "`datacenter`, `workstation` or `geforce`", "The driver's brand class; default: the tables' value for PRODUCT.");
+        }
+        args: [PRODUCT] required 1,
+        props: [COMPUTE, BRAND],
+        repeats: false,
+        children: Children::None,
+    }
+}
+
+node! {
+    /// `node-pool { driver VERSION }`.
+    mod driver = "driver" {
+        doc: "The NVIDIA driver of the pool's nodes.",
+        values { VERSION = String("VERSION", "a driver version like \"535.183.01\"", "What `nvidia-smi` reports as the driver version."); }
+        args: [VERSION] required 1,
+        props: [],
+        repeats: false,
+        children: Children::None,
+    }
+}
+
+node! {
+    /// `node-pool { resource NAME }`.
+    mod resource = "resource" {
+        doc: "The extended resource a pod requests for a GPU; default `nvidia.com/gpu`.",
+        values { RESOURCE = String("NAME", "an extended resource like \"nvidia.com/gpu\"", "`DOMAIN/NAME`, as the device plugin advertises it."); }
+        args: [RESOURCE] required 1,
+        props: [],
+        repeats: false,
+        children: Children::None,
+    }
+}
+
+node! {
+    /// `node-pool { sharing MODE }`.
+    mod sharing = "sharing" {
+        doc: "How pods share a GPU; default `none`.",
+        values { MODE = String("MODE", "`none`, `time-slicing`, `mps` or `mig`", "`none`, `time-slicing`, `mps` or `mig`."); }
+        args: [MODE] required 1,
+        props: [],
+        repeats: false,
+        children: Children::None,
+    }
+}
+
+node! {
+    /// `node-pool { runtime-class NAME }`.
+    mod runtime_class = "runtime-class" {
+        doc: "The pods' `runtimeClassName`, when the cluster needs one.",
+        values { RUNTIME_CLASS = String("NAME", "a RuntimeClass name like \"nvidia\"", "A DNS-1123 subdomain."); }
+        args: [RUNTIME_CLASS] required 1,
         props: [],
         repeats: false,
         children: Children::None,
@@ -568,7 +658,20 @@ node! {
             &node_selector::NODE,
             &toleration::NODE,
             &volume::NODE,
+            &pools::NODE,
         ]),
+    }
+}
+
+node! {
+    /// `kubernetes { node-pool POOL… }`.
+    mod pools = "node-pool" {
+        doc: "The catalog's node pools the image runs on; default: every pool that passes the checks.",
+        values { POOL = String("POOL…", "a node pool name", "Names of `catalog` node pools, one or more."); }
+        args: [POOL] required 1, variadic true,
+        props: [],
+        repeats: false,
+        children: Children::None,
     }
 }
 
@@ -746,7 +849,8 @@ node! {
 /// holds each between `<!-- schema:NAME -->` and `<!-- /schema -->` (`tests/schema_doc.rs`).
 #[must_use]
 pub fn reference_tables() -> Vec<(&'static str, String)> {
-    std::iter::once((catalog::NAME, node_table(&catalog::NODE)))
+    [(catalog::NAME, node_table(&catalog::NODE)), (node_pool::NAME, node_table(&node_pool::NODE))]
+        .into_iter()
         .chain(image_children().into_iter().map(|child| match child {
             ImageChild::Node(node) => (node.name, node_table(node)),
             ImageChild::Framework(rules) => (rules.keyword(), framework_table(rules)),

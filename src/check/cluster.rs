@@ -20,6 +20,8 @@ pub(super) struct Settings {
     pub node_ports: RangeInclusive<u16>,
     /// Where the range was written, for the NodePort diagnostics.
     pub node_ports_span: Option<Span>,
+    /// The cluster's GPU node pools.
+    pub pools: super::pools::Pools,
 }
 
 /// Where and how a pod is scheduled: namespace, pull secret, node selector, tolerations.
@@ -32,8 +34,13 @@ pub(super) struct Placement {
 
 /// Validates the `catalog` node; an invalid value is reported and left at its default.
 pub(super) fn settings(part: Option<&CatalogPart>, diags: &mut Diagnostics) -> (Catalog, Settings) {
-    let mut settings =
-        Settings { registry: None, base_registry: None, node_ports: DEFAULT_NODE_PORTS, node_ports_span: None };
+    let mut settings = Settings {
+        registry: None,
+        base_registry: None,
+        node_ports: DEFAULT_NODE_PORTS,
+        node_ports_span: None,
+        pools: super::pools::Pools::default(),
+    };
     let mut catalog = Catalog::default();
     let Some(part) = part else { return (catalog, settings) };
     let registry = |value: &Option<Spanned<String>>, diags: &mut Diagnostics| {
@@ -54,6 +61,7 @@ pub(super) fn settings(part: Option<&CatalogPart>, diags: &mut Diagnostics) -> (
             }
         }
     };
+    settings.pools = super::pools::declared(&part.node_pools, crate::compat::get(), diags);
     settings.registry = registry(&part.registry, diags);
     settings.base_registry = registry(&part.base_registry, diags);
     catalog.registry.clone_from(&settings.registry);
@@ -101,6 +109,80 @@ pub(super) fn settings(part: Option<&CatalogPart>, diags: &mut Diagnostics) -> (
     (catalog, settings)
 }
 
+/// A toleration, validated; reports every problem.
+pub(super) fn toleration(diags: &mut Diagnostics, part: &crate::ast::TolerationPart) -> Option<Toleration> {
+    const OPERATORS: &[&str] = &["Exists", "Equal"];
+    const EFFECTS: &[&str] = &["NoSchedule", "PreferNoSchedule", "NoExecute"];
+    let operator = part.operator.as_ref().map_or("Equal", |o| o.value.as_str()).to_owned();
+    if let Some(o) = &part.operator
+        && !OPERATORS.contains(&o.value.as_str())
+    {
+        let help = did_you_mean(&o.value, OPERATORS, "a toleration's operator is one of");
+        diags.push(
+            Diag::error(
+                Code::Toleration,
+                o.span,
+                format!("`{}` is not a toleration operator", o.value),
+                "unknown operator",
+            )
+            .with_help(help),
+        );
+        return None;
+    }
+    if let Some(e) = &part.effect
+        && !EFFECTS.contains(&e.value.as_str())
+    {
+        let help = did_you_mean(&e.value, EFFECTS, "a taint's effect is one of");
+        diags.push(
+            Diag::error(Code::Toleration, e.span, format!("`{}` is not a taint effect", e.value), "unknown effect")
+                .with_help(help),
+        );
+        return None;
+    }
+    if let Some(key) = &part.key {
+        super::valid(diags, key, Code::Label, "taint key", values::label_key)?;
+    }
+    if let Some(value) = &part.value {
+        if operator == "Exists" {
+            diags.push(
+                Diag::error(Code::Toleration, value.span, "an `Exists` toleration takes no value", "value with Exists")
+                    .with_help("remove `value=`, or use `operator=\"Equal\"` to match this value"),
+            );
+            return None;
+        }
+        super::valid(diags, value, Code::Label, "taint value", values::label_value)?;
+    }
+    if part.key.is_none() && operator == "Equal" {
+        diags.push(
+            Diag::error(Code::Toleration, part.node, "an `Equal` toleration needs a `key`", "no key")
+                .with_help("add `key=\"…\"`, or write `operator=\"Exists\"` to tolerate every taint"),
+        );
+        return None;
+    }
+    Some(Toleration {
+        key: part.key.as_ref().map(|k| k.value.clone()),
+        operator,
+        value: part.value.as_ref().map(|v| v.value.clone()),
+        effect: part.effect.as_ref().map(|e| e.value.clone()),
+    })
+}
+
+/// Validates node-selector pairs; reports every problem.
+pub(super) fn node_selector(
+    diags: &mut Diagnostics,
+    pairs: &[(Spanned<String>, Spanned<String>)],
+) -> Vec<NodeSelector> {
+    let mut selectors = Vec::new();
+    for (key, value) in pairs {
+        let key_ok = super::valid(diags, key, Code::Label, "label key", values::label_key).is_some();
+        let value_ok = super::valid(diags, value, Code::Label, "label value", values::label_value).is_some();
+        if key_ok && value_ok {
+            selectors.push(NodeSelector { key: key.value.clone(), value: value.value.clone() });
+        }
+    }
+    selectors
+}
+
 /// `registry/reference`, or the reference itself without a registry.
 pub(super) fn under_registry(registry: Option<&str>, reference: &str) -> String {
     registry.map_or_else(|| reference.to_owned(), |r| format!("{r}/{reference}"))
@@ -128,78 +210,9 @@ impl Checker<'_> {
         };
         let namespace = name(self, &part.namespace, "namespace", values::dns_label);
         let pull_secret = name(self, &part.image_pull_secret, "Secret name", values::dns_subdomain);
-        let mut node_selector = Vec::new();
-        for (key, value) in &part.node_selector {
-            let key_ok = self.valid(key, Code::Label, "label key", values::label_key).is_some();
-            let value_ok = self.valid(value, Code::Label, "label value", values::label_value).is_some();
-            if key_ok && value_ok {
-                node_selector.push(NodeSelector { key: key.value.clone(), value: value.value.clone() });
-            }
-        }
-        let tolerations: Vec<Toleration> = part.tolerations.iter().filter_map(|t| self.toleration(t)).collect();
+        let node_selector = node_selector(self.diags, &part.node_selector);
+        let tolerations: Vec<Toleration> = part.tolerations.iter().filter_map(|t| toleration(self.diags, t)).collect();
         self.ok_since(errors).then_some(Placement { namespace, pull_secret, node_selector, tolerations })
-    }
-
-    fn toleration(&mut self, part: &crate::ast::TolerationPart) -> Option<Toleration> {
-        const OPERATORS: &[&str] = &["Exists", "Equal"];
-        const EFFECTS: &[&str] = &["NoSchedule", "PreferNoSchedule", "NoExecute"];
-        let operator = part.operator.as_ref().map_or("Equal", |o| o.value.as_str()).to_owned();
-        if let Some(o) = &part.operator
-            && !OPERATORS.contains(&o.value.as_str())
-        {
-            let help = did_you_mean(&o.value, OPERATORS, "a toleration's operator is one of");
-            self.push(
-                Diag::error(
-                    Code::Toleration,
-                    o.span,
-                    format!("`{}` is not a toleration operator", o.value),
-                    "unknown operator",
-                )
-                .with_help(help),
-            );
-            return None;
-        }
-        if let Some(e) = &part.effect
-            && !EFFECTS.contains(&e.value.as_str())
-        {
-            let help = did_you_mean(&e.value, EFFECTS, "a taint's effect is one of");
-            self.push(
-                Diag::error(Code::Toleration, e.span, format!("`{}` is not a taint effect", e.value), "unknown effect")
-                    .with_help(help),
-            );
-            return None;
-        }
-        if let Some(key) = &part.key {
-            self.valid(key, Code::Label, "taint key", values::label_key)?;
-        }
-        if let Some(value) = &part.value {
-            if operator == "Exists" {
-                self.push(
-                    Diag::error(
-                        Code::Toleration,
-                        value.span,
-                        "an `Exists` toleration takes no value",
-                        "value with Exists",
-                    )
-                    .with_help("remove `value=`, or use `operator=\"Equal\"` to match this value"),
-                );
-                return None;
-            }
-            self.valid(value, Code::Label, "taint value", values::label_value)?;
-        }
-        if part.key.is_none() && operator == "Equal" {
-            self.push(
-                Diag::error(Code::Toleration, part.node, "an `Equal` toleration needs a `key`", "no key")
-                    .with_help("add `key=\"…\"`, or write `operator=\"Exists\"` to tolerate every taint"),
-            );
-            return None;
-        }
-        Some(Toleration {
-            key: part.key.as_ref().map(|k| k.value.clone()),
-            operator,
-            value: part.value.as_ref().map(|v| v.value.clone()),
-            effect: part.effect.as_ref().map(|e| e.value.clone()),
-        })
     }
 
     /// `volume NAME mount= claim=|host-path=|empty-dir=#true read-only=`; `reserved` are the

@@ -316,6 +316,38 @@ impl Checker<'_> {
     }
 }
 
+/// Whether `/dev/shm` (memory-backed, so part of the pod's memory) fits in the memory limit;
+/// reports it where the spec wrote either, `context` saying where the values apply.
+pub(super) fn shm_fits(checker: &mut Checker<'_>, shm: &str, limit: &str, context: &str) -> bool {
+    let (Some(shm_bytes), Some(limit_bytes)) = (values::quantity_bytes(shm), values::quantity_bytes(limit)) else {
+        return true;
+    };
+    if shm_bytes < limit_bytes {
+        return true;
+    }
+    let part = checker.part().kubernetes.clone().unwrap_or_default();
+    let span = part
+        .shm_size
+        .as_ref()
+        .or(part.limits_memory.as_ref())
+        .map_or_else(|| checker.name_span(), |written| written.span);
+    let context = if context.is_empty() { String::new() } else { format!(" {context}") };
+    let mut diag = Diag::error(
+        Code::Shm,
+        span,
+        format!("`/dev/shm` of {shm} does not fit in the memory limit of {limit}{context}"),
+        "/dev/shm too large",
+    )
+    .with_help("`/dev/shm` is memory the pod's limit counts: write a `shm-size` well below `limits memory=` (a quarter leaves room for the processes), or raise the limit");
+    if part.shm_size.is_some()
+        && let Some(limit) = &part.limits_memory
+    {
+        diag = diag.with_label(limit.span, "the memory limit");
+    }
+    checker.push(diag);
+    false
+}
+
 /// What a tag template may name in braces.
 const PLACEHOLDERS: [&str; 8] = ["version", "framework", "python", "cuda", "cudnn", "flavor", "os", "base"];
 

@@ -13,6 +13,7 @@ mod cluster;
 mod deploy;
 mod environment;
 mod packages;
+mod pools;
 mod python;
 mod services;
 pub(crate) mod values;
@@ -244,6 +245,31 @@ fn annotate_combination(instance: &Instance, diags: &mut Diagnostics) {
     }
 }
 
+/// Validates `value` with `validate`; reports a `code` error at its span.
+fn valid<T>(
+    diags: &mut Diagnostics,
+    value: &Spanned<String>,
+    code: Code,
+    what: &str,
+    validate: impl Fn(&str) -> Result<T, String>,
+) -> Option<T> {
+    match validate(&value.value) {
+        Ok(t) => Some(t),
+        Err(reason) => {
+            diags.push(
+                Diag::error(
+                    code,
+                    value.span,
+                    format!("`{}` is not a valid {what}", value.value),
+                    format!("invalid {what}"),
+                )
+                .with_help(reason),
+            );
+            None
+        }
+    }
+}
+
 /// The checks of one instance: what they read, and where they report.
 struct Checker<'a> {
     compat: &'static Compat,
@@ -284,21 +310,7 @@ impl Checker<'_> {
         what: &str,
         validate: impl Fn(&str) -> Result<T, String>,
     ) -> Option<T> {
-        match validate(&value.value) {
-            Ok(t) => Some(t),
-            Err(reason) => {
-                self.push(
-                    Diag::error(
-                        code,
-                        value.span,
-                        format!("`{}` is not a valid {what}", value.value),
-                        format!("invalid {what}"),
-                    )
-                    .with_help(reason),
-                );
-                None
-            }
-        }
+        valid(self.diags, value, code, what, validate)
     }
 
     /// Runs every concern, each of which reports all its problems, and assembles the image when
@@ -346,6 +358,13 @@ impl Checker<'_> {
         let listening = services::listening(self.part());
         let docker_run = self.docker_run(&name.value, &listening, base.base.gpu)?;
         let kubernetes = self.kubernetes(&slug, &listening, base.base.gpu, ssh.as_ref())?;
+        let pools = self.pools(&base.base, framework.as_ref(), &env, &kubernetes, &slug)?;
+        // On pools, each pool's Deployment has its own resources, checked with the pools.
+        if pools.runs.is_empty() && !deploy::shm_fits(self, &kubernetes.shm_size, &kubernetes.limits.memory, "") {
+            return None;
+        }
+        let mut env = env;
+        env.extend(pools.env);
         let ports = listening.iter().map(services::Listening::port).collect();
         let mut platform_pip = Vec::new();
         if python.numpy_below_2 {
@@ -362,7 +381,7 @@ impl Checker<'_> {
             platform_pip.push("tensorboard".to_owned());
         }
         let job_name = deploy::truncate_name(&format!("{slug}-selftest"), &format!("{reference} selftest"));
-        let selftest = SelfTest::new(&base.base, framework.as_ref(), job_name);
+        let selftest = SelfTest::new(&base.base, framework.as_ref(), job_name, pools.needs.clone());
         Some(Image {
             dir: Utf8PathBuf::from(&name.value).join(&tag),
             spec: self.sources.get(name.span.file).relative.clone(),
@@ -388,6 +407,9 @@ impl Checker<'_> {
             selftest,
             env,
             lock: None,
+            gpu_needs: pools.needs,
+            pools: pools.runs,
+            pool_verdicts: pools.verdicts,
             origin,
         })
     }

@@ -251,6 +251,83 @@ pub fn quantity(q: &str) -> Result<(), String> {
     }
 }
 
+/// The bytes of a memory quantity that [`quantity`] accepts (`4Gi`, `512Mi`, `1.5G`), if it names
+/// a whole number of bytes below 2^64; `None` otherwise (`500m` of memory, say).
+#[must_use]
+pub fn quantity_bytes(q: &str) -> Option<u64> {
+    quantity(q).ok()?;
+    let digits_end = q.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(q.len());
+    let (number, suffix) = q.split_at(digits_end);
+    let scale: u64 = match suffix {
+        "" => 1,
+        "k" => 1000,
+        "M" => 1000_u64.pow(2),
+        "G" => 1000_u64.pow(3),
+        "T" => 1000_u64.pow(4),
+        "P" => 1000_u64.pow(5),
+        "E" => 1000_u64.pow(6),
+        "Ki" => 1 << 10,
+        "Mi" => 1 << 20,
+        "Gi" => 1 << 30,
+        "Ti" => 1 << 40,
+        "Pi" => 1 << 50,
+        "Ei" => 1 << 60,
+        _ => return None,
+    };
+    let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
+    let whole: u64 = if whole.is_empty() { 0 } else { whole.parse().ok()? };
+    // At most nine decimals: beyond them a fraction of any suffix is below one byte.
+    let fraction = fraction.get(..fraction.len().min(9))?;
+    let tenths = 10_u64.pow(u32::try_from(fraction.len()).ok()?);
+    let fraction: u64 = if fraction.is_empty() { 0 } else { fraction.parse().ok()? };
+    let fraction_bytes = u64::try_from(u128::from(fraction) * u128::from(scale) / u128::from(tenths)).ok()?;
+    whole.checked_mul(scale)?.checked_add(fraction_bytes)
+}
+
+/// A memory quantity for `bytes`, in the largest binary unit that divides it: `8Gi`, `1536Mi`.
+#[must_use]
+pub fn bytes_quantity(bytes: u64) -> String {
+    for (suffix, shift) in [("Ti", 40), ("Gi", 30), ("Mi", 20), ("Ki", 10)] {
+        if bytes >= 1 << shift && bytes.is_multiple_of(1 << shift) {
+            return format!("{}{suffix}", bytes >> shift);
+        }
+    }
+    bytes.to_string()
+}
+
+/// An NVIDIA driver version as `nvidia-smi` reports it: `535.183.01`, `570.86.15`, `580.65.06`.
+pub fn driver_version(version: &str) -> Result<(), String> {
+    let mut parts = version.split('.');
+    let branch = parts.next().unwrap_or_default();
+    let rest: Vec<&str> = parts.collect();
+    let digits = |p: &str, max: usize| !p.is_empty() && p.len() <= max && p.bytes().all(|b| b.is_ascii_digit());
+    if digits(branch, 4) && (1..=2).contains(&rest.len()) && rest.iter().all(|p| digits(p, 3)) {
+        Ok(())
+    } else {
+        Err("write the driver version `nvidia-smi` reports on the pool's nodes, like \"535.183.01\"".to_owned())
+    }
+}
+
+/// A Kubernetes extended resource name: `DOMAIN/NAME` outside `kubernetes.io`, as device plugins
+/// advertise them (`nvidia.com/gpu`, `nvidia.com/mig-1g.10gb`, `nvidia.com/gpu.shared`).
+pub fn extended_resource(name: &str) -> Result<(), String> {
+    let help = || {
+        "write the resource the device plugin advertises, `DOMAIN/NAME` like \"nvidia.com/gpu\", \"nvidia.com/gpu.shared\" or \"nvidia.com/mig-1g.10gb\"".to_owned()
+    };
+    let (domain, resource) = name.split_once('/').ok_or_else(help)?;
+    let in_kubernetes_io = domain == "kubernetes.io" || domain.ends_with(".kubernetes.io");
+    let resource_ok = !resource.is_empty()
+        && resource.len() <= 63
+        && resource.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && resource.ends_with(|c: char| c.is_ascii_alphanumeric())
+        && resource.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if dns_subdomain(domain).is_ok() && domain.contains('.') && !in_kubernetes_io && resource_ok {
+        Ok(())
+    } else {
+        Err(help())
+    }
+}
+
 /// A container name for `docker run --name`.
 pub fn container_name(name: &str) -> Result<(), String> {
     let ok = name.starts_with(|c: char| c.is_ascii_alphanumeric())
@@ -420,6 +497,45 @@ pub fn origin(origin: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn memory_quantities_in_bytes() {
+        assert_eq!(quantity_bytes("4Gi"), Some(4 << 30));
+        assert_eq!(quantity_bytes("512Mi"), Some(512 << 20));
+        assert_eq!(quantity_bytes("1.5Gi"), Some(3 << 29));
+        assert_eq!(quantity_bytes("2G"), Some(2_000_000_000));
+        assert_eq!(quantity_bytes("1000"), Some(1000));
+        assert_eq!(quantity_bytes("500m"), None, "a thousandth of a byte is no memory size");
+        assert_eq!(quantity_bytes("99999999999Ei"), None, "beyond 2^64");
+        assert_eq!(quantity_bytes("4 Gi"), None);
+        assert_eq!(bytes_quantity(8 << 30), "8Gi");
+        assert_eq!(bytes_quantity(1536 << 20), "1536Mi");
+        assert_eq!(bytes_quantity(1000), "1000");
+    }
+
+    #[test]
+    fn driver_versions_and_extended_resources() {
+        for good in ["535.183.01", "550.127.05", "570.86", "1000.1.2"] {
+            assert!(driver_version(good).is_ok(), "{good}");
+        }
+        for bad in ["535", "r535", "535.183.01.1", "535..1", "5350.1", " 535.1", "535.1a"] {
+            assert!(driver_version(bad).is_err(), "{bad}");
+        }
+        for good in ["nvidia.com/gpu", "nvidia.com/gpu.shared", "nvidia.com/mig-1g.10gb", "amd.com/gpu"] {
+            assert!(extended_resource(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "gpu",
+            "nvidia/gpu",
+            "kubernetes.io/gpu",
+            "x.kubernetes.io/gpu",
+            "nvidia.com/",
+            "nvidia.com/-gpu",
+            "nvidia.com/a b",
+        ] {
+            assert!(extended_resource(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn image_names() {

@@ -3,8 +3,12 @@
 //! Each table is a TSV file whose comment header names its sources and the date it was last
 //! checked; every row keeps its own `source` column. Update them with `scripts/update-compat.sh`.
 
+pub mod gpu;
+
 use std::cmp::Ordering;
 use std::sync::OnceLock;
+
+use self::gpu::GpuFacts;
 
 /// A dotted version (`2.3.0`, `3.10`, `23.11.0-2`) compared numerically, part by part.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -337,6 +341,8 @@ pub struct Compat {
     pub removed_tags: Vec<RemovedTag>,
     /// IANA time zone names, sorted.
     pub timezones: Vec<String>,
+    /// Drivers, GPUs and the kernels of framework builds.
+    pub gpu: GpuFacts,
 }
 
 /// The tables every framework shares (each framework's own comes from its module).
@@ -363,6 +369,7 @@ impl Compat {
             .iter()
             .map(|f| f.table())
             .chain(DATA)
+            .chain(gpu::DATA)
             .map(|(file, text)| Table::parse(file, text))
             .collect();
         let table = |name: &str| tables.iter().find(|t| t.file == name).expect("every data file is listed");
@@ -465,7 +472,20 @@ impl Compat {
             .collect();
         let mut timezones: Vec<String> = table("timezones.txt").records().map(|r| r.get("name")).collect();
         timezones.sort();
-        Self { tables, torch, tensorflow, miniconda, cuda_tags, os, cudnn_in_tags, wheels, removed_tags, timezones }
+        let gpu = GpuFacts::load(table);
+        Self {
+            tables,
+            torch,
+            tensorflow,
+            miniconda,
+            cuda_tags,
+            os,
+            cudnn_in_tags,
+            wheels,
+            removed_tags,
+            timezones,
+            gpu,
+        }
     }
 
     /// The date the tables were last checked (the oldest `# checked:` of all tables).

@@ -151,6 +151,25 @@ codes! {
     Toleration = "dlspec::kubernetes::toleration",
     /// a volume with zero or two sources, or no mount
     Volume = "dlspec::kubernetes::volume",
+    /// a `/dev/shm` that does not fit in the memory limit
+    Shm = "dlspec::kubernetes::shm",
+
+    /// a node pool without `gpu` or `driver`, with a malformed value, or declared twice
+    PoolDeclaration = "dlspec::pool::declaration",
+    /// a node pool the catalog does not declare
+    PoolUnknown = "dlspec::pool::unknown",
+    /// a pool whose driver cannot start the base or run the framework's CUDA
+    PoolDriver = "dlspec::pool::driver",
+    /// a pool whose GPU the framework build has no kernels for
+    PoolArch = "dlspec::pool::arch",
+    /// a framework that takes the GPU's memory at start, on a pool that shares its GPUs
+    PoolSharing = "dlspec::pool::sharing",
+    /// an image whose own node selector keeps it off a pool's nodes
+    PoolPlacement = "dlspec::pool::placement",
+    /// the pools an image does not run on, and why; an error when none runs it
+    PoolRefused = "dlspec::pool::refused",
+    /// a fact a pool check needs that the tables do not have
+    PoolUnknownFact = "dlspec::pool::unknown-fact",
 
     /// two images that would write the same place
     DuplicateOutput = "dlspec::catalog::duplicate-output",

@@ -7,7 +7,7 @@ use crate::ast::FrameworkPart;
 use crate::compat::{Compat, compare};
 use crate::diag::{Code, Diag};
 use crate::framework::{Cx, Property, Release, Rules, major_minor, probe, quote_list};
-use crate::model::{CudnnSource, Framework, Install};
+use crate::model::{CudnnSource, Framework, GpuBuild, Install};
 
 /// JAX.
 #[derive(Debug)]
@@ -162,6 +162,11 @@ impl Rules for Jax {
                 "python -c \"import jax.numpy as jnp; print(jnp.ones((1000, 1000)).sum())\"".to_owned(),
             ],
             probe: include_str!("probe.py"),
+            gpu_build: extra.clone().map(|variant| GpuBuild {
+                variant,
+                cuda: release.pip_cuda.clone(),
+                from_pip: true,
+            }),
             expect: probe(self, "jax", version, build_cuda, None, false),
             cudnn: if extra.is_some() { CudnnSource::Pip(None) } else { CudnnSource::Base },
         })

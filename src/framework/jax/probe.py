@@ -2,6 +2,9 @@ class Probe:
     """JAX: what it reports and runs."""
 
     def __init__(self):
+        # Memory as it is needed, not 75% of the GPU at the first operation: another process may
+        # be using the GPU (a shared node pool, a user's notebook).
+        os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
         import jax
         import jax.numpy as jnp
 
@@ -54,6 +57,19 @@ class Probe:
     def matmul(self, gpu):
         matrix = self.jax.device_put(self.jnp.ones((64, 64)), self.device(gpu))
         return float((matrix @ matrix)[0, 0])
+
+    def capability(self, number):
+        return str(self.jax.devices("gpu")[number].compute_capability)
+
+    def arch_list(self):
+        return None  # JAX does not report its kernels' architectures
+
+    def all_reduce(self, count):
+        """A sum across `count` GPUs (NCCL, through pmap): `count` in every element."""
+        jax = self.jax
+        summed = jax.pmap(lambda x: jax.lax.psum(x, "gpus"), axis_name="gpus", devices=jax.devices("gpu")[:count])
+        result = summed(self.jnp.ones((count, 4)))
+        return [float(row[0]) for row in result]
 
     def nccl(self):
         raise NotImplementedError("the self-test does not probe JAX's NCCL")

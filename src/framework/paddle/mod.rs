@@ -8,7 +8,7 @@ use crate::ast::FrameworkPart;
 use crate::compat::{Compat, compare};
 use crate::diag::{Code, Diag};
 use crate::framework::{Cx, Property, Release, Rules, major_minor, probe, quote_list};
-use crate::model::{BaseKind, CudnnSource, Framework, Install};
+use crate::model::{BaseKind, CudnnSource, Framework, GpuBuild, Install};
 
 /// PaddlePaddle.
 #[derive(Debug)]
@@ -195,6 +195,11 @@ impl Rules for Paddle {
                 "python -c \"import paddle; paddle.utils.run_check()\"".to_owned(),
             ],
             probe: include_str!("probe.py"),
+            gpu_build: on_gpu.then(|| GpuBuild {
+                variant: build.variant.clone(),
+                cuda: build.cuda.clone(),
+                from_pip: build.pip_cuda,
+            }),
             expect: probe(
                 self,
                 "paddle",

@@ -37,5 +37,14 @@ class Probe:
         matrix = paddle.ones([64, 64])
         return float(paddle.matmul(matrix, matrix)[0, 0])
 
+    def capability(self, number):
+        return "%d.%d" % self.paddle.device.cuda.get_device_capability(number)
+
+    def arch_list(self):
+        return None  # PaddlePaddle does not report its kernels' architectures
+
+    def all_reduce(self, count):
+        raise NotImplementedError("an all-reduce of PaddlePaddle needs one process per GPU (paddle.distributed.launch)")
+
     def nccl(self):
         raise NotImplementedError("the self-test does not probe PaddlePaddle's NCCL")

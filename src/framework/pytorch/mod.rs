@@ -5,7 +5,7 @@ use crate::ast::{FrameworkPart, Spanned};
 use crate::compat::Compat;
 use crate::diag::{Code, Diag};
 use crate::framework::{Cx, Property, Release, Rules, cuda_of_variant, probe, quote_list};
-use crate::model::{BaseKind, CudnnSource, Framework, Install};
+use crate::model::{BaseKind, CudnnSource, Framework, GpuBuild, Install};
 
 const INDEX: &str = "https://download.pytorch.org/whl";
 
@@ -231,6 +231,7 @@ impl Rules for Pytorch {
                 "python -c \"import torch; print(torch.__version__, torch.version.cuda, torch.backends.cudnn.version(), torch.cuda.is_available())\"".to_owned(),
             ],
             probe: include_str!("probe.py"),
+            gpu_build: variant.zip(build_cuda.clone()).map(|(variant, cuda)| GpuBuild { variant, cuda, from_pip: true }),
             expect: probe(self, "torch", &release.torch, build_cuda.clone(), None, build_cuda.is_some()),
             cudnn: CudnnSource::Pip(cudnn),
         })

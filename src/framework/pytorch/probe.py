@@ -35,6 +35,19 @@ class Probe:
         matrix = torch.ones(64, 64, device=device)
         return float((matrix @ matrix)[0, 0])
 
+    def capability(self, number):
+        return "%d.%d" % self.torch.cuda.get_device_capability(number)
+
+    def arch_list(self):
+        """The architectures of the build's kernels: `sm_80` (SASS), `compute_90` (PTX)."""
+        return self.torch.cuda.get_arch_list()
+
+    def all_reduce(self, count):
+        """A sum over NCCL of a tensor on each of `count` GPUs: `count` in every element."""
+        tensors = [self.torch.ones(4, device="cuda:%d" % i) for i in range(count)]
+        self.torch.cuda.nccl.all_reduce(tensors)
+        return [float(tensor[0]) for tensor in tensors]
+
     def nccl(self):
         version = self.torch.cuda.nccl.version()
         if isinstance(version, int):  # torch < 1.12: 2708 is 2.7.8

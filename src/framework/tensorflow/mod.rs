@@ -5,7 +5,7 @@ use crate::ast::FrameworkPart;
 use crate::compat::{self, Compat, TensorflowRelease, compare};
 use crate::diag::{Code, Diag, did_you_mean};
 use crate::framework::{Cx, Property, Release, Rules, major_minor, probe};
-use crate::model::{BaseKind, CudnnSource, Framework, Install};
+use crate::model::{BaseKind, CudnnSource, Framework, GpuBuild, Install};
 
 /// TensorFlow.
 #[derive(Debug)]
@@ -280,6 +280,7 @@ impl Rules for Tensorflow {
                 "python -c \"import tensorflow as tf; print(tf.reduce_sum(tf.random.normal([1000, 1000])))\"".to_owned(),
             ],
             probe: include_str!("probe.py"),
+            gpu_build: gpu_build.then(|| GpuBuild { variant: "*".to_owned(), cuda: release.cuda.clone(), from_pip: pip_cuda }),
             expect: probe(
                 self,
                 "tensorflow",

@@ -2,6 +2,8 @@ class Probe:
     """TensorFlow: what it reports and runs."""
 
     def __init__(self):
+        # Not all of the GPU's memory at start: another process may be using the GPU.
+        os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
         import tensorflow as tf
 
         if hasattr(tf.compat.v1, "enable_eager_execution") and not tf.executing_eagerly():
@@ -43,6 +45,23 @@ class Probe:
             matrix = tf.ones([64, 64])
             result = tf.linalg.matmul(matrix, matrix)
         return float(result[0, 0])
+
+    def capability(self, number):
+        device = self.tf.config.list_physical_devices("GPU")[number]
+        return "%d.%d" % self.tf.config.experimental.get_device_details(device)["compute_capability"]
+
+    def arch_list(self):
+        """The architectures of the build's kernels (TensorFlow 2.3 and later): `sm_80`, `compute_90`."""
+        return self.build_info().get("cuda_compute_capabilities")
+
+    def all_reduce(self, count):
+        """A sum over NCCL across `count` GPUs, one replica each: `count` in every element."""
+        tf = self.tf
+        devices = ["/GPU:%d" % i for i in range(count)]
+        strategy = tf.distribute.MirroredStrategy(devices, cross_device_ops=tf.distribute.NcclAllReduce())
+        per_replica = strategy.run(lambda: tf.ones([4]))
+        total = strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
+        return [float(value) for value in total.numpy()[:1]] * count
 
     def nccl(self):
         raise NotImplementedError("TensorFlow's wheels do not ship NCCL")
