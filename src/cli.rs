@@ -172,7 +172,8 @@ struct ExplainArgs {
 
 #[derive(Debug, Args)]
 struct CompatArgs {
-    /// One table: pytorch, tensorflow, miniconda, cuda, cudnn, wheels, removed, os, timezones.
+    /// One table: pytorch, tensorflow, jax, paddle, miniconda, cuda, cudnn, wheels, removed, os,
+    /// nvidia_require, cuda_drivers, gpu_brands, gpus, gpu_arch, gpu_memory, timezones.
     table: Option<String>,
     /// Output format: aligned columns (human), or the tables' rows as JSON (json).
     #[arg(long, value_enum, default_value_t = Format::Human)]
@@ -383,6 +384,7 @@ fn list_entry(image: &crate::model::Entry) -> Value {
         "gpu": image.gpu(),
         "dir": image.dir(),
         "spec": image.spec(),
+        "pools": image.pool_verdicts(),
     })
 }
 
@@ -587,7 +589,9 @@ fn compat(args: &CompatArgs) -> Result<u8, InputError> {
     let known: Vec<&str> = frameworks
         .iter()
         .map(|f| f.keyword())
-        .chain(["miniconda", "cuda", "cudnn", "wheels", "removed", "os", "timezones"])
+        .chain(["miniconda", "cuda", "cudnn", "wheels", "removed", "os"])
+        .chain(GPU_TABLES)
+        .chain(["timezones"])
         .collect();
     if let Some(t) = table
         && !known.contains(&t)
@@ -686,6 +690,72 @@ fn compat(args: &CompatArgs) -> Result<u8, InputError> {
             );
         }
     }
+    let gpu = &compat.gpu;
+    if show("nvidia_require") {
+        let _ =
+            writeln!(out, "\nnvidia_require: cuda  os  NVIDIA_REQUIRE_CUDA  forward-compatibility exceptions  (since)");
+        for r in &gpu.requirements {
+            let require = r.require.as_deref().map_or_else(|| "unknown".to_owned(), |c| format!("cuda>={c}"));
+            let clauses: Vec<String> =
+                r.clauses.iter().map(|(branch, brands)| format!("R{branch}:{}", brands.join(","))).collect();
+            let any = r.any_driver.as_deref().map(|d| format!(" or any brand from {d}")).unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "  {:<7} {:<36} {require:<11} {}{any}  ({})",
+                r.cuda,
+                r.os.join(","),
+                clauses.join(" "),
+                r.since
+            );
+        }
+    }
+    if show("cuda_drivers") {
+        let _ = writeln!(out, "\ncuda_drivers: cuda  oldest driver  minor-version compatibility from");
+        for d in &gpu.drivers {
+            let _ = writeln!(out, "  {:<7} {:<13} {}", d.cuda, d.min_driver, d.minor_compat);
+        }
+    }
+    if show("gpu_brands") {
+        let _ = writeln!(out, "\ngpu_brands: class  driver brands  forward compatibility");
+        for b in &gpu.brands {
+            let fc = match b.forward_compat {
+                crate::compat::gpu::ForwardCompat::Yes => "yes",
+                crate::compat::gpu::ForwardCompat::No => "no",
+                crate::compat::gpu::ForwardCompat::Select => "select products",
+            };
+            let _ = writeln!(out, "  {:<12} {:<36} {fc}", b.class.name(), b.brands.join(","));
+        }
+    }
+    if show("gpus") {
+        let _ = writeln!(out, "\ngpus: nvidia.com/gpu.product  compute  architecture  class");
+        for g in &gpu.gpus {
+            let _ = writeln!(
+                out,
+                "  {:<56} {:<7} {:<13} {}",
+                g.product.as_deref().unwrap_or("-"),
+                g.compute.to_string(),
+                g.architecture,
+                g.class.name()
+            );
+        }
+    }
+    if show("gpu_arch") {
+        let _ = writeln!(out, "\ngpu_arch: framework  releases  build  kernels");
+        for a in &gpu.arch {
+            let releases = if a.first == a.last { a.first.clone() } else { format!("{}-{}", a.first, a.last) };
+            let kernels = a.kernels.as_ref().map_or_else(
+                || "unknown".to_owned(),
+                |k| if k.inferred { format!("{} (inferred)", k.describe()) } else { k.describe() },
+            );
+            let _ = writeln!(out, "  {:<10} {:<14} {:<8} {kernels}", a.framework, releases, a.variants.join(","));
+        }
+    }
+    if show("gpu_memory") {
+        let _ = writeln!(out, "\ngpu_memory: framework  releases  what stops it taking the GPU's memory at start");
+        for p in &gpu.preallocation {
+            let _ = writeln!(out, "  {:<10} {}-{:<10} {}={}", p.framework, p.first, p.last, p.variable, p.value);
+        }
+    }
     if table == Some("timezones") {
         for tz in &compat.timezones {
             let _ = writeln!(out, "{tz}");
@@ -693,6 +763,9 @@ fn compat(args: &CompatArgs) -> Result<u8, InputError> {
     }
     Ok(0)
 }
+
+/// The GPU tables, by the name `dlspec compat TABLE` knows them.
+const GPU_TABLES: [&str; 6] = ["nvidia_require", "cuda_drivers", "gpu_brands", "gpus", "gpu_arch", "gpu_memory"];
 
 /// The name `dlspec compat TABLE` knows a data file by.
 fn table_name(file: &str) -> &str {

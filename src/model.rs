@@ -663,12 +663,15 @@ pub struct GpuNeeds {
     pub cuda: Option<String>,
     /// The oldest driver that supports it: `560.28.03`.
     pub min_driver: Option<String>,
-    /// The driver branches of the base's forward-compatibility exceptions: `535`, `550`.
-    pub compat_branches: Vec<u32>,
-    /// The driver's brands those exceptions hold for (the self-test reads the node's).
-    pub compat_brands: Vec<String>,
-    /// The brand classes those exceptions hold for where forward compatibility runs: `data-center`.
+    /// The base's forward-compatibility exceptions: a driver branch and the brands it holds for
+    /// (the self-test reads the node's brand).
+    pub compat: Vec<CompatClause>,
+    /// A driver from which any brand starts the base (an OR term of 2021's bases).
+    pub any_driver: Option<String>,
+    /// The brand classes on which forward compatibility runs and the exceptions hold: `data-center`.
     pub forward_compat: Vec<&'static str>,
+    /// Their exception branches: `535`, `550`.
+    pub forward_compat_branches: Vec<u32>,
     /// The driver's brands of those classes.
     pub forward_compat_brands: Vec<String>,
     /// The CUDA of the libraries the framework installs through pip: `12.8`.
@@ -681,6 +684,15 @@ pub struct GpuNeeds {
     pub sass: Option<Vec<String>>,
     /// The compute capabilities the build has PTX for.
     pub ptx: Option<Vec<String>>,
+}
+
+/// A forward-compatibility exception of a base: its driver branch and the brands it holds for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CompatClause {
+    /// `535`.
+    pub branch: u32,
+    /// `tesla`, `nvidia`, …
+    pub brands: Vec<String>,
 }
 
 /// How an image runs on one node pool: where its pods go and what they ask for there.

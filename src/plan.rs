@@ -155,6 +155,7 @@ pub fn step_paths(step: Step, entries: &[Entry]) -> Vec<Utf8PathBuf> {
 pub struct Catalog {
     images: Value,
     groups: Value,
+    pools: Value,
 }
 
 /// A bake group: every image of one name.
@@ -174,7 +175,15 @@ impl Catalog {
             by_name.entry(entry.name()).or_default().push(u32::try_from(index).expect("fewer than 4 billion images"));
         }
         let groups = by_name.into_values().collect();
+        // Every GPU image is checked against every pool of the catalog, in its order.
+        let pools: Vec<String> = entries
+            .iter()
+            .map(Entry::pool_verdicts)
+            .find(|verdicts| !verdicts.is_empty())
+            .map(|verdicts| verdicts.iter().map(|v| v.pool.to_owned()).collect())
+            .unwrap_or_default();
         Self {
+            pools: Value::from(pools),
             images: Value::from_object(LazyEntries(Arc::clone(entries))),
             groups: Value::from_object(LazyGroups { entries: Arc::clone(entries), groups }),
         }
@@ -283,7 +292,8 @@ pub fn render_catalog(
 #[must_use]
 pub fn catalog_output(index: usize, catalog: &Catalog) -> (Utf8PathBuf, &'static str, Value) {
     let (template, path) = CATALOG_OUTPUTS[index];
-    let context = context! { images => catalog.images.clone(), groups => catalog.groups.clone() };
+    let context =
+        context! { images => catalog.images.clone(), groups => catalog.groups.clone(), pools => catalog.pools.clone() };
     (Utf8PathBuf::from(path), template, context)
 }
 

@@ -248,7 +248,7 @@ fn hostile_property_values_are_refused() {
         "image \"pytorch\" {\n  python \"3.10\"\n  cpu\n  tensorboard logdir=\"/data/tb{}\"\n}",
         "image \"pytorch\" {\n  python \"3.10\"\n  cpu\n  tensorboard path-prefix=\"/tb{}\"\n}",
         "image \"pytorch\" {\n  python \"3.10\"\n  cpu\n  docker-run name=\"dev{}\"\n}",
-        "image \"pytorch\" {\n  python \"3.10\"\n  cpu\n  kubernetes shm-size=\"8Gi{}\"\n}",
+        "image \"pytorch\" {\n  python \"3.10\"\n  cpu\n  kubernetes shm-size=\"1Gi{}\"\n}",
         "image \"pytorch\" {\n  python \"3.10\"\n  cpu\n  kubernetes {\n    requests cpu=\"1{}\"\n  }\n}",
     ];
     for property in properties {

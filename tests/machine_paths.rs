@@ -4,7 +4,9 @@
 //!
 //! `/root/…` is not searched for as such: it is the home of the container's user, and the images
 //! use it on purpose (`/root/miniconda3`, `/root/.cache`); only the host-side tool folders below it
-//! are. A pattern counts only where a path starts: a `work` folder below the image's `/root` is fine.
+//! are. `/home/NAME` is not either: it is the home of an image's non-root `user` (v3 of the
+//! language). A pattern counts only where a path starts: a `work` folder below the image's `/root`
+//! is fine.
 
 mod common;
 
@@ -12,7 +14,7 @@ use std::process::Command;
 
 /// What a machine path starts with. Spelled in parts so that this file does not match itself.
 fn machine_paths() -> Vec<String> {
-    let mut patterns: Vec<String> = ["work", "home", "Users"].iter().map(|dir| format!("/{dir}/")).collect();
+    let mut patterns: Vec<String> = ["work", "Users"].iter().map(|dir| format!("/{dir}/")).collect();
     patterns.extend([".cargo", ".rustup"].iter().map(|dir| format!("/root/{dir}")));
     patterns.push(format!("../{}", "shared"));
     patterns.push(format!("{}:\\Users", 'C'));

@@ -14,13 +14,15 @@
 
 use super::{Checker, cluster, deploy, values};
 use crate::ast::{NodePoolPart, Spanned};
-use crate::compat::gpu::{ArchBuild, Brand, BrandClass, Compute, ForwardCompat, GpuFacts, Kernels, Runs, in_range};
+use crate::compat::gpu::{
+    ArchBuild, Brand, BrandClass, Compute, ForwardCompat, GpuFacts, Kernels, Requirement, Runs, in_range,
+};
 use crate::compat::{Compat, compare};
 use crate::diag::{Code, Diag, Diagnostics, did_you_mean};
 use crate::framework::major_minor;
 use crate::model::{
-    Base, BaseKind, EnvVar, Framework, GpuNeeds, Kubernetes, NodeExpression, NodeSelector, PodResources, PoolRun,
-    PoolVerdict, Resources, Toleration,
+    Base, BaseKind, CompatClause, EnvVar, Framework, GpuNeeds, Kubernetes, NodeExpression, NodeSelector, PodResources,
+    PoolRun, PoolVerdict, Resources, Toleration,
 };
 use crate::source::Span;
 
@@ -299,14 +301,15 @@ struct ImageFacts<'a> {
     env: &'a [EnvVar],
     needs: &'a GpuNeeds,
     kernels: Option<&'a Kernels>,
+    requirement: Option<&'a Requirement>,
     kubernetes: &'a Kubernetes,
 }
 
 /// The outcome of one (image, pool).
 struct Verdict {
     refusals: Vec<Refusal>,
-    /// Facts the tables lack, each a sentence.
-    unknown: Vec<String>,
+    /// Facts the tables lack: in a few words, and as a sentence.
+    unknown: Vec<(&'static str, String)>,
     /// How it runs: `CUDA 12.6 by forward compatibility`, `SASS for 8.0`.
     how: Vec<String>,
     /// The environment the pool needs (memory preallocation off).
@@ -340,10 +343,11 @@ impl Checker<'_> {
             return Some(PoolPlan { needs: None, runs: Vec::new(), verdicts: Vec::new(), env: Vec::new() });
         }
         let facts = &self.compat.gpu;
-        let (needs, kernels) = gpu_needs(facts, base, framework);
+        let (needs, kernels, requirement) = gpu_needs(facts, base, framework);
         let settings = self.settings;
         let pools = &settings.pools;
-        let image = ImageFacts { base, framework, env, needs: &needs, kernels: kernels.as_ref(), kubernetes };
+        let image =
+            ImageFacts { base, framework, env, needs: &needs, kernels: kernels.as_ref(), requirement, kubernetes };
         let verdicts: Vec<Verdict> = pools.valid.iter().map(|pool| verdict(facts, &image, pool)).collect();
         let framework_span = self.part().framework.as_ref().and_then(|f| f.version.as_ref()).map(|v| v.span);
         let errors = self.errors();
@@ -415,7 +419,13 @@ impl Checker<'_> {
                             format!("`{}`: {}", pools.valid[at].name.value, why.join("; "))
                         })
                         .collect();
-                    let first = &verdicts[refused[0]].refusals[0];
+                    let fixes: Vec<String> = refused
+                        .iter()
+                        .map(|&at| {
+                            let helps: Vec<&str> = verdicts[at].refusals.iter().map(|r| r.help.as_str()).collect();
+                            format!("for `{}`: {}", pools.valid[at].name.value, helps.join("; "))
+                        })
+                        .collect();
                     let span = self.name_span();
                     let reasons = reasons.join("; and on ");
                     let diag = if chosen.is_empty() && pools.broken.is_empty() {
@@ -433,27 +443,31 @@ impl Checker<'_> {
                             "refused by some pools",
                         )
                     };
-                    let help = if chosen.is_empty() {
-                        first.help.clone()
-                    } else {
-                        format!(
-                            "to run it there: {}; or name the pools it runs on with `kubernetes {{ node-pool … }}`",
-                            first.help
-                        )
-                    };
+                    let mut help = fixes.join("; ");
+                    if !chosen.is_empty() {
+                        help.push_str("; or name the pools it runs on with `kubernetes { node-pool … }`");
+                    }
                     self.push(diag.with_help(help));
                 }
             }
         }
-        for (at, verdict) in verdicts.iter().enumerate() {
-            let pool = &pools.valid[at].name.value;
-            for unknown in &verdict.unknown {
-                let span = framework_span.unwrap_or(self.name_span());
-                self.push(
-                    Diag::note(Code::PoolUnknownFact, span, format!("not checked on node pool `{pool}`: {unknown}"), "fact unknown")
-                        .with_help("the image's self-test checks it on the node (`k8s/<pool>/selftest-job.yaml`); add the fact to the tables with its source"),
-                );
+        // One note for each fact the tables lack, naming the pools whose check needed it.
+        let mut unknown: Vec<(&str, Vec<&str>)> = Vec::new();
+        for (verdict, pool) in verdicts.iter().zip(&pools.valid) {
+            for (_, fact) in &verdict.unknown {
+                match unknown.iter_mut().find(|(f, _)| f == fact) {
+                    Some((_, names)) => names.push(&pool.name.value),
+                    None => unknown.push((fact, vec![&pool.name.value])),
+                }
             }
+        }
+        for (fact, names) in unknown {
+            let span = framework_span.unwrap_or(self.name_span());
+            let names = names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ");
+            self.push(
+                Diag::note(Code::PoolUnknownFact, span, format!("not checked on node pool{} {names}: {fact}", if names.contains(", ") { "s" } else { "" }), "fact unknown")
+                    .with_help("the image's self-test checks it on the node (`k8s/<pool>/selftest-job.yaml`); add the fact to the tables with its source"),
+            );
         }
         if !self.ok_since(errors) {
             return None;
@@ -484,11 +498,9 @@ impl Checker<'_> {
                 let note = if !verdict.refusals.is_empty() {
                     verdict.refusals.iter().map(|r| r.short.as_str()).collect::<Vec<_>>().join("; ")
                 } else if !runs {
-                    "not named".to_owned()
-                } else if verdict.unknown.is_empty() {
-                    verdict.how.join("; ")
+                    "not named in its `node-pool`".to_owned()
                 } else {
-                    format!("{} (unchecked: {})", verdict.how.join("; "), verdict.unknown.len())
+                    verdict.unknown.iter().map(|(short, _)| *short).collect::<Vec<_>>().join("; ")
                 };
                 PoolVerdict { pool: pool.name.value.clone(), runs, note }
             })
@@ -523,14 +535,22 @@ impl Checker<'_> {
     }
 }
 
-/// What a GPU image needs of a node, and its framework build's kernels when the tables know them.
-fn gpu_needs(facts: &GpuFacts, base: &Base, framework: Option<&Framework>) -> (GpuNeeds, Option<Kernels>) {
-    let requirement =
-        (base.kind == BaseKind::Cuda).then(|| base.cuda.as_deref().and_then(|c| facts.requirement(c))).flatten();
-    let cuda = requirement.map(|r| r.require.clone());
+/// What a GPU image needs of a node, its framework build's kernels when the tables know them, and
+/// its base's `NVIDIA_REQUIRE_CUDA`.
+fn gpu_needs<'f>(
+    facts: &'f GpuFacts,
+    base: &Base,
+    framework: Option<&Framework>,
+) -> (GpuNeeds, Option<Kernels>, Option<&'f Requirement>) {
+    let requirement = match (base.kind, &base.cuda, &base.os) {
+        (BaseKind::Cuda, Some(cuda), Some(os)) => facts.requirement(cuda, os),
+        _ => None,
+    };
+    let cuda = requirement.and_then(|r| r.require.clone());
     let min_driver = cuda.as_deref().and_then(|c| facts.min_driver(major_minor(c))).map(str::to_owned);
-    let compat_brands = requirement.map(|r| r.brands.clone()).unwrap_or_default();
-    let compat_branches = requirement.map(|r| r.branches.clone()).unwrap_or_default();
+    let clauses: &[(u32, Vec<String>)] = requirement.map_or(&[], |r| &r.clauses);
+    let compat =
+        clauses.iter().map(|(branch, brands)| CompatClause { branch: *branch, brands: brands.clone() }).collect();
     let build = framework.and_then(|f| f.gpu_build.as_ref());
     let pip_cuda = build.filter(|b| b.from_pip).map(|b| b.cuda.clone());
     let pip_min_driver =
@@ -539,32 +559,34 @@ fn gpu_needs(facts: &GpuFacts, base: &Base, framework: Option<&Framework>) -> (G
         .zip(build)
         .and_then(|(f, b)| facts.arch(f.kind, &f.version, &b.variant))
         .and_then(|row| row.kernels.clone());
+    let read = kernels.as_ref().filter(|k| !k.inferred);
     let list = |items: &[Compute]| items.iter().map(Compute::to_string).collect::<Vec<_>>();
     let forward: Vec<&Brand> = facts
         .brands
         .iter()
-        .filter(|b| {
-            !compat_branches.is_empty()
-                && b.forward_compat == ForwardCompat::Yes
-                && b.brands.iter().all(|brand| compat_brands.contains(brand))
-        })
+        .filter(|b| b.forward_compat == ForwardCompat::Yes)
+        .filter(|b| requirement.is_some_and(|r| clauses.iter().any(|(branch, _)| r.excepts(*branch, b))))
         .collect();
-    let forward_compat = forward.iter().map(|b| b.class.title()).collect();
-    let forward_compat_brands = forward.iter().flat_map(|b| b.brands.iter().cloned()).collect();
+    let forward_compat_branches = clauses
+        .iter()
+        .map(|(branch, _)| *branch)
+        .filter(|branch| forward.iter().any(|b| requirement.is_some_and(|r| r.excepts(*branch, b))))
+        .collect();
     let needs = GpuNeeds {
         cuda,
         min_driver,
-        compat_branches,
-        compat_brands,
-        forward_compat,
-        forward_compat_brands,
+        compat,
+        any_driver: requirement.and_then(|r| r.any_driver.clone()),
+        forward_compat: forward.iter().map(|b| b.class.title()).collect(),
+        forward_compat_branches,
+        forward_compat_brands: forward.iter().flat_map(|b| b.brands.iter().cloned()).collect(),
         pip_cuda,
         pip_min_driver,
         build_cuda: build.map(|b| b.cuda.clone()),
-        sass: kernels.as_ref().map(|k| list(&k.sass)),
-        ptx: kernels.as_ref().map(|k| list(&k.ptx)),
+        sass: read.map(|k| list(&k.sass)),
+        ptx: read.map(|k| list(&k.ptx)),
     };
-    (needs, kernels)
+    (needs, kernels, requirement)
 }
 
 /// Checks one image on one pool.
@@ -606,15 +628,16 @@ fn driver(facts: &GpuFacts, image: &ImageFacts<'_>, pool: &Pool, verdict: &mut V
         (Some(need), _) => {
             let min = image.needs.min_driver.as_deref().unwrap_or("a newer driver");
             let brand = facts.brand(pool.class);
-            let excepted = facts
-                .requirement(base.cuda.as_deref().unwrap_or_default())
-                .zip(brand)
-                .is_some_and(|(r, b)| r.excepts(pool.branch, b));
+            let excepted = image.requirement.zip(brand).is_some_and(|(r, b)| r.excepts(pool.branch, b));
+            let any_brand = image.needs.any_driver.as_deref().is_some_and(|any| compare(&pool.driver, any).is_ge());
             let fix = format!(
                 "{}, or a driver `{min}` or newer on the pool",
                 older_base_help(driver_cuda, base).unwrap_or_else(|| format!("a base of {driver_cuda_text} or older"))
             );
             match brand.map(|b: &Brand| b.forward_compat) {
+                // 2021's bases let any brand from a branch start: their CUDA 11 runtime runs on it by
+                // minor-version compatibility.
+                _ if any_brand => verdict.how.push(format!("CUDA {need} by minor-version compatibility")),
                 Some(ForwardCompat::Yes) if excepted => {
                     forward = true;
                     verdict.how.push(format!("CUDA {need} by forward compatibility"));
@@ -622,10 +645,13 @@ fn driver(facts: &GpuFacts, image: &ImageFacts<'_>, pool: &Pool, verdict: &mut V
                 Some(ForwardCompat::Select) if excepted => {
                     forward = true;
                     verdict.how.push(format!("CUDA {need} by forward compatibility"));
-                    verdict.unknown.push(format!(
-                        "forward compatibility runs on select {} GPUs only; whether `{}` is one is not in the tables",
-                        pool.class.title(),
-                        pool.product
+                    verdict.unknown.push((
+                        "forward compatibility unchecked",
+                        format!(
+                            "forward compatibility runs on select {} GPUs only; whether `{}` is one is not in the tables",
+                            pool.class.title(),
+                            pool.product
+                        ),
                     ));
                 }
                 Some(ForwardCompat::No) if excepted => verdict.refusals.push(Refusal {
@@ -648,10 +674,13 @@ fn driver(facts: &GpuFacts, image: &ImageFacts<'_>, pool: &Pool, verdict: &mut V
                 }),
             }
         }
-        (None, BaseKind::Cuda) => {
-            verdict.unknown.push(format!("the tables do not know the `NVIDIA_REQUIRE_CUDA` of `{}`", base.upstream))
-        }
-        (None, _) => verdict.unknown.push(format!("what driver `{}` needs is not in the tables", base.upstream)),
+        (None, BaseKind::Cuda) => verdict.unknown.push((
+            "driver unchecked",
+            format!("the tables do not know the `NVIDIA_REQUIRE_CUDA` of `{}`", base.upstream),
+        )),
+        (None, _) => verdict
+            .unknown
+            .push(("driver unchecked", format!("what driver `{}` needs is not in the tables", base.upstream))),
     }
     if let (Some(pip), Some(floor)) = (&image.needs.pip_cuda, &image.needs.pip_min_driver)
         && compare(&pool.driver, floor).is_lt()
@@ -689,11 +718,16 @@ fn architecture(facts: &GpuFacts, image: &ImageFacts<'_>, pool: &Pool, forward: 
     let (Some(framework), Some(build)) = (image.framework, image.framework.and_then(|f| f.gpu_build.as_ref())) else {
         return;
     };
-    let Some(kernels) = image.kernels else {
-        verdict.unknown.push(format!(
-            "which GPUs {} {} (`{}` build) has kernels for is not in the tables",
-            framework.title, framework.version, build.variant
-        ));
+    let Some(kernels) = image.kernels.filter(|k| !k.inferred) else {
+        let what = format!("{} {} (`{}` build)", framework.title, framework.version, build.variant);
+        let fact = match image.kernels {
+            Some(inferred) => format!(
+                "the tables only infer which GPUs {what} has kernels for ({}), they did not read it from the build",
+                inferred.describe()
+            ),
+            None => format!("which GPUs {what} has kernels for is not in the tables"),
+        };
+        verdict.unknown.push(("kernels unchecked", fact));
         return;
     };
     let ptx_jit = forward || facts.driver_cuda(&pool.driver).is_some_and(|d| d >= major_minor(&build.cuda));
@@ -734,7 +768,8 @@ fn other_builds_help(facts: &GpuFacts, framework: &Framework, variant: &str, com
         .arch
         .iter()
         .filter(|a| {
-            a.framework == framework.kind && a.kernels.as_ref().is_some_and(|k| k.runs_on(compute, true).is_some())
+            a.framework == framework.kind
+                && a.kernels.as_ref().is_some_and(|k| !k.inferred && k.runs_on(compute, true).is_some())
         })
         .collect();
     let same_release: Vec<&str> = running
@@ -772,7 +807,7 @@ fn sharing(facts: &GpuFacts, image: &ImageFacts<'_>, pool: &Pool, verdict: &mut 
     match image.env.iter().find(|e| e.name == preallocation.variable) {
         Some(set) if set.value != preallocation.value => verdict.refusals.push(Refusal {
             code: Code::PoolSharing,
-            short: format!("{}={}", set.name, set.value),
+            short: format!("`{}` preallocates", set.name),
             message: format!(
                 "`{}={}` makes {} take the GPU's memory at start, and the pool shares its GPUs ({}): the next pod on the GPU fails",
                 set.name,
@@ -853,14 +888,14 @@ fn affinity(facts: &GpuFacts, image: &ImageFacts<'_>, pool: &Pool) -> Vec<Vec<No
     if let Some(native) = native {
         driver_terms.push(vec![expression(DRIVER_MAJOR_LABEL, "Gt", vec![(native - 1).to_string()])]);
     }
-    let forward = facts.brand(pool.class).is_some_and(|b| {
-        b.forward_compat != ForwardCompat::No && b.brands.iter().all(|brand| needs.compat_brands.contains(brand))
-    });
+    let brand = facts.brand(pool.class).filter(|b| b.forward_compat != ForwardCompat::No);
     let excepted: Vec<String> = needs
-        .compat_branches
+        .compat
         .iter()
-        .filter(|b| forward && floor.is_none_or(|f| **b >= f) && native.is_some_and(|n| **b < n))
-        .map(u32::to_string)
+        .map(|clause| clause.branch)
+        .filter(|b| image.requirement.zip(brand).is_some_and(|(r, brand)| r.excepts(*b, brand)))
+        .filter(|b| floor.is_none_or(|f| *b >= f) && native.is_some_and(|n| *b < n))
+        .map(|b| b.to_string())
         .collect();
     if !excepted.is_empty() {
         driver_terms.push(vec![expression(DRIVER_MAJOR_LABEL, "In", excepted)]);

@@ -518,7 +518,7 @@ mod tests {
         for good in ["535.183.01", "550.127.05", "570.86", "1000.1.2"] {
             assert!(driver_version(good).is_ok(), "{good}");
         }
-        for bad in ["535", "r535", "535.183.01.1", "535..1", "5350.1", " 535.1", "535.1a"] {
+        for bad in ["535", "r535", "535.183.01.1", "535..1", "53500.1", " 535.1", "535.1a"] {
             assert!(driver_version(bad).is_err(), "{bad}");
         }
         for good in ["nvidia.com/gpu", "nvidia.com/gpu.shared", "nvidia.com/mig-1g.10gb", "amd.com/gpu"] {

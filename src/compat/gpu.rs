@@ -102,17 +102,20 @@ pub struct Brand {
     pub source: String,
 }
 
-/// The `NVIDIA_REQUIRE_CUDA` of an nvidia/cuda base, at one point of its history.
+/// The `NVIDIA_REQUIRE_CUDA` of an nvidia/cuda base on some OS releases, at one point of its
+/// history.
 #[derive(Debug, Clone)]
 pub struct Requirement {
     /// The tag's CUDA version: `12.6.3`.
     pub cuda: String,
-    /// The CUDA the driver must support: `12.6`.
-    pub require: String,
-    /// The driver branches of the forward-compatibility exceptions: `535`, `550`.
-    pub branches: Vec<u32>,
-    /// The brands of the exceptions (every branch has the same).
-    pub brands: Vec<String>,
+    /// The OS releases whose base carried it: `ubuntu22.04`.
+    pub os: Vec<String>,
+    /// The CUDA the driver must support (`12.6`); `None` where no Dockerfile was read.
+    pub require: Option<String>,
+    /// The forward-compatibility exceptions: a driver branch, and the brands it holds for.
+    pub clauses: Vec<(u32, Vec<String>)>,
+    /// A driver from which every brand passes (an OR term `driver>=N` of 2021's bases).
+    pub any_driver: Option<String>,
     /// When the value was set (date and commit).
     pub since: String,
     /// Where the row comes from.
@@ -120,10 +123,10 @@ pub struct Requirement {
 }
 
 impl Requirement {
-    /// Whether the exceptions let a driver of `branch` of every brand of `brand` start the container.
+    /// Whether the exceptions let a driver of `branch` start the container on every brand of `brand`.
     #[must_use]
     pub fn excepts(&self, branch: u32, brand: &Brand) -> bool {
-        self.branches.contains(&branch) && brand.brands.iter().all(|b| self.brands.contains(b))
+        self.clauses.iter().any(|(b, brands)| *b == branch && brand.brands.iter().all(|name| brands.contains(name)))
     }
 }
 
@@ -177,6 +180,9 @@ pub struct Kernels {
     pub sass: Vec<Compute>,
     /// Capabilities with PTX.
     pub ptx: Vec<Compute>,
+    /// Whether the lists were inferred (from a neighbouring release, say) rather than read: the
+    /// checks treat them as unknown.
+    pub inferred: bool,
 }
 
 /// How a GPU runs a build's kernels.
@@ -288,13 +294,25 @@ impl GpuFacts {
     pub(super) fn load<'t>(table: impl Fn(&str) -> &'t Table) -> Self {
         let requirements = table("nvidia_require.tsv")
             .records()
-            .map(|r| Requirement {
-                cuda: r.get("cuda"),
-                require: r.get("require"),
-                branches: r.list("branches").iter().filter_map(|b| b.parse().ok()).collect(),
-                brands: r.list("brands"),
-                since: r.get("since"),
-                source: r.get("source"),
+            .map(|r| {
+                let known = |cell: String| Some(cell).filter(|c| c != "unknown" && c != "-");
+                let clauses = r
+                    .get("clauses")
+                    .split_whitespace()
+                    .filter_map(|clause| {
+                        let (branch, brands) = clause.split_once(':')?;
+                        Some((branch.parse().ok()?, brands.split(',').map(str::to_owned).collect()))
+                    })
+                    .collect();
+                Requirement {
+                    cuda: r.get("cuda"),
+                    os: r.list("os"),
+                    require: known(r.get("require")),
+                    clauses,
+                    any_driver: known(r.get("any_driver")),
+                    since: r.get("since"),
+                    source: r.get("source"),
+                }
             })
             .collect();
         let drivers = table("cuda_drivers.tsv")
@@ -324,8 +342,9 @@ impl GpuFacts {
         let gpus = table("gpus.tsv")
             .records()
             .filter_map(|r| {
+                let product = r.get("product");
                 Some(Gpu {
-                    product: Some(r.get("product")).filter(|p| p != "-"),
+                    product: Some(product.trim_start_matches("inferred:").to_owned()).filter(|p| p != "-"),
                     name: r.get("name"),
                     compute: Compute::parse(&r.get("compute"))?,
                     architecture: r.get("architecture"),
@@ -337,8 +356,9 @@ impl GpuFacts {
             .records()
             .map(|r| {
                 let (first, last) = release_range(&r);
+                let inferred = r.get("confidence") != "read";
                 let kernels = match (computes(&r.get("sass")), computes(&r.get("ptx"))) {
-                    (Some(sass), Some(ptx)) if !sass.is_empty() => Some(Kernels { sass, ptx }),
+                    (Some(sass), Some(ptx)) if !sass.is_empty() => Some(Kernels { sass, ptx, inferred }),
                     _ => None,
                 };
                 ArchBuild {
@@ -368,10 +388,11 @@ impl GpuFacts {
         Self { requirements, drivers, brands, gpus, arch, preallocation }
     }
 
-    /// The `NVIDIA_REQUIRE_CUDA` an nvidia/cuda tag of CUDA `cuda` carries today (its newest value).
+    /// The `NVIDIA_REQUIRE_CUDA` an nvidia/cuda tag of CUDA `cuda` on `os` carries today (its
+    /// newest value).
     #[must_use]
-    pub fn requirement(&self, cuda: &str) -> Option<&Requirement> {
-        self.requirements.iter().rfind(|r| r.cuda == cuda)
+    pub fn requirement(&self, cuda: &str, os: &str) -> Option<&Requirement> {
+        self.requirements.iter().rfind(|r| r.cuda == cuda && r.os.iter().any(|o| o == os))
     }
 
     /// The CUDA (`major.minor`) a driver supports: that of the newest release whose driver it reaches.
@@ -449,7 +470,8 @@ mod tests {
 
     #[test]
     fn sass_runs_within_its_major_and_ptx_beyond_it() {
-        let kernels = Kernels { sass: vec![cc("6.0"), cc("7.0"), cc("8.0"), cc("8.9")], ptx: vec![cc("9.0")] };
+        let kernels =
+            Kernels { sass: vec![cc("6.0"), cc("7.0"), cc("8.0"), cc("8.9")], ptx: vec![cc("9.0")], inferred: false };
         assert_eq!(kernels.runs_on(cc("8.6"), true), Some(Runs::Sass(cc("8.0"))));
         assert_eq!(kernels.runs_on(cc("8.9"), true), Some(Runs::Sass(cc("8.9"))));
         assert_eq!(kernels.runs_on(cc("7.5"), true), Some(Runs::Sass(cc("7.0"))));
@@ -458,7 +480,7 @@ mod tests {
         assert_eq!(kernels.runs_on(cc("12.0"), false), None);
         // SASS never runs on an older minor or another major; PTX never on an older GPU.
         assert_eq!(kernels.runs_on(cc("5.2"), true), None);
-        let no_ptx = Kernels { sass: vec![cc("8.6")], ptx: Vec::new() };
+        let no_ptx = Kernels { sass: vec![cc("8.6")], ptx: Vec::new(), inferred: false };
         assert_eq!(no_ptx.runs_on(cc("8.0"), true), None);
     }
 
@@ -476,12 +498,15 @@ mod tests {
     fn the_tables_know_the_issue_s_cases() {
         let facts = &crate::compat::get().gpu;
         // A 12.6 base needs CUDA 12.6; its exceptions hold for data-center branches 535 and 550, not GeForce.
-        let requirement = facts.requirement("12.6.3").unwrap();
-        assert_eq!(requirement.require, "12.6");
+        let requirement = facts.requirement("12.6.3", "ubuntu22.04").unwrap();
+        assert_eq!(requirement.require.as_deref(), Some("12.6"));
         let datacenter = facts.brand(BrandClass::Datacenter).unwrap();
         let geforce = facts.brand(BrandClass::Geforce).unwrap();
         assert!(requirement.excepts(535, datacenter) && requirement.excepts(550, datacenter));
         assert!(!requirement.excepts(550, geforce) && !requirement.excepts(545, datacenter));
+        // 12.4 and older list GeForce; their 18.04 bases kept an older value.
+        assert!(facts.requirement("12.4.1", "ubuntu22.04").unwrap().excepts(535, geforce));
+        assert_eq!(facts.requirement("13.0.2", "ubuntu24.04").map(|r| r.require.clone()), None);
         // Driver 550.127.05 supports CUDA 12.4; 560.28.03 is the first of CUDA 12.6.
         assert_eq!(facts.driver_cuda("550.127.05"), Some((12, 4)));
         assert_eq!(facts.driver_cuda("535.183.01"), Some((12, 2)));
@@ -492,6 +517,8 @@ mod tests {
         assert_eq!(kernels("2.8.0", "cu128").runs_on(cc("6.0"), true), None);
         assert_eq!(kernels("2.8.0", "cu126").runs_on(cc("6.1"), true), Some(Runs::Sass(cc("6.0"))));
         assert_eq!(kernels("2.5.1", "cu124").runs_on(cc("12.0"), true), None);
+        assert!(!kernels("2.5.1", "cu124").inferred && kernels("2.7.1", "cu126").inferred);
+        assert!(facts.arch("pytorch", "2.7.1", "cu118").is_some_and(|row| row.kernels.is_none()));
         assert_eq!(facts.gpu("NVIDIA-A100-SXM4-80GB").unwrap().compute, cc("8.0"));
         assert!(facts.preallocation("jax", "0.6.2").is_some() && facts.preallocation("pytorch", "2.5.1").is_none());
     }

@@ -97,6 +97,9 @@ if [ -n "${LD_LIBRARY_PATH:-}" ]; then
     names+=(LD_LIBRARY_PATH)
     values+=("$LD_LIBRARY_PATH")
 fi
+# The spec's environment (`env`).
+names+=(XLA_PYTHON_CLIENT_PREALLOCATE)
+values+=(false)
 pattern="^[[:space:]]*(export[[:space:]]+)?($(IFS='|'; printf '%s' "${names[*]}"))="
 {
     grep -Ev "$pattern" /etc/environment 2>/dev/null || true

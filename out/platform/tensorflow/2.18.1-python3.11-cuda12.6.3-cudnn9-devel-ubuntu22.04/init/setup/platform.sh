@@ -97,6 +97,9 @@ if [ -n "${LD_LIBRARY_PATH:-}" ]; then
     names+=(LD_LIBRARY_PATH)
     values+=("$LD_LIBRARY_PATH")
 fi
+# The spec's environment (`env`).
+names+=(TF_FORCE_GPU_ALLOW_GROWTH)
+values+=(true)
 pattern="^[[:space:]]*(export[[:space:]]+)?($(IFS='|'; printf '%s' "${names[*]}"))="
 {
     grep -Ev "$pattern" /etc/environment 2>/dev/null || true
