@@ -45,9 +45,10 @@ const IMAGE_TREES: &[&str] =
     &["/bin", "/etc", "/init", "/lib", "/lib32", "/lib64", "/libx32", "/proc", "/sbin", "/sys", "/usr"];
 
 /// Directories the container fills as it runs: a mount inside one is fine, one at or above it
-/// hides what the runtime and the platform put there (devices, sshd's and supervisord's run-time
-/// files, the services' logs in `/var/log/supervisor`).
-const IMAGE_RUN_DIRS: &[&str] = &["/dev", "/run", "/var/log/supervisor", "/var/run"];
+/// hides what the runtime and the platform put there (devices, supervisord's socket, the services'
+/// logs in `/var/log/supervisor`), or gives sshd a privilege-separation directory it refuses
+/// (`/run/sshd` must be root's and writable by no one else, which a volume is not).
+const IMAGE_RUN_DIRS: &[&str] = &["/dev", "/run", "/run/sshd", "/var/log/supervisor", "/var/run", "/var/run/sshd"];
 
 /// A path's components, without empty and `.` ones: `//etc/./x/` is `["etc", "x"]`.
 fn components(path: &str) -> Vec<&str> {
@@ -175,6 +176,8 @@ mod tests {
             "/run",
             "/dev",
             "/proc",
+            "/run/sshd",
+            "/var/run/sshd",
         ] {
             assert!(mount_point(refused, prefix).is_err(), "{refused}");
         }
@@ -185,6 +188,7 @@ mod tests {
             "/workspace",
             "/run/secrets/tokens",
             "/var/lib/dlspec/ssh-host-keys",
+            "/run/sshd-keys",
             "/tmp/scratch",
             "/var/log/supervisor/old",
             "/opt",
