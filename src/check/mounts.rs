@@ -149,7 +149,7 @@ mod tests {
         ] {
             assert!(host_path(refused).is_err(), "{refused}");
         }
-        for fine in ["/data/work", "/home/alice/datasets", "/mnt/nfs/ai", "/opt/data", "/srv/models", "/var/lib/ai"] {
+        for fine in ["/data/work", "/data/alice/datasets", "/mnt/nfs/ai", "/opt/data", "/srv/models", "/var/lib/ai"] {
             assert_eq!(host_path(fine), Ok(()), "{fine}");
         }
     }
