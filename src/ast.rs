@@ -88,17 +88,21 @@ pub struct Part {
     pub kubernetes: Option<Box<KubernetesPart>>,
     /// `matrix`.
     pub matrix: Option<Matrix>,
-    /// `env NAME VALUE`, accumulated; a later layer's value of a name replaces an earlier one.
+    /// `env`, accumulated; a later layer's value of a name replaces an earlier one.
     pub env: Vec<EnvPart>,
 }
 
-/// `env NAME VALUE`.
+/// `env NAME VALUE`, or `env NAME secret= key=`.
 #[derive(Debug, Clone)]
 pub struct EnvPart {
     /// The variable's name.
     pub name: Spanned<String>,
-    /// Its value.
-    pub value: Spanned<String>,
+    /// Its value, written into the image.
+    pub value: Option<Spanned<String>>,
+    /// The Kubernetes Secret that holds the value at run time instead.
+    pub secret: Option<Spanned<String>>,
+    /// The Secret's key.
+    pub key: Option<Spanned<String>>,
 }
 
 /// `catalog { registry …; base-registry …; templates …; node-ports LOW HIGH }`: settings of the

@@ -153,8 +153,14 @@ impl Decoder<'_> {
                     self.no_children(node);
                     let name = self.string_arg(node, 0, &env::VARIABLE);
                     let value = self.string_arg(node, 1, &env::VALUE);
-                    if let (Some(name), Some(value)) = (name, value) {
-                        part.env.push(EnvPart { name, value });
+                    let secret = self.string_prop(node, &env::SECRET);
+                    let key = self.string_prop(node, &env::KEY);
+                    // A value of the wrong type was reported; the node is not checked further.
+                    let decoded = value.is_some() == (Self::args(node).count() > 1)
+                        && secret.is_some() == self.prop(node, env::SECRET.name).is_some()
+                        && key.is_some() == self.prop(node, env::KEY.name).is_some();
+                    if let (Some(name), true) = (name, decoded) {
+                        part.env.push(EnvPart { name, value, secret, key });
                     }
                 }
                 other => unreachable!("`{other}` of schema::OTHER_CHILDREN has no decoder"),

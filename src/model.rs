@@ -57,6 +57,9 @@ pub struct Image {
     pub selftest: SelfTest,
     /// `env NAME VALUE` of the spec, for every process of the image (names are never the platform's).
     pub env: Vec<EnvVar>,
+    /// `env NAME secret=` of the spec: values that only the running container gets, from a
+    /// Kubernetes Secret or docker-run.sh's caller; never part of the image.
+    pub secret_env: Vec<SecretEnvVar>,
     /// The image's `dlspec lock`, when it has a current one: each pip layer installs from it.
     pub lock: Option<ImageLock>,
     /// What a GPU node must have to run it: its driver and GPU; `None` on CPU images.
@@ -100,6 +103,18 @@ pub struct EnvVar {
     pub name: String,
     /// Any text without control characters.
     pub value: String,
+}
+
+/// An environment variable of the spec whose value comes at run time from a Kubernetes Secret
+/// (or, with docker-run.sh, from the caller's environment).
+#[derive(Debug, Clone, Serialize)]
+pub struct SecretEnvVar {
+    /// `[A-Za-z_][A-Za-z0-9_]*`.
+    pub name: String,
+    /// The Secret's name, a DNS-1123 subdomain.
+    pub secret: String,
+    /// Its key: letters, digits, `-`, `_` and `.`.
+    pub key: String,
 }
 
 /// Settings of the whole catalog (`catalog`), defaults applied.
@@ -627,6 +642,9 @@ pub struct Install {
     /// A page of wheel links pip also searches (`--find-links`): PaddlePaddle's builds for
     /// other CUDA versions.
     pub find_links: Option<String>,
+    /// Host of `index_url` when it is plain http, which pip ignores unless it is trusted
+    /// (`--trusted-host`).
+    pub trusted_host: Option<String>,
 }
 
 /// Where a framework's cuDNN comes from.
@@ -873,6 +891,8 @@ pub struct Mirrors {
     pub conda: Option<String>,
     /// pip index URL used while building.
     pub build_pip: Option<String>,
+    /// Host of `build_pip`, for `PIP_TRUSTED_HOST` when the index is plain http.
+    pub build_pip_trusted_host: Option<String>,
     /// Debian/Ubuntu archive mirror, written into the apt sources before the first update.
     pub apt: Option<String>,
 }

@@ -4,7 +4,7 @@
 use camino::Utf8Path;
 use minijinja::{AutoEscape, Environment, UndefinedBehavior, Value, syntax::SyntaxConfig};
 
-use crate::source::InputError;
+use crate::source::{InputError, unsafe_char};
 
 /// Every template, by name (its path under `templates/`).
 pub const TEMPLATES: &[(&str, &str)] = &[
@@ -187,7 +187,7 @@ fn quoted_string(value: Value) -> String {
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
-            c if escaped_in_text(c) => out.push_str(&format!("\\u{:04x}", u32::from(c))),
+            c if unsafe_char(c) => out.push_str(&format!("\\u{:04x}", u32::from(c))),
             c => out.push(c),
         }
     }
@@ -215,12 +215,6 @@ fn yaml_pair(key: &str, value: Value, indent: usize) -> String {
     pair
 }
 
-/// Characters written as escapes: those [`crate::source::unsafe_char`] names and YAML's two
-/// non-characters of the BMP.
-fn escaped_in_text(c: char) -> bool {
-    crate::source::unsafe_char(c) || matches!(c, '\u{fffe}' | '\u{ffff}')
-}
-
 /// An HCL string literal: a quoted string whose `${` and `%{` (HCL's interpolation and directive
 /// openers) are escaped as `$${` and `%%{`.
 fn hcl_string(value: Value) -> String {
@@ -246,7 +240,7 @@ fn dockerfile_string(value: Value) -> Result<String, minijinja::Error> {
 /// The value's text, or an error when it has a character no single-line format can carry.
 fn single_line(value: &Value, format: &str) -> Result<String, minijinja::Error> {
     let text = text_of(value);
-    match text.chars().find(|c| escaped_in_text(*c)) {
+    match text.chars().find(|c| unsafe_char(*c)) {
         None => Ok(text.into_owned()),
         Some(c) => Err(minijinja::Error::new(
             minijinja::ErrorKind::InvalidOperation,
@@ -265,12 +259,10 @@ fn supervisor_escape(value: Value) -> Result<String, minijinja::Error> {
 /// line (for Python a carriage return, for YAML NEL or U+2028) or hide text is written as `\u{…}`.
 fn comment_text(value: Value) -> String {
     let text = text_of(&value);
-    if !text.chars().any(escaped_in_text) {
+    if !text.chars().any(unsafe_char) {
         return text.into_owned();
     }
-    text.chars()
-        .map(|c| if escaped_in_text(c) { format!("\\u{{{:04x}}}", u32::from(c)) } else { c.to_string() })
-        .collect()
+    text.chars().map(|c| if unsafe_char(c) { format!("\\u{{{:04x}}}", u32::from(c)) } else { c.to_string() }).collect()
 }
 
 /// Text for an HTML comment (`<!-- … -->`): as [`comment_text`], and no `--`, which could close it.

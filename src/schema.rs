@@ -818,15 +818,17 @@ node! {
 }
 
 node! {
-    /// `env NAME VALUE`.
+    /// `env NAME VALUE`, or `env NAME secret= key=` for a value from a Kubernetes Secret.
     mod env = "env" {
         doc: "An environment variable of the image.",
         values {
             VARIABLE = String("NAME", "a variable name like \"HF_ENDPOINT\"", "The variable's name.");
-            VALUE = String("VALUE", "the variable's value", "Its value.");
+            VALUE = String("VALUE", "the variable's value", "Its value, written into the image.");
+            SECRET = String("secret", "a Secret name like \"hf-token\"", "Instead of VALUE: the Kubernetes Secret that holds the value at run time.");
+            KEY = String("key", "a key of the Secret like \"HF_TOKEN\"", "The Secret's key; default: NAME.");
         }
-        args: [VARIABLE, VALUE] required 2,
-        props: [],
+        args: [VARIABLE, VALUE] required 1,
+        props: [SECRET, KEY],
         repeats: true,
         children: Children::None,
     }

@@ -165,11 +165,12 @@ pub const MAX_SPEC_BYTES: u64 = 1024 * 1024;
 
 /// A character that a generated file cannot carry safely in a comment or a string: control
 /// characters (newline, carriage return, NEL, …), Unicode line and paragraph separators (line
-/// breaks to YAML), and the invisible direction overrides that make text read other than it parses.
+/// breaks to YAML), the invisible direction overrides that make text read other than it parses,
+/// and the two non-characters of the BMP, which YAML cannot print.
 #[must_use]
 pub fn unsafe_char(c: char) -> bool {
     c.is_control()
-        || matches!(c, '\u{2028}' | '\u{2029}' | '\u{200e}' | '\u{200f}' | '\u{feff}')
+        || matches!(c, '\u{2028}' | '\u{2029}' | '\u{200e}' | '\u{200f}' | '\u{feff}' | '\u{fffe}' | '\u{ffff}')
         || ('\u{202a}'..='\u{202e}').contains(&c)
         || ('\u{2066}'..='\u{2069}').contains(&c)
 }

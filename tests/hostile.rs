@@ -31,23 +31,8 @@ fn spec(password: &str) -> String {
     format!(
         "image \"hostile\" {{\n    pytorch \"2.3.0\"\n    python \"3.10\"\n    cpu\n    apt \"htop\"\n    pip \"pandas\"\n    \
          ssh password={}\n}}\n",
-        kdl_string(password)
+        common::kdl_string(password)
     )
-}
-
-/// A KDL string literal of any text.
-fn kdl_string(text: &str) -> String {
-    let mut out = String::from("\"");
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if c.is_ascii_graphic() || c == ' ' => out.push(c),
-            c => out.push_str(&format!("\\u{{{:x}}}", u32::from(c))),
-        }
-    }
-    out.push('"');
-    out
 }
 
 /// Every file the spec generates when read from a file of the given relative name.
@@ -134,12 +119,13 @@ fn assert_success(what: &str, output: &Output) {
     );
 }
 
-/// One generated tree to validate: the tree of the benign name it must parse like, and the
-/// password its Secret must hold.
+/// One generated tree to validate: the tree of the benign name it must parse like, the password
+/// its Secret must hold, and the value its `env "GREETING"` must have.
 struct Tree {
     dir: Utf8PathBuf,
     benign: Utf8PathBuf,
     password: String,
+    greeting: Option<String>,
 }
 
 /// Every generated file of every tree passes the tools of its language (one run of each tool over
@@ -190,6 +176,10 @@ fn validate(trees: &[Tree]) {
             "roundtrip.py password",
             &run(&python, &[roundtrip.as_os_str(), "password".as_ref(), dir, password]),
         );
+        if let Some(greeting) = &tree.greeting {
+            let args = [roundtrip.as_os_str(), "env".as_ref(), dir, "GREETING".as_ref(), greeting.as_ref()];
+            assert_success("roundtrip.py env", &run(&python, &args));
+        }
     }
 }
 
@@ -215,7 +205,7 @@ fn hostile_spec_names_and_passwords_render_as_data() {
         }
         let dir = scratch.join(format!("name-{i}"));
         write_tree(&dir, &files);
-        trees.push(Tree { dir, benign: benign_dir.clone(), password: benign_password.to_owned() });
+        trees.push(Tree { dir, benign: benign_dir.clone(), password: benign_password.to_owned(), greeting: None });
     }
     // The password is checked to be printable ASCII on one line: every such payload is data.
     let printable = PAYLOADS.iter().filter(|p| p.chars().all(|c| c.is_ascii_graphic() || c == ' '));
@@ -223,7 +213,7 @@ fn hostile_spec_names_and_passwords_render_as_data() {
         let password = format!("pw{payload}");
         let dir = scratch.join(format!("password-{i}"));
         write_tree(&dir, &generate("benign.kdl", &spec(&password)));
-        trees.push(Tree { benign: dir.clone(), dir, password });
+        trees.push(Tree { benign: dir.clone(), dir, password, greeting: None });
     }
     validate(&trees);
 }
@@ -250,19 +240,52 @@ fn hostile_property_values_are_refused() {
         "image \"pytorch\" {\n  python \"3.10\"\n  cpu\n  docker-run name=\"dev{}\"\n}",
         "image \"pytorch\" {\n  python \"3.10\"\n  cpu\n  kubernetes shm-size=\"1Gi{}\"\n}",
         "image \"pytorch\" {\n  python \"3.10\"\n  cpu\n  kubernetes {\n    requests cpu=\"1{}\"\n  }\n}",
+        "image \"pytorch\" {\n  python \"3.10\"\n  cpu\n  env \"HF_TOKEN\" secret=\"hf-token{}\"\n}",
+        "image \"pytorch\" {\n  python \"3.10\"\n  cpu\n  env \"HF_TOKEN\" secret=\"hf-token\" key=\"token{}\"\n}",
     ];
     for property in properties {
         let benign = property.replace("{}", "");
         let (files, codes) = common::generate(&benign);
         assert!(!files.is_empty(), "the benign form of the case does not compile: {benign}\n{codes:?}");
         for payload in PAYLOADS {
-            let quoted = kdl_string(payload);
+            let quoted = common::kdl_string(payload);
             let spec = property.replace("{}", &quoted[1..quoted.len() - 1]);
             let (files, codes) = common::generate(&spec);
             assert!(files.is_empty(), "accepted {payload:?} in:\n{spec}");
             assert!(!codes.is_empty() && !codes.contains(&"dlspec::syntax"), "{spec}: {codes:?}");
         }
     }
+}
+
+/// An `env` value reaches the Dockerfile's `ENV`, the shell that writes /etc/environment and the
+/// Deployment: each payload is refused by `check`, on the value, or every tool reads it back as it
+/// was written in the spec.
+#[test]
+fn hostile_env_values_are_refused_or_read_back_as_written() {
+    let scratch = tempfile::tempdir().unwrap();
+    let scratch = Utf8Path::from_path(scratch.path()).unwrap();
+    let spec = |value: &str| {
+        format!(
+            "image \"hostile\" {{\n    pytorch \"2.3.0\"\n    python \"3.10\"\n    cpu\n    env \"GREETING\" {}\n}}\n",
+            common::kdl_string(value)
+        )
+    };
+    let quoting = ["it's a 'quote'", "a;b&c|d>e<f #x", "~*?[a]{b} %s 東京"];
+    let mut trees = Vec::new();
+    for (i, payload) in PAYLOADS.iter().chain(&quoting).enumerate() {
+        let value = format!("hi{payload}");
+        let text = spec(&value);
+        let (files, codes) = common::generate(&text);
+        if files.is_empty() {
+            assert_eq!(codes, ["dlspec::value::env"], "{value:?} is refused, but not on its value alone");
+            continue;
+        }
+        let dir = scratch.join(format!("env-{i}"));
+        write_tree(&dir, &generate("benign.kdl", &text));
+        trees.push(Tree { benign: dir.clone(), dir, password: String::new(), greeting: Some(value) });
+    }
+    assert!(trees.len() > quoting.len(), "some payloads of PAYLOADS are plain data to `env`");
+    validate(&trees);
 }
 
 /// Runs the binary in `dir`; a run that has not finished after a minute is killed and fails the

@@ -314,8 +314,9 @@ fn the_real_uv_locks_pytorch_from_its_variant_index_and_pip_refuses_a_tampered_h
     assert_eq!(dlspec(&dir, &["compile"]).code, 0);
     let out = dir.join("out/pt/2.3.0-python3.12-cpu-ubuntu22.04");
     let dockerfile = std::fs::read_to_string(out.join("Dockerfile")).unwrap();
+    // The index is plain http: trusted by its host, as the spec chose it.
     assert!(dockerfile.contains(&format!(
-        "pip install --no-cache-dir --no-deps --require-hashes --extra-index-url {} -r /tmp/dlspec-pip/framework.lock.txt",
+        "pip install --no-cache-dir --no-deps --require-hashes --extra-index-url {} --trusted-host 127.0.0.1 -r /tmp/dlspec-pip/framework.lock.txt",
         index.url
     )));
     let framework = std::fs::read_to_string(out.join("pip/framework.lock.txt")).unwrap();

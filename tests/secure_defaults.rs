@@ -722,3 +722,111 @@ fn build_only_settings_are_build_args_not_the_images_environment() {
     let args = dockerfile.split("\nARG DEBIAN_FRONTEND").nth(1).expect("an ARG block");
     assert!(args.split("\n\n").next().unwrap().contains("PIP_NO_CACHE_DIR=1"));
 }
+
+// ----- values from Secrets, plain-http indexes -----
+
+const FROM_SECRETS: &str = r#"image "hf" {
+    pytorch "2.3.0"
+    python "3.10"
+    cpu
+    env "HF_ENDPOINT" "https://hf-mirror.com"
+    env "HF_TOKEN" secret="hf-token"
+    env "WANDB_API_KEY" secret="ml-keys" key="wandb"
+}"#;
+
+#[test]
+fn values_from_secrets_reach_the_container_never_the_image() {
+    let files = generate_image(FROM_SECRETS);
+    // Nothing of them in a layer: not in ENV, not in what platform.sh writes to /etc/environment.
+    for file in ["Dockerfile", "init/setup/platform.sh"] {
+        assert!(!files[file].contains("HF_TOKEN") && !files[file].contains("WANDB_API_KEY"), "{file}");
+    }
+    assert!(files["Dockerfile"].contains(r#"ENV HF_ENDPOINT="https://hf-mirror.com""#));
+    let deployment = &files["k8s/deployment.yaml"];
+    assert_eq!(
+        block(deployment, r#"- name: "WANDB_API_KEY""#, 5),
+        [
+            r#"- name: "WANDB_API_KEY""#,
+            "valueFrom:",
+            "secretKeyRef:",
+            r#"name: "ml-keys""#,
+            r#"key: "wandb""#,
+            "optional: true"
+        ]
+    );
+    assert!(deployment.contains(r#"key: "HF_TOKEN""#), "the key defaults to the variable's name");
+    let (_, without) = run_script(&files, "docker-run.sh", &[], &[], true);
+    assert!(!without.contains("HF_TOKEN"), "{without}");
+    let (_, with) = run_script(&files, "docker-run.sh", &[], &[("HF_TOKEN", "hf_s3cret")], true);
+    assert!(with.contains("\n-e\nHF_TOKEN\n") && !with.contains("hf_s3cret"), "{with}");
+    assert!(!with.contains("WANDB_API_KEY"), "only what is set passes: {with}");
+    assert!(
+        files["README.md"]
+            .contains("kubectl create secret generic ml-keys \\\n    --from-literal=wandb=\"$WANDB_API_KEY\"")
+    );
+}
+
+/// boot.sh hands the values to SSH sessions in a file only root reads, which any login shell can
+/// source back to the same values, whatever they hold.
+#[test]
+fn ssh_sessions_get_values_from_secrets_from_a_root_only_file() {
+    let files = generate_image(FROM_SECRETS);
+    assert!(
+        files["init/setup/platform.sh"]
+            .contains("'if [ -r /run/dlspec/secret-env.sh ]; then . /run/dlspec/secret-env.sh; fi'")
+    );
+    let boot = &files["init/boot/boot.sh"];
+    let start = boot.find("secret_env=/run/dlspec/secret-env.sh").expect("boot.sh writes the values");
+    let end =
+        boot[start..].find("chmod 0600 \"$secret_env\"\n").unwrap() + start + "chmod 0600 \"$secret_env\"\n".len();
+    let dir = tempfile::tempdir().unwrap();
+    let run_dir = dir.path().join("run-dlspec");
+    let script = boot[start..end].replace("/run/dlspec", run_dir.to_str().unwrap());
+    let token = "it's \"q\" $HOME `id` \\ 東京\nline two";
+    let status = Command::new(which("bash"))
+        .args(["-euo", "pipefail", "-c", &script])
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("HF_TOKEN", token)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let file = run_dir.join("secret-env.sh");
+    use std::os::unix::fs::PermissionsExt as _;
+    assert_eq!(std::fs::metadata(&run_dir).unwrap().permissions().mode() & 0o777, 0o700);
+    assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
+    let read_back = Command::new(which("sh"))
+        .args(["-c", &format!(". '{}'; printf '%s|%s' \"$HF_TOKEN\" \"${{WANDB_API_KEY-unset}}\"", file.display())])
+        .env_clear()
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8(read_back.stdout).unwrap(), format!("{token}|unset"));
+}
+
+#[test]
+fn plain_http_indexes_are_trusted_by_their_host_only() {
+    let http = generate_image(
+        r#"image "mirrored" {
+    pytorch "2.3.0" index="http://mirrors.example.edu:8080/pytorch/whl/cpu"
+    python "3.10"
+    cpu
+    mirrors build-pip="http://10.0.0.5:3141/root/pypi/simple"
+}"#,
+    );
+    let dockerfile = &http["Dockerfile"];
+    assert!(dockerfile.contains(
+        "--index-url http://mirrors.example.edu:8080/pytorch/whl/cpu \\\n        --trusted-host mirrors.example.edu \\"
+    ));
+    let extras = dockerfile
+        .matches("export PIP_INDEX_URL=http://10.0.0.5:3141/root/pypi/simple PIP_TRUSTED_HOST=10.0.0.5 && pip install");
+    assert_eq!(extras.count(), 1, "the platform layer's pip trusts the build's index:\n{dockerfile}");
+    let https = generate_image(
+        r#"image "mirrored" {
+    pytorch "2.3.0" index="https://mirrors.example.edu/pytorch/whl/cpu"
+    python "3.10"
+    cpu
+    mirrors build-pip="https://mirrors.example.edu/pypi/simple"
+}"#,
+    );
+    assert!(!https["Dockerfile"].contains("trusted-host") && !https["Dockerfile"].contains("PIP_TRUSTED_HOST"));
+}

@@ -216,13 +216,13 @@ impl Checker<'_> {
     }
 
     /// `volume NAME mount= claim=|host-path=|empty-dir=#true read-only=`; `reserved` are the
-    /// names and mount paths of the platform's own volumes.
-    pub(super) fn volumes(&mut self, reserved: &[(&str, &str)]) -> Option<Vec<Volume>> {
+    /// names and mount paths of the platform's own volumes, `prefix` Miniconda's.
+    pub(super) fn volumes(&mut self, reserved: &[(&str, &str)], prefix: &str) -> Option<Vec<Volume>> {
         let part = self.part().kubernetes.clone().unwrap_or_default();
         let errors = self.errors();
         let mut volumes: Vec<(Volume, &VolumePart)> = Vec::new();
         for volume in &part.volumes {
-            if let Some(v) = self.volume(volume, reserved, &volumes) {
+            if let Some(v) = self.volume(volume, reserved, prefix, &volumes) {
                 volumes.push((v, volume));
             }
         }
@@ -233,6 +233,7 @@ impl Checker<'_> {
         &mut self,
         part: &VolumePart,
         reserved: &[(&str, &str)],
+        prefix: &str,
         earlier: &[(Volume, &VolumePart)],
     ) -> Option<Volume> {
         let name = &part.name;
@@ -276,6 +277,7 @@ impl Checker<'_> {
             return None;
         };
         self.valid(mount, Code::Unsafe, "path", values::absolute_path)?;
+        self.mount_target(mount, prefix)?;
         let clash = reserved.iter().find(|(_, m)| *m == mount.value).map(|(n, _)| format!("the platform's `{n}`"));
         let clash = clash
             .or_else(|| earlier.iter().find(|(v, _)| v.mount == mount.value).map(|(v, _)| format!("`{}`", v.name)));
@@ -316,6 +318,7 @@ impl Checker<'_> {
             VolumeSource::Claim { claim: claim.value.clone() }
         } else if let Some(path) = &part.host_path {
             self.valid(path, Code::Unsafe, "path", values::absolute_path)?;
+            self.host_source(path)?;
             VolumeSource::HostPath { path: path.value.clone() }
         } else {
             VolumeSource::EmptyDir

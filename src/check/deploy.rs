@@ -75,8 +75,15 @@ impl Checker<'_> {
         Some(out)
     }
 
-    /// How docker-run.sh starts the image: container name, restart policy, ports, bind mounts.
-    pub(super) fn docker_run(&mut self, name: &str, services: &[Listening], gpu: bool) -> Option<DockerRun> {
+    /// How docker-run.sh starts the image: container name, restart policy, ports, bind mounts
+    /// (none over `prefix`, Miniconda's).
+    pub(super) fn docker_run(
+        &mut self,
+        name: &str,
+        services: &[Listening],
+        gpu: bool,
+        prefix: &str,
+    ) -> Option<DockerRun> {
         let part = self.part().docker_run.clone().unwrap_or_default();
         let container_name = match &part.name {
             Some(n) => {
@@ -114,18 +121,19 @@ impl Checker<'_> {
             .iter()
             .map(|l| PublishedPort { name: l.service.port_name.to_owned(), host: l.host(&part).0, container: l.port })
             .collect();
-        let volumes = self.bind_volumes()?;
+        let volumes = self.bind_volumes(prefix)?;
         Some(DockerRun { container_name, restart, gpu, ports: published, volumes })
     }
 
     /// The Deployment and Service: resources, Service type, ports and NodePorts, placement,
-    /// volumes and Secrets.
+    /// volumes (none over `prefix`, Miniconda's) and Secrets.
     pub(super) fn kubernetes(
         &mut self,
         slug: &str,
         services: &[Listening],
         gpu: bool,
         ssh: Option<&Ssh>,
+        prefix: &str,
     ) -> Option<Kubernetes> {
         let part = self.part().kubernetes.clone().unwrap_or_default();
         let errors = self.errors();
@@ -258,7 +266,7 @@ impl Checker<'_> {
             // A volume of the spec may be mounted at the host-key directory: that is how they persist.
             reserved.push(("ssh-host-keys", ""));
         }
-        let volumes = self.volumes(&reserved);
+        let volumes = self.volumes(&reserved, prefix);
         let host_keys_secret = match &part.host_keys_secret {
             Some(name) => {
                 self.valid(name, Code::KubernetesName, "Secret name", values::dns_subdomain)?;
@@ -296,13 +304,17 @@ impl Checker<'_> {
     }
 
     /// `docker-run { volume HOST CONTAINER read-only= }`.
-    fn bind_volumes(&mut self) -> Option<Vec<BindVolume>> {
+    fn bind_volumes(&mut self, prefix: &str) -> Option<Vec<BindVolume>> {
         let part = self.part().docker_run.clone().unwrap_or_default();
         let errors = self.errors();
         let mut volumes = Vec::new();
         for volume in &part.volumes {
-            let host = self.valid(&volume.host, Code::Unsafe, "host path", values::absolute_path);
-            let container = self.valid(&volume.container, Code::Unsafe, "container path", values::absolute_path);
+            let host = self
+                .valid(&volume.host, Code::Unsafe, "host path", values::absolute_path)
+                .and_then(|()| self.host_source(&volume.host));
+            let container = self
+                .valid(&volume.container, Code::Unsafe, "container path", values::absolute_path)
+                .and_then(|()| self.mount_target(&volume.container, prefix));
             if host.is_none() || container.is_none() {
                 continue;
             }

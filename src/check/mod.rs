@@ -10,8 +10,10 @@
 mod base;
 mod catalog;
 mod cluster;
+mod credentials;
 mod deploy;
 mod environment;
+mod mounts;
 mod packages;
 mod pools;
 mod python;
@@ -341,10 +343,10 @@ impl Checker<'_> {
         let jupyter = self.jupyter();
         let tensorboard = self.tensorboard();
         let mirrors = self.mirrors();
-        let env = self.env();
+        let environment = self.env();
         self.port_conflicts();
-        let (base, python, timezone, locale, mirrors, env, (), apt) =
-            (base?, python?, timezone?, locale?, mirrors?, env?, valid_name?, apt?);
+        let (base, python, timezone, locale, mirrors, environment, (), apt) =
+            (base?, python?, timezone?, locale?, mirrors?, environment?, valid_name?, apt?);
         // The tag's own problems are worth reporting even when the framework has some.
         let framework_ok = self.part().framework.is_none() || framework.is_some();
         let tag = self.tag(&base.base, &python, framework.as_ref())?;
@@ -356,15 +358,15 @@ impl Checker<'_> {
         let slug = deploy::slug(&name.value, &tag, &local_reference);
         let reference = cluster::under_registry(self.settings.registry.as_deref(), &local_reference);
         let listening = services::listening(self.part());
-        let docker_run = self.docker_run(&name.value, &listening, base.base.gpu)?;
-        let kubernetes = self.kubernetes(&slug, &listening, base.base.gpu, ssh.as_ref())?;
-        let pools = self.pools(&base.base, framework.as_ref(), &env, &kubernetes, &slug)?;
+        let docker_run = self.docker_run(&name.value, &listening, base.base.gpu, &python.prefix)?;
+        let kubernetes = self.kubernetes(&slug, &listening, base.base.gpu, ssh.as_ref(), &python.prefix)?;
+        let pools = self.pools(&base.base, framework.as_ref(), &environment, &kubernetes, &slug)?;
         // On pools, each pool's Deployment has its own resources, checked with the pools.
         if pools.runs.is_empty() && !deploy::shm_fits(self, &kubernetes.shm_size, &kubernetes.limits.memory, "") {
             return None;
         }
-        let mut env = env;
-        env.extend(pools.env);
+        let mut environment = environment;
+        environment.literal.extend(pools.env);
         let ports = listening.iter().map(services::Listening::port).collect();
         let mut platform_pip = Vec::new();
         if python.numpy_below_2 {
@@ -405,7 +407,8 @@ impl Checker<'_> {
             docker_run,
             kubernetes,
             selftest,
-            env,
+            env: environment.literal,
+            secret_env: environment.from_secrets,
             lock: None,
             gpu_needs: pools.needs,
             pools: pools.runs,

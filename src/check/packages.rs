@@ -49,7 +49,14 @@ impl Checker<'_> {
     /// `mirrors`: every URL is checked, even after an invalid one.
     pub(super) fn mirrors(&mut self) -> Option<Mirrors> {
         let Some(m) = self.part().mirrors.clone() else {
-            return Some(Mirrors { pip: None, pip_trusted_host: None, conda: None, build_pip: None, apt: None });
+            return Some(Mirrors {
+                pip: None,
+                pip_trusted_host: None,
+                conda: None,
+                build_pip: None,
+                build_pip_trusted_host: None,
+                apt: None,
+            });
         };
         let errors = self.errors();
         let url = |this: &mut Self, v: &Option<Spanned<String>>| -> Option<String> {
@@ -65,7 +72,8 @@ impl Checker<'_> {
         if !self.ok_since(errors) {
             return None;
         }
-        let pip_trusted_host = pip.as_ref().filter(|p| p.starts_with("http://")).and_then(|p| values::url(p).ok());
-        Some(Mirrors { pip, pip_trusted_host, conda, build_pip, apt })
+        let pip_trusted_host = pip.as_deref().and_then(values::plain_http_host);
+        let build_pip_trusted_host = build_pip.as_deref().and_then(values::plain_http_host);
+        Some(Mirrors { pip, pip_trusted_host, conda, build_pip, build_pip_trusted_host, apt })
     }
 }

@@ -12,6 +12,7 @@
 //! An image runs on the pools it names (each must pass), or on every pool that passes (the others
 //! in one note; none passing is an error). A fact the tables lack is a note, never a guess.
 
+use super::environment::Environment;
 use super::{Checker, cluster, deploy, values};
 use crate::ast::{NodePoolPart, Spanned};
 use crate::compat::gpu::{
@@ -298,7 +299,7 @@ struct Refusal {
 struct ImageFacts<'a> {
     base: &'a Base,
     framework: Option<&'a Framework>,
-    env: &'a [EnvVar],
+    env: &'a Environment,
     needs: &'a GpuNeeds,
     kernels: Option<&'a Kernels>,
     requirement: Option<&'a Requirement>,
@@ -323,7 +324,7 @@ impl Checker<'_> {
         &mut self,
         base: &Base,
         framework: Option<&Framework>,
-        env: &[EnvVar],
+        env: &Environment,
         kubernetes: &Kubernetes,
         slug: &str,
     ) -> Option<PoolPlan> {
@@ -804,7 +805,10 @@ fn sharing(facts: &GpuFacts, image: &ImageFacts<'_>, pool: &Pool, verdict: &mut 
     }
     let Some(framework) = image.framework.filter(|f| f.gpu_build.is_some()) else { return };
     let Some(preallocation) = facts.preallocation(framework.kind, &framework.version) else { return };
-    match image.env.iter().find(|e| e.name == preallocation.variable) {
+    if image.env.from_secrets.iter().any(|e| e.name == preallocation.variable) {
+        return;
+    }
+    match image.env.literal.iter().find(|e| e.name == preallocation.variable) {
         Some(set) if set.value != preallocation.value => verdict.refusals.push(Refusal {
             code: Code::PoolSharing,
             short: format!("`{}` preallocates", set.name),

@@ -140,12 +140,28 @@ impl Checker<'_> {
             );
             return None;
         }
-        let base_url = self
-            .part()
-            .mirrors
-            .as_ref()
-            .and_then(|m| m.miniconda.clone())
-            .map_or_else(|| MINICONDA_URL.to_owned(), |m| m.value.trim_end_matches('/').to_owned());
+        let mirror = self.part().mirrors.as_ref().and_then(|m| m.miniconda.clone());
+        if let Some(mirror) = &mirror
+            && sha256.is_none()
+            && mirror.value.starts_with("http://")
+        {
+            let installer_span = part.miniconda.as_ref().map_or(version.span, |m| m.span);
+            self.push(
+                Diag::error(
+                    Code::PlainHttp,
+                    mirror.span,
+                    format!("`{installer}` would be downloaded over plain http and run as root unverified"),
+                    "plain http",
+                )
+                .with_label(installer_span, "no sha256 known for this installer")
+                .with_help(format!(
+                    "give its sha256 with `python sha256=\"…\"` (the Dockerfile checks the download against it), or use an `https://` mirror: `{}`",
+                    mirror.value.replacen("http://", "https://", 1)
+                )),
+            );
+            return None;
+        }
+        let base_url = mirror.map_or_else(|| MINICONDA_URL.to_owned(), |m| m.value.trim_end_matches('/').to_owned());
         let minor: u32 = version.value.split('.').nth(1).and_then(|m| m.parse().ok()).unwrap_or(0);
         Some(Python {
             version: version.value.clone(),

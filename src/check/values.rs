@@ -168,6 +168,12 @@ pub fn url(url: &str) -> Result<String, String> {
     Ok(host.to_owned())
 }
 
+/// The host of a valid plain `http://` URL, which pip trusts only when told (`--trusted-host`):
+/// none for `https://`.
+pub fn plain_http_host(address: &str) -> Option<String> {
+    if address.starts_with("http://") { url(address).ok() } else { None }
+}
+
 /// A Debian package, optionally pinned: `name` or `name=version`.
 pub fn apt_package(spec: &str) -> Result<(), String> {
     let (name, version) = spec.split_once('=').map_or((spec, None), |(n, v)| (n, Some(v)));
@@ -472,14 +478,28 @@ pub fn env_name(name: &str) -> Result<(), String> {
 }
 
 /// An environment variable value that every file it reaches (Dockerfile `ENV`, /etc/environment,
-/// shell, YAML) takes literally: printable text without quotes, backslashes, `$` or backticks.
+/// shell, YAML) takes literally: one line of visible text ([`crate::source::unsafe_char`]: no
+/// control characters, line separators or direction overrides) without quotes, backslashes, `$`
+/// or backticks.
 pub fn env_value(value: &str) -> Result<(), String> {
-    let ok = value.chars().all(|c| !c.is_control() && !matches!(c, '"' | '\\' | '$' | '`'));
-    if ok {
-        Ok(())
-    } else {
-        Err("the value reaches the Dockerfile, /etc/environment and the shell as it is: it may not contain quotes, backslashes, `$`, backticks or control characters".to_owned())
+    if let Some(c) = value.chars().find(|c| crate::source::unsafe_char(*c)) {
+        return Err(format!(
+            "the value holds the invisible character U+{:04X}, which the Dockerfile and /etc/environment cannot carry: write it without line breaks, control characters or direction overrides",
+            u32::from(c)
+        ));
     }
+    if value.chars().any(|c| matches!(c, '"' | '\\' | '$' | '`')) {
+        return Err("the value reaches the Dockerfile, /etc/environment and the shell as it is: it may not contain quotes, backslashes, `$` or backticks".to_owned());
+    }
+    Ok(())
+}
+
+/// A key of a Kubernetes Secret: 1 to 253 letters, digits, `-`, `_` and `.`.
+pub fn secret_key(key: &str) -> Result<(), String> {
+    let ok = !key.is_empty()
+        && key.len() <= 253
+        && key.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if ok { Ok(()) } else { Err("a Secret's key has 1 to 253 letters, digits, `-`, `_` and `.`".to_owned()) }
 }
 
 /// A web origin `http(s)://host[:port]` (no path), for `frame-ancestors`.
@@ -648,9 +668,12 @@ mod tests {
         assert!(env_name("HF_ENDPOINT").is_ok() && env_name("_x1").is_ok());
         assert!(env_name("1X").is_err() && env_name("A-B").is_err() && env_name("").is_err());
         assert!(env_value("https://hf-mirror.com").is_ok() && env_value("").is_ok());
-        for bad in ["$HOME", "a\"b", "a\\b", "a\nb", "`x`"] {
+        for bad in ["$HOME", "a\"b", "a\\b", "a\nb", "`x`", "a\u{2028}b", "a\u{202e}b", "a\u{85}b", "a\u{fffe}"] {
             assert!(env_value(bad).is_err(), "{bad}");
         }
+        assert!(env_value("東京 ünï").is_ok());
+        assert!(secret_key("HF_TOKEN").is_ok() && secret_key("token.v1").is_ok());
+        assert!(secret_key("").is_err() && secret_key("a/b").is_err());
         assert!(origin("https://portal.example.edu").is_ok() && origin("http://localhost:8080").is_ok());
         assert!(origin("https://portal.example.edu/").is_err() && origin("portal.example.edu").is_err());
     }

@@ -133,10 +133,12 @@ codes! {
     InvalidValue = "dlspec::value::invalid",
     /// a `registry` or `base-registry` that is not a registry reference
     Registry = "dlspec::value::registry",
-    /// an `env` name the platform owns, or a malformed name or value
+    /// an `env` name the platform owns or the build reads, or a malformed name or value
     Env = "dlspec::value::env",
     /// a `frame-ancestors` value that is not a web origin
     Origin = "dlspec::value::origin",
+    /// a mount that would hide the image's own files
+    MountPoint = "dlspec::value::mount-point",
 
     /// two services on one port
     PortConflict = "dlspec::ports::conflict",
@@ -182,6 +184,12 @@ codes! {
     Password = "dlspec::security::password",
     /// JupyterLab without authentication
     OpenJupyter = "dlspec::security::open-jupyter",
+    /// a credential written in clear text in `env`
+    Secret = "dlspec::security::secret",
+    /// a system directory or socket of the host mounted into the container
+    HostPath = "dlspec::security::host-path",
+    /// an installer downloaded over plain http that nothing verifies
+    PlainHttp = "dlspec::security::plain-http",
 
     /// no set of Python packages satisfies the image (`dlspec lock` only)
     Unresolvable = "dlspec::lock::unresolvable",

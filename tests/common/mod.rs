@@ -87,3 +87,19 @@ pub fn generate_image(spec: &str) -> std::collections::BTreeMap<String, String> 
     assert!(dirs.next().is_none(), "the spec makes more than one image");
     files.iter().filter_map(|(p, text)| Some((p.strip_prefix(&format!("{dir}/"))?.to_owned(), text.clone()))).collect()
 }
+
+/// A KDL string literal of any text: quotes and backslashes escaped, everything but printable
+/// ASCII as `\u{…}`.
+pub fn kdl_string(text: &str) -> String {
+    let mut out = String::from("\"");
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_ascii_graphic() || c == ' ' => out.push(c),
+            c => out.push_str(&format!("\\u{{{:x}}}", u32::from(c))),
+        }
+    }
+    out.push('"');
+    out
+}

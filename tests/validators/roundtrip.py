@@ -6,6 +6,10 @@
         section (it only ever reaches comments of these files)
     python roundtrip.py password DIR VALUE
         every k8s/secret.yaml under DIR holds exactly VALUE as `root-passwd`
+    python roundtrip.py env DIR NAME VALUE
+        every image under DIR gives the variable NAME exactly VALUE: the Deployment's `env`, the
+        Dockerfile's `ENV` and the shell array of init/setup/platform.sh that /etc/environment is
+        written from
 
 Prints one `FILE: finding` line per finding and exits 1 when there is any; exits 3 when a library
 it needs is missing.
@@ -14,6 +18,8 @@ it needs is missing.
 import ast
 import configparser
 import os
+import re
+import subprocess
 import sys
 
 
@@ -67,6 +73,42 @@ def password(directory, value):
     return findings
 
 
+def dockerfile_word(word):
+    """A Dockerfile double-quoted word as the builder reads it: `\\`, `\"` and `\$` unescaped."""
+    if not (word.startswith('"') and word.endswith('"')):
+        return word
+    return re.sub(r'\\(["\\$])', r"\1", word[1:-1])
+
+
+def env(directory, name, value):
+    import yaml
+
+    findings = []
+    for root, _dirs, files in os.walk(directory):
+        if "Dockerfile" not in files:
+            continue
+        with open(os.path.join(root, "k8s", "deployment.yaml"), encoding="utf-8") as handle:
+            deployment = yaml.safe_load(handle)
+        container = deployment["spec"]["template"]["spec"]["containers"][0]
+        found = [v.get("value") for v in container["env"] if v["name"] == name]
+        if found != [value]:
+            findings.append("%s/k8s/deployment.yaml: %s is %r, not %r" % (root, name, found, value))
+        with open(os.path.join(root, "Dockerfile"), encoding="utf-8") as handle:
+            lines = handle.read().split("\n")
+        prefix = "ENV %s=" % name
+        found = [dockerfile_word(line[len(prefix):]) for line in lines if line.startswith(prefix)]
+        if found != [value]:
+            findings.append("%s/Dockerfile: %s is %r, not %r" % (root, name, found, value))
+        with open(os.path.join(root, "init", "setup", "platform.sh"), encoding="utf-8") as handle:
+            lines = handle.read().split("\n")
+        at = lines.index("names+=(%s)" % name)
+        shell = "values=()\n%s\nprintf '%%s' \"${values[0]}\"" % lines[at + 1]
+        found = subprocess.run(["bash", "-c", shell], capture_output=True, check=True).stdout.decode("utf-8")
+        if found != value:
+            findings.append("%s/init/setup/platform.sh: %s is %r, not %r" % (root, name, found, value))
+    return findings
+
+
 def main():
     try:
         import hcl2  # noqa: F401
@@ -76,6 +118,8 @@ def main():
         return 3
     if sys.argv[1] == "same":
         findings = same(sys.argv[2], sys.argv[3])
+    elif sys.argv[1] == "env":
+        findings = env(sys.argv[2], sys.argv[3], sys.argv[4])
     else:
         findings = password(sys.argv[2], sys.argv[3])
     for finding in findings:

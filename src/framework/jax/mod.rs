@@ -156,6 +156,7 @@ impl Rules for Jax {
                 requirements: vec![requirement],
                 index_url: None,
                 find_links: None,
+                trusted_host: None,
             },
             commands: vec![
                 "python -c \"import jax; print(jax.__version__, jax.devices())\"".to_owned(),

@@ -186,6 +186,7 @@ impl Rules for Paddle {
             install: Install {
                 comment: format!("PaddlePaddle {version}, the {build_text}."),
                 requirements: vec![build.requirement.clone()],
+                trusted_host: index_url.as_deref().and_then(crate::check::values::plain_http_host),
                 index_url,
                 find_links,
             },

@@ -224,6 +224,7 @@ impl Rules for Pytorch {
                     variant.as_deref().map(|v| format!(" ({v} wheels)")).unwrap_or_default()
                 ),
                 requirements,
+                trusted_host: crate::check::values::plain_http_host(&index_url),
                 index_url: Some(index_url),
                 find_links: None,
             },

@@ -273,6 +273,7 @@ impl Rules for Tensorflow {
                 requirements: vec![requirement],
                 index_url: None,
                 find_links: None,
+                trusted_host: None,
             },
             commands: vec![
                 "python -c \"import tensorflow as tf; print(tf.__version__); print(tf.config.list_physical_devices('GPU'))\"".to_owned(),
