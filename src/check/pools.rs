@@ -350,109 +350,122 @@ impl Checker<'_> {
         let image =
             ImageFacts { base, framework, env, needs: &needs, kernels: kernels.as_ref(), requirement, kubernetes };
         let verdicts: Vec<Verdict> = pools.valid.iter().map(|pool| verdict(facts, &image, pool)).collect();
-        let framework_span = self.part().framework.as_ref().and_then(|f| f.version.as_ref()).map(|v| v.span);
         let errors = self.errors();
-        let mut chosen: Vec<usize> = Vec::new();
-        match &named {
-            Some(named) => {
-                for (index, name) in named.value.iter().enumerate() {
-                    if named.value[..index].iter().any(|earlier| earlier.value == name.value) {
-                        self.push(
-                            Diag::error(
-                                Code::Duplicate,
-                                name.span,
-                                format!("node pool `{}` is named twice", name.value),
-                                "named again",
-                            )
-                            .with_help("name each pool once"),
-                        );
-                        continue;
-                    }
-                    match pools.valid.iter().position(|p| p.name.value == name.value) {
-                        Some(at) => {
-                            for refusal in &verdicts[at].refusals {
-                                self.push(
-                                    Diag::error(
-                                        refusal.code,
-                                        name.span,
-                                        refusal.message.clone(),
-                                        "refused on this pool",
-                                    )
-                                    .with_label(pools.valid[at].name.span, "pool declared here")
-                                    .with_help(refusal.help.clone()),
-                                );
-                            }
-                            chosen.push(at);
-                        }
-                        None if pools.broken.contains(&name.value) => {}
-                        None => {
-                            let names: Vec<&str> = pools.valid.iter().map(|p| p.name.value.as_str()).collect();
-                            let help = if names.is_empty() {
-                                format!(
-                                    "declare it in `catalog {{ node-pool \"{}\" {{ gpu …; driver … }} }}`",
-                                    name.value
-                                )
-                            } else {
-                                did_you_mean(&name.value, &names, "the catalog's node pools are")
-                            };
-                            self.push(
-                                Diag::error(
-                                    Code::PoolUnknown,
-                                    name.span,
-                                    format!("no node pool is named `{}`", name.value),
-                                    "unknown pool",
-                                )
-                                .with_help(help),
-                            );
-                        }
-                    }
-                }
+        let chosen = match &named {
+            Some(named) => self.named_pools(&named.value, pools, &verdicts),
+            None => self.passing_pools(pools, &verdicts),
+        };
+        self.unknown_fact_notes(pools, &verdicts);
+        if !self.ok_since(errors) {
+            return None;
+        }
+        let mut env: Vec<EnvVar> = Vec::new();
+        for var in chosen.iter().filter_map(|&at| verdicts[at].env.as_ref()) {
+            if !env.iter().any(|e| e.name == var.name) {
+                env.push(var.clone());
             }
-            None => {
-                chosen = (0..pools.valid.len()).filter(|&at| verdicts[at].refusals.is_empty()).collect();
-                let refused: Vec<usize> =
-                    (0..pools.valid.len()).filter(|&at| !verdicts[at].refusals.is_empty()).collect();
-                if !refused.is_empty() {
-                    let reasons: Vec<String> = refused
-                        .iter()
-                        .map(|&at| {
-                            let why: Vec<&str> = verdicts[at].refusals.iter().map(|r| r.message.as_str()).collect();
-                            format!("`{}`: {}", pools.valid[at].name.value, why.join("; "))
-                        })
-                        .collect();
-                    let fixes: Vec<String> = refused
-                        .iter()
-                        .map(|&at| {
-                            let helps: Vec<&str> = verdicts[at].refusals.iter().map(|r| r.help.as_str()).collect();
-                            format!("for `{}`: {}", pools.valid[at].name.value, helps.join("; "))
-                        })
-                        .collect();
-                    let span = self.name_span();
-                    let reasons = reasons.join("; and on ");
-                    let diag = if chosen.is_empty() && pools.broken.is_empty() {
-                        Diag::error(
-                            Code::PoolRefused,
-                            span,
-                            format!("no node pool of the catalog runs this image: not on {reasons}"),
-                            "runs on no pool",
-                        )
-                    } else {
-                        Diag::note(
-                            Code::PoolRefused,
-                            span,
-                            format!("this image does not run on {reasons}"),
-                            "refused by some pools",
-                        )
-                    };
-                    let mut help = fixes.join("; ");
-                    if !chosen.is_empty() {
-                        help.push_str("; or name the pools it runs on with `kubernetes { node-pool … }`");
+        }
+        let resources = if chosen.is_empty() { None } else { Some(self.pool_resources()?) };
+        let runs = resources
+            .iter()
+            .flat_map(|resources| chosen.iter().map(move |&at| (at, resources)))
+            .map(|(at, resources)| run(facts, &pools.valid[at], &verdicts[at], &image, slug, resources))
+            .collect();
+        let verdicts = pool_verdicts(pools, &verdicts, &chosen);
+        Some(PoolPlan { needs: Some(needs), runs, verdicts, env })
+    }
+
+    /// The pools of `kubernetes { node-pool … }`, by index; reports each that refuses the image,
+    /// names no pool, or is named twice.
+    fn named_pools(&mut self, named: &[Spanned<String>], pools: &Pools, verdicts: &[Verdict]) -> Vec<usize> {
+        let mut chosen = Vec::new();
+        for (index, name) in named.iter().enumerate() {
+            if named[..index].iter().any(|earlier| earlier.value == name.value) {
+                self.push(
+                    Diag::error(
+                        Code::Duplicate,
+                        name.span,
+                        format!("node pool `{}` is named twice", name.value),
+                        "named again",
+                    )
+                    .with_help("name each pool once"),
+                );
+                continue;
+            }
+            match pools.valid.iter().position(|p| p.name.value == name.value) {
+                Some(at) => {
+                    for refusal in &verdicts[at].refusals {
+                        self.push(
+                            Diag::error(refusal.code, name.span, refusal.message.clone(), "refused on this pool")
+                                .with_label(pools.valid[at].name.span, "pool declared here")
+                                .with_help(refusal.help.clone()),
+                        );
                     }
-                    self.push(diag.with_help(help));
+                    chosen.push(at);
+                }
+                None if pools.broken.contains(&name.value) => {}
+                None => {
+                    let names: Vec<&str> = pools.valid.iter().map(|p| p.name.value.as_str()).collect();
+                    let help = if names.is_empty() {
+                        format!("declare it in `catalog {{ node-pool \"{}\" {{ gpu …; driver … }} }}`", name.value)
+                    } else {
+                        did_you_mean(&name.value, &names, "the catalog's node pools are")
+                    };
+                    self.push(
+                        Diag::error(
+                            Code::PoolUnknown,
+                            name.span,
+                            format!("no node pool is named `{}`", name.value),
+                            "unknown pool",
+                        )
+                        .with_help(help),
+                    );
                 }
             }
         }
-        // One note for each fact the tables lack, naming the pools whose check needed it.
+        chosen
+    }
+
+    /// Every pool that passes, by index; the others in one note with their reasons and fixes, an
+    /// error when none passes.
+    fn passing_pools(&mut self, pools: &Pools, verdicts: &[Verdict]) -> Vec<usize> {
+        let (chosen, refused): (Vec<usize>, Vec<usize>) =
+            (0..pools.valid.len()).partition(|&at| verdicts[at].refusals.is_empty());
+        if refused.is_empty() {
+            return chosen;
+        }
+        let each = |at: usize, text: fn(&Refusal) -> &str| {
+            verdicts[at].refusals.iter().map(text).collect::<Vec<_>>().join("; ")
+        };
+        let reasons: Vec<String> = refused
+            .iter()
+            .map(|&at| format!("`{}`: {}", pools.valid[at].name.value, each(at, |r| &r.message)))
+            .collect();
+        let mut help: String = refused
+            .iter()
+            .map(|&at| format!("for `{}`: {}", pools.valid[at].name.value, each(at, |r| &r.help)))
+            .collect::<Vec<_>>()
+            .join("; ");
+        let reasons = reasons.join("; and on ");
+        let span = self.name_span();
+        let diag = if chosen.is_empty() && pools.broken.is_empty() {
+            let message = format!("no node pool of the catalog runs this image: not on {reasons}");
+            Diag::error(Code::PoolRefused, span, message, "runs on no pool")
+        } else {
+            help.push_str("; or name the pools it runs on with `kubernetes { node-pool … }`");
+            Diag::note(
+                Code::PoolRefused,
+                span,
+                format!("this image does not run on {reasons}"),
+                "refused by some pools",
+            )
+        };
+        self.push(diag.with_help(help));
+        chosen
+    }
+
+    /// One note for each fact the tables lack, naming the pools whose check needed it.
+    fn unknown_fact_notes(&mut self, pools: &Pools, verdicts: &[Verdict]) {
         let mut unknown: Vec<(&str, Vec<&str>)> = Vec::new();
         for (verdict, pool) in verdicts.iter().zip(&pools.valid) {
             for (_, fact) in &verdict.unknown {
@@ -462,51 +475,15 @@ impl Checker<'_> {
                 }
             }
         }
+        let span = self.part().framework.as_ref().and_then(|f| f.version.as_ref()).map_or(self.name_span(), |v| v.span);
         for (fact, names) in unknown {
-            let span = framework_span.unwrap_or(self.name_span());
+            let plural = if names.len() == 1 { "" } else { "s" };
             let names = names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ");
             self.push(
-                Diag::note(Code::PoolUnknownFact, span, format!("not checked on node pool{} {names}: {fact}", if names.contains(", ") { "s" } else { "" }), "fact unknown")
+                Diag::note(Code::PoolUnknownFact, span, format!("not checked on node pool{plural} {names}: {fact}"), "fact unknown")
                     .with_help("the image's self-test checks it on the node (`k8s/<pool>/selftest-job.yaml`); add the fact to the tables with its source"),
             );
         }
-        if !self.ok_since(errors) {
-            return None;
-        }
-        let mut added: Vec<EnvVar> = Vec::new();
-        for &at in &chosen {
-            if let Some(var) = &verdicts[at].env
-                && !added.iter().any(|a| a.name == var.name)
-            {
-                added.push(var.clone());
-            }
-        }
-        let resources = if chosen.is_empty() { None } else { Some(self.pool_resources()?) };
-        let runs = resources
-            .iter()
-            .flat_map(|resources| chosen.iter().map(move |&at| (at, resources)))
-            .map(|(at, resources)| {
-                let pool = &pools.valid[at];
-                run(facts, pool, &verdicts[at], &image, slug, resources)
-            })
-            .collect();
-        let verdicts = verdicts
-            .iter()
-            .zip(&pools.valid)
-            .map(|(verdict, pool)| {
-                let runs = verdict.refusals.is_empty()
-                    && (named.is_none() || chosen.iter().any(|&at| pools.valid[at].name.value == pool.name.value));
-                let note = if !verdict.refusals.is_empty() {
-                    verdict.refusals.iter().map(|r| r.short.as_str()).collect::<Vec<_>>().join("; ")
-                } else if !runs {
-                    "not named in its `node-pool`".to_owned()
-                } else {
-                    verdict.unknown.iter().map(|(short, _)| *short).collect::<Vec<_>>().join("; ")
-                };
-                PoolVerdict { pool: pool.name.value.clone(), runs, note }
-            })
-            .collect();
-        Some(PoolPlan { needs: Some(needs), runs, verdicts, env: added })
     }
 
     /// A pod's resources on a pool: the spec's values, else the GPU defaults; `/dev/shm` must fit
@@ -534,6 +511,27 @@ impl Checker<'_> {
         };
         deploy::shm_fits(self, &resources.shm_size, &resources.limit_memory, "on a node pool").then_some(resources)
     }
+}
+
+/// Whether the image runs on each pool of the catalog (`chosen`: the pools it runs on), and how or
+/// why not in a few words.
+fn pool_verdicts(pools: &Pools, verdicts: &[Verdict], chosen: &[usize]) -> Vec<PoolVerdict> {
+    verdicts
+        .iter()
+        .zip(&pools.valid)
+        .enumerate()
+        .map(|(at, (verdict, pool))| {
+            let runs = chosen.contains(&at);
+            let note = if !verdict.refusals.is_empty() {
+                verdict.refusals.iter().map(|r| r.short.as_str()).collect::<Vec<_>>().join("; ")
+            } else if !runs {
+                "not named in its `node-pool`".to_owned()
+            } else {
+                verdict.unknown.iter().map(|(short, _)| *short).collect::<Vec<_>>().join("; ")
+            };
+            PoolVerdict { pool: pool.name.value.clone(), runs, note }
+        })
+        .collect()
 }
 
 /// What a GPU image needs of a node, its framework build's kernels when the tables know them, and
