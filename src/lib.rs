@@ -29,6 +29,7 @@ pub mod resolve;
 pub mod schema;
 pub mod source;
 pub mod syntax;
+pub mod values;
 
 use camino::Utf8Path;
 pub use check::Checked;

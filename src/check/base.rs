@@ -1,27 +1,16 @@
 //! The base image: `cuda`, `cpu` or `base "IMAGE"`, checked against the nvidia/cuda tag table and
 //! the OS releases, with warnings for superseded tags and end-of-life releases.
 
-use super::{Checker, cluster, values};
+use super::{Checker, cluster};
 use crate::ast::{BasePart, Spanned};
 use crate::compat::{self, CudaTag, compare};
 use crate::diag::{Code, Diag, did_you_mean};
-use crate::framework::{major_minor, quote_list};
+use crate::framework::{BaseInfo, major_minor, quote_list};
 use crate::model::{Base, BaseKind};
 use crate::source::Span;
+use crate::values;
 
 const DEFAULT_OS: &str = "ubuntu22.04";
-
-/// The resolved base with the spans the framework checks point back to.
-pub struct BaseInfo {
-    /// The base.
-    pub base: Base,
-    /// Its node.
-    pub span: Span,
-    /// Its CUDA version, on a `cuda` base.
-    pub cuda_span: Option<Span>,
-    /// Its OS release (or the node, when the OS is a default).
-    pub os_span: Span,
-}
 
 impl Checker<'_> {
     /// The base image, pulled through the catalog's cache when it has one.

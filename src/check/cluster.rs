@@ -4,11 +4,12 @@
 
 use std::ops::RangeInclusive;
 
-use super::{Checker, values};
+use super::Checker;
 use crate::ast::{CatalogPart, Spanned, VolumePart};
 use crate::diag::{Code, Diag, Diagnostics, did_you_mean};
 use crate::model::{Catalog, NodeSelector, Toleration, Volume, VolumeSource};
 use crate::source::Span;
+use crate::values;
 
 /// The range Kubernetes allocates NodePorts from unless the cluster says otherwise.
 pub(super) const DEFAULT_NODE_PORTS: RangeInclusive<u16> = 30000..=32767;

@@ -2,13 +2,14 @@
 
 use sha2::{Digest, Sha256};
 
+use super::Checker;
 use super::services::{Listening, SERVICES};
-use super::{Checker, values};
 use crate::ast::Spanned;
 use crate::diag::{Code, Diag, did_you_mean};
 use crate::model::{
     Base, BaseKind, BindVolume, DockerRun, Framework, Kubernetes, KubernetesPort, PublishedPort, Python, Resources, Ssh,
 };
+use crate::values;
 
 impl Checker<'_> {
     /// The tag: the spec's template (or the default one) with its placeholders filled in.

@@ -1,10 +1,11 @@
 //! What every process of the image sees: time zone, locale and the spec's `env`.
 
+use super::Checker;
 use super::credentials::{self, Credential};
-use super::{Checker, values};
 use crate::ast::{EnvPart, Spanned};
 use crate::diag::{Code, Diag};
 use crate::model::{EnvVar, Locale, SecretEnvVar};
+use crate::values;
 
 const DEFAULT_TIMEZONE: &str = "Asia/Shanghai";
 const DEFAULT_LOCALE: &str = "zh_CN.UTF-8";

@@ -18,14 +18,12 @@ mod packages;
 mod pools;
 mod python;
 mod services;
-pub(crate) mod values;
 
 use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
 
 use camino::{Utf8Path, Utf8PathBuf};
 
-pub use self::base::BaseInfo;
 use self::services::SERVICES;
 use crate::ast::{CatalogPart, Decl, FrameworkPart, Part, Spanned};
 use crate::compat::{self, Compat};
@@ -33,6 +31,7 @@ use crate::diag::{Code, Diag, Diagnostics};
 use crate::model::{Catalog, Entry, Image, Origin, SelfTest};
 use crate::resolve::{Declarations, FileDecls, Instance, InstanceOrigin};
 use crate::source::{SourceMap, Span};
+use crate::values;
 
 /// The catalog after check: its settings and one [`Entry`] per image, sorted by output directory.
 /// Each image is derived again from the specs when it is needed ([`Self::image`]), so that

@@ -3,10 +3,11 @@
 
 use std::collections::HashSet;
 
-use super::{Checker, values};
+use super::Checker;
 use crate::ast::Spanned;
 use crate::diag::Code;
 use crate::model::Mirrors;
+use crate::values;
 
 /// The platform's Debian packages (the seed guides' set, plus what the platform layer runs on).
 const PLATFORM_APT: &[&str] =

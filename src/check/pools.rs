@@ -13,7 +13,7 @@
 //! in one note; none passing is an error). A fact the tables lack is a note, never a guess.
 
 use super::environment::Environment;
-use super::{Checker, cluster, deploy, values};
+use super::{Checker, cluster, deploy};
 use crate::ast::{NodePoolPart, Spanned};
 use crate::compat::gpu::{
     ArchBuild, Brand, BrandClass, Compute, ForwardCompat, GpuFacts, Kernels, Requirement, Runs, in_range,
@@ -26,6 +26,7 @@ use crate::model::{
     PoolRun, PoolVerdict, Resources, Toleration,
 };
 use crate::source::Span;
+use crate::values;
 
 /// The label GPU Feature Discovery gives a node's GPU product.
 const PRODUCT_LABEL: &str = "nvidia.com/gpu.product";

@@ -1,10 +1,11 @@
 //! Python: its version, and the Miniconda installer that brings it (checksum, Terms of Service).
 
-use super::{Checker, values};
+use super::Checker;
 use crate::ast::Spanned;
 use crate::compat::{self, compare};
 use crate::diag::{Code, Diag};
 use crate::model::Python;
+use crate::values;
 
 const MINICONDA_PREFIX: &str = "/root/miniconda3";
 const MINICONDA_URL: &str = "https://repo.anaconda.com/miniconda";

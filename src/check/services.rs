@@ -1,11 +1,12 @@
 //! The platform's services: `ssh`, `jupyter`, `tensorboard`, their ports and whether two of them
 //! would share one.
 
-use super::{Checker, values};
+use super::Checker;
 use crate::ast::{DockerRunPart, KubernetesPart, Part, Spanned};
 use crate::diag::{Code, Diag, did_you_mean};
 use crate::model::{Jupyter, ServicePort, Ssh, TensorBoard};
 use crate::source::Span;
+use crate::values;
 
 const HOST_KEYS_DIR: &str = "/var/lib/dlspec/ssh-host-keys";
 

@@ -345,8 +345,12 @@ pub struct Compat {
     pub gpu: GpuFacts,
 }
 
-/// The tables every framework shares (each framework's own comes from its module).
-const DATA: [(&str, &str); 7] = [
+/// The tables: each framework's (its module names it) and those every framework shares.
+const DATA: [(&str, &str); 11] = [
+    ("pytorch.tsv", include_str!("data/pytorch.tsv")),
+    ("tensorflow.tsv", include_str!("data/tensorflow.tsv")),
+    ("jax.tsv", include_str!("data/jax.tsv")),
+    ("paddle.tsv", include_str!("data/paddle.tsv")),
     ("miniconda.tsv", include_str!("data/miniconda.tsv")),
     ("cuda_tags.tsv", include_str!("data/cuda_tags.tsv")),
     ("os.tsv", include_str!("data/os.tsv")),
@@ -365,13 +369,7 @@ pub fn get() -> &'static Compat {
 
 impl Compat {
     fn load() -> Self {
-        let tables: Vec<Table> = crate::framework::FRAMEWORKS
-            .iter()
-            .map(|f| f.table())
-            .chain(DATA)
-            .chain(gpu::DATA)
-            .map(|(file, text)| Table::parse(file, text))
-            .collect();
+        let tables: Vec<Table> = DATA.into_iter().chain(gpu::DATA).map(|(file, text)| Table::parse(file, text)).collect();
         let table = |name: &str| tables.iter().find(|t| t.file == name).expect("every data file is listed");
         let non_empty = |s: String| if s.is_empty() { None } else { Some(s) };
         let mut torch: Vec<TorchRelease> = table("pytorch.tsv")

@@ -12,10 +12,9 @@ mod pytorch;
 mod tensorflow;
 
 use crate::ast::{FrameworkPart, Spanned};
-use crate::check::BaseInfo;
 use crate::compat::{self, Compat, compare};
 use crate::diag::{Code, Diag, Diagnostics};
-use crate::model::{Framework, FrameworkProbe};
+use crate::model::{Base, Framework, FrameworkProbe};
 use crate::source::Span;
 
 /// Every framework dlspec knows, in the order the language lists them.
@@ -63,8 +62,8 @@ pub trait Rules: Sync + std::fmt::Debug {
     fn example(&self) -> &'static str;
     /// The node's properties.
     fn properties(&self) -> &'static [Property];
-    /// Its compatibility table: the file name under `src/compat/data/` and the text.
-    fn table(&self) -> (&'static str, &'static str);
+    /// Its compatibility table: the file name under `src/compat/data/`.
+    fn table(&self) -> &'static str;
     /// The release of `version`, if the table knows it.
     fn release(&self, compat: &'static Compat, version: &str) -> Option<Release>;
     /// Every release the table knows, oldest first.
@@ -74,6 +73,18 @@ pub trait Rules: Sync + std::fmt::Debug {
     fn check(&self, cx: &mut Cx<'_>, part: &FrameworkPart, release: Release) -> Option<Framework>;
     /// The lines of `dlspec compat KEYWORD`: a heading, then one line a release.
     fn describe(&self, compat: &'static Compat) -> Vec<String>;
+}
+
+/// The resolved base with the spans the framework checks point back to.
+pub struct BaseInfo {
+    /// The base.
+    pub base: Base,
+    /// Its node.
+    pub span: Span,
+    /// Its CUDA version, on a `cuda` base.
+    pub cuda_span: Option<Span>,
+    /// Its OS release (or the node, when the OS is a default).
+    pub os_span: Span,
 }
 
 /// The context of a framework's rules: the tables, the image's base and Python, the version as
@@ -159,7 +170,7 @@ impl Cx<'_> {
 
     /// Validates a wheel index URL written in the spec.
     pub fn index_url(&mut self, index: &Spanned<String>) -> Option<String> {
-        match crate::check::values::url(&index.value) {
+        match crate::values::url(&index.value) {
             Ok(_) => Some(index.value.trim_end_matches('/').to_owned()),
             Err(reason) => {
                 self.push(
@@ -377,7 +388,8 @@ mod tests {
     fn keywords_are_unique_and_tables_are_theirs() {
         for (i, framework) in FRAMEWORKS.iter().enumerate() {
             assert!(FRAMEWORKS[..i].iter().all(|f| f.keyword() != framework.keyword()));
-            assert_eq!(framework.table().0, format!("{}.tsv", framework.keyword()));
+            assert_eq!(framework.table(), format!("{}.tsv", framework.keyword()));
+            assert!(crate::compat::get().table(framework.table()).is_some(), "{} is embedded", framework.table());
             assert!(!framework.versions(crate::compat::get()).is_empty(), "{} has releases", framework.keyword());
         }
     }

@@ -75,8 +75,8 @@ impl Rules for Jax {
         &[]
     }
 
-    fn table(&self) -> (&'static str, &'static str) {
-        ("jax.tsv", include_str!("../../compat/data/jax.tsv"))
+    fn table(&self) -> &'static str {
+        "jax.tsv"
     }
 
     fn release(&self, compat: &'static Compat, version: &str) -> Option<Release> {

@@ -96,8 +96,8 @@ impl Rules for Paddle {
         PROPERTIES
     }
 
-    fn table(&self) -> (&'static str, &'static str) {
-        ("paddle.tsv", include_str!("../../compat/data/paddle.tsv"))
+    fn table(&self) -> &'static str {
+        "paddle.tsv"
     }
 
     fn release(&self, compat: &'static Compat, version: &str) -> Option<Release> {
@@ -186,7 +186,7 @@ impl Rules for Paddle {
             install: Install {
                 comment: format!("PaddlePaddle {version}, the {build_text}."),
                 requirements: vec![build.requirement.clone()],
-                trusted_host: index_url.as_deref().and_then(crate::check::values::plain_http_host),
+                trusted_host: index_url.as_deref().and_then(crate::values::plain_http_host),
                 index_url,
                 find_links,
             },

@@ -55,8 +55,8 @@ impl Rules for Pytorch {
         PROPERTIES
     }
 
-    fn table(&self) -> (&'static str, &'static str) {
-        ("pytorch.tsv", include_str!("../../compat/data/pytorch.tsv"))
+    fn table(&self) -> &'static str {
+        "pytorch.tsv"
     }
 
     fn release(&self, compat: &'static Compat, version: &str) -> Option<Release> {
@@ -224,7 +224,7 @@ impl Rules for Pytorch {
                     variant.as_deref().map(|v| format!(" ({v} wheels)")).unwrap_or_default()
                 ),
                 requirements,
-                trusted_host: crate::check::values::plain_http_host(&index_url),
+                trusted_host: crate::values::plain_http_host(&index_url),
                 index_url: Some(index_url),
                 find_links: None,
             },

@@ -41,8 +41,8 @@ impl Rules for Tensorflow {
         PROPERTIES
     }
 
-    fn table(&self) -> (&'static str, &'static str) {
-        ("tensorflow.tsv", include_str!("../../compat/data/tensorflow.tsv"))
+    fn table(&self) -> &'static str {
+        "tensorflow.tsv"
     }
 
     fn release(&self, compat: &'static Compat, version: &str) -> Option<Release> {
