@@ -11,22 +11,20 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-pub mod ast;
 pub mod check;
 pub mod cli;
 pub mod compat;
-pub mod decode;
 pub mod diag;
 pub mod emit;
 pub mod framework;
 pub mod init;
+pub mod lang;
 pub mod lock;
 pub mod model;
 pub mod plan;
 pub mod registry;
 pub mod render;
 pub mod resolve;
-pub mod schema;
 pub mod source;
 pub mod syntax;
 pub mod values;
@@ -49,6 +47,12 @@ pub struct Analysis<'s> {
     pub lock_messages: Vec<String>,
 }
 
+/// The language with the registries' nodes: what every spec file is read as.
+#[must_use]
+pub fn language() -> lang::Language {
+    lang::Language { frameworks: framework::language() }
+}
+
 /// Runs every stage up to `check` over the given sources: every image, or the problems.
 #[must_use]
 pub fn analyze(sources: &SourceMap) -> (Vec<Image>, Diagnostics) {
@@ -67,6 +71,7 @@ pub fn analyze_catalog<'s>(sources: &'s SourceMap, locks: Option<&Utf8Path>) -> 
 
 /// As [`analyze_catalog`]; `hold` says whether the image declarations are held.
 fn analyze_holding<'s>(sources: &'s SourceMap, locks: Option<&Utf8Path>, hold: bool) -> Analysis<'s> {
+    let language = language();
     let files: Vec<_> = sources.iter().collect();
     // Of the images, small specs keep the declarations; large ones only their place and name,
     // and check decodes their file again.
@@ -76,12 +81,12 @@ fn analyze_holding<'s>(sources: &'s SourceMap, locks: Option<&Utf8Path>, hold: b
         for (id, file) in chunk {
             let (mut file_images, mut count) = (Vec::new(), 0_u32);
             if let Some(doc) = syntax::parse(*id, file, &mut diags) {
-                let decoded = decode::decode(*id, &doc, &mut diags);
+                let decoded = lang::decode(*id, &doc, &language, &mut diags);
                 catalogs.extend(decoded.catalogs);
                 for decl in decoded.decls {
                     match decl.kind {
-                        ast::DeclKind::Profile => profiles.push(decl),
-                        ast::DeclKind::Image => {
+                        lang::DeclKind::Profile => profiles.push(decl),
+                        lang::DeclKind::Image => {
                             let at = resolve::DeclRef { file: *id, index: count };
                             count += 1;
                             if hold {
@@ -108,7 +113,7 @@ fn analyze_holding<'s>(sources: &'s SourceMap, locks: Option<&Utf8Path>, hold: b
         diags.extend(chunk_diags);
     }
     let catalog_part = resolve::catalog(&catalogs, &mut diags);
-    let declarations = resolve::Declarations::new(profiles, images, hold.then_some(held), &mut diags);
+    let declarations = resolve::Declarations::new(language, profiles, images, hold.then_some(held), &mut diags);
     let (checked, lock_messages) = check::check(catalog_part, declarations, sources, locks, &mut diags);
     Analysis { checked, diags, lock_messages }
 }

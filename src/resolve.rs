@@ -5,10 +5,11 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ops::Range;
 
-use crate::ast::{
-    Axis, BasePart, CatalogPart, CudaPart, Decl, DeclKind, FrameworkPart, Matrix, Part, PythonPart, Spanned,
-};
 use crate::diag::{Code, Diag, Diagnostics, did_you_mean};
+use crate::lang::{
+    Axis, BasePart, CatalogPart, CudaPart, Decl, DeclKind, FrameworkConflict, Language, Matrix, Part, PythonPart,
+    RegisteredPart, Scalar, Spanned,
+};
 use crate::source::{FileId, SourceMap, Span};
 
 /// One image to build: an image declaration with its profiles applied, for one matrix combination.
@@ -67,6 +68,8 @@ pub const HOLD_SPEC_BYTES: usize = 1 << 20;
 /// they are needed ([`FileDecls`]). Instances are made from them one at a time.
 #[derive(Debug, Default)]
 pub struct Declarations {
+    /// The language, to decode a file again.
+    language: Language,
     profile_decls: Vec<Decl>,
     profiles: BTreeMap<String, usize>,
     images: Vec<DeclRef>,
@@ -79,6 +82,7 @@ impl Declarations {
     /// `held`, when given, has the image declarations of every file, by file id.
     #[must_use]
     pub fn new(
+        language: Language,
         profile_decls: Vec<Decl>,
         images: Vec<(DeclRef, Spanned<String>)>,
         held: Option<Vec<Vec<Decl>>>,
@@ -104,7 +108,7 @@ impl Declarations {
                 }
             }
         }
-        Self { profile_decls, profiles, images: refs, held }
+        Self { language, profile_decls, profiles, images: refs, held }
     }
 
     /// The image declarations of `file`: those held, or decoded again.
@@ -112,7 +116,7 @@ impl Declarations {
     pub fn file_images<'a>(&'a self, sources: &SourceMap, file: FileId) -> Cow<'a, [Decl]> {
         match &self.held {
             Some(held) => Cow::Borrowed(held.get(file.0 as usize).map_or(&[][..], Vec::as_slice)),
-            None => Cow::Owned(decode_images(sources, file)),
+            None => Cow::Owned(decode_images(sources, file, &self.language)),
         }
     }
 
@@ -123,7 +127,7 @@ impl Declarations {
         let index = usize::try_from(at.index).ok()?;
         match &self.held {
             Some(held) => held.get(at.file.0 as usize)?.get(index),
-            None => cache.get(sources, at.file).get(index),
+            None => cache.get(sources, at.file, &self.language).get(index),
         }
     }
 
@@ -248,7 +252,7 @@ impl Declarations {
         used: &mut BTreeSet<usize>,
         diags: &mut Diagnostics,
     ) {
-        for name in &part.uses {
+        for name in part.uses.iter().flat_map(|u| &u.profiles) {
             let Some(&index) = self.profiles.get(name.value.as_str()) else {
                 let names: Vec<&str> = self.profiles.keys().map(String::as_str).collect();
                 let help = if names.is_empty() {
@@ -320,11 +324,11 @@ pub struct FileDecls {
 static DECODING: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 impl FileDecls {
-    fn get(&mut self, sources: &SourceMap, file: FileId) -> &[Decl] {
+    fn get(&mut self, sources: &SourceMap, file: FileId, language: &Language) -> &[Decl] {
         if self.file != Some(file) {
             self.decls = Vec::new();
             let _one_at_a_time = DECODING.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            self.decls = decode_images(sources, file);
+            self.decls = decode_images(sources, file, language);
             self.file = Some(file);
         }
         &self.decls
@@ -332,14 +336,14 @@ impl FileDecls {
 }
 
 /// The image declarations of `file` (their diagnostics were reported when it was first decoded).
-fn decode_images(sources: &SourceMap, file: FileId) -> Vec<Decl> {
+fn decode_images(sources: &SourceMap, file: FileId, language: &Language) -> Vec<Decl> {
     let mut quiet = Diagnostics::default();
     let doc = crate::syntax::parse(file, sources.get(file), &mut quiet);
-    let decls = doc.map(|doc| crate::decode::decode(file, &doc, &mut quiet).decls).unwrap_or_default();
+    let decls = doc.map(|doc| crate::lang::decode(file, &doc, language, &mut quiet).decls).unwrap_or_default();
     decls.into_iter().filter(|decl| decl.kind == DeclKind::Image).collect()
 }
 
-fn framework_conflict(conflict: crate::ast::FrameworkConflict, diags: &mut Diagnostics) {
+fn framework_conflict(conflict: FrameworkConflict, diags: &mut Diagnostics) {
     diags.push(
         Diag::error(
             Code::TwoFrameworks,
@@ -439,21 +443,21 @@ fn apply_axis(part: &mut Part, axis: Axis, value: &Spanned<String>, diags: &mut 
         false
     };
     match axis {
-        Axis::Framework(keyword) => match &mut part.framework {
-            Some(framework) if framework.keyword() == keyword => framework.version = v,
-            Some(framework) => {
-                let uses = format!("the image uses {}", framework.rules.title());
-                return misfit(diags, &uses);
+        Axis::Framework(keyword) => {
+            let version = Some(Spanned::new(Scalar::Str(value.value.clone()), value.span));
+            match &mut part.framework {
+                Some(framework) if framework.keyword == keyword => framework.arg = version,
+                Some(framework) => {
+                    let title =
+                        crate::framework::by_keyword(framework.keyword).map_or(framework.keyword, |f| f.title());
+                    return misfit(diags, &format!("the image uses {title}"));
+                }
+                None => {
+                    part.framework =
+                        Some(RegisteredPart { keyword, node: value.span, arg: version, props: Vec::new() });
+                }
             }
-            None => {
-                let Some(rules) = crate::framework::by_keyword(keyword) else {
-                    return misfit(diags, "no framework has that name");
-                };
-                let mut framework = FrameworkPart::new(rules, value.span);
-                framework.version = v;
-                part.framework = Some(framework);
-            }
-        },
+        }
         Axis::Python => match &mut part.python {
             Some(p) => p.version = v,
             None => {

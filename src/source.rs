@@ -5,12 +5,13 @@ use std::sync::{Arc, OnceLock};
 use camino::{Utf8Path, Utf8PathBuf};
 
 /// Index of a file in a [`SourceMap`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct FileId(pub u32);
 
 /// A byte range in one source file: 12 bytes, as every value of the syntax tree carries one (a
-/// spec is at most [`MAX_SPEC_BYTES`], so offsets fit in 32 bits).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// spec is at most [`MAX_SPEC_BYTES`], so offsets fit in 32 bits). The default, empty at the start
+/// of the first file, is the place of a settings node nobody wrote; no diagnostic points there.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Span {
     /// The file.
     pub file: FileId,

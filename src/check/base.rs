@@ -2,10 +2,10 @@
 //! the OS releases, with warnings for superseded tags and end-of-life releases.
 
 use super::{Checker, cluster};
-use crate::ast::{BasePart, Spanned};
 use crate::compat::{self, CudaTag, compare};
 use crate::diag::{Code, Diag, did_you_mean};
 use crate::framework::{BaseInfo, major_minor, quote_list};
+use crate::lang::{BasePart, Flavor, Spanned};
 use crate::model::{Base, BaseKind};
 use crate::source::Span;
 use crate::values;
@@ -39,21 +39,7 @@ impl Checker<'_> {
                 };
                 let os = cuda.os.clone().map_or_else(|| DEFAULT_OS.to_owned(), |o| o.value);
                 let os_span = cuda.os.as_ref().map_or(cuda.node, |o| o.span);
-                let flavor = cuda.flavor.clone().map_or_else(|| "devel".to_owned(), |f| f.value);
-                if !["base", "runtime", "devel"].contains(&flavor.as_str()) {
-                    let span = cuda.flavor.as_ref().map_or(cuda.node, |f| f.span);
-                    let help = did_you_mean(&flavor, &["devel", "runtime", "base"], "nvidia/cuda flavors are");
-                    self.push(
-                        Diag::error(
-                            Code::CudaTag,
-                            span,
-                            format!("`{flavor}` is not an nvidia/cuda flavor"),
-                            "unknown flavor",
-                        )
-                        .with_help(help),
-                    );
-                    return None;
-                }
+                let flavor = cuda.flavor.as_ref().map_or(Flavor::Devel, |f| f.value);
                 if !values::dotted(&version.value, 3) {
                     let help = self.cuda_versions_help(&version.value, &os);
                     self.push(
@@ -118,10 +104,10 @@ impl Checker<'_> {
                         Some(major.to_owned())
                     }
                     // NVIDIA publishes no `base` flavor with cuDNN, so that flavor defaults to none.
-                    None if flavor == "base" => None,
+                    None if flavor == Flavor::Base => None,
                     None => tag.cudnn_major().map(str::to_owned),
                 };
-                if cudnn.is_some() && flavor == "base" {
+                if cudnn.is_some() && flavor == Flavor::Base {
                     let span = cuda.flavor.as_ref().map_or(cuda.node, |f| f.span);
                     self.push(
                         Diag::error(
@@ -179,7 +165,7 @@ impl Checker<'_> {
                         cudnn,
                         cudnn_version: in_tag.map(|t| t.cudnn.clone()),
                         nccl_version: in_tag.and_then(|t| t.nccl.clone()),
-                        flavor: Some(flavor),
+                        flavor: Some(flavor.as_str().to_owned()),
                         os: Some(os),
                     },
                     span: cuda.node,

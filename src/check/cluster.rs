@@ -5,8 +5,10 @@
 use std::ops::RangeInclusive;
 
 use super::Checker;
-use crate::ast::{CatalogPart, Spanned, VolumePart};
-use crate::diag::{Code, Diag, Diagnostics, did_you_mean};
+use crate::diag::{Code, Diag, Diagnostics};
+use crate::lang::{
+    CatalogPart, NodePortsPart, NodeSelectorPart, Spanned, TolerationOperator, TolerationPart, VolumePart,
+};
 use crate::model::{Catalog, NodeSelector, Toleration, Volume, VolumeSource};
 use crate::source::Span;
 use crate::values;
@@ -63,11 +65,11 @@ pub(super) fn settings(part: Option<&CatalogPart>, diags: &mut Diagnostics) -> (
         }
     };
     settings.pools = super::pools::declared(&part.node_pools, crate::compat::get(), diags);
-    settings.registry = registry(&part.registry, diags);
-    settings.base_registry = registry(&part.base_registry, diags);
+    settings.registry = registry(&part.registry.as_ref().map(|r| r.registry.clone()), diags);
+    settings.base_registry = registry(&part.base_registry.as_ref().map(|r| r.registry.clone()), diags);
     catalog.registry.clone_from(&settings.registry);
     catalog.base_registry.clone_from(&settings.base_registry);
-    if let Some(templates) = &part.templates {
+    if let Some(templates) = part.templates.as_ref().map(|t| &t.dir) {
         let relative = !templates.value.is_empty()
             && !templates.value.starts_with('/')
             && templates.value.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '_' | '.' | '-'));
@@ -85,7 +87,7 @@ pub(super) fn settings(part: Option<&CatalogPart>, diags: &mut Diagnostics) -> (
             );
         }
     }
-    if let Some((low, high)) = &part.node_ports {
+    if let Some(NodePortsPart { low, high, .. }) = &part.node_ports {
         let port = |n: &Spanned<i128>| u16::try_from(n.value).ok().filter(|p| *p > 0);
         match (port(low), port(high)) {
             (Some(l), Some(h)) if l <= h => {
@@ -111,40 +113,13 @@ pub(super) fn settings(part: Option<&CatalogPart>, diags: &mut Diagnostics) -> (
 }
 
 /// A toleration, validated; reports every problem.
-pub(super) fn toleration(diags: &mut Diagnostics, part: &crate::ast::TolerationPart) -> Option<Toleration> {
-    const OPERATORS: &[&str] = &["Exists", "Equal"];
-    const EFFECTS: &[&str] = &["NoSchedule", "PreferNoSchedule", "NoExecute"];
-    let operator = part.operator.as_ref().map_or("Equal", |o| o.value.as_str()).to_owned();
-    if let Some(o) = &part.operator
-        && !OPERATORS.contains(&o.value.as_str())
-    {
-        let help = did_you_mean(&o.value, OPERATORS, "a toleration's operator is one of");
-        diags.push(
-            Diag::error(
-                Code::Toleration,
-                o.span,
-                format!("`{}` is not a toleration operator", o.value),
-                "unknown operator",
-            )
-            .with_help(help),
-        );
-        return None;
-    }
-    if let Some(e) = &part.effect
-        && !EFFECTS.contains(&e.value.as_str())
-    {
-        let help = did_you_mean(&e.value, EFFECTS, "a taint's effect is one of");
-        diags.push(
-            Diag::error(Code::Toleration, e.span, format!("`{}` is not a taint effect", e.value), "unknown effect")
-                .with_help(help),
-        );
-        return None;
-    }
+pub(super) fn toleration(diags: &mut Diagnostics, part: &TolerationPart) -> Option<Toleration> {
+    let operator = part.operator.as_ref().map_or(TolerationOperator::Equal, |o| o.value);
     if let Some(key) = &part.key {
         super::valid(diags, key, Code::Label, "taint key", values::label_key)?;
     }
     if let Some(value) = &part.value {
-        if operator == "Exists" {
+        if operator == TolerationOperator::Exists {
             diags.push(
                 Diag::error(Code::Toleration, value.span, "an `Exists` toleration takes no value", "value with Exists")
                     .with_help("remove `value=`, or use `operator=\"Equal\"` to match this value"),
@@ -153,7 +128,7 @@ pub(super) fn toleration(diags: &mut Diagnostics, part: &crate::ast::TolerationP
         }
         super::valid(diags, value, Code::Label, "taint value", values::label_value)?;
     }
-    if part.key.is_none() && operator == "Equal" {
+    if part.key.is_none() && operator == TolerationOperator::Equal {
         diags.push(
             Diag::error(Code::Toleration, part.node, "an `Equal` toleration needs a `key`", "no key")
                 .with_help("add `key=\"…\"`, or write `operator=\"Exists\"` to tolerate every taint"),
@@ -162,19 +137,16 @@ pub(super) fn toleration(diags: &mut Diagnostics, part: &crate::ast::TolerationP
     }
     Some(Toleration {
         key: part.key.as_ref().map(|k| k.value.clone()),
-        operator,
+        operator: operator.as_str().to_owned(),
         value: part.value.as_ref().map(|v| v.value.clone()),
-        effect: part.effect.as_ref().map(|e| e.value.clone()),
+        effect: part.effect.as_ref().map(|e| e.value.as_str().to_owned()),
     })
 }
 
 /// Validates node-selector pairs; reports every problem.
-pub(super) fn node_selector(
-    diags: &mut Diagnostics,
-    pairs: &[(Spanned<String>, Spanned<String>)],
-) -> Vec<NodeSelector> {
+pub(super) fn node_selector(diags: &mut Diagnostics, pairs: &[NodeSelectorPart]) -> Vec<NodeSelector> {
     let mut selectors = Vec::new();
-    for (key, value) in pairs {
+    for NodeSelectorPart { key, value, .. } in pairs {
         let key_ok = super::valid(diags, key, Code::Label, "label key", values::label_key).is_some();
         let value_ok = super::valid(diags, value, Code::Label, "label value", values::label_value).is_some();
         if key_ok && value_ok {
@@ -209,8 +181,14 @@ impl Checker<'_> {
             this.valid(v, Code::KubernetesName, what, rule)?;
             Some(v.value.clone())
         };
-        let namespace = name(self, &part.namespace, "namespace", values::dns_label);
-        let pull_secret = name(self, &part.image_pull_secret, "Secret name", values::dns_subdomain);
+        let namespace =
+            name(self, &part.namespace.as_ref().map(|n| n.namespace.clone()), "namespace", values::dns_label);
+        let pull_secret = name(
+            self,
+            &part.image_pull_secret.as_ref().map(|s| s.secret.clone()),
+            "Secret name",
+            values::dns_subdomain,
+        );
         let node_selector = node_selector(self.diags, &part.node_selector);
         let tolerations: Vec<Toleration> = part.tolerations.iter().filter_map(|t| toleration(self.diags, t)).collect();
         self.ok_since(errors).then_some(Placement { namespace, pull_secret, node_selector, tolerations })

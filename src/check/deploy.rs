@@ -4,8 +4,8 @@ use sha2::{Digest, Sha256};
 
 use super::Checker;
 use super::services::{Listening, SERVICES};
-use crate::ast::Spanned;
 use crate::diag::{Code, Diag, did_you_mean};
+use crate::lang::{ServiceType, Spanned};
 use crate::model::{
     Base, BaseKind, BindVolume, DockerRun, Framework, Kubernetes, KubernetesPort, PublishedPort, Python, Resources, Ssh,
 };
@@ -15,7 +15,7 @@ impl Checker<'_> {
     /// The tag: the spec's template (or the default one) with its placeholders filled in.
     pub(super) fn tag(&mut self, base: &Base, python: &Python, framework: Option<&Framework>) -> Option<String> {
         let (template, span, written) = match self.part().tag.clone() {
-            Some(t) => (t.value, t.span, true),
+            Some(t) => (t.template.value, t.template.span, true),
             None => (default_tag(base, framework), self.name_span(), false),
         };
         let mut out = String::new();
@@ -145,32 +145,17 @@ impl Checker<'_> {
                 None => default.to_owned(),
             }
         };
+        let (requests, limits) = (part.requests.as_ref(), part.limits.as_ref());
         let requests = Resources {
-            cpu: quantity(self, &part.requests_cpu, "100m"),
-            memory: quantity(self, &part.requests_memory, "512Mi"),
+            cpu: quantity(self, &requests.and_then(|r| r.cpu.clone()), "100m"),
+            memory: quantity(self, &requests.and_then(|r| r.memory.clone()), "512Mi"),
         };
         let limits = Resources {
-            cpu: quantity(self, &part.limits_cpu, "2"),
-            memory: quantity(self, &part.limits_memory, "4Gi"),
+            cpu: quantity(self, &limits.and_then(|l| l.cpu.clone()), "2"),
+            memory: quantity(self, &limits.and_then(|l| l.memory.clone()), "4Gi"),
         };
         let shm_size = quantity(self, &part.shm_size, "2Gi");
-        let service_type = match &part.service {
-            Some(s) if !["NodePort", "ClusterIP", "LoadBalancer"].contains(&s.value.as_str()) => {
-                let help = did_you_mean(&s.value, &["NodePort", "ClusterIP", "LoadBalancer"], "Service types are");
-                self.push(
-                    Diag::error(
-                        Code::InvalidValue,
-                        s.span,
-                        format!("`{}` is not a Service type", s.value),
-                        "unknown type",
-                    )
-                    .with_help(help),
-                );
-                return None;
-            }
-            Some(s) => s.value.clone(),
-            None => "NodePort".to_owned(),
-        };
+        let service_type = part.service.as_ref().map_or(ServiceType::NodePort, |s| s.value).as_str().to_owned();
         let gpus = match &part.gpus {
             Some(g) if !gpu && g.value > 0 => {
                 self.push(
@@ -339,11 +324,8 @@ pub(super) fn shm_fits(checker: &mut Checker<'_>, shm: &str, limit: &str, contex
         return true;
     }
     let part = checker.part().kubernetes.clone().unwrap_or_default();
-    let span = part
-        .shm_size
-        .as_ref()
-        .or(part.limits_memory.as_ref())
-        .map_or_else(|| checker.name_span(), |written| written.span);
+    let limit_memory = part.limits.as_ref().and_then(|l| l.memory.as_ref());
+    let span = part.shm_size.as_ref().or(limit_memory).map_or_else(|| checker.name_span(), |written| written.span);
     let context = if context.is_empty() { String::new() } else { format!(" {context}") };
     let mut diag = Diag::error(
         Code::Shm,
@@ -353,7 +335,7 @@ pub(super) fn shm_fits(checker: &mut Checker<'_>, shm: &str, limit: &str, contex
     )
     .with_help("`/dev/shm` is memory the pod's limit counts: write a `shm-size` well below `limits memory=` (a quarter leaves room for the processes), or raise the limit");
     if part.shm_size.is_some()
-        && let Some(limit) = &part.limits_memory
+        && let Some(limit) = limit_memory
     {
         diag = diag.with_label(limit.span, "the memory limit");
     }

@@ -2,8 +2,8 @@
 
 use super::Checker;
 use super::credentials::{self, Credential};
-use crate::ast::{EnvPart, Spanned};
 use crate::diag::{Code, Diag};
+use crate::lang::{EnvPart, Spanned};
 use crate::model::{EnvVar, Locale, SecretEnvVar};
 use crate::values;
 
@@ -181,7 +181,7 @@ impl Variable {
 impl Checker<'_> {
     /// `timezone`: an IANA name the tables know.
     pub(super) fn timezone(&mut self) -> Option<String> {
-        let Some(tz) = self.part().timezone.clone() else { return Some(DEFAULT_TIMEZONE.to_owned()) };
+        let Some(tz) = self.part().timezone.clone().map(|t| t.zone) else { return Some(DEFAULT_TIMEZONE.to_owned()) };
         if self.compat.is_timezone(&tz.value) {
             return Some(tz.value);
         }
@@ -201,7 +201,7 @@ impl Checker<'_> {
 
     /// `locale`: a UTF-8 locale name, split for `localedef`.
     pub(super) fn locale(&mut self) -> Option<Locale> {
-        let Some(locale) = self.part().locale.clone() else {
+        let Some(locale) = self.part().locale.clone().map(|l| l.locale) else {
             return Some(Locale {
                 name: DEFAULT_LOCALE.to_owned(),
                 input: "zh_CN".to_owned(),

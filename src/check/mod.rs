@@ -25,9 +25,9 @@ use std::sync::Arc;
 use camino::{Utf8Path, Utf8PathBuf};
 
 use self::services::SERVICES;
-use crate::ast::{CatalogPart, Decl, FrameworkPart, Part, Spanned};
 use crate::compat::{self, Compat};
 use crate::diag::{Code, Diag, Diagnostics};
+use crate::lang::{CatalogPart, Decl, Part, Spanned};
 use crate::model::{Catalog, Entry, Image, Origin, SelfTest};
 use crate::resolve::{Declarations, FileDecls, Instance, InstanceOrigin};
 use crate::source::{SourceMap, Span};
@@ -333,8 +333,8 @@ impl Checker<'_> {
         let extra_pip = self.extra_pip();
         let origin = Origin {
             python: self.part().python.as_ref().map(|p| p.node),
-            framework: self.part().framework.as_ref().map(FrameworkPart::node_span),
-            extra_pip: self.part().pip.iter().map(|p| p.span).collect(),
+            framework: self.part().framework.as_ref().map(|f| f.node),
+            extra_pip: self.part().pip.iter().flat_map(|p| &p.requirements).map(|r| r.span).collect(),
         };
         let timezone = self.timezone();
         let locale = self.locale();

@@ -4,8 +4,8 @@
 //! from, so the container crash-loops.
 
 use super::Checker;
-use crate::ast::Spanned;
 use crate::diag::{Code, Diag};
+use crate::lang::Spanned;
 
 /// The host's system trees: its programs, libraries and configuration (`/etc/shadow`, the
 /// kubelet's kubeconfig), devices and kernel interfaces, the run-time state and daemon sockets

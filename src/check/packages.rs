@@ -4,8 +4,8 @@
 use std::collections::HashSet;
 
 use super::Checker;
-use crate::ast::Spanned;
 use crate::diag::Code;
+use crate::lang::Spanned;
 use crate::model::Mirrors;
 use crate::values;
 
@@ -23,7 +23,7 @@ impl Checker<'_> {
         }
         let errors = self.errors();
         let mut seen: HashSet<String> = packages.iter().cloned().collect();
-        for package in self.part().apt.clone() {
+        for package in self.part().apt.clone().into_iter().flat_map(|a| a.packages) {
             if self.valid(&package, Code::Unsafe, "Debian package", values::apt_package).is_some()
                 && seen.insert(package.value.clone())
             {
@@ -37,7 +37,7 @@ impl Checker<'_> {
     pub(super) fn extra_pip(&mut self) -> Vec<String> {
         let mut requirements: Vec<String> = Vec::new();
         let mut seen = HashSet::new();
-        for requirement in self.part().pip.clone() {
+        for requirement in self.part().pip.clone().into_iter().flat_map(|p| p.requirements) {
             if self.valid(&requirement, Code::Unsafe, "pip requirement", values::pip_requirement).is_some()
                 && seen.insert(requirement.value.clone())
             {

@@ -14,13 +14,13 @@
 
 use super::environment::Environment;
 use super::{Checker, cluster, deploy};
-use crate::ast::{NodePoolPart, Spanned};
 use crate::compat::gpu::{
     ArchBuild, Brand, BrandClass, Compute, ForwardCompat, GpuFacts, Kernels, Requirement, Runs, in_range,
 };
 use crate::compat::{Compat, compare};
 use crate::diag::{Code, Diag, Diagnostics, did_you_mean};
 use crate::framework::major_minor;
+use crate::lang::{NodePoolPart, Sharing, Spanned};
 use crate::model::{
     Base, BaseKind, CompatClause, EnvVar, Framework, GpuNeeds, Kubernetes, NodeExpression, NodeSelector, PodResources,
     PoolRun, PoolVerdict, Resources, Toleration,
@@ -43,28 +43,6 @@ const DEFAULT_RESOURCE: &str = "nvidia.com/gpu";
 const POOL_REQUESTS_CPU: &str = "2";
 const POOL_REQUESTS_MEMORY: &str = "8Gi";
 const POOL_LIMITS_MEMORY: &str = "32Gi";
-
-/// How a pool's pods share its GPUs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Sharing {
-    /// A GPU per pod.
-    None,
-    /// Time-slicing: several pods take turns on one GPU and share its memory.
-    TimeSlicing,
-    /// CUDA MPS: several pods' processes run on one GPU at once and share its memory.
-    Mps,
-    /// A MIG slice per pod: a fixed share of one GPU's memory.
-    Mig,
-}
-
-impl Sharing {
-    const ALL: [(&'static str, Self); 4] =
-        [("none", Self::None), ("time-slicing", Self::TimeSlicing), ("mps", Self::Mps), ("mig", Self::Mig)];
-
-    fn name(self) -> &'static str {
-        Self::ALL.iter().find(|(_, s)| *s == self).map_or("none", |(name, _)| name)
-    }
-}
 
 /// A node pool of the catalog, checked.
 pub(super) struct Pool {
@@ -181,61 +159,24 @@ fn pool(part: &NodePoolPart, facts: &GpuFacts, diags: &mut Diagnostics) -> Optio
         }
     });
     let class = gpu.and_then(|g| match (&g.brand, known) {
-        (Some(written), _) => {
-            let names: Vec<&str> = BrandClass::ALL.iter().map(|(name, _)| *name).collect();
-            let class = BrandClass::parse(&written.value);
-            if class.is_none() {
-                diags.push(
-                    Diag::error(
-                        Code::PoolDeclaration,
-                        written.span,
-                        format!("`{}` is not a brand class", written.value),
-                        "unknown brand",
-                    )
-                    .with_help(did_you_mean(
-                        &written.value,
-                        &names,
-                        "the brand classes of the driver are",
-                    )),
-                );
-            }
-            class
-        }
+        (Some(written), _) => Some(written.value),
         (None, Some(known)) => Some(known.class),
         (None, None) => {
             diags.push(unknown_product(g.node, &g.product.value, "brand=\"datacenter\""));
             None
         }
     });
-    let driver = part.driver.as_ref().and_then(|d| {
+    let driver = part.driver.as_ref().map(|d| &d.version).and_then(|d| {
         super::valid(diags, d, Code::PoolDeclaration, "driver version", values::driver_version)?;
         Some(d.value.clone())
     });
-    let resource = match &part.resource {
+    let resource = match part.resource.as_ref().map(|r| &r.resource) {
         Some(r) => super::valid(diags, r, Code::PoolDeclaration, "extended resource", values::extended_resource)
             .map(|()| r.value.clone()),
         None => Some(DEFAULT_RESOURCE.to_owned()),
     };
-    let sharing = match &part.sharing {
-        Some(s) => {
-            let found = Sharing::ALL.iter().find(|(name, _)| *name == s.value).map(|(_, sharing)| *sharing);
-            if found.is_none() {
-                let names: Vec<&str> = Sharing::ALL.iter().map(|(name, _)| *name).collect();
-                diags.push(
-                    Diag::error(
-                        Code::PoolDeclaration,
-                        s.span,
-                        format!("`{}` is not a sharing mode", s.value),
-                        "unknown mode",
-                    )
-                    .with_help(did_you_mean(&s.value, &names, "the sharing modes are")),
-                );
-            }
-            found
-        }
-        None => Some(Sharing::None),
-    };
-    let runtime_class = part.runtime_class.as_ref().and_then(|r| {
+    let sharing = part.sharing.as_ref().map_or(Sharing::None, |s| s.mode.value);
+    let runtime_class = part.runtime_class.as_ref().map(|r| &r.runtime_class).and_then(|r| {
         super::valid(diags, r, Code::PoolDeclaration, "RuntimeClass name", values::dns_subdomain)?;
         Some(r.value.clone())
     });
@@ -245,7 +186,7 @@ fn pool(part: &NodePoolPart, facts: &GpuFacts, diags: &mut Diagnostics) -> Optio
         return None;
     }
     let (product, compute, class, driver, resource, sharing) =
-        (product?, compute?, class?, driver?, resource?, sharing?);
+        (product?, compute?, class?, driver?, resource?, sharing);
     if part.node_selector.is_empty() {
         node_selector.push(NodeSelector { key: PRODUCT_LABEL.to_owned(), value: product.clone() });
     }
@@ -335,7 +276,7 @@ impl Checker<'_> {
                 self.push(
                     Diag::warning(
                         Code::PoolUnknown,
-                        named.span,
+                        named.node,
                         "a CPU image runs on any node: its `node-pool` is ignored",
                         "CPU image",
                     )
@@ -353,7 +294,7 @@ impl Checker<'_> {
         let verdicts: Vec<Verdict> = pools.valid.iter().map(|pool| verdict(facts, &image, pool)).collect();
         let errors = self.errors();
         let chosen = match &named {
-            Some(named) => self.named_pools(&named.value, pools, &verdicts),
+            Some(named) => self.named_pools(&named.pools, pools, &verdicts),
             None => self.passing_pools(pools, &verdicts),
         };
         self.unknown_fact_notes(pools, &verdicts);
@@ -476,7 +417,7 @@ impl Checker<'_> {
                 }
             }
         }
-        let span = self.part().framework.as_ref().and_then(|f| f.version.as_ref()).map_or(self.name_span(), |v| v.span);
+        let span = self.part().framework.as_ref().and_then(|f| f.version()).map_or(self.name_span(), |v| v.span);
         for (fact, names) in unknown {
             let plural = if names.len() == 1 { "" } else { "s" };
             let names = names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ");
@@ -494,7 +435,9 @@ impl Checker<'_> {
         let written = |v: &Option<Spanned<String>>| {
             v.as_ref().filter(|q| values::quantity(&q.value).is_ok()).map(|q| q.value.clone())
         };
-        let limit_memory = written(&part.limits_memory).unwrap_or_else(|| POOL_LIMITS_MEMORY.to_owned());
+        let requests = part.requests.clone().unwrap_or_default();
+        let limits = part.limits.clone().unwrap_or_default();
+        let limit_memory = written(&limits.memory).unwrap_or_else(|| POOL_LIMITS_MEMORY.to_owned());
         let shm_size = match written(&part.shm_size) {
             Some(shm) => shm,
             None => values::bytes_quantity(
@@ -503,10 +446,10 @@ impl Checker<'_> {
         };
         let resources = PodResources {
             requests: Resources {
-                cpu: written(&part.requests_cpu).unwrap_or_else(|| POOL_REQUESTS_CPU.to_owned()),
-                memory: written(&part.requests_memory).unwrap_or_else(|| POOL_REQUESTS_MEMORY.to_owned()),
+                cpu: written(&requests.cpu).unwrap_or_else(|| POOL_REQUESTS_CPU.to_owned()),
+                memory: written(&requests.memory).unwrap_or_else(|| POOL_REQUESTS_MEMORY.to_owned()),
             },
-            limit_cpu: written(&part.limits_cpu),
+            limit_cpu: written(&limits.cpu),
             limit_memory,
             shm_size,
         };
@@ -816,7 +759,7 @@ fn sharing(facts: &GpuFacts, image: &ImageFacts<'_>, pool: &Pool, verdict: &mut 
                 set.name,
                 set.value,
                 framework.title,
-                pool.sharing.name()
+                pool.sharing.as_str()
             ),
             help: format!(
                 "remove `env \"{}\"`: on pools that share GPUs dlspec sets it to `{}`",
@@ -865,7 +808,7 @@ fn run(
         gpu: pool.product.clone(),
         compute: pool.compute.to_string(),
         driver: pool.driver.clone(),
-        sharing: pool.sharing.name(),
+        sharing: pool.sharing.as_str(),
         resource: pool.resource.clone(),
         gpus: kubernetes.gpus.max(1),
         runtime_class: pool.runtime_class.clone(),

@@ -1,9 +1,9 @@
 //! Python: its version, and the Miniconda installer that brings it (checksum, Terms of Service).
 
 use super::Checker;
-use crate::ast::Spanned;
 use crate::compat::{self, compare};
 use crate::diag::{Code, Diag};
+use crate::lang::Spanned;
 use crate::model::Python;
 use crate::values;
 

@@ -2,8 +2,8 @@
 //! would share one.
 
 use super::Checker;
-use crate::ast::{DockerRunPart, KubernetesPart, Part, Spanned};
 use crate::diag::{Code, Diag, did_you_mean};
+use crate::lang::{DockerRunPart, KubernetesPart, Part, Spanned};
 use crate::model::{Jupyter, ServicePort, Ssh, TensorBoard};
 use crate::source::Span;
 use crate::values;
@@ -40,7 +40,7 @@ const SSH: Service = Service {
     enabled: |p| p.ssh.as_ref()?.enabled.as_ref(),
     port: |p| p.ssh.as_ref()?.port.as_ref(),
     host: |r| r.ssh.as_ref(),
-    node_port: |k| k.node_port_ssh.as_ref(),
+    node_port: |k| k.node_port.as_ref()?.ssh.as_ref(),
 };
 
 const JUPYTER: Service = Service {
@@ -51,7 +51,7 @@ const JUPYTER: Service = Service {
     enabled: |p| p.jupyter.as_ref()?.enabled.as_ref(),
     port: |p| p.jupyter.as_ref()?.port.as_ref(),
     host: |r| r.jupyter.as_ref(),
-    node_port: |k| k.node_port_jupyter.as_ref(),
+    node_port: |k| k.node_port.as_ref()?.jupyter.as_ref(),
 };
 
 const TENSORBOARD: Service = Service {
@@ -62,7 +62,7 @@ const TENSORBOARD: Service = Service {
     enabled: |p| p.tensorboard.as_ref()?.enabled.as_ref(),
     port: |p| p.tensorboard.as_ref()?.port.as_ref(),
     host: |r| r.tensorboard.as_ref(),
-    node_port: |k| k.node_port_tensorboard.as_ref(),
+    node_port: |k| k.node_port.as_ref()?.tensorboard.as_ref(),
 };
 
 /// Every service, in service order: the order of the image's ports everywhere they are listed.

@@ -369,7 +369,8 @@ pub fn get() -> &'static Compat {
 
 impl Compat {
     fn load() -> Self {
-        let tables: Vec<Table> = DATA.into_iter().chain(gpu::DATA).map(|(file, text)| Table::parse(file, text)).collect();
+        let tables: Vec<Table> =
+            DATA.into_iter().chain(gpu::DATA).map(|(file, text)| Table::parse(file, text)).collect();
         let table = |name: &str| tables.iter().find(|t| t.file == name).expect("every data file is listed");
         let non_empty = |s: String| if s.is_empty() { None } else { Some(s) };
         let mut torch: Vec<TorchRelease> = table("pytorch.tsv")

@@ -11,11 +11,17 @@ mod paddle;
 mod pytorch;
 mod tensorflow;
 
-use crate::ast::{FrameworkPart, Spanned};
 use crate::compat::{self, Compat, compare};
 use crate::diag::{Code, Diag, Diagnostics};
+use crate::lang::{Node, RegisteredPart as FrameworkPart, Spanned};
 use crate::model::{Base, Framework, FrameworkProbe};
 use crate::source::Span;
+
+/// What the frameworks add to the language: their nodes.
+#[must_use]
+pub fn language() -> Vec<&'static Node> {
+    FRAMEWORKS.iter().map(|f| f.node()).collect()
+}
 
 /// Every framework dlspec knows, in the order the language lists them.
 pub static FRAMEWORKS: &[&dyn Rules] = &[&pytorch::Pytorch, &tensorflow::Tensorflow, &jax::Jax, &paddle::Paddle];
@@ -24,19 +30,6 @@ pub static FRAMEWORKS: &[&dyn Rules] = &[&pytorch::Pytorch, &tensorflow::Tensorf
 #[must_use]
 pub fn by_keyword(keyword: &str) -> Option<&'static dyn Rules> {
     FRAMEWORKS.iter().copied().find(|f| f.keyword() == keyword)
-}
-
-/// A property of a framework node, besides its version argument.
-#[derive(Debug)]
-pub struct Property {
-    /// `torchvision`.
-    pub name: &'static str,
-    /// What the value must be, for the type error: `a torchvision version like "0.18.0"`.
-    pub expect: &'static str,
-    /// `#null` is a value (it leaves something out).
-    pub nullable: bool,
-    /// One line for the reference docs.
-    pub doc: &'static str,
 }
 
 /// A release as the shared checks see it.
@@ -60,8 +53,8 @@ pub trait Rules: Sync + std::fmt::Debug {
     fn noun(&self) -> &'static str;
     /// A version for help lines: `2.3.0`.
     fn example(&self) -> &'static str;
-    /// The node's properties.
-    fn properties(&self) -> &'static [Property];
+    /// Its node: the version argument and the properties, as the language reads them.
+    fn node(&self) -> &'static Node;
     /// Its compatibility table: the file name under `src/compat/data/`.
     fn table(&self) -> &'static str;
     /// The release of `version`, if the table knows it.
@@ -110,8 +103,8 @@ pub(crate) fn check(
     python: &Spanned<String>,
     diags: &mut Diagnostics,
 ) -> Option<Framework> {
-    let rules = part.rules;
-    let Some(version) = part.version.as_ref() else {
+    let rules = by_keyword(part.keyword)?;
+    let Some(version) = part.version() else {
         diags.push(
             Diag::error(Code::Missing, part.node, format!("`{}` needs a version", rules.keyword()), "version missing")
                 .with_help(format!("write `{} \"{}\"`", rules.keyword(), rules.example())),
@@ -131,7 +124,7 @@ pub(crate) fn check(
         );
         return None;
     };
-    let mut cx = Cx { compat, base, python, version, rules, diags };
+    let mut cx = Cx { compat, base, python, version: &version, rules, diags };
     let python_ok = cx.python_range(release);
     let framework = rules.check(&mut cx, part, release);
     framework.filter(|_| python_ok)

@@ -3,10 +3,11 @@
 
 use std::sync::OnceLock;
 
-use crate::ast::FrameworkPart;
 use crate::compat::{Compat, compare};
 use crate::diag::{Code, Diag};
-use crate::framework::{Cx, Property, Release, Rules, major_minor, probe, quote_list};
+use crate::framework::{Cx, Release, Rules, major_minor, probe, quote_list};
+use crate::lang::RegisteredPart as FrameworkPart;
+use crate::lang::{Children, Kind, Node, Value};
 use crate::model::{CudnnSource, Framework, GpuBuild, Install};
 
 /// JAX.
@@ -54,6 +55,23 @@ fn release_of(compat: &Compat, version: &str) -> Option<&'static JaxRelease> {
     releases(compat).iter().find(|r| r.version == version)
 }
 
+/// The `jax` node: the version, then its properties.
+const NODE: &Node = &Node {
+    name: "jax",
+    doc: "JAX.",
+    args: &[Value {
+        name: "VERSION",
+        kind: Kind::String,
+        expect: "a JAX version like \"0.4.30\"",
+        doc: "A JAX release, like `0.4.30`.",
+    }],
+    required_args: 0,
+    variadic: false,
+    props: &[],
+    repeats: false,
+    children: Children::None,
+};
+
 impl Rules for Jax {
     fn keyword(&self) -> &'static str {
         "jax"
@@ -71,8 +89,8 @@ impl Rules for Jax {
         "0.4.30"
     }
 
-    fn properties(&self) -> &'static [Property] {
-        &[]
+    fn node(&self) -> &'static Node {
+        NODE
     }
 
     fn table(&self) -> &'static str {

@@ -4,10 +4,11 @@
 
 use std::sync::OnceLock;
 
-use crate::ast::FrameworkPart;
 use crate::compat::{Compat, compare};
 use crate::diag::{Code, Diag};
-use crate::framework::{Cx, Property, Release, Rules, major_minor, probe, quote_list};
+use crate::framework::{Cx, Release, Rules, major_minor, probe, quote_list};
+use crate::lang::RegisteredPart as FrameworkPart;
+use crate::lang::{Children, Kind, Node, Value};
 use crate::model::{BaseKind, CudnnSource, Framework, GpuBuild, Install};
 
 /// PaddlePaddle.
@@ -68,12 +69,27 @@ fn builds_of(compat: &Compat, version: &str) -> Vec<&'static Build> {
     builds(compat).iter().filter(|b| b.version == version).collect()
 }
 
-const PROPERTIES: &[Property] = &[Property {
-    name: "index",
-    expect: "a CUDA build like \"cu118\" or an index URL",
-    nullable: false,
-    doc: "CUDA build (`cu118`, `cpu`) or the URL of an index that serves it (a mirror); default: the build that fits the base",
-}];
+/// The `paddle` node: the version, then its properties.
+const NODE: &Node = &Node {
+    name: "paddle",
+    doc: "PaddlePaddle.",
+    args: &[Value {
+        name: "VERSION",
+        kind: Kind::String,
+        expect: "a PaddlePaddle version like \"2.6.1\"",
+        doc: "A PaddlePaddle release, like `2.6.1`.",
+    }],
+    required_args: 0,
+    variadic: false,
+    props: &[Value {
+        name: "index",
+        kind: Kind::String,
+        expect: "a CUDA build like \"cu118\" or an index URL",
+        doc: "CUDA build (`cu118`, `cpu`) or the URL of an index that serves it (a mirror); default: the build that fits the base",
+    }],
+    repeats: false,
+    children: Children::None,
+};
 
 impl Rules for Paddle {
     fn keyword(&self) -> &'static str {
@@ -92,8 +108,8 @@ impl Rules for Paddle {
         "2.6.1"
     }
 
-    fn properties(&self) -> &'static [Property] {
-        PROPERTIES
+    fn node(&self) -> &'static Node {
+        NODE
     }
 
     fn table(&self) -> &'static str {

@@ -1,10 +1,11 @@
 //! PyTorch: torch with torchvision and torchaudio, from the wheel index of a variant
 //! (`https://download.pytorch.org/whl/cu121`); the CUDA wheels bring their own cuDNN and NCCL.
 
-use crate::ast::{FrameworkPart, Spanned};
 use crate::compat::Compat;
 use crate::diag::{Code, Diag};
-use crate::framework::{Cx, Property, Release, Rules, cuda_of_variant, probe, quote_list};
+use crate::framework::{Cx, Release, Rules, cuda_of_variant, probe, quote_list};
+use crate::lang::{Children, Kind, Node, Value};
+use crate::lang::{RegisteredPart as FrameworkPart, Spanned};
 use crate::model::{BaseKind, CudnnSource, Framework, GpuBuild, Install};
 
 const INDEX: &str = "https://download.pytorch.org/whl";
@@ -13,26 +14,41 @@ const INDEX: &str = "https://download.pytorch.org/whl";
 #[derive(Debug)]
 pub struct Pytorch;
 
-const PROPERTIES: &[Property] = &[
-    Property {
-        name: "torchvision",
-        expect: "a torchvision version like \"0.18.0\"",
-        nullable: false,
-        doc: "torchvision version; default: the release that matches torch",
-    },
-    Property {
-        name: "torchaudio",
-        expect: "a torchaudio version like \"2.3.0\", or #null to leave it out",
-        nullable: true,
-        doc: "torchaudio version, or `#null` to leave it out; default: the release that matches torch",
-    },
-    Property {
-        name: "index",
-        expect: "a wheel variant like \"cu121\" or an index URL",
-        nullable: false,
-        doc: "wheel variant (`cu121`, `cpu`) or index URL; default: the variant that fits the base",
-    },
-];
+/// The `pytorch` node: the version, then its properties.
+const NODE: &Node = &Node {
+    name: "pytorch",
+    doc: "PyTorch with torchvision and torchaudio.",
+    args: &[Value {
+        name: "VERSION",
+        kind: Kind::String,
+        expect: "a torch version like \"2.3.0\"",
+        doc: "A torch release, like `2.3.0`.",
+    }],
+    required_args: 0,
+    variadic: false,
+    props: &[
+        Value {
+            name: "torchvision",
+            kind: Kind::String,
+            expect: "a torchvision version like \"0.18.0\"",
+            doc: "torchvision version; default: the release that matches torch",
+        },
+        Value {
+            name: "torchaudio",
+            kind: Kind::StringOrNull,
+            expect: "a torchaudio version like \"2.3.0\", or #null to leave it out",
+            doc: "torchaudio version, or `#null` to leave it out; default: the release that matches torch",
+        },
+        Value {
+            name: "index",
+            kind: Kind::String,
+            expect: "a wheel variant like \"cu121\" or an index URL",
+            doc: "wheel variant (`cu121`, `cpu`) or index URL; default: the variant that fits the base",
+        },
+    ],
+    repeats: false,
+    children: Children::None,
+};
 
 impl Rules for Pytorch {
     fn keyword(&self) -> &'static str {
@@ -51,8 +67,8 @@ impl Rules for Pytorch {
         "2.3.0"
     }
 
-    fn properties(&self) -> &'static [Property] {
-        PROPERTIES
+    fn node(&self) -> &'static Node {
+        NODE
     }
 
     fn table(&self) -> &'static str {
@@ -96,11 +112,11 @@ impl Rules for Pytorch {
         let torchaudio = match part.property("torchaudio") {
             Some(Spanned { value: None, .. }) => None,
             Some(Spanned { value: Some(ta), span }) => {
-                if *ta != release.torchaudio {
+                if ta != release.torchaudio {
                     cx.push(
                         Diag::error(
                             Code::Torchaudio,
-                            *span,
+                            span,
                             format!("torchaudio `{ta}` does not match torch {}", release.torch),
                             "wrong torchaudio",
                         )

@@ -1,10 +1,11 @@
 //! TensorFlow from PyPI: CUDA and cuDNN from the base (its cuDNN no older than TensorFlow's
 //! build), or from pip with `tensorflow[and-cuda]` (2.14 on) where that extra installs.
 
-use crate::ast::FrameworkPart;
 use crate::compat::{self, Compat, TensorflowRelease, compare};
 use crate::diag::{Code, Diag, did_you_mean};
-use crate::framework::{Cx, Property, Release, Rules, major_minor, probe};
+use crate::framework::{Cx, Release, Rules, major_minor, probe};
+use crate::lang::RegisteredPart as FrameworkPart;
+use crate::lang::{Children, Kind, Node, Value};
 use crate::model::{BaseKind, CudnnSource, Framework, GpuBuild, Install};
 
 /// TensorFlow.
@@ -13,12 +14,27 @@ pub struct Tensorflow;
 
 const PACKAGES: &[&str] = &["tensorflow", "tensorflow-gpu", "tensorflow-cpu", "tensorflow[and-cuda]"];
 
-const PROPERTIES: &[Property] = &[Property {
-    name: "package",
-    expect: "a package name like \"tensorflow-gpu\"",
-    nullable: false,
-    doc: "`tensorflow`, `tensorflow-gpu`, `tensorflow-cpu` or `tensorflow[and-cuda]`; default: what fits the release and the base",
-}];
+/// The `tensorflow` node: the version, then its properties.
+const NODE: &Node = &Node {
+    name: "tensorflow",
+    doc: "TensorFlow.",
+    args: &[Value {
+        name: "VERSION",
+        kind: Kind::String,
+        expect: "a TensorFlow version like \"2.15.0\"",
+        doc: "A TensorFlow release, like `2.15.0`.",
+    }],
+    required_args: 0,
+    variadic: false,
+    props: &[Value {
+        name: "package",
+        kind: Kind::String,
+        expect: "a package name like \"tensorflow-gpu\"",
+        doc: "`tensorflow`, `tensorflow-gpu`, `tensorflow-cpu` or `tensorflow[and-cuda]`; default: what fits the release and the base",
+    }],
+    repeats: false,
+    children: Children::None,
+};
 
 impl Rules for Tensorflow {
     fn keyword(&self) -> &'static str {
@@ -37,8 +53,8 @@ impl Rules for Tensorflow {
         "2.15.0"
     }
 
-    fn properties(&self) -> &'static [Property] {
-        PROPERTIES
+    fn node(&self) -> &'static Node {
+        NODE
     }
 
     fn table(&self) -> &'static str {
