@@ -25,6 +25,7 @@ pub mod plan;
 pub mod registry;
 pub mod render;
 pub mod resolve;
+pub mod service;
 pub mod source;
 pub mod syntax;
 pub mod values;
@@ -50,7 +51,7 @@ pub struct Analysis<'s> {
 /// The language with the registries' nodes: what every spec file is read as.
 #[must_use]
 pub fn language() -> lang::Language {
-    lang::Language { frameworks: framework::language() }
+    lang::Language { frameworks: framework::language(), services: service::language() }
 }
 
 /// Runs every stage up to `check` over the given sources: every image, or the problems.

@@ -39,15 +39,14 @@ pub struct Image {
     pub timezone: String,
     /// Locale, split for `localedef`.
     pub locale: Locale,
-    /// The SSH service, when enabled.
-    pub ssh: Option<Ssh>,
-    /// JupyterLab, when enabled.
-    pub jupyter: Option<Jupyter>,
-    /// TensorBoard, when enabled.
-    pub tensorboard: Option<TensorBoard>,
+    /// The services it runs, in service order ([`crate::service::SERVICES`]).
+    pub services: Vec<Service>,
+    /// The keywords of the services switched off, for their templates' fragments that say what
+    /// the image does without them.
+    pub services_off: Vec<&'static str>,
     /// Package mirrors for the image's users and for the build.
     pub mirrors: Mirrors,
-    /// Ports the image exposes, in service order (ssh, jupyter, tensorboard).
+    /// Ports the image exposes, in service order.
     pub ports: Vec<ServicePort>,
     /// How `docker-run.sh` starts the image.
     pub docker_run: DockerRun,
@@ -162,21 +161,14 @@ impl Image {
 
 /// Which of the optional per-image files an image has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[allow(clippy::struct_excessive_bools)]
 pub struct Shape {
-    /// sshd runs: `init/ssh/sshd_config`.
-    pub ssh: bool,
-    /// The login banner: `init/motd/motd.sh`.
-    pub motd: bool,
-    /// JupyterLab runs: `init/jupyter/jupyter_config.py`.
-    pub jupyter: bool,
     /// Some service listens: `k8s/service.yaml`.
     pub ports: bool,
-    /// A literal root password: `k8s/secret.yaml`.
-    pub secret: bool,
     /// It runs on node pools: a Deployment and a self-test Job in `k8s/<pool>/` for each,
     /// none in `k8s/`.
     pub pools: bool,
+    /// The services' files it has: bit `i` for file `i` of [`crate::service::files`].
+    pub service_files: u64,
 }
 
 impl Image {
@@ -192,12 +184,9 @@ impl Image {
     #[must_use]
     pub fn shape(&self) -> Shape {
         Shape {
-            ssh: self.ssh.is_some(),
-            motd: self.ssh.as_ref().is_some_and(|s| s.motd),
-            jupyter: self.jupyter.is_some(),
             ports: !self.ports.is_empty(),
-            secret: self.ssh.as_ref().is_some_and(|s| s.password.is_some()),
             pools: !self.pools.is_empty(),
+            service_files: self.services.iter().flat_map(|s| &s.files).fold(0, |bits, file| bits | 1 << file.index),
         }
     }
 }
@@ -208,7 +197,6 @@ impl Image {
 /// rendered, so memory holds a few images at a time, not the catalog; an entry is its texts in
 /// one allocation.
 #[derive(Debug, Clone)]
-#[allow(clippy::struct_excessive_bools)]
 pub struct Entry {
     /// The texts of [`Text`], one after another.
     text: Box<str>,
@@ -216,9 +204,6 @@ pub struct Entry {
     ends: [u32; Text::COUNT],
     kind: BaseKind,
     gpu: bool,
-    ssh: bool,
-    jupyter: bool,
-    tensorboard: bool,
     /// Which optional files it has.
     pub shape: Shape,
 }
@@ -246,10 +231,12 @@ enum Text {
     Pools,
     /// Every pool of the catalog, a line each: `name`, `1` or `0` (runs), the note, by tabs.
     PoolVerdicts,
+    /// The titles of the services it runs, a line each.
+    Services,
 }
 
 impl Text {
-    const COUNT: usize = 17;
+    const COUNT: usize = 18;
 }
 
 /// What the catalog templates see of an image (`images` of `catalog/*.j2`): the fields of
@@ -274,12 +261,8 @@ pub struct EntryView<'a> {
     pub python: EntryPython<'a>,
     /// `title` and `version` of [`Image::framework`], if any.
     pub framework: Option<EntryFramework<'a>>,
-    /// `true` when sshd runs, else none.
-    pub ssh: Option<bool>,
-    /// `true` when JupyterLab runs, else none.
-    pub jupyter: Option<bool>,
-    /// `true` when TensorBoard runs, else none.
-    pub tensorboard: Option<bool>,
+    /// The titles of the services it runs, in service order.
+    pub services: Vec<&'a str>,
     /// As [`Image::extra_pip`].
     pub extra_pip: Vec<&'a str>,
     /// As [`Image::pool_verdicts`]: every pool of the catalog.
@@ -360,6 +343,7 @@ impl Entry {
                 .map(|v| format!("{}\t{}\t{}", v.pool, u8::from(v.runs), v.note))
                 .collect::<Vec<_>>()
                 .join("\n"),
+            &image.services.iter().map(|s| s.title).collect::<Vec<_>>().join("\n"),
         ];
         let mut text = String::with_capacity(texts.iter().map(|t| t.len()).sum());
         let mut ends = [0; Text::COUNT];
@@ -367,16 +351,7 @@ impl Entry {
             text.push_str(part);
             *end = u32::try_from(text.len()).expect("an image's texts are far below 4 GiB");
         }
-        Self {
-            text: text.into_boxed_str(),
-            ends,
-            kind: base.kind,
-            gpu: base.gpu,
-            ssh: image.ssh.is_some(),
-            jupyter: image.jupyter.is_some(),
-            tensorboard: image.tensorboard.is_some(),
-            shape: image.shape(),
-        }
+        Self { text: text.into_boxed_str(), ends, kind: base.kind, gpu: base.gpu, shape: image.shape() }
     }
 
     fn text(&self, which: Text) -> &str {
@@ -466,7 +441,6 @@ impl Entry {
     /// What the catalog templates see.
     #[must_use]
     pub fn view(&self) -> EntryView<'_> {
-        let on = |running: bool| running.then_some(true);
         EntryView {
             name: self.name(),
             tag: self.tag(),
@@ -486,9 +460,7 @@ impl Entry {
             framework: self
                 .optional(Text::FrameworkTitle)
                 .map(|title| EntryFramework { title, version: self.text(Text::FrameworkVersion) }),
-            ssh: on(self.ssh),
-            jupyter: on(self.jupyter),
-            tensorboard: on(self.tensorboard),
+            services: self.list(Text::Services).collect(),
             extra_pip: self.list(Text::ExtraPip).collect(),
             pools: self.pool_verdicts(),
         }
@@ -825,59 +797,80 @@ pub struct Locale {
     pub charmap: String,
 }
 
-/// The SSH service.
+/// A service the image runs under supervisord, as its module in [`crate::service`] decided.
 #[derive(Debug, Clone, Serialize)]
-pub struct Ssh {
-    /// Port sshd listens on in the container.
+pub struct Service {
+    /// Its node's name, and its templates' folder `image/services/<keyword>/`: `jupyter`.
+    pub keyword: &'static str,
+    /// For people: `JupyterLab`.
+    pub title: &'static str,
+    /// The port it listens on in the container.
     pub port: u16,
-    /// File read at boot for the root password.
-    pub password_file: String,
-    /// Its directory, where Kubernetes mounts the password Secret.
-    pub password_dir: String,
-    /// Its name in that directory (the Secret's item path).
-    pub password_file_name: String,
-    /// Show the login banner.
-    pub motd: bool,
-    /// A literal root password from the spec (warned about); passed by docker-run.sh and a Secret.
-    pub password: Option<String>,
-    /// Directory where boot.sh keeps the host keys, so that they survive restarts.
-    pub host_keys: String,
+    /// The name of that port in the Kubernetes Service and docker-run.sh: `jupyterlab`.
+    pub port_name: &'static str,
+    /// The host port docker-run.sh publishes it at.
+    pub host_port: u16,
+    /// Its supervisord program.
+    pub program: Program,
+    /// How the health check and the self-test see it answer.
+    pub probe: Probe,
+    /// Whether users log in through it (their sessions start with a clean environment).
+    pub login: bool,
+    /// Its LABELs of the image, after `dev.dlspec.`.
+    pub labels: Vec<(&'static str, LabelValue)>,
+    /// Directories it works in, made at first boot.
+    pub directories: Vec<String>,
+    /// Its pip packages, installed in the platform layer.
+    pub pip: Vec<String>,
+    /// Its Debian packages.
+    pub apt: Vec<&'static str>,
+    /// Its own files of the image.
+    pub files: Vec<ServiceFileUse>,
+    /// Its own settings, for its templates.
+    pub settings: minijinja::Value,
 }
 
-/// JupyterLab.
-#[derive(Debug, Clone, Serialize)]
-pub struct Jupyter {
-    /// Port in the container.
-    pub port: u16,
-    /// `/jupyter/`, always with leading and trailing slash.
-    pub base_url: String,
-    /// `/root`.
-    pub root_dir: String,
-    /// UI language as JupyterLab names it: `zh_CN`; none for English.
-    pub locale: Option<String>,
-    /// The language pack pip package: `jupyterlab-language-pack-zh-CN`.
-    pub language_pack: Option<String>,
-    /// File read at start for the access token.
-    pub token_file: String,
-    /// The seed guides' open, embeddable setup: no token, any origin, any frame ancestor.
-    pub open: bool,
-    /// Origins that may frame JupyterLab (and call it), with the token kept on.
-    pub frame_ancestors: Vec<String>,
-    /// Terminal theme written to the user settings: `dark`.
-    pub terminal_theme: String,
+/// A file a service adds to the image.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct ServiceFileUse {
+    /// Its path in the image's directory: `init/ssh/sshd_config`.
+    pub path: &'static str,
+    /// Its index among the files of every service ([`crate::service::files`]), its bit in
+    /// [`Shape::service_files`].
+    pub index: u8,
 }
 
-/// TensorBoard.
+/// A supervisord program.
 #[derive(Debug, Clone, Serialize)]
-pub struct TensorBoard {
-    /// Port in the container.
-    pub port: u16,
-    /// `/monitor`, leading slash, no trailing slash.
-    pub path_prefix: String,
-    /// `/root/tensorboard-logs`.
-    pub logdir: String,
-    /// Address TensorBoard binds: `0.0.0.0`.
-    pub bind: String,
+pub struct Program {
+    /// `[program:NAME]`, and its log `/var/log/supervisor/NAME.log`.
+    pub name: &'static str,
+    /// The command, as arguments (each quoted for the shell that supervisord is not, and for
+    /// supervisord's `%` expansion, by the template).
+    pub command: Vec<String>,
+    /// Its working directory; supervisord's own when `None`.
+    pub directory: Option<String>,
+}
+
+/// How a service is seen answering.
+#[derive(Debug, Clone, Serialize)]
+pub struct Probe {
+    /// What the self-test checks: `ssh` (a banner on the port) or `http` (the URL answers).
+    pub kind: &'static str,
+    /// The URL that answers over HTTP, from inside the container.
+    pub url: Option<String>,
+}
+
+/// A LABEL's value: its text as the Dockerfile writes it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum LabelValue {
+    /// A string.
+    Text(String),
+    /// A port.
+    Port(u16),
+    /// `true` or `false`.
+    Flag(bool),
 }
 
 /// Mirrors written into the image for its users, and used during the build.
@@ -958,8 +951,6 @@ pub struct Kubernetes {
     pub service_type: String,
     /// Service ports, with their NodePorts where the spec fixes them.
     pub ports: Vec<KubernetesPort>,
-    /// Name of the Secret that holds the root password (key `root-passwd`).
-    pub password_secret: String,
     /// Size limit of the memory-backed `/dev/shm`.
     pub shm_size: String,
     /// Namespace of every object; none leaves it to `kubectl -n`.
@@ -972,9 +963,6 @@ pub struct Kubernetes {
     pub tolerations: Vec<Toleration>,
     /// Volumes mounted into the container, in spec order.
     pub volumes: Vec<Volume>,
-    /// Secret mounted (optional) where boot.sh looks for the SSH host keys; none when a volume
-    /// of the spec is mounted there, or without SSH.
-    pub host_keys_secret: Option<String>,
 }
 
 /// A `nodeSelector` entry.

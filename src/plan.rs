@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use crate::model::{Entry, Image, Shape};
 use crate::render::Templates;
+use crate::service;
 use crate::source::InputError;
 
 /// One file to write.
@@ -61,13 +62,6 @@ const IMAGE_OUTPUTS: &[Output] = &[
         executable: true,
         wanted: always,
     },
-    Output {
-        template: "image/init/ssh/sshd_config.j2",
-        path: "init/ssh/sshd_config",
-        executable: false,
-        wanted: |s| s.ssh,
-    },
-    Output { template: "image/init/motd/motd.sh.j2", path: "init/motd/motd.sh", executable: false, wanted: |s| s.motd },
     Output { template: "image/init/bin/shutdown.j2", path: "init/bin/shutdown", executable: true, wanted: always },
     Output { template: "image/init/bin/selftest.j2", path: "init/bin/selftest", executable: true, wanted: always },
     Output {
@@ -75,12 +69,6 @@ const IMAGE_OUTPUTS: &[Output] = &[
         path: "init/supervisor/supervisor.ini",
         executable: false,
         wanted: always,
-    },
-    Output {
-        template: "image/init/jupyter/jupyter_config.py.j2",
-        path: "init/jupyter/jupyter_config.py",
-        executable: false,
-        wanted: |s| s.jupyter,
     },
     Output { template: POOL_OUTPUTS[0].0, path: "k8s/deployment.yaml", executable: false, wanted: |s| !s.pools },
     Output { template: POOL_OUTPUTS[1].0, path: "k8s/selftest-job.yaml", executable: false, wanted: |s| !s.pools },
@@ -91,7 +79,6 @@ const IMAGE_OUTPUTS: &[Output] = &[
         // A Service without ports is invalid.
         wanted: |s| s.ports,
     },
-    Output { template: "image/k8s/secret.yaml.j2", path: "k8s/secret.yaml", executable: false, wanted: |s| s.secret },
     Output { template: "image/README.md.j2", path: "README.md", executable: false, wanted: always },
 ];
 
@@ -138,6 +125,12 @@ pub fn step_paths(step: Step, entries: &[Entry]) -> Vec<Utf8PathBuf> {
             let entry = &entries[i];
             let mut paths: Vec<Utf8PathBuf> =
                 IMAGE_OUTPUTS.iter().filter(|o| (o.wanted)(&entry.shape)).map(|o| entry.dir().join(o.path)).collect();
+            paths.extend(
+                service::files()
+                    .enumerate()
+                    .filter(|(index, _)| entry.shape.service_files & 1 << index != 0)
+                    .map(|(_, file)| entry.dir().join(file.path)),
+            );
             paths.extend(entry.locked_layers().map(|file| entry.dir().join("pip").join(file)));
             for pool in entry.pools() {
                 paths.extend(POOL_OUTPUTS.iter().map(|(_, file)| entry.dir().join("k8s").join(pool).join(file)));
@@ -251,6 +244,19 @@ pub fn render_image(image: &Image, templates: &Templates) -> Result<Vec<(Utf8Pat
             image.dir.join(output.path),
             PlannedFile { bytes: text.into_bytes(), executable: output.executable },
         ));
+    }
+    for service in &image.services {
+        let context = context! {
+            image => Serde(image), labels => Serde(image.kubernetes_labels()), pool => (), service => Serde(service)
+        };
+        for file in &service.files {
+            let output = service::files().nth(file.index.into()).expect("a service's file is in the registry");
+            let text = templates.render(output.template, &context)?;
+            files.push((
+                image.dir.join(output.path),
+                PlannedFile { bytes: text.into_bytes(), executable: output.executable },
+            ));
+        }
     }
     for pool in &image.pools {
         let context =

@@ -6,8 +6,13 @@ use minijinja::{AutoEscape, Environment, UndefinedBehavior, Value, syntax::Synta
 
 use crate::source::{InputError, unsafe_char};
 
-/// Every template, by name (its path under `templates/`).
-pub const TEMPLATES: &[(&str, &str)] = &[
+/// Every template, by name (its path under `templates/`): the platform's, then the services'.
+pub fn templates() -> impl Iterator<Item = &'static (&'static str, &'static str)> {
+    PLATFORM_TEMPLATES.iter().chain(crate::service::templates())
+}
+
+/// The templates of the platform (the services' are in their modules).
+const PLATFORM_TEMPLATES: &[(&str, &str)] = &[
     ("image/Dockerfile.j2", include_str!("../templates/image/Dockerfile.j2")),
     ("image/build-scripts.sh.j2", include_str!("../templates/image/build-scripts.sh.j2")),
     ("image/docker-run.sh.j2", include_str!("../templates/image/docker-run.sh.j2")),
@@ -15,19 +20,15 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     ("image/init/boot/init.py.j2", include_str!("../templates/image/init/boot/init.py.j2")),
     ("image/init/boot/healthcheck.sh.j2", include_str!("../templates/image/init/boot/healthcheck.sh.j2")),
     ("image/init/setup/platform.sh.j2", include_str!("../templates/image/init/setup/platform.sh.j2")),
-    ("image/init/ssh/sshd_config.j2", include_str!("../templates/image/init/ssh/sshd_config.j2")),
-    ("image/init/motd/motd.sh.j2", include_str!("../templates/image/init/motd/motd.sh.j2")),
     ("image/init/bin/shutdown.j2", include_str!("../templates/image/init/bin/shutdown.j2")),
     ("image/init/bin/selftest.j2", include_str!("../templates/image/init/bin/selftest.j2")),
     ("image/init/supervisor/supervisor.ini.j2", include_str!("../templates/image/init/supervisor/supervisor.ini.j2")),
-    ("image/init/jupyter/jupyter_config.py.j2", include_str!("../templates/image/init/jupyter/jupyter_config.py.j2")),
     ("image/k8s/pod-spec.yaml.j2", include_str!("../templates/image/k8s/pod-spec.yaml.j2")),
     ("image/k8s/container-security.yaml.j2", include_str!("../templates/image/k8s/container-security.yaml.j2")),
     ("image/k8s/resources.yaml.j2", include_str!("../templates/image/k8s/resources.yaml.j2")),
     ("image/k8s/deployment.yaml.j2", include_str!("../templates/image/k8s/deployment.yaml.j2")),
     ("image/k8s/service.yaml.j2", include_str!("../templates/image/k8s/service.yaml.j2")),
     ("image/k8s/selftest-job.yaml.j2", include_str!("../templates/image/k8s/selftest-job.yaml.j2")),
-    ("image/k8s/secret.yaml.j2", include_str!("../templates/image/k8s/secret.yaml.j2")),
     ("image/README.md.j2", include_str!("../templates/image/README.md.j2")),
     ("catalog/README.md.j2", include_str!("../templates/catalog/README.md.j2")),
     ("catalog/docker-bake.hcl.j2", include_str!("../templates/catalog/docker-bake.hcl.j2")),
@@ -76,7 +77,7 @@ impl Templates {
         env.add_filter("comment", comment_text);
         env.add_filter("html_comment", html_comment_text);
         env.add_function("kv", yaml_pair);
-        for (name, source) in TEMPLATES {
+        for (name, source) in templates() {
             env.add_template(name, source).map_err(|e| template_error(name, &e))?;
         }
         if let Some(dir) = overrides {
@@ -92,8 +93,8 @@ impl Templates {
                 if crate::init::FILES.iter().any(|(_, scaffold, _)| *scaffold == name) {
                     continue;
                 }
-                let Some((known, _)) = TEMPLATES.iter().find(|(n, _)| *n == name) else {
-                    let names: Vec<&str> = TEMPLATES.iter().map(|(n, _)| *n).collect();
+                let Some((known, _)) = templates().find(|(n, _)| *n == name) else {
+                    let names: Vec<&str> = templates().map(|(n, _)| *n).collect();
                     return Err(InputError(format!(
                         "`{}` overrides no template; {}",
                         entry.path().display(),
@@ -428,7 +429,7 @@ mod tests {
     /// `{#` opens a template comment: a shell `${#var}` in a template would silently eat text.
     #[test]
     fn no_template_holds_a_shell_length_expansion() {
-        for (name, source) in TEMPLATES {
+        for (name, source) in templates() {
             assert!(!source.contains("${#"), "{name} contains `${{#`: write the length another way");
         }
     }

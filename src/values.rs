@@ -514,6 +514,18 @@ pub fn origin(origin: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Cuts a Kubernetes name to 63 characters, ending in 8 hex digits of the hash of `key` when cut.
+#[must_use]
+pub fn truncate_name(name: &str, key: &str) -> String {
+    use sha2::{Digest, Sha256};
+    if name.len() <= 63 {
+        return name.to_owned();
+    }
+    let hash = Sha256::digest(key.as_bytes());
+    let hex: String = hash.iter().take(4).map(|b| format!("{b:02x}")).collect();
+    format!("{}-{hex}", name[..54].trim_end_matches('-'))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,9 +2,10 @@
 //! the OS releases, with warnings for superseded tags and end-of-life releases.
 
 use super::{Checker, cluster};
+use crate::compat::major_minor;
 use crate::compat::{self, CudaTag, compare};
 use crate::diag::{Code, Diag, did_you_mean};
-use crate::framework::{BaseInfo, major_minor, quote_list};
+use crate::framework::{BaseInfo, quote_list};
 use crate::lang::{BasePart, Flavor, Spanned};
 use crate::model::{Base, BaseKind};
 use crate::source::Span;

@@ -1,14 +1,13 @@
 //! How an image is named and run: its tag and Kubernetes names, `docker-run` and `kubernetes`.
 
-use sha2::{Digest, Sha256};
-
 use super::Checker;
-use super::services::{Listening, SERVICES};
+use super::services::{Listening, node_port};
 use crate::diag::{Code, Diag, did_you_mean};
 use crate::lang::{ServiceType, Spanned};
 use crate::model::{
-    Base, BaseKind, BindVolume, DockerRun, Framework, Kubernetes, KubernetesPort, PublishedPort, Python, Resources, Ssh,
+    Base, BaseKind, BindVolume, DockerRun, Framework, Kubernetes, KubernetesPort, PublishedPort, Python, Resources,
 };
+use crate::service::SERVICES;
 use crate::values;
 
 impl Checker<'_> {
@@ -120,7 +119,7 @@ impl Checker<'_> {
         };
         let published = services
             .iter()
-            .map(|l| PublishedPort { name: l.service.port_name.to_owned(), host: l.host(&part).0, container: l.port })
+            .map(|l| PublishedPort { name: l.service.port_name().to_owned(), host: l.host(&part).0, container: l.port })
             .collect();
         let volumes = self.bind_volumes(prefix)?;
         Some(DockerRun { container_name, restart, gpu, ports: published, volumes })
@@ -130,10 +129,9 @@ impl Checker<'_> {
     /// volumes (none over `prefix`, Miniconda's) and Secrets.
     pub(super) fn kubernetes(
         &mut self,
-        slug: &str,
         services: &[Listening],
         gpu: bool,
-        ssh: Option<&Ssh>,
+        service_volumes: &[(&str, String)],
         prefix: &str,
     ) -> Option<Kubernetes> {
         let part = self.part().kubernetes.clone().unwrap_or_default();
@@ -174,7 +172,7 @@ impl Checker<'_> {
         };
         let mut k8s_ports = Vec::new();
         for listening in services {
-            let node_port = (listening.service.node_port)(&part);
+            let node_port = node_port(&part, listening.service);
             if let Some(np) = node_port {
                 let range = self.settings.node_ports.clone();
                 if !range.contains(&np.value) {
@@ -208,28 +206,28 @@ impl Checker<'_> {
                 }
             }
             k8s_ports.push(KubernetesPort {
-                name: listening.service.port_name.to_owned(),
+                name: listening.service.port_name().to_owned(),
                 port: listening.port,
                 node_port: node_port.map(|n| n.value),
             });
         }
-        for service in &SERVICES {
-            if let Some(np) = (service.node_port)(&part)
-                && !services.iter().any(|l| l.service.keyword == service.keyword)
+        for &service in SERVICES {
+            if let Some(np) = node_port(&part, service)
+                && !services.iter().any(|l| l.service.keyword() == service.keyword())
             {
                 self.push(
                     Diag::error(
                         Code::NodePort,
                         np.span,
-                        format!("`{}` is switched off, so it has no NodePort", service.port_name),
+                        format!("`{}` is switched off, so it has no NodePort", service.port_name()),
                         "service is off",
                     )
-                    .with_help(format!("remove `{}=` from `node-port`", service.keyword)),
+                    .with_help(format!("remove `{}=` from `node-port`", service.keyword())),
                 );
             }
         }
         let mut seen: Vec<&Spanned<u16>> = Vec::new();
-        for np in SERVICES.iter().filter_map(|service| (service.node_port)(&part)) {
+        for np in SERVICES.iter().filter_map(|&service| node_port(&part, service)) {
             if let Some(first) = seen.iter().find(|s| s.value == np.value) {
                 self.push(
                     Diag::error(
@@ -247,44 +245,23 @@ impl Checker<'_> {
         let placement = self.placement();
         // The platform's own volumes: their names and mount paths are not the spec's to take.
         let mut reserved = vec![("dshm", "/dev/shm")];
-        if let Some(ssh) = ssh {
-            reserved.push(("root-password", ssh.password_dir.as_str()));
-            // A volume of the spec may be mounted at the host-key directory: that is how they persist.
-            reserved.push(("ssh-host-keys", ""));
-        }
+        reserved.extend(service_volumes.iter().map(|(name, mount)| (*name, mount.as_str())));
         let volumes = self.volumes(&reserved, prefix);
-        let host_keys_secret = match &part.host_keys_secret {
-            Some(name) => {
-                self.valid(name, Code::KubernetesName, "Secret name", values::dns_subdomain)?;
-                Some(name.value.clone())
-            }
-            None => {
-                // Hashed by the whole name, so that it differs from the password Secret's when cut.
-                let name = format!("{slug}-ssh-host-keys");
-                Some(truncate_name(&name, &name))
-            }
-        };
         let (Some(placement), Some(volumes), true) = (placement, volumes, self.ok_since(errors)) else {
             return None;
         };
-        // A volume of the spec at the host-key directory keeps them (writable); otherwise the
-        // optional Secret does.
-        let host_keys_secret =
-            host_keys_secret.filter(|_| ssh.is_some_and(|s| !volumes.iter().any(|v| v.mount == s.host_keys)));
         Some(Kubernetes {
             namespace: placement.namespace,
             image_pull_secret: placement.pull_secret,
             node_selector: placement.node_selector,
             tolerations: placement.tolerations,
             volumes,
-            host_keys_secret,
             replicas: part.replicas.as_ref().map_or(1, |r| r.value),
             requests,
             limits,
             gpus,
             service_type,
             ports: k8s_ports,
-            password_secret: truncate_name(&format!("{slug}-root-passwd"), slug),
             shm_size,
         })
     }
@@ -371,17 +348,7 @@ pub(super) fn slug(name: &str, tag: &str, reference: &str) -> String {
     let slug = slug.trim_end_matches('-');
     // A Service's name is a DNS-1035 label, which starts with a letter.
     let slug = if slug.starts_with(|c: char| c.is_ascii_digit()) { format!("img-{slug}") } else { slug.to_owned() };
-    truncate_name(&slug, reference)
-}
-
-/// Cuts a name to 63 characters, ending in 8 hex digits of the hash of `key` when cut.
-pub(super) fn truncate_name(name: &str, key: &str) -> String {
-    if name.len() <= 63 {
-        return name.to_owned();
-    }
-    let hash = Sha256::digest(key.as_bytes());
-    let hex: String = hash.iter().take(4).map(|b| format!("{b:02x}")).collect();
-    format!("{}-{hex}", name[..54].trim_end_matches('-'))
+    values::truncate_name(&slug, reference)
 }
 
 #[cfg(test)]

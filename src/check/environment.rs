@@ -5,6 +5,7 @@ use super::credentials::{self, Credential};
 use crate::diag::{Code, Diag};
 use crate::lang::{EnvPart, Spanned};
 use crate::model::{EnvVar, Locale, SecretEnvVar};
+use crate::service::SERVICES;
 use crate::values;
 
 const DEFAULT_TIMEZONE: &str = "Asia/Shanghai";
@@ -25,6 +26,7 @@ enum Reader {
 }
 
 /// Names a [`Reserved`] entry covers.
+#[derive(Clone, Copy)]
 enum Names {
     /// This name.
     Exactly(&'static str),
@@ -36,6 +38,7 @@ enum Names {
 
 /// A class of names the spec may not set as it likes: who reads it, why that matters, and what
 /// to write instead.
+#[derive(Clone, Copy)]
 struct Reserved {
     names: Names,
     reader: Reader,
@@ -86,10 +89,6 @@ const RESERVED: &[Reserved] = &[
     platform("LOGNAME", "the services run as root"),
     platform("SHELL", "the platform's shell is bash"),
     platform("PWD", "the working directory is set per service"),
-    platform("MOTD_SHOWN", "switch the banner with `ssh motd=#false`"),
-    platform("ROOT_PASSWORD", "give the password at run time, or in `ssh password-file=`"),
-    platform("ROOT_PASSWORD_FILE", "give the password at run time, or in `ssh password-file=`"),
-    platform("JUPYTER_TOKEN", "give the token at run time, or in `jupyter token-file=`"),
     platform("LD_LIBRARY_PATH", "the base image sets it for CUDA"),
     platform("CONDA_PREFIX", "Miniconda is at the platform's prefix"),
     platform("NVIDIA_VISIBLE_DEVICES", "the NVIDIA runtime sets it from `--gpus` or the `nvidia.com/gpu` limit"),
@@ -144,15 +143,19 @@ const fn build(names: Names, why: &'static str, instead: &'static str) -> Reserv
     Reserved { names, reader: Reader::Build, why, instead }
 }
 
-/// The entry of [`RESERVED`] that covers `name`, if any.
-fn reserved(name: &str) -> Option<&'static Reserved> {
+/// The entry of [`RESERVED`] that covers `name`, or the service's that reads it, if any.
+fn reserved(name: &str) -> Option<Reserved> {
     if PYTHON_OUTPUT_ONLY.contains(&name) {
         return None;
     }
-    RESERVED.iter().find(|r| match r.names {
+    let platform_entry = RESERVED.iter().find(|r| match r.names {
         Names::Exactly(n) => n == name,
         Names::StartingWith(prefix) => name.starts_with(prefix),
         Names::AnyCase(n) => n.eq_ignore_ascii_case(name),
+    });
+    platform_entry.copied().or_else(|| {
+        let mut services = SERVICES.iter().flat_map(|s| s.reserved_env());
+        services.find(|(n, _)| *n == name).map(|(n, instead)| platform(n, instead))
     })
 }
 
@@ -301,7 +304,7 @@ impl Checker<'_> {
                     );
                     return None;
                 }
-                self.literal_variable(name, value, reserved)
+                self.literal_variable(name, value, reserved.as_ref())
             }
             (None, Some(secret)) => self.secret_variable(name, secret, env.key.as_ref()),
             (Some(value), Some(secret)) => {

@@ -24,12 +24,12 @@ use std::sync::Arc;
 
 use camino::{Utf8Path, Utf8PathBuf};
 
-use self::services::SERVICES;
 use crate::compat::{self, Compat};
 use crate::diag::{Code, Diag, Diagnostics};
 use crate::lang::{CatalogPart, Decl, Part, Spanned};
-use crate::model::{Catalog, Entry, Image, Origin, SelfTest};
+use crate::model::{Catalog, Entry, Image, Origin, SelfTest, Service};
 use crate::resolve::{Declarations, FileDecls, Instance, InstanceOrigin};
+use crate::service::{Pod, SERVICES};
 use crate::source::{SourceMap, Span};
 use crate::values;
 
@@ -189,7 +189,7 @@ fn check_declaration(image: usize, decl: &Decl, context: &Context<'_>, earlier_e
         }
         let k8s = instance.part.kubernetes.as_deref();
         let node_ports = k8s
-            .map(|k| SERVICES.iter().filter_map(|service| (service.node_port)(k)).cloned().collect())
+            .map(|k| SERVICES.iter().filter_map(|&service| services::node_port(k, service)).cloned().collect())
             .unwrap_or_default();
         let place = Place { name: instance.name.span, node_ports };
         found.entries.push((Entry::of(&image), place, instance.origin));
@@ -254,21 +254,7 @@ fn valid<T>(
     what: &str,
     validate: impl Fn(&str) -> Result<T, String>,
 ) -> Option<T> {
-    match validate(&value.value) {
-        Ok(t) => Some(t),
-        Err(reason) => {
-            diags.push(
-                Diag::error(
-                    code,
-                    value.span,
-                    format!("`{}` is not a valid {what}", value.value),
-                    format!("invalid {what}"),
-                )
-                .with_help(reason),
-            );
-            None
-        }
-    }
+    value.validate(diags, code, what, validate)
 }
 
 /// The checks of one instance: what they read, and where they report.
@@ -338,9 +324,7 @@ impl Checker<'_> {
         };
         let timezone = self.timezone();
         let locale = self.locale();
-        let ssh = self.ssh();
-        let jupyter = self.jupyter();
-        let tensorboard = self.tensorboard();
+        let services = self.services();
         let mirrors = self.mirrors();
         let environment = self.env();
         self.port_conflicts();
@@ -352,36 +336,47 @@ impl Checker<'_> {
         if !framework_ok {
             return None;
         }
-        let (ssh, jupyter, tensorboard) = (ssh?, jupyter?, tensorboard?);
         let local_reference = format!("{}:{tag}", name.value);
         let slug = deploy::slug(&name.value, &tag, &local_reference);
         let reference = cluster::under_registry(self.settings.registry.as_deref(), &local_reference);
         let listening = services::listening(self.part());
         let docker_run = self.docker_run(&name.value, &listening, base.base.gpu, &python.prefix)?;
-        let kubernetes = self.kubernetes(&slug, &listening, base.base.gpu, ssh.as_ref(), &python.prefix)?;
+        let pod_volumes: Vec<(&str, String)> =
+            services.iter().flatten().flat_map(|(_, checked)| checked.pod_volumes()).collect();
+        let kubernetes = self.kubernetes(&listening, base.base.gpu, &pod_volumes, &python.prefix)?;
         let pools = self.pools(&base.base, framework.as_ref(), &environment, &kubernetes, &slug)?;
         // On pools, each pool's Deployment has its own resources, checked with the pools.
         if pools.runs.is_empty() && !deploy::shm_fits(self, &kubernetes.shm_size, &kubernetes.limits.memory, "") {
             return None;
         }
+        let services = services?;
         let mut environment = environment;
         environment.literal.extend(pools.env);
         let ports = listening.iter().map(services::Listening::port).collect();
+        let pod = Pod {
+            slug: &slug,
+            prefix: &python.prefix,
+            volume_mounts: kubernetes.volumes.iter().map(|v| v.mount.as_str()).collect(),
+        };
         let mut platform_pip = Vec::new();
         if python.numpy_below_2 {
             platform_pip.push("numpy<2".to_owned());
         }
-        if jupyter.is_some() {
-            platform_pip.extend(["jupyterlab".to_owned()]);
-            if let Some(pack) = jupyter.as_ref().and_then(|j| j.language_pack.clone()) {
-                platform_pip.push(pack);
-            }
-            platform_pip.push("jupyterlab_pygments".to_owned());
-        }
-        if tensorboard.is_some() {
-            platform_pip.push("tensorboard".to_owned());
-        }
-        let job_name = deploy::truncate_name(&format!("{slug}-selftest"), &format!("{reference} selftest"));
+        let services_off = SERVICES
+            .iter()
+            .map(|s| s.keyword())
+            .filter(|keyword| !listening.iter().any(|l| l.service.keyword() == *keyword))
+            .collect();
+        let services: Vec<Service> = services
+            .into_iter()
+            .filter_map(|(service, checked)| {
+                let published = docker_run.ports.iter().find(|p| p.name == service.port_name())?;
+                let finished = checked.finish(&pod);
+                platform_pip.extend(finished.pip.iter().cloned());
+                Some(services::running(service, finished, published))
+            })
+            .collect();
+        let job_name = values::truncate_name(&format!("{slug}-selftest"), &format!("{reference} selftest"));
         let selftest = SelfTest::new(&base.base, framework.as_ref(), job_name, pools.needs.clone());
         Some(Image {
             dir: Utf8PathBuf::from(&name.value).join(&tag),
@@ -398,9 +393,8 @@ impl Checker<'_> {
             extra_pip,
             timezone,
             locale,
-            ssh,
-            jupyter,
-            tensorboard,
+            services,
+            services_off,
             mirrors,
             ports,
             docker_run,

@@ -6,6 +6,7 @@
 use super::Checker;
 use crate::diag::{Code, Diag};
 use crate::lang::Spanned;
+use crate::service::SERVICES;
 
 /// The host's system trees: its programs, libraries and configuration (`/etc/shadow`, the
 /// kubelet's kubeconfig), devices and kernel interfaces, the run-time state and daemon sockets
@@ -46,9 +47,8 @@ const IMAGE_TREES: &[&str] =
 
 /// Directories the container fills as it runs: a mount inside one is fine, one at or above it
 /// hides what the runtime and the platform put there (devices, supervisord's socket, the services'
-/// logs in `/var/log/supervisor`), or gives sshd a privilege-separation directory it refuses
-/// (`/run/sshd` must be root's and writable by no one else, which a volume is not).
-const IMAGE_RUN_DIRS: &[&str] = &["/dev", "/run", "/run/sshd", "/var/log/supervisor", "/var/run", "/var/run/sshd"];
+/// logs in `/var/log/supervisor`). The services add theirs ([`crate::service::Service::run_dirs`]).
+const IMAGE_RUN_DIRS: &[&str] = &["/dev", "/run", "/var/log/supervisor", "/var/run"];
 
 /// A path's components, without empty and `.` ones: `//etc/./x/` is `["etc", "x"]`.
 fn components(path: &str) -> Vec<&str> {
@@ -83,14 +83,15 @@ pub(super) fn host_path(path: &str) -> Result<(), String> {
 
 /// Why the container path `path` (absolute, without `..`) may not be a mount point, if a mount
 /// there hides the image's own files: at, above or inside one of [`IMAGE_TREES`] or `prefix`
-/// (Miniconda's), or at or above one of [`IMAGE_RUN_DIRS`].
+/// (Miniconda's), or at or above one of [`IMAGE_RUN_DIRS`] or the services' run directories.
 pub(super) fn mount_point(path: &str, prefix: &str) -> Result<(), String> {
     let parts = components(path);
     if parts.is_empty() {
         return Err("a mount at `/` would hide the whole image".to_owned());
     }
     let tree = IMAGE_TREES.iter().copied().chain([prefix]).find(|dir| overlaps(&parts, dir));
-    let hidden = tree.or_else(|| IMAGE_RUN_DIRS.iter().copied().find(|dir| components(dir).starts_with(&parts)));
+    let run_dirs = IMAGE_RUN_DIRS.iter().chain(SERVICES.iter().flat_map(|s| s.run_dirs())).copied();
+    let hidden = tree.or_else(|| run_dirs.into_iter().find(|dir| components(dir).starts_with(&parts)));
     let Some(dir) = hidden else { return Ok(()) };
     let what = if parts == components(dir) {
         format!("the image's `{dir}`")

@@ -7,20 +7,19 @@ use super::Checker;
 use crate::diag::Code;
 use crate::lang::Spanned;
 use crate::model::Mirrors;
+use crate::service::{self, SERVICES};
 use crate::values;
 
 /// The platform's Debian packages (the seed guides' set, plus what the platform layer runs on).
-const PLATFORM_APT: &[&str] =
-    &["openssh-server", "locales", "tzdata", "curl", "vim", "tmux", "wget", "ca-certificates", "supervisor"];
+const PLATFORM_APT: &[&str] = &["locales", "tzdata", "curl", "vim", "tmux", "wget", "ca-certificates", "supervisor"];
 
 impl Checker<'_> {
-    /// The platform's Debian packages (without sshd when `ssh` is off), then the spec's extras,
-    /// without duplicates.
+    /// The running services' Debian packages and the platform's, then the spec's extras, without
+    /// duplicates.
     pub(super) fn apt(&mut self) -> Option<Vec<String>> {
-        let mut packages: Vec<String> = PLATFORM_APT.iter().map(|s| (*s).to_owned()).collect();
-        if self.part().ssh.as_ref().and_then(|s| s.enabled.as_ref()).is_some_and(|e| !e.value) {
-            packages.retain(|p| p != "openssh-server");
-        }
+        let part = self.part();
+        let services = SERVICES.iter().filter(|&&s| service::is_on(service::node_of(s, part))).flat_map(|s| s.apt());
+        let mut packages: Vec<String> = services.chain(PLATFORM_APT).map(|s| (*s).to_owned()).collect();
         let errors = self.errors();
         let mut seen: HashSet<String> = packages.iter().cloned().collect();
         for package in self.part().apt.clone().into_iter().flat_map(|a| a.packages) {

@@ -17,9 +17,9 @@ use super::{Checker, cluster, deploy};
 use crate::compat::gpu::{
     ArchBuild, Brand, BrandClass, Compute, ForwardCompat, GpuFacts, Kernels, Requirement, Runs, in_range,
 };
+use crate::compat::major_minor;
 use crate::compat::{Compat, compare};
 use crate::diag::{Code, Diag, Diagnostics, did_you_mean};
-use crate::framework::major_minor;
 use crate::lang::{NodePoolPart, Sharing, Spanned};
 use crate::model::{
     Base, BaseKind, CompatClause, EnvVar, Framework, GpuNeeds, Kubernetes, NodeExpression, NodeSelector, PodResources,
@@ -796,8 +796,8 @@ fn run(
     let mut tolerations = pool.tolerations.clone();
     tolerations.extend(kubernetes.tolerations.iter().cloned());
     let deployment =
-        deploy::truncate_name(&format!("{slug}-{}", pool.name.value), &format!("{slug} {}", pool.name.value));
-    let job_name = deploy::truncate_name(
+        values::truncate_name(&format!("{slug}-{}", pool.name.value), &format!("{slug} {}", pool.name.value));
+    let job_name = values::truncate_name(
         &format!("{slug}-{}-selftest", pool.name.value),
         &format!("{slug} {} selftest", pool.name.value),
     );

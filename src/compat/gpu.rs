@@ -401,7 +401,7 @@ impl GpuFacts {
         self.drivers
             .iter()
             .filter(|d| compare(driver, &d.min_driver).is_ge())
-            .map(|d| crate::framework::major_minor(&d.cuda))
+            .map(|d| crate::compat::major_minor(&d.cuda))
             .max()
     }
 
@@ -410,7 +410,7 @@ impl GpuFacts {
     pub fn min_driver(&self, cuda: (u64, u64)) -> Option<&str> {
         self.drivers
             .iter()
-            .filter(|d| crate::framework::major_minor(&d.cuda) == cuda)
+            .filter(|d| crate::compat::major_minor(&d.cuda) == cuda)
             .map(|d| d.min_driver.as_str())
             .min_by(|a, b| compare(a, b))
     }
@@ -418,7 +418,7 @@ impl GpuFacts {
     /// The oldest driver that runs CUDA `major` through minor-version compatibility.
     #[must_use]
     pub fn minor_compat_driver(&self, major: u64) -> Option<&str> {
-        self.drivers.iter().find(|d| crate::framework::major_minor(&d.cuda).0 == major).map(|d| d.minor_compat.as_str())
+        self.drivers.iter().find(|d| crate::compat::major_minor(&d.cuda).0 == major).map(|d| d.minor_compat.as_str())
     }
 
     /// The facts of a brand class.

@@ -41,6 +41,13 @@ impl Ord for Version {
     }
 }
 
+/// `(12, 1)` for `12.1.0`.
+#[must_use]
+pub fn major_minor(version: &str) -> (u64, u64) {
+    let mut parts = version.split('.').map(|p| p.parse::<u64>().unwrap_or(0));
+    (parts.next().unwrap_or(0), parts.next().unwrap_or(0))
+}
+
 /// Compares two version strings numerically; unparsable ones sort first, by text.
 #[must_use]
 pub fn compare(a: &str, b: &str) -> Ordering {

@@ -11,7 +11,7 @@ mod paddle;
 mod pytorch;
 mod tensorflow;
 
-use crate::compat::{self, Compat, compare};
+use crate::compat::{self, Compat, compare, major_minor};
 use crate::diag::{Code, Diag, Diagnostics};
 use crate::lang::{Node, RegisteredPart as FrameworkPart, Spanned};
 use crate::model::{Base, Framework, FrameworkProbe};
@@ -341,13 +341,6 @@ pub fn probe(
     nccl: bool,
 ) -> FrameworkProbe {
     FrameworkProbe { kind: rules.keyword(), import_name, version: version.to_owned(), cuda, min_cudnn, nccl }
-}
-
-/// `(12, 1)` for `12.1.0`.
-#[must_use]
-pub fn major_minor(version: &str) -> (u64, u64) {
-    let mut parts = version.split('.').map(|p| p.parse::<u64>().unwrap_or(0));
-    (parts.next().unwrap_or(0), parts.next().unwrap_or(0))
 }
 
 /// `(12, 1)` for the wheel variant `cu121`, `(11, 8)` for `cu118`.

@@ -14,7 +14,8 @@ mod schema;
 
 pub use self::nodes::*;
 pub use self::part::{
-    Axis, BasePart, Decl, DeclKind, Decoded, FrameworkConflict, Language, Matrix, Part, RegisteredPart, Scalar, decode,
+    Axis, BasePart, Decl, DeclKind, Decoded, FrameworkConflict, Language, Matrix, Part, RegisteredPart, Scalar,
+    ServiceNode, decode,
 };
 pub use self::reader::{FromEntry, Reader, UnknownChoice};
 pub use self::reference::reference_tables;
@@ -34,6 +35,33 @@ impl<T> Spanned<T> {
     /// A value and its place.
     pub fn new(value: T, span: Span) -> Self {
         Self { value, span }
+    }
+}
+
+impl Spanned<String> {
+    /// Validates the value with `validate`; reports a `code` error at its span.
+    pub fn validate<T>(
+        &self,
+        diags: &mut crate::diag::Diagnostics,
+        code: crate::diag::Code,
+        what: &str,
+        validate: impl Fn(&str) -> Result<T, String>,
+    ) -> Option<T> {
+        match validate(&self.value) {
+            Ok(t) => Some(t),
+            Err(reason) => {
+                diags.push(
+                    crate::diag::Diag::error(
+                        code,
+                        self.span,
+                        format!("`{}` is not a valid {what}", self.value),
+                        format!("invalid {what}"),
+                    )
+                    .with_help(reason),
+                );
+                None
+            }
+        }
     }
 }
 
@@ -88,6 +116,7 @@ macro_rules! declare {
             args: [$($arg:ident: $aty:ty, $areq:ident = ($aname:literal, $aexpect:literal, $adoc:literal)),* $(,)?],
             rest: [$($var:ident: $vty:ty, $vreq:ident = ($vname:literal, $vexpect:literal, $vdoc:literal))?],
             props: [$($prop:ident: $pty:ty = ($pname:literal, $pexpect:literal, $pdoc:literal)),* $(,)?],
+            $(per_service: [$each:ident: $ety:ty = ($eexpect:literal, $edoc:literal)],)?
             children: [$($child:ident: $how:ident $Child:ty),* $(,)?] $(,)?
         }
     ) => {
@@ -99,6 +128,7 @@ macro_rules! declare {
             $(#[doc = $adoc] pub $arg: $crate::lang::declare!(@arg_ty $areq $aty),)*
             $(#[doc = $vdoc] pub $var: Vec<$crate::lang::Spanned<$vty>>,)?
             $(#[doc = $pdoc] pub $prop: Option<$crate::lang::Spanned<$pty>>,)*
+            $(#[doc = concat!("One per service, by its keyword: ", $edoc)] pub $each: Vec<(&'static str, $crate::lang::Spanned<$ety>)>,)?
             $(#[doc = concat!("Its `", stringify!($child), "`.")] pub $child: $crate::lang::declare!(@child_ty $how $Child),)*
         }
 
@@ -129,6 +159,7 @@ macro_rules! declare {
                     expect: $pexpect,
                     doc: $pdoc,
                 },)*],
+                per_service: $crate::lang::declare!(@per_service $(($ety, $eexpect, $edoc))?),
                 repeats: $repeats,
                 children: $crate::lang::declare!(@children $($Child),*),
             };
@@ -143,6 +174,10 @@ macro_rules! declare {
                 $(let $var = r.rest::<$vty>(node, index, &spec.args[index]);)?
                 let mut property = 0_usize;
                 $(let $prop = r.prop::<$pty>(node, &spec.props[property]); property += 1;)*
+                $(let $each = match &spec.per_service {
+                    Some(value) => r.per_service::<$ety>(node, value),
+                    None => Vec::new(),
+                };)?
                 $(let mut $child: $crate::lang::declare!(@child_ty $how $Child) = Default::default();)*
                 $crate::lang::declare!(@read_children r node spec [$($child $how $Child),*]);
                 Some(Self {
@@ -150,6 +185,7 @@ macro_rules! declare {
                     $($arg: $crate::lang::declare!(@finish $areq $arg),)*
                     $($var: $crate::lang::declare!(@finish_rest $vreq $var),)?
                     $($prop,)*
+                    $($each,)?
                     $($child,)*
                 })
             }
@@ -159,13 +195,19 @@ macro_rules! declare {
             // `later` is destructured without `..`: a field the macro did not merge fails to compile.
             #[allow(unused_variables)]
             fn merge(&mut self, later: &Self) {
-                let Self { node, $($arg,)* $($var,)? $($prop,)* $($child,)* } = later;
+                let Self { node, $($arg,)* $($var,)? $($prop,)* $($each,)? $($child,)* } = later;
                 self.node = *node;
                 $($crate::lang::Merge::merge(&mut self.$arg, $arg);)*
                 $(if !$var.is_empty() {
                     self.$var.clone_from($var);
                 })?
                 $($crate::lang::Merge::merge(&mut self.$prop, $prop);)*
+                $(for (keyword, value) in $each {
+                    match self.$each.iter_mut().find(|(k, _)| k == keyword) {
+                        Some((_, earlier)) => earlier.clone_from(value),
+                        None => self.$each.push((keyword, value.clone())),
+                    }
+                })?
                 $($crate::lang::Merge::merge(&mut self.$child, $child);)*
             }
         }
@@ -178,6 +220,10 @@ macro_rules! declare {
     (@count optional) => { 0 };
     (@any) => { false };
     (@any $var:ident) => { true };
+    (@per_service) => { None };
+    (@per_service ($ety:ty, $expect:literal, $doc:literal)) => {
+        Some($crate::lang::Value { name: "SERVICE", kind: <$ety as $crate::lang::FromEntry>::KIND, expect: $expect, doc: $doc })
+    };
     (@children) => { $crate::lang::Children::None };
     (@children $($Child:ty),+) => { $crate::lang::Children::Nodes(&[$(<$Child>::NODE),+]) };
     (@finish required $arg:ident) => { $arg? };

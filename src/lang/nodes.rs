@@ -389,62 +389,6 @@ declare! {
 }
 
 declare! {
-    /// `ssh [#false] port= password-file= motd= password= host-keys=`.
-    pub struct SshPart = "ssh" {
-        doc: "The SSH server.",
-        repeats: false,
-        args: [enabled: bool, optional = ("on/off", "a boolean", "`#false` switches the service off, `#true` back on.")],
-        rest: [],
-        props: [
-            port: u16 = ("port", "a port number", "Port in the container."),
-            password_file: String = ("password-file", "an absolute path", "Password file read at boot."),
-            motd: bool = ("motd", "a boolean", "The login banner."),
-            password: String = ("password", "a password", "A literal root password (warned about)."),
-            host_keys: String = ("host-keys", "an absolute directory path", "Directory where boot.sh keeps the host keys."),
-        ],
-        children: [],
-    }
-}
-
-declare! {
-    /// `jupyter [#false] port= base-url= root-dir= language= token-file= open= terminal-theme= frame-ancestors=`.
-    pub struct JupyterPart = "jupyter" {
-        doc: "JupyterLab.",
-        repeats: false,
-        args: [enabled: bool, optional = ("on/off", "a boolean", "`#false` switches the service off, `#true` back on.")],
-        rest: [],
-        props: [
-            port: u16 = ("port", "a port number", "Port in the container."),
-            base_url: String = ("base-url", "a URL path like \"/jupyter/\"", "Base URL path."),
-            root_dir: String = ("root-dir", "an absolute path", "The file browser's root and the working directory."),
-            language: String = ("language", "a language like \"zh-CN\"", "UI language, `ll` or `ll-CC`."),
-            token_file: String = ("token-file", "an absolute path", "Absolute path of the access-token file."),
-            open: bool = ("open", "a boolean", "The seed guides' open setup: no token, any origin."),
-            terminal_theme: String = ("terminal-theme", "`dark`, `light` or `inherit`", "`dark`, `light` or `inherit`."),
-            frame_ancestors: String = ("frame-ancestors", "an origin like \"https://portal.example.edu\"", "Web origins that may embed JupyterLab in a frame."),
-        ],
-        children: [],
-    }
-}
-
-declare! {
-    /// `tensorboard [#false] port= path-prefix= logdir= bind=`.
-    pub struct TensorBoardPart = "tensorboard" {
-        doc: "TensorBoard.",
-        repeats: false,
-        args: [enabled: bool, optional = ("on/off", "a boolean", "`#false` switches the service off, `#true` back on.")],
-        rest: [],
-        props: [
-            port: u16 = ("port", "a port number", "Port in the container."),
-            path_prefix: String = ("path-prefix", "a URL path like \"/monitor\"", "URL path prefix."),
-            logdir: String = ("logdir", "an absolute path", "Log directory."),
-            bind: String = ("bind", "an address like \"0.0.0.0\"", "IP address TensorBoard listens on."),
-        ],
-        children: [],
-    }
-}
-
-declare! {
     /// `mirrors pip= conda= build-pip= miniconda= apt=`.
     pub struct MirrorsPart = "mirrors" {
         doc: "Package mirrors, for the image's users and for the build.",
@@ -490,7 +434,7 @@ declare! {
 }
 
 declare! {
-    /// `docker-run name= restart= ssh= jupyter= tensorboard= { volume … }`.
+    /// `docker-run name= restart= SERVICE=PORT… { volume … }`.
     #[derive(Default)]
     pub struct DockerRunPart = "docker-run" {
         doc: "How `docker-run.sh` starts the container.",
@@ -500,10 +444,8 @@ declare! {
         props: [
             name: String = ("name", "a container name", "Container name."),
             restart: String = ("restart", "a restart policy like \"always\"", "Restart policy."),
-            ssh: u16 = ("ssh", "a port number", "Host port of SSH."),
-            jupyter: u16 = ("jupyter", "a port number", "Host port of JupyterLab."),
-            tensorboard: u16 = ("tensorboard", "a port number", "Host port of TensorBoard."),
         ],
+        per_service: [ports: u16 = ("a port number", "Host port of {service}.")],
         children: [volumes: many BindVolumePart],
     }
 }
@@ -541,17 +483,14 @@ declare! {
 }
 
 declare! {
-    /// `kubernetes { node-port ssh= jupyter= tensorboard= }`.
+    /// `kubernetes { node-port SERVICE=PORT… }`.
     pub struct NodePortPart = "node-port" {
         doc: "Fixed NodePorts.",
         repeats: false,
         args: [],
         rest: [],
-        props: [
-            ssh: u16 = ("ssh", "a port number", "NodePort of SSH."),
-            jupyter: u16 = ("jupyter", "a port number", "NodePort of JupyterLab."),
-            tensorboard: u16 = ("tensorboard", "a port number", "NodePort of TensorBoard."),
-        ],
+        props: [],
+        per_service: [ports: u16 = ("a port number", "NodePort of {service}.")],
         children: [],
     }
 }

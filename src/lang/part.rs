@@ -4,8 +4,8 @@
 use kdl::{KdlDocument, KdlEntry, KdlNode};
 
 use super::nodes::{
-    AptPart, CatalogPart, CpuPart, CudaPart, CustomBasePart, DockerRunPart, EnvPart, JupyterPart, KubernetesPart,
-    LocalePart, MirrorsPart, PipPart, PythonPart, SshPart, TagPart, TensorBoardPart, TimezonePart, UsePart,
+    AptPart, CatalogPart, CpuPart, CudaPart, CustomBasePart, DockerRunPart, EnvPart, KubernetesPart, LocalePart,
+    MirrorsPart, PipPart, PythonPart, TagPart, TimezonePart, UsePart,
 };
 use super::schema::{Children, Kind, Node, Value};
 use super::{FromEntry, Merge, Reader, Spanned};
@@ -13,11 +13,24 @@ use crate::diag::{Code, Diag, Diagnostics, did_you_mean};
 use crate::source::{FileId, Span};
 
 /// What the registries add to the language: the frameworks' nodes, each a node of an image whose
-/// argument is the framework's version.
+/// argument is the framework's version, and the services' nodes, whose argument switches the
+/// service off or on.
 #[derive(Debug, Clone, Default)]
 pub struct Language {
     /// The frameworks' nodes, in the registry's order.
     pub frameworks: Vec<&'static Node>,
+    /// The services, in the registry's order.
+    pub services: Vec<ServiceNode>,
+}
+
+/// A service's node, and its name for people (for the docs of the properties it adds to other
+/// nodes, like `docker-run`'s host ports).
+#[derive(Debug, Clone, Copy)]
+pub struct ServiceNode {
+    /// Its node.
+    pub node: &'static Node,
+    /// `JupyterLab`.
+    pub title: &'static str,
 }
 
 /// The top-level `image` node.
@@ -28,6 +41,7 @@ pub const IMAGE: &Node = &Node {
     required_args: 1,
     variadic: false,
     props: &[],
+    per_service: None,
     repeats: true,
     children: Children::Image,
 };
@@ -40,6 +54,7 @@ pub const PROFILE: &Node = &Node {
     required_args: 1,
     variadic: false,
     props: &[],
+    per_service: None,
     repeats: true,
     children: Children::Image,
 };
@@ -59,11 +74,11 @@ const BASES: [&Node; 3] = [CudaPart::NODE, CpuPart::NODE, CustomBasePart::NODE];
 
 impl Language {
     /// The children an `image` or `profile` takes, in the order the reference lists them: `use`,
-    /// the frameworks, then the others.
+    /// the frameworks, the base and the packages, the services, then the others.
     #[must_use]
     pub fn image_children(&self) -> Vec<&'static Node> {
         let before = [UsePart::NODE];
-        let after = [
+        let middle = [
             PythonPart::NODE,
             CudaPart::NODE,
             CpuPart::NODE,
@@ -72,17 +87,22 @@ impl Language {
             PipPart::NODE,
             TimezonePart::NODE,
             LocalePart::NODE,
-            SshPart::NODE,
-            JupyterPart::NODE,
-            TensorBoardPart::NODE,
-            MirrorsPart::NODE,
-            TagPart::NODE,
-            DockerRunPart::NODE,
-            KubernetesPart::NODE,
-            MATRIX,
-            EnvPart::NODE,
         ];
-        before.into_iter().chain(self.frameworks.iter().copied()).chain(after).collect()
+        let after =
+            [MirrorsPart::NODE, TagPart::NODE, DockerRunPart::NODE, KubernetesPart::NODE, MATRIX, EnvPart::NODE];
+        before
+            .into_iter()
+            .chain(self.frameworks.iter().copied())
+            .chain(middle)
+            .chain(self.services.iter().map(|s| s.node))
+            .chain(after)
+            .collect()
+    }
+
+    /// The services' keywords.
+    #[must_use]
+    pub fn service_names(&self) -> Vec<&'static str> {
+        self.services.iter().map(|s| s.node.name).collect()
     }
 
     /// The names of [`Self::image_children`].
@@ -120,15 +140,15 @@ pub enum Scalar {
     Null,
 }
 
-/// A node a registry declares (a framework's): its argument and properties read by the kinds of
-/// its schema, kept by name.
+/// A node a registry declares (a framework's, a service's): its argument and properties read by
+/// the kinds of its schema, kept by name.
 #[derive(Debug, Clone)]
 pub struct RegisteredPart {
-    /// The node's name: the framework's keyword.
+    /// The node's name: the framework's or service's keyword.
     pub keyword: &'static str,
     /// The node's name, where it is written.
     pub node: Span,
-    /// Its argument: a framework's version.
+    /// Its argument: a framework's version, a service's `#true`/`#false`.
     pub arg: Option<Spanned<Scalar>>,
     /// Its properties, by name.
     pub props: Vec<(&'static str, Spanned<Scalar>)>,
@@ -176,6 +196,33 @@ impl RegisteredPart {
     pub fn string(&self, name: &str) -> Option<Spanned<String>> {
         let value = self.property(name)?;
         Some(Spanned::new(value.value?, value.span))
+    }
+
+    /// Its argument when it is a boolean: a service's `#true`/`#false`.
+    #[must_use]
+    pub fn switch(&self) -> Option<Spanned<bool>> {
+        match &self.arg {
+            Some(Spanned { value: Scalar::Bool(on), span }) => Some(Spanned::new(*on, *span)),
+            _ => None,
+        }
+    }
+
+    /// The property `name` when it is a boolean.
+    #[must_use]
+    pub fn boolean(&self, name: &str) -> Option<Spanned<bool>> {
+        match self.props.iter().find(|(n, _)| *n == name) {
+            Some((_, Spanned { value: Scalar::Bool(b), span })) => Some(Spanned::new(*b, *span)),
+            _ => None,
+        }
+    }
+
+    /// The property `name` when it is a port.
+    #[must_use]
+    pub fn port(&self, name: &str) -> Option<Spanned<u16>> {
+        match self.props.iter().find(|(n, _)| *n == name) {
+            Some((_, Spanned { value: Scalar::Int(n), span })) => Some(Spanned::new(u16::try_from(*n).ok()?, *span)),
+            _ => None,
+        }
     }
 }
 
@@ -282,12 +329,8 @@ pub struct Part {
     pub timezone: Option<TimezonePart>,
     /// `locale`.
     pub locale: Option<LocalePart>,
-    /// `ssh`.
-    pub ssh: Option<Box<SshPart>>,
-    /// `jupyter`.
-    pub jupyter: Option<Box<JupyterPart>>,
-    /// `tensorboard`.
-    pub tensorboard: Option<Box<TensorBoardPart>>,
+    /// The services' nodes, one per service at most, in the order written.
+    pub services: Vec<RegisteredPart>,
     /// `mirrors`.
     pub mirrors: Option<Box<MirrorsPart>>,
     /// `tag`.
@@ -324,9 +367,7 @@ impl Part {
             pip,
             timezone,
             locale,
-            ssh,
-            jupyter,
-            tensorboard,
+            services,
             mirrors,
             tag,
             docker_run,
@@ -356,9 +397,12 @@ impl Part {
         if matrix.is_some() {
             self.matrix.clone_from(matrix);
         }
-        self.ssh.merge(ssh);
-        self.jupyter.merge(jupyter);
-        self.tensorboard.merge(tensorboard);
+        for service in services {
+            match self.services.iter_mut().find(|s| s.keyword == service.keyword) {
+                Some(earlier) => earlier.merge(service),
+                None => self.services.push(service.clone()),
+            }
+        }
         self.mirrors.merge(mirrors);
         self.docker_run.merge(docker_run);
         self.kubernetes.merge(kubernetes);
@@ -389,6 +433,10 @@ impl Part {
                 part.framework_child(r, framework, span);
                 continue;
             }
+            if language.services.iter().any(|s| s.node.name == name) {
+                part.services.push(RegisteredPart::decode(r, node, spec));
+                continue;
+            }
             if BASES.iter().any(|b| b.name == name) {
                 let base = match name {
                     _ if name == CudaPart::NODE.name => CudaPart::decode(r, node).map(BasePart::Cuda),
@@ -413,9 +461,6 @@ impl Part {
             _ if name == PipPart::NODE.name => self.pip.extend(PipPart::decode(r, node)),
             _ if name == TimezonePart::NODE.name => self.timezone = TimezonePart::decode(r, node),
             _ if name == LocalePart::NODE.name => self.locale = LocalePart::decode(r, node),
-            _ if name == SshPart::NODE.name => self.ssh = boxed(SshPart::decode(r, node)),
-            _ if name == JupyterPart::NODE.name => self.jupyter = boxed(JupyterPart::decode(r, node)),
-            _ if name == TensorBoardPart::NODE.name => self.tensorboard = boxed(TensorBoardPart::decode(r, node)),
             _ if name == MirrorsPart::NODE.name => self.mirrors = boxed(MirrorsPart::decode(r, node)),
             _ if name == TagPart::NODE.name => self.tag = TagPart::decode(r, node),
             _ if name == DockerRunPart::NODE.name => self.docker_run = boxed(DockerRunPart::decode(r, node)),
@@ -520,6 +565,7 @@ pub const MATRIX: &Node = &Node {
     required_args: 0,
     variadic: false,
     props: &[],
+    per_service: None,
     repeats: false,
     children: Children::Matrix,
 };
@@ -532,6 +578,7 @@ pub const EXCLUDE: &Node = &Node {
     required_args: 0,
     variadic: false,
     props: &[],
+    per_service: None,
     repeats: true,
     children: Children::None,
 };
@@ -544,6 +591,7 @@ pub const AXIS: &Node = &Node {
     required_args: 1,
     variadic: true,
     props: &[],
+    per_service: None,
     repeats: false,
     children: Children::None,
 };
@@ -653,7 +701,7 @@ pub struct Decoded {
 
 /// Reads the declarations of one parsed file, reporting every problem.
 pub fn decode(file: FileId, doc: &KdlDocument, language: &Language, diags: &mut Diagnostics) -> Decoded {
-    let mut r = Reader::new(file, diags);
+    let mut r = Reader::new(file, diags, language.service_names());
     let mut decoded = Decoded::default();
     for node in doc.nodes() {
         let name = node.name().value();

@@ -12,6 +12,8 @@ use crate::source::{FileId, Span};
 pub struct Reader<'d> {
     file: FileId,
     diags: &'d mut Diagnostics,
+    /// The services' keywords: the properties of a node that takes one per service.
+    services: Vec<&'static str>,
 }
 
 /// How a string outside a closed set is reported.
@@ -178,8 +180,8 @@ pub(crate) use choice;
 
 impl<'d> Reader<'d> {
     /// A reader of `file` that reports to `diags`.
-    pub fn new(file: FileId, diags: &'d mut Diagnostics) -> Self {
-        Self { file, diags }
+    pub fn new(file: FileId, diags: &'d mut Diagnostics, services: Vec<&'static str>) -> Self {
+        Self { file, diags, services }
     }
 
     /// The file's span of a parser span.
@@ -255,7 +257,8 @@ impl<'d> Reader<'d> {
 
     /// [`Self::check_entries`] with the arity and properties of `spec`.
     pub fn check_node(&mut self, node: &KdlNode, spec: &Node) {
-        self.check_entries(node, spec.required_args, spec.max_args(), &spec.prop_names());
+        let props = spec.prop_names(&self.services);
+        self.check_entries(node, spec.required_args, spec.max_args(), &props);
     }
 
     /// Reports extra or missing arguments, unknown and duplicate properties.
@@ -375,6 +378,18 @@ impl<'d> Reader<'d> {
     pub fn prop<T: FromEntry>(&mut self, node: &KdlNode, value: &Value) -> Option<Spanned<T>> {
         let entry = Self::prop_entry(node, value.name)?;
         T::read(self, entry, value)
+    }
+
+    /// The properties named by the services' keywords, each read as `value` says.
+    pub fn per_service<T: FromEntry>(&mut self, node: &KdlNode, value: &Value) -> Vec<(&'static str, Spanned<T>)> {
+        let services = self.services.clone();
+        services
+            .into_iter()
+            .filter_map(|keyword| {
+                let entry = Self::prop_entry(node, keyword)?;
+                Some((keyword, T::read(self, entry, value)?))
+            })
+            .collect()
     }
 
     /// The value's span: for a property, only the value after `=`.

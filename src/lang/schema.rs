@@ -82,6 +82,9 @@ pub struct Node {
     pub variadic: bool,
     /// Its properties, in the order the help lines list them.
     pub props: &'static [Value],
+    /// One more property per service of the registry, named by the service's keyword (its
+    /// `name` is unused; `{service}` in its doc becomes the service's title).
+    pub per_service: Option<Value>,
     /// It may be given more than once where it appears.
     pub repeats: bool,
     /// What it takes as children.
@@ -95,10 +98,11 @@ impl Node {
         if self.variadic { usize::MAX } else { self.args.len() }
     }
 
-    /// The names of its properties.
+    /// The names of its properties, with `services`' keywords when it takes one per service.
     #[must_use]
-    pub fn prop_names(&self) -> Vec<&'static str> {
-        self.props.iter().map(|p| p.name).collect()
+    pub fn prop_names(&self, services: &[&'static str]) -> Vec<&'static str> {
+        let per_service = if self.per_service.is_some() { services } else { &[] };
+        self.props.iter().map(|p| p.name).chain(per_service.iter().copied()).collect()
     }
 
     /// The property named `name`.

@@ -3,9 +3,10 @@
 
 use std::sync::OnceLock;
 
+use crate::compat::major_minor;
 use crate::compat::{Compat, compare};
 use crate::diag::{Code, Diag};
-use crate::framework::{Cx, Release, Rules, major_minor, probe, quote_list};
+use crate::framework::{Cx, Release, Rules, probe, quote_list};
 use crate::lang::RegisteredPart as FrameworkPart;
 use crate::lang::{Children, Kind, Node, Value};
 use crate::model::{CudnnSource, Framework, GpuBuild, Install};
@@ -68,6 +69,7 @@ const NODE: &Node = &Node {
     required_args: 0,
     variadic: false,
     props: &[],
+    per_service: None,
     repeats: false,
     children: Children::None,
 };

@@ -4,9 +4,10 @@
 
 use std::sync::OnceLock;
 
+use crate::compat::major_minor;
 use crate::compat::{Compat, compare};
 use crate::diag::{Code, Diag};
-use crate::framework::{Cx, Release, Rules, major_minor, probe, quote_list};
+use crate::framework::{Cx, Release, Rules, probe, quote_list};
 use crate::lang::RegisteredPart as FrameworkPart;
 use crate::lang::{Children, Kind, Node, Value};
 use crate::model::{BaseKind, CudnnSource, Framework, GpuBuild, Install};
@@ -87,6 +88,7 @@ const NODE: &Node = &Node {
         expect: "a CUDA build like \"cu118\" or an index URL",
         doc: "CUDA build (`cu118`, `cpu`) or the URL of an index that serves it (a mirror); default: the build that fits the base",
     }],
+    per_service: None,
     repeats: false,
     children: Children::None,
 };

@@ -46,6 +46,7 @@ const NODE: &Node = &Node {
             doc: "wheel variant (`cu121`, `cpu`) or index URL; default: the variant that fits the base",
         },
     ],
+    per_service: None,
     repeats: false,
     children: Children::None,
 };

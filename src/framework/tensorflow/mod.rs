@@ -1,9 +1,10 @@
 //! TensorFlow from PyPI: CUDA and cuDNN from the base (its cuDNN no older than TensorFlow's
 //! build), or from pip with `tensorflow[and-cuda]` (2.14 on) where that extra installs.
 
+use crate::compat::major_minor;
 use crate::compat::{self, Compat, TensorflowRelease, compare};
 use crate::diag::{Code, Diag, did_you_mean};
-use crate::framework::{Cx, Release, Rules, major_minor, probe};
+use crate::framework::{Cx, Release, Rules, probe};
 use crate::lang::RegisteredPart as FrameworkPart;
 use crate::lang::{Children, Kind, Node, Value};
 use crate::model::{BaseKind, CudnnSource, Framework, GpuBuild, Install};
@@ -32,6 +33,7 @@ const NODE: &Node = &Node {
         expect: "a package name like \"tensorflow-gpu\"",
         doc: "`tensorflow`, `tensorflow-gpu`, `tensorflow-cpu` or `tensorflow[and-cuda]`; default: what fits the release and the base",
     }],
+    per_service: None,
     repeats: false,
     children: Children::None,
 };
