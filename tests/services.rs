@@ -10,12 +10,12 @@ use std::collections::BTreeMap;
 use dlspec::model::Image;
 use dlspec::service::SERVICES;
 
-/// One image with every service on, each on a port of its own choosing.
+/// One image with every service switched on, each on a port of its own choosing.
 fn spec_with_every_service() -> String {
     let services: String = SERVICES
         .iter()
         .enumerate()
-        .map(|(i, service)| format!("    {} port={}\n", service.keyword(), 7001 + i))
+        .map(|(i, service)| format!("    {} #true port={}\n", service.keyword(), 7001 + i))
         .collect();
     format!("image \"every-service\" {{\n    python \"3.11\"\n    cpu\n{services}}}\n")
 }
@@ -86,8 +86,8 @@ fn every_service_is_installed_started_and_checked() {
 #[test]
 fn a_switched_off_service_leaves_nothing_behind() {
     for off in SERVICES {
-        let spec = spec_with_every_service()
-            .replace(&format!("{} port=", off.keyword()), &format!("{} #false port=", off.keyword()));
+        let on = format!("{} #true", off.keyword());
+        let spec = spec_with_every_service().replace(&on, &format!("{} #false", off.keyword()));
         let (image, files) = compile(&spec);
         assert!(image.services.iter().all(|s| s.keyword != off.keyword()), "{}", off.keyword());
         let (every, _) = compile(&spec_with_every_service());

@@ -18,7 +18,7 @@ impl Checker<'_> {
     /// duplicates.
     pub(super) fn apt(&mut self) -> Option<Vec<String>> {
         let part = self.part();
-        let services = SERVICES.iter().filter(|&&s| service::is_on(service::node_of(s, part))).flat_map(|s| s.apt());
+        let services = SERVICES.iter().filter(|&&s| service::is_on(s, service::node_of(s, part))).flat_map(|s| s.apt());
         let mut packages: Vec<String> = services.chain(PLATFORM_APT).map(|s| (*s).to_owned()).collect();
         let errors = self.errors();
         let mut seen: HashSet<String> = packages.iter().cloned().collect();

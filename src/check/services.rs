@@ -55,7 +55,7 @@ pub(super) fn listening(part: &Part) -> Vec<Listening> {
         .iter()
         .filter_map(|&service| {
             let node = service::node_of(service, part);
-            if !service::is_on(node) {
+            if !service::is_on(service, node) {
                 return None;
             }
             let port = service::port_of(node);

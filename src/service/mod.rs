@@ -68,6 +68,10 @@ pub trait Service: Sync + std::fmt::Debug {
     fn port_name(&self) -> &'static str;
     /// The port it listens on in the container unless its node says `port=`.
     fn default_port(&self) -> u16;
+    /// Whether it runs when the spec does not write its node (or writes no `#true`/`#false`).
+    fn on_by_default(&self) -> bool {
+        true
+    }
     /// The host port docker-run.sh publishes it at unless `docker-run` names one; `None`: its
     /// container port.
     fn default_host_port(&self) -> Option<u16> {
@@ -158,7 +162,7 @@ impl<'a> Cx<'a> {
     pub fn new(service: &dyn Service, part: &'a Part, diags: &'a mut Diagnostics) -> Self {
         let node = node_of(service, part);
         let port = port_of(node).map_or(service.default_port(), |p| p.value);
-        Self { part, node, on: is_on(node), port, diags }
+        Self { part, node, on: is_on(service, node), port, diags }
     }
 
     /// Reports a problem.
@@ -196,10 +200,11 @@ pub fn node_of<'p>(service: &dyn Service, part: &'p Part) -> Option<&'p Register
     part.services.iter().find(|s| s.keyword == service.keyword())
 }
 
-/// Whether a service with this node (or none) runs: unless its node says `#false`.
+/// Whether the service runs with this node (or none): as its node's `#true`/`#false` says, else
+/// as the service says by default.
 #[must_use]
-pub fn is_on(node: Option<&RegisteredPart>) -> bool {
-    node.and_then(RegisteredPart::switch).is_none_or(|on| on.value)
+pub fn is_on(service: &dyn Service, node: Option<&RegisteredPart>) -> bool {
+    node.and_then(RegisteredPart::switch).map_or(service.on_by_default(), |on| on.value)
 }
 
 /// The `port=` a service's node writes: the container port it listens on.
