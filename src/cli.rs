@@ -172,7 +172,7 @@ struct ExplainArgs {
 
 #[derive(Debug, Args)]
 struct CompatArgs {
-    /// One table: pytorch, tensorflow, jax, paddle, miniconda, cuda, cudnn, wheels, removed, os,
+    /// One table: pytorch, tensorflow, jax, paddle, miniconda, miniforge, cuda, cudnn, wheels, removed, os,
     /// nvidia_require, cuda_drivers, gpu_brands, gpus, gpu_arch, gpu_memory, timezones.
     table: Option<String>,
     /// Output format: aligned columns (human), or the tables' rows as JSON (json).
@@ -589,7 +589,7 @@ fn compat(args: &CompatArgs) -> Result<u8, InputError> {
     let known: Vec<&str> = frameworks
         .iter()
         .map(|f| f.keyword())
-        .chain(["miniconda", "cuda", "cudnn", "wheels", "removed", "os"])
+        .chain(["miniconda", "miniforge", "cuda", "cudnn", "wheels", "removed", "os"])
         .chain(GPU_TABLES)
         .chain(["timezones"])
         .collect();
@@ -640,6 +640,12 @@ fn compat(args: &CompatArgs) -> Result<u8, InputError> {
             let sha = if r.sha256.is_some() { "sha256" } else { "-" };
             let tos = if r.tos { "accept-tos" } else { "-" };
             let _ = writeln!(out, "  {:<5} {:<45} {sha:<6} {tos}", r.python, r.installer);
+        }
+    }
+    if show("miniforge") {
+        let _ = writeln!(out, "\nminiforge: python  installer  conda (newest release first; one Python a release)");
+        for r in &compat.miniforge {
+            let _ = writeln!(out, "  {:<5} {:<45} {}", r.python, r.installer, r.conda_version);
         }
     }
     if show("cuda") {

@@ -541,11 +541,13 @@ pub enum BaseKind {
     Custom,
 }
 
-/// Python, brought by a Miniconda installer into `/root/miniconda3`.
+/// Python, brought by a Miniconda or Miniforge installer into `/root/miniconda3`.
 #[derive(Debug, Clone, Serialize)]
 pub struct Python {
     /// `major.minor`: `3.8`.
     pub version: String,
+    /// The distribution, for people: `Miniconda`, `Miniforge`.
+    pub distribution: &'static str,
     /// Installer file name: `Miniconda3-py38_23.5.2-0-Linux-x86_64.sh`.
     pub installer: String,
     /// Download URL of the installer.
@@ -554,10 +556,25 @@ pub struct Python {
     pub installer_sha256: Option<String>,
     /// Accept Anaconda's Terms of Service for the default channels at build time.
     pub accept_tos: bool,
-    /// Where Miniconda is installed.
+    /// The build installs the image's Python over the installer's own (a Miniforge installer
+    /// brings one Python); `None` when the installer's Python is the image's.
+    pub reinstall: Option<Reinstall>,
+    /// The channels of `.condarc` for the image's users (`mirrors conda=`); empty: the
+    /// installer's own.
+    pub channels: Vec<String>,
+    /// Where the distribution is installed (the same for both, so paths do not depend on it).
     pub prefix: String,
     /// Pin `numpy<2` (Python ≤ 3.12, as the seed guides do for TensorBoard).
     pub numpy_below_2: bool,
+}
+
+/// The image's Python installed over the installer's own, in the base environment.
+#[derive(Debug, Clone, Serialize)]
+pub struct Reinstall {
+    /// The installer's own Python, when the tables know it: `3.12`.
+    pub installer_python: Option<String>,
+    /// The channel the build installs the Python from: `conda-forge`, or its mirror.
+    pub channel: String,
 }
 
 /// The framework of an image, as its module in [`crate::framework`] decided: everything the

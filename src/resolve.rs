@@ -461,8 +461,14 @@ fn apply_axis(part: &mut Part, axis: Axis, value: &Spanned<String>, diags: &mut 
         Axis::Python => match &mut part.python {
             Some(p) => p.version = v,
             None => {
-                part.python =
-                    Some(PythonPart { node: value.span, version: v, miniconda: None, sha256: None, accept_tos: None });
+                part.python = Some(PythonPart {
+                    node: value.span,
+                    version: v,
+                    distribution: None,
+                    miniconda: None,
+                    sha256: None,
+                    accept_tos: None,
+                });
             }
         },
         Axis::Cuda | Axis::Cudnn | Axis::Os => {

@@ -122,7 +122,7 @@ fn contract_v3_examples_give_their_pinned_errors() {
         // `mirrors pytorch= cuda-apt=`, in an image.
         &["dlspec::schema::unknown-property"],
         // `python … distribution=`, in an image.
-        &["dlspec::schema::unknown-property"],
+        &[],
         // The whole v3 example.
         &["dlspec::schema::unknown-node", "dlspec::schema::unknown-property"],
     ];

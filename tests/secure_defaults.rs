@@ -283,6 +283,74 @@ fn a_build_never_stops_at_anacondas_terms() {
     assert!(!generate_image(CPU)["Dockerfile"].contains("conda tos"));
 }
 
+// ----- Miniforge -----
+
+/// What would bring Anaconda's repository or its terms into an image: its hosts, its channels,
+/// `defaults` in a channel list, and the terms-of-service step.
+const ANACONDA: [&str; 7] =
+    ["anaconda.com", "anaconda.org", "/pkgs/main", "/pkgs/r", "/pkgs/free", "- defaults", "conda tos"];
+
+#[test]
+fn a_miniforge_image_names_no_anaconda_channel_and_accepts_no_terms() {
+    let own = r#"image "a" {
+    pytorch "2.5.1"
+    python "3.12" distribution="miniforge"
+    cuda "12.4.1"
+}"#;
+    let between = own.replace(r#""3.12""#, r#""3.11""#);
+    let mirrored = format!(
+        "{}\n    mirrors conda=\"https://mirrors.example.edu/anaconda/\" miniconda=\"https://mirrors.example.edu/github-release/conda-forge/miniforge\"\n}}",
+        between.trim_end_matches('}').trim_end()
+    );
+    for spec in [own, &between, &mirrored] {
+        for (path, text) in generate_image(spec) {
+            for anaconda in ANACONDA {
+                assert!(!text.contains(anaconda), "{path} names `{anaconda}`:\n{spec}");
+            }
+        }
+    }
+    let dockerfile = &generate_image(own)["Dockerfile"];
+    assert!(dockerfile.contains(
+        "curl -fsSL -o /tmp/miniconda.sh https://github.com/conda-forge/miniforge/releases/download/25.11.0-1/Miniforge3-25.11.0-1-Linux-x86_64.sh"
+    ));
+    assert!(dockerfile.contains(
+        "echo 'be1bad9d4e67a8753eb76fb4940e9a08036786675c7adf060627e55791bf110d  /tmp/miniconda.sh' | sha256sum -c -"
+    ));
+    assert!(!dockerfile.contains("conda install"), "the installer's own Python is the image's");
+    // Python 3.11: the next newer installer's Python 3.12, replaced from conda-forge before the clean-up.
+    let dockerfile = &generate_image(&between)["Dockerfile"];
+    let install = dockerfile.find("bash /tmp/miniconda.sh").unwrap();
+    let python = dockerfile
+        .find("&& conda install --yes --name base --override-channels --channel conda-forge python=3.11 \\\n")
+        .expect("installs Python 3.11 in base");
+    let clean = dockerfile.find("conda clean -afy").unwrap();
+    assert!(install < python && python < clean);
+    // The mirrors: the installer at `<mirror>/<release>/<file>`, conda-forge's channel for the build
+    // and the users.
+    let files = generate_image(&mirrored);
+    assert!(files["Dockerfile"].contains(
+        "https://mirrors.example.edu/github-release/conda-forge/miniforge/25.11.0-1/Miniforge3-25.11.0-1-Linux-x86_64.sh"
+    ));
+    assert!(
+        files["Dockerfile"].contains("--channel https://mirrors.example.edu/anaconda/cloud/conda-forge python=3.11")
+    );
+    let condarc = block(&files["init/setup/platform.sh"], "printf '  - %s\\n' \\", 2);
+    assert_eq!(condarc[1], r#"'"https://mirrors.example.edu/anaconda/cloud/conda-forge"'"#);
+    assert_eq!(condarc[2], r#"printf '%s\n' "show_channel_urls: true""#, "conda-forge is the only channel");
+}
+
+#[test]
+fn miniforge_ignores_accept_tos_with_a_warning() {
+    let (files, codes) = generate(
+        r#"image "a" {
+    python "3.12" distribution="miniforge" accept-tos=#true
+    cpu
+}"#,
+    );
+    assert_eq!(codes, ["dlspec::compat::miniforge-tos"]);
+    assert!(!files.values().any(|text| text.contains("conda tos")));
+}
+
 // ----- Kubernetes -----
 
 #[test]

@@ -2,8 +2,8 @@
 //! value against the compatibility tables and the contexts it reaches, and reports all problems.
 //!
 //! One module per concern, each a part of [`Checker`] that reads its slice of the spec and returns
-//! its slice of the model, or `None` after reporting every problem it found: [`base`], [`python`],
-//! [`packages`], [`environment`], [`services`], [`deploy`] (tag, docker-run, Kubernetes),
+//! its slice of the model, or `None` after reporting every problem it found: [`base`], [`python`]
+//! (with [`miniforge`]), [`packages`], [`environment`], [`services`], [`deploy`] (tag, docker-run, Kubernetes),
 //! [`cluster`] (the catalog's cluster settings, pod placement and volumes). [`catalog`] checks
 //! across images. This module runs them and assembles each [`Image`].
 
@@ -13,6 +13,7 @@ mod cluster;
 mod credentials;
 mod deploy;
 mod environment;
+mod miniforge;
 mod mounts;
 mod packages;
 mod pools;

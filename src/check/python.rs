@@ -1,14 +1,47 @@
-//! Python: its version, and the Miniconda installer that brings it (checksum, Terms of Service).
+//! Python: its version, and the installer that brings it: Miniconda's (checksum, Terms of
+//! Service) here, Miniforge's in [`super::miniforge`].
 
 use super::Checker;
 use crate::compat::{self, compare};
 use crate::diag::{Code, Diag};
-use crate::lang::Spanned;
-use crate::model::Python;
+use crate::lang::{Distribution, PythonPart, Spanned};
+use crate::model::{Python, Reinstall};
 use crate::values;
 
-const MINICONDA_PREFIX: &str = "/root/miniconda3";
+/// Where either distribution is installed: the seed guides' path, so that the image's paths do
+/// not depend on the distribution.
+const PREFIX: &str = "/root/miniconda3";
 const MINICONDA_URL: &str = "https://repo.anaconda.com/miniconda";
+const MINIFORGE_URL: &str = "https://github.com/conda-forge/miniforge/releases/download";
+/// Anaconda's channels under a conda mirror (`mirrors conda=`), for Miniconda's users.
+const MINICONDA_MIRROR_CHANNELS: [&str; 3] = ["pkgs/main", "pkgs/free", "cloud/pytorch"];
+/// conda-forge by the name conda resolves, and its path under a conda mirror.
+const CONDA_FORGE: &str = "conda-forge";
+const CONDA_FORGE_MIRROR_CHANNEL: &str = "cloud/conda-forge";
+
+/// The installer a distribution's check chose.
+pub(super) struct Installer {
+    /// File name.
+    pub file: String,
+    /// sha256: the spec's, else the tables'.
+    pub sha256: Option<String>,
+    /// Its conda needs Anaconda's terms accepted.
+    pub tos: bool,
+    /// Where it is under the download base: the file name (Miniconda), `TAG/FILE` (Miniforge).
+    pub path: String,
+    /// The Python of its base environment.
+    pub python: InstallerPython,
+}
+
+/// The Python an installer brings, against the image's.
+pub(super) enum InstallerPython {
+    /// The image's.
+    Image,
+    /// Another one, which the build replaces.
+    Other(String),
+    /// One the tables do not know, which the build replaces (a no-op when it is the image's).
+    Unknown,
+}
 
 impl Checker<'_> {
     /// The `python` node's version, well formed.
@@ -37,15 +70,110 @@ impl Checker<'_> {
         Some(version)
     }
 
-    /// The installer for `version`: the spec's, checked, or the tables' choice.
+    /// The installer for `version`: the spec's, checked, or the tables' choice, for the chosen
+    /// distribution.
     pub(super) fn python(&mut self, version: &Spanned<String>) -> Option<Python> {
         let part = self.part().python.clone()?;
+        let distribution = part.distribution.as_ref().map_or(Distribution::Miniconda, |d| d.value);
+        let installer = match distribution {
+            Distribution::Miniconda => self.miniconda(version, &part)?,
+            Distribution::Miniforge => self.miniforge(version, &part)?,
+        };
+        if let Some(sha) = &part.sha256 {
+            self.valid(sha, Code::Unsafe, "sha256", values::sha256)?;
+        }
         let accept_tos = part.accept_tos.as_ref().is_some_and(|a| a.value);
+        if installer.tos && !accept_tos {
+            let span = part.miniconda.as_ref().map_or(version.span, |m| m.span);
+            self.push(
+                Diag::error(
+                    Code::MinicondaTos,
+                    span,
+                    format!("the build would stop at Anaconda's Terms of Service: `{}` refuses non-interactive use of the default channels until they are accepted", installer.file),
+                    "needs the terms accepted",
+                )
+                .with_help(tos_help(&self.compat.installers(&version.value), &version.value)),
+            );
+            return None;
+        }
+        let mirrors = self.part().mirrors.as_ref();
+        let mirror = mirrors.and_then(|m| m.miniconda.clone());
+        let conda_mirror = mirrors.and_then(|m| m.conda.as_ref()).map(|c| c.value.trim_end_matches('/').to_owned());
+        if let Some(mirror) = &mirror
+            && installer.sha256.is_none()
+            && mirror.value.starts_with("http://")
+        {
+            let installer_span = part.miniconda.as_ref().map_or(version.span, |m| m.span);
+            self.push(
+                Diag::error(
+                    Code::PlainHttp,
+                    mirror.span,
+                    format!("`{}` would be downloaded over plain http and run as root unverified", installer.file),
+                    "plain http",
+                )
+                .with_label(installer_span, "no sha256 known for this installer")
+                .with_help(format!(
+                    "give its sha256 with `python sha256=\"…\"` (the Dockerfile checks the download against it), or use an `https://` mirror: `{}`",
+                    mirror.value.replacen("http://", "https://", 1)
+                )),
+            );
+            return None;
+        }
+        let (title, official_url, mirror_channels): (_, _, &[&str]) = match distribution {
+            Distribution::Miniconda => ("Miniconda", MINICONDA_URL, &MINICONDA_MIRROR_CHANNELS),
+            Distribution::Miniforge => ("Miniforge", MINIFORGE_URL, &[CONDA_FORGE_MIRROR_CHANNEL]),
+        };
+        let base_url = mirror.map_or_else(|| official_url.to_owned(), |m| m.value.trim_end_matches('/').to_owned());
+        let channels = conda_mirror
+            .as_ref()
+            .map_or_else(Vec::new, |m| mirror_channels.iter().map(|channel| format!("{m}/{channel}")).collect());
+        let reinstall_channel =
+            conda_mirror.map_or_else(|| CONDA_FORGE.to_owned(), |m| format!("{m}/{CONDA_FORGE_MIRROR_CHANNEL}"));
+        let reinstall = match installer.python {
+            InstallerPython::Image => None,
+            InstallerPython::Other(python) => {
+                Some(Reinstall { installer_python: Some(python), channel: reinstall_channel })
+            }
+            InstallerPython::Unknown => Some(Reinstall { installer_python: None, channel: reinstall_channel }),
+        };
+        let minor: u32 = version.value.split('.').nth(1).and_then(|m| m.parse().ok()).unwrap_or(0);
+        Some(Python {
+            version: version.value.clone(),
+            distribution: title,
+            installer_url: format!("{base_url}/{}", installer.path),
+            installer: installer.file,
+            installer_sha256: installer.sha256,
+            accept_tos: accept_tos && installer.tos,
+            reinstall,
+            channels,
+            prefix: PREFIX.to_owned(),
+            numpy_below_2: minor <= 12,
+        })
+    }
+
+    /// The Miniconda installer: the one `miniconda=` names, for this Python and x86_64, or the
+    /// tables' default.
+    fn miniconda(&mut self, version: &Spanned<String>, part: &PythonPart) -> Option<Installer> {
         let installers = self.compat.installers(&version.value);
-        let (installer, sha256, tos) = match &part.miniconda {
+        let (file, sha256, tos) = match &part.miniconda {
             Some(file) => {
                 let tag = format!("py{}_", version.value.replace('.', ""));
                 let for_python = file.value.strip_prefix("Miniconda3-").and_then(|rest| rest.split('_').next());
+                if file.value.starts_with("Miniforge") {
+                    self.push(
+                        Diag::error(
+                            Code::Miniconda,
+                            file.span,
+                            format!("`{}` is a Miniforge installer, and this image uses Miniconda", file.value),
+                            "a Miniforge installer",
+                        )
+                        .with_help(format!(
+                            "add `distribution=\"miniforge\"` to `python`, or {}",
+                            installer_help(&installers, &version.value)
+                        )),
+                    );
+                    return None;
+                }
                 let well_formed = file.value.starts_with("Miniconda3-")
                     && file.value.ends_with(".sh")
                     && file.value.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
@@ -125,54 +253,7 @@ impl Checker<'_> {
                 (chosen.installer.clone(), sha, chosen.tos)
             }
         };
-        if let Some(sha) = &part.sha256 {
-            self.valid(sha, Code::Unsafe, "sha256", values::sha256)?;
-        }
-        if tos && !accept_tos {
-            let span = part.miniconda.as_ref().map_or(version.span, |m| m.span);
-            self.push(
-                Diag::error(
-                    Code::MinicondaTos,
-                    span,
-                    format!("the build would stop at Anaconda's Terms of Service: `{installer}` refuses non-interactive use of the default channels until they are accepted"),
-                    "needs the terms accepted",
-                )
-                .with_help(tos_help(&installers, &version.value)),
-            );
-            return None;
-        }
-        let mirror = self.part().mirrors.as_ref().and_then(|m| m.miniconda.clone());
-        if let Some(mirror) = &mirror
-            && sha256.is_none()
-            && mirror.value.starts_with("http://")
-        {
-            let installer_span = part.miniconda.as_ref().map_or(version.span, |m| m.span);
-            self.push(
-                Diag::error(
-                    Code::PlainHttp,
-                    mirror.span,
-                    format!("`{installer}` would be downloaded over plain http and run as root unverified"),
-                    "plain http",
-                )
-                .with_label(installer_span, "no sha256 known for this installer")
-                .with_help(format!(
-                    "give its sha256 with `python sha256=\"…\"` (the Dockerfile checks the download against it), or use an `https://` mirror: `{}`",
-                    mirror.value.replacen("http://", "https://", 1)
-                )),
-            );
-            return None;
-        }
-        let base_url = mirror.map_or_else(|| MINICONDA_URL.to_owned(), |m| m.value.trim_end_matches('/').to_owned());
-        let minor: u32 = version.value.split('.').nth(1).and_then(|m| m.parse().ok()).unwrap_or(0);
-        Some(Python {
-            version: version.value.clone(),
-            installer_url: format!("{base_url}/{installer}"),
-            installer,
-            installer_sha256: sha256,
-            accept_tos: accept_tos && tos,
-            prefix: MINICONDA_PREFIX.to_owned(),
-            numpy_below_2: minor <= 12,
-        })
+        Some(Installer { path: file.clone(), file, sha256, tos, python: InstallerPython::Image })
     }
 }
 

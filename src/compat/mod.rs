@@ -214,6 +214,25 @@ pub struct MinicondaInstaller {
     pub source: String,
 }
 
+/// A Miniforge installer: one a release, with one Python in its base environment.
+#[derive(Debug, Clone)]
+pub struct MiniforgeInstaller {
+    /// Python minor of its base environment.
+    pub python: String,
+    /// File name: `Miniforge3-26.3.2-3-Linux-x86_64.sh`.
+    pub installer: String,
+    /// The release tag: `26.3.2-3`.
+    pub tag: String,
+    /// sha256.
+    pub sha256: String,
+    /// conda version.
+    pub conda_version: String,
+    /// Where conda-forge publishes it.
+    pub url: String,
+    /// Where the row comes from.
+    pub source: String,
+}
+
 /// An nvidia/cuda tag family: one CUDA version on one OS.
 #[derive(Debug, Clone)]
 pub struct CudaTag {
@@ -336,6 +355,8 @@ pub struct Compat {
     pub tensorflow: Vec<TensorflowRelease>,
     /// Miniconda installers.
     pub miniconda: Vec<MinicondaInstaller>,
+    /// Miniforge installers for x86_64, newest release first.
+    pub miniforge: Vec<MiniforgeInstaller>,
     /// nvidia/cuda tags.
     pub cuda_tags: Vec<CudaTag>,
     /// Base OS releases.
@@ -353,12 +374,13 @@ pub struct Compat {
 }
 
 /// The tables: each framework's (its module names it) and those every framework shares.
-const DATA: [(&str, &str); 11] = [
+const DATA: [(&str, &str); 12] = [
     ("pytorch.tsv", include_str!("data/pytorch.tsv")),
     ("tensorflow.tsv", include_str!("data/tensorflow.tsv")),
     ("jax.tsv", include_str!("data/jax.tsv")),
     ("paddle.tsv", include_str!("data/paddle.tsv")),
     ("miniconda.tsv", include_str!("data/miniconda.tsv")),
+    ("miniforge.tsv", include_str!("data/miniforge.tsv")),
     ("cuda_tags.tsv", include_str!("data/cuda_tags.tsv")),
     ("os.tsv", include_str!("data/os.tsv")),
     ("cudnn_tags.tsv", include_str!("data/cudnn_tags.tsv")),
@@ -420,6 +442,23 @@ impl Compat {
                 source: r.get("source"),
             })
             .collect();
+        let mut miniforge: Vec<MiniforgeInstaller> = table("miniforge.tsv")
+            .records()
+            .filter(|r| r.get("arch") == "x86_64")
+            .map(|r| {
+                let installer = r.get("installer");
+                MiniforgeInstaller {
+                    python: r.get("python"),
+                    tag: miniforge_tag(&installer).unwrap_or_default().to_owned(),
+                    installer,
+                    sha256: r.get("sha256"),
+                    conda_version: r.get("conda_version"),
+                    url: r.get("url"),
+                    source: r.get("source"),
+                }
+            })
+            .collect();
+        miniforge.sort_by(|a, b| compare(&b.tag, &a.tag));
         let cuda_tags = table("cuda_tags.tsv")
             .records()
             .map(|r| CudaTag {
@@ -484,6 +523,7 @@ impl Compat {
             torch,
             tensorflow,
             miniconda,
+            miniforge,
             cuda_tags,
             os,
             cudnn_in_tags,
@@ -585,6 +625,22 @@ impl Compat {
     pub fn installer(&self, file: &str) -> Option<&MinicondaInstaller> {
         self.miniconda.iter().find(|m| m.installer == file)
     }
+
+    /// A Miniforge installer by file name.
+    #[must_use]
+    pub fn miniforge_installer(&self, file: &str) -> Option<&MiniforgeInstaller> {
+        self.miniforge.iter().find(|m| m.installer == file)
+    }
+}
+
+/// The release tag in a Miniforge installer's file name (`26.3.2-3` in
+/// `Miniforge3-26.3.2-3-Linux-x86_64.sh`); `None` for any other name.
+#[must_use]
+pub fn miniforge_tag(file: &str) -> Option<&str> {
+    let tag = file.strip_prefix("Miniforge3-")?.strip_suffix(".sh")?.split("-Linux-").next()?;
+    let (release, build) = tag.split_once('-')?;
+    let numeric = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_digit());
+    (release.split('.').count() == 3 && release.split('.').all(numeric) && numeric(build)).then_some(tag)
 }
 
 /// The release of `versions` nearest to `wanted`: the same prefix as long as possible, then the
@@ -715,6 +771,31 @@ mod tests {
         assert!(compat.removed_tag("registry.example.com/nvidia/cuda:10.0-cudnn7-devel-ubuntu18.04").is_none());
         assert!(compat.removed_tag("nvidia/cuda:11.8.0-devel-ubuntu22.04").is_none());
         assert!(compat.removed_tag("nvidia/cuda:1.0-x").is_none());
+    }
+
+    #[test]
+    fn miniforge_rows_agree_with_their_file_names() {
+        let compat = get();
+        assert_eq!(compat.miniforge.first().unwrap().tag, "26.3.2-3", "newest release first");
+        for m in &compat.miniforge {
+            assert_eq!(
+                m.conda_version,
+                m.tag.split('-').next().unwrap(),
+                "{}: conda is the tag's release",
+                m.installer
+            );
+            assert_eq!(
+                m.url,
+                format!("https://github.com/conda-forge/miniforge/releases/download/{}/{}", m.tag, m.installer)
+            );
+            assert_eq!(m.sha256.len(), 64, "{} has its sha256", m.installer);
+        }
+        // The check gives Miniforge no terms-of-service step: a row that needs one needs code first.
+        assert!(compat.table("miniforge.tsv").unwrap().records().all(|r| r.get("tos") == "no"));
+        assert_eq!(compat.miniforge_installer("Miniforge3-25.11.0-1-Linux-x86_64.sh").unwrap().python, "3.12");
+        assert_eq!(miniforge_tag("Miniforge3-24.3.0-0-Linux-aarch64.sh"), Some("24.3.0-0"));
+        assert_eq!(miniforge_tag("Miniforge3-Linux-x86_64.sh"), None, "the unversioned copy floats");
+        assert_eq!(miniforge_tag("Miniconda3-py311_24.11.1-0-Linux-x86_64.sh"), None);
     }
 
     #[test]

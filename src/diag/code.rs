@@ -98,10 +98,14 @@ codes! {
     TensorflowPackage = "dlspec::compat::tensorflow-package",
     /// a Python outside the framework's range
     Python = "dlspec::compat::python",
-    /// a Miniconda installer for another Python
+    /// a Miniconda installer for another Python, or a Miniforge installer on Miniconda
     Miniconda = "dlspec::compat::miniconda",
     /// a build that would stop at Anaconda's Terms of Service
     MinicondaTos = "dlspec::compat::miniconda-tos",
+    /// a Miniforge installer that cannot bring the image's Python, or a Miniconda installer on Miniforge
+    Miniforge = "dlspec::compat::miniforge",
+    /// `accept-tos` on Miniforge, which has no terms to accept
+    MiniforgeTos = "dlspec::compat::miniforge-tos",
     /// an nvidia/cuda tag that cannot exist, or one the tag table does not know
     CudaTag = "dlspec::compat::cuda-tag",
     /// a framework built for another CUDA than the base

@@ -66,6 +66,16 @@ choice! {
     }
 }
 
+choice! {
+    /// Where the image's conda and Python come from.
+    pub enum Distribution("a conda distribution", "unknown distribution", "the distributions are", InvalidValue) {
+        /// Anaconda's Miniconda, with Anaconda's `defaults` channels.
+        Miniconda = "miniconda",
+        /// conda-forge's Miniforge, with the conda-forge channel only.
+        Miniforge = "miniforge",
+    }
+}
+
 /// The brand classes of the compatibility tables, as the language spells them.
 impl FromEntry for BrandClass {
     const KIND: Kind = Kind::Choice(&["datacenter", "workstation", "geforce"]);
@@ -285,13 +295,14 @@ declare! {
 }
 
 declare! {
-    /// `python VERSION miniconda= sha256= accept-tos=`.
+    /// `python VERSION distribution= miniconda= sha256= accept-tos=`.
     pub struct PythonPart = "python" {
-        doc: "Miniconda with this Python.",
+        doc: "Miniconda (or Miniforge) with this Python.",
         repeats: false,
         args: [version: String, optional = ("VERSION", "a Python version like \"3.10\"", "`3.N`, like `\"3.10\"`.")],
         rest: [],
         props: [
+            distribution: Distribution = ("distribution", "`miniconda` or `miniforge`", "`miniconda` (Anaconda's channels) or `miniforge` (conda-forge only)."),
             miniconda: String = ("miniconda", "an installer file name", "Installer file name."),
             sha256: String = ("sha256", "the installer's sha256 in hex", "The installer's sha256, 64 hex digits."),
             accept_tos: bool = ("accept-tos", "a boolean", "Accept Anaconda's Terms of Service for the default channels."),
@@ -399,7 +410,7 @@ declare! {
             pip: String = ("pip", "a pip index URL", "pip index for the image's users."),
             conda: String = ("conda", "a conda mirror URL", "conda mirror base for the image's users."),
             build_pip: String = ("build-pip", "a pip index URL", "pip index used while building."),
-            miniconda: String = ("miniconda", "a Miniconda download URL", "Where the Miniconda installer is downloaded from."),
+            miniconda: String = ("miniconda", "a Miniconda download URL", "Where the Miniconda or Miniforge installer is downloaded from."),
             apt: String = ("apt", "an archive mirror URL", "Debian/Ubuntu archive mirror for the build and the users."),
         ],
         children: [],
