@@ -321,10 +321,12 @@ impl Checker<'_> {
         let valid_name = self.valid(&name, Code::ImageName, "image name", values::image_name);
         let base = self.base();
         let python_version = self.python_version();
+        let mirrors = self.mirrors(base.as_ref());
         let framework = match (&self.part().framework, &base, &python_version) {
             (Some(f), Some(b), Some(p)) => {
                 let f = f.clone();
-                crate::framework::check(self.compat, &f, b, p, self.diags)
+                let mirrors = mirrors.clone().unwrap_or_default();
+                crate::framework::check(self.compat, &f, b, p, &mirrors, self.diags)
             }
             _ => None,
         };
@@ -341,7 +343,6 @@ impl Checker<'_> {
         let ssh = self.ssh();
         let jupyter = self.jupyter();
         let tensorboard = self.tensorboard();
-        let mirrors = self.mirrors();
         let environment = self.env();
         self.port_conflicts();
         let (base, python, timezone, locale, mirrors, environment, (), apt) =
