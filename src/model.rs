@@ -891,7 +891,7 @@ pub enum LabelValue {
 }
 
 /// Mirrors written into the image for its users, and used during the build.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct Mirrors {
     /// pip index URL for the image's users (`/etc/pip.conf`).
     pub pip: Option<String>,
@@ -905,6 +905,13 @@ pub struct Mirrors {
     pub build_pip_trusted_host: Option<String>,
     /// Debian/Ubuntu archive mirror, written into the apt sources before the first update.
     pub apt: Option<String>,
+    /// PyTorch's wheel indexes, `{variant}` standing for the wheel variant (`cu124`, `cpu`).
+    pub pytorch: Option<String>,
+    /// PaddlePaddle's per-build indexes, `{build}` standing for the build (`cu126`, `cpu`).
+    pub paddle: Option<String>,
+    /// NVIDIA's CUDA apt repository (`…/compute/cuda/repos`), written into the apt sources of a
+    /// base that lists it, before the first update.
+    pub cuda_apt: Option<String>,
 }
 
 /// One service port.

@@ -147,6 +147,23 @@ pub fn url(url: &str) -> Result<String, String> {
         .strip_prefix("https://")
         .or_else(|| url.strip_prefix("http://"))
         .ok_or_else(|| "the URL must start with `https://` or `http://`".to_owned())?;
+    let scheme = &url[..url.len() - rest.len()];
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    if let Some((user, host)) = rest[..authority_end].rsplit_once('@') {
+        let user = user.split_once(':').map_or(user.to_owned(), |(name, _)| format!("{name}:…"));
+        return Err(format!(
+            "the URL carries credentials (`{user}@`), which would be written into the image and its build files: write `{scheme}{host}{}`, a mirror that needs no login",
+            &rest[authority_end..]
+        ));
+    }
+    if let Some(at) = rest.find(['?', '#']) {
+        let part = if rest[at..].starts_with('?') { "a query" } else { "a fragment" };
+        return Err(format!(
+            "the URL has {part} (`{}`), and pip, apt and curl add their own paths after the URL: write `{scheme}{}`",
+            &rest[at..],
+            &rest[..at]
+        ));
+    }
     let (authority, path) = rest.split_once('/').map_or((rest, ""), |(a, p)| (a, p));
     let (host, port) = authority.split_once(':').map_or((authority, None), |(h, p)| (h, Some(p)));
     let host_ok = !host.is_empty()
@@ -628,6 +645,13 @@ mod tests {
         for bad in ["ftp://x", "https://", "https://x/a b", "https://x/'", "https://x/?q=1", "https://a..b/"] {
             assert!(url(bad).is_err(), "{bad}");
         }
+        let credentials = url("https://alice:s3cret@mirror.example.edu/simple").unwrap_err();
+        assert!(credentials.contains("`alice:…@`") && !credentials.contains("s3cret"), "{credentials}");
+        assert!(credentials.contains("`https://mirror.example.edu/simple`"), "{credentials}");
+        assert!(url("https://token@mirror.example.edu").unwrap_err().contains("`token@`"));
+        let query = url("https://mirror.example.edu/simple?token=1").unwrap_err();
+        assert!(query.contains("a query (`?token=1`)") && query.contains("`https://mirror.example.edu/simple`"));
+        assert!(url("https://mirror.example.edu/simple#main").unwrap_err().contains("a fragment (`#main`)"));
     }
 
     #[test]

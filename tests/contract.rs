@@ -120,7 +120,7 @@ fn contract_v3_examples_give_their_pinned_errors() {
         // `user …`, in an image.
         &["dlspec::schema::unknown-node"],
         // `mirrors pytorch= cuda-apt=`, in an image.
-        &["dlspec::schema::unknown-property"],
+        &[],
         // `python … distribution=`, in an image.
         &[],
         // The whole v3 example.

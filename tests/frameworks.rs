@@ -79,6 +79,45 @@ fn paddle_3_brings_its_cuda_libraries_from_its_own_index_unless_index_names_a_mi
 }
 
 #[test]
+fn the_mirrors_of_pytorch_and_paddle_serve_each_image_its_own_variant_and_an_index_url_still_wins() {
+    let profile = "profile \"m\" {\n    mirrors pytorch=\"https://m.example.edu/whl/{variant}/\" paddle=\"https://m.example.edu/paddle/{build}\"\n}\n";
+    let image = |node: &str, base: &str| {
+        let spec = format!("{profile}image \"i\" {{\n    use \"m\"\n    {node}\n    python \"3.11\"\n    {base}\n}}\n");
+        install(&framework(&spec)).1.map(str::to_owned)
+    };
+    let on = |url: &str| Some(url.to_owned());
+    assert_eq!(image("pytorch \"2.7.0\"", "cuda \"12.8.1\" cudnn=\"none\""), on("https://m.example.edu/whl/cu128"));
+    assert_eq!(image("pytorch \"2.7.0\"", "cpu"), on("https://m.example.edu/whl/cpu"));
+    assert_eq!(
+        image("pytorch \"2.7.0\" index=\"cu126\"", "cuda \"12.8.1\" cudnn=\"none\""),
+        on("https://m.example.edu/whl/cu126"),
+        "a written variant comes from the mirror too"
+    );
+    assert_eq!(
+        image("pytorch \"2.7.0\" index=\"https://other.example.edu/cu128\"", "cuda \"12.8.1\" cudnn=\"none\""),
+        on("https://other.example.edu/cu128")
+    );
+    assert_eq!(image("paddle \"3.0.0\"", "cuda \"12.6.3\" cudnn=\"none\""), on("https://m.example.edu/paddle/cu126"));
+    assert_eq!(image("paddle \"3.0.0\"", "cpu"), None, "3.0.0's CPU build is on PyPI");
+}
+
+#[test]
+fn an_index_url_of_the_image_variant_tells_the_checks_its_variant() {
+    let spec = "image \"p\" {\n    pytorch \"2.7.0\" index=\"https://m.example.edu/whl/cu128\"\n    python \"3.11\"\n    cuda \"12.8.1\" cudnn=\"none\"\n}\n";
+    let torch = framework(spec);
+    assert_eq!(torch.gpu_build.map(|b| b.variant).as_deref(), Some("cu128"));
+    let (_, diags) = dlspec::analyze(&common::sources("spec.kdl", &spec.replace("cu128\"", "cu124\"")));
+    let codes: Vec<&str> = diags.into_vec().iter().map(|d| d.code.as_str()).collect();
+    assert_eq!(codes, ["dlspec::compat::index-variant"]);
+    // A custom base's CUDA is unknown: its index is taken as written.
+    let custom = spec.replace("cuda \"12.8.1\" cudnn=\"none\"", "base \"registry.example.edu/cuda:12.4\" gpu=#true");
+    assert_eq!(
+        framework(&custom.replace("cu128\"", "cu126\"")).install.index_url.as_deref(),
+        Some("https://m.example.edu/whl/cu126")
+    );
+}
+
+#[test]
 fn a_framework_profile_and_image_merge_and_every_framework_is_a_matrix_axis() {
     let spec = "profile \"j\" {\n    jax \"0.4.30\"\n}\n\nimage \"j\" {\n    use \"j\"\n    python \"3.11\"\n    cpu\n    matrix {\n        jax \"0.4.31\" \"0.5.0\"\n    }\n}\n\nimage \"p\" {\n    python \"3.10\"\n    cpu\n    matrix {\n        paddle \"2.6.2\" \"3.0.0\"\n    }\n}\n";
     let versions: Vec<(String, String)> =

@@ -277,6 +277,9 @@ const STRING_SLOTS: &[&str] = &[
     "mirrors build-pip={}",
     "mirrors miniconda={}",
     "mirrors apt={}",
+    "mirrors cuda-apt={}",
+    "pytorch \"2.3.0\"\n    mirrors pytorch={}",
+    "paddle \"2.6.1\"\n    mirrors paddle={} build-pip={}",
     "ssh password={}",
     "ssh password-file={}",
     "ssh host-keys={}",
@@ -341,6 +344,8 @@ fn slot_value() -> impl Strategy<Value = String> {
         "/root/x",
         "2.3.0",
         "cu121",
+        "{variant}",
+        "{build}",
         "hf-token",
     ]);
     prop::collection::vec(pieces, 0..6).prop_map(|p| p.concat())

@@ -57,6 +57,10 @@ impl Checker<'_> {
                 let tag = if let Some(tag) = self.compat.cuda_tag(&version.value, &os) {
                     tag.clone()
                 } else if self.compat.cuda_tags.iter().any(|t| t.os == os) {
+                    let removed = self.compat.removed_tag(&format!("nvidia/cuda:{}-", version.value)).is_some();
+                    if !removed && self.never_published(&version, &os, os_span) {
+                        return None;
+                    }
                     self.unknown_tag_warning(&version, &os, os_span);
                     CudaTag {
                         cuda: version.value.clone(),
@@ -270,6 +274,46 @@ impl Checker<'_> {
         }
         let nearest = compat::nearest(version, on_os.iter().copied()).unwrap_or("");
         format!("did you mean `{nearest}`? nvidia/cuda tags use the full version")
+    }
+
+    /// Reports a CUDA version the tag table lacks for `os` although it knows newer tags there: no
+    /// new release, since NVIDIA releases forward. A later update of a series the table has
+    /// (`12.9.2` after its `12.9.1`) may still be one, or a tag the table's sources missed: only
+    /// the warning of [`Self::unknown_tag_warning`] for it.
+    fn never_published(&mut self, version: &Spanned<String>, os: &str, os_span: Span) -> bool {
+        let mut on_os: Vec<&str> =
+            self.compat.cuda_tags.iter().filter(|t| t.os == os).map(|t| t.cuda.as_str()).collect();
+        on_os.sort_by(|a, b| compare(a, b));
+        let Some(newest) = on_os.last().copied() else { return false };
+        let series = format!("{}.", version.value.split('.').take(2).collect::<Vec<_>>().join("."));
+        let newest_of_series = on_os.iter().copied().rfind(|v| v.starts_with(&series));
+        let later_update = newest_of_series.is_some_and(|n| compare(&version.value, n).is_gt());
+        if compare(&version.value, newest).is_ge() || later_update {
+            return false;
+        }
+        let below = on_os.iter().copied().rfind(|v| compare(v, &version.value).is_lt());
+        let above = on_os.iter().copied().find(|v| compare(v, &version.value).is_gt());
+        let nearest: Vec<String> = below.into_iter().chain(above).map(|v| format!("`cuda \"{v}\"`")).collect();
+        let checked = self.compat.tables.iter().find(|t| t.file == "cuda_tags.tsv").map_or("", |t| t.checked.as_str());
+        let elsewhere: Vec<&str> =
+            self.compat.cuda_tags.iter().filter(|t| t.cuda == version.value).map(|t| t.os.as_str()).collect();
+        let mut diag = Diag::error(
+            Code::CudaTag,
+            version.span,
+            format!("nvidia/cuda has no CUDA `{}` images for `{os}`", version.value),
+            "no such tag",
+        );
+        let tags = if nearest.len() == 1 { "tag" } else { "tags" };
+        let mut fix = format!("write {}, the nearest {tags} for {os}", nearest.join(" or "));
+        if let Some(other) = elsewhere.last() {
+            diag =
+                diag.with_label(os_span, format!("CUDA {} images exist for {}", version.value, quote_list(&elsewhere)));
+            fix.push_str(&format!(", or `os=\"{other}\"`"));
+        }
+        self.push(diag.with_help(format!(
+            "{fix}; dlspec's tag table (checked {checked}) has {os} tags up to `{newest}`, so an older one it lacks is no new release"
+        )));
+        true
     }
 
     /// Warns that a CUDA version is not in the tag table: the table is incomplete, so the tag may

@@ -308,10 +308,12 @@ impl Checker<'_> {
         let valid_name = self.valid(&name, Code::ImageName, "image name", values::image_name);
         let base = self.base();
         let python_version = self.python_version();
+        let mirrors = self.mirrors(base.as_ref());
         let framework = match (&self.part().framework, &base, &python_version) {
             (Some(f), Some(b), Some(p)) => {
                 let f = f.clone();
-                crate::framework::check(self.compat, &f, b, p, self.diags)
+                let mirrors = mirrors.clone().unwrap_or_default();
+                crate::framework::check(self.compat, &f, b, p, &mirrors, self.diags)
             }
             _ => None,
         };
@@ -326,7 +328,6 @@ impl Checker<'_> {
         let timezone = self.timezone();
         let locale = self.locale();
         let services = self.services();
-        let mirrors = self.mirrors();
         let environment = self.env();
         self.port_conflicts();
         let (base, python, timezone, locale, mirrors, environment, (), apt) =

@@ -4,9 +4,10 @@
 use std::collections::HashSet;
 
 use super::Checker;
-use crate::diag::Code;
+use crate::diag::{Code, Diag};
+use crate::framework::{BaseInfo, is_variant};
 use crate::lang::Spanned;
-use crate::model::Mirrors;
+use crate::model::{BaseKind, Mirrors};
 use crate::service::{self, SERVICES};
 use crate::values;
 
@@ -46,34 +47,131 @@ impl Checker<'_> {
         requirements
     }
 
-    /// `mirrors`: every URL is checked, even after an invalid one.
-    pub(super) fn mirrors(&mut self) -> Option<Mirrors> {
+    /// `mirrors`: every URL is checked, even after an invalid one. `cuda-apt` applies to the
+    /// bases that may list NVIDIA's repository: not to Ubuntu's own (`cpu`).
+    pub(super) fn mirrors(&mut self, base: Option<&BaseInfo>) -> Option<Mirrors> {
         let Some(m) = self.part().mirrors.clone() else {
-            return Some(Mirrors {
-                pip: None,
-                pip_trusted_host: None,
-                conda: None,
-                build_pip: None,
-                build_pip_trusted_host: None,
-                apt: None,
-            });
+            return Some(Mirrors::default());
         };
         let errors = self.errors();
-        let url = |this: &mut Self, v: &Option<Spanned<String>>| -> Option<String> {
-            let v = v.as_ref()?;
-            this.valid(v, Code::Unsafe, "URL", values::url)?;
-            Some(v.value.clone())
-        };
-        let pip = url(self, &m.pip);
-        let conda = url(self, &m.conda).map(|c| c.trim_end_matches('/').to_owned());
-        let build_pip = url(self, &m.build_pip);
-        let apt = url(self, &m.apt).map(|a| a.trim_end_matches('/').to_owned());
-        url(self, &m.miniconda);
+        let pip = self.mirror_url(m.pip.as_ref(), "pip");
+        let conda = self.mirror_url(m.conda.as_ref(), "conda").map(|c| c.trim_end_matches('/').to_owned());
+        let build_pip = self.mirror_url(m.build_pip.as_ref(), "build-pip");
+        let apt = self.mirror_url(m.apt.as_ref(), "apt").map(|a| a.trim_end_matches('/').to_owned());
+        self.mirror_url(m.miniconda.as_ref(), "miniconda");
+        let pytorch = self.mirror_url(m.pytorch.as_ref(), "pytorch").map(|p| p.trim_end_matches('/').to_owned());
+        let paddle = self.mirror_url(m.paddle.as_ref(), "paddle").map(|p| p.trim_end_matches('/').to_owned());
+        let cuda_apt = self
+            .mirror_url(m.cuda_apt.as_ref(), "cuda-apt")
+            .filter(|_| base.is_none_or(|b| b.base.kind != BaseKind::Cpu))
+            .map(|c| c.trim_end_matches('/').to_owned());
         if !self.ok_since(errors) {
             return None;
         }
         let pip_trusted_host = pip.as_deref().and_then(values::plain_http_host);
         let build_pip_trusted_host = build_pip.as_deref().and_then(values::plain_http_host);
-        Some(Mirrors { pip, pip_trusted_host, conda, build_pip, build_pip_trusted_host, apt })
+        Some(Mirrors {
+            pip,
+            pip_trusted_host,
+            conda,
+            build_pip,
+            build_pip_trusted_host,
+            apt,
+            pytorch,
+            paddle,
+            cuda_apt,
+        })
+    }
+
+    /// The URL of `mirrors PROPERTY=`: a valid URL once its placeholders are filled in, with the
+    /// placeholder the property needs and no other.
+    fn mirror_url(&mut self, value: Option<&Spanned<String>>, property: &str) -> Option<String> {
+        let value = value?;
+        let placeholder = PLACEHOLDERS.iter().find(|p| p.property == property);
+        let mut filled = String::new();
+        let mut rest = value.value.as_str();
+        let mut found = false;
+        // An unclosed `{` is left to the URL check, which refuses the character.
+        while let Some((open, close)) = rest.find('{').and_then(|open| Some((open, open + rest[open..].find('}')?))) {
+            let name = &rest[open + 1..close];
+            let Some(p) = placeholder.filter(|p| p.name == name) else {
+                let help = match placeholder {
+                    Some(p) => {
+                        format!("`mirrors {property}=` takes `{{{}}}`, the image's {} ({})", p.name, p.what, p.examples)
+                    }
+                    None => format!("`mirrors {property}=` takes no placeholder: write the mirror's URL as it is"),
+                };
+                self.push(
+                    Diag::error(
+                        Code::Mirror,
+                        value.span,
+                        format!("`{{{name}}}` in `{}` is not a placeholder of `mirrors {property}=`", value.value),
+                        "unknown placeholder",
+                    )
+                    .with_help(help),
+                );
+                return None;
+            };
+            filled.push_str(&rest[..open]);
+            filled.push_str(p.sample);
+            found = true;
+            rest = &rest[close + 1..];
+        }
+        filled.push_str(rest);
+        self.valid(value, Code::Unsafe, "URL", |_| values::url(&filled))?;
+        if let Some(p) = placeholder
+            && !found
+        {
+            let trimmed = value.value.trim_end_matches('/');
+            let fixed = match trimmed.rsplit_once('/') {
+                Some((parent, last)) if is_variant(last) => format!("{parent}/{{{}}}", p.name),
+                _ => format!("{trimmed}/{{{}}}", p.name),
+            };
+            self.push(
+                Diag::error(
+                    Code::Mirror,
+                    value.span,
+                    format!(
+                        "`mirrors {property}=` needs `{{{}}}`: `{}` would be one index for every image, whatever its {}",
+                        p.name, value.value, p.what
+                    ),
+                    format!("no `{{{}}}`", p.name),
+                )
+                .with_help(format!(
+                    "write `{property}=\"{fixed}\"`: `{{{}}}` becomes the image's {} ({})",
+                    p.name, p.what, p.examples
+                )),
+            );
+            return None;
+        }
+        Some(value.value.clone())
     }
 }
+
+/// A placeholder of a mirror URL: the property that takes it, what it stands for, and a value
+/// the URL is checked with.
+struct Placeholder {
+    property: &'static str,
+    name: &'static str,
+    what: &'static str,
+    examples: &'static str,
+    sample: &'static str,
+}
+
+/// The mirrors whose URL depends on the image: PyTorch's and PaddlePaddle's indexes, one a build.
+const PLACEHOLDERS: &[Placeholder] = &[
+    Placeholder {
+        property: "pytorch",
+        name: "variant",
+        what: "wheel variant",
+        examples: "`cu124`, `cpu`, …",
+        sample: "cu124",
+    },
+    Placeholder {
+        property: "paddle",
+        name: "build",
+        what: "PaddlePaddle build",
+        examples: "`cu126`, `cpu`, …",
+        sample: "cu126",
+    },
+];

@@ -94,6 +94,10 @@ codes! {
     Torchaudio = "dlspec::compat::torchaudio",
     /// a wheel variant or CUDA build the framework does not publish
     WheelVariant = "dlspec::compat::wheel-variant",
+    /// an index URL of one wheel variant, written for an image of another
+    IndexVariant = "dlspec::compat::index-variant",
+    /// a framework build that only a host the named mirror does not copy serves
+    Unmirrored = "dlspec::compat::unmirrored",
     /// a TensorFlow package that cannot install the version or Python
     TensorflowPackage = "dlspec::compat::tensorflow-package",
     /// a Python outside the framework's range
@@ -133,6 +137,8 @@ codes! {
     Locale = "dlspec::value::locale",
     /// a value that is not safe in the text it reaches
     Unsafe = "dlspec::value::unsafe",
+    /// a mirror URL without the placeholder its property needs, or with one it does not take
+    Mirror = "dlspec::value::mirror",
     /// a value outside what the option takes
     InvalidValue = "dlspec::value::invalid",
     /// a `registry` or `base-registry` that is not a registry reference

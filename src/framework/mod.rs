@@ -14,7 +14,7 @@ mod tensorflow;
 use crate::compat::{self, Compat, compare, major_minor};
 use crate::diag::{Code, Diag, Diagnostics};
 use crate::lang::{Node, RegisteredPart as FrameworkPart, Spanned};
-use crate::model::{Base, Framework, FrameworkProbe};
+use crate::model::{Base, Framework, FrameworkProbe, Mirrors};
 use crate::source::Span;
 
 /// What the frameworks add to the language: their nodes.
@@ -80,8 +80,8 @@ pub struct BaseInfo {
     pub os_span: Span,
 }
 
-/// The context of a framework's rules: the tables, the image's base and Python, the version as
-/// written, and where problems go.
+/// The context of a framework's rules: the tables, the image's base, Python and mirrors, the
+/// version as written, and where problems go.
 pub struct Cx<'a> {
     /// The embedded tables.
     pub compat: &'static Compat,
@@ -89,6 +89,8 @@ pub struct Cx<'a> {
     pub base: &'a BaseInfo,
     /// The image's Python.
     pub python: &'a Spanned<String>,
+    /// The image's mirrors: the framework's own (`mirrors pytorch=`, `paddle=`) and PyPI's.
+    pub mirrors: &'a Mirrors,
     /// The framework version as written.
     pub version: &'a Spanned<String>,
     rules: &'static dyn Rules,
@@ -101,6 +103,7 @@ pub(crate) fn check(
     part: &FrameworkPart,
     base: &BaseInfo,
     python: &Spanned<String>,
+    mirrors: &Mirrors,
     diags: &mut Diagnostics,
 ) -> Option<Framework> {
     let rules = by_keyword(part.keyword)?;
@@ -124,7 +127,7 @@ pub(crate) fn check(
         );
         return None;
     };
-    let mut cx = Cx { compat, base, python, version: &version, rules, diags };
+    let mut cx = Cx { compat, base, python, mirrors, version: &version, rules, diags };
     let python_ok = cx.python_range(release);
     let framework = rules.check(&mut cx, part, release);
     framework.filter(|_| python_ok)
@@ -351,6 +354,12 @@ pub fn cuda_of_variant(variant: &str) -> Option<(u64, u64)> {
     Some((major.parse().ok()?, minor.parse().ok()?))
 }
 
+/// Whether a URL path segment names a wheel variant or build: `cu124`, `cpu`, `rocm6.0`.
+#[must_use]
+pub fn is_variant(segment: &str) -> bool {
+    segment == "cpu" || cuda_of_variant(segment).is_some() || segment.starts_with("rocm")
+}
+
 /// `` `a`, `b`, `c` ``.
 #[must_use]
 pub fn quote_list(items: &[impl AsRef<str>]) -> String {
@@ -368,6 +377,8 @@ mod tests {
         assert_eq!(cuda_of_variant("cu102"), Some((10, 2)));
         assert_eq!(cuda_of_variant("cpu"), None);
         assert_eq!(cuda_of_variant("rocm6.0"), None);
+        assert!(is_variant("cu124") && is_variant("cpu") && is_variant("rocm6.0"));
+        assert!(!is_variant("simple") && !is_variant("whl") && !is_variant("cuda"));
     }
 
     #[test]

@@ -400,7 +400,7 @@ declare! {
 }
 
 declare! {
-    /// `mirrors pip= conda= build-pip= miniconda= apt=`.
+    /// `mirrors pip= conda= build-pip= miniconda= apt= pytorch= paddle= cuda-apt=`.
     pub struct MirrorsPart = "mirrors" {
         doc: "Package mirrors, for the image's users and for the build.",
         repeats: false,
@@ -412,6 +412,9 @@ declare! {
             build_pip: String = ("build-pip", "a pip index URL", "pip index used while building."),
             miniconda: String = ("miniconda", "a Miniconda download URL", "Where the Miniconda or Miniforge installer is downloaded from."),
             apt: String = ("apt", "an archive mirror URL", "Debian/Ubuntu archive mirror for the build and the users."),
+            pytorch: String = ("pytorch", "a PyTorch index URL with {variant}", "PyTorch's wheel indexes: `{variant}` becomes the image's wheel variant."),
+            paddle: String = ("paddle", "a PaddlePaddle index URL with {build}", "PaddlePaddle's per-build indexes: `{build}` becomes the image's build."),
+            cuda_apt: String = ("cuda-apt", "an apt repository mirror URL", "NVIDIA's CUDA apt repository, for the build and the users."),
         ],
         children: [],
     }

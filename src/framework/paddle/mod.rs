@@ -16,6 +16,10 @@ use crate::model::{BaseKind, CudnnSource, Framework, GpuBuild, Install};
 #[derive(Debug)]
 pub struct Paddle;
 
+/// PaddlePaddle's per-build indexes: `<this><build>/` (`cu126`, `cpu`), which `mirrors paddle=`
+/// replaces.
+const PER_BUILD_INDEXES: &str = "https://www.paddlepaddle.org.cn/packages/stable/";
+
 /// One build of `paddle.tsv`: a release for one CUDA version, or for CPUs.
 #[derive(Debug)]
 struct Build {
@@ -178,11 +182,9 @@ impl Rules for Paddle {
         if !cx.glibc_fits(&format!("PaddlePaddle {version}"), &build.manylinux, &build.glibc, pip_glibc) {
             return None;
         }
-        let (index_url, find_links) = match (mirror, build.index_kind.as_str()) {
-            (Some(url), _) => (Some(url), None),
-            (None, "index-url") => (Some(build.index.clone()), None),
-            (None, "find-links") => (None, Some(build.index.clone())),
-            (None, _) => (None, None),
+        let (index_url, find_links) = match mirror {
+            Some(url) => (Some(url), None),
+            None => self.source(cx, build)?,
         };
         let source = match (&index_url, &find_links) {
             (Some(url), _) => format!("from `{url}`"),
@@ -251,6 +253,56 @@ impl Rules for Paddle {
 }
 
 impl Paddle {
+    /// Where pip finds `build` (`--index-url`, `--find-links`; neither for PyPI), through the
+    /// image's mirrors: `mirrors paddle=` for PaddlePaddle's per-build indexes, `build-pip` for
+    /// the PyPI mirror the guide names. A build that only PaddlePaddle's page of wheel links
+    /// serves cannot come through `mirrors paddle=`: `None`, after saying so.
+    fn source(&self, cx: &mut Cx<'_>, build: &Build) -> Option<(Option<String>, Option<String>)> {
+        let per_build_index = format!("{PER_BUILD_INDEXES}{}/", build.variant);
+        match build.index_kind.as_str() {
+            "index-url" if build.index == per_build_index => {
+                let mirrored = cx.mirrors.paddle.as_ref().map(|m| m.replace("{build}", &build.variant));
+                Some((Some(mirrored.unwrap_or_else(|| build.index.clone())), None))
+            }
+            "index-url" if cx.mirrors.build_pip.is_some() => Some((None, None)),
+            "index-url" => Some((Some(build.index.clone()), None)),
+            "find-links" if cx.mirrors.paddle.is_some() => {
+                let mirrored: Vec<&str> = builds(cx.compat)
+                    .iter()
+                    .filter(|b| b.variant == build.variant && b.index_kind != "find-links")
+                    .map(|b| b.version.as_str())
+                    .collect();
+                let fix = if mirrored.is_empty() {
+                    "leave `mirrors paddle=` out of this image, or pick another build (`dlspec compat paddle`)"
+                        .to_owned()
+                } else {
+                    format!(
+                        "PaddlePaddle publishes its `{}` build of {} on PyPI or a per-build index: write `paddle \"{}\"`",
+                        build.variant,
+                        quote_list(&mirrored),
+                        mirrored.last().copied().unwrap_or_default()
+                    )
+                };
+                let span = cx.version.span;
+                cx.push(
+                    Diag::error(
+                        Code::Unmirrored,
+                        span,
+                        format!(
+                            "PaddlePaddle {}'s `{}` build is published only on `{}`, a page of wheel links, not on the per-build indexes that `mirrors paddle=` mirrors",
+                            build.version, build.variant, build.index
+                        ),
+                        "not on a per-build index",
+                    )
+                    .with_help(fix),
+                );
+                None
+            }
+            "find-links" => Some((None, Some(build.index.clone()))),
+            _ => Some((None, None)),
+        }
+    }
+
     /// The build an image gets without `index=`: the CUDA build that fits a CUDA base, the PyPI
     /// GPU build on another GPU base, the CPU build otherwise.
     fn default_variant(&self, cx: &mut Cx<'_>, builds: &[&Build], variants: &[String]) -> Option<String> {

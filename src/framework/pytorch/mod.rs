@@ -1,9 +1,9 @@
 //! PyTorch: torch with torchvision and torchaudio, from the wheel index of a variant
 //! (`https://download.pytorch.org/whl/cu121`); the CUDA wheels bring their own cuDNN and NCCL.
 
-use crate::compat::Compat;
+use crate::compat::{Compat, TorchRelease};
 use crate::diag::{Code, Diag};
-use crate::framework::{Cx, Release, Rules, cuda_of_variant, probe, quote_list};
+use crate::framework::{Cx, Release, Rules, cuda_of_variant, is_variant, probe, quote_list};
 use crate::lang::{Children, Kind, Node, Value};
 use crate::lang::{RegisteredPart as FrameworkPart, Spanned};
 use crate::model::{BaseKind, CudnnSource, Framework, GpuBuild, Install};
@@ -135,7 +135,19 @@ impl Rules for Pytorch {
         };
         let base = &cx.base.base;
         let (variant, index_url) = match part.string("index") {
-            Some(index) if index.value.contains("://") => (None, cx.index_url(&index)?),
+            Some(index) if index.value.contains("://") => {
+                let url = cx.index_url(&index)?;
+                let named = url.rsplit('/').next().filter(|last| is_variant(last)).map(str::to_owned);
+                // A custom base's CUDA is unknown: its default variant is a guess, not a rule.
+                let known_base = base.kind != BaseKind::Custom;
+                match (named, fitting_variant(cx, release).filter(|_| known_base)) {
+                    (Some(named), Some(fitting)) if named != fitting => {
+                        wrong_variant_index(cx, release, &index, &url, &named, &fitting);
+                        return None;
+                    }
+                    (named, _) => (named.filter(|n| release.variants.contains(n)), url),
+                }
+            }
             Some(index) => {
                 if !release.variants.contains(&index.value) {
                     cx.push(
@@ -160,41 +172,29 @@ impl Rules for Pytorch {
                     index.span,
                     "leave `index` out to get the variant that matches the base",
                 );
-                (Some(index.value.clone()), format!("{INDEX}/{}", index.value))
+                (Some(index.value.clone()), wheel_index(cx, &index.value))
             }
             None => {
-                let variant = match (&base.kind, &base.cuda) {
-                    (BaseKind::Cuda, Some(cuda)) => {
-                        let cu_variants: Vec<String> =
-                            release.variants.iter().filter(|v| v.starts_with("cu")).cloned().collect();
-                        match cx.fitting_variant(&cu_variants) {
-                            Some(v) => v.clone(),
-                            None => {
-                                let span = cx.base_span();
-                                cx.push(
-                                    Diag::error(
-                                        Code::WheelVariant,
-                                        span,
-                                        format!("torch {} publishes no wheels for CUDA {cuda}", release.torch),
-                                        "no matching wheels",
-                                    )
-                                    .with_label(version.span, "torch chosen here")
-                                    .with_help(format!(
-                                        "torch {} publishes {}: pick a CUDA base that matches one, or set `index=`",
-                                        release.torch,
-                                        quote_list(&release.variants)
-                                    )),
-                                );
-                                return None;
-                            }
-                        }
-                    }
-                    (BaseKind::Custom, _) if base.gpu && !release.pypi_default_cuda.is_empty() => {
-                        release.pypi_default_cuda.clone()
-                    }
-                    _ => "cpu".to_owned(),
+                let Some(variant) = fitting_variant(cx, release) else {
+                    let span = cx.base_span();
+                    let cuda = base.cuda.clone().unwrap_or_default();
+                    cx.push(
+                        Diag::error(
+                            Code::WheelVariant,
+                            span,
+                            format!("torch {} publishes no wheels for CUDA {cuda}", release.torch),
+                            "no matching wheels",
+                        )
+                        .with_label(version.span, "torch chosen here")
+                        .with_help(format!(
+                            "torch {} publishes {}: pick a CUDA base that matches one, or set `index=`",
+                            release.torch,
+                            quote_list(&release.variants)
+                        )),
+                    );
+                    return None;
                 };
-                let url = format!("{INDEX}/{variant}");
+                let url = wheel_index(cx, &variant);
                 (Some(variant), url)
             }
         };
@@ -270,4 +270,57 @@ impl Rules for Pytorch {
         }));
         lines
     }
+}
+
+/// The variant an image gets without `index=`: the CUDA build that fits a CUDA base, PyPI's
+/// default CUDA build on another GPU base, CPU wheels otherwise; none when no CUDA build fits.
+fn fitting_variant(cx: &Cx<'_>, release: &TorchRelease) -> Option<String> {
+    let base = &cx.base.base;
+    match base.kind {
+        BaseKind::Cuda => {
+            let cu_variants: Vec<String> = release.variants.iter().filter(|v| v.starts_with("cu")).cloned().collect();
+            cx.fitting_variant(&cu_variants).cloned()
+        }
+        BaseKind::Custom if base.gpu && !release.pypi_default_cuda.is_empty() => {
+            Some(release.pypi_default_cuda.clone())
+        }
+        _ => Some("cpu".to_owned()),
+    }
+}
+
+/// The wheel index of `variant`: the spec's mirror (`mirrors pytorch=`) or PyTorch's own.
+fn wheel_index(cx: &Cx<'_>, variant: &str) -> String {
+    cx.mirrors.pytorch.as_ref().map_or_else(|| format!("{INDEX}/{variant}"), |m| m.replace("{variant}", variant))
+}
+
+/// Reports an `index=` URL that names the wheel index of `named` on an image whose wheels are
+/// `fitting`: the index has none of them when the release does not publish `named`, and other
+/// builds than the image's checks assume when it does.
+fn wrong_variant_index(
+    cx: &mut Cx<'_>,
+    release: &TorchRelease,
+    index: &Spanned<String>,
+    url: &str,
+    named: &str,
+    fitting: &str,
+) {
+    let parent = url.strip_suffix(named).unwrap_or(url);
+    let mut help = format!("write `index=\"{parent}{fitting}\"`");
+    if release.variants.iter().any(|v| v == named) {
+        help.push_str(&format!(
+            ", or to install `{named}` wheels on purpose, `index=\"{named}\"` with `mirrors pytorch=\"{parent}{{variant}}\"`"
+        ));
+    }
+    let what = if cx.base.base.gpu { "base" } else { "CPU base" };
+    let base_span = cx.base.cuda_span.unwrap_or(cx.base.span);
+    cx.push(
+        Diag::error(
+            Code::IndexVariant,
+            index.span,
+            format!("`{}` is the index of `{named}` wheels, and this image needs `{fitting}` wheels", index.value),
+            format!("`{named}` index"),
+        )
+        .with_label(base_span, format!("{what} chosen here: `{fitting}` wheels"))
+        .with_help(help),
+    );
 }
