@@ -525,6 +525,8 @@ pub struct Base {
     pub nccl_version: Option<String>,
     /// nvidia/cuda flavor: `devel`, `runtime`, `base`.
     pub flavor: Option<String>,
+    /// Whether it has CUDA's compiler, `nvcc` (the `devel` flavor).
+    pub nvcc: bool,
     /// Operating system release: `ubuntu22.04`.
     pub os: Option<String>,
 }
@@ -869,13 +871,30 @@ pub struct Program {
     pub directory: Option<String>,
 }
 
-/// How a service is seen answering.
+/// How a service is seen answering: it greets a connection to its port with a banner, or its URL
+/// answers over HTTP.
 #[derive(Debug, Clone, Serialize)]
 pub struct Probe {
-    /// What the self-test checks: `ssh` (a banner on the port) or `http` (the URL answers).
+    /// What the self-test checks: `banner` or `http`.
     pub kind: &'static str,
+    /// The start of the banner: `SSH-`.
+    pub banner: Option<&'static str>,
     /// The URL that answers over HTTP, from inside the container.
     pub url: Option<String>,
+}
+
+impl Probe {
+    /// A service that greets every connection with a banner that starts so.
+    #[must_use]
+    pub fn banner(start: &'static str) -> Self {
+        Self { kind: "banner", banner: Some(start), url: None }
+    }
+
+    /// A service whose `url` answers over HTTP.
+    #[must_use]
+    pub fn http(url: String) -> Self {
+        Self { kind: "http", banner: None, url: Some(url) }
+    }
 }
 
 /// A LABEL's value: its text as the Dockerfile writes it.

@@ -239,7 +239,7 @@ impl Checked for Valid {
                 ],
                 directory: Some(settings.root_dir.clone()),
             },
-            probe: Probe { kind: "http", url: Some(format!("http://127.0.0.1:{port}{}api", settings.base_url)) },
+            probe: Probe::http(format!("http://127.0.0.1:{port}{}api", settings.base_url)),
             login: false,
             labels,
             directories: vec![settings.root_dir.clone()],

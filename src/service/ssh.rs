@@ -286,7 +286,7 @@ impl Checked for Valid {
                 command: vec!["/usr/sbin/sshd".into(), "-D".into(), "-e".into()],
                 directory: None,
             },
-            probe: Probe { kind: "ssh", url: None },
+            probe: Probe::banner("SSH-"),
             login: true,
             labels,
             directories: Vec::new(),

@@ -137,7 +137,7 @@ impl Checked for Valid {
                 ],
                 directory: Some("/root".to_owned()),
             },
-            probe: Probe { kind: "http", url: Some(format!("http://{host}:{port}{}/", settings.path_prefix)) },
+            probe: Probe::http(format!("http://{host}:{port}{}/", settings.path_prefix)),
             login: false,
             labels,
             directories: vec![settings.logdir.clone()],
