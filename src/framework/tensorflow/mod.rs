@@ -5,8 +5,8 @@ use crate::compat::major_minor;
 use crate::compat::{self, Compat, TensorflowRelease, compare};
 use crate::diag::{Code, Diag, did_you_mean};
 use crate::framework::{Cx, Release, Rules, probe};
-use crate::lang::RegisteredPart as FrameworkPart;
 use crate::lang::{Children, Kind, Node, Value};
+use crate::lang::{RegisteredPart as FrameworkPart, Spanned};
 use crate::model::{BaseKind, CudnnSource, Framework, GpuBuild, Install};
 
 /// TensorFlow.
@@ -77,66 +77,9 @@ impl Rules for Tensorflow {
 
     fn check(&self, cx: &mut Cx<'_>, part: &FrameworkPart, release: Release) -> Option<Framework> {
         let release = cx.compat.tensorflow(release.version)?;
-        let version = cx.version;
-        let base = &cx.base.base;
-        let is_1x_or_20 = compare(&release.version, "2.1").is_lt();
         let written_package = part.string("package");
-        let package = match &written_package {
-            Some(p) => {
-                if !PACKAGES.contains(&p.value.as_str()) {
-                    let help = did_you_mean(&p.value, PACKAGES, "TensorFlow packages are");
-                    cx.push(
-                        Diag::error(
-                            Code::TensorflowPackage,
-                            p.span,
-                            format!("`{}` is not a TensorFlow package", p.value),
-                            "unknown package",
-                        )
-                        .with_help(help),
-                    );
-                    return None;
-                }
-                let refusal = match p.value.as_str() {
-                    "tensorflow-gpu" if compare(&release.version, "2.12").is_ge() => {
-                        Some("from TensorFlow 2.12 on `tensorflow-gpu` is a stub that fails to install; write `package=\"tensorflow\"`".to_owned())
-                    }
-                    "tensorflow[and-cuda]" if !release.and_cuda => {
-                        Some(format!("`tensorflow[and-cuda]` exists from TensorFlow 2.14 on; write `package=\"{}\"`", release.gpu_package))
-                    }
-                    _ => None,
-                };
-                if let Some(help) = refusal {
-                    cx.push(
-                        Diag::error(
-                            Code::TensorflowPackage,
-                            p.span,
-                            format!("`{}` cannot install TensorFlow {}", p.value, release.version),
-                            "wrong package",
-                        )
-                        .with_label(version.span, "version chosen here")
-                        .with_help(help),
-                    );
-                    return None;
-                }
-                if base.gpu
-                    && (p.value == "tensorflow-cpu"
-                        || (is_1x_or_20 && p.value == "tensorflow" && release.version != "1.15.0"))
-                {
-                    cx.push(
-                        Diag::warning(
-                            Code::TensorflowPackage,
-                            p.span,
-                            format!("`{}` {} is CPU-only, but the image is built for GPUs", p.value, release.version),
-                            "CPU-only package",
-                        )
-                        .with_help(format!("write `package=\"{}\"`", release.gpu_package)),
-                    );
-                }
-                p.value.clone()
-            }
-            None if base.gpu && is_1x_or_20 => release.gpu_package.clone(),
-            None => "tensorflow".to_owned(),
-        };
+        let package = package(cx, release, written_package.as_ref())?;
+        let version = cx.version;
         let wheel = cx.compat.wheel("tensorflow", &release.version);
         let and_cuda_installs = wheel.is_some_and(|w| w.pip_cuda_installs(&cx.python.value));
         if package == "tensorflow[and-cuda]" && !and_cuda_installs {
@@ -157,106 +100,9 @@ impl Rules for Tensorflow {
             );
             return None;
         }
-        let mut package = package;
-        let mut pip_cuda = package == "tensorflow[and-cuda]";
-        if base.kind == BaseKind::Cuda && !pip_cuda && package != "tensorflow-cpu" {
-            let cuda = base.cuda.clone().unwrap_or_default();
-            let (bmaj, bmin) = major_minor(&cuda);
-            let (tmaj, tmin) = major_minor(&release.cuda);
-            let base_span = cx.base_span();
-            let cudnn_major = release.cudnn.split('.').next().unwrap_or("");
-            if bmaj != tmaj {
-                cx.push(
-                    Diag::error(
-                        Code::CudaMismatch,
-                        base_span,
-                        format!(
-                            "TensorFlow {} is built for CUDA {}, the base has CUDA {cuda}",
-                            release.version, release.cuda
-                        ),
-                        "wrong CUDA major",
-                    )
-                    .with_label(version.span, "TensorFlow chosen here")
-                    .with_help(format!(
-                        "use a CUDA {tmaj}.x base (TensorFlow was tested with CUDA {} and cuDNN {})",
-                        release.cuda, release.cudnn
-                    )),
-                );
-                return None;
-            }
-            // TensorFlow refuses a cuDNN of another major, or of the same major with an older minor
-            // ("needs equal or higher minor version"); patch levels do not matter.
-            let base_cudnn_problem = cx.base_cudnn_problem(&release.cudnn);
-            if let Some(problem) = base_cudnn_problem {
-                if written_package.is_none() && and_cuda_installs {
-                    // Upstream's install for this case: the pip cuDNN of `[and-cuda]` wins over the base's.
-                    let tags = cx.satisfying_tags_help(&release.cudnn, &release.cuda);
-                    let help = if base.cudnn.is_some() {
-                        format!(
-                            "the base's own cuDNN is then unused: write `cudnn=\"none\"` for a leaner base, or {tags} to use the base's cuDNN instead"
-                        )
-                    } else {
-                        format!("this is upstream's install; to use a cuDNN from the base instead, {tags} with cuDNN")
-                    };
-                    cx.push(
-                        Diag::note(
-                            Code::PipCuda,
-                            version.span,
-                            format!(
-                                "TensorFlow {} installs `tensorflow[and-cuda]` (CUDA and cuDNN from pip): {problem}",
-                                release.version
-                            ),
-                            "installed with [and-cuda]",
-                        )
-                        .with_label(base_span, "base chosen here")
-                        .with_help(help),
-                    );
-                    package = "tensorflow[and-cuda]".to_owned();
-                    pip_cuda = true;
-                } else {
-                    let fix = cx.satisfying_tags_help(&release.cudnn, &release.cuda);
-                    let pip_fix = if release.and_cuda && and_cuda_installs {
-                        "or leave `package` out to install `tensorflow[and-cuda]`".to_owned()
-                    } else if release.and_cuda {
-                        and_cuda_help(cx, release)
-                    } else {
-                        format!("TensorFlow {} has no `[and-cuda]` extra (2.14 on)", release.version)
-                    };
-                    let (code, label) = match base.cudnn.as_deref() {
-                        Some(major) if major == cudnn_major => (Code::CudnnTooOld, "older cuDNN"),
-                        Some(_) => (Code::CudaMismatch, "wrong cuDNN"),
-                        None => (Code::CudaMismatch, "no cuDNN"),
-                    };
-                    cx.push(
-                        Diag::error(
-                            code,
-                            base_span,
-                            format!("TensorFlow {} would not load its cuDNN: {problem}", release.version),
-                            label,
-                        )
-                        .with_label(version.span, "TensorFlow chosen here")
-                        .with_help(format!("{fix}; {pip_fix}")),
-                    );
-                    return None;
-                }
-            } else if bmin < tmin {
-                // A newer CUDA minor is fine (the libraries keep their ABI within a major); an older
-                // one may lack what TensorFlow was built against.
-                cx.push(
-                    Diag::warning(
-                        Code::Untested,
-                        base_span,
-                        format!(
-                            "TensorFlow {} was built and tested with CUDA {} and cuDNN {}, the base has an older CUDA {cuda}",
-                            release.version, release.cuda, release.cudnn
-                        ),
-                        "untested CUDA",
-                    )
-                    .with_label(version.span, "TensorFlow chosen here")
-                    .with_help(format!("use a CUDA {} base to run what TensorFlow tested", release.cuda)),
-                );
-            }
-        }
+        let package = cuda_fit(cx, release, package, written_package.is_some(), and_cuda_installs)?;
+        let pip_cuda = package == "tensorflow[and-cuda]";
+        let base = &cx.base.base;
         if pip_cuda && base.cudnn.is_some() && written_package.is_some() {
             cx.duplicate_cudnn_note("TensorFlow's `[and-cuda]` extra brings its own cuDNN from pip");
         }
@@ -323,6 +169,185 @@ impl Rules for Tensorflow {
         }));
         lines
     }
+}
+
+/// The package that installs `release`: the one written (checked against the release and the
+/// base), else the one for the base; `None` after an error.
+fn package(cx: &mut Cx<'_>, release: &TensorflowRelease, written_package: Option<&Spanned<String>>) -> Option<String> {
+    let version = cx.version;
+    let base = &cx.base.base;
+    let is_1x_or_20 = compare(&release.version, "2.1").is_lt();
+    let package = match written_package {
+        Some(p) => {
+            if !PACKAGES.contains(&p.value.as_str()) {
+                let help = did_you_mean(&p.value, PACKAGES, "TensorFlow packages are");
+                cx.push(
+                    Diag::error(
+                        Code::TensorflowPackage,
+                        p.span,
+                        format!("`{}` is not a TensorFlow package", p.value),
+                        "unknown package",
+                    )
+                    .with_help(help),
+                );
+                return None;
+            }
+            let refusal = match p.value.as_str() {
+                "tensorflow-gpu" if compare(&release.version, "2.12").is_ge() => {
+                    Some("from TensorFlow 2.12 on `tensorflow-gpu` is a stub that fails to install; write `package=\"tensorflow\"`".to_owned())
+                }
+                "tensorflow[and-cuda]" if !release.and_cuda => {
+                    Some(format!("`tensorflow[and-cuda]` exists from TensorFlow 2.14 on; write `package=\"{}\"`", release.gpu_package))
+                }
+                _ => None,
+            };
+            if let Some(help) = refusal {
+                cx.push(
+                    Diag::error(
+                        Code::TensorflowPackage,
+                        p.span,
+                        format!("`{}` cannot install TensorFlow {}", p.value, release.version),
+                        "wrong package",
+                    )
+                    .with_label(version.span, "version chosen here")
+                    .with_help(help),
+                );
+                return None;
+            }
+            if base.gpu
+                && (p.value == "tensorflow-cpu"
+                    || (is_1x_or_20 && p.value == "tensorflow" && release.version != "1.15.0"))
+            {
+                cx.push(
+                    Diag::warning(
+                        Code::TensorflowPackage,
+                        p.span,
+                        format!("`{}` {} is CPU-only, but the image is built for GPUs", p.value, release.version),
+                        "CPU-only package",
+                    )
+                    .with_help(format!("write `package=\"{}\"`", release.gpu_package)),
+                );
+            }
+            p.value.clone()
+        }
+        None if base.gpu && is_1x_or_20 => release.gpu_package.clone(),
+        None => "tensorflow".to_owned(),
+    };
+    Some(package)
+}
+
+/// How `package` uses the CUDA of a `cuda` base: the base's CUDA major, and a cuDNN TensorFlow
+/// loads; when the base's cuDNN does not do and the package was left to dlspec, `[and-cuda]`
+/// brings its own from pip (the package it then installs is returned); `None` after an error.
+fn cuda_fit(
+    cx: &mut Cx<'_>,
+    release: &TensorflowRelease,
+    package: String,
+    package_written: bool,
+    and_cuda_installs: bool,
+) -> Option<String> {
+    let version = cx.version;
+    let base = &cx.base.base;
+    let mut package = package;
+    let pip_cuda = package == "tensorflow[and-cuda]";
+    if base.kind == BaseKind::Cuda && !pip_cuda && package != "tensorflow-cpu" {
+        let cuda = base.cuda.clone().unwrap_or_default();
+        let (bmaj, bmin) = major_minor(&cuda);
+        let (tmaj, tmin) = major_minor(&release.cuda);
+        let base_span = cx.base_span();
+        let cudnn_major = release.cudnn.split('.').next().unwrap_or("");
+        if bmaj != tmaj {
+            cx.push(
+                Diag::error(
+                    Code::CudaMismatch,
+                    base_span,
+                    format!(
+                        "TensorFlow {} is built for CUDA {}, the base has CUDA {cuda}",
+                        release.version, release.cuda
+                    ),
+                    "wrong CUDA major",
+                )
+                .with_label(version.span, "TensorFlow chosen here")
+                .with_help(format!(
+                    "use a CUDA {tmaj}.x base (TensorFlow was tested with CUDA {} and cuDNN {})",
+                    release.cuda, release.cudnn
+                )),
+            );
+            return None;
+        }
+        // TensorFlow refuses a cuDNN of another major, or of the same major with an older minor
+        // ("needs equal or higher minor version"); patch levels do not matter.
+        let base_cudnn_problem = cx.base_cudnn_problem(&release.cudnn);
+        if let Some(problem) = base_cudnn_problem {
+            if !package_written && and_cuda_installs {
+                // Upstream's install for this case: the pip cuDNN of `[and-cuda]` wins over the base's.
+                let tags = cx.satisfying_tags_help(&release.cudnn, &release.cuda);
+                let help = if base.cudnn.is_some() {
+                    format!(
+                        "the base's own cuDNN is then unused: write `cudnn=\"none\"` for a leaner base, or {tags} to use the base's cuDNN instead"
+                    )
+                } else {
+                    format!("this is upstream's install; to use a cuDNN from the base instead, {tags} with cuDNN")
+                };
+                cx.push(
+                    Diag::note(
+                        Code::PipCuda,
+                        version.span,
+                        format!(
+                            "TensorFlow {} installs `tensorflow[and-cuda]` (CUDA and cuDNN from pip): {problem}",
+                            release.version
+                        ),
+                        "installed with [and-cuda]",
+                    )
+                    .with_label(base_span, "base chosen here")
+                    .with_help(help),
+                );
+                package = "tensorflow[and-cuda]".to_owned();
+            } else {
+                let fix = cx.satisfying_tags_help(&release.cudnn, &release.cuda);
+                let pip_fix = if release.and_cuda && and_cuda_installs {
+                    "or leave `package` out to install `tensorflow[and-cuda]`".to_owned()
+                } else if release.and_cuda {
+                    and_cuda_help(cx, release)
+                } else {
+                    format!("TensorFlow {} has no `[and-cuda]` extra (2.14 on)", release.version)
+                };
+                let (code, label) = match base.cudnn.as_deref() {
+                    Some(major) if major == cudnn_major => (Code::CudnnTooOld, "older cuDNN"),
+                    Some(_) => (Code::CudaMismatch, "wrong cuDNN"),
+                    None => (Code::CudaMismatch, "no cuDNN"),
+                };
+                cx.push(
+                    Diag::error(
+                        code,
+                        base_span,
+                        format!("TensorFlow {} would not load its cuDNN: {problem}", release.version),
+                        label,
+                    )
+                    .with_label(version.span, "TensorFlow chosen here")
+                    .with_help(format!("{fix}; {pip_fix}")),
+                );
+                return None;
+            }
+        } else if bmin < tmin {
+            // A newer CUDA minor is fine (the libraries keep their ABI within a major); an older
+            // one may lack what TensorFlow was built against.
+            cx.push(
+                Diag::warning(
+                    Code::Untested,
+                    base_span,
+                    format!(
+                        "TensorFlow {} was built and tested with CUDA {} and cuDNN {}, the base has an older CUDA {cuda}",
+                        release.version, release.cuda, release.cudnn
+                    ),
+                    "untested CUDA",
+                )
+                .with_label(version.span, "TensorFlow chosen here")
+                .with_help(format!("use a CUDA {} base to run what TensorFlow tested", release.cuda)),
+            );
+        }
+    }
+    Some(package)
 }
 
 /// Why `tensorflow[and-cuda]` does not install for this release and Python, and what does.
