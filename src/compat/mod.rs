@@ -227,6 +227,8 @@ pub struct MiniforgeInstaller {
     pub sha256: String,
     /// conda version.
     pub conda_version: String,
+    /// The machine it installs on: `x86_64`.
+    pub arch: String,
     /// Where conda-forge publishes it.
     pub url: String,
     /// Where the row comes from.
@@ -401,136 +403,29 @@ impl Compat {
         let tables: Vec<Table> =
             DATA.into_iter().chain(gpu::DATA).map(|(file, text)| Table::parse(file, text)).collect();
         let table = |name: &str| tables.iter().find(|t| t.file == name).expect("every data file is listed");
-        let non_empty = |s: String| if s.is_empty() { None } else { Some(s) };
-        let mut torch: Vec<TorchRelease> = table("pytorch.tsv")
-            .records()
-            .map(|r| TorchRelease {
-                torch: r.get("torch"),
-                torchvision: r.get("torchvision"),
-                torchaudio: r.get("torchaudio"),
-                variants: r.list("variants"),
-                python_min: r.get("python_min"),
-                python_max: r.get("python_max"),
-                pypi_default_cuda: r.get("pypi_default_cuda"),
-                source: r.get("source"),
-            })
-            .collect();
+        let mut torch: Vec<TorchRelease> = rows(table("pytorch.tsv"));
         torch.sort_by(|a, b| compare(&a.torch, &b.torch));
-        let mut tensorflow: Vec<TensorflowRelease> = table("tensorflow.tsv")
-            .records()
-            .map(|r| TensorflowRelease {
-                version: r.get("version"),
-                gpu_package: r.get("gpu_package"),
-                python_min: r.get("python_min"),
-                python_max: r.get("python_max"),
-                cuda: r.get("cuda"),
-                cudnn: r.get("cudnn"),
-                and_cuda: r.yes("and_cuda"),
-                source: r.get("source"),
-            })
-            .collect();
+        let mut tensorflow: Vec<TensorflowRelease> = rows(table("tensorflow.tsv"));
         tensorflow.sort_by(|a, b| compare(&a.version, &b.version));
-        let miniconda = table("miniconda.tsv")
-            .records()
-            .map(|r| MinicondaInstaller {
-                python: r.get("python"),
-                installer: r.get("installer"),
-                sha256: non_empty(r.get("sha256")),
-                conda_version: r.get("conda_version"),
-                tos: r.yes("tos"),
-                arch: r.get("arch"),
-                source: r.get("source"),
-            })
-            .collect();
-        let mut miniforge: Vec<MiniforgeInstaller> = table("miniforge.tsv")
-            .records()
-            .filter(|r| r.get("arch") == "x86_64")
-            .map(|r| {
-                let installer = r.get("installer");
-                MiniforgeInstaller {
-                    python: r.get("python"),
-                    tag: miniforge_tag(&installer).unwrap_or_default().to_owned(),
-                    installer,
-                    sha256: r.get("sha256"),
-                    conda_version: r.get("conda_version"),
-                    url: r.get("url"),
-                    source: r.get("source"),
-                }
-            })
-            .collect();
+        let mut miniforge: Vec<MiniforgeInstaller> = rows(table("miniforge.tsv"));
+        miniforge.retain(|m| m.arch == "x86_64");
         miniforge.sort_by(|a, b| compare(&b.tag, &a.tag));
-        let cuda_tags = table("cuda_tags.tsv")
-            .records()
-            .map(|r| CudaTag {
-                cuda: r.get("cuda"),
-                os: r.get("os"),
-                cudnn: r.get("cudnn"),
-                flavors: r.list("flavors"),
-                status: r.get("status"),
-            })
-            .collect();
-        let os = table("os.tsv")
-            .records()
-            .map(|r| OsRelease {
-                os: r.get("os"),
-                image: r.get("image"),
-                glibc: r.get("glibc"),
-                openssh: r.get("openssh"),
-                eol: r.get("eol"),
-                status: r.get("status"),
-            })
-            .collect();
-        let cudnn_in_tags = table("cudnn_tags.tsv")
-            .records()
-            .map(|r| CudnnInTag {
-                cuda: r.get("cuda"),
-                os: r.get("os"),
-                cudnn: r.get("cudnn"),
-                nccl: Some(r.get("nccl")).filter(|n| n != "-"),
-                history: r.get("history"),
-                source: r.get("source"),
-            })
-            .collect();
-        let wheels = table("wheels.tsv")
-            .records()
-            .map(|r| Wheel {
-                framework: r.get("framework"),
-                version: r.get("version"),
-                manylinux: r.get("manylinux"),
-                glibc: r.get("glibc"),
-                pip_variant: r.get("pip_variant"),
-                pip_cudnn: r.get("pip_cudnn"),
-                pip_nccl: r.get("pip_nccl"),
-                pip_glibc: r.get("pip_glibc"),
-                pip_pythons: r.get("pip_pythons"),
-                source: r.get("source"),
-            })
-            .collect();
-        let removed_tags = table("removed_tags.tsv")
-            .records()
-            .map(|r| RemovedTag {
-                image: r.get("image"),
-                prefix: r.get("prefix"),
-                removed: r.get("removed"),
-                source: r.get("source"),
-            })
-            .collect();
         let mut timezones: Vec<String> = table("timezones.txt").records().map(|r| r.get("name")).collect();
         timezones.sort();
         let gpu = GpuFacts::load(table);
         Self {
-            tables,
             torch,
             tensorflow,
-            miniconda,
+            miniconda: rows(table("miniconda.tsv")),
             miniforge,
-            cuda_tags,
-            os,
-            cudnn_in_tags,
-            wheels,
-            removed_tags,
+            cuda_tags: rows(table("cuda_tags.tsv")),
+            os: rows(table("os.tsv")),
+            cudnn_in_tags: rows(table("cudnn_tags.tsv")),
+            wheels: rows(table("wheels.tsv")),
+            removed_tags: rows(table("removed_tags.tsv")),
             timezones,
             gpu,
+            tables,
         }
     }
 
@@ -666,6 +561,141 @@ pub fn nearest<'a>(wanted: &str, versions: impl IntoIterator<Item = &'a str>) ->
         };
         score(a).cmp(&score(b)).then_with(|| compare(a, b))
     })
+}
+
+/// A row of a table, read from its record.
+trait Row {
+    fn read(record: &Record<'_>) -> Self;
+}
+
+/// Every row of `table`, in its order.
+fn rows<T: Row>(table: &Table) -> Vec<T> {
+    table.records().map(|r| T::read(&r)).collect()
+}
+
+fn non_empty(s: String) -> Option<String> {
+    if s.is_empty() { None } else { Some(s) }
+}
+
+impl Row for TorchRelease {
+    fn read(r: &Record<'_>) -> Self {
+        Self {
+            torch: r.get("torch"),
+            torchvision: r.get("torchvision"),
+            torchaudio: r.get("torchaudio"),
+            variants: r.list("variants"),
+            python_min: r.get("python_min"),
+            python_max: r.get("python_max"),
+            pypi_default_cuda: r.get("pypi_default_cuda"),
+            source: r.get("source"),
+        }
+    }
+}
+
+impl Row for TensorflowRelease {
+    fn read(r: &Record<'_>) -> Self {
+        Self {
+            version: r.get("version"),
+            gpu_package: r.get("gpu_package"),
+            python_min: r.get("python_min"),
+            python_max: r.get("python_max"),
+            cuda: r.get("cuda"),
+            cudnn: r.get("cudnn"),
+            and_cuda: r.yes("and_cuda"),
+            source: r.get("source"),
+        }
+    }
+}
+
+impl Row for MinicondaInstaller {
+    fn read(r: &Record<'_>) -> Self {
+        Self {
+            python: r.get("python"),
+            installer: r.get("installer"),
+            sha256: non_empty(r.get("sha256")),
+            conda_version: r.get("conda_version"),
+            tos: r.yes("tos"),
+            arch: r.get("arch"),
+            source: r.get("source"),
+        }
+    }
+}
+
+impl Row for MiniforgeInstaller {
+    fn read(r: &Record<'_>) -> Self {
+        let installer = r.get("installer");
+        Self {
+            python: r.get("python"),
+            tag: miniforge_tag(&installer).unwrap_or_default().to_owned(),
+            installer,
+            sha256: r.get("sha256"),
+            conda_version: r.get("conda_version"),
+            arch: r.get("arch"),
+            url: r.get("url"),
+            source: r.get("source"),
+        }
+    }
+}
+
+impl Row for CudaTag {
+    fn read(r: &Record<'_>) -> Self {
+        Self {
+            cuda: r.get("cuda"),
+            os: r.get("os"),
+            cudnn: r.get("cudnn"),
+            flavors: r.list("flavors"),
+            status: r.get("status"),
+        }
+    }
+}
+
+impl Row for OsRelease {
+    fn read(r: &Record<'_>) -> Self {
+        Self {
+            os: r.get("os"),
+            image: r.get("image"),
+            glibc: r.get("glibc"),
+            openssh: r.get("openssh"),
+            eol: r.get("eol"),
+            status: r.get("status"),
+        }
+    }
+}
+
+impl Row for CudnnInTag {
+    fn read(r: &Record<'_>) -> Self {
+        Self {
+            cuda: r.get("cuda"),
+            os: r.get("os"),
+            cudnn: r.get("cudnn"),
+            nccl: Some(r.get("nccl")).filter(|n| n != "-"),
+            history: r.get("history"),
+            source: r.get("source"),
+        }
+    }
+}
+
+impl Row for Wheel {
+    fn read(r: &Record<'_>) -> Self {
+        Self {
+            framework: r.get("framework"),
+            version: r.get("version"),
+            manylinux: r.get("manylinux"),
+            glibc: r.get("glibc"),
+            pip_variant: r.get("pip_variant"),
+            pip_cudnn: r.get("pip_cudnn"),
+            pip_nccl: r.get("pip_nccl"),
+            pip_glibc: r.get("pip_glibc"),
+            pip_pythons: r.get("pip_pythons"),
+            source: r.get("source"),
+        }
+    }
+}
+
+impl Row for RemovedTag {
+    fn read(r: &Record<'_>) -> Self {
+        Self { image: r.get("image"), prefix: r.get("prefix"), removed: r.get("removed"), source: r.get("source") }
+    }
 }
 
 #[cfg(test)]
