@@ -1,12 +1,13 @@
 //! dlspec compiles KDL specs of deep-learning container images into build directories.
 //!
 //! The pipeline, one module per stage, data flowing one way:
-//! [`source`] (find and read specs) → [`syntax`] (parse KDL) → [`decode`] (spanned
-//! [`ast`]) → [`resolve`] (profiles, matrix) → [`check`] (defaults, compatibility, all errors at
+//! [`source`] (find and read specs) → [`syntax`] (parse KDL) → [`lang`] (the language: spanned
+//! settings) → [`resolve`] (profiles, matrix) → [`check`] (defaults, compatibility, all errors at
 //! once, giving [`model::Image`]s) → [`plan`] (the output files, one image at a time, via
-//! [`render`]) → [`emit`] (write, or diff for `--check`), driven batch by batch by [`sync_out`].
-//! Problems of every stage are [`diag::Diag`]s. Each framework is a module of [`framework`]: its
-//! node, its table, its rules and its install, which every stage takes from there.
+//! [`render`]) → [`emit`] (write, or diff for `--check`). Problems of every stage are
+//! [`diag::Diag`]s. Each framework is a module of [`framework`], each service a module of
+//! [`service`]: their nodes, rules and output, which every stage takes from there. See
+//! `docs/architecture.md`.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
