@@ -782,20 +782,27 @@ fn lock(args: &LockArgs) -> Result<u8, InputError> {
     };
     let started = std::time::Instant::now();
     let outcomes = lock::bounded(&selected, args.jobs, |image| {
+        let request = lock::Request::of(image);
         let state = lock::state(&args.specs, image);
         let previous = match &state {
-            State::Current(l) | State::Stale(l) => Some(l.clone()),
+            State::Current(l) | State::Stale(l) | State::OldHeader(l) => Some(l.clone()),
             State::Missing | State::Broken(_) => None,
         };
-        let current = matches!(state, State::Current(_)) && args.upgrade.is_none();
+        // A lock of an older header whose input is current gets the new header, offline.
+        let current = previous.as_ref().is_some_and(|l| l.input_hash == request.input_hash())
+            && !matches!(state, State::Stale(_))
+            && args.upgrade.is_none();
         let body = match (&previous, current) {
             (Some(previous), true) => previous.body.clone(),
-            _ => match uv.resolve(&lock::Request::of(image), previous.as_ref().map(|l| l.body.as_str())) {
+            _ => match uv.resolve(&request, previous.as_ref().map(|l| l.body.as_str())) {
                 Ok(body) => body,
                 Err(lock::Failure::Unresolvable(reason)) => return Locked::Unresolvable(reason),
                 Err(lock::Failure::Tool(reason)) => return Locked::Failed(reason),
             },
         };
+        if let Err(e) = lock::well_formed(&body) {
+            return Locked::Failed(format!("uv's output is not a lock dlspec can use ({e}); nothing written"));
+        }
         let kept_digest = previous
             .as_ref()
             .and_then(|l| l.base_digest.clone())
@@ -808,18 +815,15 @@ fn lock(args: &LockArgs) -> Result<u8, InputError> {
         } else {
             kept_digest
         };
-        let file = lock::LockFile { input_hash: lock::Request::of(image).input_hash(), base_digest, body };
-        if current && previous.as_ref() == Some(&file) {
+        let file = lock::LockFile { input_hash: request.input_hash(), base_digest, body };
+        if matches!(state, State::Current(_)) && previous.as_ref() == Some(&file) {
             return Locked::Kept;
         }
-        let path = lock::lock_path(&args.specs, image);
-        let written = path
-            .parent()
-            .map_or(Ok(()), std::fs::create_dir_all)
-            .and_then(|()| std::fs::write(&path, file.render(&image.reference)));
-        match written {
+        let relative = Utf8Path::new(lock::LOCK_DIR).join(format!("{}.txt", image.dir));
+        let text = file.render(&image.reference);
+        match emit::write_file_below(&args.specs, &relative, text.as_bytes(), emit::Existing::Replace) {
             Ok(()) => Locked::Written,
-            Err(e) => Locked::Failed(format!("cannot write `{path}`: {e}")),
+            Err(e) => Locked::Failed(e.0),
         }
     });
     let json = args.format == Format::Json;
@@ -909,13 +913,15 @@ fn lock_check(specs: &Utf8Path, images: &[crate::model::Image], format: Format) 
     for image in images {
         let path = lock::lock_path(specs, image);
         match lock::state(specs, image) {
-            State::Current(l) => match lock::well_formed(&l.body) {
-                Ok(()) => current += 1,
-                Err(e) => problems.push(format!("`{path}`: {e}")),
-            },
+            State::Current(_) => current += 1,
             State::Stale(_) => problems.push(format!(
                 "`{path}` is stale: the Python requirements of `{}` changed since it was locked; run `dlspec lock --image {}`",
                 image.reference, image.name
+            )),
+            State::OldHeader(_) => problems.push(format!(
+                "`{path}` has the header of an older dlspec, without the sha256 of its content; run `dlspec lock --image {}` \
+                 (offline: a current lock is not resolved again)",
+                image.name
             )),
             State::Broken(e) => problems.push(e),
             State::Missing => {}
@@ -923,14 +929,28 @@ fn lock_check(specs: &Utf8Path, images: &[crate::model::Image], format: Format) 
         expected.insert(path);
     }
     let dir = specs.join(lock::LOCK_DIR);
-    if dir.is_dir() {
-        for entry in walkdir::WalkDir::new(&dir).sort_by_file_name() {
-            let entry = entry.map_err(|e| InputError(format!("cannot read `{dir}`: {e}")))?;
-            let Some(path) = Utf8Path::from_path(entry.path()) else { continue };
-            if entry.file_type().is_file() && !expected.contains(path) {
-                problems.push(format!("`{path}` locks no image of `{specs}`: remove it"));
+    match std::fs::symlink_metadata(&dir) {
+        Ok(meta) if meta.is_dir() => {
+            for entry in walkdir::WalkDir::new(&dir).follow_links(false).sort_by_file_name() {
+                let entry = entry.map_err(|e| InputError(format!("cannot read `{dir}`: {e}")))?;
+                let Some(path) = Utf8Path::from_path(entry.path()) else { continue };
+                let kind = entry.file_type();
+                if kind.is_dir() || (kind.is_file() && expected.contains(path)) {
+                    continue;
+                }
+                let is_temp = entry.file_name().to_str().is_some_and(|n| n.starts_with(emit::TEMP_PREFIX));
+                problems.push(if !kind.is_file() {
+                    format!("`{path}` is not a regular file (a symlink, FIFO or device): dlspec reads no such file; remove it")
+                } else if is_temp {
+                    format!("`{path}` is the temporary file of a `dlspec lock` that did not finish: remove it")
+                } else {
+                    format!("`{path}` locks no image of `{specs}`: remove it")
+                });
             }
         }
+        Ok(meta) if meta.file_type().is_symlink() => problems.push(crate::source::symlink_below(&dir, specs).0),
+        Ok(_) => problems.push(format!("`{dir}` is not a folder: remove it")),
+        Err(_) => {}
     }
     if format == Format::Json {
         print_json(&json!({

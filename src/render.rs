@@ -81,7 +81,7 @@ impl Templates {
         if let Some(dir) = overrides {
             for entry in walkdir::WalkDir::new(dir).follow_links(false).sort_by_file_name() {
                 let entry = entry.map_err(|e| InputError(format!("cannot read templates directory `{dir}`: {e}")))?;
-                if !entry.file_type().is_file() {
+                if entry.file_type().is_dir() {
                     continue;
                 }
                 let relative = entry.path().strip_prefix(dir).unwrap_or(entry.path());
@@ -90,6 +90,13 @@ impl Templates {
                 // whose `init/` holds the scaffold of `dlspec init`, not artifacts of an image.
                 if crate::init::FILES.iter().any(|(_, scaffold, _)| *scaffold == name) {
                     continue;
+                }
+                if !entry.file_type().is_file() {
+                    return Err(InputError(format!(
+                        "`{}` is not a regular file (a symlink, FIFO or device): dlspec reads only files as \
+                         templates, and follows no link; put the template itself there",
+                        entry.path().display()
+                    )));
                 }
                 let Some((known, _)) = TEMPLATES.iter().find(|(n, _)| *n == name) else {
                     let names: Vec<&str> = TEMPLATES.iter().map(|(n, _)| *n).collect();
