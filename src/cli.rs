@@ -228,12 +228,17 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            match format {
-                Format::Human => eprintln!("error: {e}"),
-                Format::Json => print_json(&json!({ "command": name, "ok": false, "error": e.0 })),
-            }
+            print_error(name, format, &e);
             ExitCode::from(2)
         }
+    }
+}
+
+/// Reports the error that ends a command (exit code 2).
+fn print_error(command: &str, format: Format, error: &InputError) {
+    match format {
+        Format::Human => eprintln!("error: {error}"),
+        Format::Json => print_json(&json!({ "command": command, "ok": false, "error": error.0 })),
     }
 }
 
@@ -447,11 +452,22 @@ fn compile(args: &CompileArgs) -> Result<u8, InputError> {
     let templates_dir =
         args.templates.clone().or_else(|| checked.catalog.templates.as_ref().map(|t| specs_dir.join(t)));
     let templates = crate::render::Templates::load(templates_dir.as_deref())?;
+    let overrides = templates_dir.as_ref().map_or(String::new(), |dir| format!(", with the templates of `{dir}`"));
+    let out_name = args.out.clone();
+    let _guard = crate::render::MemoryGuard::arm(crate::render::RENDER_MEMORY, move |resident| {
+        let error = InputError(format!(
+            "dlspec took {} of memory rendering the catalog{overrides}, more than the {} it may: a template that \
+             builds a list or text without bound (`l + l` in a loop, say) is stopped; nothing in `{out_name}` was replaced",
+            crate::source::size_text(resident.div_ceil(1 << 20) << 20),
+            crate::source::size_text(crate::render::RENDER_MEMORY),
+        ));
+        print_error(command, format, &error);
+        std::process::exit(2);
+    });
     let image_count = checked.entries.len();
     let out = &args.out;
     let json = format == Format::Json;
     if args.check {
-        let mut stdout = std::io::stdout().lock();
         let mut listed = Vec::new();
         // Printed as found: the human report of a large catalog is never held whole.
         let summary = crate::sync_out(&checked, &templates, out, Mode::Check, &mut |report| {
@@ -459,7 +475,7 @@ fn compile(args: &CompileArgs) -> Result<u8, InputError> {
                 // A kept file (no longer generated, edited by hand) is the user's now.
                 Change::Kept => {}
                 _ if json => listed.push(check_json(out, &report)),
-                _ => print_check_line(&mut stdout, out, &report),
+                _ => print_check_line(out, &report),
             }
         })?;
         let clean = summary.is_clean();
@@ -469,7 +485,7 @@ fn compile(args: &CompileArgs) -> Result<u8, InputError> {
             if json {
                 listed.push(check_json(out, &report));
             } else {
-                print_check_line(&mut stdout, out, &report);
+                print_check_line(out, &report);
             }
         }
         // Orphans and leftovers are not planned files, so they are counted on their own; with
@@ -567,7 +583,10 @@ fn compile(args: &CompileArgs) -> Result<u8, InputError> {
     Ok(0)
 }
 
-fn print_check_line(stdout: &mut impl std::io::Write, out: &Utf8Path, report: &FileReport) {
+/// One file of `compile --check`, with its diff; stdout is locked for the file only (a guard
+/// may report on another thread).
+fn print_check_line(out: &Utf8Path, report: &FileReport) {
+    let mut stdout = std::io::stdout().lock();
     let _ = writeln!(stdout, "{:<9} {}", report.state.word(), out.join(&report.path));
     for line in report.diff.iter().flat_map(|d| d.lines()) {
         let _ = writeln!(stdout, "    {line}");

@@ -10,7 +10,7 @@ use minijinja::{Value, context};
 use serde::Serialize;
 
 use crate::model::{Entry, Image, Shape};
-use crate::render::Templates;
+use crate::render::{Budget, Templates};
 use crate::source::InputError;
 
 /// One file to write.
@@ -152,6 +152,8 @@ pub fn step_paths(step: Step, entries: &[Entry]) -> Vec<Utf8PathBuf> {
 pub struct Catalog {
     images: Value,
     groups: Value,
+    /// The entries' size as JSON, which the catalog templates' budget grows with.
+    data: u64,
 }
 
 /// A bake group: every image of one name.
@@ -171,7 +173,9 @@ impl Catalog {
             by_name.entry(entry.name()).or_default().push(u32::try_from(index).expect("fewer than 4 billion images"));
         }
         let groups = by_name.into_values().collect();
+        let data = entries.iter().map(crate::render::data_size).sum();
         Self {
+            data,
             images: Value::from_object(LazyEntries(Arc::clone(entries))),
             groups: Value::from_object(LazyGroups { entries: Arc::clone(entries), groups }),
         }
@@ -231,10 +235,11 @@ impl Object for LazyGroups {
 /// When a template fails to render.
 pub fn render_image(image: &Image, templates: &Templates) -> Result<Vec<(Utf8PathBuf, PlannedFile)>, InputError> {
     let context = context! { image => Serde(image), labels => Serde(image.kubernetes_labels()) };
+    let budget = Budget::image(crate::render::data_size(image));
     let shape = image.shape();
     let mut files = Vec::new();
     for output in IMAGE_OUTPUTS.iter().filter(|o| (o.wanted)(&shape)) {
-        let text = templates.render(output.template, &context)?;
+        let text = templates.render(output.template, &context, budget)?;
         files.push((
             image.dir.join(output.path),
             PlannedFile { bytes: text.into_bytes(), executable: output.executable },
@@ -259,18 +264,18 @@ pub fn render_catalog(
     catalog: &Catalog,
     templates: &Templates,
 ) -> Result<Vec<(Utf8PathBuf, PlannedFile)>, InputError> {
-    let (path, template, context) = catalog_output(index, catalog);
-    let text = templates.render(template, &context)?;
+    let (path, template, context, budget) = catalog_output(index, catalog);
+    let text = templates.render(template, &context, budget)?;
     Ok(vec![(path, PlannedFile { bytes: text.into_bytes(), executable: false })])
 }
 
 /// The catalog file at `index` of the catalog outputs, to render a piece at a time: its path, its
-/// template and the template's context.
+/// template, the template's context and its budget.
 #[must_use]
-pub fn catalog_output(index: usize, catalog: &Catalog) -> (Utf8PathBuf, &'static str, Value) {
+pub fn catalog_output(index: usize, catalog: &Catalog) -> (Utf8PathBuf, &'static str, Value, Budget) {
     let (template, path) = CATALOG_OUTPUTS[index];
     let context = context! { images => catalog.images.clone(), groups => catalog.groups.clone() };
-    (Utf8PathBuf::from(path), template, context)
+    (Utf8PathBuf::from(path), template, context, Budget::catalog(catalog.data))
 }
 
 /// Renders every file of every image and the catalog, all in memory (for tests and tools; `compile`

@@ -349,6 +349,65 @@ fn deep_nesting_is_a_diagnostic_not_a_crash() {
     }
 }
 
+/// One-line overrides that would take gigabytes of memory or of output, each stopped by the
+/// template's budget with an error that names it; `out/` stays as the last compile left it.
+#[test]
+fn template_overrides_cannot_take_unbounded_memory_or_output() {
+    const PAYLOADS: &[&str] = &[
+        r#"{{ ("a\n" * 1000)|indent(100000000, true) }}"#,
+        r#"{% set ns = namespace(s="xx") %}{% for i in range(64) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ ns.s }}"#,
+        r#"{% set ns = namespace(s="xx") %}{% for i in range(64) %}{% set ns.s = ns.s|replace("x", "xx") %}{% endfor %}{{ ns.s }}"#,
+        r#"{% macro m(s, n) %}{% if n > 0 %}{{ m(s ~ s, n - 1) }}{% else %}{{ s }}{% endif %}{% endmacro %}{{ m("ab", 60) }}"#,
+        r#"{% for i in range(100000) %}{{ "x" * 20000 }}{% endfor %}"#,
+        r#"{{ "%999999999s"|format("x") }}"#,
+        r#"{{ range(100000)|join("x" * 10000) }}"#,
+        r#"{{ ["x" * 1000] * 100000 }}"#,
+        r#"{{ "\n" * 90000000 }}x"#,
+        r#"{% for a in range(100000) %}{% for b in range(100000) %}{% endfor %}{% endfor %}"#,
+    ];
+    let (_temp, dir) = catalog(&[("pytorch.kdl", SPEC)]);
+    assert_eq!(dlspec(&dir, &["compile"]).0, 0);
+    let before = common::files_under(&dir.join("out"));
+    let readme = std::fs::read(dir.join("out/README.md")).unwrap();
+    for template in ["image/Dockerfile.j2", "image/README.md.j2", "catalog/README.md.j2", "catalog/docker-bake.hcl.j2"] {
+        for payload in PAYLOADS {
+            let overrides = dir.join("templates");
+            let _ = std::fs::remove_dir_all(&overrides);
+            std::fs::create_dir_all(overrides.join(template).parent().unwrap()).unwrap();
+            std::fs::write(overrides.join(template), format!("{payload}\n")).unwrap();
+            let started = std::time::Instant::now();
+            let (code, stderr) = dlspec(&dir, &["compile", "--templates", "templates"]);
+            assert_eq!(code, 2, "{template}: {payload}: {stderr}");
+            assert!(stderr.contains(&format!("template `{template}`")), "{template}: {payload}: {stderr}");
+            assert!(stderr.contains("ran out of fuel") || stderr.contains("wrote more than"), "{stderr}");
+            assert!(started.elapsed() < std::time::Duration::from_secs(20), "{template}: {payload}: slow");
+            assert_eq!(common::files_under(&dir.join("out")), before, "{template}: {payload}: out/ changed");
+            assert_eq!(std::fs::read(dir.join("out/README.md")).unwrap(), readme);
+            let (code, _) = dlspec(&dir, &["compile", "--check", "--templates", "templates"]);
+            assert_eq!(code, 2, "{template}: {payload}: --check stops too");
+        }
+    }
+}
+
+/// The catalog templates' budget grows with the catalog: the catalog files of 50,000 images of
+/// the example catalog's kind (the README is 23 MB) fit it with room to spare, and an image's
+/// budget fits an image of 80,000 pip packages; a one-image catalog's budget is a few MiB.
+#[test]
+fn the_budget_of_the_catalog_templates_grows_with_the_catalog() {
+    use dlspec::render::{Budget, data_size};
+    let sources = common::repo_specs();
+    let (images, _) = dlspec::analyze(&sources);
+    let entries: Vec<dlspec::model::Entry> = images.iter().map(dlspec::model::Entry::of).collect();
+    let per_image = entries.iter().map(data_size).sum::<u64>() / entries.len() as u64;
+    let budget = Budget::catalog(per_image * 50_000);
+    assert!(budget.output > 3 * 31_000_000, "{budget:?}: the bake file of 50,000 images is 31 MB");
+    assert!(budget.fuel > 4 * 132 * 50_000, "{budget:?}: the README takes 132 units per image");
+    assert!(Budget::catalog(per_image).output < 2 << 20, "one image: {:?}", Budget::catalog(per_image));
+    let pip = SPEC.replace("    cpu\n", &format!("    cpu\n    pip {}\n", (0..80_000).map(|n| format!("\"pkg{n:05}\"")).collect::<Vec<_>>().join(" ")));
+    let (files, codes) = common::generate(&pip);
+    assert!(files.keys().any(|p| p.ends_with("Dockerfile")), "{codes:?}");
+}
+
 #[test]
 fn a_runaway_template_stops() {
     let (_temp, dir) = catalog(&[("pytorch.kdl", SPEC)]);
