@@ -369,7 +369,8 @@ fn template_overrides_cannot_take_unbounded_memory_or_output() {
     assert_eq!(dlspec(&dir, &["compile"]).0, 0);
     let before = common::files_under(&dir.join("out"));
     let readme = std::fs::read(dir.join("out/README.md")).unwrap();
-    for template in ["image/Dockerfile.j2", "image/README.md.j2", "catalog/README.md.j2", "catalog/docker-bake.hcl.j2"] {
+    for template in ["image/Dockerfile.j2", "image/README.md.j2", "catalog/README.md.j2", "catalog/docker-bake.hcl.j2"]
+    {
         for payload in PAYLOADS {
             let overrides = dir.join("templates");
             let _ = std::fs::remove_dir_all(&overrides);
@@ -403,7 +404,10 @@ fn the_budget_of_the_catalog_templates_grows_with_the_catalog() {
     assert!(budget.output > 3 * 31_000_000, "{budget:?}: the bake file of 50,000 images is 31 MB");
     assert!(budget.fuel > 4 * 132 * 50_000, "{budget:?}: the README takes 132 units per image");
     assert!(Budget::catalog(per_image).output < 2 << 20, "one image: {:?}", Budget::catalog(per_image));
-    let pip = SPEC.replace("    cpu\n", &format!("    cpu\n    pip {}\n", (0..80_000).map(|n| format!("\"pkg{n:05}\"")).collect::<Vec<_>>().join(" ")));
+    let pip = SPEC.replace(
+        "    cpu\n",
+        &format!("    cpu\n    pip {}\n", (0..80_000).map(|n| format!("\"pkg{n:05}\"")).collect::<Vec<_>>().join(" ")),
+    );
     let (files, codes) = common::generate(&pip);
     assert!(files.keys().any(|p| p.ends_with("Dockerfile")), "{codes:?}");
 }
