@@ -59,11 +59,11 @@ pub struct Part {
     /// `use "PROFILE"…`, in order.
     pub uses: Vec<Spanned<String>>,
     /// The framework slot.
-    pub framework: Option<FrameworkPart>,
+    pub framework: Option<Box<FrameworkPart>>,
     /// `python`.
-    pub python: Option<PythonPart>,
+    pub python: Option<Box<PythonPart>>,
     /// The base slot: `cuda`, `cpu` or `base`.
-    pub base: Option<BasePart>,
+    pub base: Option<Box<BasePart>>,
     /// `apt` packages, accumulated.
     pub apt: Vec<Spanned<String>>,
     /// `pip` requirements, accumulated.
@@ -87,7 +87,7 @@ pub struct Part {
     /// `kubernetes`.
     pub kubernetes: Option<Box<KubernetesPart>>,
     /// `matrix`.
-    pub matrix: Option<Matrix>,
+    pub matrix: Option<Box<Matrix>>,
     /// `env NAME VALUE`, accumulated; a later layer's value of a name replaces an earlier one.
     pub env: Vec<EnvPart>,
 }
@@ -691,9 +691,9 @@ impl Part {
             (None, Some(l)) => self.framework = Some(l.clone()),
             (_, None) => {}
         }
-        match (self.base.as_mut(), base) {
+        match (self.base.as_deref_mut(), base.as_deref()) {
             (Some(BasePart::Cuda(e)), Some(BasePart::Cuda(l))) => e.merge(l),
-            (_, Some(l)) => self.base = Some(l.clone()),
+            (_, Some(l)) => self.base = Some(Box::new(l.clone())),
             (_, None) => {}
         }
         merge_option(&mut self.python, python);

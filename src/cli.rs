@@ -261,8 +261,8 @@ fn color() -> bool {
 struct Reported {
     errors: usize,
     warnings: usize,
-    /// The diagnostics' JSON objects (`--format json` only).
-    json: Vec<Value>,
+    /// The diagnostics' JSON objects, as text (`--format json` only).
+    json: Vec<Box<str>>,
 }
 
 impl Reported {
@@ -271,14 +271,63 @@ impl Reported {
     }
 
     /// The fields every JSON document with diagnostics has.
-    fn json_fields(self, command: &str) -> serde_json::Map<String, Value> {
+    fn json_fields(self, command: &str) -> Document {
         let mut fields = serde_json::Map::new();
         fields.insert("command".into(), command.into());
         fields.insert("ok".into(), (self.errors == 0).into());
         fields.insert("errors".into(), self.errors.into());
         fields.insert("warnings".into(), self.warnings.into());
-        fields.insert("diagnostics".into(), self.json.into());
-        fields
+        fields.insert(DIAGNOSTICS.into(), Value::Null);
+        Document { fields, diagnostics: self.json }
+    }
+}
+
+/// The key of the diagnostics in a JSON document.
+const DIAGNOSTICS: &str = "diagnostics";
+
+/// A JSON document with diagnostics: its fields, and each diagnostic as its JSON text, put in
+/// place of the `diagnostics` field when it is printed (a `serde_json::Value` of a diagnostic
+/// takes 2 KB, its text 300 bytes: a catalog of 100,000 errors would take hundreds of MB).
+struct Document {
+    fields: serde_json::Map<String, Value>,
+    diagnostics: Vec<Box<str>>,
+}
+
+impl std::ops::Deref for Document {
+    type Target = serde_json::Map<String, Value>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.fields
+    }
+}
+
+impl std::ops::DerefMut for Document {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.fields
+    }
+}
+
+impl Document {
+    /// Prints the document on one line.
+    fn print(&self) {
+        let mut text = String::from("{");
+        for (n, (key, value)) in self.fields.iter().enumerate() {
+            if n > 0 {
+                text.push(',');
+            }
+            text.push_str(&Value::from(key.as_str()).to_string());
+            text.push(':');
+            if key == DIAGNOSTICS {
+                text.push('[');
+                text.push_str(&self.diagnostics.join(","));
+                text.push(']');
+            } else {
+                text.push_str(&value.to_string());
+            }
+        }
+        text.push('}');
+        // Write errors (a closed pipe, say) are ignored: the exit code still tells the outcome.
+        let _ = writeln!(std::io::stdout().lock(), "{text}");
     }
 }
 
@@ -291,7 +340,11 @@ fn report(sources: &SourceMap, mut diags: Diagnostics, deny_warnings: bool, form
     let (errors, warnings) = (diags.error_count(), diags.warning_count());
     let sorted = diags.sorted(sources);
     if format == Format::Json {
-        return Reported { errors, warnings, json: sorted.iter().map(|d| renderer.json_value(d)).collect() };
+        return Reported {
+            errors,
+            warnings,
+            json: sorted.iter().map(|d| renderer.json_text(d).into_boxed_str()).collect(),
+        };
     }
     let mut stderr = std::io::stderr().lock();
     for diag in sorted.iter().filter(|_| show) {
@@ -331,7 +384,7 @@ fn check(args: &CheckArgs) -> Result<u8, InputError> {
             let mut fields = reported.json_fields("check");
             fields.insert("specs".into(), specs.into());
             fields.insert("images".into(), if failed { Value::Null } else { images.len().into() });
-            print_json(&fields.into());
+            fields.print();
         }
         Format::Human if !failed => {
             eprintln!("{} checked: {}, no errors", count(specs, "spec"), count(images.len(), "image"));
@@ -359,7 +412,7 @@ fn list(args: &ListArgs) -> Result<u8, InputError> {
         let mut fields = reported.json_fields("list");
         let entries: Vec<Value> = if failed { Vec::new() } else { images.iter().map(list_entry).collect() };
         fields.insert("images".into(), entries.into());
-        print_json(&fields.into());
+        fields.print();
         return Ok(u8::from(failed));
     }
     if reported.failed() {
@@ -436,7 +489,7 @@ fn compile(args: &CompileArgs) -> Result<u8, InputError> {
             let mut fields = reported.json_fields(command);
             fields.insert("out".into(), args.out.as_str().into());
             fields.insert(if args.check { "check" } else { "written" }.into(), Value::Null);
-            print_json(&fields.into());
+            fields.print();
         }
         return Ok(1);
     }
@@ -509,7 +562,7 @@ fn compile(args: &CompileArgs) -> Result<u8, InputError> {
                     "files": listed,
                 }),
             );
-            print_json(&fields.into());
+            fields.print();
             return Ok(u8::from(!clean));
         }
         if let Some(problem) = &summary.manifest_problem {
@@ -556,7 +609,7 @@ fn compile(args: &CompileArgs) -> Result<u8, InputError> {
                 "manifest_problem": summary.manifest_problem,
             }),
         );
-        print_json(&fields.into());
+        fields.print();
         return Ok(0);
     }
     for path in &overwritten {
@@ -779,7 +832,7 @@ fn lock(args: &LockArgs) -> Result<u8, InputError> {
     let reported = report(&sources, errors, false, args.format, !args.check);
     if reported.failed() {
         if args.format == Format::Json {
-            print_json(&reported.json_fields(command).into());
+            reported.json_fields(command).print();
         }
         return Ok(1);
     }
@@ -891,7 +944,7 @@ fn lock(args: &LockArgs) -> Result<u8, InputError> {
         let mut fields = reported.json_fields(command);
         fields.insert("ok".into(), (code == 0).into());
         fields.insert("images".into(), listed.into());
-        print_json(&fields.into());
+        fields.print();
         return Ok(code);
     }
     eprintln!(

@@ -123,7 +123,7 @@ impl Decoder<'_> {
             }
             match spec.name {
                 uses::NAME => part.uses.extend(self.strings(node, spec)),
-                python::NAME => part.python = self.python(node),
+                python::NAME => part.python = self.python(node).map(Box::new),
                 cuda::NAME => {
                     let cuda = self.cuda(node).map(BasePart::Cuda);
                     self.base_child(&mut part, cuda, span);
@@ -147,7 +147,7 @@ impl Decoder<'_> {
                 mirrors::NAME => part.mirrors = Some(Box::new(self.mirrors(node))),
                 docker_run::NAME => part.docker_run = Some(Box::new(self.docker_run(node))),
                 kubernetes::NAME => part.kubernetes = Some(Box::new(self.kubernetes(node))),
-                matrix::NAME => part.matrix = Some(self.matrix(node)),
+                matrix::NAME => part.matrix = Some(Box::new(self.matrix(node))),
                 env::NAME => {
                     self.check_node(node, spec);
                     self.no_children(node);
@@ -182,7 +182,7 @@ impl Decoder<'_> {
                 )),
             );
         } else {
-            part.framework = Some(framework);
+            part.framework = Some(Box::new(framework));
         }
     }
 
@@ -202,7 +202,7 @@ impl Decoder<'_> {
                 .with_help(format!("keep one of `{cuda}`, `{cpu}` and `{custom}`")),
             );
         } else {
-            part.base = Some(base);
+            part.base = Some(Box::new(base));
         }
     }
 

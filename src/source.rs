@@ -163,6 +163,12 @@ impl std::error::Error for InputError {}
 /// spec of short nodes, so this bounds the parse to about 100 MiB.
 pub const MAX_SPEC_BYTES: u64 = 1024 * 1024;
 
+/// The most spec text of one catalog, every file together: twice the 50,000 images of the
+/// benchmark (3.7 MB), and a bound on what checking a catalog costs whatever its files hold (a
+/// spec file of unused profiles takes about 20 bytes of memory per byte once decoded, and
+/// parsing takes 100 bytes per byte of the files parsed at once).
+pub const MAX_CATALOG_BYTES: u64 = 8 << 20;
+
 /// A character that a generated file cannot carry safely in a comment or a string: control
 /// characters (newline, carriage return, NEL, …), Unicode line and paragraph separators (line
 /// breaks to YAML), and the invisible direction overrides that make text read other than it parses.
@@ -333,10 +339,29 @@ pub fn discover(specs: &Utf8Path) -> Result<SourceMap, InputError> {
         found.push((relative, path));
     }
     found.sort();
-    let mut map = SourceMap::default();
+    // Refused before a file is read when the listing says so; counted again as the files are read.
+    let listed: u64 = found.iter().filter_map(|(_, path)| path.symlink_metadata().ok()).map(|m| m.len()).sum();
+    if listed > MAX_CATALOG_BYTES {
+        return Err(catalog_too_large(specs, listed));
+    }
+    let (mut map, mut total) = (SourceMap::default(), 0_u64);
     for (relative, path) in found {
         let text = read_text_file(&path, MAX_SPEC_BYTES)?;
+        total += text.len() as u64;
+        if total > MAX_CATALOG_BYTES {
+            return Err(catalog_too_large(specs, total));
+        }
         map.add(path, relative, text);
     }
     Ok(map)
+}
+
+fn catalog_too_large(specs: &Utf8Path, bytes: u64) -> InputError {
+    InputError(format!(
+        "the spec files of `{specs}` hold {:.1} MiB together, more than the {} dlspec reads for one catalog \
+         (50,000 images take about 4 MiB): remove what no image uses (profiles, say), or split the catalog \
+         into several spec directories, each compiled into an output directory of its own",
+        bytes as f64 / f64::from(1 << 20),
+        size_text(MAX_CATALOG_BYTES)
+    ))
 }

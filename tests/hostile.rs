@@ -337,6 +337,49 @@ fn only_regular_files_of_bounded_size_are_read() {
     assert!(stderr.contains("huge.kdl") && stderr.contains("larger than 1 MiB"), "{stderr}");
 }
 
+/// The cap on one spec file does not bound a catalog of many: the specs of a catalog are at most
+/// `MAX_CATALOG_BYTES` together, refused before one is parsed.
+#[test]
+fn a_catalog_of_many_capped_files_is_refused_before_it_is_parsed() {
+    let profiles: String = (0..24_000).map(|n| format!("profile \"p{n:05}\" {{\n    timezone \"UTC\"\n}}\n")).collect();
+    assert!(profiles.len() as u64 <= dlspec::source::MAX_SPEC_BYTES);
+    let files: Vec<(String, String)> = (0..12)
+        .map(|n| (format!("team{n:02}.kdl"), profiles.replace("profile \"p", &format!("profile \"t{n:02}p"))))
+        .collect();
+    let mut named: Vec<(&str, &str)> = files.iter().map(|(name, text)| (name.as_str(), text.as_str())).collect();
+    named.push(("pytorch.kdl", SPEC));
+    let (_temp, dir) = catalog(&named);
+    for command in [&["check"][..], &["compile"], &["lock", "--check"], &["list"]] {
+        let started = std::time::Instant::now();
+        let (code, stderr) = dlspec(&dir, command);
+        assert_eq!(code, 2, "{command:?}: {stderr}");
+        assert!(
+            stderr.contains("the spec files of `specs` hold") && stderr.contains("more than the 8 MiB"),
+            "{stderr}"
+        );
+        assert!(stderr.contains("split the catalog"), "{stderr}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(5), "{command:?}: parsed before it was refused");
+    }
+    assert!(!dir.join("out").exists());
+}
+
+#[test]
+fn thousands_of_unused_profiles_make_a_hundred_and_one_warnings() {
+    let profiles: String = (0..3_000).map(|n| format!("profile \"p{n:04}\" {{\n    timezone \"UTC\"\n}}\n")).collect();
+    let (_temp, dir) = catalog(&[("profiles.kdl", &profiles), ("pytorch.kdl", SPEC)]);
+    let (code, stderr) = dlspec(&dir, &["check"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("101 warnings emitted"), "{}", &stderr[stderr.len().saturating_sub(300)..]);
+    assert!(
+        stderr.contains("profile `p0099` is used by no image") && !stderr.contains("profile `p0100` is used"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("2900 more profiles, this one and those after it by name, are used by no image"),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn deep_nesting_is_a_diagnostic_not_a_crash() {
     let nodes = format!("image \"pytorch\" {{\n{}{}\n}}\n", "a {".repeat(2_000), "}".repeat(2_000));

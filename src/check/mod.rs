@@ -320,7 +320,7 @@ impl Checker<'_> {
         let extra_pip = self.extra_pip();
         let origin = Origin {
             python: self.part().python.as_ref().map(|p| p.node),
-            framework: self.part().framework.as_ref().map(FrameworkPart::node_span),
+            framework: self.part().framework.as_deref().map(FrameworkPart::node_span),
             extra_pip: self.part().pip.iter().map(|p| p.span).collect(),
         };
         let timezone = self.timezone();
