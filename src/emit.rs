@@ -116,7 +116,7 @@ type Found = Option<(Change, Option<String>)>;
 
 /// What a step renders for one path: its bytes, or a function that writes them a piece at a time
 /// (the catalog files, which grow with the catalog). A streamed file is rendered once to compare
-/// and hash it, and once more to write it when it differs; its old text is read whole, for the
+/// and hash it, and once more to stage it when it differs; its old text is read whole, for the
 /// diff `--check` shows, only when both are small.
 pub enum Content<'r> {
     /// Rendered in memory.
@@ -637,27 +637,26 @@ impl OutDir {
         Ok(())
     }
 
-    /// Renames every staged file into place, in the journal's order (this run's records, after
-    /// those an interrupted compile left), and removes the temporary files of older versions.
+    /// Renames every staged file into place (this run's records of the journal, after those an
+    /// interrupted compile left, read back a batch at a time and renamed on every core), and
+    /// removes the temporary files of older versions.
     fn commit(&mut self, old_temp_files: &[Utf8PathBuf]) -> Result<(), InputError> {
+        const BATCH: usize = 4096;
         let journal_path = self.work().join(JOURNAL);
         let io = |e: std::io::Error| InputError(format!("cannot write `{journal_path}`: {e}"));
         if let Some(journal) = self.journal.take() {
             journal.into_inner().map_err(|e| io(e.into_error()))?;
         }
         self.committing = true;
-        let mut resolver = Resolver::new(&self.out);
-        let mut failure = None;
-        let from = self.journal_kept;
-        let read = read_records_from(&journal_path, from, false, |path, _| {
-            if failure.is_some() {
-                return;
+        let this: &Self = self;
+        let (mut batch, mut failure) = (Vec::with_capacity(BATCH), None);
+        let read = read_records_from(&journal_path, this.journal_kept, false, |path, _| {
+            if failure.is_none() {
+                batch.push(path.to_owned());
+                if batch.len() == BATCH {
+                    failure = this.rename_staged(&std::mem::take(&mut batch)).err();
+                }
             }
-            let (staged, full) = (self.staged(path), self.out.join(path));
-            let renamed = full.parent().map_or(Ok(()), |folder| resolver.make_dirs(folder)).and_then(|()| {
-                std::fs::rename(&staged, &full).map_err(|e| InputError(format!("cannot write `{full}`: {e}")))
-            });
-            failure = renamed.err();
         });
         if let Records::Unusable(problem) = read {
             return Err(InputError(format!("`{journal_path}` {problem}")));
@@ -665,6 +664,7 @@ impl OutDir {
         if let Some(failure) = failure {
             return Err(failure);
         }
+        this.rename_staged(&batch)?;
         for path in old_temp_files {
             let full = self.out.join(path);
             match std::fs::remove_file(&full) {
@@ -675,6 +675,23 @@ impl OutDir {
             }
         }
         Ok(())
+    }
+
+    /// Renames the staged files of `paths` into place, with the folders they need, on every core.
+    fn rename_staged(&self, paths: &[Utf8PathBuf]) -> Result<(), InputError> {
+        let renamed = crate::in_parallel(paths, 256, |chunk| {
+            let mut resolver = Resolver::new(&self.out);
+            for path in chunk {
+                let full = self.out.join(path);
+                if let Some(folder) = full.parent() {
+                    resolver.make_dirs(folder)?;
+                }
+                std::fs::rename(self.staged(path), &full)
+                    .map_err(|e| InputError(format!("cannot write `{full}`: {e}")))?;
+            }
+            Ok(())
+        });
+        renamed.into_iter().collect()
     }
 
     /// After an error before the first rename: removes what this run put in the working folder

@@ -129,7 +129,8 @@ fn head(url: &str, token: Option<&str>, host: &str) -> Result<Response, String> 
 /// A pull token from the realm of a `Bearer realm="…",service="…",scope="…"` challenge.
 fn token(challenge: &str, host: &str) -> Result<String, String> {
     let url = token_url(challenge, host)?;
-    let body = curl(&["--fail", "--proto", "=https,http", &url], host)?;
+    // A token is a few KB: a realm that sends more is not read to its end.
+    let body = curl(&["--fail", "--proto", "=https,http", "--max-filesize", "1048576", &url], host)?;
     let json: serde_json::Value = serde_json::from_str(&body).map_err(|e| format!("token of {host}: {e}"))?;
     json.get("token")
         .or_else(|| json.get("access_token"))

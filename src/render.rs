@@ -200,19 +200,8 @@ impl Templates {
         });
         match finished {
             Ok(()) => Ok(()),
-            Err(_) if capped.over => Err(InputError(format!(
-                "template `{name}` wrote more than {}, the most its output may take here ({} plus 4 bytes per byte \
-                 of the data it is given): a template that loops or repeats text without bound is stopped",
-                crate::source::size_text(budget.output),
-                crate::source::size_text(BASE_OUTPUT)
-            ))),
-            Err(e) if e.kind() == minijinja::ErrorKind::OutOfFuel => Err(InputError(format!(
-                "template `{name}` ran out of fuel: it did more work than {} steps, the most it may do here \
-                 ({BASE_FUEL} plus some for each byte of the data it is given); a template that loops or builds \
-                 text without bound is stopped",
-                budget.fuel.checked_next_power_of_two().unwrap_or(u64::MAX)
-            ))),
-            Err(e) => Err(template_error(name, &e)),
+            Err(_) if capped.over => Err(too_much_output(name, budget)),
+            Err(e) => Err(budget_error(name, budget, &e)),
         }
     }
 
@@ -223,10 +212,51 @@ impl Templates {
     /// When the template fails (an override using a variable that does not exist, say) or goes
     /// past its budget.
     pub fn render(&self, name: &str, context: &Value, budget: Budget) -> Result<String, InputError> {
-        let mut out = Vec::new();
-        self.render_to(name, context, budget, &mut out)?;
-        String::from_utf8(out).map_err(|_| InputError(format!("template `{name}` wrote text that is not UTF-8")))
+        let template = self.with_fuel(budget.fuel).get_template(name).map_err(|e| template_error(name, &e))?;
+        // In memory the output cannot pass what the fuel pays for (a unit per 64 bytes): its own
+        // limit is checked once it is rendered.
+        let text = template.render(context).map_err(|e| budget_error(name, budget, &e))?;
+        if text.len() as u64 > budget.output {
+            return Err(too_much_output(name, budget));
+        }
+        Ok(normalize(text))
     }
+}
+
+/// The error of a template that failed, saying so when it ran out of fuel.
+fn budget_error(name: &str, budget: Budget, error: &minijinja::Error) -> InputError {
+    if error.kind() != minijinja::ErrorKind::OutOfFuel {
+        return template_error(name, error);
+    }
+    InputError(format!(
+        "template `{name}` ran out of fuel: it did more work than {} steps, the most it may do here \
+         ({BASE_FUEL} plus some for each byte of the data it is given); a template that loops or builds \
+         text without bound is stopped",
+        budget.fuel.checked_next_power_of_two().unwrap_or(u64::MAX)
+    ))
+}
+
+/// The error of a template whose output passed its budget.
+fn too_much_output(name: &str, budget: Budget) -> InputError {
+    InputError(format!(
+        "template `{name}` wrote more than {}, the most its output may take here ({} plus 4 bytes per byte \
+         of the data it is given): a template that loops or repeats text without bound is stopped",
+        crate::source::size_text(budget.output),
+        crate::source::size_text(BASE_OUTPUT)
+    ))
+}
+
+/// LF endings and exactly one trailing newline, as [`Normalized`] makes them as it streams.
+fn normalize(text: String) -> String {
+    // No copy unless there is something to replace.
+    let mut text = if text.contains('\r') { text.replace("\r\n", "\n") } else { text };
+    while text.ends_with("\n\n") {
+        text.pop();
+    }
+    if !text.ends_with('\n') {
+        text.push('\n');
+    }
+    text
 }
 
 /// A writer that refuses to write more than `left` bytes into `out`.
@@ -523,19 +553,6 @@ mod tests {
     use std::io::Write as _;
 
     use super::*;
-
-    /// What [`Normalized`] does, on a whole text.
-    fn normalize(text: String) -> String {
-        // No copy unless there is something to replace.
-        let mut text = if text.contains('\r') { text.replace("\r\n", "\n") } else { text };
-        while text.ends_with("\n\n") {
-            text.pop();
-        }
-        if !text.ends_with('\n') {
-            text.push('\n');
-        }
-        text
-    }
 
     #[test]
     fn the_memory_guard_stops_a_process_past_its_limit() {
