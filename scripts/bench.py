@@ -7,7 +7,8 @@ Generates synthetic catalogs and measures, in the same run and on the same file 
   peak RSS  of compile and --check (GNU time's %M, else wait4's ru_maxrss)
 plus `dlspec check` of the repository's own specs/, and `dlspec check` of hostile specs (20,000
 unused profiles, 16,000 errors, 80,000 pip arguments, 1 MB of apt lines under the 1 MiB cap on a
-spec file, 4 MB over it): time and peak RSS.
+spec file, 4 MB over it, 7 files of unused profiles each under that cap and together under the
+8 MiB cap of a catalog, 32 such files over it): time and peak RSS.
 Every figure is the median of several runs after a warm-up run, both sides with a warm page
 cache; dlspec and the command it is compared with take turns (A B A B), so that load from
 elsewhere on the machine falls on both. Every compile and every copy writes into a directory of
@@ -42,22 +43,35 @@ UNITS = [
 UNITS_PER_FILE = 10
 
 ONE_IMAGE = 'image "victim" {\n    pytorch "2.3.0"\n    python "3.10"\n    cpu\n}\n'
-# The hostile sizes of issue 13: each a single spec file that `dlspec check` must get through in
-# time and memory bounded by its size.
+
+
+def unused_profiles(prefix: str, count: int) -> str:
+    return "".join(f'profile "{prefix}{n:05d}" {{\n    timezone "UTC"\n}}\n' for n in range(count))
+
+
+# A spec file of just under the 1 MiB cap on one file: 24,000 profiles no image uses.
+CAPPED = unused_profiles("p", 24000)
+# The hostile sizes of issue 13, each a single spec file, and of issue 24, catalogs of many files
+# each under the cap: `dlspec check` must get through each in time and memory bounded by its size,
+# and refuse a catalog over the cap on all spec files together (8 MiB) before parsing it.
 HOSTILE = [
-    ("20,000 unused profiles", "".join(f'profile "p{n:05d}" {{\n    timezone "UTC"\n}}\n' for n in range(20000)) + ONE_IMAGE),
+    ("20,000 unused profiles", {"hostile.kdl": unused_profiles("p", 20000) + ONE_IMAGE}),
     (
         "16,000 errors",
-        "".join(f'image "e{n:05d}" {{\n    pytorch "2.3.7"\n    python "3.10"\n    cpu\n}}\n' for n in range(16000)),
+        {"hostile.kdl": "".join(f'image "e{n:05d}" {{\n    pytorch "2.3.7"\n    python "3.10"\n    cpu\n}}\n' for n in range(16000))},
     ),
     (
         "80,000 pip arguments",
-        ONE_IMAGE.replace("    cpu\n", "    cpu\n    pip " + " ".join(f'"pkg{n:05d}"' for n in range(80000)) + "\n"),
+        {"hostile.kdl": ONE_IMAGE.replace("    cpu\n", "    cpu\n    pip " + " ".join(f'"pkg{n:05d}"' for n in range(80000)) + "\n")},
     ),
     # Under the 1 MiB cap on a spec file: the worst case of the KDL parser's document.
-    ("1 MB of apt lines", ONE_IMAGE.replace("    cpu\n", "    cpu\n" + "".join(f'    apt "pkg{n:06d}"\n' for n in range(50000)))),
+    ("1 MB of apt lines", {"hostile.kdl": ONE_IMAGE.replace("    cpu\n", "    cpu\n" + "".join(f'    apt "pkg{n:06d}"\n' for n in range(50000)))}),
     # Over it: refused with a message before it is parsed.
-    ("4 MB of apt lines", ONE_IMAGE.replace("    cpu\n", "    cpu\n" + "".join(f'    apt "pkg{n:06d}"\n' for n in range(200000)))),
+    ("4 MB of apt lines", {"hostile.kdl": ONE_IMAGE.replace("    cpu\n", "    cpu\n" + "".join(f'    apt "pkg{n:06d}"\n' for n in range(200000)))}),
+    # Many files under the cap of one, together under the cap of a catalog: the most work a catalog can ask.
+    ("7 capped files of unused profiles", {f"team{n}.kdl": CAPPED.replace('"p', f'"t{n}p') for n in range(7)} | {"victim.kdl": ONE_IMAGE}),
+    # Together over the catalog's cap: refused before a file is parsed.
+    ("32 capped files of unused profiles", {f"team{n:02d}.kdl": CAPPED.replace('"p', f'"t{n:02d}p') for n in range(32)} | {"victim.kdl": ONE_IMAGE}),
 ]
 
 
@@ -199,10 +213,11 @@ def main() -> int:
         remove(base)
 
     hostile_rows = []
-    for name, text in HOSTILE:
-        specs = work / "hostile" / name.split()[0]
+    for name, files in HOSTILE:
+        specs = work / "hostile" / name.replace(" ", "-").replace(",", "")
         specs.mkdir(parents=True)
-        (specs / "hostile.kdl").write_text(text)
+        for file, text in files.items():
+            (specs / file).write_text(text)
         print(f"hostile: {name} …", file=sys.stderr, flush=True)
         argv = [dlspec, "check", str(specs)]
         start = time.perf_counter()
@@ -211,7 +226,8 @@ def main() -> int:
         if proc.returncode < 0 or proc.returncode > 2:
             sys.exit(f"bench: `{' '.join(argv)}` crashed ({proc.returncode})")
         rss = peak_rss(argv, expect=proc.returncode)
-        hostile_rows.append(dict(name=name, mb=len(text) / 1e6, code=proc.returncode, time=elapsed, rss=rss / 1024))
+        mb = sum(len(text) for text in files.values()) / 1e6
+        hostile_rows.append(dict(name=name, mb=mb, code=proc.returncode, time=elapsed, rss=rss / 1024))
         shutil.rmtree(specs)
 
     (repo_check_t,) = measure(max(args.repeat, 10), lambda i: [dlspec, "check", args.repo_specs])

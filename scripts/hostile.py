@@ -10,6 +10,9 @@ Cases (sizes of issue 13, where the first cut of dlspec went quadratic or used 0
   pip-arguments     one image with 80,000 pip requirements
   apt-lines         a 4 MB spec of `apt` lines in one image
   deep-nesting      2,000 nested child blocks and 5,000 nested comments (a diagnostic, no crash)
+Cases of issue 24, where each file was under the 1 MiB cap but the catalog was not bounded:
+  capped-files      7 files of 24,000 unused profiles each (7.2 MB, under the 8 MiB catalog cap)
+  over-catalog-cap  32 such files (refused before they are parsed)
 """
 
 from __future__ import annotations
@@ -33,12 +36,16 @@ def cases() -> dict[str, dict[str, str]]:
     apt = IMAGE + apt_line * (4_000_000 // len(apt_line)) + "}\n"
     nodes = IMAGE + "    " + "a { " * 2_000 + "}" * 2_000 + "\n}\n"
     comments = "/* " * 5_000 + "\n" + IMAGE + "}\n" + "*/ " * 5_000 + "\n"
+    capped = "".join(f'profile "p{i}" {{\n    timezone "UTC"\n}}\n' for i in range(24_000))
+    team = lambda n: capped.replace('"p', f'"t{n}p')  # noqa: E731
     return {
         "unused-profiles": {"profiles.kdl": profiles + IMAGE + "}\n"},
         "errors": {"errors.kdl": errors},
         "pip-arguments": {"pip.kdl": pip},
         "apt-lines": {"apt.kdl": apt},
         "deep-nesting": {"nodes.kdl": nodes, "comments.kdl": comments},
+        "capped-files": {f"team{n}.kdl": team(n) for n in range(7)} | {"image.kdl": IMAGE + "}\n"},
+        "over-catalog-cap": {f"team{n}.kdl": team(n) for n in range(32)} | {"image.kdl": IMAGE + "}\n"},
     }
 
 

@@ -229,12 +229,17 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            match format {
-                Format::Human => eprintln!("error: {e}"),
-                Format::Json => print_json(&json!({ "command": name, "ok": false, "error": e.0 })),
-            }
+            print_error(name, format, &e);
             ExitCode::from(2)
         }
+    }
+}
+
+/// Reports the error that ends a command (exit code 2).
+fn print_error(command: &str, format: Format, error: &InputError) {
+    match format {
+        Format::Human => eprintln!("error: {error}"),
+        Format::Json => print_json(&json!({ "command": command, "ok": false, "error": error.0 })),
     }
 }
 
@@ -257,8 +262,8 @@ fn color() -> bool {
 struct Reported {
     errors: usize,
     warnings: usize,
-    /// The diagnostics' JSON objects (`--format json` only).
-    json: Vec<Value>,
+    /// The diagnostics' JSON objects, as text (`--format json` only).
+    json: Vec<Box<str>>,
 }
 
 impl Reported {
@@ -267,14 +272,63 @@ impl Reported {
     }
 
     /// The fields every JSON document with diagnostics has.
-    fn json_fields(self, command: &str) -> serde_json::Map<String, Value> {
+    fn json_fields(self, command: &str) -> Document {
         let mut fields = serde_json::Map::new();
         fields.insert("command".into(), command.into());
         fields.insert("ok".into(), (self.errors == 0).into());
         fields.insert("errors".into(), self.errors.into());
         fields.insert("warnings".into(), self.warnings.into());
-        fields.insert("diagnostics".into(), self.json.into());
-        fields
+        fields.insert(DIAGNOSTICS.into(), Value::Null);
+        Document { fields, diagnostics: self.json }
+    }
+}
+
+/// The key of the diagnostics in a JSON document.
+const DIAGNOSTICS: &str = "diagnostics";
+
+/// A JSON document with diagnostics: its fields, and each diagnostic as its JSON text, put in
+/// place of the `diagnostics` field when it is printed (a `serde_json::Value` of a diagnostic
+/// takes 2 KB, its text 300 bytes: a catalog of 100,000 errors would take hundreds of MB).
+struct Document {
+    fields: serde_json::Map<String, Value>,
+    diagnostics: Vec<Box<str>>,
+}
+
+impl std::ops::Deref for Document {
+    type Target = serde_json::Map<String, Value>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.fields
+    }
+}
+
+impl std::ops::DerefMut for Document {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.fields
+    }
+}
+
+impl Document {
+    /// Prints the document on one line.
+    fn print(&self) {
+        let mut text = String::from("{");
+        for (n, (key, value)) in self.fields.iter().enumerate() {
+            if n > 0 {
+                text.push(',');
+            }
+            text.push_str(&Value::from(key.as_str()).to_string());
+            text.push(':');
+            if key == DIAGNOSTICS {
+                text.push('[');
+                text.push_str(&self.diagnostics.join(","));
+                text.push(']');
+            } else {
+                text.push_str(&value.to_string());
+            }
+        }
+        text.push('}');
+        // Write errors (a closed pipe, say) are ignored: the exit code still tells the outcome.
+        let _ = writeln!(std::io::stdout().lock(), "{text}");
     }
 }
 
@@ -287,7 +341,11 @@ fn report(sources: &SourceMap, mut diags: Diagnostics, deny_warnings: bool, form
     let (errors, warnings) = (diags.error_count(), diags.warning_count());
     let sorted = diags.sorted(sources);
     if format == Format::Json {
-        return Reported { errors, warnings, json: sorted.iter().map(|d| renderer.json_value(d)).collect() };
+        return Reported {
+            errors,
+            warnings,
+            json: sorted.iter().map(|d| renderer.json_text(d).into_boxed_str()).collect(),
+        };
     }
     let mut stderr = std::io::stderr().lock();
     for diag in sorted.iter().filter(|_| show) {
@@ -327,7 +385,7 @@ fn check(args: &CheckArgs) -> Result<u8, InputError> {
             let mut fields = reported.json_fields("check");
             fields.insert("specs".into(), specs.into());
             fields.insert("images".into(), if failed { Value::Null } else { images.len().into() });
-            print_json(&fields.into());
+            fields.print();
         }
         Format::Human if !failed => {
             eprintln!("{} checked: {}, no errors", count(specs, "spec"), count(images.len(), "image"));
@@ -355,7 +413,7 @@ fn list(args: &ListArgs) -> Result<u8, InputError> {
         let mut fields = reported.json_fields("list");
         let entries: Vec<Value> = if failed { Vec::new() } else { images.iter().map(list_entry).collect() };
         fields.insert("images".into(), entries.into());
-        print_json(&fields.into());
+        fields.print();
         return Ok(u8::from(failed));
     }
     if reported.failed() {
@@ -433,7 +491,7 @@ fn compile(args: &CompileArgs) -> Result<u8, InputError> {
             let mut fields = reported.json_fields(command);
             fields.insert("out".into(), args.out.as_str().into());
             fields.insert(if args.check { "check" } else { "written" }.into(), Value::Null);
-            print_json(&fields.into());
+            fields.print();
         }
         return Ok(1);
     }
@@ -449,11 +507,22 @@ fn compile(args: &CompileArgs) -> Result<u8, InputError> {
     let templates_dir =
         args.templates.clone().or_else(|| checked.catalog.templates.as_ref().map(|t| specs_dir.join(t)));
     let templates = crate::render::Templates::load(templates_dir.as_deref())?;
+    let overrides = templates_dir.as_ref().map_or(String::new(), |dir| format!(", with the templates of `{dir}`"));
+    let out_name = args.out.clone();
+    let _guard = crate::render::MemoryGuard::arm(crate::render::RENDER_MEMORY, move |resident| {
+        let error = InputError(format!(
+            "dlspec took {} of memory rendering the catalog{overrides}, more than the {} it may: a template that \
+             builds a list or text without bound (`l + l` in a loop, say) is stopped; nothing in `{out_name}` was replaced",
+            crate::source::size_text(resident.div_ceil(1 << 20) << 20),
+            crate::source::size_text(crate::render::RENDER_MEMORY),
+        ));
+        print_error(command, format, &error);
+        std::process::exit(2);
+    });
     let image_count = checked.entries.len();
     let out = &args.out;
     let json = format == Format::Json;
     if args.check {
-        let mut stdout = std::io::stdout().lock();
         let mut listed = Vec::new();
         // Printed as found: the human report of a large catalog is never held whole.
         let summary = crate::sync_out(&checked, &templates, out, Mode::Check, &mut |report| {
@@ -461,7 +530,7 @@ fn compile(args: &CompileArgs) -> Result<u8, InputError> {
                 // A kept file (no longer generated, edited by hand) is the user's now.
                 Change::Kept => {}
                 _ if json => listed.push(check_json(out, &report)),
-                _ => print_check_line(&mut stdout, out, &report),
+                _ => print_check_line(out, &report),
             }
         })?;
         let clean = summary.is_clean();
@@ -471,7 +540,7 @@ fn compile(args: &CompileArgs) -> Result<u8, InputError> {
             if json {
                 listed.push(check_json(out, &report));
             } else {
-                print_check_line(&mut stdout, out, &report);
+                print_check_line(out, &report);
             }
         }
         // Orphans and leftovers are not planned files, so they are counted on their own; with
@@ -495,7 +564,7 @@ fn compile(args: &CompileArgs) -> Result<u8, InputError> {
                     "files": listed,
                 }),
             );
-            print_json(&fields.into());
+            fields.print();
             return Ok(u8::from(!clean));
         }
         if let Some(problem) = &summary.manifest_problem {
@@ -542,7 +611,7 @@ fn compile(args: &CompileArgs) -> Result<u8, InputError> {
                 "manifest_problem": summary.manifest_problem,
             }),
         );
-        print_json(&fields.into());
+        fields.print();
         return Ok(0);
     }
     for path in &overwritten {
@@ -569,7 +638,10 @@ fn compile(args: &CompileArgs) -> Result<u8, InputError> {
     Ok(0)
 }
 
-fn print_check_line(stdout: &mut impl std::io::Write, out: &Utf8Path, report: &FileReport) {
+/// One file of `compile --check`, with its diff; stdout is locked for the file only (a guard
+/// may report on another thread).
+fn print_check_line(out: &Utf8Path, report: &FileReport) {
+    let mut stdout = std::io::stdout().lock();
     let _ = writeln!(stdout, "{:<9} {}", report.state.word(), out.join(&report.path));
     for line in report.diff.iter().flat_map(|d| d.lines()) {
         let _ = writeln!(stdout, "    {line}");
@@ -839,7 +911,7 @@ fn lock(args: &LockArgs) -> Result<u8, InputError> {
     let reported = report(&sources, errors, false, args.format, !args.check);
     if reported.failed() {
         if args.format == Format::Json {
-            print_json(&reported.json_fields(command).into());
+            reported.json_fields(command).print();
         }
         return Ok(1);
     }
@@ -861,20 +933,27 @@ fn lock(args: &LockArgs) -> Result<u8, InputError> {
     };
     let started = std::time::Instant::now();
     let outcomes = lock::bounded(&selected, args.jobs, |image| {
+        let request = lock::Request::of(image);
         let state = lock::state(&args.specs, image);
         let previous = match &state {
-            State::Current(l) | State::Stale(l) => Some(l.clone()),
+            State::Current(l) | State::Stale(l) | State::OldHeader(l) => Some(l.clone()),
             State::Missing | State::Broken(_) => None,
         };
-        let current = matches!(state, State::Current(_)) && args.upgrade.is_none();
+        // A lock of an older header whose input is current gets the new header, offline.
+        let current = previous.as_ref().is_some_and(|l| l.input_hash == request.input_hash())
+            && !matches!(state, State::Stale(_))
+            && args.upgrade.is_none();
         let body = match (&previous, current) {
             (Some(previous), true) => previous.body.clone(),
-            _ => match uv.resolve(&lock::Request::of(image), previous.as_ref().map(|l| l.body.as_str())) {
+            _ => match uv.resolve(&request, previous.as_ref().map(|l| l.body.as_str())) {
                 Ok(body) => body,
                 Err(lock::Failure::Unresolvable(reason)) => return Locked::Unresolvable(reason),
                 Err(lock::Failure::Tool(reason)) => return Locked::Failed(reason),
             },
         };
+        if let Err(e) = lock::well_formed(&body) {
+            return Locked::Failed(format!("uv's output is not a lock dlspec can use ({e}); nothing written"));
+        }
         let kept_digest = previous
             .as_ref()
             .and_then(|l| l.base_digest.clone())
@@ -887,18 +966,15 @@ fn lock(args: &LockArgs) -> Result<u8, InputError> {
         } else {
             kept_digest
         };
-        let file = lock::LockFile { input_hash: lock::Request::of(image).input_hash(), base_digest, body };
-        if current && previous.as_ref() == Some(&file) {
+        let file = lock::LockFile { input_hash: request.input_hash(), base_digest, body };
+        if matches!(state, State::Current(_)) && previous.as_ref() == Some(&file) {
             return Locked::Kept;
         }
-        let path = lock::lock_path(&args.specs, image);
-        let written = path
-            .parent()
-            .map_or(Ok(()), std::fs::create_dir_all)
-            .and_then(|()| std::fs::write(&path, file.render(&image.reference)));
-        match written {
+        let relative = Utf8Path::new(lock::LOCK_DIR).join(format!("{}.txt", image.dir));
+        let text = file.render(&image.reference);
+        match emit::write_file_below(&args.specs, &relative, text.as_bytes(), emit::Existing::Replace) {
             Ok(()) => Locked::Written,
-            Err(e) => Locked::Failed(format!("cannot write `{path}`: {e}")),
+            Err(e) => Locked::Failed(e.0),
         }
     });
     let json = args.format == Format::Json;
@@ -947,7 +1023,7 @@ fn lock(args: &LockArgs) -> Result<u8, InputError> {
         let mut fields = reported.json_fields(command);
         fields.insert("ok".into(), (code == 0).into());
         fields.insert("images".into(), listed.into());
-        print_json(&fields.into());
+        fields.print();
         return Ok(code);
     }
     eprintln!(
@@ -988,13 +1064,15 @@ fn lock_check(specs: &Utf8Path, images: &[crate::model::Image], format: Format) 
     for image in images {
         let path = lock::lock_path(specs, image);
         match lock::state(specs, image) {
-            State::Current(l) => match lock::well_formed(&l.body) {
-                Ok(()) => current += 1,
-                Err(e) => problems.push(format!("`{path}`: {e}")),
-            },
+            State::Current(_) => current += 1,
             State::Stale(_) => problems.push(format!(
                 "`{path}` is stale: the Python requirements of `{}` changed since it was locked; run `dlspec lock --image {}`",
                 image.reference, image.name
+            )),
+            State::OldHeader(_) => problems.push(format!(
+                "`{path}` has the header of an older dlspec, without the sha256 of its content; run `dlspec lock --image {}` \
+                 (offline: a current lock is not resolved again)",
+                image.name
             )),
             State::Broken(e) => problems.push(e),
             State::Missing => {}
@@ -1002,14 +1080,28 @@ fn lock_check(specs: &Utf8Path, images: &[crate::model::Image], format: Format) 
         expected.insert(path);
     }
     let dir = specs.join(lock::LOCK_DIR);
-    if dir.is_dir() {
-        for entry in walkdir::WalkDir::new(&dir).sort_by_file_name() {
-            let entry = entry.map_err(|e| InputError(format!("cannot read `{dir}`: {e}")))?;
-            let Some(path) = Utf8Path::from_path(entry.path()) else { continue };
-            if entry.file_type().is_file() && !expected.contains(path) {
-                problems.push(format!("`{path}` locks no image of `{specs}`: remove it"));
+    match std::fs::symlink_metadata(&dir) {
+        Ok(meta) if meta.is_dir() => {
+            for entry in walkdir::WalkDir::new(&dir).follow_links(false).sort_by_file_name() {
+                let entry = entry.map_err(|e| InputError(format!("cannot read `{dir}`: {e}")))?;
+                let Some(path) = Utf8Path::from_path(entry.path()) else { continue };
+                let kind = entry.file_type();
+                if kind.is_dir() || (kind.is_file() && expected.contains(path)) {
+                    continue;
+                }
+                let is_temp = entry.file_name().to_str().is_some_and(|n| n.starts_with(emit::TEMP_PREFIX));
+                problems.push(if !kind.is_file() {
+                    format!("`{path}` is not a regular file (a symlink, FIFO or device): dlspec reads no such file; remove it")
+                } else if is_temp {
+                    format!("`{path}` is the temporary file of a `dlspec lock` that did not finish: remove it")
+                } else {
+                    format!("`{path}` locks no image of `{specs}`: remove it")
+                });
             }
         }
+        Ok(meta) if meta.file_type().is_symlink() => problems.push(crate::source::symlink_below(&dir, specs).0),
+        Ok(_) => problems.push(format!("`{dir}` is not a folder: remove it")),
+        Err(_) => {}
     }
     if format == Format::Json {
         print_json(&json!({

@@ -4,15 +4,22 @@
 //! - `out/.dlspec-manifest` lists every file of the last complete compile with its sha256. A
 //!   manifest that is missing, not a regular file, too large or not in that format owns nothing.
 //! - `out/.dlspec-tmp/` is the compile's working folder, outside every image's build context: the
-//!   temporary files of replacements (renamed into place), the new manifest (renamed over the old
-//!   one at the end), and the journal, to which each file's path and hash is appended before the
-//!   file is created or replaced. After a crash the journal still owns what the killed compile may
-//!   have written, so the next compile repairs the tree without `--force`; `--check` flags the
-//!   folder. A complete compile removes it.
+//!   files it stages (`staged/`), the new manifest (renamed over the old one at the end), and the
+//!   journal, which lists the path and hash of every staged file before the first one is renamed
+//!   into place. After a crash the journal still owns what the killed compile may have written,
+//!   so the next compile repairs the tree without `--force`; `--check` flags the folder. A
+//!   complete compile removes it.
+//!
+//! A compile works in two phases. First every image is rendered and compared with `out/`, and
+//! each file that differs is written to `staged/` (named by its path's key), so that a template
+//! that fails on the last image, or a refusal, leaves `out/` exactly as it was (the working folder
+//! is removed again, or left as a killed compile left it). Only then are the staged files renamed
+//! into place, in the journal's order, and the orphans removed: a file in `out/` is always the old
+//! text or the new one, never a part, and the journal owns every new one.
 //!
 //! A planned path that holds a file dlspec does not own is refused (unless `--force`) before
 //! anything is written. A file the manifest or journal owns and no step produces now is removed
-//! only when it is a regular file inside `out/` whose content still has the recorded hash.
+//! only when it is a regular file inside `out/` whose content still has a recorded hash.
 //! Nothing that is not a regular file is ever opened for reading (a FIFO would block), and each
 //! compile holds a lock on `out/` itself, so two compiles never write the same tree at once.
 
@@ -27,13 +34,14 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::plan::PlannedFile;
-use crate::source::InputError;
+use crate::source::{InputError, open_regular};
 
 /// The manifest's file name inside `out/`.
 pub const MANIFEST: &str = ".dlspec-manifest";
 /// The working folder's name inside `out/`.
 pub const WORK_DIR: &str = ".dlspec-tmp";
 const JOURNAL: &str = "journal";
+const STAGED: &str = "staged";
 const NEW_MANIFEST: &str = "manifest";
 /// Longer lines make a manifest unusable (a path is at most a few hundred bytes).
 const LINE_LIMIT: u64 = 4096;
@@ -108,7 +116,7 @@ type Found = Option<(Change, Option<String>)>;
 
 /// What a step renders for one path: its bytes, or a function that writes them a piece at a time
 /// (the catalog files, which grow with the catalog). A streamed file is rendered once to compare
-/// and hash it, and once more to write it when it differs; its old text is read whole, for the
+/// and hash it, and once more to stage it when it differs; its old text is read whole, for the
 /// diff `--check` shows, only when both are small.
 pub enum Content<'r> {
     /// Rendered in memory.
@@ -196,11 +204,27 @@ impl Summary {
 ///
 /// # Errors
 /// When `out` cannot be read or written, another compile holds it, a planned path holds a file
-/// dlspec does not own (unless forced) or a FIFO or other special file, or `render` fails. Files
-/// written before the error stay written; the journal owns them.
+/// dlspec does not own (unless forced) or a FIFO or other special file, or `render` fails. Up to
+/// the first rename into `out/` (every render done), an error leaves `out/` as it was; after it
+/// (an I/O error), the journal owns what was renamed, and the next compile finishes the work.
 pub fn sync<'r, T: Sync, C: Default>(
     out: &Utf8Path,
     mode: Mode,
+    steps: &[T],
+    paths: impl Fn(&T) -> Vec<Utf8PathBuf>,
+    render: impl Fn(&T, &mut C) -> Result<Vec<(Utf8PathBuf, Content<'r>)>, InputError> + Sync,
+    sink: &mut dyn FnMut(FileReport),
+) -> Result<Summary, InputError> {
+    let mut dir = OutDir::open(out, mode)?;
+    let result = sync_open(&mut dir, steps, paths, render, sink);
+    if result.is_err() {
+        dir.abandon();
+    }
+    result
+}
+
+fn sync_open<'r, T: Sync, C: Default>(
+    dir: &mut OutDir,
     steps: &[T],
     paths: impl Fn(&T) -> Vec<Utf8PathBuf>,
     render: impl Fn(&T, &mut C) -> Result<Vec<(Utf8PathBuf, Content<'r>)>, InputError> + Sync,
@@ -210,27 +234,32 @@ pub fn sync<'r, T: Sync, C: Default>(
     const BATCH: usize = 256;
     // Steps a core takes at a time: consecutive steps are mostly of one spec file, decoded once.
     const RUN: usize = 8;
-    let mut dir = OutDir::open(out, mode)?;
+    let (out, mode) = (dir.out.clone(), dir.mode);
+    let writing = matches!(mode, Mode::Write { .. });
     let mut summary = Summary { manifest_problem: dir.manifest_problem.clone(), ..Summary::default() };
-    if mode == Mode::Check {
+    if !writing {
         for path in std::mem::take(&mut dir.leftovers) {
             summary.leftovers += 1;
             sink(FileReport { path, state: Change::Leftover, diff: None });
         }
     }
     dir.mark_planned(steps, &paths)?;
-    if matches!(mode, Mode::Write { .. }) {
+    if writing {
         dir.prepare_work_dir()?;
+    } else {
+        summary.orphaned = dir.orphans(sink)?;
     }
-    summary.orphaned = dir.orphans(sink)?;
     let mut manifest = dir.new_manifest()?;
+    // The temporary files of older versions found beside generated files: removed with the rest.
+    let mut old_temp_files = Vec::new();
     for batch in steps.chunks(BATCH) {
         // The cores take runs of consecutive steps as they finish the last, so that a slow step
         // (a catalog file) does not leave the other cores idle until the batch ends.
         let next = AtomicUsize::new(0);
         let threads = crate::cores().min(batch.len().div_ceil(RUN));
+        let shared: &OutDir = dir;
         let applied = crate::on_threads(threads, |_| {
-            let mut worker = Worker { dir: &dir, resolver: Resolver::new(out), block: Vec::new() };
+            let mut worker = Worker { dir: shared, resolver: Resolver::new(&out), block: Vec::new() };
             let (mut done, mut state) = (Vec::new(), C::default());
             loop {
                 let start = next.fetch_add(RUN, Ordering::Relaxed);
@@ -254,21 +283,28 @@ pub fn sync<'r, T: Sync, C: Default>(
             let (outcomes, leftovers) = result?;
             for path in leftovers {
                 summary.leftovers += 1;
-                sink(FileReport { path, state: Change::Leftover, diff: None });
+                sink(FileReport { path: path.clone(), state: Change::Leftover, diff: None });
+                old_temp_files.push(path);
             }
             for outcome in outcomes {
                 manifest.add(&outcome.path, &outcome.hash)?;
                 summary.files += 1;
-                match outcome.report {
-                    Some(report) => {
-                        summary.changed += 1;
-                        summary.written += usize::from(outcome.written);
-                        sink(report);
-                    }
-                    None => summary.unchanged += 1,
+                let Some(report) = outcome.report else {
+                    summary.unchanged += 1;
+                    continue;
+                };
+                summary.changed += 1;
+                if writing {
+                    dir.journal(&outcome.path, &outcome.hash)?;
+                    summary.written += 1;
                 }
+                sink(report);
             }
         }
+    }
+    if writing {
+        dir.commit(&old_temp_files)?;
+        summary.orphaned = dir.orphans(sink)?;
     }
     summary.manifest_stale = dir.finish(manifest)?;
     Ok(summary)
@@ -294,16 +330,17 @@ fn key(path: &Utf8Path) -> Key {
     ((u128::from(first.finish()) << 64) | u128::from(second.finish())).to_le_bytes()
 }
 
-/// What the manifest and the journal say about one path.
-#[derive(Debug, Clone, Copy, Default)]
+/// What the manifest and the journal say about one path. The journal may record a path more than
+/// once (compiles killed one after another), and each of its hashes is dlspec's.
+#[derive(Debug, Clone, Default)]
 struct Owned {
     manifest: Option<Digest16>,
-    journal: Option<Digest16>,
+    journal: Vec<Digest16>,
 }
 
 impl Owned {
     fn recorded(&self, digest: &Digest16) -> bool {
-        self.manifest.as_ref() == Some(digest) || self.journal.as_ref() == Some(digest)
+        self.manifest.as_ref() == Some(digest) || self.journal.contains(digest)
     }
 }
 
@@ -319,7 +356,7 @@ struct Ownership {
     /// `starts[b]`: the first record whose key's first `bucket_bits` bits are `b` or more.
     starts: Vec<u32>,
     bucket_bits: u32,
-    journal: HashMap<Key, (Digest16, bool)>,
+    journal: HashMap<Key, (Vec<Digest16>, bool)>,
 }
 
 /// A key's first 64 bits, as a number that sorts as the key does.
@@ -371,8 +408,8 @@ impl Ownership {
 
     fn get(&self, key: &Key) -> Option<Owned> {
         let manifest = self.find(key).map(|at| self.manifest[at].1);
-        let journal = self.journal.get(key).map(|(digest, _)| *digest);
-        (manifest.is_some() || journal.is_some()).then_some(Owned { manifest, journal })
+        let journal = self.journal.get(key).map(|(digests, _)| digests.clone());
+        (manifest.is_some() || journal.is_some()).then(|| Owned { manifest, journal: journal.unwrap_or_default() })
     }
 
     /// Marks `key` done; returns what owned it, and whether it was done already.
@@ -399,12 +436,19 @@ struct OutDir {
     manifest_problem: Option<String>,
     /// Whether the journal owns any file.
     journal_found: bool,
+    /// How much of the journal an interrupted compile left that is kept: its whole records.
+    journal_kept: u64,
     leftovers: Vec<Utf8PathBuf>,
+    /// Whether `out/` and its working folder were there before this run.
+    out_existed: bool,
+    work_existed: bool,
     /// Open for appending while writing.
-    journal: Option<File>,
+    journal: Option<BufWriter<File>>,
+    /// Whether the staged files were renamed into `out/` (then an error leaves the work to the
+    /// journal).
+    committing: bool,
     /// Whether files created with a mode keep it (the umask takes no bit of 0755).
     umask_keeps_modes: bool,
-    temp_names: AtomicU64,
     /// Held until the run ends: shared for `--check`, exclusive for compile.
     _lock: Option<File>,
 }
@@ -413,6 +457,7 @@ impl OutDir {
     fn open(out: &Utf8Path, mode: Mode) -> Result<Self, InputError> {
         let io = |e: std::io::Error| InputError(format!("cannot read `{out}`: {e}"));
         let writing = matches!(mode, Mode::Write { .. });
+        let out_existed = std::fs::symlink_metadata(out).is_ok();
         if writing {
             std::fs::create_dir_all(out).map_err(|e| InputError(format!("cannot create `{out}`: {e}")))?;
         }
@@ -440,10 +485,13 @@ impl OutDir {
             manifest_digest: None,
             manifest_problem: None,
             journal_found: false,
+            journal_kept: 0,
             leftovers: Vec::new(),
+            out_existed,
+            work_existed: false,
             journal: None,
+            committing: false,
             umask_keeps_modes: true,
-            temp_names: AtomicU64::new(0),
             _lock: lock,
         };
         dir.load_manifest();
@@ -465,7 +513,7 @@ impl OutDir {
     fn load_manifest(&mut self) {
         let records = &mut self.owned.manifest;
         match read_records(&self.out.join(MANIFEST), false, |path, digest| records.push((key(path), digest))) {
-            Records::Read(digest) => match self.owned.seal_manifest() {
+            Records::Read(digest, _) => match self.owned.seal_manifest() {
                 Ok(()) => self.manifest_digest = Some(digest),
                 Err(problem) => {
                     self.owned = Ownership::default();
@@ -480,11 +528,12 @@ impl OutDir {
         }
     }
 
-    /// Reads what an interrupted compile left: its journal owns files, the rest is leftovers.
+    /// Reads what an interrupted compile left: its journal owns files (every hash it recorded for
+    /// a path), the rest is leftovers; `staged/` is one leftover, however many files it holds.
     fn load_work_dir(&mut self) -> Result<(), InputError> {
         let work = self.work();
         match std::fs::symlink_metadata(&work) {
-            Ok(meta) if meta.is_dir() => {}
+            Ok(meta) if meta.is_dir() => self.work_existed = true,
             Ok(_) => {
                 self.leftovers.push(Utf8PathBuf::from(WORK_DIR));
                 return Ok(());
@@ -493,12 +542,19 @@ impl OutDir {
         }
         let (owned, found) = (&mut self.owned.journal, &mut self.journal_found);
         let journal = read_records(&work.join(JOURNAL), true, |path, digest| {
-            owned.insert(key(path), (digest, false));
+            let (digests, _) = owned.entry(key(path)).or_default();
+            if !digests.contains(&digest) {
+                digests.push(digest);
+            }
             *found = true;
         });
         match journal {
-            Records::Read(_) | Records::Absent => {}
-            Records::Unusable(_) => self.owned.journal.clear(),
+            Records::Read(_, whole) => self.journal_kept = whole,
+            Records::Absent => {}
+            Records::Unusable(_) => {
+                self.owned.journal.clear();
+                self.journal_found = false;
+            }
         }
         let entries = work.read_dir_utf8().map_err(|e| InputError(format!("cannot read `{work}`: {e}")))?;
         for entry in entries {
@@ -524,8 +580,9 @@ impl OutDir {
         Ok(false)
     }
 
-    /// Empties the working folder but for the journal (temporary files of a killed compile are
-    /// not needed) and opens the journal for appending.
+    /// Empties the working folder but for the journal (the staged and temporary files of a killed
+    /// compile are not needed), cuts the journal to its whole records (a killed compile may have
+    /// cut the last one short) and opens it for appending, and makes the folder of staged files.
     fn prepare_work_dir(&mut self) -> Result<(), InputError> {
         let work = self.work();
         let io = |e: std::io::Error| InputError(format!("cannot prepare `{work}`: {e}"));
@@ -548,10 +605,13 @@ impl OutDir {
         {
             return Err(io(e));
         }
+        std::fs::create_dir(work.join(STAGED)).map_err(io)?;
         let mut options = OpenOptions::new();
         options.append(true).create(true);
         nofollow(&mut options);
-        self.journal = Some(options.open(work.join(JOURNAL)).map_err(io)?);
+        let journal = options.open(work.join(JOURNAL)).map_err(io)?;
+        journal.set_len(self.journal_kept).map_err(io)?;
+        self.journal = Some(BufWriter::with_capacity(1 << 16, journal));
         // A umask such as 077 takes bits of the modes files are created with: then each new file
         // also gets an explicit chmod.
         let probe = work.join("mode-probe");
@@ -559,6 +619,104 @@ impl OutDir {
         self.umask_keeps_modes = std::fs::symlink_metadata(&probe).is_ok_and(|m| mode_is(&m, true));
         std::fs::remove_file(&probe).map_err(io)?;
         Ok(())
+    }
+
+    /// Where the file staged for `path` is.
+    fn staged(&self, path: &Utf8Path) -> Utf8PathBuf {
+        self.work().join(STAGED).join(hex(&key(path)))
+    }
+
+    /// Records a staged file in the journal, before any is renamed into `out/`.
+    fn journal(&mut self, path: &Utf8Path, hash: &str) -> Result<(), InputError> {
+        let Some(journal) = self.journal.as_mut() else { return Ok(()) };
+        for part in [hash, "  ", path.as_str(), "\n"] {
+            journal
+                .write_all(part.as_bytes())
+                .map_err(|e| InputError(format!("cannot write `{}`: {e}", self.out.join(WORK_DIR).join(JOURNAL))))?;
+        }
+        Ok(())
+    }
+
+    /// Renames every staged file into place (this run's records of the journal, after those an
+    /// interrupted compile left, read back a batch at a time and renamed on every core), and
+    /// removes the temporary files of older versions.
+    fn commit(&mut self, old_temp_files: &[Utf8PathBuf]) -> Result<(), InputError> {
+        const BATCH: usize = 4096;
+        let journal_path = self.work().join(JOURNAL);
+        let io = |e: std::io::Error| InputError(format!("cannot write `{journal_path}`: {e}"));
+        if let Some(journal) = self.journal.take() {
+            journal.into_inner().map_err(|e| io(e.into_error()))?;
+        }
+        self.committing = true;
+        let this: &Self = self;
+        let (mut batch, mut failure) = (Vec::with_capacity(BATCH), None);
+        let read = read_records_from(&journal_path, this.journal_kept, false, |path, _| {
+            if failure.is_none() {
+                batch.push(path.to_owned());
+                if batch.len() == BATCH {
+                    failure = this.rename_staged(&std::mem::take(&mut batch)).err();
+                }
+            }
+        });
+        if let Records::Unusable(problem) = read {
+            return Err(InputError(format!("`{journal_path}` {problem}")));
+        }
+        if let Some(failure) = failure {
+            return Err(failure);
+        }
+        this.rename_staged(&batch)?;
+        for path in old_temp_files {
+            let full = self.out.join(path);
+            match std::fs::remove_file(&full) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(InputError(format!("cannot remove `{full}`: {e}")));
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Renames the staged files of `paths` into place, with the folders they need, on every core.
+    fn rename_staged(&self, paths: &[Utf8PathBuf]) -> Result<(), InputError> {
+        let renamed = crate::in_parallel(paths, 256, |chunk| {
+            let mut resolver = Resolver::new(&self.out);
+            for path in chunk {
+                let full = self.out.join(path);
+                if let Some(folder) = full.parent() {
+                    resolver.make_dirs(folder)?;
+                }
+                std::fs::rename(self.staged(path), &full)
+                    .map_err(|e| InputError(format!("cannot write `{full}`: {e}")))?;
+            }
+            Ok(())
+        });
+        renamed.into_iter().collect()
+    }
+
+    /// After an error before the first rename: removes what this run put in the working folder
+    /// (the staged files, the new manifest, its records in the journal), and the working folder and
+    /// `out/` themselves when this run made them, so that `out/` is as it was.
+    fn abandon(&mut self) {
+        if self.mode == Mode::Check || self.committing {
+            return;
+        }
+        let work = self.work();
+        let _ = std::fs::remove_dir_all(work.join(STAGED));
+        let _ = std::fs::remove_file(work.join(NEW_MANIFEST));
+        self.journal = None;
+        if self.journal_kept > 0 {
+            let journal = OpenOptions::new().write(true).open(work.join(JOURNAL));
+            let _ = journal.and_then(|file| file.set_len(self.journal_kept));
+        } else {
+            let _ = std::fs::remove_file(work.join(JOURNAL));
+        }
+        if !self.work_existed {
+            let _ = std::fs::remove_dir(&work);
+        }
+        if !self.out_existed {
+            let _ = std::fs::remove_dir(&self.out);
+        }
     }
 
     /// Marks every planned path. When writing without `--force`, refuses before anything is
@@ -652,7 +810,7 @@ impl OutDir {
 
     /// Puts the new manifest in place (unless it is the same) and removes the working folder.
     /// Returns whether the old manifest differed.
-    fn finish(self, manifest: NewManifest) -> Result<bool, InputError> {
+    fn finish(&mut self, manifest: NewManifest) -> Result<bool, InputError> {
         let digest: [u8; 32] = manifest.hasher.finalize().into();
         let stale = self.manifest_digest != Some(digest);
         let Some((file, path)) = manifest.file else {
@@ -666,9 +824,11 @@ impl OutDir {
             std::fs::remove_file(&path).map_err(io)?;
         }
         let work = self.work();
-        drop(self.journal);
+        self.journal = None;
         std::fs::remove_file(work.join(JOURNAL)).map_err(io)?;
-        std::fs::remove_dir(&work).map_err(|e| InputError(format!("cannot remove `{work}`: {e}")))?;
+        for folder in [work.join(STAGED), work] {
+            std::fs::remove_dir(&folder).map_err(|e| InputError(format!("cannot remove `{folder}`: {e}")))?;
+        }
         Ok(stale)
     }
 }
@@ -691,7 +851,10 @@ fn orphan_state(resolver: &mut Resolver, path: &Utf8Path, owned: &Owned) -> Resu
     let mut bytes = Vec::new();
     file.take(FILE_LIMIT).read_to_end(&mut bytes).map_err(|e| InputError(format!("cannot read `{full}`: {e}")))?;
     let unchanged = owned.recorded(&digest16(&Sha256::digest(&bytes)));
-    Ok(Some(if unchanged { Change::Orphaned } else { Change::Kept }))
+    // Older versions created a new file before writing it: killed in between, they left it empty,
+    // and only their journal knew it. Removing it loses nothing.
+    let created_unwritten = bytes.is_empty() && owned.manifest.is_none() && !owned.journal.is_empty();
+    Ok(Some(if unchanged || created_unwritten { Change::Orphaned } else { Change::Kept }))
 }
 
 /// The manifest this run makes, hashed as it grows and, when writing, streamed to the working
@@ -713,12 +876,12 @@ impl NewManifest {
     }
 }
 
-/// One planned file after [`Worker::apply`].
+/// One planned file after [`Worker::apply`]: how it differs, when it does (then it is staged,
+/// when writing).
 struct Outcome {
     path: Utf8PathBuf,
     hash: String,
     report: Option<FileReport>,
-    written: bool,
 }
 
 /// Compares and writes the files of a chunk of steps, on one thread.
@@ -733,17 +896,15 @@ struct Worker<'a> {
 type Listings = HashMap<String, HashMap<String, FileType>>;
 
 impl Worker<'_> {
-    /// Compares one step's files with `out/` and, when writing, journals then writes those that
-    /// differ; returns them, and the temporary files of older versions found beside them
-    /// (removed when writing).
+    /// Compares one step's files with `out/` and, when writing, stages those that differ; returns
+    /// them, and the temporary files of older versions found beside them (removed when the
+    /// staged files are put in place).
     fn apply(
         &mut self,
         files: Vec<(Utf8PathBuf, Content<'_>)>,
     ) -> Result<(Vec<Outcome>, Vec<Utf8PathBuf>), InputError> {
         let checking = self.dir.mode == Mode::Check;
         let mut outcomes = Vec::with_capacity(files.len());
-        let mut journal = String::new();
-        let mut pending = Vec::new();
         let (listings, leftovers) = self.list(files.iter().filter_map(|(path, _)| path.parent()).collect())?;
         for (path, content) in files {
             let owned = self.dir.owned.get(&key(&path));
@@ -776,7 +937,7 @@ impl Worker<'_> {
                 }
             };
             let Some((state, diff)) = found else {
-                outcomes.push(Outcome { path, hash: hex, report: None, written: false });
+                outcomes.push(Outcome { path, hash: hex, report: None });
                 continue;
             };
             if !checking {
@@ -793,35 +954,10 @@ impl Worker<'_> {
                              pass --force to overwrite it"
                         )));
                     }
-                    Change::Mode => {}
-                    _ => {
-                        for part in [hex.as_str(), "  ", path.as_str(), "\n"] {
-                            journal.push_str(part);
-                        }
-                    }
+                    _ => self.stage(&path, &content)?,
                 }
-                pending.push((full, state, content));
             }
-            outcomes.push(Outcome {
-                path: path.clone(),
-                hash: hex,
-                report: Some(FileReport { path, state, diff }),
-                written: !checking,
-            });
-        }
-        if !journal.is_empty()
-            && let Some(mut log) = self.dir.journal.as_ref()
-        {
-            log.write_all(journal.as_bytes())
-                .map_err(|e| InputError(format!("cannot write `{}`: {e}", self.dir.work().join(JOURNAL))))?;
-        }
-        for (full, state, content) in pending {
-            match state {
-                Change::Missing => self.create(&full, &content)?,
-                Change::Mode => set_mode(&full, content.executable())
-                    .map_err(|e| InputError(format!("cannot change the mode of `{full}`: {e}")))?,
-                _ => self.replace(&full, &content)?,
-            }
+            outcomes.push(Outcome { path: path.clone(), hash: hex, report: Some(FileReport { path, state, diff }) });
         }
         Ok((outcomes, leftovers))
     }
@@ -829,8 +965,8 @@ impl Worker<'_> {
     /// Lists each of `folders` (relative to `out/`) once: what each holds, by name (so that a
     /// planned file needs no `lstat` of its own), and the temporary files that older dlspec
     /// versions (before `.dlspec-tmp/`) created beside the file they replaced (`.dlspec-` and six
-    /// letters or digits): a killed compile left them where `COPY init/` ships them. Those are
-    /// removed when writing. A folder that is not there yet holds nothing.
+    /// letters or digits): a killed compile left them where `COPY init/` ships them. A folder that
+    /// is not there yet holds nothing.
     fn list(&mut self, mut folders: Vec<&Utf8Path>) -> Result<(Listings, Vec<Utf8PathBuf>), InputError> {
         folders.sort_unstable();
         folders.dedup();
@@ -848,10 +984,6 @@ impl Worker<'_> {
                 let entry = entry.map_err(io)?;
                 let file_type = entry.file_type().map_err(io)?;
                 if is_old_temp_name(entry.file_name()) && file_type.is_file() {
-                    if matches!(self.dir.mode, Mode::Write { .. }) {
-                        std::fs::remove_file(entry.path())
-                            .map_err(|e| InputError(format!("cannot remove `{}`: {e}", entry.path())))?;
-                    }
                     leftovers.push(folder.join(entry.file_name()));
                 } else {
                     if file_type.is_dir() {
@@ -866,34 +998,17 @@ impl Worker<'_> {
         Ok((listings, leftovers))
     }
 
-    /// Creates a new file with its final mode, and the folders it needs, each once.
-    fn create(&mut self, full: &Utf8Path, content: &Content<'_>) -> Result<(), InputError> {
-        let io = |e: std::io::Error| InputError(format!("cannot write `{full}`: {e}"));
-        self.resolver.make_dirs(full.parent().expect("output files live in a folder"))?;
-        let mut created = match create_new(full, content.executable()) {
-            Ok(created) => created,
-            // Created since it was found missing: replace it as any existing file.
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return self.replace(full, content),
-            Err(e) => return Err(io(e)),
-        };
-        content.write_into(&mut created).map_err(|e| InputError(format!("`{full}`: {e}")))?;
+    /// Writes a file's new content, with its final mode, to the working folder, where it waits
+    /// until every file is rendered.
+    fn stage(&self, path: &Utf8Path, content: &Content<'_>) -> Result<(), InputError> {
+        let staged = self.dir.staged(path);
+        let io = |e: std::io::Error| InputError(format!("cannot write `{staged}`: {e}"));
+        let mut created = create_new(&staged, content.executable()).map_err(io)?;
+        content.write_into(&mut created).map_err(|e| InputError(format!("`{}`: {e}", self.dir.out.join(path))))?;
         if !self.dir.umask_keeps_modes {
             set_file_mode(&created, content.executable()).map_err(io)?;
         }
         Ok(())
-    }
-
-    /// Replaces an existing file: a temporary file in the working folder, renamed over it.
-    fn replace(&self, full: &Utf8Path, content: &Content<'_>) -> Result<(), InputError> {
-        let io = |e: std::io::Error| InputError(format!("cannot write `{full}`: {e}"));
-        let temp = self.dir.work().join(self.dir.temp_names.fetch_add(1, Ordering::Relaxed).to_string());
-        let mut created = create_new(&temp, content.executable()).map_err(io)?;
-        content.write_into(&mut created).map_err(|e| InputError(format!("`{full}`: {e}")))?;
-        if !self.dir.umask_keeps_modes {
-            set_file_mode(&created, content.executable()).map_err(io)?;
-        }
-        drop(created);
-        std::fs::rename(&temp, full).map_err(io)
     }
 }
 
@@ -1121,16 +1236,23 @@ pub fn unified(path: &Utf8Path, old: &[u8], new: &[u8], max_lines: usize) -> Str
 /// What reading a manifest or journal gave.
 enum Records {
     Absent,
-    /// Read whole: the sha256 of its bytes.
-    Read([u8; 32]),
+    /// Read: the sha256 of its bytes, and how many bytes its whole records take (all of them, but
+    /// for a last line cut short that was skipped).
+    Read([u8; 32], u64),
     Unusable(String),
 }
 
 /// Reads `<sha256>  <path>` lines, giving each to `each`, without ever blocking on a FIFO or
 /// holding more than a line. `tolerant`: a last line cut short (a journal whose writer was killed)
 /// is skipped instead of making the whole file unusable.
-fn read_records(path: &Utf8Path, tolerant: bool, mut each: impl FnMut(&Utf8Path, Digest16)) -> Records {
-    let (file, meta) = match open_regular(path) {
+fn read_records(path: &Utf8Path, tolerant: bool, each: impl FnMut(&Utf8Path, Digest16)) -> Records {
+    read_records_from(path, 0, tolerant, each)
+}
+
+/// As [`read_records`], from byte `from` on (a record's start).
+fn read_records_from(path: &Utf8Path, from: u64, tolerant: bool, mut each: impl FnMut(&Utf8Path, Digest16)) -> Records {
+    use std::io::Seek as _;
+    let (mut file, meta) = match open_regular(path) {
         Ok(Some(found)) => found,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Records::Absent,
         Ok(None) => return Records::Unusable("is not a regular file".to_owned()),
@@ -1139,9 +1261,13 @@ fn read_records(path: &Utf8Path, tolerant: bool, mut each: impl FnMut(&Utf8Path,
     if meta.len() > MANIFEST_LIMIT {
         return Records::Unusable(format!("is larger than {} MiB", MANIFEST_LIMIT >> 20));
     }
+    if let Err(e) = file.seek(std::io::SeekFrom::Start(from)) {
+        return Records::Unusable(format!("cannot be read ({e})"));
+    }
     let mut reader = BufReader::with_capacity(1 << 16, file.take(MANIFEST_LIMIT));
     let mut hasher = Sha256::new();
     let mut line = Vec::new();
+    let mut whole = from;
     for number in 1.. {
         line.clear();
         if let Err(e) = (&mut reader).take(LINE_LIMIT).read_until(b'\n', &mut line) {
@@ -1157,9 +1283,10 @@ fn read_records(path: &Utf8Path, tolerant: bool, mut each: impl FnMut(&Utf8Path,
             }
             return Records::Unusable(format!("has a line {number} that is not `<sha256>  <path>`"));
         };
+        whole += line.len() as u64;
         each(path, digest);
     }
-    Records::Read(hasher.finalize().into())
+    Records::Read(hasher.finalize().into(), whole)
 }
 
 /// A `<sha256>  <path>` line: 64 lowercase hex digits, two spaces, a relative path of plain names.
@@ -1194,25 +1321,91 @@ fn hex(bytes: &[u8]) -> String {
     hex
 }
 
-/// Opens `path` for reading without following a symlink and without waiting for a FIFO's writer;
-/// `None` when it is not a regular file (then nothing was read).
-fn open_regular(path: &Utf8Path) -> std::io::Result<Option<(File, Metadata)>> {
-    let mut options = OpenOptions::new();
-    options.read(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt as _;
-        options.custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW);
-    }
-    let file = match options.open(path) {
-        Ok(file) => file,
-        // O_NOFOLLOW on a symlink.
-        #[cfg(unix)]
-        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => return Ok(None),
-        Err(e) => return Err(e),
+/// The temporary file of a [`write_file_below`] is this prefix and a number, beside the file it
+/// replaces; `dlspec init`'s `.gitignore` ignores such names.
+pub const TEMP_PREFIX: &str = ".dlspec-tmp.";
+
+/// What [`write_file_below`] does when a file is at the path already.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Existing {
+    /// Replace it (a lock written again).
+    Replace,
+    /// Refuse, writing nothing (a file of `dlspec init`).
+    Refuse,
+}
+
+/// Writes `bytes` to `root/relative` (mode 0644 less the umask): the one way dlspec writes a file
+/// outside `out/`. The folders on the way are created when missing, and one that is a symlink is
+/// refused, never followed, so nothing is written outside `root`. A replaced file is written to a
+/// temporary file beside it and renamed over it: a reader, or a kill, finds the old text or the
+/// new one, never a part. A symlink, FIFO or folder at the path is refused, not replaced.
+///
+/// # Errors
+/// When `relative` is not a plain relative path, a folder on the way is a symlink or a file, the
+/// path holds something else than a regular file (or anything, with [`Existing::Refuse`]), or
+/// writing fails. Nothing is left at the path then.
+pub fn write_file_below(
+    root: &Utf8Path,
+    relative: &Utf8Path,
+    bytes: &[u8],
+    existing: Existing,
+) -> Result<(), InputError> {
+    static TEMP_NAMES: AtomicU64 = AtomicU64::new(0);
+    let plain = relative.components().all(|c| matches!(c, camino::Utf8Component::Normal(_)));
+    let (Some(folder), Some(_), true) = (relative.parent(), relative.file_name(), plain) else {
+        return Err(InputError(format!("refusing the path `{relative}` below `{root}`")));
     };
-    let meta = file.metadata()?;
-    Ok(meta.is_file().then_some((file, meta)))
+    let mut current = root.to_path_buf();
+    for component in folder.components() {
+        current.push(component);
+        match std::fs::create_dir(&current) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                let meta = std::fs::symlink_metadata(&current)
+                    .map_err(|e| InputError(format!("cannot read `{current}`: {e}")))?;
+                if meta.file_type().is_symlink() {
+                    return Err(crate::source::symlink_below(&current, root));
+                }
+                if !meta.is_dir() {
+                    return Err(InputError(format!(
+                        "`{current}` is a file where dlspec writes a folder: move it away"
+                    )));
+                }
+            }
+            Err(e) => return Err(InputError(format!("cannot create `{current}`: {e}"))),
+        }
+    }
+    let path = root.join(relative);
+    let io = |e: std::io::Error| InputError(format!("cannot write `{path}`: {e}"));
+    if existing == Existing::Refuse {
+        // `create_new` never follows a symlink and fails on anything at the path.
+        let mut file = create_new(&path, false).map_err(|e| match e.kind() {
+            std::io::ErrorKind::AlreadyExists => {
+                InputError(format!("`{path}` exists already: dlspec overwrites nothing here"))
+            }
+            _ => io(e),
+        })?;
+        return file.write_all(bytes).map_err(io);
+    }
+    match std::fs::symlink_metadata(&path) {
+        Ok(meta) if meta.file_type().is_symlink() => return Err(crate::source::symlink_below(&path, root)),
+        Ok(meta) if !meta.is_file() => {
+            return Err(InputError(format!(
+                "`{path}` is not a regular file (a FIFO, socket, device or folder): remove it, dlspec replaces only files"
+            )));
+        }
+        _ => {}
+    }
+    let temp =
+        current.join(format!("{TEMP_PREFIX}{}.{}", std::process::id(), TEMP_NAMES.fetch_add(1, Ordering::Relaxed)));
+    let written = create_new(&temp, false)
+        .and_then(|mut file| file.write_all(bytes))
+        .and_then(|()| std::fs::rename(&temp, &path));
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&temp);
+        return Err(io(e));
+    }
+    Ok(())
 }
 
 /// A new file with its final mode (less the umask), failing if anything is at `path`.
@@ -1247,17 +1440,6 @@ fn set_file_mode(file: &File, executable: bool) -> std::io::Result<()> {
 
 #[cfg(not(unix))]
 fn set_file_mode(_: &File, _: bool) -> std::io::Result<()> {
-    Ok(())
-}
-
-#[cfg(unix)]
-fn set_mode(path: &Utf8Path, executable: bool) -> std::io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(if executable { 0o755 } else { 0o644 }))
-}
-
-#[cfg(not(unix))]
-fn set_mode(_: &Utf8Path, _: bool) -> std::io::Result<()> {
     Ok(())
 }
 

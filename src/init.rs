@@ -32,6 +32,7 @@ pub struct Source {
 /// # Errors
 /// When the repository or revision holds characters that YAML or a shell would read otherwise.
 pub fn render(source: &Source) -> Result<Vec<(Utf8PathBuf, String)>, InputError> {
+    no_credentials(&source.repo)?;
     plain("--hooks-repo", &source.repo)?;
     plain("--rev", &source.rev)?;
     let mut env = Environment::new();
@@ -50,6 +51,32 @@ pub fn render(source: &Source) -> Result<Vec<(Utf8PathBuf, String)>, InputError>
             (Utf8PathBuf::from(path), text)
         })
         .collect())
+}
+
+/// Refuses a repository URL that carries credentials: a password (`https://user:token@host/…`),
+/// or any user name but SSH's (GitHub takes a token as the user name of `https://TOKEN@github.com`).
+/// The URL is written into the files the user commits next. The error does not repeat them.
+fn no_credentials(repo: &str) -> Result<(), InputError> {
+    let (scheme, userinfo, host_and_path) = match repo.split_once("://") {
+        Some((scheme, rest)) => {
+            let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+            match rest[..authority_end].rsplit_once('@') {
+                Some((userinfo, _)) => (scheme, userinfo, &rest[userinfo.len() + 1..]),
+                None => return Ok(()),
+            }
+        }
+        // scp-like `user@host:path`: SSH, which takes no password in it.
+        None => return Ok(()),
+    };
+    let ssh = matches!(scheme.to_ascii_lowercase().as_str(), "ssh" | "git+ssh" | "ssh+git");
+    if ssh && !userinfo.contains(':') {
+        return Ok(());
+    }
+    Err(InputError(format!(
+        "--hooks-repo `{scheme}://…@{host_and_path}` holds credentials (the part before `@`): `dlspec init` writes \
+         the URL into `.pre-commit-config.yaml` and `.github/workflows/dlspec.yml`, which are committed; give it \
+         without them (`{scheme}://{host_and_path}`), and let git's credential helper or an SSH key authenticate"
+    )))
 }
 
 /// Refuses a value that would need quoting in YAML or a shell: URLs, paths, tags and commits
@@ -83,18 +110,9 @@ pub fn write(dir: &Utf8Path, files: &[(Utf8PathBuf, String)]) -> Result<(), Inpu
             if existing.len() == 1 { "exists" } else { "exist" }
         )));
     }
+    std::fs::create_dir_all(dir).map_err(|e| InputError(format!("cannot create `{dir}`: {e}")))?;
     for (path, text) in files {
-        let full = dir.join(path);
-        let parent = full.parent().expect("scaffold files live in a directory");
-        std::fs::create_dir_all(parent).map_err(|e| InputError(format!("cannot create `{parent}`: {e}")))?;
-        // `create_new`: a file that appeared since the check above is still not overwritten.
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&full)
-            .map_err(|e| InputError(format!("cannot create `{full}`: {e}")))?;
-        std::io::Write::write_all(&mut file, text.as_bytes())
-            .map_err(|e| InputError(format!("cannot write `{full}`: {e}")))?;
+        crate::emit::write_file_below(dir, path, text.as_bytes(), crate::emit::Existing::Refuse)?;
     }
     Ok(())
 }
@@ -130,6 +148,30 @@ mod tests {
         for (repo, rev) in [("https://x/y z", "v1"), ("https://x/y", "v1\n  - id: evil"), ("", "v1"), ("-x", "v1")] {
             let error = render(&Source { repo: repo.into(), rev: rev.into() }).unwrap_err();
             assert!(error.0.contains("is not a plain git URL"), "{error}");
+        }
+    }
+
+    #[test]
+    fn credentials_in_the_hooks_url_are_refused_without_repeating_them() {
+        for repo in [
+            "https://user:s3cret@example.com/platform/dlspec.git",
+            "https://s3cret@github.com/platform/dlspec.git",
+            "http://user:s3cret@example.com:8080/dlspec.git",
+            "ssh://git:s3cret@example.com/dlspec.git",
+            "git://s3cret@example.com/dlspec.git",
+        ] {
+            let error = render(&Source { repo: repo.into(), rev: "v1".into() }).unwrap_err();
+            assert!(error.0.contains("holds credentials") && !error.0.contains("s3cret"), "{repo}: {error}");
+            assert!(error.0.contains("example.com") || error.0.contains("github.com"), "{error}");
+        }
+        for repo in [
+            "https://example.com/platform/dlspec.git",
+            "git@github.com:platform/dlspec.git",
+            "ssh://git@example.com/platform/dlspec.git",
+            "https://example.com/platform/dlspec.git@v1",
+            "../dlspec",
+        ] {
+            assert!(render(&Source { repo: repo.into(), rev: "v1".into() }).is_ok(), "{repo}");
         }
     }
 

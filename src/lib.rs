@@ -151,8 +151,8 @@ pub fn sync_out(
             }
             // The catalog files grow with the catalog: rendered straight into their destination.
             plan::Step::Catalog(index) => {
-                let (path, template, context) = plan::catalog_output(index, &catalog);
-                let render = move |out: &mut dyn std::io::Write| templates.render_to(template, &context, out);
+                let (path, template, context, budget) = plan::catalog_output(index, &catalog);
+                let render = move |out: &mut dyn std::io::Write| templates.render_to(template, &context, budget, out);
                 Ok(vec![(path, emit::Content::Streamed { executable: false, render: Box::new(render) })])
             }
         },

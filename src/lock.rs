@@ -5,7 +5,10 @@
 //! move what an earlier one installed and a rebuild installs the same files.
 //!
 //! A lock records a hash of what its resolution depends on ([`Request::input_text`]); when the
-//! spec changes that, the lock is stale: `lock --check` fails and `compile` ignores it.
+//! spec changes that, the lock is stale: `lock --check` fails and `compile` ignores it. It also
+//! records a hash of its own content, so that a pin or a hash edited by hand makes it unusable,
+//! and it holds nothing but pinned requirements, their hashes and plain comments: a lock is
+//! committed, and its lines reach pip.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -132,6 +135,10 @@ pub fn lock_path(specs: &Utf8Path, image: &Image) -> Utf8PathBuf {
     specs.join(LOCK_DIR).join(format!("{}.txt", image.dir))
 }
 
+/// The largest lock read: the largest of `specs/` (TensorFlow with the hashes of every wheel of
+/// each pin) is 170 KB.
+pub const MAX_LOCK_BYTES: u64 = 4 << 20;
+
 /// A lock file: the hash of its input, the base image's digest if recorded, and uv's output.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LockFile {
@@ -143,49 +150,92 @@ pub struct LockFile {
     pub body: String,
 }
 
+/// Whether a lock's header has the hash of its content.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Header {
+    /// It has, and the content matches it.
+    Sealed,
+    /// Written by an earlier dlspec, without it: the content cannot be checked.
+    Old,
+}
+
 const HEADER: &str = "# dlspec lock of ";
 const INPUT: &str = "# input sha256:";
+const CONTENT: &str = "# content sha256:";
 const BASE: &str = "# base ";
 
 impl LockFile {
-    /// The file's text.
+    /// The file's text: the header, with the sha256 of everything below its `# content` line.
     #[must_use]
     pub fn render(&self, reference: &str) -> String {
-        let mut text =
-            format!("{HEADER}{reference}: written by `dlspec lock`, do not edit.\n{INPUT}{}\n", self.input_hash);
-        if let Some(digest) = &self.base_digest {
-            let _ = writeln!(text, "{BASE}{digest}");
-        }
-        text.push_str(&self.body);
-        text
+        let content = self.content();
+        format!(
+            "{HEADER}{reference}: written by `dlspec lock`, do not edit.\n{INPUT}{}\n{CONTENT}{}\n{content}",
+            self.input_hash,
+            hex(&Sha256::digest(content.as_bytes()))
+        )
     }
 
-    /// Reads a lock's text.
+    /// What the content hash covers: the base line, if any, and uv's output.
+    fn content(&self) -> String {
+        match &self.base_digest {
+            Some(digest) => format!("{BASE}{digest}\n{}", self.body),
+            None => self.body.clone(),
+        }
+    }
+
+    /// Reads a lock's text, and says whether its content was checked against its header.
     ///
     /// # Errors
-    /// When the header is not one `render` writes.
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let mut lines = text.split_inclusive('\n');
-        if !lines.next().is_some_and(|l| l.starts_with(HEADER)) {
+    /// When the header is not one `render` writes, the content does not match its hash, or a line
+    /// is not a pinned requirement, a hash or a plain comment.
+    pub fn parse(text: &str) -> Result<(Self, Header), String> {
+        if let Some((n, line)) = text.split('\n').enumerate().find(|(_, l)| l.chars().any(crate::source::unsafe_char)) {
+            let c = line.chars().find(|c| crate::source::unsafe_char(*c)).unwrap_or_default();
+            return Err(format!(
+                "its line {} has the character U+{:04X} (a control character, line separator or direction \
+                 override), which pip could read as a line break",
+                n + 1,
+                u32::from(c)
+            ));
+        }
+        let mut rest = text;
+        let mut line = || {
+            let (line, after) = rest.split_once('\n').unwrap_or((rest, ""));
+            rest = after;
+            line
+        };
+        if !line().starts_with(HEADER) {
             return Err(format!("it does not start with `{HEADER}`"));
         }
-        let input_hash = lines
-            .next()
-            .and_then(|l| l.trim_end().strip_prefix(INPUT))
-            .filter(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+        let input_hash = sha256_hex(line().strip_prefix(INPUT))
             .ok_or_else(|| format!("its second line is not `{INPUT}<64 hex digits>`"))?
             .to_owned();
-        let mut rest: Vec<&str> = lines.collect();
-        let base_digest = match rest.first().and_then(|l| l.trim_end().strip_prefix(BASE)) {
-            Some(digest) => {
-                let digest = digest.to_owned();
-                rest.remove(0);
-                Some(digest)
+        let (header, content) = match rest.split_once('\n') {
+            Some((line, content)) if line.starts_with(CONTENT) => {
+                let recorded = sha256_hex(line.strip_prefix(CONTENT))
+                    .ok_or_else(|| format!("its third line is not `{CONTENT}<64 hex digits>`"))?;
+                if hex(&Sha256::digest(content.as_bytes())) != recorded {
+                    return Err("its content does not match the sha256 of its header: it was edited by hand since \
+                                `dlspec lock` wrote it"
+                        .to_owned());
+                }
+                (Header::Sealed, content)
             }
-            None => None,
+            _ => (Header::Old, rest),
         };
-        Ok(Self { input_hash, base_digest, body: rest.concat() })
+        let (base_digest, body) = match content.strip_prefix(BASE).and_then(|l| l.split_once('\n')) {
+            Some((digest, body)) => (Some(digest.to_owned()), body),
+            None => (None, content),
+        };
+        well_formed(body)?;
+        Ok((Self { input_hash, base_digest, body: body.to_owned() }, header))
     }
+}
+
+/// The 64 lowercase hex digits of a sha256, alone on a line.
+fn sha256_hex(text: Option<&str>) -> Option<&str> {
+    text.filter(|h| h.len() == 64 && h.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
 }
 
 /// One pinned package of uv's output.
@@ -373,8 +423,11 @@ impl Uv {
     fn compile(&self, request: &Request, previous: Option<&str>, constraint: Option<&str>) -> Result<String, Failure> {
         let dir =
             tempfile::tempdir().map_err(|e| Failure::Tool(format!("cannot create a temporary directory: {e}")))?;
+        let folder = Utf8Path::from_path(dir.path())
+            .ok_or_else(|| Failure::Tool(format!("the temporary directory `{}` is not UTF-8", dir.path().display())))?;
         let write = |name: &str, text: &str| {
-            std::fs::write(dir.path().join(name), text).map_err(|e| Failure::Tool(format!("cannot write {name}: {e}")))
+            crate::emit::write_file_below(folder, Utf8Path::new(name), text.as_bytes(), crate::emit::Existing::Replace)
+                .map_err(|e| Failure::Tool(e.0))
         };
         let mut command = Command::new(self.program.as_str());
         command.current_dir(dir.path()).args(["pip", "compile", "--quiet", "--no-header", "--generate-hashes"]);
@@ -423,8 +476,11 @@ impl Uv {
                 Failure::Tool(stderr)
             });
         }
-        std::fs::read_to_string(dir.path().join("lock.txt"))
-            .map_err(|e| Failure::Tool(format!("uv wrote no lock.txt: {e}")))
+        match crate::source::read_text_below(folder, Utf8Path::new("lock.txt"), MAX_LOCK_BYTES) {
+            Ok(Some(text)) => Ok(text),
+            Ok(None) => Err(Failure::Tool("uv wrote no lock.txt".to_owned())),
+            Err(e) => Err(Failure::Tool(e.0)),
+        }
     }
 }
 
@@ -437,56 +493,88 @@ pub enum State {
     Current(LockFile),
     /// The spec's requirements changed since the lock.
     Stale(LockFile),
+    /// A lock whose header has no hash of its content (an older dlspec wrote it): `dlspec lock`
+    /// adds it, without resolving again when the lock is current.
+    OldHeader(LockFile),
     /// The file cannot be read as a lock.
     Broken(String),
 }
 
-/// Reads the lock of `image`, offline.
+/// Reads the lock of `image`, offline, as every lock is read: a regular file of at most
+/// [`MAX_LOCK_BYTES`] reached without a symlink below `specs`.
 #[must_use]
 pub fn state(specs: &Utf8Path, image: &Image) -> State {
-    let path = lock_path(specs, image);
-    let text = match std::fs::read_to_string(&path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return State::Missing,
-        Err(e) => return State::Broken(format!("cannot read `{path}`: {e}")),
+    let relative = Utf8Path::new(LOCK_DIR).join(format!("{}.txt", image.dir));
+    let text = match crate::source::read_text_below(specs, &relative, MAX_LOCK_BYTES) {
+        Ok(Some(text)) => text,
+        Ok(None) => return State::Missing,
+        Err(e) => return State::Broken(e.0),
     };
     match LockFile::parse(&text) {
-        Ok(lock) if lock.input_hash == Request::of(image).input_hash() => State::Current(lock),
-        Ok(lock) => State::Stale(lock),
-        Err(e) => State::Broken(format!("`{path}` is not a dlspec lock: {e}")),
+        Ok((lock, Header::Old)) => State::OldHeader(lock),
+        Ok((lock, Header::Sealed)) if lock.input_hash == Request::of(image).input_hash() => State::Current(lock),
+        Ok((lock, Header::Sealed)) => State::Stale(lock),
+        Err(e) => State::Broken(format!(
+            "`{}` is not a dlspec lock: {e}; run `dlspec lock --image {}` to lock the image again",
+            specs.join(&relative),
+            image.name
+        )),
     }
 }
 
-/// Checks that a lock body holds only what uv writes: pinned requirements, their hashes, comments.
-/// A lock is committed and reaches pip; nothing else (an option such as `--index-url`) may hide in it.
+/// Checks that a lock body holds only what uv writes: pinned requirements (`name==version`), each
+/// followed by its hash lines (`--hash=sha256:…`, the lines before the last ending in ` \`), and
+/// comments. pip reads each requirement with its hashes as one line; nothing else (an option such as
+/// `--index-url`) may hide in a lock.
 ///
 /// # Errors
-/// The first line that is none of those.
+/// The first line that is none of those, or a continuation that does not go on with a hash.
 pub fn well_formed(body: &str) -> Result<(), String> {
+    let name = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
+    let version = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '+' | '!' | '-' | '_');
     let requirement = |line: &str| {
-        let line = line.trim_end_matches('\\').trim_end();
-        line.split_once("==").is_some_and(|(name, version)| {
-            !name.is_empty()
-                && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-                && !version.is_empty()
-                && version.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '+' | '!' | '-' | '_'))
-        })
+        line.split_once("==")
+            .is_some_and(|(n, v)| !n.is_empty() && n.chars().all(name) && !v.is_empty() && v.chars().all(version))
     };
     let hash = |line: &str| {
-        line.trim()
-            .trim_end_matches('\\')
-            .trim_end()
+        line.trim_start_matches(' ')
             .strip_prefix("--hash=sha256:")
             .is_some_and(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
     };
-    for (n, line) in body.lines().enumerate() {
-        let ok = line.trim().is_empty() || line.trim_start().starts_with('#') || requirement(line) || hash(line);
-        if !ok {
-            return Err(format!(
-                "line {} of its packages is not a pinned requirement, a hash or a comment: `{line}`",
-                n + 1
-            ));
+    let mut continued = false;
+    for (n, line) in body.split('\n').enumerate() {
+        let (text, continues) = match line.strip_suffix(" \\") {
+            Some(text) => (text, true),
+            None => (line, false),
+        };
+        let kind = if continued {
+            hash(text).then_some("hash")
+        } else if line.is_empty() || line.trim_start_matches(' ').starts_with('#') {
+            Some("comment")
+        } else if requirement(text) {
+            Some("requirement")
+        } else {
+            None
+        };
+        match kind {
+            Some("comment") => continued = false,
+            Some(_) => continued = continues,
+            None if continued => {
+                return Err(format!(
+                    "line {} of its packages is not a hash, after a line ending in `\\`: `{line}`",
+                    n + 1
+                ));
+            }
+            None => {
+                return Err(format!(
+                    "line {} of its packages is not a pinned requirement, a hash or a comment: `{line}`",
+                    n + 1
+                ));
+            }
         }
+    }
+    if continued {
+        return Err("its last line ends in `\\`, with no hash after it".to_owned());
     }
     Ok(())
 }
@@ -498,10 +586,6 @@ pub fn attach(specs: &Utf8Path, images: &mut [Image]) -> Vec<String> {
     for image in images {
         match state(specs, image) {
             State::Current(lock) => {
-                if let Err(e) = well_formed(&lock.body) {
-                    messages.push(format!("the lock of `{}` is not used: {e}", image.reference));
-                    continue;
-                }
                 let file = format!("{LOCK_DIR}/{}.txt", image.dir);
                 let base_digest = lock.base_digest.filter(|d| digest_of(d, &image.base.image).is_some());
                 image.lock = Some(ImageLock { layers: layers(&lock.body, &image.reference, &file), file, base_digest });
@@ -510,7 +594,12 @@ pub fn attach(specs: &Utf8Path, images: &mut [Image]) -> Vec<String> {
                 "the lock of `{}` is stale (the spec's Python requirements changed since): the image is compiled unlocked; run `dlspec lock`",
                 image.reference
             )),
-            State::Broken(e) => messages.push(e),
+            State::OldHeader(_) => messages.push(format!(
+                "the lock of `{}` has the header of an older dlspec, without the sha256 of its content: the image \
+                 is compiled unlocked; run `dlspec lock`, which adds it (a current lock is not resolved again)",
+                image.reference
+            )),
+            State::Broken(e) => messages.push(format!("{e}: the image is compiled unlocked")),
             State::Missing => {}
         }
     }
@@ -652,17 +741,73 @@ wrapt==1.14.2 \\
         assert_eq!(python_platform(None), "x86_64-manylinux_2_17");
     }
 
+    /// RESOLVED with hashes of 64 hex digits, as uv writes them.
+    fn resolved() -> String {
+        RESOLVED
+            .lines()
+            .map(|line| match line.split_once("--hash=sha256:") {
+                Some((indent, hash)) => format!("{indent}--hash=sha256:{}\n", hash[..2].repeat(32)),
+                None => format!("{line}\n"),
+            })
+            .collect()
+    }
+
     #[test]
     fn a_lock_file_reads_back_what_it_wrote() {
         let lock = LockFile {
             input_hash: "ab".repeat(32),
             base_digest: Some(format!("ubuntu:22.04@sha256:{}", "cd".repeat(32))),
-            body: RESOLVED.to_owned(),
+            body: resolved(),
         };
-        assert_eq!(LockFile::parse(&lock.render("x:1")), Ok(lock.clone()));
+        assert_eq!(LockFile::parse(&lock.render("x:1")), Ok((lock.clone(), Header::Sealed)));
         let plain = LockFile { base_digest: None, ..lock };
-        assert_eq!(LockFile::parse(&plain.render("x:1")), Ok(plain));
+        assert_eq!(LockFile::parse(&plain.render("x:1")), Ok((plain.clone(), Header::Sealed)));
         assert!(LockFile::parse("numpy==1\n").is_err());
+        // The header of earlier versions: read, but not sealed.
+        let old =
+            format!("{HEADER}x:1: written by `dlspec lock`, do not edit.\n{INPUT}{}\n{}", plain.input_hash, plain.body);
+        assert_eq!(LockFile::parse(&old), Ok((plain, Header::Old)));
+    }
+
+    #[test]
+    fn a_pin_or_hash_edited_by_hand_breaks_the_seal() {
+        let lock = LockFile { input_hash: "ab".repeat(32), base_digest: None, body: resolved() };
+        let text = lock.render("x:1");
+        for (from, to) in
+            [("pandas==2.3.3", "pandas==2.3.4"), ("sha256:dddd", "sha256:eddd"), ("# via -r extras.in", "# via")]
+        {
+            let edited = text.replacen(from, to, 1);
+            assert_ne!(edited, text, "{from}");
+            let error = LockFile::parse(&edited).unwrap_err();
+            assert!(error.contains("edited by hand"), "{from}: {error}");
+        }
+    }
+
+    #[test]
+    fn only_requirements_hashes_and_plain_comments_are_a_lock() {
+        let hash = format!("    --hash=sha256:{}", "ab".repeat(32));
+        assert_eq!(
+            well_formed(&format!("numpy==1.26.4 \\\n{hash} \\\n{hash}\n    # via -r x.in\n\nsix==1.0\n")),
+            Ok(())
+        );
+        for body in [
+            "--extra-index-url http://evil.example/simple\n".to_owned(),
+            "numpy==1.26.4 \\\n--index-url http://evil.example\n".to_owned(),
+            format!("numpy==1.26.4 \\\n{hash} \\\nsix==1.0\n"),
+            format!("numpy==1.26.4 \\\n{hash} \\\n"),
+            "numpy>=1\n".to_owned(),
+            "numpy==1.0 ; python_version<'3'\n".to_owned(),
+            format!("{hash}\n"),
+        ] {
+            assert!(well_formed(&body).is_err(), "{body:?}");
+        }
+        // A comment with a line break to pip (form feed, U+2028, …) is refused with the whole lock.
+        for separator in ['\u{c}', '\u{2028}', '\u{85}', '\r', '\u{b}', '\u{1c}'] {
+            let body = format!("# via x{separator}--extra-index-url http://evil.example/simple\nsix==1.0\n");
+            let lock = LockFile { input_hash: "ab".repeat(32), base_digest: None, body };
+            let error = LockFile::parse(&lock.render("x:1")).unwrap_err();
+            assert!(error.contains(&format!("U+{:04X}", u32::from(separator))), "{error}");
+        }
     }
 
     #[test]

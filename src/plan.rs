@@ -10,7 +10,7 @@ use minijinja::{Value, context};
 use serde::Serialize;
 
 use crate::model::{Entry, Image, Shape};
-use crate::render::Templates;
+use crate::render::{Budget, Templates};
 use crate::service;
 use crate::source::InputError;
 
@@ -149,6 +149,8 @@ pub struct Catalog {
     images: Value,
     groups: Value,
     pools: Value,
+    /// The entries' size as JSON, which the catalog templates' budget grows with.
+    data: u64,
 }
 
 /// A bake group: every image of one name.
@@ -175,8 +177,10 @@ impl Catalog {
             .find(|verdicts| !verdicts.is_empty())
             .map(|verdicts| verdicts.iter().map(|v| v.pool.to_owned()).collect())
             .unwrap_or_default();
+        let data = entries.iter().map(crate::render::data_size).sum();
         Self {
             pools: Value::from(pools),
+            data,
             images: Value::from_object(LazyEntries(Arc::clone(entries))),
             groups: Value::from_object(LazyGroups { entries: Arc::clone(entries), groups }),
         }
@@ -236,10 +240,11 @@ impl Object for LazyGroups {
 /// When a template fails to render.
 pub fn render_image(image: &Image, templates: &Templates) -> Result<Vec<(Utf8PathBuf, PlannedFile)>, InputError> {
     let context = context! { image => Serde(image), labels => Serde(image.kubernetes_labels()), pool => () };
+    let budget = Budget::image(crate::render::data_size(image));
     let shape = image.shape();
     let mut files = Vec::new();
     for output in IMAGE_OUTPUTS.iter().filter(|o| (o.wanted)(&shape)) {
-        let text = templates.render(output.template, &context)?;
+        let text = templates.render(output.template, &context, budget)?;
         files.push((
             image.dir.join(output.path),
             PlannedFile { bytes: text.into_bytes(), executable: output.executable },
@@ -251,7 +256,7 @@ pub fn render_image(image: &Image, templates: &Templates) -> Result<Vec<(Utf8Pat
         };
         for file in &service.files {
             let output = service::files().nth(file.index.into()).expect("a service's file is in the registry");
-            let text = templates.render(output.template, &context)?;
+            let text = templates.render(output.template, &context, budget)?;
             files.push((
                 image.dir.join(output.path),
                 PlannedFile { bytes: text.into_bytes(), executable: output.executable },
@@ -262,7 +267,7 @@ pub fn render_image(image: &Image, templates: &Templates) -> Result<Vec<(Utf8Pat
         let context =
             context! { image => Serde(image), labels => Serde(image.pool_labels(&pool.name)), pool => Serde(pool) };
         for (template, file) in POOL_OUTPUTS {
-            let text = templates.render(template, &context)?;
+            let text = templates.render(template, &context, budget)?;
             files.push((
                 image.dir.join("k8s").join(&pool.name).join(file),
                 PlannedFile { bytes: text.into_bytes(), executable: false },
@@ -288,19 +293,20 @@ pub fn render_catalog(
     catalog: &Catalog,
     templates: &Templates,
 ) -> Result<Vec<(Utf8PathBuf, PlannedFile)>, InputError> {
-    let (path, template, context) = catalog_output(index, catalog);
-    let text = templates.render(template, &context)?;
+    let (path, template, context, budget) = catalog_output(index, catalog);
+    let text = templates.render(template, &context, budget)?;
     Ok(vec![(path, PlannedFile { bytes: text.into_bytes(), executable: false })])
 }
 
 /// The catalog file at `index` of the catalog outputs, to render a piece at a time: its path, its
-/// template and the template's context.
+/// template, the template's context and its budget.
 #[must_use]
-pub fn catalog_output(index: usize, catalog: &Catalog) -> (Utf8PathBuf, &'static str, Value) {
+pub fn catalog_output(index: usize, catalog: &Catalog) -> (Utf8PathBuf, &'static str, Value, Budget) {
     let (template, path) = CATALOG_OUTPUTS[index];
-    let context =
-        context! { images => catalog.images.clone(), groups => catalog.groups.clone(), pools => catalog.pools.clone() };
-    (Utf8PathBuf::from(path), template, context)
+    let context = context! {
+        images => catalog.images.clone(), groups => catalog.groups.clone(), pools => catalog.pools.clone()
+    };
+    (Utf8PathBuf::from(path), template, context, Budget::catalog(catalog.data))
 }
 
 /// Renders every file of every image and the catalog, all in memory (for tests and tools; `compile`

@@ -40,10 +40,18 @@ impl Location {
     /// The manifest URL; plain http for a registry on this machine, as docker allows.
     #[must_use]
     pub fn manifest_url(&self) -> String {
-        let local = self.host.starts_with("127.0.0.1") || self.host.starts_with("localhost");
-        let scheme = if local { "http" } else { "https" };
+        let scheme = if loopback(&self.host) { "http" } else { "https" };
         format!("{scheme}://{}/v2/{}/manifests/{}", self.host, self.path, self.tag)
     }
+}
+
+/// Whether `host` (with its port, if any) is this machine: `localhost`, `127.0.0.1`, `[::1]`.
+fn loopback(host: &str) -> bool {
+    let name = match host.strip_prefix('[') {
+        Some(bracketed) => bracketed.split_once(']').map_or(bracketed, |(name, _)| name),
+        None => host.split_once(':').map_or(host, |(name, _)| name),
+    };
+    matches!(name, "localhost" | "127.0.0.1" | "::1")
 }
 
 /// The digest (`sha256:…`) of `reference`'s manifest.
@@ -120,6 +128,23 @@ fn head(url: &str, token: Option<&str>, host: &str) -> Result<Response, String> 
 
 /// A pull token from the realm of a `Bearer realm="…",service="…",scope="…"` challenge.
 fn token(challenge: &str, host: &str) -> Result<String, String> {
+    let url = token_url(challenge, host)?;
+    // A token is a few KB: a realm that sends more is not read to its end.
+    let body = curl(&["--fail", "--proto", "=https,http", "--max-filesize", "1048576", &url], host)?;
+    let json: serde_json::Value = serde_json::from_str(&body).map_err(|e| format!("token of {host}: {e}"))?;
+    json.get("token")
+        .or_else(|| json.get("access_token"))
+        .and_then(serde_json::Value::as_str)
+        .map(str::to_owned)
+        .ok_or_else(|| format!("registry {host} gave no token"))
+}
+
+/// The URL to ask for a token: the challenge's realm with its other parameters as the query. The
+/// registry names the realm, and the token it gives is sent back to the registry: a realm that
+/// is not `https://` (or `http://` on this machine, as docker allows for a registry) is refused,
+/// so that a registry cannot make dlspec read a local file (`file://`) or send requests in the
+/// clear for it.
+fn token_url(challenge: &str, host: &str) -> Result<String, String> {
     let params = challenge.strip_prefix("Bearer ").ok_or_else(|| format!("registry {host} wants `{challenge}`"))?;
     let mut realm = None;
     let mut query = Vec::new();
@@ -128,18 +153,34 @@ fn token(challenge: &str, host: &str) -> Result<String, String> {
         let value = value.trim().trim_matches('"');
         match key.trim() {
             "realm" => realm = Some(value.to_owned()),
-            key => query.push(format!("{key}={}", value.replace(':', "%3A").replace('/', "%2F"))),
+            key => query.push(format!("{}={}", percent_encode(key), percent_encode(value))),
         }
     }
     let realm = realm.ok_or_else(|| format!("registry {host} names no token realm"))?;
-    let url = if query.is_empty() { realm } else { format!("{realm}?{}", query.join("&")) };
-    let body = curl(&["--fail", &url], host)?;
-    let json: serde_json::Value = serde_json::from_str(&body).map_err(|e| format!("token of {host}: {e}"))?;
-    json.get("token")
-        .or_else(|| json.get("access_token"))
-        .and_then(serde_json::Value::as_str)
-        .map(str::to_owned)
-        .ok_or_else(|| format!("registry {host} gave no token"))
+    let authority = |rest: &str| rest.split(['/', '?', '#']).next().unwrap_or_default().to_owned();
+    let safe = match (realm.strip_prefix("https://"), realm.strip_prefix("http://")) {
+        (Some(rest), _) => !authority(rest).is_empty() && !authority(rest).contains('@'),
+        (_, Some(rest)) => loopback(&authority(rest)),
+        _ => false,
+    };
+    if !safe || realm.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err(format!(
+            "registry {host} names the token realm `{}`, which is not an https:// URL (or http:// on this machine): \
+             dlspec sends no request there; ask the registry's operator, or record the digest by hand",
+            realm.escape_debug()
+        ));
+    }
+    Ok(if query.is_empty() { realm } else { format!("{realm}?{}", query.join("&")) })
+}
+
+/// A query parameter as URLs carry it: every byte but the unreserved ones as `%XX`.
+fn percent_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => char::from(b).to_string(),
+            b => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -162,5 +203,37 @@ mod tests {
         let local = Location::of("127.0.0.1:5000/team/base");
         assert_eq!((local.host.as_str(), local.tag.as_str()), ("127.0.0.1:5000", "latest"));
         assert_eq!(local.manifest_url(), "http://127.0.0.1:5000/v2/team/base/manifests/latest");
+        // A name that starts like a loopback address is not one.
+        assert!(Location::of("127.0.0.1.example.com/team/base").manifest_url().starts_with("https://"));
+        assert!(Location::of("localhost.example.com/team/base").manifest_url().starts_with("https://"));
+    }
+
+    #[test]
+    fn a_token_realm_must_be_https_or_on_this_machine() {
+        let challenge = |realm: &str| {
+            format!(r#"Bearer realm="{realm}",service="registry.example.com",scope="repository:team/base:pull""#)
+        };
+        assert_eq!(
+            token_url(&challenge("https://auth.example.com/token"), "r").unwrap(),
+            "https://auth.example.com/token?service=registry.example.com&scope=repository%3Ateam%2Fbase%3Apull"
+        );
+        assert!(token_url(&challenge("http://127.0.0.1:5001/token"), "r").is_ok());
+        assert!(token_url(&challenge("http://localhost/token"), "r").is_ok());
+        assert!(token_url(&challenge("http://[::1]:8080/token"), "r").is_ok());
+        for realm in [
+            "file:///etc/passwd",
+            "http://169.254.169.254/latest/meta-data",
+            "http://internal.example.com/token",
+            "http://127.0.0.1.example.com/token",
+            "http://localhost@evil.example.com/token",
+            "https://user@evil.example.com/token",
+            "gopher://127.0.0.1:6379/_x",
+            "ftp://127.0.0.1/token",
+            "-K/etc/passwd",
+            "https://",
+        ] {
+            let error = token_url(&challenge(realm), "r").unwrap_err();
+            assert!(error.contains("not an https:// URL"), "{realm}: {error}");
+        }
     }
 }

@@ -34,19 +34,73 @@ const PLATFORM_TEMPLATES: &[(&str, &str)] = &[
     ("catalog/docker-bake.hcl.j2", include_str!("../templates/catalog/docker-bake.hcl.j2")),
 ];
 
-/// Instructions one rendering of an image's template may execute: the largest takes about 10,000.
-const IMAGE_FUEL: u64 = 5_000_000;
-/// Instructions one rendering of a catalog template may execute: about 200 per image, so room for
-/// 2.5 million images.
-const CATALOG_FUEL: u64 = 500_000_000;
+/// What one rendering of a template may do, from the size of the data it is given (its context as
+/// JSON): minijinja's fuel (one unit per instruction, and one per 64 bytes of text and list slots
+/// it makes, so that it also bounds the memory a template can take), and the bytes of its output.
+/// The built-in templates need at most 1,600 units and 13 KB of output for an image of the
+/// example catalog, 1.4 units and 1.7 bytes per byte of data for an image of 80,000 pip packages,
+/// and 132 units and 600 bytes per image for a catalog file; the budget leaves room for overrides
+/// many times that, and stops a runaway one (a loop, a string doubled, an `indent` a billion wide)
+/// before it takes more than a few times what the catalog needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budget {
+    /// minijinja's fuel.
+    pub fuel: u64,
+    /// Bytes of output.
+    pub output: u64,
+}
 
-/// The template environments: a template override with a runaway loop stops with an error instead
-/// of hanging, after more work than any catalog needs.
+/// Fuel of any rendering, before what its data adds.
+const BASE_FUEL: u64 = 100_000;
+/// Output of any rendering, before what its data adds.
+const BASE_OUTPUT: u64 = 1 << 20;
+
+impl Budget {
+    /// The budget of an image's template, whose image is `data` bytes of JSON.
+    #[must_use]
+    pub fn image(data: u64) -> Self {
+        Self {
+            fuel: BASE_FUEL.saturating_add(data.saturating_mul(4)),
+            output: BASE_OUTPUT.saturating_add(data.saturating_mul(4)),
+        }
+    }
+
+    /// The budget of a catalog template, whose catalog entries are `data` bytes of JSON together:
+    /// it grows with the catalog (the README of 50,000 images is 23 MB).
+    #[must_use]
+    pub fn catalog(data: u64) -> Self {
+        Self { fuel: BASE_FUEL.saturating_add(data), output: BASE_OUTPUT.saturating_add(data.saturating_mul(4)) }
+    }
+}
+
+/// The size of `value` as JSON: what a [`Budget`] grows with.
+#[must_use]
+pub fn data_size(value: &impl serde::Serialize) -> u64 {
+    let mut counter = Counter(0);
+    // Counting cannot fail; a value that does not serialize counts as what it wrote so far.
+    let _ = serde_json::to_writer(&mut counter, value);
+    counter.0
+}
+
+/// A writer that only counts.
+struct Counter(u64);
+
+impl std::io::Write for Counter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 += buf.len() as u64;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The template environments: one without fuel to clone from, and one for each fuel budget (a
+/// power of two), made on first use.
 pub struct Templates {
-    /// For the templates of one image.
     env: Environment<'static>,
-    /// The same templates with the fuel of the catalog's.
-    catalog: Environment<'static>,
+    fueled: [std::sync::OnceLock<Environment<'static>>; 64],
 }
 
 impl Templates {
@@ -83,7 +137,7 @@ impl Templates {
         if let Some(dir) = overrides {
             for entry in walkdir::WalkDir::new(dir).follow_links(false).sort_by_file_name() {
                 let entry = entry.map_err(|e| InputError(format!("cannot read templates directory `{dir}`: {e}")))?;
-                if !entry.file_type().is_file() {
+                if entry.file_type().is_dir() {
                     continue;
                 }
                 let relative = entry.path().strip_prefix(dir).unwrap_or(entry.path());
@@ -92,6 +146,13 @@ impl Templates {
                 // whose `init/` holds the scaffold of `dlspec init`, not artifacts of an image.
                 if crate::init::FILES.iter().any(|(_, scaffold, _)| *scaffold == name) {
                     continue;
+                }
+                if !entry.file_type().is_file() {
+                    return Err(InputError(format!(
+                        "`{}` is not a regular file (a symlink, FIFO or device): dlspec reads only files as \
+                         templates, and follows no link; put the template itself there",
+                        entry.path().display()
+                    )));
                 }
                 let Some((known, _)) = templates().find(|(n, _)| *n == name) else {
                     let names: Vec<&str> = templates().map(|(n, _)| *n).collect();
@@ -107,35 +168,173 @@ impl Templates {
                 env.add_template_owned(*known, source).map_err(|e| template_error(known, &e))?;
             }
         }
-        let mut catalog = env.clone();
-        catalog.set_fuel(Some(CATALOG_FUEL));
-        env.set_fuel(Some(IMAGE_FUEL));
-        Ok(Self { env, catalog })
+        Ok(Self { env, fueled: std::array::from_fn(|_| std::sync::OnceLock::new()) })
+    }
+
+    /// The environment whose fuel is `fuel` rounded up to a power of two.
+    fn with_fuel(&self, fuel: u64) -> &Environment<'static> {
+        let bucket = fuel.checked_next_power_of_two().map_or(63, u64::trailing_zeros) as usize;
+        self.fueled[bucket.min(63)].get_or_init(|| {
+            let mut env = self.env.clone();
+            env.set_fuel(Some(1 << bucket.min(63)));
+            env
+        })
     }
 
     /// Renders a template as [`Self::render`] does, into `out` a piece at a time: for the catalog
     /// files, which grow with the catalog (30 MB at 50,000 images).
     ///
     /// # Errors
-    /// When the template fails, or writing to `out` does.
-    pub fn render_to(&self, name: &str, context: &Value, out: &mut dyn std::io::Write) -> Result<(), InputError> {
-        let env = if name.starts_with("catalog/") { &self.catalog } else { &self.env };
-        let template = env.get_template(name).map_err(|e| template_error(name, &e))?;
-        let mut normalized = Normalized { out, pending_cr: false, newlines: 0 };
-        template.render_captured_to(context.clone(), &mut normalized).map_err(|e| template_error(name, &e))?;
-        normalized.finish().map_err(|e| InputError(format!("template `{name}`: cannot write its output: {e}")))
+    /// When the template fails or goes past its budget, or writing to `out` does.
+    pub fn render_to(
+        &self,
+        name: &str,
+        context: &Value,
+        budget: Budget,
+        out: &mut dyn std::io::Write,
+    ) -> Result<(), InputError> {
+        let template = self.with_fuel(budget.fuel).get_template(name).map_err(|e| template_error(name, &e))?;
+        let mut capped = Capped { out, left: budget.output, over: false };
+        let mut normalized = Normalized { out: &mut capped, pending_cr: false, newlines: 0 };
+        let rendered = template.render_captured_to(context.clone(), &mut normalized).map(drop);
+        let finished = rendered.and_then(|()| {
+            normalized.finish().map_err(|e| minijinja::Error::new(minijinja::ErrorKind::WriteFailure, e.to_string()))
+        });
+        match finished {
+            Ok(()) => Ok(()),
+            Err(_) if capped.over => Err(too_much_output(name, budget)),
+            Err(e) => Err(budget_error(name, budget, &e)),
+        }
     }
 
-    /// Renders a template with a context; the result has LF endings and one trailing newline.
+    /// Renders a template with a context and a budget; the result has LF endings and one
+    /// trailing newline.
     ///
     /// # Errors
-    /// When the template fails (an override using a variable that does not exist, say).
-    pub fn render(&self, name: &str, context: &Value) -> Result<String, InputError> {
-        let env = if name.starts_with("catalog/") { &self.catalog } else { &self.env };
-        let template = env.get_template(name).map_err(|e| template_error(name, &e))?;
-        let text = template.render(context).map_err(|e| template_error(name, &e))?;
+    /// When the template fails (an override using a variable that does not exist, say) or goes
+    /// past its budget.
+    pub fn render(&self, name: &str, context: &Value, budget: Budget) -> Result<String, InputError> {
+        let template = self.with_fuel(budget.fuel).get_template(name).map_err(|e| template_error(name, &e))?;
+        // In memory the output cannot pass what the fuel pays for (a unit per 64 bytes): its own
+        // limit is checked once it is rendered.
+        let text = template.render(context).map_err(|e| budget_error(name, budget, &e))?;
+        if text.len() as u64 > budget.output {
+            return Err(too_much_output(name, budget));
+        }
         Ok(normalize(text))
     }
+}
+
+/// The error of a template that failed, saying so when it ran out of fuel.
+fn budget_error(name: &str, budget: Budget, error: &minijinja::Error) -> InputError {
+    if error.kind() != minijinja::ErrorKind::OutOfFuel {
+        return template_error(name, error);
+    }
+    InputError(format!(
+        "template `{name}` ran out of fuel: it did more work than {} steps, the most it may do here \
+         ({BASE_FUEL} plus some for each byte of the data it is given); a template that loops or builds \
+         text without bound is stopped",
+        budget.fuel.checked_next_power_of_two().unwrap_or(u64::MAX)
+    ))
+}
+
+/// The error of a template whose output passed its budget.
+fn too_much_output(name: &str, budget: Budget) -> InputError {
+    InputError(format!(
+        "template `{name}` wrote more than {}, the most its output may take here ({} plus 4 bytes per byte \
+         of the data it is given): a template that loops or repeats text without bound is stopped",
+        crate::source::size_text(budget.output),
+        crate::source::size_text(BASE_OUTPUT)
+    ))
+}
+
+/// LF endings and exactly one trailing newline, as [`Normalized`] makes them as it streams.
+fn normalize(text: String) -> String {
+    // No copy unless there is something to replace.
+    let mut text = if text.contains('\r') { text.replace("\r\n", "\n") } else { text };
+    while text.ends_with("\n\n") {
+        text.pop();
+    }
+    if !text.ends_with('\n') {
+        text.push('\n');
+    }
+    text
+}
+
+/// A writer that refuses to write more than `left` bytes into `out`.
+struct Capped<'a> {
+    out: &'a mut dyn std::io::Write,
+    left: u64,
+    over: bool,
+}
+
+impl std::io::Write for Capped<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if buf.len() as u64 > self.left {
+            self.over = true;
+            return Err(std::io::Error::other("the template's output is larger than its limit"));
+        }
+        self.left -= buf.len() as u64;
+        self.out.write_all(buf)?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
+    }
+}
+
+/// The most memory dlspec may hold while it renders: 12 times what rendering 50,000 images takes
+/// (80 MiB). Fuel bounds what a template makes, but minijinja 3.1 charges none for joining lists:
+/// `l + l` is lazy, and copied whole into one list past 32 levels, so an override that doubles a
+/// list in a loop would take all the memory there is without this guard.
+pub const RENDER_MEMORY: u64 = 1 << 30;
+
+/// Watches the process's memory while it renders, on a thread of its own, and when it passes a
+/// limit calls `stop` (which reports and ends the process: the rendering thread cannot be
+/// interrupted). Nothing in `out/` is renamed while templates render, so `out/` is as before.
+pub struct MemoryGuard {
+    done: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl MemoryGuard {
+    /// Starts watching, every 10 ms, until the guard is dropped.
+    pub fn arm(limit: u64, stop: impl FnOnce(u64) + Send + 'static) -> Self {
+        use std::sync::atomic::Ordering;
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let watching = std::sync::Arc::clone(&done);
+        let thread = std::thread::spawn(move || {
+            while !watching.load(Ordering::Relaxed) {
+                if let Some(resident) = resident_bytes()
+                    && resident > limit
+                {
+                    stop(resident);
+                    return;
+                }
+                std::thread::park_timeout(std::time::Duration::from_millis(10));
+            }
+        });
+        Self { done, thread: Some(thread) }
+    }
+}
+
+impl Drop for MemoryGuard {
+    fn drop(&mut self) {
+        self.done.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            thread.thread().unpark();
+            let _ = thread.join();
+        }
+    }
+}
+
+/// The process's resident memory, from `/proc/self/status` (`None` where there is no `/proc`).
+fn resident_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find_map(|l| l.strip_prefix("VmRSS:"))?;
+    let kib: u64 = line.trim().strip_suffix("kB")?.trim().parse().ok()?;
+    Some(kib * 1024)
 }
 
 fn template_error(name: &str, error: &minijinja::Error) -> InputError {
@@ -271,21 +470,8 @@ fn html_comment_text(value: Value) -> String {
     comment_text(value).replace("--", "-\\u{2d}")
 }
 
-/// LF endings and exactly one trailing newline.
-fn normalize(text: String) -> String {
-    // No copy unless there is something to replace.
-    let mut text = if text.contains('\r') { text.replace("\r\n", "\n") } else { text };
-    while text.ends_with("\n\n") {
-        text.pop();
-    }
-    if !text.ends_with('\n') {
-        text.push('\n');
-    }
-    text
-}
-
-/// What [`normalize`] does to a rendered text, done as it streams: CR LF becomes LF, and
-/// the text ends with exactly one newline. Newlines are held back until text follows them.
+/// A rendered text made regular as it streams: CR LF becomes LF, and the text ends with exactly
+/// one newline. Newlines are held back until text follows them.
 struct Normalized<'a> {
     out: &'a mut dyn std::io::Write,
     pending_cr: bool,
@@ -361,6 +547,17 @@ mod tests {
     use std::io::Write as _;
 
     use super::*;
+
+    #[test]
+    fn the_memory_guard_stops_a_process_past_its_limit() {
+        let (sender, receiver) = std::sync::mpsc::channel();
+        let limit = resident_bytes().expect("Linux has /proc") + (64 << 20);
+        let guard = MemoryGuard::arm(limit, move |resident| sender.send(resident).unwrap());
+        let taken: Vec<u8> = vec![1; 128 << 20];
+        let resident = receiver.recv_timeout(std::time::Duration::from_secs(10)).expect("the guard saw it");
+        assert!(resident > limit && taken.iter().all(|b| *b == 1));
+        drop(guard);
+    }
 
     #[test]
     fn every_embedded_template_parses() {

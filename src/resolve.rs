@@ -62,6 +62,10 @@ pub struct DeclRef {
 /// decoded again when its images are needed, so that memory does not grow with the catalog.
 pub const HOLD_SPEC_BYTES: usize = 1 << 20;
 
+/// Unused profiles warned of one by one; the others are counted in one more warning, so that a
+/// catalog of thousands of them does not make thousands of diagnostics.
+const UNUSED_SHOWN: usize = 100;
+
 /// The declarations of every spec file, indexed: the profiles by name, and where each image
 /// declaration is (the first of each name), in order. The image declarations themselves are held
 /// when the specs are small ([`HOLD_SPEC_BYTES`]); otherwise their file is decoded again when
@@ -214,22 +218,36 @@ impl Declarations {
         instance_of(&decl.name, &part, &matrix, origin, &mut quiet)
     }
 
-    /// Warns of every profile that no image uses (`used`: what [`Self::expand`] collected).
+    /// Warns of the profiles that no image uses (`used`: what [`Self::expand`] collected): the
+    /// first [`UNUSED_SHOWN`] by name one by one, the others in one more warning.
     pub fn report_unused(&self, used: &BTreeSet<usize>, diags: &mut Diagnostics) {
-        for (name, &index) in &self.profiles {
-            if !used.contains(&index) {
-                diags.push(
-                    Diag::warning(
-                        Code::UnusedProfile,
-                        self.profile_decls[index].name.span,
-                        format!("profile `{name}` is used by no image"),
-                        "unused profile",
-                    )
-                    .with_help(format!(
-                        "add `use \"{name}\"` to an image, or delete the profile (its values are only checked through images)"
-                    )),
-                );
-            }
+        let mut unused = self.profiles.iter().filter(|(_, index)| !used.contains(index));
+        for (name, &index) in unused.by_ref().take(UNUSED_SHOWN) {
+            diags.push(
+                Diag::warning(
+                    Code::UnusedProfile,
+                    self.profile_decls[index].name.span,
+                    format!("profile `{name}` is used by no image"),
+                    "unused profile",
+                )
+                .with_help(format!(
+                    "add `use \"{name}\"` to an image, or delete the profile (its values are only checked through images)"
+                )),
+            );
+        }
+        if let Some((_, &first)) = unused.next() {
+            let more = 1 + unused.count();
+            diags.push(
+                Diag::warning(
+                    Code::UnusedProfile,
+                    self.profile_decls[first].name.span,
+                    format!("{more} more profiles, this one and those after it by name, are used by no image"),
+                    "unused, as the others",
+                )
+                .with_help(format!(
+                    "delete the profiles no image uses, or `use` them in images (the first {UNUSED_SHOWN} are warned of one by one)"
+                )),
+            );
         }
     }
 
@@ -454,41 +472,41 @@ fn apply_axis(part: &mut Part, axis: Axis, value: &Spanned<String>, diags: &mut 
                 }
                 None => {
                     part.framework =
-                        Some(RegisteredPart { keyword, node: value.span, arg: version, props: Vec::new() });
+                        Some(Box::new(RegisteredPart { keyword, node: value.span, arg: version, props: Vec::new() }));
                 }
             }
         }
         Axis::Python => match &mut part.python {
             Some(p) => p.version = v,
             None => {
-                part.python = Some(PythonPart {
+                part.python = Some(Box::new(PythonPart {
                     node: value.span,
                     version: v,
                     distribution: None,
                     miniconda: None,
                     sha256: None,
                     accept_tos: None,
-                });
+                }));
             }
         },
         Axis::Cuda | Axis::Cudnn | Axis::Os => {
             if axis == Axis::Os
-                && let Some(BasePart::Cpu(cpu)) = &mut part.base
+                && let Some(BasePart::Cpu(cpu)) = part.base.as_deref_mut()
             {
                 cpu.os = v;
                 return true;
             }
-            let cuda = match &mut part.base {
+            let cuda = match part.base.as_deref_mut() {
                 Some(BasePart::Cuda(c)) => c,
                 None if axis == Axis::Cuda => {
-                    part.base = Some(BasePart::Cuda(CudaPart {
+                    part.base = Some(Box::new(BasePart::Cuda(CudaPart {
                         node: value.span,
                         version: None,
                         cudnn: None,
                         flavor: None,
                         os: None,
-                    }));
-                    let Some(BasePart::Cuda(c)) = &mut part.base else { unreachable!("just set") };
+                    })));
+                    let Some(BasePart::Cuda(c)) = part.base.as_deref_mut() else { unreachable!("just set") };
                     c
                 }
                 Some(BasePart::Cpu(_)) => return misfit(diags, "the image builds on `cpu`"),

@@ -359,3 +359,59 @@ fn no_diagnostics_counts_them_instead() {
     let run = dlspec(&dir, &["check"]);
     assert!(run.stderr.contains("was never released") && run.stderr.contains("1 error emitted"), "{}", run.stderr);
 }
+
+#[test]
+fn init_refuses_credentials_and_its_gitignore_keeps_the_locks() {
+    let temp = tempfile::tempdir().unwrap();
+    let dir = Utf8PathBuf::try_from(temp.path().to_path_buf()).unwrap();
+    let run = dlspec(&dir, &["init", "catalog", "--hooks-repo", "https://ci:s3cret@example.com/platform/dlspec.git"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("holds credentials") && !run.stderr.contains("s3cret"), "{}", run.stderr);
+    assert!(!dir.join("catalog").exists(), "nothing written");
+
+    let run = dlspec(&dir, &["init", "catalog", "--hooks-repo", "https://example.com/platform/dlspec.git"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let catalog = dir.join("catalog");
+    let committed = [
+        "specs/.dlspec-lock/team/img/1.0-cpu.txt",
+        "specs/example.kdl",
+        "out/.dlspec-manifest",
+        "out/README.md",
+        "out/team/img/1.0-cpu/init/boot/boot.sh",
+    ];
+    let temporary = [
+        "out/.dlspec-tmp/journal",
+        "out/.dlspec-tmp/0123456789abcdef0123456789abcdef",
+        "out/team/img/1.0-cpu/init/boot/.dlspec-Ab3xZ9",
+        "specs/.dlspec-lock/team/img/.dlspec-tmp.4242.0",
+    ];
+    for path in committed.iter().chain(&temporary) {
+        let full = catalog.join(path);
+        std::fs::create_dir_all(full.parent().unwrap()).unwrap();
+        if !full.exists() {
+            std::fs::write(&full, "x\n").unwrap();
+        }
+    }
+    let git = |args: &[&str]| {
+        Command::new("git")
+            .args(["-c", "core.excludesFile=/dev/null"])
+            .args(args)
+            .current_dir(&catalog)
+            .output()
+            .map(|o| (o.status.success(), String::from_utf8_lossy(&o.stdout).into_owned()))
+    };
+    let Ok((true, _)) = git(&["init", "--quiet"]) else {
+        common::skipped(&["init's .gitignore: git is not installed (apt-get install git)".to_owned()]);
+        return;
+    };
+    let (added, _) = git(&["add", "--all"]).unwrap();
+    assert!(added);
+    let (_, listed) = git(&["ls-files"]).unwrap();
+    let listed: Vec<&str> = listed.lines().collect();
+    for path in committed {
+        assert!(listed.contains(&path), "`git add` leaves out {path}: {listed:?}");
+    }
+    for path in temporary {
+        assert!(!listed.contains(&path), "`git add` takes the temporary file {path}");
+    }
+}

@@ -360,6 +360,49 @@ fn only_regular_files_of_bounded_size_are_read() {
     assert!(stderr.contains("huge.kdl") && stderr.contains("larger than 1 MiB"), "{stderr}");
 }
 
+/// The cap on one spec file does not bound a catalog of many: the specs of a catalog are at most
+/// `MAX_CATALOG_BYTES` together, refused before one is parsed.
+#[test]
+fn a_catalog_of_many_capped_files_is_refused_before_it_is_parsed() {
+    let profiles: String = (0..24_000).map(|n| format!("profile \"p{n:05}\" {{\n    timezone \"UTC\"\n}}\n")).collect();
+    assert!(profiles.len() as u64 <= dlspec::source::MAX_SPEC_BYTES);
+    let files: Vec<(String, String)> = (0..12)
+        .map(|n| (format!("team{n:02}.kdl"), profiles.replace("profile \"p", &format!("profile \"t{n:02}p"))))
+        .collect();
+    let mut named: Vec<(&str, &str)> = files.iter().map(|(name, text)| (name.as_str(), text.as_str())).collect();
+    named.push(("pytorch.kdl", SPEC));
+    let (_temp, dir) = catalog(&named);
+    for command in [&["check"][..], &["compile"], &["lock", "--check"], &["list"]] {
+        let started = std::time::Instant::now();
+        let (code, stderr) = dlspec(&dir, command);
+        assert_eq!(code, 2, "{command:?}: {stderr}");
+        assert!(
+            stderr.contains("the spec files of `specs` hold") && stderr.contains("more than the 8 MiB"),
+            "{stderr}"
+        );
+        assert!(stderr.contains("split the catalog"), "{stderr}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(5), "{command:?}: parsed before it was refused");
+    }
+    assert!(!dir.join("out").exists());
+}
+
+#[test]
+fn thousands_of_unused_profiles_make_a_hundred_and_one_warnings() {
+    let profiles: String = (0..3_000).map(|n| format!("profile \"p{n:04}\" {{\n    timezone \"UTC\"\n}}\n")).collect();
+    let (_temp, dir) = catalog(&[("profiles.kdl", &profiles), ("pytorch.kdl", SPEC)]);
+    let (code, stderr) = dlspec(&dir, &["check"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("101 warnings emitted"), "{}", &stderr[stderr.len().saturating_sub(300)..]);
+    assert!(
+        stderr.contains("profile `p0099` is used by no image") && !stderr.contains("profile `p0100` is used"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("2900 more profiles, this one and those after it by name, are used by no image"),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn deep_nesting_is_a_diagnostic_not_a_crash() {
     let nodes = format!("image \"pytorch\" {{\n{}{}\n}}\n", "a {".repeat(2_000), "}".repeat(2_000));
@@ -370,6 +413,69 @@ fn deep_nesting_is_a_diagnostic_not_a_crash() {
         assert_eq!(code, 1, "{stderr}");
         assert!(stderr.contains("dlspec::syntax") && stderr.contains("nested more than 32 levels"), "{stderr}");
     }
+}
+
+/// One-line overrides that would take gigabytes of memory or of output, each stopped by the
+/// template's budget with an error that names it; `out/` stays as the last compile left it.
+#[test]
+fn template_overrides_cannot_take_unbounded_memory_or_output() {
+    const PAYLOADS: &[&str] = &[
+        r#"{{ ("a\n" * 1000)|indent(100000000, true) }}"#,
+        r#"{% set ns = namespace(s="xx") %}{% for i in range(64) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ ns.s }}"#,
+        r#"{% set ns = namespace(s="xx") %}{% for i in range(64) %}{% set ns.s = ns.s|replace("x", "xx") %}{% endfor %}{{ ns.s }}"#,
+        r#"{% macro m(s, n) %}{% if n > 0 %}{{ m(s ~ s, n - 1) }}{% else %}{{ s }}{% endif %}{% endmacro %}{{ m("ab", 60) }}"#,
+        r#"{% for i in range(100000) %}{{ "x" * 20000 }}{% endfor %}"#,
+        r#"{{ "%999999999s"|format("x") }}"#,
+        r#"{{ range(100000)|join("x" * 10000) }}"#,
+        r#"{{ ["x" * 1000] * 100000 }}"#,
+        r#"{{ "\n" * 90000000 }}x"#,
+        r#"{% for a in range(100000) %}{% for b in range(100000) %}{% endfor %}{% endfor %}"#,
+    ];
+    let (_temp, dir) = catalog(&[("pytorch.kdl", SPEC)]);
+    assert_eq!(dlspec(&dir, &["compile"]).0, 0);
+    let before = common::files_under(&dir.join("out"));
+    let readme = std::fs::read(dir.join("out/README.md")).unwrap();
+    for template in ["image/Dockerfile.j2", "image/README.md.j2", "catalog/README.md.j2", "catalog/docker-bake.hcl.j2"]
+    {
+        for payload in PAYLOADS {
+            let overrides = dir.join("templates");
+            let _ = std::fs::remove_dir_all(&overrides);
+            std::fs::create_dir_all(overrides.join(template).parent().unwrap()).unwrap();
+            std::fs::write(overrides.join(template), format!("{payload}\n")).unwrap();
+            let started = std::time::Instant::now();
+            let (code, stderr) = dlspec(&dir, &["compile", "--templates", "templates"]);
+            assert_eq!(code, 2, "{template}: {payload}: {stderr}");
+            assert!(stderr.contains(&format!("template `{template}`")), "{template}: {payload}: {stderr}");
+            assert!(stderr.contains("ran out of fuel") || stderr.contains("wrote more than"), "{stderr}");
+            assert!(started.elapsed() < std::time::Duration::from_secs(20), "{template}: {payload}: slow");
+            assert_eq!(common::files_under(&dir.join("out")), before, "{template}: {payload}: out/ changed");
+            assert_eq!(std::fs::read(dir.join("out/README.md")).unwrap(), readme);
+            let (code, _) = dlspec(&dir, &["compile", "--check", "--templates", "templates"]);
+            assert_eq!(code, 2, "{template}: {payload}: --check stops too");
+        }
+    }
+}
+
+/// The catalog templates' budget grows with the catalog: the catalog files of 50,000 images of
+/// the example catalog's kind (the README is 23 MB) fit it with room to spare, and an image's
+/// budget fits an image of 80,000 pip packages; a one-image catalog's budget is a few MiB.
+#[test]
+fn the_budget_of_the_catalog_templates_grows_with_the_catalog() {
+    use dlspec::render::{Budget, data_size};
+    let sources = common::repo_specs();
+    let (images, _) = dlspec::analyze(&sources);
+    let entries: Vec<dlspec::model::Entry> = images.iter().map(dlspec::model::Entry::of).collect();
+    let per_image = entries.iter().map(data_size).sum::<u64>() / entries.len() as u64;
+    let budget = Budget::catalog(per_image * 50_000);
+    assert!(budget.output > 3 * 31_000_000, "{budget:?}: the bake file of 50,000 images is 31 MB");
+    assert!(budget.fuel > 4 * 132 * 50_000, "{budget:?}: the README takes 132 units per image");
+    assert!(Budget::catalog(per_image).output < 2 << 20, "one image: {:?}", Budget::catalog(per_image));
+    let pip = SPEC.replace(
+        "    cpu\n",
+        &format!("    cpu\n    pip {}\n", (0..80_000).map(|n| format!("\"pkg{n:05}\"")).collect::<Vec<_>>().join(" ")),
+    );
+    let (files, codes) = common::generate(&pip);
+    assert!(files.keys().any(|p| p.ends_with("Dockerfile")), "{codes:?}");
 }
 
 #[test]

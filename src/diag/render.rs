@@ -70,10 +70,10 @@ impl<'a> Renderer<'a> {
         serde_json::to_string(&self.json_object(diag)).expect("diagnostics serialize")
     }
 
-    /// The JSON object of one diagnostic.
+    /// The JSON object of one diagnostic, as compact text.
     #[must_use]
-    pub fn json_value(&self, diag: &Diag) -> serde_json::Value {
-        serde_json::to_value(self.json_object(diag)).expect("diagnostics serialize")
+    pub fn json_text(&self, diag: &Diag) -> String {
+        serde_json::to_string(&self.json_object(diag)).expect("diagnostics serialize")
     }
 
     fn json_object<'d>(&'d self, diag: &'d Diag) -> JsonDiag<'d> {

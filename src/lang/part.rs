@@ -316,11 +316,11 @@ pub struct Part {
     /// `use PROFILE…`, in order.
     pub uses: Vec<UsePart>,
     /// The framework node.
-    pub framework: Option<RegisteredPart>,
+    pub framework: Option<Box<RegisteredPart>>,
     /// `python`.
-    pub python: Option<PythonPart>,
+    pub python: Option<Box<PythonPart>>,
     /// `cuda`, `cpu` or `base`.
-    pub base: Option<BasePart>,
+    pub base: Option<Box<BasePart>>,
     /// `apt` nodes.
     pub apt: Vec<AptPart>,
     /// `pip` nodes.
@@ -340,7 +340,7 @@ pub struct Part {
     /// `kubernetes`.
     pub kubernetes: Option<Box<KubernetesPart>>,
     /// `matrix`.
-    pub matrix: Option<Matrix>,
+    pub matrix: Option<Box<Matrix>>,
     /// `env` nodes.
     pub env: Vec<EnvPart>,
 }
@@ -382,9 +382,9 @@ impl Part {
             (None, Some(l)) => self.framework = Some(l.clone()),
             (_, None) => {}
         }
-        match (self.base.as_mut(), base) {
+        match (self.base.as_deref_mut(), base.as_deref()) {
             (Some(BasePart::Cuda(e)), Some(BasePart::Cuda(l))) => e.merge(l),
-            (_, Some(l)) => self.base = Some(l.clone()),
+            (_, Some(l)) => self.base = Some(Box::new(l.clone())),
             (_, None) => {}
         }
         self.python.merge(python);
@@ -456,7 +456,7 @@ impl Part {
         let name = spec.name;
         match name {
             _ if name == UsePart::NODE.name => self.uses.extend(UsePart::decode(r, node)),
-            _ if name == PythonPart::NODE.name => self.python = PythonPart::decode(r, node),
+            _ if name == PythonPart::NODE.name => self.python = boxed(PythonPart::decode(r, node)),
             _ if name == AptPart::NODE.name => self.apt.extend(AptPart::decode(r, node)),
             _ if name == PipPart::NODE.name => self.pip.extend(PipPart::decode(r, node)),
             _ if name == TimezonePart::NODE.name => self.timezone = TimezonePart::decode(r, node),
@@ -465,7 +465,7 @@ impl Part {
             _ if name == TagPart::NODE.name => self.tag = TagPart::decode(r, node),
             _ if name == DockerRunPart::NODE.name => self.docker_run = boxed(DockerRunPart::decode(r, node)),
             _ if name == KubernetesPart::NODE.name => self.kubernetes = boxed(KubernetesPart::decode(r, node)),
-            _ if name == MATRIX.name => self.matrix = Some(Matrix::decode(r, node, language)),
+            _ if name == MATRIX.name => self.matrix = Some(Box::new(Matrix::decode(r, node, language))),
             _ if name == EnvPart::NODE.name => {
                 // A value of the wrong type was reported; the node is not checked further.
                 let errors = r.error_count();
@@ -492,7 +492,7 @@ impl Part {
                 .with_help(format!("keep one of `{existing}` and `{name}`; make a second image for the other")),
             );
         } else {
-            self.framework = Some(framework);
+            self.framework = Some(Box::new(framework));
         }
     }
 
@@ -512,7 +512,7 @@ impl Part {
                 .with_help(format!("keep one of `{cuda}`, `{cpu}` and `{custom}`")),
             );
         } else {
-            self.base = Some(base);
+            self.base = Some(Box::new(base));
         }
     }
 }
