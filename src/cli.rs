@@ -309,26 +309,28 @@ impl std::ops::DerefMut for Document {
 }
 
 impl Document {
-    /// Prints the document on one line.
+    /// Prints the document on one line, a diagnostic at a time.
     fn print(&self) {
-        let mut text = String::from("{");
-        for (n, (key, value)) in self.fields.iter().enumerate() {
-            if n > 0 {
-                text.push(',');
+        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+        let mut write = || -> std::io::Result<()> {
+            out.write_all(b"{")?;
+            for (n, (key, value)) in self.fields.iter().enumerate() {
+                write!(out, "{}{}:", if n > 0 { "," } else { "" }, Value::from(key.as_str()))?;
+                if key != DIAGNOSTICS {
+                    write!(out, "{value}")?;
+                    continue;
+                }
+                out.write_all(b"[")?;
+                for (n, diagnostic) in self.diagnostics.iter().enumerate() {
+                    write!(out, "{}{diagnostic}", if n > 0 { "," } else { "" })?;
+                }
+                out.write_all(b"]")?;
             }
-            text.push_str(&Value::from(key.as_str()).to_string());
-            text.push(':');
-            if key == DIAGNOSTICS {
-                text.push('[');
-                text.push_str(&self.diagnostics.join(","));
-                text.push(']');
-            } else {
-                text.push_str(&value.to_string());
-            }
-        }
-        text.push('}');
+            out.write_all(b"}\n")?;
+            out.flush()
+        };
         // Write errors (a closed pipe, say) are ignored: the exit code still tells the outcome.
-        let _ = writeln!(std::io::stdout().lock(), "{text}");
+        let _ = write();
     }
 }
 

@@ -97,6 +97,10 @@ fn plain(flag: &str, value: &str) -> Result<(), InputError> {
 /// # Errors
 /// When a file exists, or on any I/O error.
 pub fn write(dir: &Utf8Path, files: &[(Utf8PathBuf, String)]) -> Result<(), InputError> {
+    // A symlinked folder on the way is refused before any file is written.
+    for (path, _) in files {
+        crate::source::path_below(dir, path)?;
+    }
     let existing: Vec<String> = files
         .iter()
         .map(|(path, _)| dir.join(path))
@@ -173,6 +177,20 @@ mod tests {
         ] {
             assert!(render(&Source { repo: repo.into(), rev: "v1".into() }).is_ok(), "{repo}");
         }
+    }
+
+    #[test]
+    fn nothing_is_written_through_a_symlinked_folder() {
+        let temp = tempfile::tempdir().unwrap();
+        let root = Utf8PathBuf::try_from(temp.path().to_path_buf()).unwrap();
+        let (dir, outside) = (root.join("catalog"), root.join("outside"));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::create_dir_all(&outside).unwrap();
+        std::os::unix::fs::symlink(&outside, dir.join(".github")).unwrap();
+        let error = write(&dir, &render(&source()).unwrap()).unwrap_err();
+        assert!(error.0.contains(".github` is a symlink"), "{error}");
+        assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0);
+        assert!(!dir.join("specs").exists() && !dir.join(".gitignore").exists(), "nothing is written");
     }
 
     #[test]
