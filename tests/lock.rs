@@ -140,6 +140,13 @@ fn compile_installs_each_layer_from_the_lock_with_hashes_and_no_layer_reinstalls
     assert!(!framework.contains("tensorboard==") && !framework.contains("numpy=="));
     assert!(framework.contains("tensorflow==2.15.0"));
     assert!(extras.contains("pandas==2.3.3") && !extras.contains("numpy=="));
+    // Users' later installs keep every locked package: PIP_CONSTRAINT names all of the lock's pins.
+    let constraints = std::fs::read_to_string(dir.join(OUT).join("pip/constraints.txt")).unwrap();
+    for pin in ["tensorboard==2.15.2", "numpy==1.26.4", "tensorflow==2.15.0", "pandas==2.3.3"] {
+        assert!(constraints.lines().any(|l| l == pin), "{pin} in {constraints}");
+    }
+    let copied = dockerfile.find("COPY pip/constraints.txt /etc/dlspec/pip-constraints.txt").unwrap();
+    assert!(dockerfile.find("pip/extras.lock.txt").unwrap() < copied, "after the locked layers");
     let readme = std::fs::read_to_string(dir.join(OUT).join("README.md")).unwrap();
     assert!(readme.contains("| Python lock | locked:"));
     assert_eq!(dlspec(&dir, &["compile", "--check"]).code, 0);
@@ -159,7 +166,13 @@ fn lock_check_fails_when_the_requirements_change_and_compile_falls_back_to_unloc
     assert!(compile.stderr.contains("is stale"), "{}", compile.stderr);
     let readme = std::fs::read_to_string(dir.join(OUT).join("README.md")).unwrap();
     assert!(readme.contains("| Python lock | not locked:"));
-    assert!(!dir.join(OUT).join("pip").exists());
+    let pip: Vec<String> = std::fs::read_dir(dir.join(OUT).join("pip"))
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(pip, ["constraints.txt"], "no lock files, and the constraints of the framework alone");
+    let constraints = std::fs::read_to_string(dir.join(OUT).join("pip/constraints.txt")).unwrap();
+    assert!(constraints.contains("\ntensorflow==2.15.0\n") && !constraints.contains("pandas=="), "{constraints}");
     // A lock of an image that no longer exists is reported too.
     std::fs::write(dir.join("specs/image.kdl"), SPEC.replace("\"tf\"", "\"other\"")).unwrap();
     let orphan = dlspec(&dir, &["lock", "--check"]);

@@ -195,6 +195,8 @@ impl Rules for Tensorflow {
                         format!(
                             "the base's own cuDNN is then unused: write `cudnn=\"none\"` for a leaner base, or {tags} to use the base's cuDNN instead"
                         )
+                    } else if cx.base.left_out_cudnn.is_some() {
+                        format!("this is upstream's install; to use a cuDNN from the base instead, {tags}")
                     } else {
                         format!("this is upstream's install; to use a cuDNN from the base instead, {tags} with cuDNN")
                     };
