@@ -36,8 +36,8 @@ fn resolution(jupyterlab: &str) -> String {
     )
 }
 
-/// A fake uv: appends its arguments to `uv-args.log`, then writes `lock.txt` in its working
-/// directory: JupyterLab 4.6.6 (for another major.minor than the pack) unless a JupyterLab
+/// A fake uv: appends its arguments to `uv-args.log` and its requirement files to `uv-inputs.log`,
+/// then writes `lock.txt` in its working directory: JupyterLab 4.6.6 (for another major.minor than the pack) unless a JupyterLab
 /// constraint is given, then 4.5.11; with `numpy>=2` among the extras it fails as uv does.
 fn fake_uv(dir: &Utf8Path) -> Utf8PathBuf {
     let mismatched = resolution("4.6.6");
@@ -45,6 +45,7 @@ fn fake_uv(dir: &Utf8Path) -> Utf8PathBuf {
     let script = format!(
         r#"#!/bin/bash
 echo "$*" >>'{log}'
+cat ./*.in >>'{inputs}'
 if grep -qs 'numpy>=2' extras.in; then
   echo 'error: No solution found when resolving dependencies:' >&2
   echo '  Because you require numpy<2 and numpy>=2, we can conclude that your requirements are unsatisfiable.' >&2
@@ -58,7 +59,8 @@ else
 {mismatched}LOCK
 fi
 "#,
-        log = dir.join("uv-args.log")
+        log = dir.join("uv-args.log"),
+        inputs = dir.join("uv-inputs.log")
     );
     let path = dir.join("fake-uv");
     std::fs::write(&path, script).unwrap();
@@ -117,6 +119,51 @@ fn lock_resolves_once_for_the_image_platform_and_keeps_the_language_pack_on_jupy
     let again = dlspec(&dir, &["lock", "--uv", "/nonexistent/uv"]);
     assert_eq!(again.code, 0, "{}", again.stderr);
     assert!(again.stderr.contains("0 locks written, 1 unchanged"), "{}", again.stderr);
+}
+
+#[test]
+fn pytorch_resolves_where_its_build_installs_it_and_packages_built_against_it_stay_out() {
+    let spec = r#"profile "campus" {
+    mirrors build-pip="https://pypi.campus.example.edu/simple"
+}
+
+image "pypi" {
+    use "campus"
+    pytorch "2.5.1"
+    python "3.11"
+    cuda "12.4.1"
+    pip "flash-attn==2.7.4.post1" no-build-isolation=#true
+}
+
+image "cu118" {
+    use "campus"
+    pytorch "2.5.1"
+    python "3.11"
+    cuda "11.8.0"
+}
+"#;
+    let (_temp, dir, uv) = catalog(spec);
+    let run = dlspec(&dir, &["lock", "--uv", uv.as_str(), "--jobs", "1"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let args = std::fs::read_to_string(dir.join("uv-args.log")).unwrap();
+    let calls: Vec<&str> = args.lines().collect();
+    // PyPI's torch 2.5.1 is the cu124 build: resolved on the campus PyPI mirror alone, as built.
+    let mirror = "--index-url https://pypi.campus.example.edu/simple";
+    assert!(calls.iter().all(|c| c.contains(mirror)), "{args}");
+    let (pypi, cu118): (Vec<&str>, Vec<&str>) = calls.iter().partition(|c| !c.contains("--extra-index-url"));
+    assert!(!pypi.is_empty() && !cu118.is_empty(), "{args}");
+    assert!(cu118.iter().all(|c| c.contains("--extra-index-url https://download.pytorch.org/whl/cu118")), "{args}");
+    let inputs = std::fs::read_to_string(dir.join("uv-inputs.log")).unwrap();
+    assert!(inputs.contains("torch==2.5.1") && !inputs.contains("flash-attn"), "{inputs}");
+    // Built last, under the locked pins.
+    assert_eq!(dlspec(&dir, &["compile"]).code, 0);
+    let out = dir.join("out/pypi/2.5.1-python3.11-cuda12.4.1-devel-ubuntu22.04");
+    let dockerfile = std::fs::read_to_string(out.join("Dockerfile")).unwrap();
+    let built = dockerfile.find("--no-build-isolation --constraint /etc/dlspec/pip-constraints.txt").unwrap();
+    assert!(dockerfile.find("COPY pip/constraints.txt").unwrap() < built, "{dockerfile}");
+    assert!(dockerfile.find("pip/extras.lock.txt").is_none_or(|locked| locked < built));
+    let readme = std::fs::read_to_string(out.join("README.md")).unwrap();
+    assert!(readme.contains("installed last with `--no-build-isolation`, not locked"), "{readme}");
 }
 
 #[test]
