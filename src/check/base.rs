@@ -1,21 +1,39 @@
 //! The base image: `cuda`, `cpu` or `base "IMAGE"`, checked against the nvidia/cuda tag table and
 //! the OS releases, with warnings for superseded tags and end-of-life releases.
 
+use super::packages::builds_against_framework;
 use super::{Checker, cluster};
 use crate::compat::major_minor;
 use crate::compat::{self, CudaTag, compare};
 use crate::diag::{Code, Diag, did_you_mean};
 use crate::framework::{BaseInfo, quote_list};
-use crate::lang::{BasePart, Flavor, Spanned};
+use crate::lang::{BasePart, Flavor, PipPart, Spanned};
 use crate::model::{Base, BaseKind};
 use crate::source::Span;
 use crate::values;
 
 const DEFAULT_OS: &str = "ubuntu22.04";
 
+/// What the defaults of `cuda`'s `cudnn` and `flavor` depend on besides the tag. Without either,
+/// the v1 defaults: `devel`, with the tag's cuDNN.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct CudaDefaults {
+    /// The framework installs CUDA, cuDNN and NCCL through pip wheels (its `GpuBuild::from_pip`):
+    /// the base needs none of them, so it defaults to the `base` flavor (the CUDA runtime and the
+    /// driver requirement) without cuDNN.
+    pub pip_libraries: bool,
+    /// Packages compile against CUDA (`pip … no-build-isolation=#true`): `devel`, for nvcc.
+    pub compiles: bool,
+}
+
 impl Checker<'_> {
+    /// Whether the spec leaves a default of its `cuda` base open that [`CudaDefaults`] decide.
+    pub(super) fn cuda_defaults_open(&self) -> bool {
+        matches!(self.part().base.as_deref(), Some(BasePart::Cuda(c)) if c.cudnn.is_none() || c.flavor.is_none())
+    }
+
     /// The base image, pulled through the catalog's cache when it has one.
-    pub(super) fn base(&mut self) -> Option<BaseInfo> {
+    pub(super) fn base(&mut self, defaults: CudaDefaults) -> Option<BaseInfo> {
         let Some(base) = self.part().base.clone() else {
             let span = self.name_span();
             self.push(
@@ -40,7 +58,20 @@ impl Checker<'_> {
                 };
                 let os = cuda.os.clone().map_or_else(|| DEFAULT_OS.to_owned(), |o| o.value);
                 let os_span = cuda.os.as_ref().map_or(cuda.node, |o| o.span);
-                let flavor = cuda.flavor.as_ref().map_or(Flavor::Devel, |f| f.value);
+                // A cuDNN written with a major is there to compile against its headers, which
+                // only `devel` has: the framework loads its own.
+                let cudnn_written = cuda.cudnn.as_ref().is_some_and(|c| c.value != "none");
+                let flavor = match &cuda.flavor {
+                    Some(written) => written.value,
+                    None if defaults.compiles => Flavor::Devel,
+                    None if defaults.pip_libraries && !cudnn_written => Flavor::Base,
+                    None => Flavor::Devel,
+                };
+                if defaults.compiles
+                    && let Some(written) = cuda.flavor.as_ref().filter(|f| f.value != Flavor::Devel)
+                {
+                    self.no_compiler_warning(written);
+                }
                 if !values::dotted(&version.value, 3) {
                     let help = self.cuda_versions_help(&version.value, &os);
                     self.push(
@@ -109,7 +140,7 @@ impl Checker<'_> {
                         Some(major.to_owned())
                     }
                     // NVIDIA publishes no `base` flavor with cuDNN, so that flavor defaults to none.
-                    None if flavor == Flavor::Base => None,
+                    None if flavor == Flavor::Base || defaults.pip_libraries => None,
                     None => tag.cudnn_major().map(str::to_owned),
                 };
                 if cudnn.is_some() && flavor == Flavor::Base {
@@ -160,6 +191,13 @@ impl Checker<'_> {
                 }
                 self.eol_warning(&os, os_span);
                 let in_tag = cudnn.as_ref().and_then(|_| self.compat.cudnn_in_tag(&version.value, &os));
+                // The cuDNN v1's defaults would have given the base, which these leave out.
+                let left_out = defaults.pip_libraries
+                    && cuda.cudnn.is_none()
+                    && cuda.flavor.as_ref().is_none_or(|f| f.value != Flavor::Base)
+                    && tag.cudnn_major().is_some();
+                let left_out_cudnn =
+                    self.compat.cudnn_in_tag(&version.value, &os).filter(|_| left_out).map(|t| t.cudnn.clone());
                 Some(BaseInfo {
                     base: Base {
                         image,
@@ -177,6 +215,7 @@ impl Checker<'_> {
                     span: cuda.node,
                     cuda_span: Some(version.span),
                     os_span,
+                    left_out_cudnn,
                 })
             }
             BasePart::Cpu(cpu) => {
@@ -211,6 +250,7 @@ impl Checker<'_> {
                     span: cpu.node,
                     cuda_span: None,
                     os_span,
+                    left_out_cudnn: None,
                 })
             }
             BasePart::Custom(custom) => {
@@ -251,9 +291,33 @@ impl Checker<'_> {
                     span: custom.node,
                     cuda_span: None,
                     os_span: custom.node,
+                    left_out_cudnn: None,
                 })
             }
         }
+    }
+
+    /// Warns that a written flavor has no CUDA compiler for the packages that build against the
+    /// framework (`pip … no-build-isolation=#true`).
+    fn no_compiler_warning(&mut self, flavor: &Spanned<Flavor>) {
+        let built: Vec<&PipPart> = self.part().pip.iter().filter(|p| builds_against_framework(p)).collect();
+        let packages: Vec<&str> = built.iter().flat_map(|p| &p.requirements).map(|r| r.value.as_str()).collect();
+        let mut diag = Diag::warning(
+            Code::NoCompiler,
+            flavor.span,
+            format!(
+                "the `{}` flavor has no CUDA compiler (nvcc) for {}, which build against the framework",
+                flavor.value,
+                quote_list(&packages)
+            ),
+            "no nvcc",
+        );
+        if let Some(node) = built.first() {
+            diag = diag.with_label(node.node, "built here with `no-build-isolation`");
+        }
+        self.push(diag.with_help(
+            "leave `flavor` out (with `no-build-isolation` packages it defaults to `devel`) or write `flavor=\"devel\"`; keep this flavor only if no package compiles CUDA code",
+        ));
     }
 
     /// The CUDA versions to suggest for `version` on `os`.
