@@ -62,7 +62,7 @@
 # run on the CPU, the services answer); the build itself runs the framework's import check.
 #
 # --selftest breaks generated files of a copy of the first IMAGE_DIR (for tampered-hash, of the
-# first locked one) on purpose, boots each
+# first locked one; for user-root, of the first with a `user`) on purpose, boots each
 # broken copy (first boot only) and checks that the test fails with a line naming what broke:
 #   tensorboard-prefix   supervisor.ini: TensorBoard's --path_prefix is wrong
 #   jupyterlab-command   supervisor.ini: jupyterlab's command does not exist
@@ -72,6 +72,8 @@
 #                        `jupyter frame-ancestors=`, e.g. tests/boot/jupyter-frame.kdl)
 #   framework-version    (--framework) the framework version of the LABEL and of the self-test's
 #                        expectations is one the installed framework does not report
+#   user-root            Dockerfile and supervisor.ini (an image with a `user` only): the image and
+#                        supervisord run as root, while the LABELs still name the user
 #   tampered-hash        pip/platform.lock.txt (a locked image only): every sha256 zeroed, so
 #                        pip --require-hashes must refuse the files and the build fail
 #
@@ -980,6 +982,10 @@ test_image() {
             fi
             line=$(sed -n 's/^TZ-ABBR=//p' <<<"$out")
             check "ssh: date +%Z is $tz_abbr (${L[timezone]})" "$([ "$line" = "$tz_abbr" ] || echo "got $line")"
+            # Without a login shell too (pam_env, or sshd's SetEnv for a `user`): the image's PATH.
+            out=$(ssh_login "$id" "$ctx" 'command -v python' 2>&1 || true)
+            check "ssh: a command without a login shell finds ${L[prefix]}/bin/python" \
+                "$([ "$out" = "${L[prefix]}/bin/python" ] || oneline "$out")"
         else
             fail "ssh: $login: $(oneline "$out")"
         fi
@@ -1211,6 +1217,11 @@ break_copy() {
             file=init/bin/selftest pattern='(\\"version\\": *\\")[^\\]*' replacement='\10.0.0-broken'
             sed -E -i 's|(dev\.dlspec\.framework\.version=)"[^"]*"|\1"0.0.0-broken"|' "$copy/Dockerfile"
             expect='^FAIL selftest: exit status 0 and no FAIL line.*exit status 1: FAIL version: ' what="a framework version label the installed framework does not report" ;;
+        user-root)
+            # The image runs as root by mistake: the LABELs, which the checks read, still name the user.
+            file=init/supervisor/supervisor.ini pattern='^user=.*' replacement='user=root'
+            sed -E -i 's|^USER .*|USER 0:0|' "$copy/Dockerfile"
+            expect='^FAIL supervisord runs as ' what="an image and a supervisord that run as root instead of the image's user" ;;
         tampered-hash)
             # Every sha256 of the locked platform layer (`dlspec lock`): pip must refuse the files.
             file=pip/platform.lock.txt pattern='--hash=sha256:[0-9a-f]{64}' replacement="--hash=sha256:$(printf '0%.0s' {1..64})"
@@ -1256,16 +1267,16 @@ if [ -n "$selftest" ]; then
     IFS=, read -r -a cases <<<"$selftest"
     for case in "${cases[@]}"; do
         n=$((n + 1))
-        # A locked image's own case breaks the first locked IMAGE_DIR; the others the first one.
+        # A locked image's own case breaks the first locked IMAGE_DIR, a user's the first with a
+        # `user`; the others the first one.
         target=${dirs[0]}
-        if [ "$case" = tampered-hash ]; then
-            for dir in "${dirs[@]}"; do
-                if [ -f "$dir/pip/platform.lock.txt" ]; then
-                    target=$dir
-                    break
-                fi
-            done
-        fi
+        for dir in "${dirs[@]}"; do
+            if { [ "$case" = tampered-hash ] && [ -f "$dir/pip/platform.lock.txt" ]; } \
+                || { [ "$case" = user-root ] && grep -q '^USER ' "$dir/Dockerfile"; }; then
+                target=$dir
+                break
+            fi
+        done
         echo "== selftest $case: break a copy of $target"
         start=$(now)
         if ! spec=$(break_copy "$case" "$target" "$E/broken-$case"); then

@@ -124,10 +124,13 @@ impl Checker<'_> {
     /// Reports a container path of a volume that would hide the image's own files ([`mount_point`]).
     pub(super) fn mount_target(&mut self, path: &Spanned<String>, prefix: &str) -> Option<()> {
         let Err(reason) = mount_point(&path.value, prefix) else { return Some(()) };
-        self.push(
-            Diag::error(Code::MountPoint, path.span, reason, "hides the image's files")
-                .with_help("mount it at a directory of its own, like `/root/work` or `/data/datasets`"),
-        );
+        // Root's home holds the platform's Python: a home that survives the pod is a `user`'s.
+        let help = if components(&path.value) == components(crate::service::ROOT_HOME) {
+            "keep the users' work on a volume below the home, like `/root/work` (JupyterLab and SSH sessions see it), or give the image a `user`, whose home `/home/NAME` may be a volume"
+        } else {
+            "mount it at a directory of its own, like `/root/work` or `/data/datasets`"
+        };
+        self.push(Diag::error(Code::MountPoint, path.span, reason, "hides the image's files").with_help(help));
         None
     }
 }

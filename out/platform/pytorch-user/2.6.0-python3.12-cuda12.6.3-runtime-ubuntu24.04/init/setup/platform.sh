@@ -132,22 +132,25 @@ if [ "$(id -u "$user_name" 2>/dev/null || true):$(id -g "$user_name" 2>/dev/null
         log "removed the base's user $other (uid $other_uid)"
     done
     # The group: the base's group of that gid if it has one (gid 100 is `users`; an ordinary group
-    # left by a removed user takes the user's name), else a new one of the user's name.
+    # left by a removed user takes the user's name), else a new one of the user's name. An
+    # ordinary group of the user's name with another gid makes way, as the accounts above do.
     group=$(getent group "$user_gid" | cut -d: -f1 || true)
-    if [ -n "$group" ] && [ "$group" != "$user_name" ] && [ "$user_gid" -ge 1000 ]; then
-        groupmod --new-name "$user_name" "$group"
-        log "renamed the base's group $group (gid $user_gid) to $user_name"
-    elif [ -z "$group" ]; then
-        named=$(getent group "$user_name" | cut -d: -f3 || true)
+    named=$(getent group "$user_name" | cut -d: -f3 || true)
+    if [ "$group" != "$user_name" ]; then
         if [ -n "$named" ] && [ "$named" -lt 1000 ]; then
-            log "the base's system group $user_name has gid $named, not $user_gid"
+            log "the base's system group $user_name has gid $named: it cannot make way for $user_name"
             exit 1
         elif [ -n "$named" ]; then
-            groupmod --gid "$user_gid" "$user_name"
-        else
-            groupadd --gid "$user_gid" "$user_name"
+            groupdel "$user_name"
+            log "removed the base's group $user_name (gid $named)"
         fi
-        log "group $user_name has gid $user_gid"
+        if [ -z "$group" ]; then
+            groupadd --gid "$user_gid" "$user_name"
+            log "made group $user_name (gid $user_gid)"
+        elif [ "$user_gid" -ge 1000 ]; then
+            groupmod --new-name "$user_name" "$group"
+            log "renamed the base's group $group (gid $user_gid) to $user_name"
+        fi
     fi
     # --no-log-init: no lastlog record, whose sparse file grows with the uid.
     useradd --uid "$user_uid" --gid "$user_gid" --home-dir "$user_home" --create-home --shell /bin/bash \
