@@ -48,11 +48,11 @@ impl Checker<'_> {
         let Some(part) = self.part().user.clone() else { return Some(None) };
         let name = self.user_name(&part.name);
         let uid = match &part.uid {
-            Some(uid) => self.user_id(uid, "uid", part.node),
+            Some(uid) => self.user_id(uid, Id::User, part.node),
             None => Some(DEFAULT_UID),
         };
         let gid = match &part.gid {
-            Some(gid) => self.user_id(gid, "gid", part.node),
+            Some(gid) => self.user_id(gid, Id::Group, part.node),
             None => uid,
         };
         let (name, uid, gid) = (name?, uid?, gid?);
@@ -84,14 +84,18 @@ impl Checker<'_> {
         None
     }
 
-    /// A uid or gid (`what`) of `user` (`node`).
-    fn user_id(&mut self, id: &Spanned<i128>, what: &str, node: Span) -> Option<u32> {
+    /// A uid or gid of `user` (`node`).
+    fn user_id(&mut self, id: &Spanned<i128>, kind: Id, node: Span) -> Option<u32> {
         let value = id.value;
+        let what = match kind {
+            Id::User => "uid",
+            Id::Group => "gid",
+        };
         let (message, label) = if value == 0 {
             (format!("{what} 0 is root's"), "root")
         } else if !(1..=MAX_ID).contains(&value) {
             (format!("{what} `{value}` is out of range"), "out of range")
-        } else if what == "gid" && value == USERS_GID {
+        } else if kind == Id::Group && value == USERS_GID {
             return u32::try_from(value).ok();
         } else if value < FIRST_ORDINARY_ID {
             (format!("{what} {value} is in the range of system accounts"), "system id")
@@ -100,7 +104,7 @@ impl Checker<'_> {
         } else {
             return u32::try_from(value).ok();
         };
-        let users = if what == "gid" { " (or 100, the `users` group)" } else { "" };
+        let users = if kind == Id::Group { " (or 100, the `users` group)" } else { "" };
         self.push(Diag::error(Code::UserId, id.span, message, label).with_label(node, "the image's user").with_help(
             format!(
                 "give the {what} the user has on your file servers, from 1000 to 2147483647 but 65534 and 65535{users}"
@@ -108,6 +112,15 @@ impl Checker<'_> {
         ));
         None
     }
+}
+
+/// Which id of the user.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Id {
+    /// Its uid.
+    User,
+    /// Its primary group's gid.
+    Group,
 }
 
 /// A name `useradd` takes and every tool reads alike: a lowercase letter or `_`, then lowercase

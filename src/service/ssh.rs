@@ -188,16 +188,6 @@ impl Service for Ssh {
             cx.secret_file(&file, "authorized-keys file", AUTHORIZED_KEYS_FILE)?;
             authorized_keys_file = Some((file.value, Some(file.span)));
         }
-        if let (Some((password, password_span)), Some((keys, keys_span))) = (&password_file, &authorized_keys_file)
-            && password == keys
-            && let Some(span) = keys_span.or(*password_span)
-        {
-            cx.push(
-                Diag::error(Code::InvalidValue, span, format!("`{keys}` is the password file too"), "one file for two")
-                    .with_help("give the authorized-keys file a path of its own, like \"/sync/authorized_keys\""),
-            );
-            return None;
-        }
         let secret_dirs: Vec<&str> =
             [&password_file, &authorized_keys_file].into_iter().flatten().filter_map(|(f, _)| parent(f)).collect();
         if let Some(dir) = cx.string("host-keys") {
