@@ -55,6 +55,7 @@ group "default" {
     "platform-pytorch-cpu-2-7-1-python3-12-cpu-ubuntu22-04",
     "platform-pytorch-cpu-2-7-1-python3-13-cpu-ubuntu22-04",
     "platform-pytorch-miniforge-2-5-1-python3-12-cuda12-4-1-2a3956a6",
+    "platform-pytorch-user-2-6-0-python3-12-cuda12-6-3-runt-ae13c04d",
     "platform-pytorch-2-1-2-python3-8-cuda11-8-0-base-ubuntu22-04",
     "platform-pytorch-2-1-2-python3-8-cuda12-1-1-base-ubuntu22-04",
     "platform-pytorch-2-1-2-python3-9-cuda11-8-0-base-ubuntu22-04",
@@ -347,6 +348,13 @@ group "platform-pytorch-cpu" {
 group "platform-pytorch-miniforge" {
   targets = [
     "platform-pytorch-miniforge-2-5-1-python3-12-cuda12-4-1-2a3956a6",
+  ]
+}
+
+# platform/pytorch-user
+group "platform-pytorch-user" {
+  targets = [
+    "platform-pytorch-user-2-6-0-python3-12-cuda12-6-3-runt-ae13c04d",
   ]
 }
 
@@ -892,6 +900,16 @@ target "platform-pytorch-miniforge-2-5-1-python3-12-cuda12-4-1-2a3956a6" {
   labels = {
     "org.opencontainers.image.title"   = "platform/pytorch-miniforge"
     "org.opencontainers.image.version" = "2.5.1-python3.12-cuda12.4.1-base-ubuntu22.04"
+  }
+}
+
+target "platform-pytorch-user-2-6-0-python3-12-cuda12-6-3-runt-ae13c04d" {
+  context    = "platform/pytorch-user/2.6.0-python3.12-cuda12.6.3-runtime-ubuntu24.04"
+  dockerfile = "Dockerfile"
+  tags       = ["platform/pytorch-user:2.6.0-python3.12-cuda12.6.3-runtime-ubuntu24.04"]
+  labels = {
+    "org.opencontainers.image.title"   = "platform/pytorch-user"
+    "org.opencontainers.image.version" = "2.6.0-python3.12-cuda12.6.3-runtime-ubuntu24.04"
   }
 }
 

@@ -29,7 +29,11 @@
 #   - the container stops within 10 s on SIGTERM and boots a second time cleanly: all programs
 #     RUNNING again, the files platform.sh and boot.sh manage unchanged, no duplicated lines in
 #     sshd_config, no errors in the boot log;
-#   - without a password file, password login is refused and a key in authorized_keys works.
+#   - without a password file, password login is refused and a key in authorized_keys works;
+#   - on an image with a `user` (LABEL dev.dlspec.user): SSH logs in that user with the key of a
+#     test file mounted at its authorized-keys file (ssh.authorized-keys-file), and with one in
+#     ~/.ssh/authorized_keys; refuses passwords and root; and supervisord, each program and an SSH
+#     session run as its uid and gid (/proc/PID/status), as the image's own self-test says too.
 # The expected values (services, ports, URL paths, files, locale, time zone) are the LABELs the
 # Dockerfile declares (dev.dlspec.*), not the files under test: a supervisor.ini with a wrong
 # TensorBoard prefix fails the TensorBoard check.
@@ -58,7 +62,7 @@
 # run on the CPU, the services answer); the build itself runs the framework's import check.
 #
 # --selftest breaks generated files of a copy of the first IMAGE_DIR (for tampered-hash, of the
-# first locked one) on purpose, boots each
+# first locked one; for user-root, of the first with a `user`) on purpose, boots each
 # broken copy (first boot only) and checks that the test fails with a line naming what broke:
 #   tensorboard-prefix   supervisor.ini: TensorBoard's --path_prefix is wrong
 #   jupyterlab-command   supervisor.ini: jupyterlab's command does not exist
@@ -68,6 +72,8 @@
 #                        `jupyter frame-ancestors=`, e.g. tests/boot/jupyter-frame.kdl)
 #   framework-version    (--framework) the framework version of the LABEL and of the self-test's
 #                        expectations is one the installed framework does not report
+#   user-root            Dockerfile and supervisor.ini (an image with a `user` only): the image and
+#                        supervisord run as root, while the LABELs still name the user
 #   tampered-hash        pip/platform.lock.txt (a locked image only): every sha256 zeroed, so
 #                        pip --require-hashes must refuse the files and the build fail
 #
@@ -568,6 +574,62 @@ ssh_password() {
         root@127.0.0.1 ${command:+"$command"}
 }
 
+# ssh_key ID KEY USER COMMAND [SSH OPTION...]: a key login as USER; an empty COMMAND gives a login
+# shell.
+ssh_key() {
+    local id=$1 key=$2 user=$3 command=$4
+    shift 4
+    # shellcheck disable=SC2046 # options without spaces
+    in_netns "$id" ssh $(ssh_opts) -i "$key" -o IdentitiesOnly=yes -o PasswordAuthentication=no \
+        -o BatchMode=yes "$@" "$user@127.0.0.1" ${command:+"$command"}
+}
+
+# ssh_login ID CTX COMMAND [SSH OPTION...]: a login as the image allows it: root with the password
+# of CTX/root-passwd, or, on an image with a `user` (LABEL dev.dlspec.user), that user with the key
+# of CTX/id_ed25519.
+ssh_login() {
+    local id=$1 ctx=$2 command=$3
+    shift 3
+    if [ -n "${L[user]:-}" ]; then
+        ssh_key "$id" "$ctx/id_ed25519" "${L[user]}" "$command" "$@"
+    else
+        ssh_password "$id" "$ctx/root-passwd" "$command" "$@"
+    fi
+}
+
+# check_user ID WHEN CTX: on an image with a `user`, each supervisord program, supervisord itself
+# and an SSH session run as its uid and gid (the LABELs, /proc/PID/status of each `supervisorctl
+# pid`), and the image's own self-test says so too (its `user` line).
+check_user() {
+    local id=$1 when=$2 ctx=$3 program pid ids out line
+    [ -n "${L[user]:-}" ] || return 0
+    local want="${L[user.uid]} ${L[user.gid]}"
+    for program in supervisord $(programs); do
+        if [ "$program" = supervisord ]; then
+            pid=$(podman_ exec "$id" supervisorctl pid 2>&1 || true)
+        else
+            pid=$(podman_ exec "$id" supervisorctl pid "$program" 2>&1 || true)
+        fi
+        if ! [[ $pid =~ ^[1-9][0-9]*$ ]]; then
+            fail "${when}$program runs as ${L[user]} (uid ${L[user.uid]}): no pid ($(oneline "$pid"))"
+            continue
+        fi
+        # shellcheck disable=SC2016 # expanded in the container
+        ids=$(podman_ exec "$id" awk '$1 == "Uid:" { u = $2 " " $3 " " $4 " " $5 } $1 == "Gid:" { g = $2 } END { print u " / " g }' "/proc/$pid/status" 2>&1 || true)
+        check "${when}$program runs as ${L[user]} (uid ${L[user.uid]}, gid ${L[user.gid]})" \
+            "$([ "$ids" = "${L[user.uid]} ${L[user.uid]} ${L[user.uid]} ${L[user.uid]} / ${L[user.gid]}" ] || echo "uids / gid: $ids")"
+    done
+    if [ -n "${L[ssh.port]:-}" ]; then
+        out=$(ssh_login "$id" "$ctx" 'id -u; id -g' 2>&1 | tr '\n' ' ' || true)
+        check "${when}an SSH session runs as ${L[user]}" "$([ "$out" = "$want " ] || oneline "$out")"
+    fi
+    # The image's self-test: its framework checks fail here (the boot test leaves the framework
+    # out), its `user` line must not.
+    out=$(podman_ exec "$id" /init/bin/selftest 2>&1 || true)
+    line=$(grep -E -m1 '^[A-Za-z]+ user: ' <<<"$out" || true)
+    check "${when}/init/bin/selftest: the services run as ${L[user]}" "$(grep -q '^ok user: ' <<<"$line" || oneline "${line:-no user line: $(tail -n 3 <<<"$out")}")"
+}
+
 # check_healthcheck ID WHEN TRIES: healthcheck.sh, tried up to TRIES times a second apart.
 check_healthcheck() {
     local id=$1 when=$2 tries=$3 out=""
@@ -865,22 +927,33 @@ test_image() {
     read_labels "$ctx/labels"
     build "$ctx" "$image" || return 1
 
-    # Test files: the root password, the Jupyter token, a key pair.
+    # Test files: the root password, the Jupyter token, a key pair. Readable by root alone; on an
+    # image with a `user`, by anyone (as a Kubernetes Secret's files are), so that the user reads them.
+    local secret_mode=0600
+    if [ -n "${L[user]:-}" ]; then secret_mode=0644; fi
     printf '%s\n' "boot-test-password-$n" >"$ctx/root-passwd"
     printf '%s\n' "boot-test-token-$n" >"$ctx/jupyter-token"
-    chmod 0600 "$ctx/root-passwd" "$ctx/jupyter-token"
+    chmod "$secret_mode" "$ctx/root-passwd" "$ctx/jupyter-token"
     ssh-keygen -q -t ed25519 -N '' -C boot-test -f "$ctx/id_ed25519"
     cp "$ctx/id_ed25519.pub" "$ctx/authorized_keys"
-    chmod 0600 "$ctx/authorized_keys"
+    chmod "$secret_mode" "$ctx/authorized_keys"
 
     local mounts=()
     if [ -n "${L[ssh.password-file]:-}" ]; then mounts+=(-v "$ctx/root-passwd:${L[ssh.password-file]}:ro"); fi
+    if [ -n "${L[ssh.authorized-keys-file]:-}" ]; then
+        mounts+=(-v "$ctx/authorized_keys:${L[ssh.authorized-keys-file]}:ro")
+    fi
     if [ -n "${L[jupyter.token-file]:-}" ] && [ "${L[jupyter.open]:-}" != true ]; then
         mounts+=(-v "$ctx/jupyter-token:${L[jupyter.token-file]}:ro")
         token=boot-test-token-$n
     fi
+    # How SSH logs in, for the checks' names.
+    local login="root logs in with the password from ${L[ssh.password-file]:-}"
+    if [ -n "${L[user]:-}" ]; then
+        login="${L[user]} logs in with the key from ${L[ssh.authorized-keys-file]:-}"
+    fi
 
-    echo "-- first boot${L[ssh.password-file]:+, with a password file}${token:+, with a token file}"
+    echo "-- first boot${L[user]:+ as ${L[user]}}${L[ssh.password-file]:+, with a password file}${L[ssh.authorized-keys-file]:+, with an authorized-keys file}${token:+, with a token file}"
     start=$(now)
     if ! id=$(start_container "${mounts[@]}" "$image"); then
         fail "start the container"
@@ -891,9 +964,9 @@ test_image() {
 
     if [ -n "${L[ssh.port]:-}" ]; then
         # shellcheck disable=SC2016 # expanded by the remote shell
-        out=$(ssh_password "$id" "$ctx/root-passwd" 'locale; echo "TZ-ABBR=$(date +%Z)"' 2>&1 || true)
+        out=$(ssh_login "$id" "$ctx" 'locale; echo "TZ-ABBR=$(date +%Z)"' 2>&1 || true)
         if grep -q '^TZ-ABBR=' <<<"$out"; then
-            ok "ssh: root logs in with the password from ${L[ssh.password-file]}"
+            ok "ssh: $login"
             expected=${L[locale]}
             line=$(grep -E '^(LANG|LC_ALL|LC_CTYPE)=|Cannot|无法' <<<"$out" | tr '\n' ' ')
             if grep -q "^LANG=\"\{0,1\}$expected\"\{0,1\}$" <<<"$out" && grep -q "^LC_CTYPE=\"\{0,1\}$expected\"\{0,1\}$" <<<"$out" \
@@ -909,13 +982,17 @@ test_image() {
             fi
             line=$(sed -n 's/^TZ-ABBR=//p' <<<"$out")
             check "ssh: date +%Z is $tz_abbr (${L[timezone]})" "$([ "$line" = "$tz_abbr" ] || echo "got $line")"
+            # Without a login shell too (pam_env, or sshd's SetEnv for a `user`): the image's PATH.
+            out=$(ssh_login "$id" "$ctx" 'command -v python' 2>&1 || true)
+            check "ssh: a command without a login shell finds ${L[prefix]}/bin/python" \
+                "$([ "$out" = "${L[prefix]}/bin/python" ] || oneline "$out")"
         else
-            fail "ssh: root logs in with the password from ${L[ssh.password-file]}: $(oneline "$out")"
+            fail "ssh: $login: $(oneline "$out")"
         fi
         if [ "${L[ssh.motd]:-}" = true ]; then
             expected=$(podman_ exec -e DLSPEC_MOTD_SHOWN= "$id" bash -c '. /init/motd/motd.sh' 2>&1 \
                 | sed 's/\x1b\[[0-9;]*m//g' | grep -v '^[[:space:]]*$' | head -n 3 || true)
-            out=$(printf 'exit\n' | ssh_password "$id" "$ctx/root-passwd" "" -tt 2>&1 | sed 's/\x1b\[[0-9;]*m//g; s/\r$//' || true)
+            out=$(printf 'exit\n' | ssh_login "$id" "$ctx" "" -tt 2>&1 | sed 's/\x1b\[[0-9;]*m//g; s/\r$//' || true)
             line=""
             if [ -z "$expected" ]; then line="init/motd/motd.sh prints nothing"; fi
             while IFS= read -r expected_line; do
@@ -928,7 +1005,18 @@ test_image() {
         fi
         out=$(printf 'wrong-password\n' >"$ctx/wrong-passwd"; ssh_password "$id" "$ctx/wrong-passwd" true 2>&1 && echo LOGGED-IN || true)
         check "ssh: a wrong password is refused" "$(grep LOGGED-IN <<<"$out" || true)"
+        if [ -n "${L[user]:-}" ]; then
+            # sshd runs as the user: no password login at all, and no login as root, key or not.
+            # shellcheck disable=SC2046 # options without spaces
+            out=$(in_netns "$id" sshpass -f "$ctx/root-passwd" ssh $(ssh_opts) -o PubkeyAuthentication=no \
+                -o PreferredAuthentications=password,keyboard-interactive -o NumberOfPasswordPrompts=1 \
+                "${L[user]}@127.0.0.1" true 2>&1 && echo LOGGED-IN || true)
+            check "ssh: ${L[user]} cannot log in with a password" "$(grep LOGGED-IN <<<"$out" || true)"
+            out=$(ssh_key "$id" "$ctx/id_ed25519" root true 2>&1 && echo LOGGED-IN || true)
+            check "ssh: root cannot log in, with the user's key either" "$(grep LOGGED-IN <<<"$out" || true)"
+        fi
     fi
+    check_user "$id" "" "$ctx"
 
     if [ -n "${L[jupyter.port]:-}" ]; then
         local base="http://127.0.0.1:${L[jupyter.port]}${L[jupyter.base-url]}" auth=()
@@ -995,15 +1083,31 @@ test_image() {
         check "second boot: no duplicated lines in sshd_config" "$(oneline "$dups")"
         out=$(podman_ exec -e LC_ALL=C "$id" /usr/sbin/sshd -t 2>&1 || echo "exit status $?")
         check "second boot: sshd -t accepts the configuration" "$(oneline "$out")"
-        out=$(ssh_password "$id" "$ctx/root-passwd" 'echo logged-in' 2>&1 || true)
-        check "second boot: ssh password login" "$(grep -q '^logged-in$' <<<"$out" || oneline "$out")"
+        out=$(ssh_login "$id" "$ctx" 'echo logged-in' 2>&1 || true)
+        check "second boot: ssh: ${login%% from *}" "$(grep -q '^logged-in$' <<<"$out" || oneline "$out")"
     fi
+    check_user "$id" "second boot: " "$ctx"
     logs=$(podman_ logs "$id" 2>&1 | tail -n +"$((before + 1))")
     check "second boot: no errors in the boot log" "$(oneline "$(boot_log_errors "$logs")")"
     stop_check "$id" "second boot: "
     podman_ rm -f -t 0 "$id" >/dev/null 2>&1 || true
 
-    if [ -n "${L[ssh.port]:-}" ]; then
+    if [ -n "${L[ssh.port]:-}" ] && [ -n "${L[user]:-}" ]; then
+        # The keys a user keeps in the home (on a home volume) work without the Secret's.
+        local home=/home/${L[user]}
+        echo "-- boot without the authorized-keys file, with a key in $home/.ssh/authorized_keys"
+        start=$(now)
+        if ! id=$(start_container -v "$ctx/authorized_keys:$home/.ssh/authorized_keys:ro" "$image"); then
+            fail "start the container without the authorized-keys file"
+        else
+            echo "   started in $(seconds "$start") s"
+            wait_supervisor "$id" sshd || true
+            out=$(ssh_login "$id" "$ctx" 'echo logged-in' 2>&1 || true)
+            check "no authorized-keys file: ${L[user]} logs in with the key in ~/.ssh/authorized_keys" \
+                "$(grep -q '^logged-in$' <<<"$out" || oneline "$out")"
+            podman_ rm -f -t 0 "$id" >/dev/null 2>&1 || true
+        fi
+    elif [ -n "${L[ssh.port]:-}" ]; then
         echo "-- boot without a password file, with a key in /root/.ssh/authorized_keys"
         start=$(now)
         if ! id=$(start_container -v "$ctx/authorized_keys:/root/.ssh/authorized_keys:ro" "$image"); then
@@ -1113,6 +1217,11 @@ break_copy() {
             file=init/bin/selftest pattern='(\\"version\\": *\\")[^\\]*' replacement='\10.0.0-broken'
             sed -E -i 's|(dev\.dlspec\.framework\.version=)"[^"]*"|\1"0.0.0-broken"|' "$copy/Dockerfile"
             expect='^FAIL selftest: exit status 0 and no FAIL line.*exit status 1: FAIL version: ' what="a framework version label the installed framework does not report" ;;
+        user-root)
+            # The image runs as root by mistake: the LABELs, which the checks read, still name the user.
+            file=init/supervisor/supervisor.ini pattern='^user=.*' replacement='user=root'
+            sed -E -i 's|^USER .*|USER 0:0|' "$copy/Dockerfile"
+            expect='^FAIL supervisord runs as ' what="an image and a supervisord that run as root instead of the image's user" ;;
         tampered-hash)
             # Every sha256 of the locked platform layer (`dlspec lock`): pip must refuse the files.
             file=pip/platform.lock.txt pattern='--hash=sha256:[0-9a-f]{64}' replacement="--hash=sha256:$(printf '0%.0s' {1..64})"
@@ -1158,16 +1267,16 @@ if [ -n "$selftest" ]; then
     IFS=, read -r -a cases <<<"$selftest"
     for case in "${cases[@]}"; do
         n=$((n + 1))
-        # A locked image's own case breaks the first locked IMAGE_DIR; the others the first one.
+        # A locked image's own case breaks the first locked IMAGE_DIR, a user's the first with a
+        # `user`; the others the first one.
         target=${dirs[0]}
-        if [ "$case" = tampered-hash ]; then
-            for dir in "${dirs[@]}"; do
-                if [ -f "$dir/pip/platform.lock.txt" ]; then
-                    target=$dir
-                    break
-                fi
-            done
-        fi
+        for dir in "${dirs[@]}"; do
+            if { [ "$case" = tampered-hash ] && [ -f "$dir/pip/platform.lock.txt" ]; } \
+                || { [ "$case" = user-root ] && grep -q '^USER ' "$dir/Dockerfile"; }; then
+                target=$dir
+                break
+            fi
+        done
         echo "== selftest $case: break a copy of $target"
         start=$(now)
         if ! spec=$(break_copy "$case" "$target" "$E/broken-$case"); then

@@ -45,6 +45,11 @@ pub struct Image {
     pub timezone: String,
     /// Locale, split for `localedef`.
     pub locale: Locale,
+    /// The non-root user the services and logins run as (`user`); `None`: root, as in the seed
+    /// guides.
+    pub user: Option<User>,
+    /// The home of whoever the services run as: `/root`, or the user's `/home/NAME`.
+    pub home: String,
     /// The services it runs, in service order ([`crate::service::SERVICES`]).
     pub services: Vec<Service>,
     /// The keywords of the services switched off, for their templates' fragments that say what
@@ -258,10 +263,12 @@ enum Text {
     PoolVerdicts,
     /// The titles of the services it runs, a line each.
     Services,
+    /// The name of its non-root user; empty for root.
+    User,
 }
 
 impl Text {
-    const COUNT: usize = 18;
+    const COUNT: usize = 19;
 }
 
 /// What the catalog templates see of an image (`images` of `catalog/*.j2`): the fields of
@@ -288,6 +295,8 @@ pub struct EntryView<'a> {
     pub framework: Option<EntryFramework<'a>>,
     /// The titles of the services it runs, in service order.
     pub services: Vec<&'a str>,
+    /// The name of its non-root user (`user`), if it has one.
+    pub user: Option<&'a str>,
     /// As [`Image::extra_pip`].
     pub extra_pip: Vec<&'a str>,
     /// As [`Image::pool_verdicts`]: every pool of the catalog.
@@ -369,6 +378,7 @@ impl Entry {
                 .collect::<Vec<_>>()
                 .join("\n"),
             &image.services.iter().map(|s| s.title).collect::<Vec<_>>().join("\n"),
+            image.user.as_ref().map_or("", |u| u.name.as_str()),
         ];
         let mut text = String::with_capacity(texts.iter().map(|t| t.len()).sum());
         let mut ends = [0; Text::COUNT];
@@ -486,6 +496,7 @@ impl Entry {
                 .optional(Text::FrameworkTitle)
                 .map(|title| EntryFramework { title, version: self.text(Text::FrameworkVersion) }),
             services: self.list(Text::Services).collect(),
+            user: self.optional(Text::User),
             extra_pip: self.list(Text::ExtraPip).collect(),
             pools: self.pool_verdicts(),
         }
@@ -1031,6 +1042,50 @@ pub struct Kubernetes {
     pub tolerations: Vec<Toleration>,
     /// Volumes mounted into the container, in spec order.
     pub volumes: Vec<Volume>,
+    /// The files the services read from Secrets, a projected volume per directory.
+    pub secret_volumes: Vec<SecretVolume>,
+}
+
+/// A directory of files that the services read from Kubernetes Secrets: one projected volume,
+/// each file an item of its own optional Secret, so that a Secret created later is seen at the
+/// next start.
+#[derive(Debug, Clone, Serialize)]
+pub struct SecretVolume {
+    /// The volume's name: `secret-files`, then `secret-files-2`, ….
+    pub name: String,
+    /// The directory: `/sync`.
+    pub mount: String,
+    /// Its files, in service order.
+    pub files: Vec<SecretFile>,
+}
+
+/// A file of a [`SecretVolume`]: one key of one Secret.
+#[derive(Debug, Clone, Serialize)]
+pub struct SecretFile {
+    /// What it holds, for people: `the root password (SSH)`.
+    pub what: String,
+    /// The Secret's name: `<slug>-jupyter-token`.
+    pub secret: String,
+    /// The Secret's key: `jupyter-token`.
+    pub key: &'static str,
+    /// The file's name in the directory: `jupyter-token`.
+    pub name: String,
+}
+
+/// The non-root user of an image (`user NAME uid= gid=`).
+#[derive(Debug, Clone, Serialize)]
+pub struct User {
+    /// A Linux user name: `researcher`.
+    pub name: String,
+    /// Its uid.
+    pub uid: u32,
+    /// The gid of its primary group.
+    pub gid: u32,
+    /// Its home: `/home/researcher`.
+    pub home: String,
+    /// The directory of the platform's run-time files that the user writes (supervisord's socket
+    /// and pid file, sshd's host keys, the values of Secrets): `/run/dlspec`.
+    pub run_dir: String,
 }
 
 /// A `nodeSelector` entry.

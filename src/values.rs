@@ -103,17 +103,18 @@ pub fn absolute_path(path: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// The system's own directories: a password file mounted there (by `docker-run.sh` or the
-/// Deployment) would hide or replace what the system needs.
+/// The system's own directories: a file of a Secret mounted there (by `docker-run.sh`, or as its
+/// directory by the Deployment) would hide or replace what the system needs.
 const SYSTEM_DIRS: &[&str] = &["bin", "boot", "dev", "etc", "init", "proc", "run", "sbin", "sys", "usr"];
 
-/// Where the root password file is mounted: an absolute file path outside [`SYSTEM_DIRS`], `/lib*`,
-/// `/var/run` and `/var/lib`, and not `/` itself; `/run/secrets/`, where Docker and Kubernetes
-/// mount secrets, is the one place under `/run` allowed.
-pub fn password_file(path: &str) -> Result<(), String> {
+/// Where a file of a Secret (the root password, JupyterLab's token, SSH keys) is mounted: an
+/// absolute file path outside [`SYSTEM_DIRS`], `/lib*`, `/var/run` and `/var/lib`, and not `/`
+/// itself; `/run/secrets/`, where Docker and Kubernetes mount secrets, is the one place under
+/// `/run` allowed. `example` is a good path, for the help.
+pub fn secret_file(path: &str, example: &str) -> Result<(), String> {
     let components: Vec<&str> = path.split('/').filter(|c| !c.is_empty() && *c != ".").collect();
     let Some(top) = components.first() else {
-        return Err("`/` is the root directory, not a file: use a path like `/sync/root-passwd`".to_owned());
+        return Err(format!("`/` is the root directory, not a file: use a path like `{example}`"));
     };
     let secrets = *top == "run" && components.len() > 2 && components[1] == "secrets";
     let system = (SYSTEM_DIRS.contains(top) && !secrets)
@@ -121,7 +122,7 @@ pub fn password_file(path: &str) -> Result<(), String> {
         || (*top == "var" && components.get(1).is_some_and(|c| matches!(*c, "run" | "lib")));
     if system || path.ends_with('/') {
         return Err(format!(
-            "`{path}` is a system path: the password file is mounted over it; use a path of its own like `/sync/root-passwd`"
+            "`{path}` is a system path, which mounting the file would hide; use a path of its own like `{example}`"
         ));
     }
     Ok(())
@@ -662,8 +663,8 @@ mod tests {
         assert!(
             absolute_path("relative").is_err() && absolute_path("/a/../b").is_err() && absolute_path("/a b").is_err()
         );
-        assert!(password_file("/sync/root-passwd").is_ok() && password_file("/root/.passwd").is_ok());
-        assert!(password_file("/run/secrets/root-passwd").is_ok());
+        assert!(secret_file("/sync/root-passwd", "").is_ok() && secret_file("/root/.passwd", "").is_ok());
+        assert!(secret_file("/run/secrets/root-passwd", "").is_ok());
         for bad in [
             "/",
             "/etc/passwd",
@@ -676,7 +677,7 @@ mod tests {
             "/run/x",
             "/run/secrets",
         ] {
-            assert!(password_file(bad).is_err(), "{bad}");
+            assert!(secret_file(bad, "").is_err(), "{bad}");
         }
         assert!(python_version("3.10").is_ok());
         assert!(python_version("3.10.4").is_err() && python_version("2.7").is_err());

@@ -90,10 +90,12 @@ fn a_password_file_elsewhere_is_read_and_mounted_there() {
 }"#,
     );
     assert!(files["init/boot/boot.sh"].contains("password_file=/run/secrets/root-passwd"));
-    // Kubernetes mounts the Secret as the file's directory, the key as the file's name.
+    // Kubernetes mounts the Secret at the file's directory, the key as the file's name; JupyterLab's
+    // token, in /sync, is a volume of its own.
     let deployment = &files["k8s/deployment.yaml"];
-    assert_eq!(block(deployment, "- name: root-password", 1)[1], r#"mountPath: "/run/secrets""#);
-    assert_eq!(block(deployment, "- key: root-passwd", 1)[1], r#"path: "root-passwd""#);
+    assert_eq!(block(deployment, r#"- name: "secret-files""#, 1)[1], r#"mountPath: "/run/secrets""#);
+    assert_eq!(block(deployment, r#"- name: "secret-files-2""#, 1)[1], r#"mountPath: "/sync""#);
+    assert_eq!(block(deployment, r#"- key: "root-passwd""#, 1)[1], r#"path: "root-passwd""#);
     assert!(files["docker-run.sh"].contains(":/run/secrets/root-passwd:ro"));
 }
 
@@ -387,11 +389,11 @@ fn deployment_has_shm_probes_secret_and_the_spec_resources() {
     assert_eq!(block(deployment, "- name: dshm", 1)[1], "mountPath: /dev/shm");
     assert_eq!(block(deployment, "emptyDir:", 2)[1..], ["medium: Memory", r#"sizeLimit: "8Gi""#]);
     assert_eq!(block(deployment, "readinessProbe:", 2)[2], r#"command: ["/init/boot/healthcheck.sh"]"#);
-    let mount = block(deployment, "- name: root-password", 2);
+    let mount = block(deployment, r#"- name: "secret-files""#, 2);
     assert_eq!(mount[1..], [r#"mountPath: "/sync""#, "readOnly: true"]);
-    let secret = block(deployment, "secret:", 2);
+    let secret = block(deployment, "- secret:", 2);
     // `<slug>-root-passwd`, cut to 63 characters with a hash when longer.
-    let name = secret[1].strip_prefix("secretName: ").unwrap().trim_matches('"');
+    let name = secret[1].strip_prefix("name: ").unwrap().trim_matches('"');
     assert!(name.starts_with("a-2-15-0-python3-10-cuda12-2-2") && name.len() <= 63, "{name}");
     assert_eq!(secret[2], "optional: true");
 }
@@ -706,13 +708,69 @@ fn an_update_replaces_the_pod_instead_of_needing_a_second_gpu() {
 }
 
 #[test]
-fn the_password_secret_is_a_directory_mount_and_optional() {
-    let deployment = &generate_image(GPU)["k8s/deployment.yaml"];
+fn the_password_and_token_secrets_are_one_directory_mount_each_optional() {
+    let spec = GPU.replace("cuda \"12.1.1\"", "cuda \"12.1.1\"\n    tag \"t\"");
+    let files = generate_image(&spec);
+    let deployment = &files["k8s/deployment.yaml"];
     assert!(!deployment.contains("subPath"), "a subPath mount never sees a Secret created later");
-    let volume = &deployment[deployment.rfind("- name: root-password").unwrap()..];
-    let volume: Vec<&str> = volume.lines().map(str::trim).take(8).collect();
-    assert_eq!(volume[1], "secret:");
-    assert!(volume[4] == "optional: true" && volume[6] == "- key: root-passwd", "{volume:?}");
+    assert_eq!(deployment.matches("mountPath: \"/sync\"").count(), 1, "one volume at /sync:\n{deployment}");
+    // Each file its own optional Secret, its key as the file's name.
+    let volume = block(deployment, "projected:", 13);
+    assert_eq!(
+        volume[1..],
+        [
+            "sources:",
+            "- secret:",
+            r#"name: "pytorch-t-root-passwd""#,
+            "optional: true",
+            "items:",
+            r#"- key: "root-passwd""#,
+            r#"path: "root-passwd""#,
+            "- secret:",
+            r#"name: "pytorch-t-jupyter-token""#,
+            "optional: true",
+            "items:",
+            r#"- key: "jupyter-token""#,
+            r#"path: "jupyter-token""#,
+        ]
+    );
+    // The README says how to make both, and the Deployment's comment too.
+    let readme = &files["README.md"];
+    for line in [
+        "kubectl create secret generic pytorch-t-root-passwd \\\n    --from-file=root-passwd=root-passwd",
+        "kubectl create secret generic pytorch-t-jupyter-token \\\n    --from-file=jupyter-token=jupyter-token",
+    ] {
+        assert!(readme.contains(line), "README lacks `{line}`");
+    }
+    assert!(deployment.contains("#     pytorch-t-jupyter-token \\\n        #     --from-file=jupyter-token=FILE"));
+    // An open JupyterLab reads no token: no Secret for it.
+    let open = generate_image(&spec.replace("tag \"t\"", "tag \"t\"\n    jupyter open=#true"));
+    assert!(!open["k8s/deployment.yaml"].contains("jupyter-token"));
+}
+
+#[test]
+fn every_kubectl_line_of_the_readme_names_the_namespace() {
+    let spec =
+        GPU.replace("cuda \"12.1.1\"", "cuda \"12.1.1\"\n    kubernetes {\n        namespace \"ai-platform\"\n    }");
+    let files = generate_image(&spec);
+    let readme = &files["README.md"];
+    let lines: Vec<&str> = readme.lines().filter(|l| l.contains("kubectl ")).collect();
+    assert!(lines.len() >= 6, "{lines:?}");
+    for line in lines {
+        let command = line.find("kubectl ").map(|at| &line[at..]).unwrap();
+        assert!(
+            command.starts_with("kubectl -n ai-platform ") || command.starts_with("kubectl port-forward` above"),
+            "`{line}` does not name the namespace"
+        );
+    }
+    for (path, text) in &files {
+        for line in text.lines().filter(|l| l.contains("kubectl create secret")) {
+            assert!(
+                path == "README.md" || text.contains("#     -n ai-platform"),
+                "{path}: `{line}` is not followed by the namespace"
+            );
+        }
+    }
 }
 
 #[test]

@@ -263,6 +263,7 @@ impl Checker<'_> {
             service_type,
             ports: k8s_ports,
             shm_size,
+            secret_volumes: Vec::new(),
         })
     }
 

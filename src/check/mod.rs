@@ -19,6 +19,7 @@ mod packages;
 mod pools;
 mod python;
 mod services;
+mod user;
 
 use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
@@ -370,11 +371,16 @@ impl Checker<'_> {
         };
         let timezone = self.timezone();
         let locale = self.locale();
-        let services = self.services();
+        let user = self.user();
+        let services = self.services(user.as_ref().and_then(Option::as_ref));
+        if let Some(Some(user)) = &user {
+            self.unprivileged_ports(user);
+        }
         let environment = self.env();
         self.port_conflicts();
-        let (base, python, timezone, locale, mirrors, environment, (), apt) =
-            (base?, python?, timezone?, locale?, mirrors?, environment?, valid_name?, apt?);
+        let (base, python, timezone, locale, mirrors, environment, (), apt, user) =
+            (base?, python?, timezone?, locale?, mirrors?, environment?, valid_name?, apt?, user?);
+        let home = user.as_ref().map_or(crate::service::ROOT_HOME, |u| u.home.as_str()).to_owned();
         // The tag's own problems are worth reporting even when the framework has some.
         let framework_ok = self.part().framework.is_none() || framework.is_some();
         let tag = self.tag(&base.base, &python, framework.as_ref())?;
@@ -384,11 +390,15 @@ impl Checker<'_> {
         let local_reference = format!("{}:{tag}", name.value);
         let slug = deploy::slug(&name.value, &tag, &local_reference);
         let reference = cluster::under_registry(self.settings.registry.as_deref(), &local_reference);
-        let listening = services::listening(self.part());
+        let listening = services::listening(self.part(), user.is_some());
         let docker_run = self.docker_run(&name.value, &listening, base.base.gpu, &python.prefix)?;
-        let pod_volumes: Vec<(&str, String)> =
-            services.iter().flatten().flat_map(|(_, checked)| checked.pod_volumes()).collect();
-        let kubernetes = self.kubernetes(&listening, base.base.gpu, &pod_volumes, &python.prefix)?;
+        let running = services.as_deref().unwrap_or_default();
+        let secret_volumes = self.secret_volumes(running, &slug, &home, &python.prefix)?;
+        let mut pod_volumes: Vec<(&str, String)> =
+            secret_volumes.iter().map(|v| (v.name.as_str(), v.mount.clone())).collect();
+        pod_volumes.extend(running.iter().flat_map(|(_, checked)| checked.pod_volumes()));
+        let mut kubernetes = self.kubernetes(&listening, base.base.gpu, &pod_volumes, &python.prefix)?;
+        kubernetes.secret_volumes = secret_volumes;
         let pools = self.pools(&base.base, framework.as_ref(), &environment, &kubernetes, &slug)?;
         // On pools, each pool's Deployment has its own resources, checked with the pools.
         if pools.runs.is_empty() && !deploy::shm_fits(self, &kubernetes.shm_size, &kubernetes.limits.memory, "") {
@@ -401,6 +411,8 @@ impl Checker<'_> {
         let pod = Pod {
             slug: &slug,
             prefix: &python.prefix,
+            user: user.as_ref(),
+            home: &home,
             volume_mounts: kubernetes.volumes.iter().map(|v| v.mount.as_str()).collect(),
         };
         let mut platform_pip = Vec::new();
@@ -443,6 +455,8 @@ impl Checker<'_> {
             pip_constraints,
             timezone,
             locale,
+            user,
+            home,
             services,
             services_off,
             mirrors,

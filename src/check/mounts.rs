@@ -47,8 +47,10 @@ const IMAGE_TREES: &[&str] =
 
 /// Directories the container fills as it runs: a mount inside one is fine, one at or above it
 /// hides what the runtime and the platform put there (devices, supervisord's socket, the services'
-/// logs in `/var/log/supervisor`). The services add theirs ([`crate::service::Service::run_dirs`]).
-const IMAGE_RUN_DIRS: &[&str] = &["/dev", "/run", "/var/log/supervisor", "/var/run"];
+/// logs in `/var/log/supervisor`, the platform's `/run/dlspec`: the values of Secrets, and with a
+/// `user` the run-time files the user writes). The services add theirs
+/// ([`crate::service::Service::run_dirs`]).
+const IMAGE_RUN_DIRS: &[&str] = &["/dev", "/run", "/run/dlspec", "/var/log/supervisor", "/var/run"];
 
 /// A path's components, without empty and `.` ones: `//etc/./x/` is `["etc", "x"]`.
 fn components(path: &str) -> Vec<&str> {
@@ -59,6 +61,11 @@ fn components(path: &str) -> Vec<&str> {
 fn overlaps(path: &[&str], dir: &str) -> bool {
     let dir = components(dir);
     path.starts_with(&dir) || dir.starts_with(path)
+}
+
+/// Whether a mount at `path` covers `dir`: `path` is `dir` or above it.
+pub(super) fn covers(path: &str, dir: &str) -> bool {
+    components(dir).starts_with(&components(path))
 }
 
 /// What makes the host path `path` (absolute, without `..`) a system path of the host, if it is
@@ -117,10 +124,13 @@ impl Checker<'_> {
     /// Reports a container path of a volume that would hide the image's own files ([`mount_point`]).
     pub(super) fn mount_target(&mut self, path: &Spanned<String>, prefix: &str) -> Option<()> {
         let Err(reason) = mount_point(&path.value, prefix) else { return Some(()) };
-        self.push(
-            Diag::error(Code::MountPoint, path.span, reason, "hides the image's files")
-                .with_help("mount it at a directory of its own, like `/root/work` or `/data/datasets`"),
-        );
+        // Root's home holds the platform's Python: a home that survives the pod is a `user`'s.
+        let help = if components(&path.value) == components(crate::service::ROOT_HOME) {
+            "keep the users' work on a volume below the home, like `/root/work` (JupyterLab and SSH sessions see it), or give the image a `user`, whose home `/home/NAME` may be a volume"
+        } else {
+            "mount it at a directory of its own, like `/root/work` or `/data/datasets`"
+        };
+        self.push(Diag::error(Code::MountPoint, path.span, reason, "hides the image's files").with_help(help));
         None
     }
 }
@@ -179,6 +189,7 @@ mod tests {
             "/proc",
             "/run/sshd",
             "/var/run/sshd",
+            "/run/dlspec",
         ] {
             assert!(mount_point(refused, prefix).is_err(), "{refused}");
         }

@@ -5,8 +5,8 @@
 use super::Checker;
 use crate::diag::{Code, Diag};
 use crate::lang::{DockerRunPart, KubernetesPart, Part, Spanned};
-use crate::model::{self, PublishedPort, ServiceFileUse, ServicePort};
-use crate::service::{self, Checked, Cx, Finished, SERVICES, Service};
+use crate::model::{self, PublishedPort, SecretVolume, ServiceFileUse, ServicePort, User};
+use crate::service::{self, Checked, Cx, Finished, SERVICES, SecretFile, Service};
 use crate::source::Span;
 
 /// A switched-on service and the container port it listens on.
@@ -49,8 +49,9 @@ pub(super) fn node_port<'k>(kubernetes: &'k KubernetesPart, service: &dyn Servic
     service_port(&kubernetes.node_port.as_ref()?.ports, service)
 }
 
-/// The switched-on services of `part`, in service order.
-pub(super) fn listening(part: &Part) -> Vec<Listening> {
+/// The switched-on services of `part`, in service order; `as_user`: on an image that runs as its
+/// user.
+pub(super) fn listening(part: &Part, as_user: bool) -> Vec<Listening> {
     SERVICES
         .iter()
         .filter_map(|&service| {
@@ -61,12 +62,15 @@ pub(super) fn listening(part: &Part) -> Vec<Listening> {
             let port = service::port_of(node);
             Some(Listening {
                 service,
-                port: port.as_ref().map_or(service.default_port(), |p| p.value),
+                port: port.as_ref().map_or(service::default_port(service, as_user), |p| p.value),
                 span: port.map(|p| p.span),
             })
         })
         .collect()
 }
+
+/// The name of the first projected volume of the services' Secret files.
+const SECRET_VOLUME: &str = "secret-files";
 
 /// A running service, checked.
 pub(super) type Running = (&'static dyn Service, Box<dyn Checked>);
@@ -102,12 +106,12 @@ pub(super) fn running(service: &'static dyn Service, finished: Finished, publish
 impl Checker<'_> {
     /// Every service's own checks, switched-off services' too (they may be switched on later):
     /// the running ones, checked, in service order; `None` after an error.
-    pub(super) fn services(&mut self) -> Option<Vec<Running>> {
+    pub(super) fn services(&mut self, user: Option<&User>) -> Option<Vec<Running>> {
         let errors = self.errors();
         let mut running = Vec::new();
         let instance = self.instance;
         for &service in SERVICES {
-            let mut cx = Cx::new(service, &instance.part, self.diags);
+            let mut cx = Cx::new(service, &instance.part, user, self.diags);
             let on = cx.on;
             if let Some(checked) = service.check(&mut cx)
                 && on
@@ -118,9 +122,101 @@ impl Checker<'_> {
         self.ok_since(errors).then_some(running)
     }
 
+    /// A port below 1024 that a service of an image that runs as its user (`user`) would need
+    /// root to listen on.
+    pub(super) fn unprivileged_ports(&mut self, user: &User) {
+        for listening in listening(self.part(), true) {
+            let Some(span) = listening.span.filter(|_| listening.port < 1024) else { continue };
+            let service = listening.service;
+            self.push(
+                Diag::error(
+                    Code::NeedsRoot,
+                    span,
+                    format!(
+                        "`{}` cannot listen on port {}: it runs as `{}`, and ports below 1024 need root",
+                        service.keyword(),
+                        listening.port,
+                        user.name
+                    ),
+                    "needs root",
+                )
+                .with_label(self.part().user.as_ref().map_or(span, |u| u.node), "the services run as this user")
+                .with_help(format!(
+                    "leave `port` out ({} on an image with a `user`) or give a port from 1024 on; `docker-run {}=PORT` still publishes it at any host port",
+                    service.unprivileged_port(),
+                    service.keyword()
+                )),
+            );
+        }
+    }
+
+    /// The files the running services read from Secrets, a projected volume per directory
+    /// (`secret-files`, `secret-files-2`, …, in service order); `None` when two are one file, or a
+    /// directory would hide the image's own files (`prefix`, the Python prefix, and `home`).
+    pub(super) fn secret_volumes(
+        &mut self,
+        running: &[Running],
+        slug: &str,
+        home: &str,
+        prefix: &str,
+    ) -> Option<Vec<SecretVolume>> {
+        let errors = self.errors();
+        let files: Vec<SecretFile> = running.iter().flat_map(|(_, checked)| checked.secret_files(slug)).collect();
+        let mut volumes: Vec<SecretVolume> = Vec::new();
+        for (index, file) in files.iter().enumerate() {
+            let Some((dir, name)) = file.path.rsplit_once('/') else { continue };
+            if let Some(first) = files[..index].iter().find(|f| f.path == file.path) {
+                let span = file.span.or(first.span).unwrap_or_else(|| self.name_span());
+                let mut diag = Diag::error(
+                    Code::InvalidValue,
+                    span,
+                    format!("`{}` is {} and {}", file.path, first.what, file.what),
+                    "one file for two",
+                )
+                .with_help("give each file a path of its own: each comes from its own Secret");
+                if let (Some(first), true) = (first.span, file.span.is_some()) {
+                    diag = diag.with_label(first, "first given here");
+                }
+                self.push(diag);
+                continue;
+            }
+            if let Some(span) = file.span {
+                let hides = super::mounts::mount_point(dir, prefix).err().or_else(|| {
+                    super::mounts::covers(dir, home)
+                        .then(|| format!("a Secret mounted at `{dir}` would hide the home `{home}`, read-only"))
+                });
+                if let Some(reason) = hides {
+                    self.push(
+                        Diag::error(Code::MountPoint, span, reason, "its directory is mounted")
+                            .with_help("Kubernetes mounts the Secret at the file's directory: put the file in a directory of its own, like `/sync`"),
+                    );
+                    continue;
+                }
+            }
+            let item = model::SecretFile {
+                what: file.what.to_owned(),
+                secret: file.secret.clone(),
+                key: file.key,
+                name: name.to_owned(),
+            };
+            match volumes.iter_mut().find(|v| v.mount == dir) {
+                Some(volume) => volume.files.push(item),
+                None => {
+                    let name = match volumes.len() {
+                        0 => SECRET_VOLUME.to_owned(),
+                        n => format!("{SECRET_VOLUME}-{}", n + 1),
+                    };
+                    volumes.push(SecretVolume { name, mount: dir.to_owned(), files: vec![item] });
+                }
+            }
+        }
+        self.ok_since(errors).then_some(volumes)
+    }
+
     /// Two enabled services on one container port, or two services on one host port.
     pub(super) fn port_conflicts(&mut self) {
-        let listening = listening(self.part());
+        let as_user = self.part().user.is_some();
+        let listening = listening(self.part(), as_user);
         let container: Vec<(&str, u16, Option<Span>)> =
             listening.iter().map(|l| (l.service.keyword(), l.port, l.span)).collect();
         let container_clash = self.report_port_clash(&container, "in the container");

@@ -155,6 +155,13 @@ codes! {
     /// two services on one port
     PortConflict = "dlspec::ports::conflict",
 
+    /// a `user` named `root`, with a name Linux refuses, or with the name of a system account
+    UserName = "dlspec::user::name",
+    /// a `user` uid or gid that is root's, a system account's, or out of range
+    UserId = "dlspec::user::id",
+    /// a setting that needs root on an image whose services run as its `user`
+    NeedsRoot = "dlspec::user::needs-root",
+
     /// a NodePort outside the cluster's range or used twice
     NodePort = "dlspec::kubernetes::node-port",
     /// a namespace, Secret, claim or volume name that is not DNS-1123

@@ -400,6 +400,21 @@ declare! {
 }
 
 declare! {
+    /// `user NAME uid= gid=`.
+    pub struct UserPart = "user" {
+        doc: "A non-root user that the services and logins run as.",
+        repeats: false,
+        args: [name: String, required = ("NAME", "a user name like \"researcher\"", "A Linux user name; its home is `/home/NAME`.")],
+        rest: [],
+        props: [
+            uid: i128 = ("uid", "a user id like 1000", "Its uid; default 1000."),
+            gid: i128 = ("gid", "a group id like 1000", "Its primary group's gid; default: the uid."),
+        ],
+        children: [],
+    }
+}
+
+declare! {
     /// `mirrors pip= conda= build-pip= miniconda= apt= pytorch= paddle= cuda-apt=`.
     pub struct MirrorsPart = "mirrors" {
         doc: "Package mirrors, for the image's users and for the build.",

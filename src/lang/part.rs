@@ -5,7 +5,7 @@ use kdl::{KdlDocument, KdlEntry, KdlNode};
 
 use super::nodes::{
     AptPart, CatalogPart, CpuPart, CudaPart, CustomBasePart, DockerRunPart, EnvPart, KubernetesPart, LocalePart,
-    MirrorsPart, PipPart, PythonPart, TagPart, TimezonePart, UsePart,
+    MirrorsPart, PipPart, PythonPart, TagPart, TimezonePart, UsePart, UserPart,
 };
 use super::schema::{Children, Kind, Node, Value};
 use super::{FromEntry, Merge, Reader, Spanned};
@@ -88,8 +88,15 @@ impl Language {
             TimezonePart::NODE,
             LocalePart::NODE,
         ];
-        let after =
-            [MirrorsPart::NODE, TagPart::NODE, DockerRunPart::NODE, KubernetesPart::NODE, MATRIX, EnvPart::NODE];
+        let after = [
+            UserPart::NODE,
+            MirrorsPart::NODE,
+            TagPart::NODE,
+            DockerRunPart::NODE,
+            KubernetesPart::NODE,
+            MATRIX,
+            EnvPart::NODE,
+        ];
         before
             .into_iter()
             .chain(self.frameworks.iter().copied())
@@ -331,6 +338,8 @@ pub struct Part {
     pub locale: Option<LocalePart>,
     /// The services' nodes, one per service at most, in the order written.
     pub services: Vec<RegisteredPart>,
+    /// `user`.
+    pub user: Option<UserPart>,
     /// `mirrors`.
     pub mirrors: Option<Box<MirrorsPart>>,
     /// `tag`.
@@ -368,6 +377,7 @@ impl Part {
             timezone,
             locale,
             services,
+            user,
             mirrors,
             tag,
             docker_run,
@@ -394,6 +404,7 @@ impl Part {
         self.timezone.merge(timezone);
         self.locale.merge(locale);
         self.tag.merge(tag);
+        self.user.merge(user);
         if matrix.is_some() {
             self.matrix.clone_from(matrix);
         }
@@ -461,6 +472,7 @@ impl Part {
             _ if name == PipPart::NODE.name => self.pip.extend(PipPart::decode(r, node)),
             _ if name == TimezonePart::NODE.name => self.timezone = TimezonePart::decode(r, node),
             _ if name == LocalePart::NODE.name => self.locale = LocalePart::decode(r, node),
+            _ if name == UserPart::NODE.name => self.user = UserPart::decode(r, node),
             _ if name == MirrorsPart::NODE.name => self.mirrors = boxed(MirrorsPart::decode(r, node)),
             _ if name == TagPart::NODE.name => self.tag = TagPart::decode(r, node),
             _ if name == DockerRunPart::NODE.name => self.docker_run = boxed(DockerRunPart::decode(r, node)),

@@ -2,10 +2,11 @@
 
 use serde::Serialize;
 
-use super::{Checked, Cx, Finished, Pod, Service, ServiceFile, service_node};
+use super::{Checked, Cx, Finished, Pod, SecretFile, Service, ServiceFile, service_node};
 use crate::diag::{Code, Diag, did_you_mean};
 use crate::lang::{Node, Spanned};
 use crate::model::{LabelValue, Probe, Program};
+use crate::source::Span;
 use crate::values;
 
 /// JupyterLab.
@@ -54,6 +55,14 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/image/services/jupyter/README.md.docker-run.j2"),
     ),
     (
+        "image/services/jupyter/README.md.kubectl.j2",
+        include_str!("../../templates/image/services/jupyter/README.md.kubectl.j2"),
+    ),
+    (
+        "image/services/jupyter/README.md.kubernetes.j2",
+        include_str!("../../templates/image/services/jupyter/README.md.kubernetes.j2"),
+    ),
+    (
         "image/services/jupyter/README.md.access.j2",
         include_str!("../../templates/image/services/jupyter/README.md.access.j2"),
     ),
@@ -75,12 +84,14 @@ const FILES: &[ServiceFile] = &[ServiceFile {
 
 const THEMES: &[&str] = &["dark", "light", "inherit"];
 
+const TOKEN_FILE: &str = "/sync/jupyter-token";
+
 /// What the templates of JupyterLab see (`service.settings`).
 #[derive(Debug, Serialize)]
 struct Settings {
     /// `/jupyter/`, always with leading and trailing slash.
     base_url: String,
-    /// `/root`.
+    /// The home of whoever it runs as: `/root`.
     root_dir: String,
     /// UI language as JupyterLab names it: `zh_CN`; none for English.
     locale: Option<String>,
@@ -94,6 +105,10 @@ struct Settings {
     frame_ancestors: Vec<String>,
     /// Terminal theme written to the user settings: `dark`.
     terminal_theme: String,
+    /// Who it runs as, for people: `root`, or the image's user.
+    runs_as: String,
+    /// The Secret of the token: `<slug>-jupyter-token`.
+    token_secret: String,
 }
 
 impl Service for Jupyter {
@@ -132,14 +147,17 @@ impl Service for Jupyter {
     fn check(&self, cx: &mut Cx<'_>) -> Option<Box<dyn Checked>> {
         let mut jupyter = Settings {
             base_url: "/jupyter/".to_owned(),
-            root_dir: "/root".to_owned(),
+            root_dir: cx.home.to_owned(),
             locale: Some("zh_CN".to_owned()),
             language_pack: Some("jupyterlab-language-pack-zh-CN".to_owned()),
-            token_file: "/sync/jupyter-token".to_owned(),
+            token_file: TOKEN_FILE.to_owned(),
             open: false,
             frame_ancestors: Vec::new(),
             terminal_theme: "dark".to_owned(),
+            runs_as: cx.user.map_or_else(|| "root".to_owned(), |u| u.name.clone()),
+            token_secret: String::new(),
         };
+        let mut token_span = None;
         if let Some(url) = cx.string("base-url") {
             cx.valid(&url, Code::Unsafe, "URL path", values::url_path)?;
             jupyter.base_url = format!("/{}/", url.value.trim_matches('/')).replace("//", "/");
@@ -149,8 +167,9 @@ impl Service for Jupyter {
             jupyter.root_dir.clone_from(&dir.value);
         }
         if let Some(file) = cx.string("token-file") {
-            cx.valid(&file, Code::Unsafe, "path", values::absolute_path)?;
+            cx.secret_file(&file, "token file", TOKEN_FILE)?;
             jupyter.token_file.clone_from(&file.value);
+            token_span = Some(file.span);
         }
         if let Some(language) = cx.string("language") {
             let (locale, pack) = cx.valid(&language, Code::InvalidValue, "JupyterLab language", parse_language)?;
@@ -206,7 +225,7 @@ impl Service for Jupyter {
             }
             jupyter.open = open.value;
         }
-        Some(Box::new(Valid { port: cx.port, settings: jupyter }))
+        Some(Box::new(Valid { port: cx.port, settings: jupyter, token_span }))
     }
 }
 
@@ -214,11 +233,33 @@ impl Service for Jupyter {
 struct Valid {
     port: u16,
     settings: Settings,
+    /// Where the spec writes the token file, if it does.
+    token_span: Option<Span>,
+}
+
+/// The token Secret's name, hashed by the whole name when cut, so that it differs from the others.
+fn token_secret(slug: &str) -> String {
+    let name = format!("{slug}-jupyter-token");
+    values::truncate_name(&name, &name)
 }
 
 impl Checked for Valid {
+    fn secret_files(&self, slug: &str) -> Vec<SecretFile> {
+        if self.settings.open {
+            return Vec::new();
+        }
+        vec![SecretFile {
+            what: "JupyterLab's token",
+            path: self.settings.token_file.clone(),
+            span: self.token_span,
+            secret: token_secret(slug),
+            key: "jupyter-token",
+        }]
+    }
+
     fn finish(self: Box<Self>, pod: &Pod<'_>) -> Finished {
-        let Valid { port, settings } = *self;
+        let Valid { port, mut settings, token_span: _ } = *self;
+        settings.token_secret = token_secret(pod.slug);
         let labels = vec![
             ("jupyter.port", LabelValue::Port(port)),
             ("jupyter.base-url", LabelValue::Text(settings.base_url.clone())),
@@ -232,11 +273,10 @@ impl Checked for Valid {
         Finished {
             program: Program {
                 name: "jupyterlab",
-                command: vec![
-                    format!("{}/bin/jupyter-lab", pod.prefix),
-                    "--allow-root".to_owned(),
-                    "--config=/init/jupyter/jupyter_config.py".to_owned(),
-                ],
+                command: std::iter::once(format!("{}/bin/jupyter-lab", pod.prefix))
+                    .chain(pod.user.is_none().then(|| "--allow-root".to_owned()))
+                    .chain(["--config=/init/jupyter/jupyter_config.py".to_owned()])
+                    .collect(),
                 directory: Some(settings.root_dir.clone()),
             },
             probe: Probe::http(format!("http://127.0.0.1:{port}{}api", settings.base_url)),

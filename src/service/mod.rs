@@ -15,6 +15,8 @@ mod tensorboard;
 use crate::diag::{Code, Diag, Diagnostics};
 use crate::lang::{Node, Part, RegisteredPart, ServiceNode, Spanned};
 use crate::model;
+use crate::source::Span;
+use crate::values;
 
 /// Every service dlspec knows, in service order: the order of the image's ports, programs and
 /// checks everywhere they are listed.
@@ -68,6 +70,10 @@ pub trait Service: Sync + std::fmt::Debug {
     fn port_name(&self) -> &'static str;
     /// The port it listens on in the container unless its node says `port=`.
     fn default_port(&self) -> u16;
+    /// The port it listens on instead when the image runs as its `user`: ports below 1024 need root.
+    fn unprivileged_port(&self) -> u16 {
+        self.default_port()
+    }
     /// Whether it runs when the spec does not write its node (or writes no `#true`/`#false`).
     fn on_by_default(&self) -> bool {
         true
@@ -107,8 +113,28 @@ pub trait Checked {
     fn pod_volumes(&self) -> Vec<(&'static str, String)> {
         Vec::new()
     }
+    /// The files it reads from Kubernetes Secrets, for the image whose slug is `slug`: the
+    /// Deployment mounts each directory of them as one volume.
+    fn secret_files(&self, _slug: &str) -> Vec<SecretFile> {
+        Vec::new()
+    }
     /// The service as the image runs it, in `pod`.
     fn finish(self: Box<Self>, pod: &Pod<'_>) -> Finished;
+}
+
+/// A file a service reads from a Kubernetes Secret.
+#[derive(Debug, Clone)]
+pub struct SecretFile {
+    /// What it holds, for people: `the root password (SSH)`.
+    pub what: &'static str,
+    /// Its absolute path in the container, in a directory other than `/`.
+    pub path: String,
+    /// Where the spec writes the path, if it does.
+    pub span: Option<Span>,
+    /// The Secret's name.
+    pub secret: String,
+    /// The Secret's key.
+    pub key: &'static str,
 }
 
 /// What the other checks decided that a service's files name.
@@ -118,6 +144,10 @@ pub struct Pod<'a> {
     pub slug: &'a str,
     /// Where Python is installed: `/root/miniconda3`.
     pub prefix: &'a str,
+    /// The image's non-root user, if it has one.
+    pub user: Option<&'a model::User>,
+    /// The home of whoever the services run as: `/root` or the user's.
+    pub home: &'a str,
     /// Where the spec's Kubernetes volumes are mounted.
     pub volume_mounts: Vec<&'a str>,
 }
@@ -154,15 +184,59 @@ pub struct Cx<'a> {
     pub on: bool,
     /// The port it listens on in the container.
     pub port: u16,
+    /// The image's non-root user, if it has one (checked).
+    pub user: Option<&'a model::User>,
+    /// The home of whoever the services run as: `/root` or the user's.
+    pub home: &'a str,
     diags: &'a mut Diagnostics,
 }
 
 impl<'a> Cx<'a> {
-    /// The context of `service`'s checks on the image's settings `part`.
-    pub fn new(service: &dyn Service, part: &'a Part, diags: &'a mut Diagnostics) -> Self {
+    /// The context of `service`'s checks on the image's settings `part`, run as `user` (root when
+    /// `None`).
+    pub fn new(
+        service: &dyn Service,
+        part: &'a Part,
+        user: Option<&'a model::User>,
+        diags: &'a mut Diagnostics,
+    ) -> Self {
         let node = node_of(service, part);
-        let port = port_of(node).map_or(service.default_port(), |p| p.value);
-        Self { part, node, on: is_on(service, node), port, diags }
+        let port = port_of(node).map_or(default_port(service, user.is_some()), |p| p.value);
+        let home = user.map_or(ROOT_HOME, |u| u.home.as_str());
+        Self { part, node, on: is_on(service, node), port, user, home, diags }
+    }
+
+    /// An error for the setting at `span` that only works as root, on an image that runs as its
+    /// user: `what` says why, `help` what to write instead.
+    pub fn needs_root(&mut self, span: Span, what: String, help: &str) {
+        let mut diag = Diag::error(Code::NeedsRoot, span, what, "needs root").with_help(help);
+        if let Some(user) = &self.part.user {
+            diag = diag.with_label(user.node, "the services run as this user");
+        }
+        self.push(diag);
+    }
+
+    /// Checks the path of a file read from a Kubernetes Secret (`what`, like `password file`),
+    /// mounted as its directory: safe, absolute, not over a system path, and in a directory of
+    /// its own. `example` is a good path.
+    pub fn secret_file(&mut self, file: &Spanned<String>, what: &str, example: &str) -> Option<()> {
+        self.valid(file, Code::Unsafe, "path", values::absolute_path)?;
+        self.valid(file, Code::InvalidValue, what, |path| values::secret_file(path, example))?;
+        if file.value.rfind('/') == Some(0) || file.value.ends_with('/') {
+            self.push(
+                Diag::error(
+                    Code::Unsafe,
+                    file.span,
+                    format!("`{}` is not a file in a directory of its own", file.value),
+                    "needs a directory",
+                )
+                .with_help(format!(
+                    "put the {what} in a directory, like \"{example}\": Kubernetes mounts the Secret there"
+                )),
+            );
+            return None;
+        }
+        Some(())
     }
 
     /// Reports a problem.
@@ -205,6 +279,16 @@ pub fn node_of<'p>(service: &dyn Service, part: &'p Part) -> Option<&'p Register
 #[must_use]
 pub fn is_on(service: &dyn Service, node: Option<&RegisteredPart>) -> bool {
     node.and_then(RegisteredPart::switch).map_or(service.on_by_default(), |on| on.value)
+}
+
+/// The home of root, whom the services run as without `user`.
+pub const ROOT_HOME: &str = "/root";
+
+/// The port `service` listens on unless its node writes one: on an image that runs as its user
+/// (`as_user`), one that needs no root.
+#[must_use]
+pub fn default_port(service: &dyn Service, as_user: bool) -> u16 {
+    if as_user { service.unprivileged_port() } else { service.default_port() }
 }
 
 /// The `port=` a service's node writes: the container port it listens on.

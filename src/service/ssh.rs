@@ -1,12 +1,13 @@
-//! SSH: sshd with root's password from a file or the environment, host keys kept across restarts,
-//! and the login banner.
+//! SSH: sshd with root's password from a file or the environment, or, on an image that runs as
+//! its `user`, as that user with keys only; host keys kept across restarts, and the login banner.
 
 use serde::Serialize;
 
-use super::{Checked, Cx, Finished, Pod, Service, ServiceFile, service_node};
+use super::{Checked, Cx, Finished, Pod, SecretFile, Service, ServiceFile, service_node};
 use crate::diag::{Code, Diag};
 use crate::lang::Node;
 use crate::model::{LabelValue, Probe, Program};
+use crate::source::Span;
 use crate::values;
 
 /// sshd.
@@ -15,9 +16,14 @@ pub struct Ssh;
 
 const HOST_KEYS_DIR: &str = "/var/lib/dlspec/ssh-host-keys";
 const PASSWORD_FILE: &str = "/sync/root-passwd";
+const AUTHORIZED_KEYS_FILE: &str = "/sync/authorized_keys";
+/// Where boot.sh puts what sshd reads at run time (the host keys, the keys of the authorized-keys
+/// file) when it runs as the image's user, or takes keys from that file: the user's, or root's.
+const ROOT_RUN_DIR: &str = "/run/dlspec";
 
 const NODE: &Node = service_node!("ssh", "The SSH server.", [
     "password-file": String = ("an absolute path", "Password file read at boot."),
+    "authorized-keys-file": String = ("an absolute path", "Public keys file read at boot."),
     "motd": Boolean = ("a boolean", "The login banner."),
     "password": String = ("a password", "A literal root password (warned about)."),
     "host-keys": String = ("an absolute directory path", "Directory where boot.sh keeps the host keys."),
@@ -80,20 +86,26 @@ const FILES: &[ServiceFile] = &[
 /// What the templates of SSH see (`service.settings`).
 #[derive(Debug, Serialize)]
 struct Settings {
-    /// File read at boot for the root password.
-    password_file: String,
-    /// Its directory, where Kubernetes mounts the password Secret.
-    password_dir: String,
-    /// Its name in that directory (the Secret's item path).
-    password_file_name: String,
-    /// Show the login banner.
-    motd: bool,
+    /// Who logs in: `root`, or the image's user.
+    login: String,
+    /// File read at boot for the root password; none on an image that runs as its user.
+    password_file: Option<String>,
     /// A literal root password from the spec (warned about); passed by docker-run.sh and a Secret.
     password: Option<String>,
-    /// Directory where boot.sh keeps the host keys, so that they survive restarts.
-    host_keys: String,
     /// The Secret of the root password: `<slug>-root-passwd`.
     password_secret: String,
+    /// File of public keys that boot.sh copies for sshd at every start, besides
+    /// `~/.ssh/authorized_keys`: by default on an image that runs as its user only.
+    authorized_keys_file: Option<String>,
+    /// The Secret of those keys: `<slug>-authorized-keys`.
+    authorized_keys_secret: String,
+    /// Where boot.sh puts the keys sshd reads (the host keys, when sshd runs as the user, and the
+    /// authorized-keys file's): `/run/dlspec/ssh`.
+    keys_dir: String,
+    /// Show the login banner.
+    motd: bool,
+    /// Directory where boot.sh keeps the host keys, so that they survive restarts.
+    host_keys: String,
     /// The optional Secret that keeps the host keys, unless a volume of the spec does.
     host_keys_secret: Option<String>,
 }
@@ -149,32 +161,39 @@ impl Service for Ssh {
         &["/run/sshd", "/var/run/sshd"]
     }
 
+    // Below 1024 only root may listen; 2222 is also the host port of `docker-run.sh`.
+    fn unprivileged_port(&self) -> u16 {
+        2222
+    }
+
     fn check(&self, cx: &mut Cx<'_>) -> Option<Box<dyn Checked>> {
-        let mut password_file = PASSWORD_FILE.to_owned();
+        let as_user = cx.user.is_some();
+        // Each file with where the spec writes it, if it does.
+        let mut password_file: Option<(String, Option<Span>)> = (!as_user).then(|| (PASSWORD_FILE.to_owned(), None));
+        let mut authorized_keys_file: Option<(String, Option<Span>)> =
+            as_user.then(|| (AUTHORIZED_KEYS_FILE.to_owned(), None));
         let mut password = None;
         let mut host_keys = HOST_KEYS_DIR.to_owned();
         if let Some(file) = cx.string("password-file") {
-            cx.valid(&file, Code::Unsafe, "path", values::absolute_path)?;
-            cx.valid(&file, Code::InvalidValue, "password file", values::password_file)?;
-            // Kubernetes mounts the password Secret as the file's directory.
-            if file.value.rfind('/') == Some(0) || file.value.ends_with('/') {
-                cx.push(
-                    Diag::error(
-                        Code::Unsafe,
-                        file.span,
-                        format!("`{}` is not a file in a directory of its own", file.value),
-                        "needs a directory",
-                    )
-                    .with_help("put the password file in a directory, like \"/sync/root-passwd\": Kubernetes mounts the Secret there"),
-                );
+            cx.secret_file(&file, "password file", PASSWORD_FILE)?;
+            if let Some(user) = cx.user {
+                let what =
+                    format!("a password file needs root: sshd runs as `{}` and cannot check passwords", user.name);
+                cx.needs_root(file.span, what, NO_PASSWORD_HELP);
                 return None;
             }
-            password_file.clone_from(&file.value);
+            password_file = Some((file.value, Some(file.span)));
         }
+        if let Some(file) = cx.string("authorized-keys-file") {
+            cx.secret_file(&file, "authorized-keys file", AUTHORIZED_KEYS_FILE)?;
+            authorized_keys_file = Some((file.value, Some(file.span)));
+        }
+        let secret_dirs: Vec<&str> =
+            [&password_file, &authorized_keys_file].into_iter().flatten().filter_map(|(f, _)| parent(f)).collect();
         if let Some(dir) = cx.string("host-keys") {
             cx.valid(&dir, Code::Unsafe, "path", values::absolute_path)?;
             host_keys = dir.value.trim_end_matches('/').to_owned();
-            if password_file.rsplit_once('/').is_some_and(|(d, _)| d == host_keys) || host_keys.is_empty() {
+            if secret_dirs.contains(&host_keys.as_str()) || host_keys.is_empty() {
                 cx.push(
                     Diag::error(
                         Code::Unsafe,
@@ -182,17 +201,30 @@ impl Service for Ssh {
                         format!("`{}` cannot hold the host keys", dir.value),
                         "host-key directory",
                     )
-                    .with_help("use a directory of its own, like \"/var/lib/dlspec/ssh-host-keys\" (not `/`, not the password file's directory)"),
+                    .with_help("use a directory of its own, like \"/var/lib/dlspec/ssh-host-keys\" (not `/`, not the directory of the password or authorized-keys file)"),
                 );
                 return None;
             }
         }
         if let Some(literal) = cx.string("password") {
             cx.valid(&literal, Code::Unsafe, "password", values::password)?;
+            if let Some(user) = cx.user {
+                let what = format!("a password needs root: sshd runs as `{}` and cannot check passwords", user.name);
+                cx.needs_root(literal.span, what, NO_PASSWORD_HELP);
+                return None;
+            }
             if cx.on {
                 cx.push(
-                    Diag::warning(Code::Password, literal.span, "a literal root password is written in clear text into docker-run.sh and k8s/secret.yaml", "password in the spec")
-                        .with_help(format!("leave `password` out and provide it at run time: a file at `{password_file}` or the ROOT_PASSWORD variable")),
+                    Diag::warning(
+                        Code::Password,
+                        literal.span,
+                        "a literal root password is written in clear text into docker-run.sh and k8s/secret.yaml",
+                        "password in the spec",
+                    )
+                    .with_help(format!(
+                        "leave `password` out and provide it at run time: a file at `{}` or the ROOT_PASSWORD variable",
+                        password_file.as_ref().map_or(PASSWORD_FILE, |(f, _)| f.as_str())
+                    )),
                 );
             }
             password = Some(literal.value);
@@ -205,14 +237,13 @@ impl Service for Ssh {
             }
             None => None,
         };
-        let (password_dir, password_file_name) =
-            password_file.rsplit_once('/').map(|(d, f)| (d.to_owned(), f.to_owned())).unwrap_or_default();
         Some(Box::new(Valid {
             port: cx.port,
+            login: cx.user.map_or_else(|| "root".to_owned(), |u| u.name.clone()),
+            run_dir: cx.user.map_or(ROOT_RUN_DIR, |u| u.run_dir.as_str()).to_owned(),
             motd: cx.boolean("motd").is_none_or(|m| m.value),
             password_file,
-            password_dir,
-            password_file_name,
+            authorized_keys_file,
             password,
             host_keys,
             host_keys_secret,
@@ -220,12 +251,22 @@ impl Service for Ssh {
     }
 }
 
+const NO_PASSWORD_HELP: &str = "leave it out: the user logs in with a key, from `authorized-keys-file` (a Kubernetes Secret, `/sync/authorized_keys` by default) or `~/.ssh/authorized_keys`; or leave `user` out for root's password login";
+
+/// The directory of an absolute file path.
+fn parent(path: &str) -> Option<&str> {
+    path.rsplit_once('/').map(|(dir, _)| dir)
+}
+
 /// SSH's settings, checked.
 struct Valid {
     port: u16,
-    password_file: String,
-    password_dir: String,
-    password_file_name: String,
+    login: String,
+    run_dir: String,
+    /// The password file, and where the spec writes it.
+    password_file: Option<(String, Option<Span>)>,
+    /// The authorized-keys file, and where the spec writes it.
+    authorized_keys_file: Option<(String, Option<Span>)>,
     motd: bool,
     password: Option<String>,
     host_keys: String,
@@ -233,18 +274,56 @@ struct Valid {
     host_keys_secret: Option<String>,
 }
 
+impl Valid {
+    /// The password Secret's name. Hashed by the slug alone when cut (as it always was).
+    fn password_secret(slug: &str) -> String {
+        values::truncate_name(&format!("{slug}-root-passwd"), slug)
+    }
+
+    /// The authorized-keys Secret's name, hashed by the whole name when cut, so that it differs
+    /// from the others.
+    fn authorized_keys_secret(slug: &str) -> String {
+        let name = format!("{slug}-authorized-keys");
+        values::truncate_name(&name, &name)
+    }
+}
+
 impl Checked for Valid {
     fn pod_volumes(&self) -> Vec<(&'static str, String)> {
         // A volume of the spec may be mounted at the host-key directory: that is how they persist.
-        vec![("root-password", self.password_dir.clone()), ("ssh-host-keys", String::new())]
+        vec![("ssh-host-keys", String::new())]
+    }
+
+    fn secret_files(&self, slug: &str) -> Vec<SecretFile> {
+        let mut files = Vec::new();
+        if let Some((path, span)) = &self.password_file {
+            files.push(SecretFile {
+                what: "the root password (SSH)",
+                path: path.clone(),
+                span: *span,
+                secret: Self::password_secret(slug),
+                key: "root-passwd",
+            });
+        }
+        if let Some((path, span)) = &self.authorized_keys_file {
+            files.push(SecretFile {
+                what: "the public keys of SSH logins",
+                path: path.clone(),
+                span: *span,
+                secret: Self::authorized_keys_secret(slug),
+                key: "authorized_keys",
+            });
+        }
+        files
     }
 
     fn finish(self: Box<Self>, pod: &Pod<'_>) -> Finished {
         let Valid {
             port,
+            login,
+            run_dir,
             password_file,
-            password_dir,
-            password_file_name,
+            authorized_keys_file,
             motd,
             password,
             host_keys,
@@ -265,18 +344,25 @@ impl Checked for Valid {
         if password.is_some() {
             files.push(FILES[2].path);
         }
-        let labels = vec![
-            ("ssh.port", LabelValue::Port(port)),
-            ("ssh.password-file", LabelValue::Text(password_file.clone())),
-            ("ssh.motd", LabelValue::Flag(motd)),
-        ];
+        let password_file = password_file.map(|(path, _)| path);
+        let authorized_keys_file = authorized_keys_file.map(|(path, _)| path);
+        let mut labels = vec![("ssh.port", LabelValue::Port(port))];
+        if let Some(file) = &password_file {
+            labels.push(("ssh.password-file", LabelValue::Text(file.clone())));
+        }
+        if let Some(file) = &authorized_keys_file {
+            labels.push(("ssh.authorized-keys-file", LabelValue::Text(file.clone())));
+        }
+        labels.push(("ssh.motd", LabelValue::Flag(motd)));
         let settings = Settings {
-            password_secret: values::truncate_name(&format!("{}-root-passwd", pod.slug), pod.slug),
+            login,
+            password_secret: Valid::password_secret(pod.slug),
             password_file,
-            password_dir,
-            password_file_name,
-            motd,
             password,
+            authorized_keys_secret: Valid::authorized_keys_secret(pod.slug),
+            authorized_keys_file,
+            keys_dir: format!("{run_dir}/ssh"),
+            motd,
             host_keys,
             host_keys_secret,
         };

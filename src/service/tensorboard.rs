@@ -78,7 +78,7 @@ impl Service for TensorBoard {
     fn check(&self, cx: &mut Cx<'_>) -> Option<Box<dyn Checked>> {
         let mut settings = Settings {
             path_prefix: "/monitor".to_owned(),
-            logdir: "/root/tensorboard-logs".to_owned(),
+            logdir: format!("{}/tensorboard-logs", cx.home),
             bind: "0.0.0.0".to_owned(),
             everywhere: true,
         };
@@ -135,7 +135,7 @@ impl Checked for Valid {
                     "--path_prefix".to_owned(),
                     settings.path_prefix.clone(),
                 ],
-                directory: Some("/root".to_owned()),
+                directory: Some(pod.home.to_owned()),
             },
             probe: Probe::http(format!("http://{host}:{port}{}/", settings.path_prefix)),
             login: false,

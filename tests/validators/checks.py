@@ -30,16 +30,21 @@ def check_python(path, scratch):
 
 
 def check_supervisor(path, scratch):
-    """ServerOptions.realize, on a copy whose log and run paths point into a scratch directory:
-    the parser insists that the log directories exist."""
+    """ServerOptions.realize, on a copy whose log and run paths point into a scratch directory
+    (the parser insists that the log directories exist) and whose `user=` of supervisord, the
+    image's user that its build makes, is the one running the check (the parser insists that the
+    user exists here)."""
+    import pwd
+
     from supervisor.options import ServerOptions
 
     root = tempfile.mkdtemp(dir=scratch)
     os.makedirs(os.path.join(root, "var/log/supervisor"))
-    os.makedirs(os.path.join(root, "run"))
+    os.makedirs(os.path.join(root, "run/dlspec"))
     with open(path, encoding="utf-8") as handle:
         text = handle.read()
     text = text.replace("/var/log/supervisor", root + "/var/log/supervisor").replace("/run/", root + "/run/")
+    text = re.sub(r"^user=.*$", "user=" + pwd.getpwuid(os.getuid()).pw_name, text, flags=re.M)
     copy = os.path.join(root, "supervisor.ini")
     with open(copy, "w", encoding="utf-8") as handle:
         handle.write(text)
