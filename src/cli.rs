@@ -934,7 +934,7 @@ fn lock(args: &LockArgs) -> Result<u8, InputError> {
         find_links: args.find_links.clone(),
     };
     let started = std::time::Instant::now();
-    let outcomes = lock::bounded(&selected, args.jobs, |image| {
+    let outcomes = crate::parallel::map(&selected, args.jobs, |image| {
         let request = lock::Request::of(image);
         let state = lock::state(&args.specs, image);
         let previous = match &state {

@@ -27,7 +27,7 @@ use std::collections::HashMap;
 use std::fs::{File, FileType, Metadata, OpenOptions};
 use std::hash::{DefaultHasher, Hasher as _};
 use std::io::{BufRead as _, BufReader, BufWriter, Read as _, Write};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use camino::{Utf8Path, Utf8PathBuf};
 use serde::Serialize;
@@ -255,31 +255,15 @@ fn sync_open<'r, T: Sync, C: Default>(
     for batch in steps.chunks(BATCH) {
         // The cores take runs of consecutive steps as they finish the last, so that a slow step
         // (a catalog file) does not leave the other cores idle until the batch ends.
-        let next = AtomicUsize::new(0);
-        let threads = crate::cores().min(batch.len().div_ceil(RUN));
         let shared: &OutDir = dir;
-        let applied = crate::on_threads(threads, |_| {
-            let mut worker = Worker { dir: shared, resolver: Resolver::new(&out), block: Vec::new() };
-            let (mut done, mut state) = (Vec::new(), C::default());
-            loop {
-                let start = next.fetch_add(RUN, Ordering::Relaxed);
-                let Some(run) = batch.get(start..batch.len().min(start + RUN)) else { break };
-                for (at, step) in (start..).zip(run) {
-                    match render(step, &mut state).and_then(|files| worker.apply(files)) {
-                        Ok(applied) => done.push((at, Ok(applied))),
-                        Err(e) => {
-                            next.store(batch.len(), Ordering::Relaxed);
-                            done.push((at, Err(e)));
-                            return done;
-                        }
-                    }
-                }
-            }
-            done
-        });
-        let mut applied: Vec<_> = applied.into_iter().flatten().collect();
-        applied.sort_unstable_by_key(|(at, _)| *at);
-        for (_, result) in applied {
+        let applied = crate::parallel::queue(
+            batch,
+            crate::parallel::cores(),
+            RUN,
+            || (Worker { dir: shared, resolver: Resolver::new(&out), block: Vec::new() }, C::default()),
+            |step, (worker, state)| render(step, state).and_then(|files| worker.apply(files)),
+        );
+        for result in applied {
             let (outcomes, leftovers) = result?;
             for path in leftovers {
                 summary.leftovers += 1;
@@ -679,7 +663,7 @@ impl OutDir {
 
     /// Renames the staged files of `paths` into place, with the folders they need, on every core.
     fn rename_staged(&self, paths: &[Utf8PathBuf]) -> Result<(), InputError> {
-        let renamed = crate::in_parallel(paths, 256, |chunk| {
+        let renamed = crate::parallel::chunks(paths, 256, |chunk| {
             let mut resolver = Resolver::new(&self.out);
             for path in chunk {
                 let full = self.out.join(path);

@@ -22,6 +22,7 @@ pub mod init;
 pub mod lang;
 pub mod lock;
 pub mod model;
+pub mod parallel;
 pub mod plan;
 pub mod registry;
 pub mod render;
@@ -77,7 +78,7 @@ fn analyze_holding<'s>(sources: &'s SourceMap, locks: Option<&Utf8Path>, hold: b
     let files: Vec<_> = sources.iter().collect();
     // Of the images, small specs keep the declarations; large ones only their place and name,
     // and check decodes their file again.
-    let parsed = in_parallel(&files, 16, |chunk| {
+    let parsed = parallel::chunks(&files, 16, |chunk| {
         let mut diags = Diagnostics::default();
         let (mut profiles, mut images, mut catalogs, mut held) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for (id, file) in chunk {
@@ -158,38 +159,6 @@ pub fn sync_out(
         },
         sink,
     )
-}
-
-/// Runs `work` over contiguous chunks of `items`, one chunk per available core (the first on the
-/// calling thread), and returns the results in the order of the chunks. Fewer than `min_chunk`
-/// items per chunk are not worth a thread: then it is one call on the calling thread.
-pub(crate) fn in_parallel<T: Sync, R: Send>(items: &[T], min_chunk: usize, work: impl Fn(&[T]) -> R + Sync) -> Vec<R> {
-    let threads = cores().min(items.len() / min_chunk.max(1)).max(1);
-    if threads == 1 {
-        return vec![work(items)];
-    }
-    let chunks: Vec<&[T]> = items.chunks(items.len().div_ceil(threads)).collect();
-    on_threads(chunks.len(), |thread| work(chunks[thread]))
-}
-
-/// The number of cores this process may use.
-pub(crate) fn cores() -> usize {
-    std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
-}
-
-/// Runs `work(thread)` on `threads` threads (the first on the calling thread) and returns the
-/// results in thread order.
-pub(crate) fn on_threads<R: Send>(threads: usize, work: impl Fn(usize) -> R + Sync) -> Vec<R> {
-    if threads <= 1 {
-        return vec![work(0)];
-    }
-    std::thread::scope(|scope| {
-        let work = &work;
-        let rest: Vec<_> = (1..threads).map(|thread| scope.spawn(move || work(thread))).collect();
-        let mut results = vec![work(0)];
-        results.extend(rest.into_iter().map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))));
-        results
-    })
 }
 
 #[cfg(test)]

@@ -13,8 +13,6 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::process::Command;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use camino::{Utf8Path, Utf8PathBuf};
 use serde::Serialize;
@@ -613,30 +611,6 @@ pub fn digest_of<'a>(reference: &'a str, base: &str) -> Option<&'a str> {
     (hex.len() == 64 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))).then_some(hex)
 }
 
-/// Runs `work` over `items` on at most `threads` threads, results in item order.
-pub fn bounded<T: Sync, R: Send>(items: &[T], threads: usize, work: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<R>>> = Mutex::new((0..items.len()).map(|_| None).collect());
-    std::thread::scope(|scope| {
-        for _ in 0..threads.clamp(1, items.len().max(1)) {
-            scope.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(item) = items.get(i) else { break };
-                    let result = work(item);
-                    results.lock().unwrap_or_else(std::sync::PoisonError::into_inner)[i] = Some(result);
-                }
-            });
-        }
-    });
-    results
-        .into_inner()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .into_iter()
-        .map(|r| r.expect("every item was worked on"))
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -808,11 +782,5 @@ wrapt==1.14.2 \\
             let error = LockFile::parse(&lock.render("x:1")).unwrap_err();
             assert!(error.contains(&format!("U+{:04X}", u32::from(separator))), "{error}");
         }
-    }
-
-    #[test]
-    fn bounded_keeps_the_order() {
-        let items: Vec<usize> = (0..50).collect();
-        assert_eq!(bounded(&items, 4, |i| i * 2), items.iter().map(|i| i * 2).collect::<Vec<_>>());
     }
 }

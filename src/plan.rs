@@ -318,7 +318,7 @@ pub fn plan(images: &[Image], templates: &Templates) -> Result<Plan, InputError>
     let entries: Arc<Vec<Entry>> = Arc::new(images.iter().map(Entry::of).collect());
     let catalog = Catalog::new(&entries);
     let steps = steps(&entries);
-    let rendered = crate::in_parallel(&steps, 8, |chunk| {
+    let rendered = crate::parallel::chunks(&steps, 8, |chunk| {
         let mut files = Vec::new();
         for step in chunk {
             files.extend(match *step {

@@ -294,38 +294,24 @@ pub const RENDER_MEMORY: u64 = 1 << 30;
 /// limit calls `stop` (which reports and ends the process: the rendering thread cannot be
 /// interrupted). Nothing in `out/` is renamed while templates render, so `out/` is as before.
 pub struct MemoryGuard {
-    done: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    /// Dropping it stops the watch.
+    _watch: crate::parallel::Watch,
 }
 
 impl MemoryGuard {
     /// Starts watching, every 10 ms, until the guard is dropped.
     pub fn arm(limit: u64, stop: impl FnOnce(u64) + Send + 'static) -> Self {
-        use std::sync::atomic::Ordering;
-        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let watching = std::sync::Arc::clone(&done);
-        let thread = std::thread::spawn(move || {
-            while !watching.load(Ordering::Relaxed) {
-                if let Some(resident) = resident_bytes()
-                    && resident > limit
-                {
+        let mut stop = Some(stop);
+        let watch = crate::parallel::watch(std::time::Duration::from_millis(10), move || match resident_bytes() {
+            Some(resident) if resident > limit => {
+                if let Some(stop) = stop.take() {
                     stop(resident);
-                    return;
                 }
-                std::thread::park_timeout(std::time::Duration::from_millis(10));
+                false
             }
+            _ => true,
         });
-        Self { done, thread: Some(thread) }
-    }
-}
-
-impl Drop for MemoryGuard {
-    fn drop(&mut self) {
-        self.done.store(true, std::sync::atomic::Ordering::Relaxed);
-        if let Some(thread) = self.thread.take() {
-            thread.thread().unpark();
-            let _ = thread.join();
-        }
+        Self { _watch: watch }
     }
 }
 
