@@ -13,7 +13,8 @@ use serde_json::{Value, json};
 
 use crate::diag::{Diagnostics, Format, Renderer, Severity};
 use crate::emit::{self, Change, FileReport, Mode};
-use crate::source::{self, InputError, SourceMap};
+use crate::error::InputError;
+use crate::source::{self, SourceMap};
 
 /// Compile KDL specs of deep-learning images into Dockerfiles, boot scripts and manifests.
 #[derive(Debug, Parser)]
@@ -377,7 +378,7 @@ fn count_line(errors: usize, warnings: usize) -> String {
 
 fn check(args: &CheckArgs) -> Result<u8, InputError> {
     let sources = source::discover(&args.common.specs)?;
-    let crate::Analysis { checked, diags, .. } = crate::analyze_catalog(&sources, None);
+    let crate::pipeline::Analysis { checked, diags, .. } = crate::pipeline::analyze_catalog(&sources, None);
     let images = &checked.entries;
     let reported = report(&sources, diags, args.common.deny_warnings, args.common.format, true);
     let failed = reported.failed();
@@ -399,7 +400,7 @@ fn check(args: &CheckArgs) -> Result<u8, InputError> {
 
 fn list(args: &ListArgs) -> Result<u8, InputError> {
     let sources = source::discover(&args.specs)?;
-    let crate::Analysis { checked, diags, .. } = crate::analyze_catalog(&sources, None);
+    let crate::pipeline::Analysis { checked, diags, .. } = crate::pipeline::analyze_catalog(&sources, None);
     let images = &checked.entries;
     // stdout is the list; errors go to stderr as text (or into the JSON document), warnings are
     // `dlspec check`'s business.
@@ -486,7 +487,8 @@ fn compile(args: &CompileArgs) -> Result<u8, InputError> {
     let format = args.common.format;
     let command = if args.check { "compile --check" } else { "compile" };
     let sources = source::discover(&args.common.specs)?;
-    let crate::Analysis { checked, diags, lock_messages } = crate::analyze_catalog(&sources, Some(&args.common.specs));
+    let crate::pipeline::Analysis { checked, diags, lock_messages } =
+        crate::pipeline::analyze_catalog(&sources, Some(&args.common.specs));
     let reported = report(&sources, diags, args.common.deny_warnings, format, !args.no_diagnostics);
     if reported.failed() {
         if format == Format::Json {
@@ -515,8 +517,8 @@ fn compile(args: &CompileArgs) -> Result<u8, InputError> {
         let error = InputError(format!(
             "dlspec took {} of memory rendering the catalog{overrides}, more than the {} it may: a template that \
              builds a list or text without bound (`l + l` in a loop, say) is stopped; nothing in `{out_name}` was replaced",
-            crate::source::size_text(resident.div_ceil(1 << 20) << 20),
-            crate::source::size_text(crate::render::RENDER_MEMORY),
+            crate::error::size_text(resident.div_ceil(1 << 20) << 20),
+            crate::error::size_text(crate::render::RENDER_MEMORY),
         ));
         print_error(command, format, &error);
         std::process::exit(2);
@@ -527,7 +529,7 @@ fn compile(args: &CompileArgs) -> Result<u8, InputError> {
     if args.check {
         let mut listed = Vec::new();
         // Printed as found: the human report of a large catalog is never held whole.
-        let summary = crate::sync_out(&checked, &templates, out, Mode::Check, &mut |report| {
+        let summary = crate::pipeline::sync_out(&checked, &templates, out, Mode::Check, &mut |report| {
             match report.state {
                 // A kept file (no longer generated, edited by hand) is the user's now.
                 Change::Kept => {}
@@ -588,15 +590,16 @@ fn compile(args: &CompileArgs) -> Result<u8, InputError> {
         return Ok(1);
     }
     let (mut overwritten, mut kept, mut foreign) = (Vec::new(), Vec::new(), Vec::new());
-    let summary = crate::sync_out(&checked, &templates, out, Mode::Write { force: args.force }, &mut |report| {
-        let path = out.join(&report.path);
-        match report.state {
-            Change::Edited => overwritten.push(path),
-            Change::Kept => kept.push(path),
-            Change::Foreign => foreign.push(path),
-            _ => {}
-        }
-    })?;
+    let summary =
+        crate::pipeline::sync_out(&checked, &templates, out, Mode::Write { force: args.force }, &mut |report| {
+            let path = out.join(&report.path);
+            match report.state {
+                Change::Edited => overwritten.push(path),
+                Change::Kept => kept.push(path),
+                Change::Foreign => foreign.push(path),
+                _ => {}
+            }
+        })?;
     if json {
         let mut fields = reported.json_fields(command);
         fields.insert("out".into(), out.as_str().into());
@@ -903,7 +906,7 @@ enum Locked {
 fn lock(args: &LockArgs) -> Result<u8, InputError> {
     use crate::lock::{self, State};
     let sources = source::discover(&args.specs)?;
-    let (images, diags) = crate::analyze(&sources);
+    let (images, diags) = crate::pipeline::analyze(&sources);
     let mut errors = Diagnostics::default();
     for diag in diags.into_vec().into_iter().filter(|d| d.severity == Severity::Error) {
         errors.push(diag);
@@ -974,7 +977,7 @@ fn lock(args: &LockArgs) -> Result<u8, InputError> {
         }
         let relative = Utf8Path::new(lock::LOCK_DIR).join(format!("{}.txt", image.dir));
         let text = file.render(&image.reference);
-        match emit::write_file_below(&args.specs, &relative, text.as_bytes(), emit::Existing::Replace) {
+        match crate::files::write_file_below(&args.specs, &relative, text.as_bytes(), crate::files::Existing::Replace) {
             Ok(()) => Locked::Written,
             Err(e) => Locked::Failed(e.0),
         }
@@ -1091,7 +1094,7 @@ fn lock_check(specs: &Utf8Path, images: &[crate::model::Image], format: Format) 
                 if kind.is_dir() || (kind.is_file() && expected.contains(path)) {
                     continue;
                 }
-                let is_temp = entry.file_name().to_str().is_some_and(|n| n.starts_with(emit::TEMP_PREFIX));
+                let is_temp = entry.file_name().to_str().is_some_and(|n| n.starts_with(crate::files::TEMP_PREFIX));
                 problems.push(if !kind.is_file() {
                     format!("`{path}` is not a regular file (a symlink, FIFO or device): dlspec reads no such file; remove it")
                 } else if is_temp {
@@ -1101,7 +1104,7 @@ fn lock_check(specs: &Utf8Path, images: &[crate::model::Image], format: Format) 
                 });
             }
         }
-        Ok(meta) if meta.file_type().is_symlink() => problems.push(crate::source::symlink_below(&dir, specs).0),
+        Ok(meta) if meta.file_type().is_symlink() => problems.push(crate::files::symlink_below(&dir, specs).0),
         Ok(_) => problems.push(format!("`{dir}` is not a folder: remove it")),
         Err(_) => {}
     }

@@ -27,14 +27,14 @@ use std::collections::HashMap;
 use std::fs::{File, FileType, Metadata, OpenOptions};
 use std::hash::{DefaultHasher, Hasher as _};
 use std::io::{BufRead as _, BufReader, BufWriter, Read as _, Write};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use camino::{Utf8Path, Utf8PathBuf};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use crate::error::InputError;
+use crate::files::{create_new, mode_is, nofollow, open_regular, set_file_mode};
 use crate::plan::PlannedFile;
-use crate::source::{InputError, open_regular};
 
 /// The manifest's file name inside `out/`.
 pub const MANIFEST: &str = ".dlspec-manifest";
@@ -1303,139 +1303,6 @@ fn hex(bytes: &[u8]) -> String {
         hex.push(char::from(HEX[usize::from(b & 0xf)]));
     }
     hex
-}
-
-/// The temporary file of a [`write_file_below`] is this prefix and a number, beside the file it
-/// replaces; `dlspec init`'s `.gitignore` ignores such names.
-pub const TEMP_PREFIX: &str = ".dlspec-tmp.";
-
-/// What [`write_file_below`] does when a file is at the path already.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Existing {
-    /// Replace it (a lock written again).
-    Replace,
-    /// Refuse, writing nothing (a file of `dlspec init`).
-    Refuse,
-}
-
-/// Writes `bytes` to `root/relative` (mode 0644 less the umask): the one way dlspec writes a file
-/// outside `out/`. The folders on the way are created when missing, and one that is a symlink is
-/// refused, never followed, so nothing is written outside `root`. A replaced file is written to a
-/// temporary file beside it and renamed over it: a reader, or a kill, finds the old text or the
-/// new one, never a part. A symlink, FIFO or folder at the path is refused, not replaced.
-///
-/// # Errors
-/// When `relative` is not a plain relative path, a folder on the way is a symlink or a file, the
-/// path holds something else than a regular file (or anything, with [`Existing::Refuse`]), or
-/// writing fails. Nothing is left at the path then.
-pub fn write_file_below(
-    root: &Utf8Path,
-    relative: &Utf8Path,
-    bytes: &[u8],
-    existing: Existing,
-) -> Result<(), InputError> {
-    static TEMP_NAMES: AtomicU64 = AtomicU64::new(0);
-    let plain = relative.components().all(|c| matches!(c, camino::Utf8Component::Normal(_)));
-    let (Some(folder), Some(_), true) = (relative.parent(), relative.file_name(), plain) else {
-        return Err(InputError(format!("refusing the path `{relative}` below `{root}`")));
-    };
-    let mut current = root.to_path_buf();
-    for component in folder.components() {
-        current.push(component);
-        match std::fs::create_dir(&current) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                let meta = std::fs::symlink_metadata(&current)
-                    .map_err(|e| InputError(format!("cannot read `{current}`: {e}")))?;
-                if meta.file_type().is_symlink() {
-                    return Err(crate::source::symlink_below(&current, root));
-                }
-                if !meta.is_dir() {
-                    return Err(InputError(format!(
-                        "`{current}` is a file where dlspec writes a folder: move it away"
-                    )));
-                }
-            }
-            Err(e) => return Err(InputError(format!("cannot create `{current}`: {e}"))),
-        }
-    }
-    let path = root.join(relative);
-    let io = |e: std::io::Error| InputError(format!("cannot write `{path}`: {e}"));
-    if existing == Existing::Refuse {
-        // `create_new` never follows a symlink and fails on anything at the path.
-        let mut file = create_new(&path, false).map_err(|e| match e.kind() {
-            std::io::ErrorKind::AlreadyExists => {
-                InputError(format!("`{path}` exists already: dlspec overwrites nothing here"))
-            }
-            _ => io(e),
-        })?;
-        return file.write_all(bytes).map_err(io);
-    }
-    match std::fs::symlink_metadata(&path) {
-        Ok(meta) if meta.file_type().is_symlink() => return Err(crate::source::symlink_below(&path, root)),
-        Ok(meta) if !meta.is_file() => {
-            return Err(InputError(format!(
-                "`{path}` is not a regular file (a FIFO, socket, device or folder): remove it, dlspec replaces only files"
-            )));
-        }
-        _ => {}
-    }
-    let temp =
-        current.join(format!("{TEMP_PREFIX}{}.{}", std::process::id(), TEMP_NAMES.fetch_add(1, Ordering::Relaxed)));
-    let written = create_new(&temp, false)
-        .and_then(|mut file| file.write_all(bytes))
-        .and_then(|()| std::fs::rename(&temp, &path));
-    if let Err(e) = written {
-        let _ = std::fs::remove_file(&temp);
-        return Err(io(e));
-    }
-    Ok(())
-}
-
-/// A new file with its final mode (less the umask), failing if anything is at `path`.
-fn create_new(path: &Utf8Path, executable: bool) -> std::io::Result<File> {
-    let mut options = OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt as _;
-        options.mode(if executable { 0o755 } else { 0o644 });
-    }
-    #[cfg(not(unix))]
-    let _ = executable;
-    options.open(path)
-}
-
-fn nofollow(options: &mut OpenOptions) {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt as _;
-        options.custom_flags(libc::O_NOFOLLOW);
-    }
-    #[cfg(not(unix))]
-    let _ = options;
-}
-
-#[cfg(unix)]
-fn set_file_mode(file: &File, executable: bool) -> std::io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    file.set_permissions(std::fs::Permissions::from_mode(if executable { 0o755 } else { 0o644 }))
-}
-
-#[cfg(not(unix))]
-fn set_file_mode(_: &File, _: bool) -> std::io::Result<()> {
-    Ok(())
-}
-
-#[cfg(unix)]
-fn mode_is(meta: &Metadata, executable: bool) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    meta.permissions().mode() & 0o777 == if executable { 0o755 } else { 0o644 }
-}
-
-#[cfg(not(unix))]
-fn mode_is(_: &Metadata, _: bool) -> bool {
-    true
 }
 
 /// Turns paths relative to `out/` into real ones, refusing any symlink on the way so that nothing

@@ -4,18 +4,16 @@
 use camino::{Utf8Path, Utf8PathBuf};
 use minijinja::{Environment, UndefinedBehavior, context, syntax::SyntaxConfig};
 
-use crate::source::InputError;
+use crate::error::InputError;
+use crate::render::SCAFFOLD_TEMPLATES;
 
-/// Each file of the scaffold: its path in the new repository and its template.
-pub(crate) const FILES: &[(&str, &str, &str)] = &[
-    ("specs/example.kdl", "init/example.kdl.j2", include_str!("../templates/init/example.kdl.j2")),
-    (
-        ".pre-commit-config.yaml",
-        "init/pre-commit-config.yaml.j2",
-        include_str!("../templates/init/pre-commit-config.yaml.j2"),
-    ),
-    (".github/workflows/dlspec.yml", "init/ci.yml.j2", include_str!("../templates/init/ci.yml.j2")),
-    (".gitignore", "init/gitignore.j2", include_str!("../templates/init/gitignore.j2")),
+/// Each file of the scaffold: its path in the new repository and its template (one of
+/// [`SCAFFOLD_TEMPLATES`]).
+const FILES: &[(&str, &str)] = &[
+    ("specs/example.kdl", "init/example.kdl.j2"),
+    (".pre-commit-config.yaml", "init/pre-commit-config.yaml.j2"),
+    (".github/workflows/dlspec.yml", "init/ci.yml.j2"),
+    (".gitignore", "init/gitignore.j2"),
 ];
 
 /// Where the catalog's pre-commit hooks and CI get dlspec from.
@@ -40,13 +38,13 @@ pub fn render(source: &Source) -> Result<Vec<(Utf8PathBuf, String)>, InputError>
     env.set_syntax(
         SyntaxConfig::builder().keep_trailing_newline(true).build().expect("the default delimiters are valid"),
     );
-    for (_, name, text) in FILES {
+    for (name, text) in SCAFFOLD_TEMPLATES {
         env.add_template(name, text).expect("the embedded init templates parse");
     }
     let ctx = context! { hooks_repo => &source.repo, rev => &source.rev };
     Ok(FILES
         .iter()
-        .map(|(path, name, _)| {
+        .map(|(path, name)| {
             let text = env.get_template(name).and_then(|t| t.render(&ctx)).expect("the init templates render");
             (Utf8PathBuf::from(path), text)
         })
@@ -99,7 +97,7 @@ fn plain(flag: &str, value: &str) -> Result<(), InputError> {
 pub fn write(dir: &Utf8Path, files: &[(Utf8PathBuf, String)]) -> Result<(), InputError> {
     // A symlinked folder on the way is refused before any file is written.
     for (path, _) in files {
-        crate::source::path_below(dir, path)?;
+        crate::files::path_below(dir, path)?;
     }
     let existing: Vec<String> = files
         .iter()
@@ -116,7 +114,7 @@ pub fn write(dir: &Utf8Path, files: &[(Utf8PathBuf, String)]) -> Result<(), Inpu
     }
     std::fs::create_dir_all(dir).map_err(|e| InputError(format!("cannot create `{dir}`: {e}")))?;
     for (path, text) in files {
-        crate::emit::write_file_below(dir, path, text.as_bytes(), crate::emit::Existing::Refuse)?;
+        crate::files::write_file_below(dir, path, text.as_bytes(), crate::files::Existing::Refuse)?;
     }
     Ok(())
 }
@@ -135,7 +133,7 @@ mod tests {
         let (_, example) = files.iter().find(|(p, _)| p == "specs/example.kdl").unwrap();
         let mut sources = crate::source::SourceMap::default();
         sources.add("specs/example.kdl".into(), "example.kdl".into(), example.as_str());
-        let (images, diags) = crate::analyze(&sources);
+        let (images, diags) = crate::pipeline::analyze(&sources);
         assert!(diags.is_empty(), "{diags:?}");
         assert_eq!(images.len(), 1);
     }

@@ -15,10 +15,9 @@ use std::fmt::Write as _;
 use std::process::Command;
 
 use camino::{Utf8Path, Utf8PathBuf};
-use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::model::{Image, ImageLock};
+use crate::model::{Image, ImageLock, LockedLayer};
 
 /// Directory of the locks, under the specs directory.
 pub const LOCK_DIR: &str = ".dlspec-lock";
@@ -316,18 +315,6 @@ pub fn assign_layers(pins: &[Pinned]) -> Vec<usize> {
     layer.into_iter().map(|l| l.min(last)).collect()
 }
 
-/// One pip layer of a locked image.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct LockedLayer {
-    /// `platform`, `framework`, `extras`.
-    pub name: String,
-    /// File name in the image's `pip/` directory: `platform.lock.txt`.
-    pub file: String,
-    /// The file's text: its packages, pinned, with their hashes.
-    #[serde(skip)]
-    pub text: String,
-}
-
 /// Splits a lock body into its layers; layers with no package of their own are left out.
 #[must_use]
 pub fn layers(body: &str, reference: &str, lock_file: &str) -> Vec<LockedLayer> {
@@ -424,8 +411,13 @@ impl Uv {
         let folder = Utf8Path::from_path(dir.path())
             .ok_or_else(|| Failure::Tool(format!("the temporary directory `{}` is not UTF-8", dir.path().display())))?;
         let write = |name: &str, text: &str| {
-            crate::emit::write_file_below(folder, Utf8Path::new(name), text.as_bytes(), crate::emit::Existing::Replace)
-                .map_err(|e| Failure::Tool(e.0))
+            crate::files::write_file_below(
+                folder,
+                Utf8Path::new(name),
+                text.as_bytes(),
+                crate::files::Existing::Replace,
+            )
+            .map_err(|e| Failure::Tool(e.0))
         };
         let mut command = Command::new(self.program.as_str());
         command.current_dir(dir.path()).args(["pip", "compile", "--quiet", "--no-header", "--generate-hashes"]);
@@ -474,7 +466,7 @@ impl Uv {
                 Failure::Tool(stderr)
             });
         }
-        match crate::source::read_text_below(folder, Utf8Path::new("lock.txt"), MAX_LOCK_BYTES) {
+        match crate::files::read_text_below(folder, Utf8Path::new("lock.txt"), MAX_LOCK_BYTES) {
             Ok(Some(text)) => Ok(text),
             Ok(None) => Err(Failure::Tool("uv wrote no lock.txt".to_owned())),
             Err(e) => Err(Failure::Tool(e.0)),
@@ -503,7 +495,7 @@ pub enum State {
 #[must_use]
 pub fn state(specs: &Utf8Path, image: &Image) -> State {
     let relative = Utf8Path::new(LOCK_DIR).join(format!("{}.txt", image.dir));
-    let text = match crate::source::read_text_below(specs, &relative, MAX_LOCK_BYTES) {
+    let text = match crate::files::read_text_below(specs, &relative, MAX_LOCK_BYTES) {
         Ok(Some(text)) => text,
         Ok(None) => return State::Missing,
         Err(e) => return State::Broken(e.0),

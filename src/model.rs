@@ -90,9 +90,21 @@ pub struct ImageLock {
     /// The lock file, relative to the specs directory's parent: `specs/.dlspec-lock/pytorch/….txt`.
     pub file: String,
     /// The pip layers, in install order; each package is in exactly one.
-    pub layers: Vec<crate::lock::LockedLayer>,
+    pub layers: Vec<LockedLayer>,
     /// The base image by digest, keeping the tag for people: `ubuntu:22.04@sha256:…`.
     pub base_digest: Option<String>,
+}
+
+/// One pip layer of a locked image.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct LockedLayer {
+    /// `platform`, `framework`, `extras`.
+    pub name: String,
+    /// File name in the image's `pip/` directory: `platform.lock.txt`.
+    pub file: String,
+    /// The file's text: its packages, pinned, with their hashes.
+    #[serde(skip)]
+    pub text: String,
 }
 
 /// An environment variable of the spec.

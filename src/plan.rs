@@ -9,10 +9,10 @@ use minijinja::value::{Enumerator, Object, ObjectRepr, Serde};
 use minijinja::{Value, context};
 use serde::Serialize;
 
+use crate::error::InputError;
 use crate::model::{Entry, Image, Shape};
 use crate::render::{Budget, Templates};
 use crate::service;
-use crate::source::InputError;
 
 /// One file to write.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -310,7 +310,7 @@ pub fn catalog_output(index: usize, catalog: &Catalog) -> (Utf8PathBuf, &'static
 }
 
 /// Renders every file of every image and the catalog, all in memory (for tests and tools; `compile`
-/// renders step by step through [`crate::sync_out`]).
+/// renders step by step through [`crate::pipeline::sync_out`]).
 ///
 /// # Errors
 /// When a template fails to render.

@@ -4,7 +4,8 @@
 use camino::Utf8Path;
 use minijinja::{AutoEscape, Environment, UndefinedBehavior, Value, syntax::SyntaxConfig};
 
-use crate::source::{InputError, unsafe_char};
+use crate::error::InputError;
+use crate::source::unsafe_char;
 
 /// Every template, by name (its path under `templates/`): the platform's, then the services'.
 pub fn templates() -> impl Iterator<Item = &'static (&'static str, &'static str)> {
@@ -32,6 +33,16 @@ const PLATFORM_TEMPLATES: &[(&str, &str)] = &[
     ("image/README.md.j2", include_str!("../templates/image/README.md.j2")),
     ("catalog/README.md.j2", include_str!("../templates/catalog/README.md.j2")),
     ("catalog/docker-bake.hcl.j2", include_str!("../templates/catalog/docker-bake.hcl.j2")),
+];
+
+/// The templates of the scaffold `dlspec init` writes (see `crate::init`), by name. They are no
+/// artifacts of an image: a templates directory that copies dlspec's whole `templates/` holds
+/// them, and they are skipped there.
+pub const SCAFFOLD_TEMPLATES: &[(&str, &str)] = &[
+    ("init/example.kdl.j2", include_str!("../templates/init/example.kdl.j2")),
+    ("init/pre-commit-config.yaml.j2", include_str!("../templates/init/pre-commit-config.yaml.j2")),
+    ("init/ci.yml.j2", include_str!("../templates/init/ci.yml.j2")),
+    ("init/gitignore.j2", include_str!("../templates/init/gitignore.j2")),
 ];
 
 /// What one rendering of a template may do, from the size of the data it is given (its context as
@@ -144,7 +155,7 @@ impl Templates {
                 let name = relative.to_string_lossy().replace('\\', "/");
                 // A catalog's templates directory may be a copy of dlspec's whole `templates/`,
                 // whose `init/` holds the scaffold of `dlspec init`, not artifacts of an image.
-                if crate::init::FILES.iter().any(|(_, scaffold, _)| *scaffold == name) {
+                if SCAFFOLD_TEMPLATES.iter().any(|(scaffold, _)| *scaffold == name) {
                     continue;
                 }
                 if !entry.file_type().is_file() {
@@ -164,7 +175,7 @@ impl Templates {
                 };
                 let path = Utf8Path::from_path(entry.path())
                     .ok_or_else(|| InputError(format!("path `{}` is not UTF-8", entry.path().display())))?;
-                let source = crate::source::read_text_file(path, crate::source::MAX_SPEC_BYTES)?;
+                let source = crate::files::read_text_file(path, crate::source::MAX_SPEC_BYTES)?;
                 env.add_template_owned(*known, source).map_err(|e| template_error(known, &e))?;
             }
         }
@@ -243,8 +254,8 @@ fn too_much_output(name: &str, budget: Budget) -> InputError {
     InputError(format!(
         "template `{name}` wrote more than {}, the most its output may take here ({} plus 4 bytes per byte \
          of the data it is given): a template that loops or repeats text without bound is stopped",
-        crate::source::size_text(budget.output),
-        crate::source::size_text(BASE_OUTPUT)
+        crate::error::size_text(budget.output),
+        crate::error::size_text(BASE_OUTPUT)
     ))
 }
 

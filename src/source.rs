@@ -4,6 +4,9 @@ use std::sync::{Arc, OnceLock};
 
 use camino::{Utf8Path, Utf8PathBuf};
 
+use crate::error::{InputError, size_text};
+use crate::files::read_text_file;
+
 /// Index of a file in a [`SourceMap`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct FileId(pub u32);
@@ -147,18 +150,6 @@ impl SourceMap {
     }
 }
 
-/// An input problem that is not about a spec's content: exit code 2.
-#[derive(Debug)]
-pub struct InputError(pub String);
-
-impl std::fmt::Display for InputError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for InputError {}
-
 /// The largest spec file read, in bytes: about 30,000 lines, far above any hand-written spec (a
 /// catalog is many files). The KDL parser's document costs about 100 bytes for each byte of a
 /// spec of short nodes, so this bounds the parse to about 100 MiB.
@@ -194,119 +185,6 @@ fn check_relative_path(relative: &str) -> Result<(), InputError> {
             u32::from(c)
         ))),
     }
-}
-
-/// Opens `path` for reading without following a symlink (in its last component) and without
-/// waiting for a FIFO's writer: the one way dlspec opens a file it reads. `None` when it is not a
-/// regular file (a symlink, FIFO, socket, device or folder): then nothing was read.
-///
-/// # Errors
-/// When it cannot be opened (`NotFound` when it is not there).
-pub fn open_regular(path: &Utf8Path) -> std::io::Result<Option<(std::fs::File, std::fs::Metadata)>> {
-    use std::os::unix::fs::OpenOptionsExt as _;
-    let file = match std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW).open(path)
-    {
-        Ok(file) => file,
-        // O_NOFOLLOW on a symlink.
-        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => return Ok(None),
-        Err(e) => return Err(e),
-    };
-    let meta = file.metadata()?;
-    Ok(meta.is_file().then_some((file, meta)))
-}
-
-/// Reads a regular file of UTF-8 text of at most `limit` bytes. The file is opened without
-/// following a symlink and without blocking, and its type checked on the opened descriptor, so a
-/// symlink, FIFO or device in its place (even one swapped in after the directory was listed) is
-/// refused instead of being followed, blocking or read forever.
-///
-/// # Errors
-/// When the path is not a regular file, is larger than `limit`, cannot be read or is not UTF-8.
-pub fn read_text_file(path: &Utf8Path, limit: u64) -> Result<String, InputError> {
-    use std::io::Read;
-    let cannot = |e: std::io::Error| InputError(format!("cannot read `{path}`: {e}"));
-    let Some((file, metadata)) = open_regular(path).map_err(cannot)? else {
-        return Err(InputError(format!(
-            "`{path}` is not a regular file (a symlink, FIFO, device or folder): dlspec reads only files, \
-             and follows no link; put the file itself there"
-        )));
-    };
-    let too_large = || {
-        InputError(format!(
-            "`{path}` is larger than {}, the most dlspec reads of such a file: split it into several files",
-            size_text(limit)
-        ))
-    };
-    if metadata.len() > limit {
-        return Err(too_large());
-    }
-    let mut bytes = Vec::with_capacity(usize::try_from(metadata.len()).unwrap_or(0));
-    file.take(limit + 1).read_to_end(&mut bytes).map_err(cannot)?;
-    if bytes.len() as u64 > limit {
-        return Err(too_large());
-    }
-    String::from_utf8(bytes).map_err(|_| InputError(format!("`{path}` is not UTF-8 text")))
-}
-
-/// `1 MiB`, `512 KiB`, `100 bytes`: a limit as people read it.
-#[must_use]
-pub fn size_text(bytes: u64) -> String {
-    match bytes {
-        b if b >= 1 << 20 && b % (1 << 20) == 0 => format!("{} MiB", b >> 20),
-        b if b >= 1 << 10 && b % (1 << 10) == 0 => format!("{} KiB", b >> 10),
-        b => format!("{b} bytes"),
-    }
-}
-
-/// `root/relative` when every folder between them is a real folder (not a symlink); `None` when
-/// one of them is missing. The one walk of the paths dlspec reads and writes below a folder it was
-/// given (`specs/.dlspec-lock/…`): nothing outside that folder is reached through a link.
-///
-/// # Errors
-/// When `relative` is not a plain relative path, or a folder on the way is a symlink or a file.
-pub fn path_below(root: &Utf8Path, relative: &Utf8Path) -> Result<Option<Utf8PathBuf>, InputError> {
-    let plain = relative.components().all(|c| matches!(c, camino::Utf8Component::Normal(_)));
-    let (Some(folder), Some(_), true) = (relative.parent(), relative.file_name(), plain) else {
-        return Err(InputError(format!("refusing the path `{relative}` below `{root}`")));
-    };
-    let mut current = root.to_path_buf();
-    for component in folder.components() {
-        current.push(component);
-        match std::fs::symlink_metadata(&current) {
-            Ok(meta) if meta.is_dir() => {}
-            Ok(meta) if meta.file_type().is_symlink() => return Err(symlink_below(&current, root)),
-            Ok(_) => {
-                return Err(InputError(format!("`{current}` is a file where dlspec expects a folder: move it away")));
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(InputError(format!("cannot read `{current}`: {e}"))),
-        }
-    }
-    Ok(Some(root.join(relative)))
-}
-
-/// The error of a symlink met below `root`.
-#[must_use]
-pub fn symlink_below(path: &Utf8Path, root: &Utf8Path) -> InputError {
-    InputError(format!(
-        "`{path}` is a symlink: dlspec follows no link below `{root}`, so that it never reads or writes \
-         outside it; put the folder or file itself there"
-    ))
-}
-
-/// Reads `root/relative` as [`read_text_file`] does, reached without a symlink below `root`;
-/// `None` when it (or a folder on the way) is not there.
-///
-/// # Errors
-/// As [`path_below`] and [`read_text_file`].
-pub fn read_text_below(root: &Utf8Path, relative: &Utf8Path, limit: u64) -> Result<Option<String>, InputError> {
-    let Some(path) = path_below(root, relative)? else { return Ok(None) };
-    match std::fs::symlink_metadata(&path) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Ok(meta) if meta.file_type().is_symlink() => return Err(symlink_below(&path, root)),
-        _ => {}
-    }
-    read_text_file(&path, limit).map(Some)
 }
 
 /// Reads every `*.kdl` file below `specs` (hidden entries skipped, symlinks not followed), sorted by
