@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use crate::diag::{Diagnostics, Format, Renderer, Severity};
 use crate::emit::{self, Change, FileReport, Mode};
-use crate::error::InputError;
+use crate::error::Error;
 use crate::source::{self, SourceMap};
 
 /// Compile KDL specs of deep-learning images into Dockerfiles, boot scripts and manifests.
@@ -237,10 +237,10 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
 }
 
 /// Reports the error that ends a command (exit code 2).
-fn print_error(command: &str, format: Format, error: &InputError) {
+fn print_error(command: &str, format: Format, error: &Error) {
     match format {
         Format::Human => eprintln!("error: {error}"),
-        Format::Json => print_json(&json!({ "command": command, "ok": false, "error": error.0 })),
+        Format::Json => print_json(&json!({ "command": command, "ok": false, "error": error.to_string() })),
     }
 }
 
@@ -376,7 +376,7 @@ fn count_line(errors: usize, warnings: usize) -> String {
     }
 }
 
-fn check(args: &CheckArgs) -> Result<u8, InputError> {
+fn check(args: &CheckArgs) -> Result<u8, Error> {
     let sources = source::discover(&args.common.specs)?;
     let crate::pipeline::Analysis { checked, diags, .. } = crate::pipeline::analyze_catalog(&sources, None);
     let images = &checked.entries;
@@ -398,7 +398,7 @@ fn check(args: &CheckArgs) -> Result<u8, InputError> {
     Ok(u8::from(failed))
 }
 
-fn list(args: &ListArgs) -> Result<u8, InputError> {
+fn list(args: &ListArgs) -> Result<u8, Error> {
     let sources = source::discover(&args.specs)?;
     let crate::pipeline::Analysis { checked, diags, .. } = crate::pipeline::analyze_catalog(&sources, None);
     let images = &checked.entries;
@@ -449,7 +449,7 @@ fn list_entry(image: &crate::model::Entry) -> Value {
     })
 }
 
-fn explain(args: &ExplainArgs) -> Result<u8, InputError> {
+fn explain(args: &ExplainArgs) -> Result<u8, Error> {
     use crate::diag::{Code, explain};
     let mut out = std::io::stdout().lock();
     let code = match &args.code {
@@ -476,14 +476,14 @@ fn explain(args: &ExplainArgs) -> Result<u8, InputError> {
     Ok(0)
 }
 
-fn unknown_code(code: &str, nearest: Option<crate::diag::Code>) -> InputError {
-    InputError(match nearest {
+fn unknown_code(code: &str, nearest: Option<crate::diag::Code>) -> Error {
+    Error::Usage(match nearest {
         Some(best) => format!("unknown code `{code}`; did you mean `{best}`?"),
         None => format!("unknown code `{code}`; `dlspec explain` lists the codes"),
     })
 }
 
-fn compile(args: &CompileArgs) -> Result<u8, InputError> {
+fn compile(args: &CompileArgs) -> Result<u8, Error> {
     let format = args.common.format;
     let command = if args.check { "compile --check" } else { "compile" };
     let sources = source::discover(&args.common.specs)?;
@@ -511,15 +511,14 @@ fn compile(args: &CompileArgs) -> Result<u8, InputError> {
     let templates_dir =
         args.templates.clone().or_else(|| checked.catalog.templates.as_ref().map(|t| specs_dir.join(t)));
     let templates = crate::render::Templates::load(templates_dir.as_deref())?;
-    let overrides = templates_dir.as_ref().map_or(String::new(), |dir| format!(", with the templates of `{dir}`"));
-    let out_name = args.out.clone();
+    let (out_name, templates_name) = (args.out.clone(), templates_dir.clone());
     let _guard = crate::render::MemoryGuard::arm(crate::render::RENDER_MEMORY, move |resident| {
-        let error = InputError(format!(
-            "dlspec took {} of memory rendering the catalog{overrides}, more than the {} it may: a template that \
-             builds a list or text without bound (`l + l` in a loop, say) is stopped; nothing in `{out_name}` was replaced",
-            crate::error::size_text(resident.div_ceil(1 << 20) << 20),
-            crate::error::size_text(crate::render::RENDER_MEMORY),
-        ));
+        let error = Error::TooMuchMemory {
+            used: resident,
+            limit: crate::render::RENDER_MEMORY,
+            templates: templates_name,
+            out: out_name,
+        };
         print_error(command, format, &error);
         std::process::exit(2);
     });
@@ -658,7 +657,7 @@ fn check_json(out: &Utf8Path, report: &FileReport) -> Value {
     json!({ "path": out.join(&report.path), "state": report.state.word(), "diff": report.diff })
 }
 
-fn compat(args: &CompatArgs) -> Result<u8, InputError> {
+fn compat(args: &CompatArgs) -> Result<u8, Error> {
     let compat = crate::compat::get();
     let mut out = std::io::stdout().lock();
     let table = args.table.as_deref();
@@ -673,7 +672,7 @@ fn compat(args: &CompatArgs) -> Result<u8, InputError> {
     if let Some(t) = table
         && !known.contains(&t)
     {
-        return Err(InputError(format!(
+        return Err(Error::Usage(format!(
             "unknown table `{t}`; {}",
             crate::diag::did_you_mean(t, &known, "the tables are")
         )));
@@ -858,12 +857,12 @@ fn table_name(file: &str) -> &str {
     }
 }
 
-fn init(args: &InitArgs) -> Result<u8, InputError> {
+fn init(args: &InitArgs) -> Result<u8, Error> {
     let repo = match &args.hooks_repo {
         Some(repo) => repo.clone(),
         None if !env!("CARGO_PKG_REPOSITORY").is_empty() => env!("CARGO_PKG_REPOSITORY").to_owned(),
         None => {
-            return Err(InputError(
+            return Err(Error::Usage(
                 "this dlspec was built without a `repository` in its Cargo.toml: pass --hooks-repo URL, \
                  the git URL of the dlspec your platform uses"
                     .to_owned(),
@@ -903,7 +902,7 @@ enum Locked {
     Failed(String),
 }
 
-fn lock(args: &LockArgs) -> Result<u8, InputError> {
+fn lock(args: &LockArgs) -> Result<u8, Error> {
     use crate::lock::{self, State};
     let sources = source::discover(&args.specs)?;
     let (images, diags) = crate::pipeline::analyze(&sources);
@@ -928,7 +927,7 @@ fn lock(args: &LockArgs) -> Result<u8, InputError> {
         .filter(|i| args.images.is_empty() || args.images.iter().any(|n| *n == i.name || *n == i.reference))
         .collect();
     if selected.is_empty() {
-        return Err(InputError(format!("no image of `{}` is named {}", args.specs, args.images.join(", "))));
+        return Err(Error::Usage(format!("no image of `{}` is named {}", args.specs, args.images.join(", "))));
     }
     let uv = lock::Uv {
         program: args.uv.clone(),
@@ -979,7 +978,7 @@ fn lock(args: &LockArgs) -> Result<u8, InputError> {
         let text = file.render(&image.reference);
         match crate::files::write_file_below(&args.specs, &relative, text.as_bytes(), crate::files::Existing::Replace) {
             Ok(()) => Locked::Written,
-            Err(e) => Locked::Failed(e.0),
+            Err(e) => Locked::Failed(e.to_string()),
         }
     });
     let json = args.format == Format::Json;
@@ -1061,7 +1060,7 @@ fn unresolvable(image: &crate::model::Image, reason: &str) -> Option<crate::diag
 }
 
 /// `dlspec lock --check`: the exit code, 1 when a lock is stale, broken or orphaned.
-fn lock_check(specs: &Utf8Path, images: &[crate::model::Image], format: Format) -> Result<u8, InputError> {
+fn lock_check(specs: &Utf8Path, images: &[crate::model::Image], format: Format) -> Result<u8, Error> {
     use crate::lock::{self, State};
     let mut problems = Vec::new();
     let mut current = 0;
@@ -1088,7 +1087,7 @@ fn lock_check(specs: &Utf8Path, images: &[crate::model::Image], format: Format) 
     match std::fs::symlink_metadata(&dir) {
         Ok(meta) if meta.is_dir() => {
             for entry in walkdir::WalkDir::new(&dir).follow_links(false).sort_by_file_name() {
-                let entry = entry.map_err(|e| InputError(format!("cannot read `{dir}`: {e}")))?;
+                let entry = entry.map_err(|e| Error::read(&dir, e.into()))?;
                 let Some(path) = Utf8Path::from_path(entry.path()) else { continue };
                 let kind = entry.file_type();
                 if kind.is_dir() || (kind.is_file() && expected.contains(path)) {
@@ -1104,7 +1103,9 @@ fn lock_check(specs: &Utf8Path, images: &[crate::model::Image], format: Format) 
                 });
             }
         }
-        Ok(meta) if meta.file_type().is_symlink() => problems.push(crate::files::symlink_below(&dir, specs).0),
+        Ok(meta) if meta.file_type().is_symlink() => {
+            problems.push(crate::files::symlink_below(&dir, specs).to_string())
+        }
         Ok(_) => problems.push(format!("`{dir}` is not a folder: remove it")),
         Err(_) => {}
     }

@@ -32,7 +32,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::error::InputError;
+use crate::error::Error;
 use crate::files::{create_new, mode_is, nofollow, open_regular, set_file_mode};
 use crate::plan::PlannedFile;
 
@@ -109,7 +109,7 @@ pub struct FileReport {
 }
 
 /// Writes a streamed file's content.
-pub type Render<'r> = Box<dyn Fn(&mut dyn Write) -> Result<(), InputError> + 'r>;
+pub type Render<'r> = Box<dyn Fn(&mut dyn Write) -> Result<(), Error> + 'r>;
 
 /// How a file differs, and the diff `--check` shows of it.
 type Found = Option<(Change, Option<String>)>;
@@ -138,9 +138,9 @@ impl Content<'_> {
         }
     }
 
-    /// Writes the content into `file`.
-    fn write_into(&self, file: &mut File) -> Result<(), InputError> {
-        let io = |e: std::io::Error| InputError(format!("cannot write: {e}"));
+    /// Writes the content into `file`, at `path`.
+    fn write_into(&self, file: &mut File, path: &Utf8Path) -> Result<(), Error> {
+        let io = |e: std::io::Error| Error::write(path, e);
         match self {
             Self::File(planned) => file.write_all(&planned.bytes).map_err(io),
             Self::Streamed { render, .. } => {
@@ -212,9 +212,9 @@ pub fn sync<'r, T: Sync, C: Default>(
     mode: Mode,
     steps: &[T],
     paths: impl Fn(&T) -> Vec<Utf8PathBuf>,
-    render: impl Fn(&T, &mut C) -> Result<Vec<(Utf8PathBuf, Content<'r>)>, InputError> + Sync,
+    render: impl Fn(&T, &mut C) -> Result<Vec<(Utf8PathBuf, Content<'r>)>, Error> + Sync,
     sink: &mut dyn FnMut(FileReport),
-) -> Result<Summary, InputError> {
+) -> Result<Summary, Error> {
     let mut dir = OutDir::open(out, mode)?;
     let result = sync_open(&mut dir, steps, paths, render, sink);
     if result.is_err() {
@@ -227,9 +227,9 @@ fn sync_open<'r, T: Sync, C: Default>(
     dir: &mut OutDir,
     steps: &[T],
     paths: impl Fn(&T) -> Vec<Utf8PathBuf>,
-    render: impl Fn(&T, &mut C) -> Result<Vec<(Utf8PathBuf, Content<'r>)>, InputError> + Sync,
+    render: impl Fn(&T, &mut C) -> Result<Vec<(Utf8PathBuf, Content<'r>)>, Error> + Sync,
     sink: &mut dyn FnMut(FileReport),
-) -> Result<Summary, InputError> {
+) -> Result<Summary, Error> {
     // What a batch holds until it is reported: the outcome of each file (its path and hash).
     const BATCH: usize = 256;
     // Steps a core takes at a time: consecutive steps are mostly of one spec file, decoded once.
@@ -438,24 +438,19 @@ struct OutDir {
 }
 
 impl OutDir {
-    fn open(out: &Utf8Path, mode: Mode) -> Result<Self, InputError> {
-        let io = |e: std::io::Error| InputError(format!("cannot read `{out}`: {e}"));
+    fn open(out: &Utf8Path, mode: Mode) -> Result<Self, Error> {
+        let io = |e: std::io::Error| Error::read(out, e);
         let writing = matches!(mode, Mode::Write { .. });
         let out_existed = std::fs::symlink_metadata(out).is_ok();
         if writing {
-            std::fs::create_dir_all(out).map_err(|e| InputError(format!("cannot create `{out}`: {e}")))?;
+            std::fs::create_dir_all(out).map_err(|e| Error::create(out, e))?;
         }
         let lock = match File::open(out) {
             Ok(folder) => {
                 let locked = if writing { folder.try_lock() } else { folder.try_lock_shared() };
                 match locked {
                     Ok(()) => Some(folder),
-                    Err(std::fs::TryLockError::WouldBlock) => {
-                        return Err(InputError(format!(
-                            "another dlspec compile is writing `{out}` (it holds the lock on the folder): \
-                             run again when it has finished"
-                        )));
-                    }
+                    Err(std::fs::TryLockError::WouldBlock) => return Err(Error::OutLocked { out: out.to_owned() }),
                     Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
                 }
             }
@@ -481,11 +476,11 @@ impl OutDir {
         dir.load_manifest();
         dir.load_work_dir()?;
         if mode == (Mode::Write { force: false }) && dir.foreign()? {
-            let why = dir.manifest_problem.as_ref().map_or(String::new(), |p| format!(" ({p})"));
-            return Err(InputError(format!(
-                "`{out}` holds files but no usable {MANIFEST}{why}: dlspec did not generate it. \
-                 Pass --force to write into it anyway"
-            )));
+            return Err(Error::NotGenerated {
+                out: out.to_owned(),
+                manifest: MANIFEST,
+                problem: dir.manifest_problem.take(),
+            });
         }
         Ok(dir)
     }
@@ -514,7 +509,7 @@ impl OutDir {
 
     /// Reads what an interrupted compile left: its journal owns files (every hash it recorded for
     /// a path), the rest is leftovers; `staged/` is one leftover, however many files it holds.
-    fn load_work_dir(&mut self) -> Result<(), InputError> {
+    fn load_work_dir(&mut self) -> Result<(), Error> {
         let work = self.work();
         match std::fs::symlink_metadata(&work) {
             Ok(meta) if meta.is_dir() => self.work_existed = true,
@@ -540,9 +535,9 @@ impl OutDir {
                 self.journal_found = false;
             }
         }
-        let entries = work.read_dir_utf8().map_err(|e| InputError(format!("cannot read `{work}`: {e}")))?;
+        let entries = work.read_dir_utf8().map_err(|e| Error::read(&work, e))?;
         for entry in entries {
-            let entry = entry.map_err(|e| InputError(format!("cannot read `{work}`: {e}")))?;
+            let entry = entry.map_err(|e| Error::read(&work, e))?;
             self.leftovers.push(Utf8Path::new(WORK_DIR).join(entry.file_name()));
         }
         self.leftovers.sort();
@@ -550,13 +545,13 @@ impl OutDir {
     }
 
     /// Whether `out` holds files but nothing says dlspec wrote any of them.
-    fn foreign(&self) -> Result<bool, InputError> {
+    fn foreign(&self) -> Result<bool, Error> {
         if self.manifest_digest.is_some() || self.journal_found {
             return Ok(false);
         }
-        let entries = self.out.read_dir_utf8().map_err(|e| InputError(format!("cannot read `{}`: {e}", self.out)))?;
+        let entries = self.out.read_dir_utf8().map_err(|e| Error::read(&self.out, e))?;
         for entry in entries {
-            let entry = entry.map_err(|e| InputError(format!("cannot read `{}`: {e}", self.out)))?;
+            let entry = entry.map_err(|e| Error::read(&self.out, e))?;
             if entry.file_name() != WORK_DIR {
                 return Ok(true);
             }
@@ -567,9 +562,9 @@ impl OutDir {
     /// Empties the working folder but for the journal (the staged and temporary files of a killed
     /// compile are not needed), cuts the journal to its whole records (a killed compile may have
     /// cut the last one short) and opens it for appending, and makes the folder of staged files.
-    fn prepare_work_dir(&mut self) -> Result<(), InputError> {
+    fn prepare_work_dir(&mut self) -> Result<(), Error> {
         let work = self.work();
-        let io = |e: std::io::Error| InputError(format!("cannot prepare `{work}`: {e}"));
+        let io = |e: std::io::Error| Error::Prepare { path: work.clone(), source: e };
         match std::fs::symlink_metadata(&work) {
             Ok(meta) if meta.is_dir() => {
                 for entry in work.read_dir_utf8().map_err(io)? {
@@ -611,12 +606,10 @@ impl OutDir {
     }
 
     /// Records a staged file in the journal, before any is renamed into `out/`.
-    fn journal(&mut self, path: &Utf8Path, hash: &str) -> Result<(), InputError> {
+    fn journal(&mut self, path: &Utf8Path, hash: &str) -> Result<(), Error> {
         let Some(journal) = self.journal.as_mut() else { return Ok(()) };
         for part in [hash, "  ", path.as_str(), "\n"] {
-            journal
-                .write_all(part.as_bytes())
-                .map_err(|e| InputError(format!("cannot write `{}`: {e}", self.out.join(WORK_DIR).join(JOURNAL))))?;
+            journal.write_all(part.as_bytes()).map_err(|e| Error::write(self.out.join(WORK_DIR).join(JOURNAL), e))?;
         }
         Ok(())
     }
@@ -624,10 +617,10 @@ impl OutDir {
     /// Renames every staged file into place (this run's records of the journal, after those an
     /// interrupted compile left, read back a batch at a time and renamed on every core), and
     /// removes the temporary files of older versions.
-    fn commit(&mut self, old_temp_files: &[Utf8PathBuf]) -> Result<(), InputError> {
+    fn commit(&mut self, old_temp_files: &[Utf8PathBuf]) -> Result<(), Error> {
         const BATCH: usize = 4096;
         let journal_path = self.work().join(JOURNAL);
-        let io = |e: std::io::Error| InputError(format!("cannot write `{journal_path}`: {e}"));
+        let io = |e: std::io::Error| Error::write(&journal_path, e);
         if let Some(journal) = self.journal.take() {
             journal.into_inner().map_err(|e| io(e.into_error()))?;
         }
@@ -643,7 +636,7 @@ impl OutDir {
             }
         });
         if let Records::Unusable(problem) = read {
-            return Err(InputError(format!("`{journal_path}` {problem}")));
+            return Err(Error::Unusable { path: journal_path, problem });
         }
         if let Some(failure) = failure {
             return Err(failure);
@@ -652,9 +645,7 @@ impl OutDir {
         for path in old_temp_files {
             let full = self.out.join(path);
             match std::fs::remove_file(&full) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                    return Err(InputError(format!("cannot remove `{full}`: {e}")));
-                }
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(Error::remove(full, e)),
                 _ => {}
             }
         }
@@ -662,7 +653,7 @@ impl OutDir {
     }
 
     /// Renames the staged files of `paths` into place, with the folders they need, on every core.
-    fn rename_staged(&self, paths: &[Utf8PathBuf]) -> Result<(), InputError> {
+    fn rename_staged(&self, paths: &[Utf8PathBuf]) -> Result<(), Error> {
         let renamed = crate::parallel::chunks(paths, 256, |chunk| {
             let mut resolver = Resolver::new(&self.out);
             for path in chunk {
@@ -670,8 +661,7 @@ impl OutDir {
                 if let Some(folder) = full.parent() {
                     resolver.make_dirs(folder)?;
                 }
-                std::fs::rename(self.staged(path), &full)
-                    .map_err(|e| InputError(format!("cannot write `{full}`: {e}")))?;
+                std::fs::rename(self.staged(path), &full).map_err(|e| Error::write(&full, e))?;
             }
             Ok(())
         });
@@ -705,7 +695,7 @@ impl OutDir {
 
     /// Marks every planned path. When writing without `--force`, refuses before anything is
     /// written if a planned path holds something dlspec does not own.
-    fn mark_planned<T>(&mut self, steps: &[T], paths: impl Fn(&T) -> Vec<Utf8PathBuf>) -> Result<(), InputError> {
+    fn mark_planned<T>(&mut self, steps: &[T], paths: impl Fn(&T) -> Vec<Utf8PathBuf>) -> Result<(), Error> {
         let refuse = self.mode == (Mode::Write { force: false });
         let mut resolver = Resolver::new(&self.out);
         let mut in_the_way = Vec::new();
@@ -726,21 +716,12 @@ impl OutDir {
         if in_the_way.is_empty() {
             return Ok(());
         }
-        let shown: Vec<String> = in_the_way.iter().take(10).map(|p| format!("\n  {p}")).collect();
-        let more = in_the_way.len().saturating_sub(10);
-        let more = if more > 0 { format!("\n  … and {more} more") } else { String::new() };
-        let (count, files) = (in_the_way.len(), if in_the_way.len() == 1 { "file" } else { "files" });
-        Err(InputError(format!(
-            "{count} {files} where dlspec writes, not written by dlspec (not in `{}`):{}{more}\n\
-             Move them away, or pass --force to overwrite them",
-            self.out.join(MANIFEST),
-            shown.concat()
-        )))
+        Err(Error::Foreign { manifest: self.out.join(MANIFEST), paths: in_the_way })
     }
 
     /// Finds the files the manifest and the journal own that no step produces now: removes those
     /// still as dlspec wrote them (reports them, when checking), reports the others as kept.
-    fn orphans(&mut self, sink: &mut dyn FnMut(FileReport)) -> Result<usize, InputError> {
+    fn orphans(&mut self, sink: &mut dyn FnMut(FileReport)) -> Result<usize, Error> {
         // Their paths are read again only when there are any: the records hold no paths.
         if self.owned.manifest_done.iter().all(|done| *done) && self.owned.journal.values().all(|(_, done)| *done) {
             return Ok(0);
@@ -763,7 +744,7 @@ impl OutDir {
                         if matches!(mode, Mode::Write { .. }) {
                             let full = out.join(path);
                             if let Err(e) = std::fs::remove_file(&full) {
-                                failure = Some(InputError(format!("cannot remove `{full}`: {e}")));
+                                failure = Some(Error::remove(full, e));
                                 return;
                             }
                             remove_empty_parents(out, &full);
@@ -780,12 +761,12 @@ impl OutDir {
         failure.map_or(Ok(orphaned), Err)
     }
 
-    fn new_manifest(&self) -> Result<NewManifest, InputError> {
+    fn new_manifest(&self) -> Result<NewManifest, Error> {
         let file = match self.mode {
             Mode::Check => None,
             Mode::Write { .. } => {
                 let path = self.work().join(NEW_MANIFEST);
-                let file = create_new(&path, false).map_err(|e| InputError(format!("cannot write `{path}`: {e}")))?;
+                let file = create_new(&path, false).map_err(|e| Error::write(&path, e))?;
                 Some((BufWriter::with_capacity(1 << 16, file), path))
             }
         };
@@ -794,13 +775,13 @@ impl OutDir {
 
     /// Puts the new manifest in place (unless it is the same) and removes the working folder.
     /// Returns whether the old manifest differed.
-    fn finish(&mut self, manifest: NewManifest) -> Result<bool, InputError> {
+    fn finish(&mut self, manifest: NewManifest) -> Result<bool, Error> {
         let digest: [u8; 32] = manifest.hasher.finalize().into();
         let stale = self.manifest_digest != Some(digest);
         let Some((file, path)) = manifest.file else {
             return Ok(stale);
         };
-        let io = |e: std::io::Error| InputError(format!("cannot write `{path}`: {e}"));
+        let io = |e: std::io::Error| Error::write(&path, e);
         file.into_inner().map_err(|e| io(e.into_error()))?;
         if stale {
             std::fs::rename(&path, self.out.join(MANIFEST)).map_err(io)?;
@@ -811,29 +792,29 @@ impl OutDir {
         self.journal = None;
         std::fs::remove_file(work.join(JOURNAL)).map_err(io)?;
         for folder in [work.join(STAGED), work] {
-            std::fs::remove_dir(&folder).map_err(|e| InputError(format!("cannot remove `{folder}`: {e}")))?;
+            std::fs::remove_dir(&folder).map_err(|e| Error::remove(&folder, e))?;
         }
         Ok(stale)
     }
 }
 
 /// Whether an owned path that no step produces is an orphan to remove, a file to keep, or gone.
-fn orphan_state(resolver: &mut Resolver, path: &Utf8Path, owned: &Owned) -> Result<Option<Change>, InputError> {
+fn orphan_state(resolver: &mut Resolver, path: &Utf8Path, owned: &Owned) -> Result<Option<Change>, Error> {
     let Ok((full, meta)) = resolver.file(path) else {
         // A symlink on the way: what is behind it is not dlspec's.
         return Ok(Some(Change::Kept));
     };
     match meta {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(InputError(format!("cannot read `{full}`: {e}"))),
+        Err(e) => return Err(Error::read(full, e)),
         Ok(meta) if !meta.is_file() || meta.len() > FILE_LIMIT => return Ok(Some(Change::Kept)),
         Ok(_) => {}
     }
-    let Some((file, _)) = open_regular(&full).map_err(|e| InputError(format!("cannot read `{full}`: {e}")))? else {
+    let Some((file, _)) = open_regular(&full).map_err(|e| Error::read(&full, e))? else {
         return Ok(Some(Change::Kept));
     };
     let mut bytes = Vec::new();
-    file.take(FILE_LIMIT).read_to_end(&mut bytes).map_err(|e| InputError(format!("cannot read `{full}`: {e}")))?;
+    file.take(FILE_LIMIT).read_to_end(&mut bytes).map_err(|e| Error::read(&full, e))?;
     let unchanged = owned.recorded(&digest16(&Sha256::digest(&bytes)));
     // Older versions created a new file before writing it: killed in between, they left it empty,
     // and only their journal knew it. Removing it loses nothing.
@@ -849,11 +830,11 @@ struct NewManifest {
 }
 
 impl NewManifest {
-    fn add(&mut self, path: &Utf8Path, hash: &str) -> Result<(), InputError> {
+    fn add(&mut self, path: &Utf8Path, hash: &str) -> Result<(), Error> {
         for part in [hash, "  ", path.as_str(), "\n"] {
             self.hasher.update(part.as_bytes());
             if let Some((file, name)) = &mut self.file {
-                file.write_all(part.as_bytes()).map_err(|e| InputError(format!("cannot write `{name}`: {e}")))?;
+                file.write_all(part.as_bytes()).map_err(|e| Error::write(name.as_path(), e))?;
             }
         }
         Ok(())
@@ -883,10 +864,7 @@ impl Worker<'_> {
     /// Compares one step's files with `out/` and, when writing, stages those that differ; returns
     /// them, and the temporary files of older versions found beside them (removed when the
     /// staged files are put in place).
-    fn apply(
-        &mut self,
-        files: Vec<(Utf8PathBuf, Content<'_>)>,
-    ) -> Result<(Vec<Outcome>, Vec<Utf8PathBuf>), InputError> {
+    fn apply(&mut self, files: Vec<(Utf8PathBuf, Content<'_>)>) -> Result<(Vec<Outcome>, Vec<Utf8PathBuf>), Error> {
         let checking = self.dir.mode == Mode::Check;
         let mut outcomes = Vec::with_capacity(files.len());
         let (listings, leftovers) = self.list(files.iter().filter_map(|(path, _)| path.parent()).collect())?;
@@ -926,17 +904,9 @@ impl Worker<'_> {
             };
             if !checking {
                 match state {
-                    Change::Special => {
-                        return Err(InputError(format!(
-                            "`{full}` is not a regular file (a FIFO, socket, device or folder) where dlspec \
-                             writes `{path}`: remove it"
-                        )));
-                    }
+                    Change::Special => return Err(Error::SpecialInOut { path: full, generated: path }),
                     Change::Foreign if self.dir.mode == (Mode::Write { force: false }) => {
-                        return Err(InputError(format!(
-                            "`{full}` appeared while compiling and dlspec did not write it: move it away, or \
-                             pass --force to overwrite it"
-                        )));
+                        return Err(Error::Appeared { path: full });
                     }
                     _ => self.stage(&path, &content)?,
                 }
@@ -951,13 +921,13 @@ impl Worker<'_> {
     /// versions (before `.dlspec-tmp/`) created beside the file they replaced (`.dlspec-` and six
     /// letters or digits): a killed compile left them where `COPY init/` ships them. A folder that
     /// is not there yet holds nothing.
-    fn list(&mut self, mut folders: Vec<&Utf8Path>) -> Result<(Listings, Vec<Utf8PathBuf>), InputError> {
+    fn list(&mut self, mut folders: Vec<&Utf8Path>) -> Result<(Listings, Vec<Utf8PathBuf>), Error> {
         folders.sort_unstable();
         folders.dedup();
         let (mut listings, mut leftovers) = (HashMap::with_capacity(folders.len()), Vec::new());
         for folder in folders {
             let Some(full) = self.resolver.folder(folder)? else { continue };
-            let io = |e: std::io::Error| InputError(format!("cannot read `{full}`: {e}"));
+            let io = |e: std::io::Error| Error::read(&full, e);
             let entries = match full.read_dir_utf8() {
                 // `out/` itself, when checking before the first compile.
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
@@ -984,11 +954,14 @@ impl Worker<'_> {
 
     /// Writes a file's new content, with its final mode, to the working folder, where it waits
     /// until every file is rendered.
-    fn stage(&self, path: &Utf8Path, content: &Content<'_>) -> Result<(), InputError> {
+    fn stage(&self, path: &Utf8Path, content: &Content<'_>) -> Result<(), Error> {
         let staged = self.dir.staged(path);
-        let io = |e: std::io::Error| InputError(format!("cannot write `{staged}`: {e}"));
+        let io = |e: std::io::Error| Error::write(&staged, e);
         let mut created = create_new(&staged, content.executable()).map_err(io)?;
-        content.write_into(&mut created).map_err(|e| InputError(format!("`{}`: {e}", self.dir.out.join(path))))?;
+        content.write_into(&mut created, &staged).map_err(|e| match e {
+            Error::Write { .. } => e,
+            e => Error::Rendering { path: self.dir.out.join(path), error: Box::new(e) },
+        })?;
         if !self.dir.umask_keeps_modes {
             set_file_mode(&created, content.executable()).map_err(io)?;
         }
@@ -1017,8 +990,8 @@ fn classify(
     owned: Option<&Owned>,
     want_old: bool,
     block: &mut Vec<u8>,
-) -> Result<Option<Difference>, InputError> {
-    let io = |e: std::io::Error| InputError(format!("cannot read `{full}`: {e}"));
+) -> Result<Option<Difference>, Error> {
+    let io = |e: std::io::Error| Error::read(full, e);
     let Some(found) = found else {
         return Ok(Some((Change::Missing, None)));
     };
@@ -1092,11 +1065,11 @@ fn classify_streamed(
     full: &Utf8Path,
     found: Option<FileType>,
     executable: bool,
-    render: &dyn Fn(&mut dyn Write) -> Result<(), InputError>,
+    render: &dyn Fn(&mut dyn Write) -> Result<(), Error>,
     owned: Option<&Owned>,
     want_diff: bool,
-) -> Result<(String, Found), InputError> {
-    let io = |e: std::io::Error| InputError(format!("cannot read `{full}`: {e}"));
+) -> Result<(String, Found), Error> {
+    let io = |e: std::io::Error| Error::read(full, e);
     let (old, old_meta) = match (found, owned) {
         (Some(found), Some(_)) if found.is_file() => match open_regular(full).map_err(io)? {
             Some((file, meta)) => (Some(file), Some(meta)),
@@ -1320,10 +1293,10 @@ impl<'a> Resolver<'a> {
     }
 
     /// `out/relative` and its `lstat`.
-    fn file(&mut self, relative: &Utf8Path) -> Result<(Utf8PathBuf, std::io::Result<Metadata>), InputError> {
+    fn file(&mut self, relative: &Utf8Path) -> Result<(Utf8PathBuf, std::io::Result<Metadata>), Error> {
         let plain = relative.components().all(|c| matches!(c, camino::Utf8Component::Normal(_)));
         let (Some(folder), Some(_), true) = (relative.parent(), relative.file_name(), plain) else {
-            return Err(InputError(format!("refusing the output path `{relative}`")));
+            return Err(Error::RefusedOutputPath { path: relative.to_owned() });
         };
         let full = self.out.join(relative);
         if self.folder(folder)?.is_none() {
@@ -1338,7 +1311,7 @@ impl<'a> Resolver<'a> {
 
     /// `out/relative` when it is a folder reached without a symlink; `None` when it, or a folder
     /// above it, is missing.
-    fn folder(&mut self, relative: &Utf8Path) -> Result<Option<Utf8PathBuf>, InputError> {
+    fn folder(&mut self, relative: &Utf8Path) -> Result<Option<Utf8PathBuf>, Error> {
         let full = self.out.join(relative);
         // Known: the folders above it were looked at when it was.
         match self.folders.get(full.as_str()) {
@@ -1349,7 +1322,7 @@ impl<'a> Resolver<'a> {
         let mut current = self.out.to_path_buf();
         for component in relative.components() {
             if !matches!(component, camino::Utf8Component::Normal(_)) {
-                return Err(InputError(format!("refusing the output path `{relative}`")));
+                return Err(Error::RefusedOutputPath { path: relative.to_owned() });
             }
             current.push(component);
             match self.folders.get(current.as_str()) {
@@ -1362,16 +1335,12 @@ impl<'a> Resolver<'a> {
                 Ok(meta) if meta.is_dir() => {
                     self.folders.insert(current.to_string(), true);
                 }
-                Ok(_) => {
-                    return Err(InputError(format!(
-                        "`{current}` is a file where dlspec writes a folder: move it away"
-                    )));
-                }
+                Ok(_) => return Err(Error::FileInTheWay { path: current }),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                     self.folders.insert(current.to_string(), false);
                     return Ok(None);
                 }
-                Err(e) => return Err(InputError(format!("cannot read `{current}`: {e}"))),
+                Err(e) => return Err(Error::read(current, e)),
             }
         }
         Ok(Some(current))
@@ -1379,7 +1348,7 @@ impl<'a> Resolver<'a> {
 
     /// Creates `dir` and the folders above it that are not known to exist, top down, one `mkdir`
     /// each.
-    fn make_dirs(&mut self, dir: &Utf8Path) -> Result<(), InputError> {
+    fn make_dirs(&mut self, dir: &Utf8Path) -> Result<(), Error> {
         let relative = dir.strip_prefix(self.out).expect("output folders are inside out/");
         let mut current = self.out.to_path_buf();
         for component in relative.components() {
@@ -1390,16 +1359,15 @@ impl<'a> Resolver<'a> {
             match std::fs::create_dir(&current) {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    let meta = std::fs::symlink_metadata(&current)
-                        .map_err(|e| InputError(format!("cannot create `{current}`: {e}")))?;
+                    let meta = std::fs::symlink_metadata(&current).map_err(|e| Error::create(&current, e))?;
                     if meta.file_type().is_symlink() {
                         return Err(symlink(&current));
                     }
                     if !meta.is_dir() {
-                        return Err(InputError(format!("cannot create the folder `{current}`: a file is in the way")));
+                        return Err(Error::FileInTheWay { path: current });
                     }
                 }
-                Err(e) => return Err(InputError(format!("cannot create `{current}`: {e}"))),
+                Err(e) => return Err(Error::create(current, e)),
             }
             self.folders.insert(current.to_string(), true);
         }
@@ -1412,8 +1380,8 @@ impl<'a> Resolver<'a> {
     }
 }
 
-fn symlink(path: &Utf8Path) -> InputError {
-    InputError(format!("`{path}` is a symlink: dlspec does not follow links inside the output directory"))
+fn symlink(path: &Utf8Path) -> Error {
+    Error::SymlinkInOut { path: path.to_owned() }
 }
 
 fn remove_empty_parents(out: &Utf8Path, file: &Utf8Path) {
@@ -1464,7 +1432,7 @@ mod tests {
     }
 
     /// Runs `sync` with one step per file; the reports, as (path, word).
-    fn run(files: &Files, out: &Utf8Path, mode: Mode) -> Result<(Summary, Reports), InputError> {
+    fn run(files: &Files, out: &Utf8Path, mode: Mode) -> Result<(Summary, Reports), Error> {
         let mut reports = Vec::new();
         let summary = sync(
             out,
@@ -1499,7 +1467,7 @@ mod tests {
                 |path| vec![path.clone()],
                 |path, (): &mut ()| {
                     let render =
-                        move |w: &mut dyn Write| w.write_all(text.as_bytes()).map_err(|e| InputError(e.to_string()));
+                        move |w: &mut dyn Write| w.write_all(text.as_bytes()).map_err(|e| Error::write("README.md", e));
                     Ok(vec![(path.clone(), Content::Streamed { executable: false, render: Box::new(render) })])
                 },
                 &mut |r| reports.push((r.path.to_string(), r.state.word(), r.diff)),
@@ -1623,13 +1591,13 @@ mod tests {
 
         std::fs::remove_file(out.join("z.txt")).unwrap();
         std::os::unix::fs::symlink(elsewhere.join("file.txt"), out.join("z.txt")).unwrap();
-        let error = run(&planned, &out, Mode::Check).unwrap_err().0;
+        let error = run(&planned, &out, Mode::Check).unwrap_err().to_string();
         assert!(error.contains("z.txt` is a symlink"), "{error}");
 
         std::fs::remove_file(out.join("z.txt")).unwrap();
         std::fs::remove_dir_all(out.join("a/b")).unwrap();
         std::os::unix::fs::symlink(&elsewhere, out.join("a/b")).unwrap();
-        let error = run(&planned, &out, Mode::Check).unwrap_err().0;
+        let error = run(&planned, &out, Mode::Check).unwrap_err().to_string();
         assert!(error.contains("a/b` is a symlink"), "{error}");
     }
 
@@ -1660,7 +1628,7 @@ mod tests {
         let twice = format!("{mine}  a.txt\n{mine}  a.txt\n");
         for manifest in ["", "garbage\n", &format!("{}  a.txt", "0".repeat(64)), &twice] {
             std::fs::write(out.join(MANIFEST), manifest).unwrap();
-            let error = run(&planned, &out, WRITE).unwrap_err().0;
+            let error = run(&planned, &out, WRITE).unwrap_err().to_string();
             assert!(error.contains("--force"), "{manifest:?}: {error}");
             assert_eq!(std::fs::read_to_string(out.join("a.txt")).unwrap(), "mine\n");
         }

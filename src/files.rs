@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use camino::{Utf8Path, Utf8PathBuf};
 
-use crate::error::{InputError, size_text};
+use crate::error::Error;
 
 /// Opens `path` for reading without following a symlink (in its last component) and without
 /// waiting for a FIFO's writer: the one way dlspec opens a file it reads. `None` when it is not a
@@ -36,21 +36,13 @@ pub fn open_regular(path: &Utf8Path) -> std::io::Result<Option<(std::fs::File, s
 ///
 /// # Errors
 /// When the path is not a regular file, is larger than `limit`, cannot be read or is not UTF-8.
-pub fn read_text_file(path: &Utf8Path, limit: u64) -> Result<String, InputError> {
+pub fn read_text_file(path: &Utf8Path, limit: u64) -> Result<String, Error> {
     use std::io::Read;
-    let cannot = |e: std::io::Error| InputError(format!("cannot read `{path}`: {e}"));
+    let cannot = |e: std::io::Error| Error::read(path, e);
     let Some((file, metadata)) = open_regular(path).map_err(cannot)? else {
-        return Err(InputError(format!(
-            "`{path}` is not a regular file (a symlink, FIFO, device or folder): dlspec reads only files, \
-             and follows no link; put the file itself there"
-        )));
+        return Err(Error::NotRegular { path: path.to_owned() });
     };
-    let too_large = || {
-        InputError(format!(
-            "`{path}` is larger than {}, the most dlspec reads of such a file: split it into several files",
-            size_text(limit)
-        ))
-    };
+    let too_large = || Error::TooLarge { path: path.to_owned(), limit };
     if metadata.len() > limit {
         return Err(too_large());
     }
@@ -59,7 +51,7 @@ pub fn read_text_file(path: &Utf8Path, limit: u64) -> Result<String, InputError>
     if bytes.len() as u64 > limit {
         return Err(too_large());
     }
-    String::from_utf8(bytes).map_err(|_| InputError(format!("`{path}` is not UTF-8 text")))
+    String::from_utf8(bytes).map_err(|_| Error::NotUtf8 { path: path.to_owned() })
 }
 
 /// `root/relative` when every folder between them is a real folder (not a symlink); `None` when
@@ -68,10 +60,10 @@ pub fn read_text_file(path: &Utf8Path, limit: u64) -> Result<String, InputError>
 ///
 /// # Errors
 /// When `relative` is not a plain relative path, or a folder on the way is a symlink or a file.
-pub fn path_below(root: &Utf8Path, relative: &Utf8Path) -> Result<Option<Utf8PathBuf>, InputError> {
+pub fn path_below(root: &Utf8Path, relative: &Utf8Path) -> Result<Option<Utf8PathBuf>, Error> {
     let plain = relative.components().all(|c| matches!(c, camino::Utf8Component::Normal(_)));
     let (Some(folder), Some(_), true) = (relative.parent(), relative.file_name(), plain) else {
-        return Err(InputError(format!("refusing the path `{relative}` below `{root}`")));
+        return Err(Error::RefusedPath { path: relative.to_owned(), below: root.to_owned() });
     };
     let mut current = root.to_path_buf();
     for component in folder.components() {
@@ -79,11 +71,9 @@ pub fn path_below(root: &Utf8Path, relative: &Utf8Path) -> Result<Option<Utf8Pat
         match std::fs::symlink_metadata(&current) {
             Ok(meta) if meta.is_dir() => {}
             Ok(meta) if meta.file_type().is_symlink() => return Err(symlink_below(&current, root)),
-            Ok(_) => {
-                return Err(InputError(format!("`{current}` is a file where dlspec expects a folder: move it away")));
-            }
+            Ok(_) => return Err(Error::NotAFolder { path: current }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(InputError(format!("cannot read `{current}`: {e}"))),
+            Err(e) => return Err(Error::read(current, e)),
         }
     }
     Ok(Some(root.join(relative)))
@@ -91,11 +81,8 @@ pub fn path_below(root: &Utf8Path, relative: &Utf8Path) -> Result<Option<Utf8Pat
 
 /// The error of a symlink met below `root`.
 #[must_use]
-pub fn symlink_below(path: &Utf8Path, root: &Utf8Path) -> InputError {
-    InputError(format!(
-        "`{path}` is a symlink: dlspec follows no link below `{root}`, so that it never reads or writes \
-         outside it; put the folder or file itself there"
-    ))
+pub fn symlink_below(path: &Utf8Path, root: &Utf8Path) -> Error {
+    Error::Symlink { path: path.to_owned(), below: root.to_owned() }
 }
 
 /// Reads `root/relative` as [`read_text_file`] does, reached without a symlink below `root`;
@@ -103,7 +90,7 @@ pub fn symlink_below(path: &Utf8Path, root: &Utf8Path) -> InputError {
 ///
 /// # Errors
 /// As [`path_below`] and [`read_text_file`].
-pub fn read_text_below(root: &Utf8Path, relative: &Utf8Path, limit: u64) -> Result<Option<String>, InputError> {
+pub fn read_text_below(root: &Utf8Path, relative: &Utf8Path, limit: u64) -> Result<Option<String>, Error> {
     let Some(path) = path_below(root, relative)? else { return Ok(None) };
     match std::fs::symlink_metadata(&path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -136,16 +123,11 @@ pub enum Existing {
 /// When `relative` is not a plain relative path, a folder on the way is a symlink or a file, the
 /// path holds something else than a regular file (or anything, with [`Existing::Refuse`]), or
 /// writing fails. Nothing is left at the path then.
-pub fn write_file_below(
-    root: &Utf8Path,
-    relative: &Utf8Path,
-    bytes: &[u8],
-    existing: Existing,
-) -> Result<(), InputError> {
+pub fn write_file_below(root: &Utf8Path, relative: &Utf8Path, bytes: &[u8], existing: Existing) -> Result<(), Error> {
     static TEMP_NAMES: AtomicU64 = AtomicU64::new(0);
     let plain = relative.components().all(|c| matches!(c, camino::Utf8Component::Normal(_)));
     let (Some(folder), Some(_), true) = (relative.parent(), relative.file_name(), plain) else {
-        return Err(InputError(format!("refusing the path `{relative}` below `{root}`")));
+        return Err(Error::RefusedPath { path: relative.to_owned(), below: root.to_owned() });
     };
     let mut current = root.to_path_buf();
     for component in folder.components() {
@@ -153,39 +135,30 @@ pub fn write_file_below(
         match std::fs::create_dir(&current) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                let meta = std::fs::symlink_metadata(&current)
-                    .map_err(|e| InputError(format!("cannot read `{current}`: {e}")))?;
+                let meta = std::fs::symlink_metadata(&current).map_err(|e| Error::read(&current, e))?;
                 if meta.file_type().is_symlink() {
                     return Err(symlink_below(&current, root));
                 }
                 if !meta.is_dir() {
-                    return Err(InputError(format!(
-                        "`{current}` is a file where dlspec writes a folder: move it away"
-                    )));
+                    return Err(Error::FileInTheWay { path: current });
                 }
             }
-            Err(e) => return Err(InputError(format!("cannot create `{current}`: {e}"))),
+            Err(e) => return Err(Error::create(current, e)),
         }
     }
     let path = root.join(relative);
-    let io = |e: std::io::Error| InputError(format!("cannot write `{path}`: {e}"));
+    let io = |e: std::io::Error| Error::write(&path, e);
     if existing == Existing::Refuse {
         // `create_new` never follows a symlink and fails on anything at the path.
         let mut file = create_new(&path, false).map_err(|e| match e.kind() {
-            std::io::ErrorKind::AlreadyExists => {
-                InputError(format!("`{path}` exists already: dlspec overwrites nothing here"))
-            }
+            std::io::ErrorKind::AlreadyExists => Error::Exists { path: path.clone() },
             _ => io(e),
         })?;
         return file.write_all(bytes).map_err(io);
     }
     match std::fs::symlink_metadata(&path) {
         Ok(meta) if meta.file_type().is_symlink() => return Err(symlink_below(&path, root)),
-        Ok(meta) if !meta.is_file() => {
-            return Err(InputError(format!(
-                "`{path}` is not a regular file (a FIFO, socket, device or folder): remove it, dlspec replaces only files"
-            )));
-        }
+        Ok(meta) if !meta.is_file() => return Err(Error::NotReplaceable { path }),
         _ => {}
     }
     let temp =

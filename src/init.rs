@@ -4,7 +4,7 @@
 use camino::{Utf8Path, Utf8PathBuf};
 use minijinja::{Environment, UndefinedBehavior, context, syntax::SyntaxConfig};
 
-use crate::error::InputError;
+use crate::error::Error;
 use crate::render::SCAFFOLD_TEMPLATES;
 
 /// Each file of the scaffold: its path in the new repository and its template (one of
@@ -29,7 +29,7 @@ pub struct Source {
 ///
 /// # Errors
 /// When the repository or revision holds characters that YAML or a shell would read otherwise.
-pub fn render(source: &Source) -> Result<Vec<(Utf8PathBuf, String)>, InputError> {
+pub fn render(source: &Source) -> Result<Vec<(Utf8PathBuf, String)>, Error> {
     no_credentials(&source.repo)?;
     plain("--hooks-repo", &source.repo)?;
     plain("--rev", &source.rev)?;
@@ -54,7 +54,7 @@ pub fn render(source: &Source) -> Result<Vec<(Utf8PathBuf, String)>, InputError>
 /// Refuses a repository URL that carries credentials: a password (`https://user:token@host/…`),
 /// or any user name but SSH's (GitHub takes a token as the user name of `https://TOKEN@github.com`).
 /// The URL is written into the files the user commits next. The error does not repeat them.
-fn no_credentials(repo: &str) -> Result<(), InputError> {
+fn no_credentials(repo: &str) -> Result<(), Error> {
     let (scheme, userinfo, host_and_path) = match repo.split_once("://") {
         Some((scheme, rest)) => {
             let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
@@ -70,7 +70,7 @@ fn no_credentials(repo: &str) -> Result<(), InputError> {
     if ssh && !userinfo.contains(':') {
         return Ok(());
     }
-    Err(InputError(format!(
+    Err(Error::Usage(format!(
         "--hooks-repo `{scheme}://…@{host_and_path}` holds credentials (the part before `@`): `dlspec init` writes \
          the URL into `.pre-commit-config.yaml` and `.github/workflows/dlspec.yml`, which are committed; give it \
          without them (`{scheme}://{host_and_path}`), and let git's credential helper or an SSH key authenticate"
@@ -79,10 +79,10 @@ fn no_credentials(repo: &str) -> Result<(), InputError> {
 
 /// Refuses a value that would need quoting in YAML or a shell: URLs, paths, tags and commits
 /// never do.
-fn plain(flag: &str, value: &str) -> Result<(), InputError> {
+fn plain(flag: &str, value: &str) -> Result<(), Error> {
     let allowed = |c: char| c.is_ascii_alphanumeric() || "._~:/@+=-%".contains(c);
     if value.is_empty() || value.starts_with('-') || !value.chars().all(allowed) {
-        return Err(InputError(format!(
+        return Err(Error::Usage(format!(
             "{flag} `{value}` is not a plain git URL, path or revision (letters, digits and ._~:/@+=-% only)"
         )));
     }
@@ -94,25 +94,17 @@ fn plain(flag: &str, value: &str) -> Result<(), InputError> {
 ///
 /// # Errors
 /// When a file exists, or on any I/O error.
-pub fn write(dir: &Utf8Path, files: &[(Utf8PathBuf, String)]) -> Result<(), InputError> {
+pub fn write(dir: &Utf8Path, files: &[(Utf8PathBuf, String)]) -> Result<(), Error> {
     // A symlinked folder on the way is refused before any file is written.
     for (path, _) in files {
         crate::files::path_below(dir, path)?;
     }
-    let existing: Vec<String> = files
-        .iter()
-        .map(|(path, _)| dir.join(path))
-        .filter(|p| p.symlink_metadata().is_ok())
-        .map(|p| format!("`{p}`"))
-        .collect();
+    let existing: Vec<Utf8PathBuf> =
+        files.iter().map(|(path, _)| dir.join(path)).filter(|p| p.symlink_metadata().is_ok()).collect();
     if !existing.is_empty() {
-        return Err(InputError(format!(
-            "{} already {}; `dlspec init` writes into a new repository only and overwrites nothing",
-            existing.join(", "),
-            if existing.len() == 1 { "exists" } else { "exist" }
-        )));
+        return Err(Error::InitExists { paths: existing });
     }
-    std::fs::create_dir_all(dir).map_err(|e| InputError(format!("cannot create `{dir}`: {e}")))?;
+    std::fs::create_dir_all(dir).map_err(|e| Error::create(dir, e))?;
     for (path, text) in files {
         crate::files::write_file_below(dir, path, text.as_bytes(), crate::files::Existing::Refuse)?;
     }
@@ -149,7 +141,7 @@ mod tests {
     fn values_that_need_quoting_are_refused() {
         for (repo, rev) in [("https://x/y z", "v1"), ("https://x/y", "v1\n  - id: evil"), ("", "v1"), ("-x", "v1")] {
             let error = render(&Source { repo: repo.into(), rev: rev.into() }).unwrap_err();
-            assert!(error.0.contains("is not a plain git URL"), "{error}");
+            assert!(error.to_string().contains("is not a plain git URL"), "{error}");
         }
     }
 
@@ -163,8 +155,11 @@ mod tests {
             "git://s3cret@example.com/dlspec.git",
         ] {
             let error = render(&Source { repo: repo.into(), rev: "v1".into() }).unwrap_err();
-            assert!(error.0.contains("holds credentials") && !error.0.contains("s3cret"), "{repo}: {error}");
-            assert!(error.0.contains("example.com") || error.0.contains("github.com"), "{error}");
+            assert!(
+                error.to_string().contains("holds credentials") && !error.to_string().contains("s3cret"),
+                "{repo}: {error}"
+            );
+            assert!(error.to_string().contains("example.com") || error.to_string().contains("github.com"), "{error}");
         }
         for repo in [
             "https://example.com/platform/dlspec.git",
@@ -186,7 +181,7 @@ mod tests {
         std::fs::create_dir_all(&outside).unwrap();
         std::os::unix::fs::symlink(&outside, dir.join(".github")).unwrap();
         let error = write(&dir, &render(&source()).unwrap()).unwrap_err();
-        assert!(error.0.contains(".github` is a symlink"), "{error}");
+        assert!(error.to_string().contains(".github` is a symlink"), "{error}");
         assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0);
         assert!(!dir.join("specs").exists() && !dir.join(".gitignore").exists(), "nothing is written");
     }
@@ -197,7 +192,7 @@ mod tests {
         let dir = Utf8PathBuf::try_from(dir.path().to_path_buf()).unwrap();
         std::fs::write(dir.join(".gitignore"), "mine\n").unwrap();
         let error = write(&dir, &render(&source()).unwrap()).unwrap_err();
-        assert!(error.0.contains(".gitignore` already exists"), "{error}");
+        assert!(error.to_string().contains(".gitignore` already exists"), "{error}");
         assert_eq!(std::fs::read_to_string(dir.join(".gitignore")).unwrap(), "mine\n");
         assert!(!dir.join("specs").exists(), "nothing is written when one file exists");
     }

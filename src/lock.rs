@@ -417,7 +417,7 @@ impl Uv {
                 text.as_bytes(),
                 crate::files::Existing::Replace,
             )
-            .map_err(|e| Failure::Tool(e.0))
+            .map_err(|e| Failure::Tool(e.to_string()))
         };
         let mut command = Command::new(self.program.as_str());
         command.current_dir(dir.path()).args(["pip", "compile", "--quiet", "--no-header", "--generate-hashes"]);
@@ -469,7 +469,7 @@ impl Uv {
         match crate::files::read_text_below(folder, Utf8Path::new("lock.txt"), MAX_LOCK_BYTES) {
             Ok(Some(text)) => Ok(text),
             Ok(None) => Err(Failure::Tool("uv wrote no lock.txt".to_owned())),
-            Err(e) => Err(Failure::Tool(e.0)),
+            Err(e) => Err(Failure::Tool(e.to_string())),
         }
     }
 }
@@ -498,7 +498,7 @@ pub fn state(specs: &Utf8Path, image: &Image) -> State {
     let text = match crate::files::read_text_below(specs, &relative, MAX_LOCK_BYTES) {
         Ok(Some(text)) => text,
         Ok(None) => return State::Missing,
-        Err(e) => return State::Broken(e.0),
+        Err(e) => return State::Broken(e.to_string()),
     };
     match LockFile::parse(&text) {
         Ok((lock, Header::Old)) => State::OldHeader(lock),

@@ -9,7 +9,7 @@ use camino::Utf8Path;
 use crate::check::{self, Checked};
 use crate::diag::Diagnostics;
 use crate::emit::{self, FileReport, Mode, Summary};
-use crate::error::InputError;
+use crate::error::Error;
 use crate::model::Image;
 use crate::render::Templates;
 use crate::source::SourceMap;
@@ -108,7 +108,7 @@ pub fn sync_out(
     out: &Utf8Path,
     mode: Mode,
     sink: &mut dyn FnMut(FileReport),
-) -> Result<Summary, InputError> {
+) -> Result<Summary, Error> {
     let entries = &checked.entries;
     let catalog = plan::Catalog::new(entries);
     let steps = plan::steps(entries);
@@ -119,9 +119,9 @@ pub fn sync_out(
         |step| plan::step_paths(*step, entries),
         |step, decls: &mut resolve::FileDecls| match *step {
             plan::Step::Image(index) => {
-                let image = checked.image(index, decls).ok_or_else(|| {
-                    InputError(format!("`{}` could not be derived again", entries[index].reference()))
-                })?;
+                let image = checked
+                    .image(index, decls)
+                    .ok_or_else(|| Error::NotDerived { reference: entries[index].reference().to_owned() })?;
                 let files = plan::render_image(&image, templates)?;
                 Ok(files.into_iter().map(|(path, file)| (path, emit::Content::File(file))).collect())
             }

@@ -9,7 +9,7 @@ use minijinja::value::{Enumerator, Object, ObjectRepr, Serde};
 use minijinja::{Value, context};
 use serde::Serialize;
 
-use crate::error::InputError;
+use crate::error::Error;
 use crate::model::{Entry, Image, Shape};
 use crate::render::{Budget, Templates};
 use crate::service;
@@ -238,7 +238,7 @@ impl Object for LazyGroups {
 ///
 /// # Errors
 /// When a template fails to render.
-pub fn render_image(image: &Image, templates: &Templates) -> Result<Vec<(Utf8PathBuf, PlannedFile)>, InputError> {
+pub fn render_image(image: &Image, templates: &Templates) -> Result<Vec<(Utf8PathBuf, PlannedFile)>, Error> {
     let context = context! { image => Serde(image), labels => Serde(image.kubernetes_labels()), pool => () };
     let budget = Budget::image(crate::render::data_size(image));
     let shape = image.shape();
@@ -292,7 +292,7 @@ pub fn render_catalog(
     index: usize,
     catalog: &Catalog,
     templates: &Templates,
-) -> Result<Vec<(Utf8PathBuf, PlannedFile)>, InputError> {
+) -> Result<Vec<(Utf8PathBuf, PlannedFile)>, Error> {
     let (path, template, context, budget) = catalog_output(index, catalog);
     let text = templates.render(template, &context, budget)?;
     Ok(vec![(path, PlannedFile { bytes: text.into_bytes(), executable: false })])
@@ -314,7 +314,7 @@ pub fn catalog_output(index: usize, catalog: &Catalog) -> (Utf8PathBuf, &'static
 ///
 /// # Errors
 /// When a template fails to render.
-pub fn plan(images: &[Image], templates: &Templates) -> Result<Plan, InputError> {
+pub fn plan(images: &[Image], templates: &Templates) -> Result<Plan, Error> {
     let entries: Arc<Vec<Entry>> = Arc::new(images.iter().map(Entry::of).collect());
     let catalog = Catalog::new(&entries);
     let steps = steps(&entries);
@@ -326,7 +326,7 @@ pub fn plan(images: &[Image], templates: &Templates) -> Result<Plan, InputError>
                 Step::Catalog(i) => render_catalog(i, &catalog, templates)?,
             });
         }
-        Ok::<_, InputError>(files)
+        Ok::<_, Error>(files)
     });
     let mut files = Vec::new();
     for chunk in rendered {

@@ -1,10 +1,10 @@
 //! Templates: the minijinja templates of every artifact, embedded in the binary, optionally
 //! overridden file by file from a directory (`--templates DIR`).
 
-use camino::Utf8Path;
+use camino::{Utf8Path, Utf8PathBuf};
 use minijinja::{AutoEscape, Environment, UndefinedBehavior, Value, syntax::SyntaxConfig};
 
-use crate::error::InputError;
+use crate::error::Error;
 use crate::source::unsafe_char;
 
 /// Every template, by name (its path under `templates/`): the platform's, then the services'.
@@ -119,7 +119,7 @@ impl Templates {
     ///
     /// # Errors
     /// When an override cannot be read, names no known template, or does not parse.
-    pub fn load(overrides: Option<&Utf8Path>) -> Result<Self, InputError> {
+    pub fn load(overrides: Option<&Utf8Path>) -> Result<Self, Error> {
         let mut env = Environment::new();
         env.set_syntax(
             SyntaxConfig::builder()
@@ -147,7 +147,7 @@ impl Templates {
         }
         if let Some(dir) = overrides {
             for entry in walkdir::WalkDir::new(dir).follow_links(false).sort_by_file_name() {
-                let entry = entry.map_err(|e| InputError(format!("cannot read templates directory `{dir}`: {e}")))?;
+                let entry = entry.map_err(|e| Error::TemplatesDir { dir: dir.to_owned(), source: e.into() })?;
                 if entry.file_type().is_dir() {
                     continue;
                 }
@@ -159,23 +159,17 @@ impl Templates {
                     continue;
                 }
                 if !entry.file_type().is_file() {
-                    return Err(InputError(format!(
-                        "`{}` is not a regular file (a symlink, FIFO or device): dlspec reads only files as \
-                         templates, and follows no link; put the template itself there",
-                        entry.path().display()
-                    )));
+                    return Err(Error::TemplateNotRegular { path: utf8(entry.path())? });
                 }
                 let Some((known, _)) = templates().find(|(n, _)| *n == name) else {
                     let names: Vec<&str> = templates().map(|(n, _)| *n).collect();
-                    return Err(InputError(format!(
-                        "`{}` overrides no template; {}",
-                        entry.path().display(),
-                        crate::diag::did_you_mean(&name, &names, "the templates are")
-                    )));
+                    return Err(Error::UnknownTemplate {
+                        path: entry.path().display().to_string(),
+                        suggestion: crate::diag::did_you_mean(&name, &names, "the templates are"),
+                    });
                 };
-                let path = Utf8Path::from_path(entry.path())
-                    .ok_or_else(|| InputError(format!("path `{}` is not UTF-8", entry.path().display())))?;
-                let source = crate::files::read_text_file(path, crate::source::MAX_SPEC_BYTES)?;
+                let path = utf8(entry.path())?;
+                let source = crate::files::read_text_file(&path, crate::source::MAX_SPEC_BYTES)?;
                 env.add_template_owned(*known, source).map_err(|e| template_error(known, &e))?;
             }
         }
@@ -203,7 +197,7 @@ impl Templates {
         context: &Value,
         budget: Budget,
         out: &mut dyn std::io::Write,
-    ) -> Result<(), InputError> {
+    ) -> Result<(), Error> {
         let template = self.with_fuel(budget.fuel).get_template(name).map_err(|e| template_error(name, &e))?;
         let mut capped = Capped { out, left: budget.output, over: false };
         let mut normalized = Normalized { out: &mut capped, pending_cr: false, newlines: 0 };
@@ -224,7 +218,7 @@ impl Templates {
     /// # Errors
     /// When the template fails (an override using a variable that does not exist, say) or goes
     /// past its budget.
-    pub fn render(&self, name: &str, context: &Value, budget: Budget) -> Result<String, InputError> {
+    pub fn render(&self, name: &str, context: &Value, budget: Budget) -> Result<String, Error> {
         let template = self.with_fuel(budget.fuel).get_template(name).map_err(|e| template_error(name, &e))?;
         // In memory the output cannot pass what the fuel pays for (a unit per 64 bytes): its own
         // limit is checked once it is rendered.
@@ -237,26 +231,20 @@ impl Templates {
 }
 
 /// The error of a template that failed, saying so when it ran out of fuel.
-fn budget_error(name: &str, budget: Budget, error: &minijinja::Error) -> InputError {
+fn budget_error(name: &str, budget: Budget, error: &minijinja::Error) -> Error {
     if error.kind() != minijinja::ErrorKind::OutOfFuel {
         return template_error(name, error);
     }
-    InputError(format!(
-        "template `{name}` ran out of fuel: it did more work than {} steps, the most it may do here \
-         ({BASE_FUEL} plus some for each byte of the data it is given); a template that loops or builds \
-         text without bound is stopped",
-        budget.fuel.checked_next_power_of_two().unwrap_or(u64::MAX)
-    ))
+    Error::OutOfFuel {
+        name: name.to_owned(),
+        steps: budget.fuel.checked_next_power_of_two().unwrap_or(u64::MAX),
+        base: BASE_FUEL,
+    }
 }
 
 /// The error of a template whose output passed its budget.
-fn too_much_output(name: &str, budget: Budget) -> InputError {
-    InputError(format!(
-        "template `{name}` wrote more than {}, the most its output may take here ({} plus 4 bytes per byte \
-         of the data it is given): a template that loops or repeats text without bound is stopped",
-        crate::error::size_text(budget.output),
-        crate::error::size_text(BASE_OUTPUT)
-    ))
+fn too_much_output(name: &str, budget: Budget) -> Error {
+    Error::TooMuchOutput { name: name.to_owned(), limit: budget.output, base: BASE_OUTPUT }
 }
 
 /// LF endings and exactly one trailing newline, as [`Normalized`] makes them as it streams.
@@ -334,9 +322,17 @@ fn resident_bytes() -> Option<u64> {
     Some(kib * 1024)
 }
 
-fn template_error(name: &str, error: &minijinja::Error) -> InputError {
-    let line = error.line().map_or(String::new(), |l| format!(":{l}"));
-    InputError(format!("template `{name}{line}`: {}", error.detail().unwrap_or(&error.to_string())))
+/// A path found in a templates directory, as UTF-8.
+fn utf8(path: &std::path::Path) -> Result<Utf8PathBuf, Error> {
+    Utf8PathBuf::from_path_buf(path.to_path_buf()).map_err(|_| Error::NotUtf8Path { path: path.display().to_string() })
+}
+
+fn template_error(name: &str, error: &minijinja::Error) -> Error {
+    Error::Template {
+        name: name.to_owned(),
+        line: error.line(),
+        detail: error.detail().map_or_else(|| error.to_string(), str::to_owned),
+    }
 }
 
 /// POSIX shell quoting: bare when every character is safe, else single quotes.
