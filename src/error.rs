@@ -248,6 +248,25 @@ pub enum Error {
         /// The output directory, left as it was.
         out: Utf8PathBuf,
     },
+    /// A value given as a commit names none in the repository of a folder.
+    NotACommit {
+        /// The value.
+        rev: String,
+        /// The folder whose repository was asked.
+        dir: Utf8PathBuf,
+    },
+    /// A folder that is compared with a commit is not in a git repository.
+    NotInGit {
+        /// The folder.
+        dir: Utf8PathBuf,
+    },
+    /// git failed.
+    Git {
+        /// What ran (`git diff …`).
+        command: String,
+        /// What git said.
+        detail: String,
+    },
     /// A command-line argument or option that cannot be used: the message says what to give.
     Usage(String),
 }
@@ -410,6 +429,15 @@ impl fmt::Display for Error {
                     size_text(*limit),
                 )
             }
+            Self::NotACommit { rev, dir } => write!(
+                f,
+                "`{rev}` is not a commit of the git repository of `{dir}`: give a commit, branch or tag that names \
+                 one (`HEAD~1`, `origin/main`, a commit's sha)"
+            ),
+            Self::NotInGit { dir } => {
+                write!(f, "`{dir}` is not in a git repository: `--changed-since` compares it with a commit of its own")
+            }
+            Self::Git { command, detail } => write!(f, "`{command}` failed: {detail}"),
             Self::Usage(message) => f.write_str(message),
         }
     }

@@ -1,5 +1,10 @@
 //! `dlspec init`: the files of a new catalog repository (an example spec, the pre-commit config,
 //! a CI workflow, `.gitignore`), rendered from `templates/init/`.
+//!
+//! The pre-commit hooks run the installed dlspec (`repo: local`, `language: system`): they need
+//! no tag, no download and no build, so they work in any clone from the first commit. CI installs
+//! dlspec from its repository at a commit that exists: the one this dlspec was built from (see
+//! `build.rs`), or `--rev`.
 
 use camino::{Utf8Path, Utf8PathBuf};
 use minijinja::{Environment, UndefinedBehavior, context, syntax::SyntaxConfig};
@@ -16,13 +21,20 @@ const FILES: &[(&str, &str)] = &[
     (".gitignore", "init/gitignore.j2"),
 ];
 
-/// Where the catalog's pre-commit hooks and CI get dlspec from.
+/// The git commit this dlspec was built from, when it was built from a checkout of its own
+/// repository (`build.rs`); `None` for a build from a package or a source tarball.
+pub const BUILT_FROM: Option<&str> = option_env!("DLSPEC_COMMIT");
+
+/// Whether the sources it was built from differed from [`BUILT_FROM`] (uncommitted changes).
+pub const BUILT_DIRTY: bool = option_env!("DLSPEC_COMMIT_DIRTY").is_some();
+
+/// Where the catalog's CI gets dlspec from.
 #[derive(Debug, Clone)]
 pub struct Source {
     /// A git URL (or path) of the dlspec repository.
     pub repo: String,
-    /// The commit or tag of it to use.
-    pub rev: String,
+    /// The commit (or tag) of it to install; `None`: its default branch, unpinned.
+    pub rev: Option<String>,
 }
 
 /// The scaffold's files, by path relative to the new repository, rendered.
@@ -32,7 +44,9 @@ pub struct Source {
 pub fn render(source: &Source) -> Result<Vec<(Utf8PathBuf, String)>, Error> {
     no_credentials(&source.repo)?;
     plain("--hooks-repo", &source.repo)?;
-    plain("--rev", &source.rev)?;
+    if let Some(rev) = &source.rev {
+        plain("--rev", rev)?;
+    }
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.set_syntax(
@@ -116,7 +130,10 @@ mod tests {
     use super::*;
 
     fn source() -> Source {
-        Source { repo: "https://example.com/platform/dlspec.git".into(), rev: "v0.1.0".into() }
+        Source {
+            repo: "https://example.com/platform/dlspec.git".into(),
+            rev: Some("0123456789abcdef0123456789abcdef01234567".into()),
+        }
     }
 
     #[test]
@@ -130,17 +147,75 @@ mod tests {
         assert_eq!(images.len(), 1);
     }
 
+    /// Each hook of a pre-commit YAML file (`- id:` and the `key: value` lines after it), by id.
+    fn hooks(yaml: &str) -> std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>> {
+        let mut hooks = std::collections::BTreeMap::new();
+        let mut current: Option<(String, std::collections::BTreeMap<String, String>)> = None;
+        for line in yaml.lines().map(str::trim).filter(|l| !l.starts_with('#')) {
+            if let Some(id) = line.strip_prefix("- id: ") {
+                hooks.extend(current.take());
+                current = Some((id.to_owned(), std::collections::BTreeMap::new()));
+            } else if let (Some((_, fields)), Some((key, value))) = (current.as_mut(), line.split_once(": ")) {
+                fields.insert(key.to_owned(), value.to_owned());
+            }
+        }
+        hooks.extend(current);
+        hooks
+    }
+
     #[test]
-    fn the_pre_commit_config_pins_the_source() {
+    fn the_hooks_run_the_installed_dlspec_and_need_nothing_to_resolve() {
         let files = render(&source()).unwrap();
         let (_, config) = files.iter().find(|(p, _)| p == ".pre-commit-config.yaml").unwrap();
-        assert!(config.contains("  - repo: https://example.com/platform/dlspec.git\n    rev: v0.1.0\n"), "{config}");
+        assert!(config.contains("  - repo: local\n"), "{config}");
+        assert!(!config.contains("rev:"), "nothing to check out, no tag to find: {config}");
+        let hooks = hooks(config);
+        assert_eq!(hooks.len(), 3, "{config}");
+        assert!(hooks.values().all(|h| h["language"] == "system"), "{config}");
+    }
+
+    /// The hooks `init` writes are those of `.pre-commit-hooks.yaml` (what a catalog pins as a
+    /// remote repository), run by the installed dlspec instead of one pre-commit builds.
+    #[test]
+    fn the_local_hooks_are_the_hooks_this_repository_ships() {
+        let files = render(&source()).unwrap();
+        let (_, config) = files.iter().find(|(p, _)| p == ".pre-commit-config.yaml").unwrap();
+        let shipped = hooks(include_str!("../.pre-commit-hooks.yaml"));
+        let local = hooks(config);
+        assert_eq!(local.keys().collect::<Vec<_>>(), shipped.keys().collect::<Vec<_>>());
+        for (id, hook) in &local {
+            for field in ["name", "entry", "pass_filenames", "files"] {
+                assert_eq!(hook.get(field), shipped[id].get(field), "{id}: {field}");
+            }
+        }
+    }
+
+    #[test]
+    fn each_hook_runs_when_what_it_reads_changes() {
+        let hooks = hooks(include_str!("../.pre-commit-hooks.yaml"));
+        // The specs, a templates folder in specs/ or beside it, the locks, out/, and the config.
+        let compile = &hooks["dlspec-compile-check"]["files"];
+        for read in ["specs/", "templates/", "out/", ".pre-commit-config"] {
+            assert!(compile.contains(&read.replace('.', "\\.")), "{compile} misses {read}");
+        }
+        assert!(hooks["dlspec-lock-check"]["files"].contains("dlspec-lock/"));
+        assert!(hooks["dlspec-check"]["files"].contains("specs/.*\\.kdl"));
+    }
+
+    #[test]
+    fn ci_installs_the_pinned_commit_or_says_it_is_unpinned() {
+        let files = render(&source()).unwrap();
+        let (_, ci) = files.iter().find(|(p, _)| p == ".github/workflows/dlspec.yml").unwrap();
+        assert!(ci.contains("--rev 0123456789abcdef0123456789abcdef01234567"), "{ci}");
+        let unpinned = render(&Source { rev: None, ..source() }).unwrap();
+        let (_, ci) = unpinned.iter().find(|(p, _)| p == ".github/workflows/dlspec.yml").unwrap();
+        assert!(!ci.lines().any(|l| l.trim().starts_with("--rev")), "{ci}");
     }
 
     #[test]
     fn values_that_need_quoting_are_refused() {
         for (repo, rev) in [("https://x/y z", "v1"), ("https://x/y", "v1\n  - id: evil"), ("", "v1"), ("-x", "v1")] {
-            let error = render(&Source { repo: repo.into(), rev: rev.into() }).unwrap_err();
+            let error = render(&Source { repo: repo.into(), rev: Some(rev.into()) }).unwrap_err();
             assert!(error.to_string().contains("is not a plain git URL"), "{error}");
         }
     }
@@ -154,7 +229,7 @@ mod tests {
             "ssh://git:s3cret@example.com/dlspec.git",
             "git://s3cret@example.com/dlspec.git",
         ] {
-            let error = render(&Source { repo: repo.into(), rev: "v1".into() }).unwrap_err();
+            let error = render(&Source { repo: repo.into(), rev: Some("v1".into()) }).unwrap_err();
             assert!(
                 error.to_string().contains("holds credentials") && !error.to_string().contains("s3cret"),
                 "{repo}: {error}"
@@ -168,7 +243,7 @@ mod tests {
             "https://example.com/platform/dlspec.git@v1",
             "../dlspec",
         ] {
-            assert!(render(&Source { repo: repo.into(), rev: "v1".into() }).is_ok(), "{repo}");
+            assert!(render(&Source { repo: repo.into(), rev: Some("v1".into()) }).is_ok(), "{repo}");
         }
     }
 

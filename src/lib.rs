@@ -22,6 +22,7 @@ pub mod emit;
 pub mod error;
 pub mod files;
 pub mod framework;
+pub mod git;
 pub mod init;
 pub mod lang;
 pub mod lock;

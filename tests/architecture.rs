@@ -30,6 +30,7 @@ const ORDER: &[&str] = &[
     "service",
     "resolve",
     "registry",
+    "git",
     "lock",
     "check",
     // Output.

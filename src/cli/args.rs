@@ -26,7 +26,16 @@ impl Cli {
 fn version() -> &'static str {
     static VERSION: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     VERSION.get_or_init(|| {
-        format!("{} (compatibility tables checked {})", env!("CARGO_PKG_VERSION"), crate::compat::get().checked())
+        let commit = match crate::init::BUILT_FROM {
+            Some(commit) if crate::init::BUILT_DIRTY => format!("commit {commit} with uncommitted changes, "),
+            Some(commit) => format!("commit {commit}, "),
+            None => String::new(),
+        };
+        format!(
+            "{} ({commit}compatibility tables checked {})",
+            env!("CARGO_PKG_VERSION"),
+            crate::compat::get().checked()
+        )
     })
 }
 
@@ -36,7 +45,8 @@ pub(super) enum Command {
     Compile(CompileArgs),
     /// Parse and check the specs, write nothing (the pre-commit entry point).
     Check(CheckArgs),
-    /// List the expanded catalog: one line per image (reference, base, output directory).
+    /// List the expanded catalog: one line per image (reference, base, output directory), or only
+    /// the images that changed since a commit.
     List(ListArgs),
     /// Print what the compatibility tables know.
     Compat(CompatArgs),
@@ -124,6 +134,13 @@ pub(super) struct ListArgs {
     /// Directory of `*.kdl` specs.
     #[arg(default_value = "specs", value_parser = non_empty_path)]
     pub(super) specs: Utf8PathBuf,
+    /// Only the images whose generated directory differs from its state at commit REV (a sha,
+    /// branch or tag of the repository `--out` is in), committed or not: the images to build.
+    #[arg(long, value_name = "REV")]
+    pub(super) changed_since: Option<String>,
+    /// Output directory, for `--changed-since` and the paths of the self-test Jobs.
+    #[arg(long, default_value = "out", value_parser = non_empty_path)]
+    pub(super) out: Utf8PathBuf,
     /// Output format: aligned columns (human), or one JSON document (json).
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub(super) format: Format,
@@ -184,13 +201,13 @@ pub(super) struct InitArgs {
     /// The new repository's directory (created when missing).
     #[arg(default_value = ".")]
     pub(super) dir: Utf8PathBuf,
-    /// The git URL (or path) of the dlspec repository whose hooks the catalog uses (default: the
-    /// `repository` of dlspec's Cargo.toml, when the build has one).
+    /// The git URL (or path) of the dlspec repository the catalog's CI installs dlspec from
+    /// (default: the `repository` of dlspec's Cargo.toml, when the build has one).
     #[arg(long, value_name = "URL")]
     pub(super) hooks_repo: Option<String>,
-    /// The dlspec commit or tag to pin (default: the release tag of this dlspec).
-    #[arg(long, default_value = concat!("v", env!("CARGO_PKG_VERSION")))]
-    pub(super) rev: String,
+    /// The dlspec commit (or tag) CI installs (default: the commit this dlspec was built from).
+    #[arg(long)]
+    pub(super) rev: Option<String>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub(super) format: Format,
