@@ -7,7 +7,7 @@ use std::io::{BufReader, Read as _, Write};
 use camino::Utf8Path;
 use sha2::{Digest, Sha256};
 
-use super::diff::unified;
+use super::diff::check_diff;
 use super::ownership::{Owned, digest16};
 use super::records::hex;
 use super::{BLOCK, Change, FILE_LIMIT, Found, MANIFEST_LIMIT, STREAMED_DIFF_LIMIT};
@@ -151,7 +151,7 @@ pub(super) fn classify_streamed(
         if let Some((file, _)) = open_regular(full).map_err(io)? {
             file.take(STREAMED_DIFF_LIMIT).read_to_end(&mut old).map_err(io)?;
         }
-        Some(unified(path, &old, &new, 40))
+        Some(check_diff(path, state, &old, &new))
     } else {
         None
     };

@@ -37,7 +37,6 @@ use std::io::{BufWriter, Write};
 use camino::{Utf8Path, Utf8PathBuf};
 use serde::Serialize;
 
-pub use self::diff::unified;
 use self::outdir::OutDir;
 use self::resolver::Resolver;
 use self::worker::Worker;
@@ -111,8 +110,8 @@ pub struct FileReport {
     pub path: Utf8PathBuf,
     /// How it differs.
     pub state: Change,
-    /// For `--check` of a stale or edited file: a unified diff from the file to the planned one,
-    /// cut to 40 lines.
+    /// For `--check` of a stale or edited file: a unified diff, cut to 40 lines: of a stale file
+    /// from the file to the planned one, of an edited one from the planned one to the file.
     pub diff: Option<String>,
 }
 

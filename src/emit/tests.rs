@@ -97,7 +97,10 @@ fn streamed_files_are_compared_hashed_and_written_as_rendered_files_are() {
     assert_eq!((path.as_str(), *word), ("README.md", "stale"));
     assert!(diff.as_deref().is_some_and(|d| d.contains("-two") && d.contains("+three")), "{diff:?}");
     std::fs::write(out.join("README.md"), "by hand\n").unwrap();
-    assert_eq!(sync_streamed("one\ntwo\n", Mode::Check).1[0].1, "edited");
+    let (_, reports) = sync_streamed("one\ntwo\n", Mode::Check);
+    let (_, word, diff) = &reports[0];
+    assert_eq!(*word, "edited");
+    assert!(diff.as_deref().is_some_and(|d| d.contains("\n+by hand\n") && d.contains("\n-one\n")), "{diff:?}");
     sync_streamed("one\nthree\n", WRITE);
     assert_eq!(std::fs::read_to_string(out.join("README.md")).unwrap(), "one\nthree\n");
     assert!(sync_streamed("one\nthree\n", Mode::Check).0.is_clean());
@@ -238,4 +241,45 @@ fn an_unusable_manifest_owns_nothing() {
         assert!(error.contains("--force"), "{manifest:?}: {error}");
         assert_eq!(std::fs::read_to_string(out.join("a.txt")).unwrap(), "mine\n");
     }
+}
+
+/// `--check` shows a hand edit as the edit: the line added by hand is `+`, the line it replaced
+/// `-`; a stale file shows what compile will change.
+#[test]
+fn the_diff_of_a_hand_edit_shows_the_edit() {
+    let (_dir, out) = temp();
+    let planned = files(&[("a/README.md", "one\ntwo\n", false)]);
+    run(&planned, &out, WRITE).unwrap();
+    std::fs::write(out.join("a/README.md"), "one\nadded by hand\n").unwrap();
+    let mut diffs = Vec::new();
+    sync(
+        &out,
+        Mode::Check,
+        &planned,
+        |(path, _)| vec![path.clone()],
+        |(path, file), (): &mut ()| Ok(vec![(path.clone(), Content::File(file.clone()))]),
+        &mut |r| diffs.push((r.state.word(), r.diff.unwrap_or_default())),
+    )
+    .unwrap();
+    let [(state, diff)] = diffs.as_slice() else { panic!("{diffs:?}") };
+    assert_eq!(*state, "edited");
+    assert!(diff.contains("\n+added by hand\n") && diff.contains("\n-two\n"), "{diff}");
+    assert!(diff.contains("(as dlspec writes it)") && diff.contains("(as edited by hand)"), "{diff}");
+
+    // Stale (dlspec's own text, the spec changed since): from the file to what compile writes.
+    let changed = files(&[("a/README.md", "one\nthree\n", false)]);
+    run(&planned, &out, WRITE).unwrap();
+    let mut diffs = Vec::new();
+    sync(
+        &out,
+        Mode::Check,
+        &changed,
+        |(path, _)| vec![path.clone()],
+        |(path, file), (): &mut ()| Ok(vec![(path.clone(), Content::File(file.clone()))]),
+        &mut |r| diffs.push((r.state.word(), r.diff.unwrap_or_default())),
+    )
+    .unwrap();
+    let [(state, diff)] = diffs.as_slice() else { panic!("{diffs:?}") };
+    assert_eq!(*state, "stale");
+    assert!(diff.contains("\n-two\n") && diff.contains("\n+three\n"), "{diff}");
 }

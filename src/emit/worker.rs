@@ -7,7 +7,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 use sha2::{Digest, Sha256};
 
 use super::compare::{classify, classify_streamed};
-use super::diff::unified;
+use super::diff::check_diff;
 use super::outdir::OutDir;
 use super::ownership::key;
 use super::records::hex;
@@ -64,7 +64,7 @@ impl Worker<'_> {
                         classify(&full, found_type, file, owned, checking, &mut self.block)?.map(|(state, old)| {
                             let diff = match (&old, state) {
                                 (Some(old), Change::Stale | Change::Edited) if checking => {
-                                    Some(unified(&path, old, &file.bytes, 40))
+                                    Some(check_diff(&path, state, old, &file.bytes))
                                 }
                                 _ => None,
                             };
