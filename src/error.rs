@@ -293,6 +293,7 @@ impl Error {
     }
 }
 
+/// One arm per variant, each the message people read: long, but each arm is one sentence.
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
