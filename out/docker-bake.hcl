@@ -7,15 +7,15 @@
 group "default" {
   targets = [
     "platform-jax-cpu-0-6-2-python3-11-cpu-ubuntu22-04",
-    "platform-jax-0-4-38-python3-10-cuda12-6-3-runtime-ubuntu22-04",
-    "platform-jax-0-4-38-python3-11-cuda12-6-3-runtime-ubuntu22-04",
-    "platform-jax-0-4-38-python3-12-cuda12-6-3-runtime-ubuntu22-04",
-    "platform-jax-0-6-2-python3-10-cuda12-6-3-runtime-ubuntu22-04",
-    "platform-jax-0-6-2-python3-11-cuda12-6-3-runtime-ubuntu22-04",
-    "platform-jax-0-6-2-python3-12-cuda12-6-3-runtime-ubuntu22-04",
-    "platform-paddle3-3-0-0-python3-10-cuda12-6-3-devel-ubuntu22-04",
-    "platform-paddle3-3-0-0-python3-11-cuda12-6-3-devel-ubuntu22-04",
-    "platform-paddle3-3-0-0-python3-12-cuda12-6-3-devel-ubuntu22-04",
+    "platform-jax-0-4-38-python3-10-cuda12-6-3-base-ubuntu22-04",
+    "platform-jax-0-4-38-python3-11-cuda12-6-3-base-ubuntu22-04",
+    "platform-jax-0-4-38-python3-12-cuda12-6-3-base-ubuntu22-04",
+    "platform-jax-0-6-2-python3-10-cuda12-6-3-base-ubuntu22-04",
+    "platform-jax-0-6-2-python3-11-cuda12-6-3-base-ubuntu22-04",
+    "platform-jax-0-6-2-python3-12-cuda12-6-3-base-ubuntu22-04",
+    "platform-paddle3-3-0-0-python3-10-cuda12-6-3-base-ubuntu22-04",
+    "platform-paddle3-3-0-0-python3-11-cuda12-6-3-base-ubuntu22-04",
+    "platform-paddle3-3-0-0-python3-12-cuda12-6-3-base-ubuntu22-04",
     "platform-paddle-cpu-3-0-0-python3-11-cpu-ubuntu22-04",
     "platform-paddle-2-6-2-python3-9-cuda11-8-0-cudnn8-deve-47fe5d61",
     "platform-paddle-2-6-2-python3-10-cuda11-8-0-cudnn8-dev-ad6b93be",
@@ -54,92 +54,92 @@ group "default" {
     "platform-pytorch-cpu-2-7-1-python3-11-cpu-ubuntu22-04",
     "platform-pytorch-cpu-2-7-1-python3-12-cpu-ubuntu22-04",
     "platform-pytorch-cpu-2-7-1-python3-13-cpu-ubuntu22-04",
-    "platform-pytorch-miniforge-2-5-1-python3-12-cuda12-4-1-489de797",
-    "platform-pytorch-2-1-2-python3-8-cuda11-8-0-cudnn8-dev-2b36dfe0",
-    "platform-pytorch-2-1-2-python3-8-cuda12-1-1-cudnn8-dev-584feaf8",
-    "platform-pytorch-2-1-2-python3-9-cuda11-8-0-cudnn8-dev-409e3cff",
-    "platform-pytorch-2-1-2-python3-9-cuda12-1-1-cudnn8-dev-91d8427a",
-    "platform-pytorch-2-1-2-python3-10-cuda11-8-0-cudnn8-de-97488fc6",
-    "platform-pytorch-2-1-2-python3-10-cuda12-1-1-cudnn8-de-79ecee93",
-    "platform-pytorch-2-1-2-python3-11-cuda11-8-0-cudnn8-de-c15b0231",
-    "platform-pytorch-2-1-2-python3-11-cuda12-1-1-cudnn8-de-a6e1112e",
-    "platform-pytorch-2-2-2-python3-8-cuda11-8-0-cudnn8-dev-6969912a",
-    "platform-pytorch-2-2-2-python3-8-cuda12-1-1-cudnn8-dev-d5d691eb",
-    "platform-pytorch-2-2-2-python3-9-cuda11-8-0-cudnn8-dev-5d18049d",
-    "platform-pytorch-2-2-2-python3-9-cuda12-1-1-cudnn8-dev-cc4e1721",
-    "platform-pytorch-2-2-2-python3-10-cuda11-8-0-cudnn8-de-6a2931cd",
-    "platform-pytorch-2-2-2-python3-10-cuda12-1-1-cudnn8-de-0bfcaeb3",
-    "platform-pytorch-2-2-2-python3-11-cuda11-8-0-cudnn8-de-9c6a08ff",
-    "platform-pytorch-2-2-2-python3-11-cuda12-1-1-cudnn8-de-cca86a19",
-    "platform-pytorch-2-2-2-python3-12-cuda11-8-0-cudnn8-de-727b0c66",
-    "platform-pytorch-2-2-2-python3-12-cuda12-1-1-cudnn8-de-d426ce5e",
-    "platform-pytorch-2-3-1-python3-8-cuda11-8-0-cudnn8-dev-8969b547",
-    "platform-pytorch-2-3-1-python3-8-cuda12-1-1-cudnn8-dev-b5496b45",
-    "platform-pytorch-2-3-1-python3-9-cuda11-8-0-cudnn8-dev-62bac5c2",
-    "platform-pytorch-2-3-1-python3-9-cuda12-1-1-cudnn8-dev-624b5986",
-    "platform-pytorch-2-3-1-python3-10-cuda11-8-0-cudnn8-de-7d3a9825",
-    "platform-pytorch-2-3-1-python3-10-cuda12-1-1-cudnn8-de-7e5f935e",
-    "platform-pytorch-2-3-1-python3-11-cuda11-8-0-cudnn8-de-385e1f8f",
-    "platform-pytorch-2-3-1-python3-11-cuda12-1-1-cudnn8-de-23f048eb",
-    "platform-pytorch-2-3-1-python3-12-cuda11-8-0-cudnn8-de-a30e8382",
-    "platform-pytorch-2-3-1-python3-12-cuda12-1-1-cudnn8-de-cd4b3547",
-    "platform-pytorch-2-4-1-python3-8-cuda11-8-0-cudnn8-dev-8f084f25",
-    "platform-pytorch-2-4-1-python3-8-cuda12-1-1-cudnn8-dev-762b9d23",
-    "platform-pytorch-2-4-1-python3-8-cuda12-4-1-cudnn9-dev-552fba2c",
-    "platform-pytorch-2-4-1-python3-9-cuda11-8-0-cudnn8-dev-7622382c",
-    "platform-pytorch-2-4-1-python3-9-cuda12-1-1-cudnn8-dev-c2594c09",
-    "platform-pytorch-2-4-1-python3-9-cuda12-4-1-cudnn9-dev-db85d81c",
-    "platform-pytorch-2-4-1-python3-10-cuda11-8-0-cudnn8-de-508754fa",
-    "platform-pytorch-2-4-1-python3-10-cuda12-1-1-cudnn8-de-cd3811dc",
-    "platform-pytorch-2-4-1-python3-10-cuda12-4-1-cudnn9-de-8a38050c",
-    "platform-pytorch-2-4-1-python3-11-cuda11-8-0-cudnn8-de-8919bed7",
-    "platform-pytorch-2-4-1-python3-11-cuda12-1-1-cudnn8-de-55b2d155",
-    "platform-pytorch-2-4-1-python3-11-cuda12-4-1-cudnn9-de-1f138bac",
-    "platform-pytorch-2-4-1-python3-12-cuda11-8-0-cudnn8-de-048beeed",
-    "platform-pytorch-2-4-1-python3-12-cuda12-1-1-cudnn8-de-97ec2f5e",
-    "platform-pytorch-2-4-1-python3-12-cuda12-4-1-cudnn9-de-9e182639",
-    "platform-pytorch-2-5-1-python3-9-cuda11-8-0-cudnn8-dev-cd7c122f",
-    "platform-pytorch-2-5-1-python3-9-cuda12-1-1-cudnn8-dev-1cf0fd03",
-    "platform-pytorch-2-5-1-python3-9-cuda12-4-1-cudnn9-dev-efda814e",
-    "platform-pytorch-2-5-1-python3-10-cuda11-8-0-cudnn8-de-6446aaae",
-    "platform-pytorch-2-5-1-python3-10-cuda12-1-1-cudnn8-de-62bcc125",
-    "platform-pytorch-2-5-1-python3-10-cuda12-4-1-cudnn9-de-9598e06f",
-    "platform-pytorch-2-5-1-python3-11-cuda11-8-0-cudnn8-de-8ec6032d",
-    "platform-pytorch-2-5-1-python3-11-cuda12-1-1-cudnn8-de-7f611032",
-    "platform-pytorch-2-5-1-python3-11-cuda12-4-1-cudnn9-de-0796b8d4",
-    "platform-pytorch-2-5-1-python3-12-cuda11-8-0-cudnn8-de-46b29c65",
-    "platform-pytorch-2-5-1-python3-12-cuda12-1-1-cudnn8-de-2e192167",
-    "platform-pytorch-2-5-1-python3-12-cuda12-4-1-cudnn9-de-d73d02ad",
-    "platform-pytorch-2-6-0-python3-9-cuda11-8-0-cudnn8-dev-62439905",
-    "platform-pytorch-2-6-0-python3-9-cuda12-4-1-cudnn9-dev-b8e7bb5b",
-    "platform-pytorch-2-6-0-python3-9-cuda12-6-3-cudnn9-dev-99afd01b",
-    "platform-pytorch-2-6-0-python3-10-cuda11-8-0-cudnn8-de-5da171f9",
-    "platform-pytorch-2-6-0-python3-10-cuda12-4-1-cudnn9-de-175c56d3",
-    "platform-pytorch-2-6-0-python3-10-cuda12-6-3-cudnn9-de-2721f708",
-    "platform-pytorch-2-6-0-python3-11-cuda11-8-0-cudnn8-de-4237b693",
-    "platform-pytorch-2-6-0-python3-11-cuda12-4-1-cudnn9-de-b32f56c5",
-    "platform-pytorch-2-6-0-python3-11-cuda12-6-3-cudnn9-de-34ef1639",
-    "platform-pytorch-2-6-0-python3-12-cuda11-8-0-cudnn8-de-dd8dd27b",
-    "platform-pytorch-2-6-0-python3-12-cuda12-4-1-cudnn9-de-e535b450",
-    "platform-pytorch-2-6-0-python3-12-cuda12-6-3-cudnn9-de-76411263",
-    "platform-pytorch-2-6-0-python3-13-cuda11-8-0-cudnn8-de-938e90b2",
-    "platform-pytorch-2-6-0-python3-13-cuda12-4-1-cudnn9-de-32df9a4c",
-    "platform-pytorch-2-6-0-python3-13-cuda12-6-3-cudnn9-de-10528536",
-    "platform-pytorch-2-7-1-python3-9-cuda11-8-0-cudnn8-dev-081a5379",
-    "platform-pytorch-2-7-1-python3-9-cuda12-6-3-cudnn9-dev-1e700b19",
-    "platform-pytorch-2-7-1-python3-9-cuda12-8-1-cudnn9-dev-d7f49706",
-    "platform-pytorch-2-7-1-python3-10-cuda11-8-0-cudnn8-de-7ff0f5da",
-    "platform-pytorch-2-7-1-python3-10-cuda12-6-3-cudnn9-de-4ef61a5a",
-    "platform-pytorch-2-7-1-python3-10-cuda12-8-1-cudnn9-de-d0910411",
-    "platform-pytorch-2-7-1-python3-11-cuda11-8-0-cudnn8-de-20ff80aa",
-    "platform-pytorch-2-7-1-python3-11-cuda12-6-3-cudnn9-de-ef3ecfa3",
-    "platform-pytorch-2-7-1-python3-11-cuda12-8-1-cudnn9-de-1bd3a84c",
-    "platform-pytorch-2-7-1-python3-12-cuda11-8-0-cudnn8-de-6667927e",
-    "platform-pytorch-2-7-1-python3-12-cuda12-6-3-cudnn9-de-5c91d008",
-    "platform-pytorch-2-7-1-python3-12-cuda12-8-1-cudnn9-de-3e438a02",
-    "platform-pytorch-2-7-1-python3-13-cuda11-8-0-cudnn8-de-6591b47a",
-    "platform-pytorch-2-7-1-python3-13-cuda12-6-3-cudnn9-de-948bdfbd",
-    "platform-pytorch-2-7-1-python3-13-cuda12-8-1-cudnn9-de-54276f41",
+    "platform-pytorch-miniforge-2-5-1-python3-12-cuda12-4-1-2a3956a6",
+    "platform-pytorch-2-1-2-python3-8-cuda11-8-0-base-ubuntu22-04",
+    "platform-pytorch-2-1-2-python3-8-cuda12-1-1-base-ubuntu22-04",
+    "platform-pytorch-2-1-2-python3-9-cuda11-8-0-base-ubuntu22-04",
+    "platform-pytorch-2-1-2-python3-9-cuda12-1-1-base-ubuntu22-04",
+    "platform-pytorch-2-1-2-python3-10-cuda11-8-0-base-ubuntu22-04",
+    "platform-pytorch-2-1-2-python3-10-cuda12-1-1-base-ubuntu22-04",
+    "platform-pytorch-2-1-2-python3-11-cuda11-8-0-base-ubuntu22-04",
+    "platform-pytorch-2-1-2-python3-11-cuda12-1-1-base-ubuntu22-04",
+    "platform-pytorch-2-2-2-python3-8-cuda11-8-0-base-ubuntu22-04",
+    "platform-pytorch-2-2-2-python3-8-cuda12-1-1-base-ubuntu22-04",
+    "platform-pytorch-2-2-2-python3-9-cuda11-8-0-base-ubuntu22-04",
+    "platform-pytorch-2-2-2-python3-9-cuda12-1-1-base-ubuntu22-04",
+    "platform-pytorch-2-2-2-python3-10-cuda11-8-0-base-ubuntu22-04",
+    "platform-pytorch-2-2-2-python3-10-cuda12-1-1-base-ubuntu22-04",
+    "platform-pytorch-2-2-2-python3-11-cuda11-8-0-base-ubuntu22-04",
+    "platform-pytorch-2-2-2-python3-11-cuda12-1-1-base-ubuntu22-04",
+    "platform-pytorch-2-2-2-python3-12-cuda11-8-0-base-ubuntu22-04",
+    "platform-pytorch-2-2-2-python3-12-cuda12-1-1-base-ubuntu22-04",
+    "platform-pytorch-2-3-1-python3-8-cuda11-8-0-base-ubuntu22-04",
+    "platform-pytorch-2-3-1-python3-8-cuda12-1-1-base-ubuntu22-04",
+    "platform-pytorch-2-3-1-python3-9-cuda11-8-0-base-ubuntu22-04",
+    "platform-pytorch-2-3-1-python3-9-cuda12-1-1-base-ubuntu22-04",
+    "platform-pytorch-2-3-1-python3-10-cuda11-8-0-base-ubuntu22-04",
+    "platform-pytorch-2-3-1-python3-10-cuda12-1-1-base-ubuntu22-04",
+    "platform-pytorch-2-3-1-python3-11-cuda11-8-0-base-ubuntu22-04",
+    "platform-pytorch-2-3-1-python3-11-cuda12-1-1-base-ubuntu22-04",
+    "platform-pytorch-2-3-1-python3-12-cuda11-8-0-base-ubuntu22-04",
+    "platform-pytorch-2-3-1-python3-12-cuda12-1-1-base-ubuntu22-04",
+    "platform-pytorch-2-4-1-python3-8-cuda11-8-0-base-ubuntu22-04",
+    "platform-pytorch-2-4-1-python3-8-cuda12-1-1-base-ubuntu22-04",
+    "platform-pytorch-2-4-1-python3-8-cuda12-4-1-base-ubuntu22-04",
+    "platform-pytorch-2-4-1-python3-9-cuda11-8-0-base-ubuntu22-04",
+    "platform-pytorch-2-4-1-python3-9-cuda12-1-1-base-ubuntu22-04",
+    "platform-pytorch-2-4-1-python3-9-cuda12-4-1-base-ubuntu22-04",
+    "platform-pytorch-2-4-1-python3-10-cuda11-8-0-base-ubuntu22-04",
+    "platform-pytorch-2-4-1-python3-10-cuda12-1-1-base-ubuntu22-04",
+    "platform-pytorch-2-4-1-python3-10-cuda12-4-1-base-ubuntu22-04",
+    "platform-pytorch-2-4-1-python3-11-cuda11-8-0-base-ubuntu22-04",
+    "platform-pytorch-2-4-1-python3-11-cuda12-1-1-base-ubuntu22-04",
+    "platform-pytorch-2-4-1-python3-11-cuda12-4-1-base-ubuntu22-04",
+    "platform-pytorch-2-4-1-python3-12-cuda11-8-0-base-ubuntu22-04",
+    "platform-pytorch-2-4-1-python3-12-cuda12-1-1-base-ubuntu22-04",
+    "platform-pytorch-2-4-1-python3-12-cuda12-4-1-base-ubuntu22-04",
+    "platform-pytorch-2-5-1-python3-9-cuda11-8-0-base-ubuntu22-04",
+    "platform-pytorch-2-5-1-python3-9-cuda12-1-1-base-ubuntu22-04",
+    "platform-pytorch-2-5-1-python3-9-cuda12-4-1-base-ubuntu22-04",
+    "platform-pytorch-2-5-1-python3-10-cuda11-8-0-base-ubuntu22-04",
+    "platform-pytorch-2-5-1-python3-10-cuda12-1-1-base-ubuntu22-04",
+    "platform-pytorch-2-5-1-python3-10-cuda12-4-1-base-ubuntu22-04",
+    "platform-pytorch-2-5-1-python3-11-cuda11-8-0-base-ubuntu22-04",
+    "platform-pytorch-2-5-1-python3-11-cuda12-1-1-base-ubuntu22-04",
+    "platform-pytorch-2-5-1-python3-11-cuda12-4-1-base-ubuntu22-04",
+    "platform-pytorch-2-5-1-python3-12-cuda11-8-0-base-ubuntu22-04",
+    "platform-pytorch-2-5-1-python3-12-cuda12-1-1-base-ubuntu22-04",
+    "platform-pytorch-2-5-1-python3-12-cuda12-4-1-base-ubuntu22-04",
+    "platform-pytorch-2-6-0-python3-9-cuda11-8-0-base-ubuntu22-04",
+    "platform-pytorch-2-6-0-python3-9-cuda12-4-1-base-ubuntu22-04",
+    "platform-pytorch-2-6-0-python3-9-cuda12-6-3-base-ubuntu22-04",
+    "platform-pytorch-2-6-0-python3-10-cuda11-8-0-base-ubuntu22-04",
+    "platform-pytorch-2-6-0-python3-10-cuda12-4-1-base-ubuntu22-04",
+    "platform-pytorch-2-6-0-python3-10-cuda12-6-3-base-ubuntu22-04",
+    "platform-pytorch-2-6-0-python3-11-cuda11-8-0-base-ubuntu22-04",
+    "platform-pytorch-2-6-0-python3-11-cuda12-4-1-base-ubuntu22-04",
+    "platform-pytorch-2-6-0-python3-11-cuda12-6-3-base-ubuntu22-04",
+    "platform-pytorch-2-6-0-python3-12-cuda11-8-0-base-ubuntu22-04",
+    "platform-pytorch-2-6-0-python3-12-cuda12-4-1-base-ubuntu22-04",
+    "platform-pytorch-2-6-0-python3-12-cuda12-6-3-base-ubuntu22-04",
+    "platform-pytorch-2-6-0-python3-13-cuda11-8-0-base-ubuntu22-04",
+    "platform-pytorch-2-6-0-python3-13-cuda12-4-1-base-ubuntu22-04",
+    "platform-pytorch-2-6-0-python3-13-cuda12-6-3-base-ubuntu22-04",
+    "platform-pytorch-2-7-1-python3-9-cuda11-8-0-base-ubuntu22-04",
+    "platform-pytorch-2-7-1-python3-9-cuda12-6-3-base-ubuntu22-04",
+    "platform-pytorch-2-7-1-python3-9-cuda12-8-1-base-ubuntu22-04",
+    "platform-pytorch-2-7-1-python3-10-cuda11-8-0-base-ubuntu22-04",
+    "platform-pytorch-2-7-1-python3-10-cuda12-6-3-base-ubuntu22-04",
+    "platform-pytorch-2-7-1-python3-10-cuda12-8-1-base-ubuntu22-04",
+    "platform-pytorch-2-7-1-python3-11-cuda11-8-0-base-ubuntu22-04",
+    "platform-pytorch-2-7-1-python3-11-cuda12-6-3-base-ubuntu22-04",
+    "platform-pytorch-2-7-1-python3-11-cuda12-8-1-base-ubuntu22-04",
+    "platform-pytorch-2-7-1-python3-12-cuda11-8-0-base-ubuntu22-04",
+    "platform-pytorch-2-7-1-python3-12-cuda12-6-3-base-ubuntu22-04",
+    "platform-pytorch-2-7-1-python3-12-cuda12-8-1-base-ubuntu22-04",
+    "platform-pytorch-2-7-1-python3-13-cuda11-8-0-base-ubuntu22-04",
+    "platform-pytorch-2-7-1-python3-13-cuda12-6-3-base-ubuntu22-04",
+    "platform-pytorch-2-7-1-python3-13-cuda12-8-1-base-ubuntu22-04",
     "platform-tensorflow-2-13-1-python3-8-cuda11-8-0-cudnn8-bf92c410",
     "platform-tensorflow-2-13-1-python3-9-cuda11-8-0-cudnn8-d9a89628",
     "platform-tensorflow-2-13-1-python3-10-cuda11-8-0-cudnn-c0b5de57",
@@ -171,12 +171,12 @@ group "default" {
 # platform/jax
 group "platform-jax" {
   targets = [
-    "platform-jax-0-4-38-python3-10-cuda12-6-3-runtime-ubuntu22-04",
-    "platform-jax-0-4-38-python3-11-cuda12-6-3-runtime-ubuntu22-04",
-    "platform-jax-0-4-38-python3-12-cuda12-6-3-runtime-ubuntu22-04",
-    "platform-jax-0-6-2-python3-10-cuda12-6-3-runtime-ubuntu22-04",
-    "platform-jax-0-6-2-python3-11-cuda12-6-3-runtime-ubuntu22-04",
-    "platform-jax-0-6-2-python3-12-cuda12-6-3-runtime-ubuntu22-04",
+    "platform-jax-0-4-38-python3-10-cuda12-6-3-base-ubuntu22-04",
+    "platform-jax-0-4-38-python3-11-cuda12-6-3-base-ubuntu22-04",
+    "platform-jax-0-4-38-python3-12-cuda12-6-3-base-ubuntu22-04",
+    "platform-jax-0-6-2-python3-10-cuda12-6-3-base-ubuntu22-04",
+    "platform-jax-0-6-2-python3-11-cuda12-6-3-base-ubuntu22-04",
+    "platform-jax-0-6-2-python3-12-cuda12-6-3-base-ubuntu22-04",
   ]
 }
 
@@ -207,100 +207,100 @@ group "platform-paddle-cpu" {
 # platform/paddle3
 group "platform-paddle3" {
   targets = [
-    "platform-paddle3-3-0-0-python3-10-cuda12-6-3-devel-ubuntu22-04",
-    "platform-paddle3-3-0-0-python3-11-cuda12-6-3-devel-ubuntu22-04",
-    "platform-paddle3-3-0-0-python3-12-cuda12-6-3-devel-ubuntu22-04",
+    "platform-paddle3-3-0-0-python3-10-cuda12-6-3-base-ubuntu22-04",
+    "platform-paddle3-3-0-0-python3-11-cuda12-6-3-base-ubuntu22-04",
+    "platform-paddle3-3-0-0-python3-12-cuda12-6-3-base-ubuntu22-04",
   ]
 }
 
 # platform/pytorch
 group "platform-pytorch" {
   targets = [
-    "platform-pytorch-2-1-2-python3-8-cuda11-8-0-cudnn8-dev-2b36dfe0",
-    "platform-pytorch-2-1-2-python3-8-cuda12-1-1-cudnn8-dev-584feaf8",
-    "platform-pytorch-2-1-2-python3-9-cuda11-8-0-cudnn8-dev-409e3cff",
-    "platform-pytorch-2-1-2-python3-9-cuda12-1-1-cudnn8-dev-91d8427a",
-    "platform-pytorch-2-1-2-python3-10-cuda11-8-0-cudnn8-de-97488fc6",
-    "platform-pytorch-2-1-2-python3-10-cuda12-1-1-cudnn8-de-79ecee93",
-    "platform-pytorch-2-1-2-python3-11-cuda11-8-0-cudnn8-de-c15b0231",
-    "platform-pytorch-2-1-2-python3-11-cuda12-1-1-cudnn8-de-a6e1112e",
-    "platform-pytorch-2-2-2-python3-8-cuda11-8-0-cudnn8-dev-6969912a",
-    "platform-pytorch-2-2-2-python3-8-cuda12-1-1-cudnn8-dev-d5d691eb",
-    "platform-pytorch-2-2-2-python3-9-cuda11-8-0-cudnn8-dev-5d18049d",
-    "platform-pytorch-2-2-2-python3-9-cuda12-1-1-cudnn8-dev-cc4e1721",
-    "platform-pytorch-2-2-2-python3-10-cuda11-8-0-cudnn8-de-6a2931cd",
-    "platform-pytorch-2-2-2-python3-10-cuda12-1-1-cudnn8-de-0bfcaeb3",
-    "platform-pytorch-2-2-2-python3-11-cuda11-8-0-cudnn8-de-9c6a08ff",
-    "platform-pytorch-2-2-2-python3-11-cuda12-1-1-cudnn8-de-cca86a19",
-    "platform-pytorch-2-2-2-python3-12-cuda11-8-0-cudnn8-de-727b0c66",
-    "platform-pytorch-2-2-2-python3-12-cuda12-1-1-cudnn8-de-d426ce5e",
-    "platform-pytorch-2-3-1-python3-8-cuda11-8-0-cudnn8-dev-8969b547",
-    "platform-pytorch-2-3-1-python3-8-cuda12-1-1-cudnn8-dev-b5496b45",
-    "platform-pytorch-2-3-1-python3-9-cuda11-8-0-cudnn8-dev-62bac5c2",
-    "platform-pytorch-2-3-1-python3-9-cuda12-1-1-cudnn8-dev-624b5986",
-    "platform-pytorch-2-3-1-python3-10-cuda11-8-0-cudnn8-de-7d3a9825",
-    "platform-pytorch-2-3-1-python3-10-cuda12-1-1-cudnn8-de-7e5f935e",
-    "platform-pytorch-2-3-1-python3-11-cuda11-8-0-cudnn8-de-385e1f8f",
-    "platform-pytorch-2-3-1-python3-11-cuda12-1-1-cudnn8-de-23f048eb",
-    "platform-pytorch-2-3-1-python3-12-cuda11-8-0-cudnn8-de-a30e8382",
-    "platform-pytorch-2-3-1-python3-12-cuda12-1-1-cudnn8-de-cd4b3547",
-    "platform-pytorch-2-4-1-python3-8-cuda11-8-0-cudnn8-dev-8f084f25",
-    "platform-pytorch-2-4-1-python3-8-cuda12-1-1-cudnn8-dev-762b9d23",
-    "platform-pytorch-2-4-1-python3-8-cuda12-4-1-cudnn9-dev-552fba2c",
-    "platform-pytorch-2-4-1-python3-9-cuda11-8-0-cudnn8-dev-7622382c",
-    "platform-pytorch-2-4-1-python3-9-cuda12-1-1-cudnn8-dev-c2594c09",
-    "platform-pytorch-2-4-1-python3-9-cuda12-4-1-cudnn9-dev-db85d81c",
-    "platform-pytorch-2-4-1-python3-10-cuda11-8-0-cudnn8-de-508754fa",
-    "platform-pytorch-2-4-1-python3-10-cuda12-1-1-cudnn8-de-cd3811dc",
-    "platform-pytorch-2-4-1-python3-10-cuda12-4-1-cudnn9-de-8a38050c",
-    "platform-pytorch-2-4-1-python3-11-cuda11-8-0-cudnn8-de-8919bed7",
-    "platform-pytorch-2-4-1-python3-11-cuda12-1-1-cudnn8-de-55b2d155",
-    "platform-pytorch-2-4-1-python3-11-cuda12-4-1-cudnn9-de-1f138bac",
-    "platform-pytorch-2-4-1-python3-12-cuda11-8-0-cudnn8-de-048beeed",
-    "platform-pytorch-2-4-1-python3-12-cuda12-1-1-cudnn8-de-97ec2f5e",
-    "platform-pytorch-2-4-1-python3-12-cuda12-4-1-cudnn9-de-9e182639",
-    "platform-pytorch-2-5-1-python3-9-cuda11-8-0-cudnn8-dev-cd7c122f",
-    "platform-pytorch-2-5-1-python3-9-cuda12-1-1-cudnn8-dev-1cf0fd03",
-    "platform-pytorch-2-5-1-python3-9-cuda12-4-1-cudnn9-dev-efda814e",
-    "platform-pytorch-2-5-1-python3-10-cuda11-8-0-cudnn8-de-6446aaae",
-    "platform-pytorch-2-5-1-python3-10-cuda12-1-1-cudnn8-de-62bcc125",
-    "platform-pytorch-2-5-1-python3-10-cuda12-4-1-cudnn9-de-9598e06f",
-    "platform-pytorch-2-5-1-python3-11-cuda11-8-0-cudnn8-de-8ec6032d",
-    "platform-pytorch-2-5-1-python3-11-cuda12-1-1-cudnn8-de-7f611032",
-    "platform-pytorch-2-5-1-python3-11-cuda12-4-1-cudnn9-de-0796b8d4",
-    "platform-pytorch-2-5-1-python3-12-cuda11-8-0-cudnn8-de-46b29c65",
-    "platform-pytorch-2-5-1-python3-12-cuda12-1-1-cudnn8-de-2e192167",
-    "platform-pytorch-2-5-1-python3-12-cuda12-4-1-cudnn9-de-d73d02ad",
-    "platform-pytorch-2-6-0-python3-9-cuda11-8-0-cudnn8-dev-62439905",
-    "platform-pytorch-2-6-0-python3-9-cuda12-4-1-cudnn9-dev-b8e7bb5b",
-    "platform-pytorch-2-6-0-python3-9-cuda12-6-3-cudnn9-dev-99afd01b",
-    "platform-pytorch-2-6-0-python3-10-cuda11-8-0-cudnn8-de-5da171f9",
-    "platform-pytorch-2-6-0-python3-10-cuda12-4-1-cudnn9-de-175c56d3",
-    "platform-pytorch-2-6-0-python3-10-cuda12-6-3-cudnn9-de-2721f708",
-    "platform-pytorch-2-6-0-python3-11-cuda11-8-0-cudnn8-de-4237b693",
-    "platform-pytorch-2-6-0-python3-11-cuda12-4-1-cudnn9-de-b32f56c5",
-    "platform-pytorch-2-6-0-python3-11-cuda12-6-3-cudnn9-de-34ef1639",
-    "platform-pytorch-2-6-0-python3-12-cuda11-8-0-cudnn8-de-dd8dd27b",
-    "platform-pytorch-2-6-0-python3-12-cuda12-4-1-cudnn9-de-e535b450",
-    "platform-pytorch-2-6-0-python3-12-cuda12-6-3-cudnn9-de-76411263",
-    "platform-pytorch-2-6-0-python3-13-cuda11-8-0-cudnn8-de-938e90b2",
-    "platform-pytorch-2-6-0-python3-13-cuda12-4-1-cudnn9-de-32df9a4c",
-    "platform-pytorch-2-6-0-python3-13-cuda12-6-3-cudnn9-de-10528536",
-    "platform-pytorch-2-7-1-python3-9-cuda11-8-0-cudnn8-dev-081a5379",
-    "platform-pytorch-2-7-1-python3-9-cuda12-6-3-cudnn9-dev-1e700b19",
-    "platform-pytorch-2-7-1-python3-9-cuda12-8-1-cudnn9-dev-d7f49706",
-    "platform-pytorch-2-7-1-python3-10-cuda11-8-0-cudnn8-de-7ff0f5da",
-    "platform-pytorch-2-7-1-python3-10-cuda12-6-3-cudnn9-de-4ef61a5a",
-    "platform-pytorch-2-7-1-python3-10-cuda12-8-1-cudnn9-de-d0910411",
-    "platform-pytorch-2-7-1-python3-11-cuda11-8-0-cudnn8-de-20ff80aa",
-    "platform-pytorch-2-7-1-python3-11-cuda12-6-3-cudnn9-de-ef3ecfa3",
-    "platform-pytorch-2-7-1-python3-11-cuda12-8-1-cudnn9-de-1bd3a84c",
-    "platform-pytorch-2-7-1-python3-12-cuda11-8-0-cudnn8-de-6667927e",
-    "platform-pytorch-2-7-1-python3-12-cuda12-6-3-cudnn9-de-5c91d008",
-    "platform-pytorch-2-7-1-python3-12-cuda12-8-1-cudnn9-de-3e438a02",
-    "platform-pytorch-2-7-1-python3-13-cuda11-8-0-cudnn8-de-6591b47a",
-    "platform-pytorch-2-7-1-python3-13-cuda12-6-3-cudnn9-de-948bdfbd",
-    "platform-pytorch-2-7-1-python3-13-cuda12-8-1-cudnn9-de-54276f41",
+    "platform-pytorch-2-1-2-python3-8-cuda11-8-0-base-ubuntu22-04",
+    "platform-pytorch-2-1-2-python3-8-cuda12-1-1-base-ubuntu22-04",
+    "platform-pytorch-2-1-2-python3-9-cuda11-8-0-base-ubuntu22-04",
+    "platform-pytorch-2-1-2-python3-9-cuda12-1-1-base-ubuntu22-04",
+    "platform-pytorch-2-1-2-python3-10-cuda11-8-0-base-ubuntu22-04",
+    "platform-pytorch-2-1-2-python3-10-cuda12-1-1-base-ubuntu22-04",
+    "platform-pytorch-2-1-2-python3-11-cuda11-8-0-base-ubuntu22-04",
+    "platform-pytorch-2-1-2-python3-11-cuda12-1-1-base-ubuntu22-04",
+    "platform-pytorch-2-2-2-python3-8-cuda11-8-0-base-ubuntu22-04",
+    "platform-pytorch-2-2-2-python3-8-cuda12-1-1-base-ubuntu22-04",
+    "platform-pytorch-2-2-2-python3-9-cuda11-8-0-base-ubuntu22-04",
+    "platform-pytorch-2-2-2-python3-9-cuda12-1-1-base-ubuntu22-04",
+    "platform-pytorch-2-2-2-python3-10-cuda11-8-0-base-ubuntu22-04",
+    "platform-pytorch-2-2-2-python3-10-cuda12-1-1-base-ubuntu22-04",
+    "platform-pytorch-2-2-2-python3-11-cuda11-8-0-base-ubuntu22-04",
+    "platform-pytorch-2-2-2-python3-11-cuda12-1-1-base-ubuntu22-04",
+    "platform-pytorch-2-2-2-python3-12-cuda11-8-0-base-ubuntu22-04",
+    "platform-pytorch-2-2-2-python3-12-cuda12-1-1-base-ubuntu22-04",
+    "platform-pytorch-2-3-1-python3-8-cuda11-8-0-base-ubuntu22-04",
+    "platform-pytorch-2-3-1-python3-8-cuda12-1-1-base-ubuntu22-04",
+    "platform-pytorch-2-3-1-python3-9-cuda11-8-0-base-ubuntu22-04",
+    "platform-pytorch-2-3-1-python3-9-cuda12-1-1-base-ubuntu22-04",
+    "platform-pytorch-2-3-1-python3-10-cuda11-8-0-base-ubuntu22-04",
+    "platform-pytorch-2-3-1-python3-10-cuda12-1-1-base-ubuntu22-04",
+    "platform-pytorch-2-3-1-python3-11-cuda11-8-0-base-ubuntu22-04",
+    "platform-pytorch-2-3-1-python3-11-cuda12-1-1-base-ubuntu22-04",
+    "platform-pytorch-2-3-1-python3-12-cuda11-8-0-base-ubuntu22-04",
+    "platform-pytorch-2-3-1-python3-12-cuda12-1-1-base-ubuntu22-04",
+    "platform-pytorch-2-4-1-python3-8-cuda11-8-0-base-ubuntu22-04",
+    "platform-pytorch-2-4-1-python3-8-cuda12-1-1-base-ubuntu22-04",
+    "platform-pytorch-2-4-1-python3-8-cuda12-4-1-base-ubuntu22-04",
+    "platform-pytorch-2-4-1-python3-9-cuda11-8-0-base-ubuntu22-04",
+    "platform-pytorch-2-4-1-python3-9-cuda12-1-1-base-ubuntu22-04",
+    "platform-pytorch-2-4-1-python3-9-cuda12-4-1-base-ubuntu22-04",
+    "platform-pytorch-2-4-1-python3-10-cuda11-8-0-base-ubuntu22-04",
+    "platform-pytorch-2-4-1-python3-10-cuda12-1-1-base-ubuntu22-04",
+    "platform-pytorch-2-4-1-python3-10-cuda12-4-1-base-ubuntu22-04",
+    "platform-pytorch-2-4-1-python3-11-cuda11-8-0-base-ubuntu22-04",
+    "platform-pytorch-2-4-1-python3-11-cuda12-1-1-base-ubuntu22-04",
+    "platform-pytorch-2-4-1-python3-11-cuda12-4-1-base-ubuntu22-04",
+    "platform-pytorch-2-4-1-python3-12-cuda11-8-0-base-ubuntu22-04",
+    "platform-pytorch-2-4-1-python3-12-cuda12-1-1-base-ubuntu22-04",
+    "platform-pytorch-2-4-1-python3-12-cuda12-4-1-base-ubuntu22-04",
+    "platform-pytorch-2-5-1-python3-9-cuda11-8-0-base-ubuntu22-04",
+    "platform-pytorch-2-5-1-python3-9-cuda12-1-1-base-ubuntu22-04",
+    "platform-pytorch-2-5-1-python3-9-cuda12-4-1-base-ubuntu22-04",
+    "platform-pytorch-2-5-1-python3-10-cuda11-8-0-base-ubuntu22-04",
+    "platform-pytorch-2-5-1-python3-10-cuda12-1-1-base-ubuntu22-04",
+    "platform-pytorch-2-5-1-python3-10-cuda12-4-1-base-ubuntu22-04",
+    "platform-pytorch-2-5-1-python3-11-cuda11-8-0-base-ubuntu22-04",
+    "platform-pytorch-2-5-1-python3-11-cuda12-1-1-base-ubuntu22-04",
+    "platform-pytorch-2-5-1-python3-11-cuda12-4-1-base-ubuntu22-04",
+    "platform-pytorch-2-5-1-python3-12-cuda11-8-0-base-ubuntu22-04",
+    "platform-pytorch-2-5-1-python3-12-cuda12-1-1-base-ubuntu22-04",
+    "platform-pytorch-2-5-1-python3-12-cuda12-4-1-base-ubuntu22-04",
+    "platform-pytorch-2-6-0-python3-9-cuda11-8-0-base-ubuntu22-04",
+    "platform-pytorch-2-6-0-python3-9-cuda12-4-1-base-ubuntu22-04",
+    "platform-pytorch-2-6-0-python3-9-cuda12-6-3-base-ubuntu22-04",
+    "platform-pytorch-2-6-0-python3-10-cuda11-8-0-base-ubuntu22-04",
+    "platform-pytorch-2-6-0-python3-10-cuda12-4-1-base-ubuntu22-04",
+    "platform-pytorch-2-6-0-python3-10-cuda12-6-3-base-ubuntu22-04",
+    "platform-pytorch-2-6-0-python3-11-cuda11-8-0-base-ubuntu22-04",
+    "platform-pytorch-2-6-0-python3-11-cuda12-4-1-base-ubuntu22-04",
+    "platform-pytorch-2-6-0-python3-11-cuda12-6-3-base-ubuntu22-04",
+    "platform-pytorch-2-6-0-python3-12-cuda11-8-0-base-ubuntu22-04",
+    "platform-pytorch-2-6-0-python3-12-cuda12-4-1-base-ubuntu22-04",
+    "platform-pytorch-2-6-0-python3-12-cuda12-6-3-base-ubuntu22-04",
+    "platform-pytorch-2-6-0-python3-13-cuda11-8-0-base-ubuntu22-04",
+    "platform-pytorch-2-6-0-python3-13-cuda12-4-1-base-ubuntu22-04",
+    "platform-pytorch-2-6-0-python3-13-cuda12-6-3-base-ubuntu22-04",
+    "platform-pytorch-2-7-1-python3-9-cuda11-8-0-base-ubuntu22-04",
+    "platform-pytorch-2-7-1-python3-9-cuda12-6-3-base-ubuntu22-04",
+    "platform-pytorch-2-7-1-python3-9-cuda12-8-1-base-ubuntu22-04",
+    "platform-pytorch-2-7-1-python3-10-cuda11-8-0-base-ubuntu22-04",
+    "platform-pytorch-2-7-1-python3-10-cuda12-6-3-base-ubuntu22-04",
+    "platform-pytorch-2-7-1-python3-10-cuda12-8-1-base-ubuntu22-04",
+    "platform-pytorch-2-7-1-python3-11-cuda11-8-0-base-ubuntu22-04",
+    "platform-pytorch-2-7-1-python3-11-cuda12-6-3-base-ubuntu22-04",
+    "platform-pytorch-2-7-1-python3-11-cuda12-8-1-base-ubuntu22-04",
+    "platform-pytorch-2-7-1-python3-12-cuda11-8-0-base-ubuntu22-04",
+    "platform-pytorch-2-7-1-python3-12-cuda12-6-3-base-ubuntu22-04",
+    "platform-pytorch-2-7-1-python3-12-cuda12-8-1-base-ubuntu22-04",
+    "platform-pytorch-2-7-1-python3-13-cuda11-8-0-base-ubuntu22-04",
+    "platform-pytorch-2-7-1-python3-13-cuda12-6-3-base-ubuntu22-04",
+    "platform-pytorch-2-7-1-python3-13-cuda12-8-1-base-ubuntu22-04",
   ]
 }
 
@@ -346,7 +346,7 @@ group "platform-pytorch-cpu" {
 # platform/pytorch-miniforge
 group "platform-pytorch-miniforge" {
   targets = [
-    "platform-pytorch-miniforge-2-5-1-python3-12-cuda12-4-1-489de797",
+    "platform-pytorch-miniforge-2-5-1-python3-12-cuda12-4-1-2a3956a6",
   ]
 }
 
@@ -415,93 +415,93 @@ target "platform-jax-cpu-0-6-2-python3-11-cpu-ubuntu22-04" {
   }
 }
 
-target "platform-jax-0-4-38-python3-10-cuda12-6-3-runtime-ubuntu22-04" {
-  context    = "platform/jax/0.4.38-python3.10-cuda12.6.3-runtime-ubuntu22.04"
+target "platform-jax-0-4-38-python3-10-cuda12-6-3-base-ubuntu22-04" {
+  context    = "platform/jax/0.4.38-python3.10-cuda12.6.3-base-ubuntu22.04"
   dockerfile = "Dockerfile"
-  tags       = ["platform/jax:0.4.38-python3.10-cuda12.6.3-runtime-ubuntu22.04"]
+  tags       = ["platform/jax:0.4.38-python3.10-cuda12.6.3-base-ubuntu22.04"]
   labels = {
     "org.opencontainers.image.title"   = "platform/jax"
-    "org.opencontainers.image.version" = "0.4.38-python3.10-cuda12.6.3-runtime-ubuntu22.04"
+    "org.opencontainers.image.version" = "0.4.38-python3.10-cuda12.6.3-base-ubuntu22.04"
   }
 }
 
-target "platform-jax-0-4-38-python3-11-cuda12-6-3-runtime-ubuntu22-04" {
-  context    = "platform/jax/0.4.38-python3.11-cuda12.6.3-runtime-ubuntu22.04"
+target "platform-jax-0-4-38-python3-11-cuda12-6-3-base-ubuntu22-04" {
+  context    = "platform/jax/0.4.38-python3.11-cuda12.6.3-base-ubuntu22.04"
   dockerfile = "Dockerfile"
-  tags       = ["platform/jax:0.4.38-python3.11-cuda12.6.3-runtime-ubuntu22.04"]
+  tags       = ["platform/jax:0.4.38-python3.11-cuda12.6.3-base-ubuntu22.04"]
   labels = {
     "org.opencontainers.image.title"   = "platform/jax"
-    "org.opencontainers.image.version" = "0.4.38-python3.11-cuda12.6.3-runtime-ubuntu22.04"
+    "org.opencontainers.image.version" = "0.4.38-python3.11-cuda12.6.3-base-ubuntu22.04"
   }
 }
 
-target "platform-jax-0-4-38-python3-12-cuda12-6-3-runtime-ubuntu22-04" {
-  context    = "platform/jax/0.4.38-python3.12-cuda12.6.3-runtime-ubuntu22.04"
+target "platform-jax-0-4-38-python3-12-cuda12-6-3-base-ubuntu22-04" {
+  context    = "platform/jax/0.4.38-python3.12-cuda12.6.3-base-ubuntu22.04"
   dockerfile = "Dockerfile"
-  tags       = ["platform/jax:0.4.38-python3.12-cuda12.6.3-runtime-ubuntu22.04"]
+  tags       = ["platform/jax:0.4.38-python3.12-cuda12.6.3-base-ubuntu22.04"]
   labels = {
     "org.opencontainers.image.title"   = "platform/jax"
-    "org.opencontainers.image.version" = "0.4.38-python3.12-cuda12.6.3-runtime-ubuntu22.04"
+    "org.opencontainers.image.version" = "0.4.38-python3.12-cuda12.6.3-base-ubuntu22.04"
   }
 }
 
-target "platform-jax-0-6-2-python3-10-cuda12-6-3-runtime-ubuntu22-04" {
-  context    = "platform/jax/0.6.2-python3.10-cuda12.6.3-runtime-ubuntu22.04"
+target "platform-jax-0-6-2-python3-10-cuda12-6-3-base-ubuntu22-04" {
+  context    = "platform/jax/0.6.2-python3.10-cuda12.6.3-base-ubuntu22.04"
   dockerfile = "Dockerfile"
-  tags       = ["platform/jax:0.6.2-python3.10-cuda12.6.3-runtime-ubuntu22.04"]
+  tags       = ["platform/jax:0.6.2-python3.10-cuda12.6.3-base-ubuntu22.04"]
   labels = {
     "org.opencontainers.image.title"   = "platform/jax"
-    "org.opencontainers.image.version" = "0.6.2-python3.10-cuda12.6.3-runtime-ubuntu22.04"
+    "org.opencontainers.image.version" = "0.6.2-python3.10-cuda12.6.3-base-ubuntu22.04"
   }
 }
 
-target "platform-jax-0-6-2-python3-11-cuda12-6-3-runtime-ubuntu22-04" {
-  context    = "platform/jax/0.6.2-python3.11-cuda12.6.3-runtime-ubuntu22.04"
+target "platform-jax-0-6-2-python3-11-cuda12-6-3-base-ubuntu22-04" {
+  context    = "platform/jax/0.6.2-python3.11-cuda12.6.3-base-ubuntu22.04"
   dockerfile = "Dockerfile"
-  tags       = ["platform/jax:0.6.2-python3.11-cuda12.6.3-runtime-ubuntu22.04"]
+  tags       = ["platform/jax:0.6.2-python3.11-cuda12.6.3-base-ubuntu22.04"]
   labels = {
     "org.opencontainers.image.title"   = "platform/jax"
-    "org.opencontainers.image.version" = "0.6.2-python3.11-cuda12.6.3-runtime-ubuntu22.04"
+    "org.opencontainers.image.version" = "0.6.2-python3.11-cuda12.6.3-base-ubuntu22.04"
   }
 }
 
-target "platform-jax-0-6-2-python3-12-cuda12-6-3-runtime-ubuntu22-04" {
-  context    = "platform/jax/0.6.2-python3.12-cuda12.6.3-runtime-ubuntu22.04"
+target "platform-jax-0-6-2-python3-12-cuda12-6-3-base-ubuntu22-04" {
+  context    = "platform/jax/0.6.2-python3.12-cuda12.6.3-base-ubuntu22.04"
   dockerfile = "Dockerfile"
-  tags       = ["platform/jax:0.6.2-python3.12-cuda12.6.3-runtime-ubuntu22.04"]
+  tags       = ["platform/jax:0.6.2-python3.12-cuda12.6.3-base-ubuntu22.04"]
   labels = {
     "org.opencontainers.image.title"   = "platform/jax"
-    "org.opencontainers.image.version" = "0.6.2-python3.12-cuda12.6.3-runtime-ubuntu22.04"
+    "org.opencontainers.image.version" = "0.6.2-python3.12-cuda12.6.3-base-ubuntu22.04"
   }
 }
 
-target "platform-paddle3-3-0-0-python3-10-cuda12-6-3-devel-ubuntu22-04" {
-  context    = "platform/paddle3/3.0.0-python3.10-cuda12.6.3-devel-ubuntu22.04"
+target "platform-paddle3-3-0-0-python3-10-cuda12-6-3-base-ubuntu22-04" {
+  context    = "platform/paddle3/3.0.0-python3.10-cuda12.6.3-base-ubuntu22.04"
   dockerfile = "Dockerfile"
-  tags       = ["platform/paddle3:3.0.0-python3.10-cuda12.6.3-devel-ubuntu22.04"]
+  tags       = ["platform/paddle3:3.0.0-python3.10-cuda12.6.3-base-ubuntu22.04"]
   labels = {
     "org.opencontainers.image.title"   = "platform/paddle3"
-    "org.opencontainers.image.version" = "3.0.0-python3.10-cuda12.6.3-devel-ubuntu22.04"
+    "org.opencontainers.image.version" = "3.0.0-python3.10-cuda12.6.3-base-ubuntu22.04"
   }
 }
 
-target "platform-paddle3-3-0-0-python3-11-cuda12-6-3-devel-ubuntu22-04" {
-  context    = "platform/paddle3/3.0.0-python3.11-cuda12.6.3-devel-ubuntu22.04"
+target "platform-paddle3-3-0-0-python3-11-cuda12-6-3-base-ubuntu22-04" {
+  context    = "platform/paddle3/3.0.0-python3.11-cuda12.6.3-base-ubuntu22.04"
   dockerfile = "Dockerfile"
-  tags       = ["platform/paddle3:3.0.0-python3.11-cuda12.6.3-devel-ubuntu22.04"]
+  tags       = ["platform/paddle3:3.0.0-python3.11-cuda12.6.3-base-ubuntu22.04"]
   labels = {
     "org.opencontainers.image.title"   = "platform/paddle3"
-    "org.opencontainers.image.version" = "3.0.0-python3.11-cuda12.6.3-devel-ubuntu22.04"
+    "org.opencontainers.image.version" = "3.0.0-python3.11-cuda12.6.3-base-ubuntu22.04"
   }
 }
 
-target "platform-paddle3-3-0-0-python3-12-cuda12-6-3-devel-ubuntu22-04" {
-  context    = "platform/paddle3/3.0.0-python3.12-cuda12.6.3-devel-ubuntu22.04"
+target "platform-paddle3-3-0-0-python3-12-cuda12-6-3-base-ubuntu22-04" {
+  context    = "platform/paddle3/3.0.0-python3.12-cuda12.6.3-base-ubuntu22.04"
   dockerfile = "Dockerfile"
-  tags       = ["platform/paddle3:3.0.0-python3.12-cuda12.6.3-devel-ubuntu22.04"]
+  tags       = ["platform/paddle3:3.0.0-python3.12-cuda12.6.3-base-ubuntu22.04"]
   labels = {
     "org.opencontainers.image.title"   = "platform/paddle3"
-    "org.opencontainers.image.version" = "3.0.0-python3.12-cuda12.6.3-devel-ubuntu22.04"
+    "org.opencontainers.image.version" = "3.0.0-python3.12-cuda12.6.3-base-ubuntu22.04"
   }
 }
 
@@ -885,863 +885,863 @@ target "platform-pytorch-cpu-2-7-1-python3-13-cpu-ubuntu22-04" {
   }
 }
 
-target "platform-pytorch-miniforge-2-5-1-python3-12-cuda12-4-1-489de797" {
-  context    = "platform/pytorch-miniforge/2.5.1-python3.12-cuda12.4.1-runtime-ubuntu22.04"
+target "platform-pytorch-miniforge-2-5-1-python3-12-cuda12-4-1-2a3956a6" {
+  context    = "platform/pytorch-miniforge/2.5.1-python3.12-cuda12.4.1-base-ubuntu22.04"
   dockerfile = "Dockerfile"
-  tags       = ["platform/pytorch-miniforge:2.5.1-python3.12-cuda12.4.1-runtime-ubuntu22.04"]
+  tags       = ["platform/pytorch-miniforge:2.5.1-python3.12-cuda12.4.1-base-ubuntu22.04"]
   labels = {
     "org.opencontainers.image.title"   = "platform/pytorch-miniforge"
-    "org.opencontainers.image.version" = "2.5.1-python3.12-cuda12.4.1-runtime-ubuntu22.04"
+    "org.opencontainers.image.version" = "2.5.1-python3.12-cuda12.4.1-base-ubuntu22.04"
   }
 }
 
-target "platform-pytorch-2-1-2-python3-8-cuda11-8-0-cudnn8-dev-2b36dfe0" {
-  context    = "platform/pytorch/2.1.2-python3.8-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+target "platform-pytorch-2-1-2-python3-8-cuda11-8-0-base-ubuntu22-04" {
+  context    = "platform/pytorch/2.1.2-python3.8-cuda11.8.0-base-ubuntu22.04"
   dockerfile = "Dockerfile"
-  tags       = ["platform/pytorch:2.1.2-python3.8-cuda11.8.0-cudnn8-devel-ubuntu22.04"]
+  tags       = ["platform/pytorch:2.1.2-python3.8-cuda11.8.0-base-ubuntu22.04"]
   labels = {
     "org.opencontainers.image.title"   = "platform/pytorch"
-    "org.opencontainers.image.version" = "2.1.2-python3.8-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+    "org.opencontainers.image.version" = "2.1.2-python3.8-cuda11.8.0-base-ubuntu22.04"
   }
 }
 
-target "platform-pytorch-2-1-2-python3-8-cuda12-1-1-cudnn8-dev-584feaf8" {
-  context    = "platform/pytorch/2.1.2-python3.8-cuda12.1.1-cudnn8-devel-ubuntu22.04"
+target "platform-pytorch-2-1-2-python3-8-cuda12-1-1-base-ubuntu22-04" {
+  context    = "platform/pytorch/2.1.2-python3.8-cuda12.1.1-base-ubuntu22.04"
   dockerfile = "Dockerfile"
-  tags       = ["platform/pytorch:2.1.2-python3.8-cuda12.1.1-cudnn8-devel-ubuntu22.04"]
+  tags       = ["platform/pytorch:2.1.2-python3.8-cuda12.1.1-base-ubuntu22.04"]
   labels = {
     "org.opencontainers.image.title"   = "platform/pytorch"
-    "org.opencontainers.image.version" = "2.1.2-python3.8-cuda12.1.1-cudnn8-devel-ubuntu22.04"
+    "org.opencontainers.image.version" = "2.1.2-python3.8-cuda12.1.1-base-ubuntu22.04"
   }
 }
 
-target "platform-pytorch-2-1-2-python3-9-cuda11-8-0-cudnn8-dev-409e3cff" {
-  context    = "platform/pytorch/2.1.2-python3.9-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+target "platform-pytorch-2-1-2-python3-9-cuda11-8-0-base-ubuntu22-04" {
+  context    = "platform/pytorch/2.1.2-python3.9-cuda11.8.0-base-ubuntu22.04"
   dockerfile = "Dockerfile"
-  tags       = ["platform/pytorch:2.1.2-python3.9-cuda11.8.0-cudnn8-devel-ubuntu22.04"]
+  tags       = ["platform/pytorch:2.1.2-python3.9-cuda11.8.0-base-ubuntu22.04"]
   labels = {
     "org.opencontainers.image.title"   = "platform/pytorch"
-    "org.opencontainers.image.version" = "2.1.2-python3.9-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+    "org.opencontainers.image.version" = "2.1.2-python3.9-cuda11.8.0-base-ubuntu22.04"
   }
 }
 
-target "platform-pytorch-2-1-2-python3-9-cuda12-1-1-cudnn8-dev-91d8427a" {
-  context    = "platform/pytorch/2.1.2-python3.9-cuda12.1.1-cudnn8-devel-ubuntu22.04"
+target "platform-pytorch-2-1-2-python3-9-cuda12-1-1-base-ubuntu22-04" {
+  context    = "platform/pytorch/2.1.2-python3.9-cuda12.1.1-base-ubuntu22.04"
   dockerfile = "Dockerfile"
-  tags       = ["platform/pytorch:2.1.2-python3.9-cuda12.1.1-cudnn8-devel-ubuntu22.04"]
+  tags       = ["platform/pytorch:2.1.2-python3.9-cuda12.1.1-base-ubuntu22.04"]
   labels = {
     "org.opencontainers.image.title"   = "platform/pytorch"
-    "org.opencontainers.image.version" = "2.1.2-python3.9-cuda12.1.1-cudnn8-devel-ubuntu22.04"
+    "org.opencontainers.image.version" = "2.1.2-python3.9-cuda12.1.1-base-ubuntu22.04"
   }
 }
 
-target "platform-pytorch-2-1-2-python3-10-cuda11-8-0-cudnn8-de-97488fc6" {
-  context    = "platform/pytorch/2.1.2-python3.10-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+target "platform-pytorch-2-1-2-python3-10-cuda11-8-0-base-ubuntu22-04" {
+  context    = "platform/pytorch/2.1.2-python3.10-cuda11.8.0-base-ubuntu22.04"
   dockerfile = "Dockerfile"
-  tags       = ["platform/pytorch:2.1.2-python3.10-cuda11.8.0-cudnn8-devel-ubuntu22.04"]
+  tags       = ["platform/pytorch:2.1.2-python3.10-cuda11.8.0-base-ubuntu22.04"]
   labels = {
     "org.opencontainers.image.title"   = "platform/pytorch"
-    "org.opencontainers.image.version" = "2.1.2-python3.10-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+    "org.opencontainers.image.version" = "2.1.2-python3.10-cuda11.8.0-base-ubuntu22.04"
   }
 }
 
-target "platform-pytorch-2-1-2-python3-10-cuda12-1-1-cudnn8-de-79ecee93" {
-  context    = "platform/pytorch/2.1.2-python3.10-cuda12.1.1-cudnn8-devel-ubuntu22.04"
+target "platform-pytorch-2-1-2-python3-10-cuda12-1-1-base-ubuntu22-04" {
+  context    = "platform/pytorch/2.1.2-python3.10-cuda12.1.1-base-ubuntu22.04"
   dockerfile = "Dockerfile"
-  tags       = ["platform/pytorch:2.1.2-python3.10-cuda12.1.1-cudnn8-devel-ubuntu22.04"]
+  tags       = ["platform/pytorch:2.1.2-python3.10-cuda12.1.1-base-ubuntu22.04"]
   labels = {
     "org.opencontainers.image.title"   = "platform/pytorch"
-    "org.opencontainers.image.version" = "2.1.2-python3.10-cuda12.1.1-cudnn8-devel-ubuntu22.04"
+    "org.opencontainers.image.version" = "2.1.2-python3.10-cuda12.1.1-base-ubuntu22.04"
   }
 }
 
-target "platform-pytorch-2-1-2-python3-11-cuda11-8-0-cudnn8-de-c15b0231" {
-  context    = "platform/pytorch/2.1.2-python3.11-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+target "platform-pytorch-2-1-2-python3-11-cuda11-8-0-base-ubuntu22-04" {
+  context    = "platform/pytorch/2.1.2-python3.11-cuda11.8.0-base-ubuntu22.04"
   dockerfile = "Dockerfile"
-  tags       = ["platform/pytorch:2.1.2-python3.11-cuda11.8.0-cudnn8-devel-ubuntu22.04"]
+  tags       = ["platform/pytorch:2.1.2-python3.11-cuda11.8.0-base-ubuntu22.04"]
   labels = {
     "org.opencontainers.image.title"   = "platform/pytorch"
-    "org.opencontainers.image.version" = "2.1.2-python3.11-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+    "org.opencontainers.image.version" = "2.1.2-python3.11-cuda11.8.0-base-ubuntu22.04"
   }
 }
 
-target "platform-pytorch-2-1-2-python3-11-cuda12-1-1-cudnn8-de-a6e1112e" {
-  context    = "platform/pytorch/2.1.2-python3.11-cuda12.1.1-cudnn8-devel-ubuntu22.04"
+target "platform-pytorch-2-1-2-python3-11-cuda12-1-1-base-ubuntu22-04" {
+  context    = "platform/pytorch/2.1.2-python3.11-cuda12.1.1-base-ubuntu22.04"
   dockerfile = "Dockerfile"
-  tags       = ["platform/pytorch:2.1.2-python3.11-cuda12.1.1-cudnn8-devel-ubuntu22.04"]
+  tags       = ["platform/pytorch:2.1.2-python3.11-cuda12.1.1-base-ubuntu22.04"]
   labels = {
     "org.opencontainers.image.title"   = "platform/pytorch"
-    "org.opencontainers.image.version" = "2.1.2-python3.11-cuda12.1.1-cudnn8-devel-ubuntu22.04"
+    "org.opencontainers.image.version" = "2.1.2-python3.11-cuda12.1.1-base-ubuntu22.04"
   }
 }
 
-target "platform-pytorch-2-2-2-python3-8-cuda11-8-0-cudnn8-dev-6969912a" {
-  context    = "platform/pytorch/2.2.2-python3.8-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+target "platform-pytorch-2-2-2-python3-8-cuda11-8-0-base-ubuntu22-04" {
+  context    = "platform/pytorch/2.2.2-python3.8-cuda11.8.0-base-ubuntu22.04"
   dockerfile = "Dockerfile"
-  tags       = ["platform/pytorch:2.2.2-python3.8-cuda11.8.0-cudnn8-devel-ubuntu22.04"]
+  tags       = ["platform/pytorch:2.2.2-python3.8-cuda11.8.0-base-ubuntu22.04"]
   labels = {
     "org.opencontainers.image.title"   = "platform/pytorch"
-    "org.opencontainers.image.version" = "2.2.2-python3.8-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+    "org.opencontainers.image.version" = "2.2.2-python3.8-cuda11.8.0-base-ubuntu22.04"
   }
 }
 
-target "platform-pytorch-2-2-2-python3-8-cuda12-1-1-cudnn8-dev-d5d691eb" {
-  context    = "platform/pytorch/2.2.2-python3.8-cuda12.1.1-cudnn8-devel-ubuntu22.04"
+target "platform-pytorch-2-2-2-python3-8-cuda12-1-1-base-ubuntu22-04" {
+  context    = "platform/pytorch/2.2.2-python3.8-cuda12.1.1-base-ubuntu22.04"
   dockerfile = "Dockerfile"
-  tags       = ["platform/pytorch:2.2.2-python3.8-cuda12.1.1-cudnn8-devel-ubuntu22.04"]
+  tags       = ["platform/pytorch:2.2.2-python3.8-cuda12.1.1-base-ubuntu22.04"]
   labels = {
     "org.opencontainers.image.title"   = "platform/pytorch"
-    "org.opencontainers.image.version" = "2.2.2-python3.8-cuda12.1.1-cudnn8-devel-ubuntu22.04"
+    "org.opencontainers.image.version" = "2.2.2-python3.8-cuda12.1.1-base-ubuntu22.04"
   }
 }
 
-target "platform-pytorch-2-2-2-python3-9-cuda11-8-0-cudnn8-dev-5d18049d" {
-  context    = "platform/pytorch/2.2.2-python3.9-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+target "platform-pytorch-2-2-2-python3-9-cuda11-8-0-base-ubuntu22-04" {
+  context    = "platform/pytorch/2.2.2-python3.9-cuda11.8.0-base-ubuntu22.04"
   dockerfile = "Dockerfile"
-  tags       = ["platform/pytorch:2.2.2-python3.9-cuda11.8.0-cudnn8-devel-ubuntu22.04"]
+  tags       = ["platform/pytorch:2.2.2-python3.9-cuda11.8.0-base-ubuntu22.04"]
   labels = {
     "org.opencontainers.image.title"   = "platform/pytorch"
-    "org.opencontainers.image.version" = "2.2.2-python3.9-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+    "org.opencontainers.image.version" = "2.2.2-python3.9-cuda11.8.0-base-ubuntu22.04"
   }
 }
 
-target "platform-pytorch-2-2-2-python3-9-cuda12-1-1-cudnn8-dev-cc4e1721" {
-  context    = "platform/pytorch/2.2.2-python3.9-cuda12.1.1-cudnn8-devel-ubuntu22.04"
+target "platform-pytorch-2-2-2-python3-9-cuda12-1-1-base-ubuntu22-04" {
+  context    = "platform/pytorch/2.2.2-python3.9-cuda12.1.1-base-ubuntu22.04"
   dockerfile = "Dockerfile"
-  tags       = ["platform/pytorch:2.2.2-python3.9-cuda12.1.1-cudnn8-devel-ubuntu22.04"]
+  tags       = ["platform/pytorch:2.2.2-python3.9-cuda12.1.1-base-ubuntu22.04"]
   labels = {
     "org.opencontainers.image.title"   = "platform/pytorch"
-    "org.opencontainers.image.version" = "2.2.2-python3.9-cuda12.1.1-cudnn8-devel-ubuntu22.04"
+    "org.opencontainers.image.version" = "2.2.2-python3.9-cuda12.1.1-base-ubuntu22.04"
   }
 }
 
-target "platform-pytorch-2-2-2-python3-10-cuda11-8-0-cudnn8-de-6a2931cd" {
-  context    = "platform/pytorch/2.2.2-python3.10-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+target "platform-pytorch-2-2-2-python3-10-cuda11-8-0-base-ubuntu22-04" {
+  context    = "platform/pytorch/2.2.2-python3.10-cuda11.8.0-base-ubuntu22.04"
   dockerfile = "Dockerfile"
-  tags       = ["platform/pytorch:2.2.2-python3.10-cuda11.8.0-cudnn8-devel-ubuntu22.04"]
+  tags       = ["platform/pytorch:2.2.2-python3.10-cuda11.8.0-base-ubuntu22.04"]
   labels = {
     "org.opencontainers.image.title"   = "platform/pytorch"
-    "org.opencontainers.image.version" = "2.2.2-python3.10-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+    "org.opencontainers.image.version" = "2.2.2-python3.10-cuda11.8.0-base-ubuntu22.04"
   }
 }
 
-target "platform-pytorch-2-2-2-python3-10-cuda12-1-1-cudnn8-de-0bfcaeb3" {
-  context    = "platform/pytorch/2.2.2-python3.10-cuda12.1.1-cudnn8-devel-ubuntu22.04"
+target "platform-pytorch-2-2-2-python3-10-cuda12-1-1-base-ubuntu22-04" {
+  context    = "platform/pytorch/2.2.2-python3.10-cuda12.1.1-base-ubuntu22.04"
   dockerfile = "Dockerfile"
-  tags       = ["platform/pytorch:2.2.2-python3.10-cuda12.1.1-cudnn8-devel-ubuntu22.04"]
+  tags       = ["platform/pytorch:2.2.2-python3.10-cuda12.1.1-base-ubuntu22.04"]
   labels = {
     "org.opencontainers.image.title"   = "platform/pytorch"
-    "org.opencontainers.image.version" = "2.2.2-python3.10-cuda12.1.1-cudnn8-devel-ubuntu22.04"
+    "org.opencontainers.image.version" = "2.2.2-python3.10-cuda12.1.1-base-ubuntu22.04"
   }
 }
 
-target "platform-pytorch-2-2-2-python3-11-cuda11-8-0-cudnn8-de-9c6a08ff" {
-  context    = "platform/pytorch/2.2.2-python3.11-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+target "platform-pytorch-2-2-2-python3-11-cuda11-8-0-base-ubuntu22-04" {
+  context    = "platform/pytorch/2.2.2-python3.11-cuda11.8.0-base-ubuntu22.04"
   dockerfile = "Dockerfile"
-  tags       = ["platform/pytorch:2.2.2-python3.11-cuda11.8.0-cudnn8-devel-ubuntu22.04"]
+  tags       = ["platform/pytorch:2.2.2-python3.11-cuda11.8.0-base-ubuntu22.04"]
   labels = {
     "org.opencontainers.image.title"   = "platform/pytorch"
-    "org.opencontainers.image.version" = "2.2.2-python3.11-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+    "org.opencontainers.image.version" = "2.2.2-python3.11-cuda11.8.0-base-ubuntu22.04"
   }
 }
 
-target "platform-pytorch-2-2-2-python3-11-cuda12-1-1-cudnn8-de-cca86a19" {
-  context    = "platform/pytorch/2.2.2-python3.11-cuda12.1.1-cudnn8-devel-ubuntu22.04"
+target "platform-pytorch-2-2-2-python3-11-cuda12-1-1-base-ubuntu22-04" {
+  context    = "platform/pytorch/2.2.2-python3.11-cuda12.1.1-base-ubuntu22.04"
   dockerfile = "Dockerfile"
-  tags       = ["platform/pytorch:2.2.2-python3.11-cuda12.1.1-cudnn8-devel-ubuntu22.04"]
+  tags       = ["platform/pytorch:2.2.2-python3.11-cuda12.1.1-base-ubuntu22.04"]
   labels = {
     "org.opencontainers.image.title"   = "platform/pytorch"
-    "org.opencontainers.image.version" = "2.2.2-python3.11-cuda12.1.1-cudnn8-devel-ubuntu22.04"
+    "org.opencontainers.image.version" = "2.2.2-python3.11-cuda12.1.1-base-ubuntu22.04"
   }
 }
 
-target "platform-pytorch-2-2-2-python3-12-cuda11-8-0-cudnn8-de-727b0c66" {
-  context    = "platform/pytorch/2.2.2-python3.12-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+target "platform-pytorch-2-2-2-python3-12-cuda11-8-0-base-ubuntu22-04" {
+  context    = "platform/pytorch/2.2.2-python3.12-cuda11.8.0-base-ubuntu22.04"
   dockerfile = "Dockerfile"
-  tags       = ["platform/pytorch:2.2.2-python3.12-cuda11.8.0-cudnn8-devel-ubuntu22.04"]
+  tags       = ["platform/pytorch:2.2.2-python3.12-cuda11.8.0-base-ubuntu22.04"]
   labels = {
     "org.opencontainers.image.title"   = "platform/pytorch"
-    "org.opencontainers.image.version" = "2.2.2-python3.12-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+    "org.opencontainers.image.version" = "2.2.2-python3.12-cuda11.8.0-base-ubuntu22.04"
   }
 }
 
-target "platform-pytorch-2-2-2-python3-12-cuda12-1-1-cudnn8-de-d426ce5e" {
-  context    = "platform/pytorch/2.2.2-python3.12-cuda12.1.1-cudnn8-devel-ubuntu22.04"
+target "platform-pytorch-2-2-2-python3-12-cuda12-1-1-base-ubuntu22-04" {
+  context    = "platform/pytorch/2.2.2-python3.12-cuda12.1.1-base-ubuntu22.04"
   dockerfile = "Dockerfile"
-  tags       = ["platform/pytorch:2.2.2-python3.12-cuda12.1.1-cudnn8-devel-ubuntu22.04"]
+  tags       = ["platform/pytorch:2.2.2-python3.12-cuda12.1.1-base-ubuntu22.04"]
   labels = {
     "org.opencontainers.image.title"   = "platform/pytorch"
-    "org.opencontainers.image.version" = "2.2.2-python3.12-cuda12.1.1-cudnn8-devel-ubuntu22.04"
+    "org.opencontainers.image.version" = "2.2.2-python3.12-cuda12.1.1-base-ubuntu22.04"
   }
 }
 
-target "platform-pytorch-2-3-1-python3-8-cuda11-8-0-cudnn8-dev-8969b547" {
-  context    = "platform/pytorch/2.3.1-python3.8-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+target "platform-pytorch-2-3-1-python3-8-cuda11-8-0-base-ubuntu22-04" {
+  context    = "platform/pytorch/2.3.1-python3.8-cuda11.8.0-base-ubuntu22.04"
   dockerfile = "Dockerfile"
-  tags       = ["platform/pytorch:2.3.1-python3.8-cuda11.8.0-cudnn8-devel-ubuntu22.04"]
+  tags       = ["platform/pytorch:2.3.1-python3.8-cuda11.8.0-base-ubuntu22.04"]
   labels = {
     "org.opencontainers.image.title"   = "platform/pytorch"
-    "org.opencontainers.image.version" = "2.3.1-python3.8-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+    "org.opencontainers.image.version" = "2.3.1-python3.8-cuda11.8.0-base-ubuntu22.04"
   }
 }
 
-target "platform-pytorch-2-3-1-python3-8-cuda12-1-1-cudnn8-dev-b5496b45" {
-  context    = "platform/pytorch/2.3.1-python3.8-cuda12.1.1-cudnn8-devel-ubuntu22.04"
+target "platform-pytorch-2-3-1-python3-8-cuda12-1-1-base-ubuntu22-04" {
+  context    = "platform/pytorch/2.3.1-python3.8-cuda12.1.1-base-ubuntu22.04"
   dockerfile = "Dockerfile"
-  tags       = ["platform/pytorch:2.3.1-python3.8-cuda12.1.1-cudnn8-devel-ubuntu22.04"]
+  tags       = ["platform/pytorch:2.3.1-python3.8-cuda12.1.1-base-ubuntu22.04"]
   labels = {
     "org.opencontainers.image.title"   = "platform/pytorch"
-    "org.opencontainers.image.version" = "2.3.1-python3.8-cuda12.1.1-cudnn8-devel-ubuntu22.04"
+    "org.opencontainers.image.version" = "2.3.1-python3.8-cuda12.1.1-base-ubuntu22.04"
   }
 }
 
-target "platform-pytorch-2-3-1-python3-9-cuda11-8-0-cudnn8-dev-62bac5c2" {
-  context    = "platform/pytorch/2.3.1-python3.9-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+target "platform-pytorch-2-3-1-python3-9-cuda11-8-0-base-ubuntu22-04" {
+  context    = "platform/pytorch/2.3.1-python3.9-cuda11.8.0-base-ubuntu22.04"
   dockerfile = "Dockerfile"
-  tags       = ["platform/pytorch:2.3.1-python3.9-cuda11.8.0-cudnn8-devel-ubuntu22.04"]
+  tags       = ["platform/pytorch:2.3.1-python3.9-cuda11.8.0-base-ubuntu22.04"]
   labels = {
     "org.opencontainers.image.title"   = "platform/pytorch"
-    "org.opencontainers.image.version" = "2.3.1-python3.9-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+    "org.opencontainers.image.version" = "2.3.1-python3.9-cuda11.8.0-base-ubuntu22.04"
   }
 }
 
-target "platform-pytorch-2-3-1-python3-9-cuda12-1-1-cudnn8-dev-624b5986" {
-  context    = "platform/pytorch/2.3.1-python3.9-cuda12.1.1-cudnn8-devel-ubuntu22.04"
+target "platform-pytorch-2-3-1-python3-9-cuda12-1-1-base-ubuntu22-04" {
+  context    = "platform/pytorch/2.3.1-python3.9-cuda12.1.1-base-ubuntu22.04"
   dockerfile = "Dockerfile"
-  tags       = ["platform/pytorch:2.3.1-python3.9-cuda12.1.1-cudnn8-devel-ubuntu22.04"]
+  tags       = ["platform/pytorch:2.3.1-python3.9-cuda12.1.1-base-ubuntu22.04"]
   labels = {
     "org.opencontainers.image.title"   = "platform/pytorch"
-    "org.opencontainers.image.version" = "2.3.1-python3.9-cuda12.1.1-cudnn8-devel-ubuntu22.04"
+    "org.opencontainers.image.version" = "2.3.1-python3.9-cuda12.1.1-base-ubuntu22.04"
   }
 }
 
-target "platform-pytorch-2-3-1-python3-10-cuda11-8-0-cudnn8-de-7d3a9825" {
-  context    = "platform/pytorch/2.3.1-python3.10-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+target "platform-pytorch-2-3-1-python3-10-cuda11-8-0-base-ubuntu22-04" {
+  context    = "platform/pytorch/2.3.1-python3.10-cuda11.8.0-base-ubuntu22.04"
   dockerfile = "Dockerfile"
-  tags       = ["platform/pytorch:2.3.1-python3.10-cuda11.8.0-cudnn8-devel-ubuntu22.04"]
+  tags       = ["platform/pytorch:2.3.1-python3.10-cuda11.8.0-base-ubuntu22.04"]
   labels = {
     "org.opencontainers.image.title"   = "platform/pytorch"
-    "org.opencontainers.image.version" = "2.3.1-python3.10-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+    "org.opencontainers.image.version" = "2.3.1-python3.10-cuda11.8.0-base-ubuntu22.04"
   }
 }
 
-target "platform-pytorch-2-3-1-python3-10-cuda12-1-1-cudnn8-de-7e5f935e" {
-  context    = "platform/pytorch/2.3.1-python3.10-cuda12.1.1-cudnn8-devel-ubuntu22.04"
+target "platform-pytorch-2-3-1-python3-10-cuda12-1-1-base-ubuntu22-04" {
+  context    = "platform/pytorch/2.3.1-python3.10-cuda12.1.1-base-ubuntu22.04"
   dockerfile = "Dockerfile"
-  tags       = ["platform/pytorch:2.3.1-python3.10-cuda12.1.1-cudnn8-devel-ubuntu22.04"]
+  tags       = ["platform/pytorch:2.3.1-python3.10-cuda12.1.1-base-ubuntu22.04"]
   labels = {
     "org.opencontainers.image.title"   = "platform/pytorch"
-    "org.opencontainers.image.version" = "2.3.1-python3.10-cuda12.1.1-cudnn8-devel-ubuntu22.04"
+    "org.opencontainers.image.version" = "2.3.1-python3.10-cuda12.1.1-base-ubuntu22.04"
   }
 }
 
-target "platform-pytorch-2-3-1-python3-11-cuda11-8-0-cudnn8-de-385e1f8f" {
-  context    = "platform/pytorch/2.3.1-python3.11-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+target "platform-pytorch-2-3-1-python3-11-cuda11-8-0-base-ubuntu22-04" {
+  context    = "platform/pytorch/2.3.1-python3.11-cuda11.8.0-base-ubuntu22.04"
   dockerfile = "Dockerfile"
-  tags       = ["platform/pytorch:2.3.1-python3.11-cuda11.8.0-cudnn8-devel-ubuntu22.04"]
+  tags       = ["platform/pytorch:2.3.1-python3.11-cuda11.8.0-base-ubuntu22.04"]
   labels = {
     "org.opencontainers.image.title"   = "platform/pytorch"
-    "org.opencontainers.image.version" = "2.3.1-python3.11-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+    "org.opencontainers.image.version" = "2.3.1-python3.11-cuda11.8.0-base-ubuntu22.04"
   }
 }
 
-target "platform-pytorch-2-3-1-python3-11-cuda12-1-1-cudnn8-de-23f048eb" {
-  context    = "platform/pytorch/2.3.1-python3.11-cuda12.1.1-cudnn8-devel-ubuntu22.04"
+target "platform-pytorch-2-3-1-python3-11-cuda12-1-1-base-ubuntu22-04" {
+  context    = "platform/pytorch/2.3.1-python3.11-cuda12.1.1-base-ubuntu22.04"
   dockerfile = "Dockerfile"
-  tags       = ["platform/pytorch:2.3.1-python3.11-cuda12.1.1-cudnn8-devel-ubuntu22.04"]
+  tags       = ["platform/pytorch:2.3.1-python3.11-cuda12.1.1-base-ubuntu22.04"]
   labels = {
     "org.opencontainers.image.title"   = "platform/pytorch"
-    "org.opencontainers.image.version" = "2.3.1-python3.11-cuda12.1.1-cudnn8-devel-ubuntu22.04"
+    "org.opencontainers.image.version" = "2.3.1-python3.11-cuda12.1.1-base-ubuntu22.04"
   }
 }
 
-target "platform-pytorch-2-3-1-python3-12-cuda11-8-0-cudnn8-de-a30e8382" {
-  context    = "platform/pytorch/2.3.1-python3.12-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+target "platform-pytorch-2-3-1-python3-12-cuda11-8-0-base-ubuntu22-04" {
+  context    = "platform/pytorch/2.3.1-python3.12-cuda11.8.0-base-ubuntu22.04"
   dockerfile = "Dockerfile"
-  tags       = ["platform/pytorch:2.3.1-python3.12-cuda11.8.0-cudnn8-devel-ubuntu22.04"]
+  tags       = ["platform/pytorch:2.3.1-python3.12-cuda11.8.0-base-ubuntu22.04"]
   labels = {
     "org.opencontainers.image.title"   = "platform/pytorch"
-    "org.opencontainers.image.version" = "2.3.1-python3.12-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+    "org.opencontainers.image.version" = "2.3.1-python3.12-cuda11.8.0-base-ubuntu22.04"
   }
 }
 
-target "platform-pytorch-2-3-1-python3-12-cuda12-1-1-cudnn8-de-cd4b3547" {
-  context    = "platform/pytorch/2.3.1-python3.12-cuda12.1.1-cudnn8-devel-ubuntu22.04"
+target "platform-pytorch-2-3-1-python3-12-cuda12-1-1-base-ubuntu22-04" {
+  context    = "platform/pytorch/2.3.1-python3.12-cuda12.1.1-base-ubuntu22.04"
   dockerfile = "Dockerfile"
-  tags       = ["platform/pytorch:2.3.1-python3.12-cuda12.1.1-cudnn8-devel-ubuntu22.04"]
+  tags       = ["platform/pytorch:2.3.1-python3.12-cuda12.1.1-base-ubuntu22.04"]
   labels = {
     "org.opencontainers.image.title"   = "platform/pytorch"
-    "org.opencontainers.image.version" = "2.3.1-python3.12-cuda12.1.1-cudnn8-devel-ubuntu22.04"
+    "org.opencontainers.image.version" = "2.3.1-python3.12-cuda12.1.1-base-ubuntu22.04"
   }
 }
 
-target "platform-pytorch-2-4-1-python3-8-cuda11-8-0-cudnn8-dev-8f084f25" {
-  context    = "platform/pytorch/2.4.1-python3.8-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+target "platform-pytorch-2-4-1-python3-8-cuda11-8-0-base-ubuntu22-04" {
+  context    = "platform/pytorch/2.4.1-python3.8-cuda11.8.0-base-ubuntu22.04"
   dockerfile = "Dockerfile"
-  tags       = ["platform/pytorch:2.4.1-python3.8-cuda11.8.0-cudnn8-devel-ubuntu22.04"]
+  tags       = ["platform/pytorch:2.4.1-python3.8-cuda11.8.0-base-ubuntu22.04"]
   labels = {
     "org.opencontainers.image.title"   = "platform/pytorch"
-    "org.opencontainers.image.version" = "2.4.1-python3.8-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+    "org.opencontainers.image.version" = "2.4.1-python3.8-cuda11.8.0-base-ubuntu22.04"
   }
 }
 
-target "platform-pytorch-2-4-1-python3-8-cuda12-1-1-cudnn8-dev-762b9d23" {
-  context    = "platform/pytorch/2.4.1-python3.8-cuda12.1.1-cudnn8-devel-ubuntu22.04"
+target "platform-pytorch-2-4-1-python3-8-cuda12-1-1-base-ubuntu22-04" {
+  context    = "platform/pytorch/2.4.1-python3.8-cuda12.1.1-base-ubuntu22.04"
   dockerfile = "Dockerfile"
-  tags       = ["platform/pytorch:2.4.1-python3.8-cuda12.1.1-cudnn8-devel-ubuntu22.04"]
+  tags       = ["platform/pytorch:2.4.1-python3.8-cuda12.1.1-base-ubuntu22.04"]
   labels = {
     "org.opencontainers.image.title"   = "platform/pytorch"
-    "org.opencontainers.image.version" = "2.4.1-python3.8-cuda12.1.1-cudnn8-devel-ubuntu22.04"
+    "org.opencontainers.image.version" = "2.4.1-python3.8-cuda12.1.1-base-ubuntu22.04"
   }
 }
 
-target "platform-pytorch-2-4-1-python3-8-cuda12-4-1-cudnn9-dev-552fba2c" {
-  context    = "platform/pytorch/2.4.1-python3.8-cuda12.4.1-cudnn9-devel-ubuntu22.04"
+target "platform-pytorch-2-4-1-python3-8-cuda12-4-1-base-ubuntu22-04" {
+  context    = "platform/pytorch/2.4.1-python3.8-cuda12.4.1-base-ubuntu22.04"
   dockerfile = "Dockerfile"
-  tags       = ["platform/pytorch:2.4.1-python3.8-cuda12.4.1-cudnn9-devel-ubuntu22.04"]
+  tags       = ["platform/pytorch:2.4.1-python3.8-cuda12.4.1-base-ubuntu22.04"]
   labels = {
     "org.opencontainers.image.title"   = "platform/pytorch"
-    "org.opencontainers.image.version" = "2.4.1-python3.8-cuda12.4.1-cudnn9-devel-ubuntu22.04"
+    "org.opencontainers.image.version" = "2.4.1-python3.8-cuda12.4.1-base-ubuntu22.04"
   }
 }
 
-target "platform-pytorch-2-4-1-python3-9-cuda11-8-0-cudnn8-dev-7622382c" {
-  context    = "platform/pytorch/2.4.1-python3.9-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+target "platform-pytorch-2-4-1-python3-9-cuda11-8-0-base-ubuntu22-04" {
+  context    = "platform/pytorch/2.4.1-python3.9-cuda11.8.0-base-ubuntu22.04"
   dockerfile = "Dockerfile"
-  tags       = ["platform/pytorch:2.4.1-python3.9-cuda11.8.0-cudnn8-devel-ubuntu22.04"]
+  tags       = ["platform/pytorch:2.4.1-python3.9-cuda11.8.0-base-ubuntu22.04"]
   labels = {
     "org.opencontainers.image.title"   = "platform/pytorch"
-    "org.opencontainers.image.version" = "2.4.1-python3.9-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+    "org.opencontainers.image.version" = "2.4.1-python3.9-cuda11.8.0-base-ubuntu22.04"
   }
 }
 
-target "platform-pytorch-2-4-1-python3-9-cuda12-1-1-cudnn8-dev-c2594c09" {
-  context    = "platform/pytorch/2.4.1-python3.9-cuda12.1.1-cudnn8-devel-ubuntu22.04"
+target "platform-pytorch-2-4-1-python3-9-cuda12-1-1-base-ubuntu22-04" {
+  context    = "platform/pytorch/2.4.1-python3.9-cuda12.1.1-base-ubuntu22.04"
   dockerfile = "Dockerfile"
-  tags       = ["platform/pytorch:2.4.1-python3.9-cuda12.1.1-cudnn8-devel-ubuntu22.04"]
+  tags       = ["platform/pytorch:2.4.1-python3.9-cuda12.1.1-base-ubuntu22.04"]
   labels = {
     "org.opencontainers.image.title"   = "platform/pytorch"
-    "org.opencontainers.image.version" = "2.4.1-python3.9-cuda12.1.1-cudnn8-devel-ubuntu22.04"
+    "org.opencontainers.image.version" = "2.4.1-python3.9-cuda12.1.1-base-ubuntu22.04"
   }
 }
 
-target "platform-pytorch-2-4-1-python3-9-cuda12-4-1-cudnn9-dev-db85d81c" {
-  context    = "platform/pytorch/2.4.1-python3.9-cuda12.4.1-cudnn9-devel-ubuntu22.04"
+target "platform-pytorch-2-4-1-python3-9-cuda12-4-1-base-ubuntu22-04" {
+  context    = "platform/pytorch/2.4.1-python3.9-cuda12.4.1-base-ubuntu22.04"
   dockerfile = "Dockerfile"
-  tags       = ["platform/pytorch:2.4.1-python3.9-cuda12.4.1-cudnn9-devel-ubuntu22.04"]
+  tags       = ["platform/pytorch:2.4.1-python3.9-cuda12.4.1-base-ubuntu22.04"]
   labels = {
     "org.opencontainers.image.title"   = "platform/pytorch"
-    "org.opencontainers.image.version" = "2.4.1-python3.9-cuda12.4.1-cudnn9-devel-ubuntu22.04"
+    "org.opencontainers.image.version" = "2.4.1-python3.9-cuda12.4.1-base-ubuntu22.04"
   }
 }
 
-target "platform-pytorch-2-4-1-python3-10-cuda11-8-0-cudnn8-de-508754fa" {
-  context    = "platform/pytorch/2.4.1-python3.10-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+target "platform-pytorch-2-4-1-python3-10-cuda11-8-0-base-ubuntu22-04" {
+  context    = "platform/pytorch/2.4.1-python3.10-cuda11.8.0-base-ubuntu22.04"
   dockerfile = "Dockerfile"
-  tags       = ["platform/pytorch:2.4.1-python3.10-cuda11.8.0-cudnn8-devel-ubuntu22.04"]
+  tags       = ["platform/pytorch:2.4.1-python3.10-cuda11.8.0-base-ubuntu22.04"]
   labels = {
     "org.opencontainers.image.title"   = "platform/pytorch"
-    "org.opencontainers.image.version" = "2.4.1-python3.10-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+    "org.opencontainers.image.version" = "2.4.1-python3.10-cuda11.8.0-base-ubuntu22.04"
   }
 }
 
-target "platform-pytorch-2-4-1-python3-10-cuda12-1-1-cudnn8-de-cd3811dc" {
-  context    = "platform/pytorch/2.4.1-python3.10-cuda12.1.1-cudnn8-devel-ubuntu22.04"
+target "platform-pytorch-2-4-1-python3-10-cuda12-1-1-base-ubuntu22-04" {
+  context    = "platform/pytorch/2.4.1-python3.10-cuda12.1.1-base-ubuntu22.04"
   dockerfile = "Dockerfile"
-  tags       = ["platform/pytorch:2.4.1-python3.10-cuda12.1.1-cudnn8-devel-ubuntu22.04"]
+  tags       = ["platform/pytorch:2.4.1-python3.10-cuda12.1.1-base-ubuntu22.04"]
   labels = {
     "org.opencontainers.image.title"   = "platform/pytorch"
-    "org.opencontainers.image.version" = "2.4.1-python3.10-cuda12.1.1-cudnn8-devel-ubuntu22.04"
+    "org.opencontainers.image.version" = "2.4.1-python3.10-cuda12.1.1-base-ubuntu22.04"
   }
 }
 
-target "platform-pytorch-2-4-1-python3-10-cuda12-4-1-cudnn9-de-8a38050c" {
-  context    = "platform/pytorch/2.4.1-python3.10-cuda12.4.1-cudnn9-devel-ubuntu22.04"
+target "platform-pytorch-2-4-1-python3-10-cuda12-4-1-base-ubuntu22-04" {
+  context    = "platform/pytorch/2.4.1-python3.10-cuda12.4.1-base-ubuntu22.04"
   dockerfile = "Dockerfile"
-  tags       = ["platform/pytorch:2.4.1-python3.10-cuda12.4.1-cudnn9-devel-ubuntu22.04"]
+  tags       = ["platform/pytorch:2.4.1-python3.10-cuda12.4.1-base-ubuntu22.04"]
   labels = {
     "org.opencontainers.image.title"   = "platform/pytorch"
-    "org.opencontainers.image.version" = "2.4.1-python3.10-cuda12.4.1-cudnn9-devel-ubuntu22.04"
+    "org.opencontainers.image.version" = "2.4.1-python3.10-cuda12.4.1-base-ubuntu22.04"
   }
 }
 
-target "platform-pytorch-2-4-1-python3-11-cuda11-8-0-cudnn8-de-8919bed7" {
-  context    = "platform/pytorch/2.4.1-python3.11-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+target "platform-pytorch-2-4-1-python3-11-cuda11-8-0-base-ubuntu22-04" {
+  context    = "platform/pytorch/2.4.1-python3.11-cuda11.8.0-base-ubuntu22.04"
   dockerfile = "Dockerfile"
-  tags       = ["platform/pytorch:2.4.1-python3.11-cuda11.8.0-cudnn8-devel-ubuntu22.04"]
+  tags       = ["platform/pytorch:2.4.1-python3.11-cuda11.8.0-base-ubuntu22.04"]
   labels = {
     "org.opencontainers.image.title"   = "platform/pytorch"
-    "org.opencontainers.image.version" = "2.4.1-python3.11-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+    "org.opencontainers.image.version" = "2.4.1-python3.11-cuda11.8.0-base-ubuntu22.04"
   }
 }
 
-target "platform-pytorch-2-4-1-python3-11-cuda12-1-1-cudnn8-de-55b2d155" {
-  context    = "platform/pytorch/2.4.1-python3.11-cuda12.1.1-cudnn8-devel-ubuntu22.04"
+target "platform-pytorch-2-4-1-python3-11-cuda12-1-1-base-ubuntu22-04" {
+  context    = "platform/pytorch/2.4.1-python3.11-cuda12.1.1-base-ubuntu22.04"
   dockerfile = "Dockerfile"
-  tags       = ["platform/pytorch:2.4.1-python3.11-cuda12.1.1-cudnn8-devel-ubuntu22.04"]
+  tags       = ["platform/pytorch:2.4.1-python3.11-cuda12.1.1-base-ubuntu22.04"]
   labels = {
     "org.opencontainers.image.title"   = "platform/pytorch"
-    "org.opencontainers.image.version" = "2.4.1-python3.11-cuda12.1.1-cudnn8-devel-ubuntu22.04"
+    "org.opencontainers.image.version" = "2.4.1-python3.11-cuda12.1.1-base-ubuntu22.04"
   }
 }
 
-target "platform-pytorch-2-4-1-python3-11-cuda12-4-1-cudnn9-de-1f138bac" {
-  context    = "platform/pytorch/2.4.1-python3.11-cuda12.4.1-cudnn9-devel-ubuntu22.04"
+target "platform-pytorch-2-4-1-python3-11-cuda12-4-1-base-ubuntu22-04" {
+  context    = "platform/pytorch/2.4.1-python3.11-cuda12.4.1-base-ubuntu22.04"
   dockerfile = "Dockerfile"
-  tags       = ["platform/pytorch:2.4.1-python3.11-cuda12.4.1-cudnn9-devel-ubuntu22.04"]
+  tags       = ["platform/pytorch:2.4.1-python3.11-cuda12.4.1-base-ubuntu22.04"]
   labels = {
     "org.opencontainers.image.title"   = "platform/pytorch"
-    "org.opencontainers.image.version" = "2.4.1-python3.11-cuda12.4.1-cudnn9-devel-ubuntu22.04"
+    "org.opencontainers.image.version" = "2.4.1-python3.11-cuda12.4.1-base-ubuntu22.04"
   }
 }
 
-target "platform-pytorch-2-4-1-python3-12-cuda11-8-0-cudnn8-de-048beeed" {
-  context    = "platform/pytorch/2.4.1-python3.12-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+target "platform-pytorch-2-4-1-python3-12-cuda11-8-0-base-ubuntu22-04" {
+  context    = "platform/pytorch/2.4.1-python3.12-cuda11.8.0-base-ubuntu22.04"
   dockerfile = "Dockerfile"
-  tags       = ["platform/pytorch:2.4.1-python3.12-cuda11.8.0-cudnn8-devel-ubuntu22.04"]
+  tags       = ["platform/pytorch:2.4.1-python3.12-cuda11.8.0-base-ubuntu22.04"]
   labels = {
     "org.opencontainers.image.title"   = "platform/pytorch"
-    "org.opencontainers.image.version" = "2.4.1-python3.12-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+    "org.opencontainers.image.version" = "2.4.1-python3.12-cuda11.8.0-base-ubuntu22.04"
   }
 }
 
-target "platform-pytorch-2-4-1-python3-12-cuda12-1-1-cudnn8-de-97ec2f5e" {
-  context    = "platform/pytorch/2.4.1-python3.12-cuda12.1.1-cudnn8-devel-ubuntu22.04"
+target "platform-pytorch-2-4-1-python3-12-cuda12-1-1-base-ubuntu22-04" {
+  context    = "platform/pytorch/2.4.1-python3.12-cuda12.1.1-base-ubuntu22.04"
   dockerfile = "Dockerfile"
-  tags       = ["platform/pytorch:2.4.1-python3.12-cuda12.1.1-cudnn8-devel-ubuntu22.04"]
+  tags       = ["platform/pytorch:2.4.1-python3.12-cuda12.1.1-base-ubuntu22.04"]
   labels = {
     "org.opencontainers.image.title"   = "platform/pytorch"
-    "org.opencontainers.image.version" = "2.4.1-python3.12-cuda12.1.1-cudnn8-devel-ubuntu22.04"
+    "org.opencontainers.image.version" = "2.4.1-python3.12-cuda12.1.1-base-ubuntu22.04"
   }
 }
 
-target "platform-pytorch-2-4-1-python3-12-cuda12-4-1-cudnn9-de-9e182639" {
-  context    = "platform/pytorch/2.4.1-python3.12-cuda12.4.1-cudnn9-devel-ubuntu22.04"
+target "platform-pytorch-2-4-1-python3-12-cuda12-4-1-base-ubuntu22-04" {
+  context    = "platform/pytorch/2.4.1-python3.12-cuda12.4.1-base-ubuntu22.04"
   dockerfile = "Dockerfile"
-  tags       = ["platform/pytorch:2.4.1-python3.12-cuda12.4.1-cudnn9-devel-ubuntu22.04"]
+  tags       = ["platform/pytorch:2.4.1-python3.12-cuda12.4.1-base-ubuntu22.04"]
   labels = {
     "org.opencontainers.image.title"   = "platform/pytorch"
-    "org.opencontainers.image.version" = "2.4.1-python3.12-cuda12.4.1-cudnn9-devel-ubuntu22.04"
+    "org.opencontainers.image.version" = "2.4.1-python3.12-cuda12.4.1-base-ubuntu22.04"
   }
 }
 
-target "platform-pytorch-2-5-1-python3-9-cuda11-8-0-cudnn8-dev-cd7c122f" {
-  context    = "platform/pytorch/2.5.1-python3.9-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+target "platform-pytorch-2-5-1-python3-9-cuda11-8-0-base-ubuntu22-04" {
+  context    = "platform/pytorch/2.5.1-python3.9-cuda11.8.0-base-ubuntu22.04"
   dockerfile = "Dockerfile"
-  tags       = ["platform/pytorch:2.5.1-python3.9-cuda11.8.0-cudnn8-devel-ubuntu22.04"]
+  tags       = ["platform/pytorch:2.5.1-python3.9-cuda11.8.0-base-ubuntu22.04"]
   labels = {
     "org.opencontainers.image.title"   = "platform/pytorch"
-    "org.opencontainers.image.version" = "2.5.1-python3.9-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+    "org.opencontainers.image.version" = "2.5.1-python3.9-cuda11.8.0-base-ubuntu22.04"
   }
 }
 
-target "platform-pytorch-2-5-1-python3-9-cuda12-1-1-cudnn8-dev-1cf0fd03" {
-  context    = "platform/pytorch/2.5.1-python3.9-cuda12.1.1-cudnn8-devel-ubuntu22.04"
+target "platform-pytorch-2-5-1-python3-9-cuda12-1-1-base-ubuntu22-04" {
+  context    = "platform/pytorch/2.5.1-python3.9-cuda12.1.1-base-ubuntu22.04"
   dockerfile = "Dockerfile"
-  tags       = ["platform/pytorch:2.5.1-python3.9-cuda12.1.1-cudnn8-devel-ubuntu22.04"]
+  tags       = ["platform/pytorch:2.5.1-python3.9-cuda12.1.1-base-ubuntu22.04"]
   labels = {
     "org.opencontainers.image.title"   = "platform/pytorch"
-    "org.opencontainers.image.version" = "2.5.1-python3.9-cuda12.1.1-cudnn8-devel-ubuntu22.04"
+    "org.opencontainers.image.version" = "2.5.1-python3.9-cuda12.1.1-base-ubuntu22.04"
   }
 }
 
-target "platform-pytorch-2-5-1-python3-9-cuda12-4-1-cudnn9-dev-efda814e" {
-  context    = "platform/pytorch/2.5.1-python3.9-cuda12.4.1-cudnn9-devel-ubuntu22.04"
+target "platform-pytorch-2-5-1-python3-9-cuda12-4-1-base-ubuntu22-04" {
+  context    = "platform/pytorch/2.5.1-python3.9-cuda12.4.1-base-ubuntu22.04"
   dockerfile = "Dockerfile"
-  tags       = ["platform/pytorch:2.5.1-python3.9-cuda12.4.1-cudnn9-devel-ubuntu22.04"]
+  tags       = ["platform/pytorch:2.5.1-python3.9-cuda12.4.1-base-ubuntu22.04"]
   labels = {
     "org.opencontainers.image.title"   = "platform/pytorch"
-    "org.opencontainers.image.version" = "2.5.1-python3.9-cuda12.4.1-cudnn9-devel-ubuntu22.04"
+    "org.opencontainers.image.version" = "2.5.1-python3.9-cuda12.4.1-base-ubuntu22.04"
   }
 }
 
-target "platform-pytorch-2-5-1-python3-10-cuda11-8-0-cudnn8-de-6446aaae" {
-  context    = "platform/pytorch/2.5.1-python3.10-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+target "platform-pytorch-2-5-1-python3-10-cuda11-8-0-base-ubuntu22-04" {
+  context    = "platform/pytorch/2.5.1-python3.10-cuda11.8.0-base-ubuntu22.04"
   dockerfile = "Dockerfile"
-  tags       = ["platform/pytorch:2.5.1-python3.10-cuda11.8.0-cudnn8-devel-ubuntu22.04"]
+  tags       = ["platform/pytorch:2.5.1-python3.10-cuda11.8.0-base-ubuntu22.04"]
   labels = {
     "org.opencontainers.image.title"   = "platform/pytorch"
-    "org.opencontainers.image.version" = "2.5.1-python3.10-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+    "org.opencontainers.image.version" = "2.5.1-python3.10-cuda11.8.0-base-ubuntu22.04"
   }
 }
 
-target "platform-pytorch-2-5-1-python3-10-cuda12-1-1-cudnn8-de-62bcc125" {
-  context    = "platform/pytorch/2.5.1-python3.10-cuda12.1.1-cudnn8-devel-ubuntu22.04"
+target "platform-pytorch-2-5-1-python3-10-cuda12-1-1-base-ubuntu22-04" {
+  context    = "platform/pytorch/2.5.1-python3.10-cuda12.1.1-base-ubuntu22.04"
   dockerfile = "Dockerfile"
-  tags       = ["platform/pytorch:2.5.1-python3.10-cuda12.1.1-cudnn8-devel-ubuntu22.04"]
+  tags       = ["platform/pytorch:2.5.1-python3.10-cuda12.1.1-base-ubuntu22.04"]
   labels = {
     "org.opencontainers.image.title"   = "platform/pytorch"
-    "org.opencontainers.image.version" = "2.5.1-python3.10-cuda12.1.1-cudnn8-devel-ubuntu22.04"
+    "org.opencontainers.image.version" = "2.5.1-python3.10-cuda12.1.1-base-ubuntu22.04"
   }
 }
 
-target "platform-pytorch-2-5-1-python3-10-cuda12-4-1-cudnn9-de-9598e06f" {
-  context    = "platform/pytorch/2.5.1-python3.10-cuda12.4.1-cudnn9-devel-ubuntu22.04"
+target "platform-pytorch-2-5-1-python3-10-cuda12-4-1-base-ubuntu22-04" {
+  context    = "platform/pytorch/2.5.1-python3.10-cuda12.4.1-base-ubuntu22.04"
   dockerfile = "Dockerfile"
-  tags       = ["platform/pytorch:2.5.1-python3.10-cuda12.4.1-cudnn9-devel-ubuntu22.04"]
+  tags       = ["platform/pytorch:2.5.1-python3.10-cuda12.4.1-base-ubuntu22.04"]
   labels = {
     "org.opencontainers.image.title"   = "platform/pytorch"
-    "org.opencontainers.image.version" = "2.5.1-python3.10-cuda12.4.1-cudnn9-devel-ubuntu22.04"
+    "org.opencontainers.image.version" = "2.5.1-python3.10-cuda12.4.1-base-ubuntu22.04"
   }
 }
 
-target "platform-pytorch-2-5-1-python3-11-cuda11-8-0-cudnn8-de-8ec6032d" {
-  context    = "platform/pytorch/2.5.1-python3.11-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+target "platform-pytorch-2-5-1-python3-11-cuda11-8-0-base-ubuntu22-04" {
+  context    = "platform/pytorch/2.5.1-python3.11-cuda11.8.0-base-ubuntu22.04"
   dockerfile = "Dockerfile"
-  tags       = ["platform/pytorch:2.5.1-python3.11-cuda11.8.0-cudnn8-devel-ubuntu22.04"]
+  tags       = ["platform/pytorch:2.5.1-python3.11-cuda11.8.0-base-ubuntu22.04"]
   labels = {
     "org.opencontainers.image.title"   = "platform/pytorch"
-    "org.opencontainers.image.version" = "2.5.1-python3.11-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+    "org.opencontainers.image.version" = "2.5.1-python3.11-cuda11.8.0-base-ubuntu22.04"
   }
 }
 
-target "platform-pytorch-2-5-1-python3-11-cuda12-1-1-cudnn8-de-7f611032" {
-  context    = "platform/pytorch/2.5.1-python3.11-cuda12.1.1-cudnn8-devel-ubuntu22.04"
+target "platform-pytorch-2-5-1-python3-11-cuda12-1-1-base-ubuntu22-04" {
+  context    = "platform/pytorch/2.5.1-python3.11-cuda12.1.1-base-ubuntu22.04"
   dockerfile = "Dockerfile"
-  tags       = ["platform/pytorch:2.5.1-python3.11-cuda12.1.1-cudnn8-devel-ubuntu22.04"]
+  tags       = ["platform/pytorch:2.5.1-python3.11-cuda12.1.1-base-ubuntu22.04"]
   labels = {
     "org.opencontainers.image.title"   = "platform/pytorch"
-    "org.opencontainers.image.version" = "2.5.1-python3.11-cuda12.1.1-cudnn8-devel-ubuntu22.04"
+    "org.opencontainers.image.version" = "2.5.1-python3.11-cuda12.1.1-base-ubuntu22.04"
   }
 }
 
-target "platform-pytorch-2-5-1-python3-11-cuda12-4-1-cudnn9-de-0796b8d4" {
-  context    = "platform/pytorch/2.5.1-python3.11-cuda12.4.1-cudnn9-devel-ubuntu22.04"
+target "platform-pytorch-2-5-1-python3-11-cuda12-4-1-base-ubuntu22-04" {
+  context    = "platform/pytorch/2.5.1-python3.11-cuda12.4.1-base-ubuntu22.04"
   dockerfile = "Dockerfile"
-  tags       = ["platform/pytorch:2.5.1-python3.11-cuda12.4.1-cudnn9-devel-ubuntu22.04"]
+  tags       = ["platform/pytorch:2.5.1-python3.11-cuda12.4.1-base-ubuntu22.04"]
   labels = {
     "org.opencontainers.image.title"   = "platform/pytorch"
-    "org.opencontainers.image.version" = "2.5.1-python3.11-cuda12.4.1-cudnn9-devel-ubuntu22.04"
+    "org.opencontainers.image.version" = "2.5.1-python3.11-cuda12.4.1-base-ubuntu22.04"
   }
 }
 
-target "platform-pytorch-2-5-1-python3-12-cuda11-8-0-cudnn8-de-46b29c65" {
-  context    = "platform/pytorch/2.5.1-python3.12-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+target "platform-pytorch-2-5-1-python3-12-cuda11-8-0-base-ubuntu22-04" {
+  context    = "platform/pytorch/2.5.1-python3.12-cuda11.8.0-base-ubuntu22.04"
   dockerfile = "Dockerfile"
-  tags       = ["platform/pytorch:2.5.1-python3.12-cuda11.8.0-cudnn8-devel-ubuntu22.04"]
+  tags       = ["platform/pytorch:2.5.1-python3.12-cuda11.8.0-base-ubuntu22.04"]
   labels = {
     "org.opencontainers.image.title"   = "platform/pytorch"
-    "org.opencontainers.image.version" = "2.5.1-python3.12-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+    "org.opencontainers.image.version" = "2.5.1-python3.12-cuda11.8.0-base-ubuntu22.04"
   }
 }
 
-target "platform-pytorch-2-5-1-python3-12-cuda12-1-1-cudnn8-de-2e192167" {
-  context    = "platform/pytorch/2.5.1-python3.12-cuda12.1.1-cudnn8-devel-ubuntu22.04"
+target "platform-pytorch-2-5-1-python3-12-cuda12-1-1-base-ubuntu22-04" {
+  context    = "platform/pytorch/2.5.1-python3.12-cuda12.1.1-base-ubuntu22.04"
   dockerfile = "Dockerfile"
-  tags       = ["platform/pytorch:2.5.1-python3.12-cuda12.1.1-cudnn8-devel-ubuntu22.04"]
+  tags       = ["platform/pytorch:2.5.1-python3.12-cuda12.1.1-base-ubuntu22.04"]
   labels = {
     "org.opencontainers.image.title"   = "platform/pytorch"
-    "org.opencontainers.image.version" = "2.5.1-python3.12-cuda12.1.1-cudnn8-devel-ubuntu22.04"
+    "org.opencontainers.image.version" = "2.5.1-python3.12-cuda12.1.1-base-ubuntu22.04"
   }
 }
 
-target "platform-pytorch-2-5-1-python3-12-cuda12-4-1-cudnn9-de-d73d02ad" {
-  context    = "platform/pytorch/2.5.1-python3.12-cuda12.4.1-cudnn9-devel-ubuntu22.04"
+target "platform-pytorch-2-5-1-python3-12-cuda12-4-1-base-ubuntu22-04" {
+  context    = "platform/pytorch/2.5.1-python3.12-cuda12.4.1-base-ubuntu22.04"
   dockerfile = "Dockerfile"
-  tags       = ["platform/pytorch:2.5.1-python3.12-cuda12.4.1-cudnn9-devel-ubuntu22.04"]
+  tags       = ["platform/pytorch:2.5.1-python3.12-cuda12.4.1-base-ubuntu22.04"]
   labels = {
     "org.opencontainers.image.title"   = "platform/pytorch"
-    "org.opencontainers.image.version" = "2.5.1-python3.12-cuda12.4.1-cudnn9-devel-ubuntu22.04"
+    "org.opencontainers.image.version" = "2.5.1-python3.12-cuda12.4.1-base-ubuntu22.04"
   }
 }
 
-target "platform-pytorch-2-6-0-python3-9-cuda11-8-0-cudnn8-dev-62439905" {
-  context    = "platform/pytorch/2.6.0-python3.9-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+target "platform-pytorch-2-6-0-python3-9-cuda11-8-0-base-ubuntu22-04" {
+  context    = "platform/pytorch/2.6.0-python3.9-cuda11.8.0-base-ubuntu22.04"
   dockerfile = "Dockerfile"
-  tags       = ["platform/pytorch:2.6.0-python3.9-cuda11.8.0-cudnn8-devel-ubuntu22.04"]
+  tags       = ["platform/pytorch:2.6.0-python3.9-cuda11.8.0-base-ubuntu22.04"]
   labels = {
     "org.opencontainers.image.title"   = "platform/pytorch"
-    "org.opencontainers.image.version" = "2.6.0-python3.9-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+    "org.opencontainers.image.version" = "2.6.0-python3.9-cuda11.8.0-base-ubuntu22.04"
   }
 }
 
-target "platform-pytorch-2-6-0-python3-9-cuda12-4-1-cudnn9-dev-b8e7bb5b" {
-  context    = "platform/pytorch/2.6.0-python3.9-cuda12.4.1-cudnn9-devel-ubuntu22.04"
+target "platform-pytorch-2-6-0-python3-9-cuda12-4-1-base-ubuntu22-04" {
+  context    = "platform/pytorch/2.6.0-python3.9-cuda12.4.1-base-ubuntu22.04"
   dockerfile = "Dockerfile"
-  tags       = ["platform/pytorch:2.6.0-python3.9-cuda12.4.1-cudnn9-devel-ubuntu22.04"]
+  tags       = ["platform/pytorch:2.6.0-python3.9-cuda12.4.1-base-ubuntu22.04"]
   labels = {
     "org.opencontainers.image.title"   = "platform/pytorch"
-    "org.opencontainers.image.version" = "2.6.0-python3.9-cuda12.4.1-cudnn9-devel-ubuntu22.04"
+    "org.opencontainers.image.version" = "2.6.0-python3.9-cuda12.4.1-base-ubuntu22.04"
   }
 }
 
-target "platform-pytorch-2-6-0-python3-9-cuda12-6-3-cudnn9-dev-99afd01b" {
-  context    = "platform/pytorch/2.6.0-python3.9-cuda12.6.3-cudnn9-devel-ubuntu22.04"
+target "platform-pytorch-2-6-0-python3-9-cuda12-6-3-base-ubuntu22-04" {
+  context    = "platform/pytorch/2.6.0-python3.9-cuda12.6.3-base-ubuntu22.04"
   dockerfile = "Dockerfile"
-  tags       = ["platform/pytorch:2.6.0-python3.9-cuda12.6.3-cudnn9-devel-ubuntu22.04"]
+  tags       = ["platform/pytorch:2.6.0-python3.9-cuda12.6.3-base-ubuntu22.04"]
   labels = {
     "org.opencontainers.image.title"   = "platform/pytorch"
-    "org.opencontainers.image.version" = "2.6.0-python3.9-cuda12.6.3-cudnn9-devel-ubuntu22.04"
+    "org.opencontainers.image.version" = "2.6.0-python3.9-cuda12.6.3-base-ubuntu22.04"
   }
 }
 
-target "platform-pytorch-2-6-0-python3-10-cuda11-8-0-cudnn8-de-5da171f9" {
-  context    = "platform/pytorch/2.6.0-python3.10-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+target "platform-pytorch-2-6-0-python3-10-cuda11-8-0-base-ubuntu22-04" {
+  context    = "platform/pytorch/2.6.0-python3.10-cuda11.8.0-base-ubuntu22.04"
   dockerfile = "Dockerfile"
-  tags       = ["platform/pytorch:2.6.0-python3.10-cuda11.8.0-cudnn8-devel-ubuntu22.04"]
+  tags       = ["platform/pytorch:2.6.0-python3.10-cuda11.8.0-base-ubuntu22.04"]
   labels = {
     "org.opencontainers.image.title"   = "platform/pytorch"
-    "org.opencontainers.image.version" = "2.6.0-python3.10-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+    "org.opencontainers.image.version" = "2.6.0-python3.10-cuda11.8.0-base-ubuntu22.04"
   }
 }
 
-target "platform-pytorch-2-6-0-python3-10-cuda12-4-1-cudnn9-de-175c56d3" {
-  context    = "platform/pytorch/2.6.0-python3.10-cuda12.4.1-cudnn9-devel-ubuntu22.04"
+target "platform-pytorch-2-6-0-python3-10-cuda12-4-1-base-ubuntu22-04" {
+  context    = "platform/pytorch/2.6.0-python3.10-cuda12.4.1-base-ubuntu22.04"
   dockerfile = "Dockerfile"
-  tags       = ["platform/pytorch:2.6.0-python3.10-cuda12.4.1-cudnn9-devel-ubuntu22.04"]
+  tags       = ["platform/pytorch:2.6.0-python3.10-cuda12.4.1-base-ubuntu22.04"]
   labels = {
     "org.opencontainers.image.title"   = "platform/pytorch"
-    "org.opencontainers.image.version" = "2.6.0-python3.10-cuda12.4.1-cudnn9-devel-ubuntu22.04"
+    "org.opencontainers.image.version" = "2.6.0-python3.10-cuda12.4.1-base-ubuntu22.04"
   }
 }
 
-target "platform-pytorch-2-6-0-python3-10-cuda12-6-3-cudnn9-de-2721f708" {
-  context    = "platform/pytorch/2.6.0-python3.10-cuda12.6.3-cudnn9-devel-ubuntu22.04"
+target "platform-pytorch-2-6-0-python3-10-cuda12-6-3-base-ubuntu22-04" {
+  context    = "platform/pytorch/2.6.0-python3.10-cuda12.6.3-base-ubuntu22.04"
   dockerfile = "Dockerfile"
-  tags       = ["platform/pytorch:2.6.0-python3.10-cuda12.6.3-cudnn9-devel-ubuntu22.04"]
+  tags       = ["platform/pytorch:2.6.0-python3.10-cuda12.6.3-base-ubuntu22.04"]
   labels = {
     "org.opencontainers.image.title"   = "platform/pytorch"
-    "org.opencontainers.image.version" = "2.6.0-python3.10-cuda12.6.3-cudnn9-devel-ubuntu22.04"
+    "org.opencontainers.image.version" = "2.6.0-python3.10-cuda12.6.3-base-ubuntu22.04"
   }
 }
 
-target "platform-pytorch-2-6-0-python3-11-cuda11-8-0-cudnn8-de-4237b693" {
-  context    = "platform/pytorch/2.6.0-python3.11-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+target "platform-pytorch-2-6-0-python3-11-cuda11-8-0-base-ubuntu22-04" {
+  context    = "platform/pytorch/2.6.0-python3.11-cuda11.8.0-base-ubuntu22.04"
   dockerfile = "Dockerfile"
-  tags       = ["platform/pytorch:2.6.0-python3.11-cuda11.8.0-cudnn8-devel-ubuntu22.04"]
+  tags       = ["platform/pytorch:2.6.0-python3.11-cuda11.8.0-base-ubuntu22.04"]
   labels = {
     "org.opencontainers.image.title"   = "platform/pytorch"
-    "org.opencontainers.image.version" = "2.6.0-python3.11-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+    "org.opencontainers.image.version" = "2.6.0-python3.11-cuda11.8.0-base-ubuntu22.04"
   }
 }
 
-target "platform-pytorch-2-6-0-python3-11-cuda12-4-1-cudnn9-de-b32f56c5" {
-  context    = "platform/pytorch/2.6.0-python3.11-cuda12.4.1-cudnn9-devel-ubuntu22.04"
+target "platform-pytorch-2-6-0-python3-11-cuda12-4-1-base-ubuntu22-04" {
+  context    = "platform/pytorch/2.6.0-python3.11-cuda12.4.1-base-ubuntu22.04"
   dockerfile = "Dockerfile"
-  tags       = ["platform/pytorch:2.6.0-python3.11-cuda12.4.1-cudnn9-devel-ubuntu22.04"]
+  tags       = ["platform/pytorch:2.6.0-python3.11-cuda12.4.1-base-ubuntu22.04"]
   labels = {
     "org.opencontainers.image.title"   = "platform/pytorch"
-    "org.opencontainers.image.version" = "2.6.0-python3.11-cuda12.4.1-cudnn9-devel-ubuntu22.04"
+    "org.opencontainers.image.version" = "2.6.0-python3.11-cuda12.4.1-base-ubuntu22.04"
   }
 }
 
-target "platform-pytorch-2-6-0-python3-11-cuda12-6-3-cudnn9-de-34ef1639" {
-  context    = "platform/pytorch/2.6.0-python3.11-cuda12.6.3-cudnn9-devel-ubuntu22.04"
+target "platform-pytorch-2-6-0-python3-11-cuda12-6-3-base-ubuntu22-04" {
+  context    = "platform/pytorch/2.6.0-python3.11-cuda12.6.3-base-ubuntu22.04"
   dockerfile = "Dockerfile"
-  tags       = ["platform/pytorch:2.6.0-python3.11-cuda12.6.3-cudnn9-devel-ubuntu22.04"]
+  tags       = ["platform/pytorch:2.6.0-python3.11-cuda12.6.3-base-ubuntu22.04"]
   labels = {
     "org.opencontainers.image.title"   = "platform/pytorch"
-    "org.opencontainers.image.version" = "2.6.0-python3.11-cuda12.6.3-cudnn9-devel-ubuntu22.04"
+    "org.opencontainers.image.version" = "2.6.0-python3.11-cuda12.6.3-base-ubuntu22.04"
   }
 }
 
-target "platform-pytorch-2-6-0-python3-12-cuda11-8-0-cudnn8-de-dd8dd27b" {
-  context    = "platform/pytorch/2.6.0-python3.12-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+target "platform-pytorch-2-6-0-python3-12-cuda11-8-0-base-ubuntu22-04" {
+  context    = "platform/pytorch/2.6.0-python3.12-cuda11.8.0-base-ubuntu22.04"
   dockerfile = "Dockerfile"
-  tags       = ["platform/pytorch:2.6.0-python3.12-cuda11.8.0-cudnn8-devel-ubuntu22.04"]
+  tags       = ["platform/pytorch:2.6.0-python3.12-cuda11.8.0-base-ubuntu22.04"]
   labels = {
     "org.opencontainers.image.title"   = "platform/pytorch"
-    "org.opencontainers.image.version" = "2.6.0-python3.12-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+    "org.opencontainers.image.version" = "2.6.0-python3.12-cuda11.8.0-base-ubuntu22.04"
   }
 }
 
-target "platform-pytorch-2-6-0-python3-12-cuda12-4-1-cudnn9-de-e535b450" {
-  context    = "platform/pytorch/2.6.0-python3.12-cuda12.4.1-cudnn9-devel-ubuntu22.04"
+target "platform-pytorch-2-6-0-python3-12-cuda12-4-1-base-ubuntu22-04" {
+  context    = "platform/pytorch/2.6.0-python3.12-cuda12.4.1-base-ubuntu22.04"
   dockerfile = "Dockerfile"
-  tags       = ["platform/pytorch:2.6.0-python3.12-cuda12.4.1-cudnn9-devel-ubuntu22.04"]
+  tags       = ["platform/pytorch:2.6.0-python3.12-cuda12.4.1-base-ubuntu22.04"]
   labels = {
     "org.opencontainers.image.title"   = "platform/pytorch"
-    "org.opencontainers.image.version" = "2.6.0-python3.12-cuda12.4.1-cudnn9-devel-ubuntu22.04"
+    "org.opencontainers.image.version" = "2.6.0-python3.12-cuda12.4.1-base-ubuntu22.04"
   }
 }
 
-target "platform-pytorch-2-6-0-python3-12-cuda12-6-3-cudnn9-de-76411263" {
-  context    = "platform/pytorch/2.6.0-python3.12-cuda12.6.3-cudnn9-devel-ubuntu22.04"
+target "platform-pytorch-2-6-0-python3-12-cuda12-6-3-base-ubuntu22-04" {
+  context    = "platform/pytorch/2.6.0-python3.12-cuda12.6.3-base-ubuntu22.04"
   dockerfile = "Dockerfile"
-  tags       = ["platform/pytorch:2.6.0-python3.12-cuda12.6.3-cudnn9-devel-ubuntu22.04"]
+  tags       = ["platform/pytorch:2.6.0-python3.12-cuda12.6.3-base-ubuntu22.04"]
   labels = {
     "org.opencontainers.image.title"   = "platform/pytorch"
-    "org.opencontainers.image.version" = "2.6.0-python3.12-cuda12.6.3-cudnn9-devel-ubuntu22.04"
+    "org.opencontainers.image.version" = "2.6.0-python3.12-cuda12.6.3-base-ubuntu22.04"
   }
 }
 
-target "platform-pytorch-2-6-0-python3-13-cuda11-8-0-cudnn8-de-938e90b2" {
-  context    = "platform/pytorch/2.6.0-python3.13-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+target "platform-pytorch-2-6-0-python3-13-cuda11-8-0-base-ubuntu22-04" {
+  context    = "platform/pytorch/2.6.0-python3.13-cuda11.8.0-base-ubuntu22.04"
   dockerfile = "Dockerfile"
-  tags       = ["platform/pytorch:2.6.0-python3.13-cuda11.8.0-cudnn8-devel-ubuntu22.04"]
+  tags       = ["platform/pytorch:2.6.0-python3.13-cuda11.8.0-base-ubuntu22.04"]
   labels = {
     "org.opencontainers.image.title"   = "platform/pytorch"
-    "org.opencontainers.image.version" = "2.6.0-python3.13-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+    "org.opencontainers.image.version" = "2.6.0-python3.13-cuda11.8.0-base-ubuntu22.04"
   }
 }
 
-target "platform-pytorch-2-6-0-python3-13-cuda12-4-1-cudnn9-de-32df9a4c" {
-  context    = "platform/pytorch/2.6.0-python3.13-cuda12.4.1-cudnn9-devel-ubuntu22.04"
+target "platform-pytorch-2-6-0-python3-13-cuda12-4-1-base-ubuntu22-04" {
+  context    = "platform/pytorch/2.6.0-python3.13-cuda12.4.1-base-ubuntu22.04"
   dockerfile = "Dockerfile"
-  tags       = ["platform/pytorch:2.6.0-python3.13-cuda12.4.1-cudnn9-devel-ubuntu22.04"]
+  tags       = ["platform/pytorch:2.6.0-python3.13-cuda12.4.1-base-ubuntu22.04"]
   labels = {
     "org.opencontainers.image.title"   = "platform/pytorch"
-    "org.opencontainers.image.version" = "2.6.0-python3.13-cuda12.4.1-cudnn9-devel-ubuntu22.04"
+    "org.opencontainers.image.version" = "2.6.0-python3.13-cuda12.4.1-base-ubuntu22.04"
   }
 }
 
-target "platform-pytorch-2-6-0-python3-13-cuda12-6-3-cudnn9-de-10528536" {
-  context    = "platform/pytorch/2.6.0-python3.13-cuda12.6.3-cudnn9-devel-ubuntu22.04"
+target "platform-pytorch-2-6-0-python3-13-cuda12-6-3-base-ubuntu22-04" {
+  context    = "platform/pytorch/2.6.0-python3.13-cuda12.6.3-base-ubuntu22.04"
   dockerfile = "Dockerfile"
-  tags       = ["platform/pytorch:2.6.0-python3.13-cuda12.6.3-cudnn9-devel-ubuntu22.04"]
+  tags       = ["platform/pytorch:2.6.0-python3.13-cuda12.6.3-base-ubuntu22.04"]
   labels = {
     "org.opencontainers.image.title"   = "platform/pytorch"
-    "org.opencontainers.image.version" = "2.6.0-python3.13-cuda12.6.3-cudnn9-devel-ubuntu22.04"
+    "org.opencontainers.image.version" = "2.6.0-python3.13-cuda12.6.3-base-ubuntu22.04"
   }
 }
 
-target "platform-pytorch-2-7-1-python3-9-cuda11-8-0-cudnn8-dev-081a5379" {
-  context    = "platform/pytorch/2.7.1-python3.9-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+target "platform-pytorch-2-7-1-python3-9-cuda11-8-0-base-ubuntu22-04" {
+  context    = "platform/pytorch/2.7.1-python3.9-cuda11.8.0-base-ubuntu22.04"
   dockerfile = "Dockerfile"
-  tags       = ["platform/pytorch:2.7.1-python3.9-cuda11.8.0-cudnn8-devel-ubuntu22.04"]
+  tags       = ["platform/pytorch:2.7.1-python3.9-cuda11.8.0-base-ubuntu22.04"]
   labels = {
     "org.opencontainers.image.title"   = "platform/pytorch"
-    "org.opencontainers.image.version" = "2.7.1-python3.9-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+    "org.opencontainers.image.version" = "2.7.1-python3.9-cuda11.8.0-base-ubuntu22.04"
   }
 }
 
-target "platform-pytorch-2-7-1-python3-9-cuda12-6-3-cudnn9-dev-1e700b19" {
-  context    = "platform/pytorch/2.7.1-python3.9-cuda12.6.3-cudnn9-devel-ubuntu22.04"
+target "platform-pytorch-2-7-1-python3-9-cuda12-6-3-base-ubuntu22-04" {
+  context    = "platform/pytorch/2.7.1-python3.9-cuda12.6.3-base-ubuntu22.04"
   dockerfile = "Dockerfile"
-  tags       = ["platform/pytorch:2.7.1-python3.9-cuda12.6.3-cudnn9-devel-ubuntu22.04"]
+  tags       = ["platform/pytorch:2.7.1-python3.9-cuda12.6.3-base-ubuntu22.04"]
   labels = {
     "org.opencontainers.image.title"   = "platform/pytorch"
-    "org.opencontainers.image.version" = "2.7.1-python3.9-cuda12.6.3-cudnn9-devel-ubuntu22.04"
+    "org.opencontainers.image.version" = "2.7.1-python3.9-cuda12.6.3-base-ubuntu22.04"
   }
 }
 
-target "platform-pytorch-2-7-1-python3-9-cuda12-8-1-cudnn9-dev-d7f49706" {
-  context    = "platform/pytorch/2.7.1-python3.9-cuda12.8.1-cudnn9-devel-ubuntu22.04"
+target "platform-pytorch-2-7-1-python3-9-cuda12-8-1-base-ubuntu22-04" {
+  context    = "platform/pytorch/2.7.1-python3.9-cuda12.8.1-base-ubuntu22.04"
   dockerfile = "Dockerfile"
-  tags       = ["platform/pytorch:2.7.1-python3.9-cuda12.8.1-cudnn9-devel-ubuntu22.04"]
+  tags       = ["platform/pytorch:2.7.1-python3.9-cuda12.8.1-base-ubuntu22.04"]
   labels = {
     "org.opencontainers.image.title"   = "platform/pytorch"
-    "org.opencontainers.image.version" = "2.7.1-python3.9-cuda12.8.1-cudnn9-devel-ubuntu22.04"
+    "org.opencontainers.image.version" = "2.7.1-python3.9-cuda12.8.1-base-ubuntu22.04"
   }
 }
 
-target "platform-pytorch-2-7-1-python3-10-cuda11-8-0-cudnn8-de-7ff0f5da" {
-  context    = "platform/pytorch/2.7.1-python3.10-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+target "platform-pytorch-2-7-1-python3-10-cuda11-8-0-base-ubuntu22-04" {
+  context    = "platform/pytorch/2.7.1-python3.10-cuda11.8.0-base-ubuntu22.04"
   dockerfile = "Dockerfile"
-  tags       = ["platform/pytorch:2.7.1-python3.10-cuda11.8.0-cudnn8-devel-ubuntu22.04"]
+  tags       = ["platform/pytorch:2.7.1-python3.10-cuda11.8.0-base-ubuntu22.04"]
   labels = {
     "org.opencontainers.image.title"   = "platform/pytorch"
-    "org.opencontainers.image.version" = "2.7.1-python3.10-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+    "org.opencontainers.image.version" = "2.7.1-python3.10-cuda11.8.0-base-ubuntu22.04"
   }
 }
 
-target "platform-pytorch-2-7-1-python3-10-cuda12-6-3-cudnn9-de-4ef61a5a" {
-  context    = "platform/pytorch/2.7.1-python3.10-cuda12.6.3-cudnn9-devel-ubuntu22.04"
+target "platform-pytorch-2-7-1-python3-10-cuda12-6-3-base-ubuntu22-04" {
+  context    = "platform/pytorch/2.7.1-python3.10-cuda12.6.3-base-ubuntu22.04"
   dockerfile = "Dockerfile"
-  tags       = ["platform/pytorch:2.7.1-python3.10-cuda12.6.3-cudnn9-devel-ubuntu22.04"]
+  tags       = ["platform/pytorch:2.7.1-python3.10-cuda12.6.3-base-ubuntu22.04"]
   labels = {
     "org.opencontainers.image.title"   = "platform/pytorch"
-    "org.opencontainers.image.version" = "2.7.1-python3.10-cuda12.6.3-cudnn9-devel-ubuntu22.04"
+    "org.opencontainers.image.version" = "2.7.1-python3.10-cuda12.6.3-base-ubuntu22.04"
   }
 }
 
-target "platform-pytorch-2-7-1-python3-10-cuda12-8-1-cudnn9-de-d0910411" {
-  context    = "platform/pytorch/2.7.1-python3.10-cuda12.8.1-cudnn9-devel-ubuntu22.04"
+target "platform-pytorch-2-7-1-python3-10-cuda12-8-1-base-ubuntu22-04" {
+  context    = "platform/pytorch/2.7.1-python3.10-cuda12.8.1-base-ubuntu22.04"
   dockerfile = "Dockerfile"
-  tags       = ["platform/pytorch:2.7.1-python3.10-cuda12.8.1-cudnn9-devel-ubuntu22.04"]
+  tags       = ["platform/pytorch:2.7.1-python3.10-cuda12.8.1-base-ubuntu22.04"]
   labels = {
     "org.opencontainers.image.title"   = "platform/pytorch"
-    "org.opencontainers.image.version" = "2.7.1-python3.10-cuda12.8.1-cudnn9-devel-ubuntu22.04"
+    "org.opencontainers.image.version" = "2.7.1-python3.10-cuda12.8.1-base-ubuntu22.04"
   }
 }
 
-target "platform-pytorch-2-7-1-python3-11-cuda11-8-0-cudnn8-de-20ff80aa" {
-  context    = "platform/pytorch/2.7.1-python3.11-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+target "platform-pytorch-2-7-1-python3-11-cuda11-8-0-base-ubuntu22-04" {
+  context    = "platform/pytorch/2.7.1-python3.11-cuda11.8.0-base-ubuntu22.04"
   dockerfile = "Dockerfile"
-  tags       = ["platform/pytorch:2.7.1-python3.11-cuda11.8.0-cudnn8-devel-ubuntu22.04"]
+  tags       = ["platform/pytorch:2.7.1-python3.11-cuda11.8.0-base-ubuntu22.04"]
   labels = {
     "org.opencontainers.image.title"   = "platform/pytorch"
-    "org.opencontainers.image.version" = "2.7.1-python3.11-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+    "org.opencontainers.image.version" = "2.7.1-python3.11-cuda11.8.0-base-ubuntu22.04"
   }
 }
 
-target "platform-pytorch-2-7-1-python3-11-cuda12-6-3-cudnn9-de-ef3ecfa3" {
-  context    = "platform/pytorch/2.7.1-python3.11-cuda12.6.3-cudnn9-devel-ubuntu22.04"
+target "platform-pytorch-2-7-1-python3-11-cuda12-6-3-base-ubuntu22-04" {
+  context    = "platform/pytorch/2.7.1-python3.11-cuda12.6.3-base-ubuntu22.04"
   dockerfile = "Dockerfile"
-  tags       = ["platform/pytorch:2.7.1-python3.11-cuda12.6.3-cudnn9-devel-ubuntu22.04"]
+  tags       = ["platform/pytorch:2.7.1-python3.11-cuda12.6.3-base-ubuntu22.04"]
   labels = {
     "org.opencontainers.image.title"   = "platform/pytorch"
-    "org.opencontainers.image.version" = "2.7.1-python3.11-cuda12.6.3-cudnn9-devel-ubuntu22.04"
+    "org.opencontainers.image.version" = "2.7.1-python3.11-cuda12.6.3-base-ubuntu22.04"
   }
 }
 
-target "platform-pytorch-2-7-1-python3-11-cuda12-8-1-cudnn9-de-1bd3a84c" {
-  context    = "platform/pytorch/2.7.1-python3.11-cuda12.8.1-cudnn9-devel-ubuntu22.04"
+target "platform-pytorch-2-7-1-python3-11-cuda12-8-1-base-ubuntu22-04" {
+  context    = "platform/pytorch/2.7.1-python3.11-cuda12.8.1-base-ubuntu22.04"
   dockerfile = "Dockerfile"
-  tags       = ["platform/pytorch:2.7.1-python3.11-cuda12.8.1-cudnn9-devel-ubuntu22.04"]
+  tags       = ["platform/pytorch:2.7.1-python3.11-cuda12.8.1-base-ubuntu22.04"]
   labels = {
     "org.opencontainers.image.title"   = "platform/pytorch"
-    "org.opencontainers.image.version" = "2.7.1-python3.11-cuda12.8.1-cudnn9-devel-ubuntu22.04"
+    "org.opencontainers.image.version" = "2.7.1-python3.11-cuda12.8.1-base-ubuntu22.04"
   }
 }
 
-target "platform-pytorch-2-7-1-python3-12-cuda11-8-0-cudnn8-de-6667927e" {
-  context    = "platform/pytorch/2.7.1-python3.12-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+target "platform-pytorch-2-7-1-python3-12-cuda11-8-0-base-ubuntu22-04" {
+  context    = "platform/pytorch/2.7.1-python3.12-cuda11.8.0-base-ubuntu22.04"
   dockerfile = "Dockerfile"
-  tags       = ["platform/pytorch:2.7.1-python3.12-cuda11.8.0-cudnn8-devel-ubuntu22.04"]
+  tags       = ["platform/pytorch:2.7.1-python3.12-cuda11.8.0-base-ubuntu22.04"]
   labels = {
     "org.opencontainers.image.title"   = "platform/pytorch"
-    "org.opencontainers.image.version" = "2.7.1-python3.12-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+    "org.opencontainers.image.version" = "2.7.1-python3.12-cuda11.8.0-base-ubuntu22.04"
   }
 }
 
-target "platform-pytorch-2-7-1-python3-12-cuda12-6-3-cudnn9-de-5c91d008" {
-  context    = "platform/pytorch/2.7.1-python3.12-cuda12.6.3-cudnn9-devel-ubuntu22.04"
+target "platform-pytorch-2-7-1-python3-12-cuda12-6-3-base-ubuntu22-04" {
+  context    = "platform/pytorch/2.7.1-python3.12-cuda12.6.3-base-ubuntu22.04"
   dockerfile = "Dockerfile"
-  tags       = ["platform/pytorch:2.7.1-python3.12-cuda12.6.3-cudnn9-devel-ubuntu22.04"]
+  tags       = ["platform/pytorch:2.7.1-python3.12-cuda12.6.3-base-ubuntu22.04"]
   labels = {
     "org.opencontainers.image.title"   = "platform/pytorch"
-    "org.opencontainers.image.version" = "2.7.1-python3.12-cuda12.6.3-cudnn9-devel-ubuntu22.04"
+    "org.opencontainers.image.version" = "2.7.1-python3.12-cuda12.6.3-base-ubuntu22.04"
   }
 }
 
-target "platform-pytorch-2-7-1-python3-12-cuda12-8-1-cudnn9-de-3e438a02" {
-  context    = "platform/pytorch/2.7.1-python3.12-cuda12.8.1-cudnn9-devel-ubuntu22.04"
+target "platform-pytorch-2-7-1-python3-12-cuda12-8-1-base-ubuntu22-04" {
+  context    = "platform/pytorch/2.7.1-python3.12-cuda12.8.1-base-ubuntu22.04"
   dockerfile = "Dockerfile"
-  tags       = ["platform/pytorch:2.7.1-python3.12-cuda12.8.1-cudnn9-devel-ubuntu22.04"]
+  tags       = ["platform/pytorch:2.7.1-python3.12-cuda12.8.1-base-ubuntu22.04"]
   labels = {
     "org.opencontainers.image.title"   = "platform/pytorch"
-    "org.opencontainers.image.version" = "2.7.1-python3.12-cuda12.8.1-cudnn9-devel-ubuntu22.04"
+    "org.opencontainers.image.version" = "2.7.1-python3.12-cuda12.8.1-base-ubuntu22.04"
   }
 }
 
-target "platform-pytorch-2-7-1-python3-13-cuda11-8-0-cudnn8-de-6591b47a" {
-  context    = "platform/pytorch/2.7.1-python3.13-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+target "platform-pytorch-2-7-1-python3-13-cuda11-8-0-base-ubuntu22-04" {
+  context    = "platform/pytorch/2.7.1-python3.13-cuda11.8.0-base-ubuntu22.04"
   dockerfile = "Dockerfile"
-  tags       = ["platform/pytorch:2.7.1-python3.13-cuda11.8.0-cudnn8-devel-ubuntu22.04"]
+  tags       = ["platform/pytorch:2.7.1-python3.13-cuda11.8.0-base-ubuntu22.04"]
   labels = {
     "org.opencontainers.image.title"   = "platform/pytorch"
-    "org.opencontainers.image.version" = "2.7.1-python3.13-cuda11.8.0-cudnn8-devel-ubuntu22.04"
+    "org.opencontainers.image.version" = "2.7.1-python3.13-cuda11.8.0-base-ubuntu22.04"
   }
 }
 
-target "platform-pytorch-2-7-1-python3-13-cuda12-6-3-cudnn9-de-948bdfbd" {
-  context    = "platform/pytorch/2.7.1-python3.13-cuda12.6.3-cudnn9-devel-ubuntu22.04"
+target "platform-pytorch-2-7-1-python3-13-cuda12-6-3-base-ubuntu22-04" {
+  context    = "platform/pytorch/2.7.1-python3.13-cuda12.6.3-base-ubuntu22.04"
   dockerfile = "Dockerfile"
-  tags       = ["platform/pytorch:2.7.1-python3.13-cuda12.6.3-cudnn9-devel-ubuntu22.04"]
+  tags       = ["platform/pytorch:2.7.1-python3.13-cuda12.6.3-base-ubuntu22.04"]
   labels = {
     "org.opencontainers.image.title"   = "platform/pytorch"
-    "org.opencontainers.image.version" = "2.7.1-python3.13-cuda12.6.3-cudnn9-devel-ubuntu22.04"
+    "org.opencontainers.image.version" = "2.7.1-python3.13-cuda12.6.3-base-ubuntu22.04"
   }
 }
 
-target "platform-pytorch-2-7-1-python3-13-cuda12-8-1-cudnn9-de-54276f41" {
-  context    = "platform/pytorch/2.7.1-python3.13-cuda12.8.1-cudnn9-devel-ubuntu22.04"
+target "platform-pytorch-2-7-1-python3-13-cuda12-8-1-base-ubuntu22-04" {
+  context    = "platform/pytorch/2.7.1-python3.13-cuda12.8.1-base-ubuntu22.04"
   dockerfile = "Dockerfile"
-  tags       = ["platform/pytorch:2.7.1-python3.13-cuda12.8.1-cudnn9-devel-ubuntu22.04"]
+  tags       = ["platform/pytorch:2.7.1-python3.13-cuda12.8.1-base-ubuntu22.04"]
   labels = {
     "org.opencontainers.image.title"   = "platform/pytorch"
-    "org.opencontainers.image.version" = "2.7.1-python3.13-cuda12.8.1-cudnn9-devel-ubuntu22.04"
+    "org.opencontainers.image.version" = "2.7.1-python3.13-cuda12.8.1-base-ubuntu22.04"
   }
 }
 

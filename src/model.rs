@@ -35,6 +35,12 @@ pub struct Image {
     pub platform_pip: Vec<String>,
     /// The spec's extra pip requirements, installed after the framework.
     pub extra_pip: Vec<String>,
+    /// The spec's pip requirements that build against the installed framework (`pip …
+    /// no-build-isolation=#true`): installed last, in their own layer, with `--no-build-isolation`.
+    pub pip_no_build_isolation: Vec<String>,
+    /// What later pip installs may not move, without a lock: `numpy<2` (Python ≤ 3.12) and the
+    /// framework's packages at their versions (see [`Self::constraints`]).
+    pub pip_constraints: Vec<String>,
     /// IANA time zone name.
     pub timezone: String,
     /// Locale, split for `localedef`.
@@ -105,6 +111,9 @@ pub struct LockedLayer {
     /// The file's text: its packages, pinned, with their hashes.
     #[serde(skip)]
     pub text: String,
+    /// Its packages as `name==version`, in the order of the text.
+    #[serde(skip)]
+    pub pins: Vec<String>,
 }
 
 /// An environment variable of the spec.
@@ -176,6 +185,8 @@ impl Image {
 pub struct Shape {
     /// Some service listens: `k8s/service.yaml`.
     pub ports: bool,
+    /// It pins what later pip installs may not move: `pip/constraints.txt`.
+    pub constraints: bool,
     /// It runs on node pools: a Deployment and a self-test Job in `k8s/<pool>/` for each,
     /// none in `k8s/`.
     pub pools: bool,
@@ -192,11 +203,23 @@ impl Image {
         labels
     }
 
+    /// The lines of the image's pip constraints file (`pip/constraints.txt`, installed as
+    /// `/etc/dlspec/pip-constraints.txt` and named by `PIP_CONSTRAINT`): every pin of its lock
+    /// when it has one, else [`Self::pip_constraints`].
+    #[must_use]
+    pub fn constraints(&self) -> Vec<String> {
+        match &self.lock {
+            Some(lock) => lock.layers.iter().flat_map(|layer| layer.pins.iter().cloned()).collect(),
+            None => self.pip_constraints.clone(),
+        }
+    }
+
     /// Which optional files the image has.
     #[must_use]
     pub fn shape(&self) -> Shape {
         Shape {
             ports: !self.ports.is_empty(),
+            constraints: self.lock.is_some() || !self.pip_constraints.is_empty(),
             pools: !self.pools.is_empty(),
             service_files: self.services.iter().flat_map(|s| &s.files).fold(0, |bits, file| bits | 1 << file.index),
         }

@@ -80,6 +80,12 @@ const IMAGE_OUTPUTS: &[Output] = &[
         wanted: |s| s.ports,
     },
     Output { template: "image/README.md.j2", path: "README.md", executable: false, wanted: always },
+    Output {
+        template: "image/pip/constraints.txt.j2",
+        path: "pip/constraints.txt",
+        executable: false,
+        wanted: |s| s.constraints,
+    },
 ];
 
 /// The files of each node pool an image runs on: template and path under `k8s/<pool>/`. An image
@@ -239,7 +245,12 @@ impl Object for LazyGroups {
 /// # Errors
 /// When a template fails to render.
 pub fn render_image(image: &Image, templates: &Templates) -> Result<Vec<(Utf8PathBuf, PlannedFile)>, Error> {
-    let context = context! { image => Serde(image), labels => Serde(image.kubernetes_labels()), pool => () };
+    let context = context! {
+        image => Serde(image),
+        labels => Serde(image.kubernetes_labels()),
+        pool => (),
+        constraints => Serde(image.constraints()),
+    };
     let budget = Budget::image(crate::render::data_size(image));
     let shape = image.shape();
     let mut files = Vec::new();

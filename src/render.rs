@@ -31,6 +31,7 @@ const PLATFORM_TEMPLATES: &[(&str, &str)] = &[
     ("image/k8s/service.yaml.j2", include_str!("../templates/image/k8s/service.yaml.j2")),
     ("image/k8s/selftest-job.yaml.j2", include_str!("../templates/image/k8s/selftest-job.yaml.j2")),
     ("image/README.md.j2", include_str!("../templates/image/README.md.j2")),
+    ("image/pip/constraints.txt.j2", include_str!("../templates/image/pip/constraints.txt.j2")),
     ("catalog/README.md.j2", include_str!("../templates/catalog/README.md.j2")),
     ("catalog/docker-bake.hcl.j2", include_str!("../templates/catalog/docker-bake.hcl.j2")),
 ];

@@ -116,7 +116,7 @@ fn contract_v3_examples_give_their_pinned_errors() {
         // `kubernetes { node-pool … }`, in an image.
         &[],
         // `pip … no-build-isolation=#true`, in an image.
-        &["dlspec::schema::unknown-property"],
+        &[],
         // `user …`, in an image.
         &["dlspec::schema::unknown-node"],
         // `mirrors pytorch= cuda-apt=`, in an image.
@@ -124,7 +124,7 @@ fn contract_v3_examples_give_their_pinned_errors() {
         // `python … distribution=`, in an image.
         &[],
         // The whole v3 example.
-        &["dlspec::schema::unknown-node", "dlspec::schema::unknown-property"],
+        &["dlspec::schema::unknown-node"],
     ];
     let blocks = examples(&v3);
     assert_eq!(blocks.len(), expected.len(), "the v3 part of docs/spec-language.md has {} examples", expected.len());

@@ -89,9 +89,14 @@ fn the_mirrors_of_pytorch_and_paddle_serve_each_image_its_own_variant_and_an_ind
     assert_eq!(image("pytorch \"2.7.0\"", "cuda \"12.8.1\" cudnn=\"none\""), on("https://m.example.edu/whl/cu128"));
     assert_eq!(image("pytorch \"2.7.0\"", "cpu"), on("https://m.example.edu/whl/cpu"));
     assert_eq!(
-        image("pytorch \"2.7.0\" index=\"cu126\"", "cuda \"12.8.1\" cudnn=\"none\""),
-        on("https://m.example.edu/whl/cu126"),
+        image("pytorch \"2.7.0\" index=\"cu118\"", "cuda \"12.8.1\" cudnn=\"none\""),
+        on("https://m.example.edu/whl/cu118"),
         "a written variant comes from the mirror too"
+    );
+    assert_eq!(
+        image("pytorch \"2.7.0\" index=\"cu126\"", "cuda \"12.8.1\" cudnn=\"none\""),
+        None,
+        "the variant of PyPI's own torch comes from PyPI, mirror or not"
     );
     assert_eq!(
         image("pytorch \"2.7.0\" index=\"https://other.example.edu/cu128\"", "cuda \"12.8.1\" cudnn=\"none\""),
@@ -138,4 +143,109 @@ fn no_template_names_a_framework_or_another_service() {
             assert!(!text.contains(&format!("\"{keyword}\"")), "templates/{name} names {keyword}");
         }
     }
+}
+
+/// The nvidia/cuda tag an image builds on.
+fn base_of(node: &str, base: &str) -> String {
+    let spec = format!("image \"i\" {{\n    {node}\n    python \"3.11\"\n    {base}\n}}\n");
+    images(&spec).remove(0).base.upstream
+}
+
+#[test]
+fn a_framework_that_brings_its_cuda_libraries_gets_a_base_without_a_second_copy() {
+    let tag = |t: &str| format!("nvidia/cuda:{t}-ubuntu22.04");
+    // CUDA, cuDNN and NCCL from pip: the `base` flavor, without cuDNN.
+    assert_eq!(base_of("pytorch \"2.5.1\"", "cuda \"12.4.1\""), tag("12.4.1-base"));
+    assert_eq!(base_of("jax \"0.6.2\"", "cuda \"12.6.3\""), tag("12.6.3-base"));
+    assert_eq!(base_of("paddle \"3.0.0\"", "cuda \"12.6.3\""), tag("12.6.3-base"));
+    assert_eq!(
+        base_of("tensorflow \"2.16.1\" package=\"tensorflow[and-cuda]\"", "cuda \"12.3.2\""),
+        tag("12.3.2-base")
+    );
+    // TensorFlow refuses the tag's cuDNN 9.2, so it installs `[and-cuda]`: the base leaves cuDNN out.
+    assert_eq!(base_of("tensorflow \"2.18.1\"", "cuda \"12.5.1\""), tag("12.5.1-base"));
+    // The base's libraries loaded, or no framework: v1's `devel` with cuDNN.
+    assert_eq!(base_of("tensorflow \"2.18.1\"", "cuda \"12.6.3\""), tag("12.6.3-cudnn-devel"));
+    assert_eq!(base_of("paddle \"2.6.2\"", "cuda \"11.8.0\""), tag("11.8.0-cudnn8-devel"));
+    assert_eq!(base_of("", "cuda \"12.4.1\""), tag("12.4.1-cudnn-devel"));
+    // What is written stays; a written cuDNN is there to compile against, so `devel`.
+    assert_eq!(base_of("pytorch \"2.5.1\"", "cuda \"12.4.1\" cudnn=\"9\""), tag("12.4.1-cudnn-devel"));
+    assert_eq!(base_of("pytorch \"2.5.1\"", "cuda \"12.4.1\" cudnn=\"none\""), tag("12.4.1-base"));
+    assert_eq!(base_of("pytorch \"2.5.1\"", "cuda \"12.4.1\" flavor=\"runtime\""), tag("12.4.1-runtime"));
+    assert_eq!(base_of("pytorch \"2.5.1\"", "cuda \"12.4.1\" flavor=\"devel\""), tag("12.4.1-devel"));
+    assert_eq!(base_of("tensorflow \"2.18.1\"", "cuda \"12.6.3\" flavor=\"runtime\""), tag("12.6.3-cudnn-runtime"));
+}
+
+#[test]
+fn packages_that_build_against_the_framework_get_nvcc_and_compilers() {
+    let built = "\n    pip \"flash-attn==2.7.4.post1\" no-build-isolation=#true";
+    assert_eq!(
+        base_of(&format!("pytorch \"2.5.1\"{built}"), "cuda \"12.4.1\""),
+        "nvidia/cuda:12.4.1-devel-ubuntu22.04"
+    );
+    assert_eq!(
+        base_of(&format!("pytorch \"2.5.1\"{built}"), "cuda \"12.4.1\" cudnn=\"9\""),
+        "nvidia/cuda:12.4.1-cudnn-devel-ubuntu22.04",
+        "the contract's v3 example"
+    );
+    let spec =
+        format!("image \"i\" {{\n    pytorch \"2.5.1\"{built}\n    pip \"einops\"\n    python \"3.11\"\n    cpu\n}}\n");
+    let image = images(&spec).remove(0);
+    assert!(image.apt.iter().any(|p| p == "build-essential"), "{:?}", image.apt);
+    assert_eq!(image.extra_pip, ["einops"]);
+    assert_eq!(image.pip_no_build_isolation, ["flash-attn==2.7.4.post1"]);
+    // Without such packages, no compilers are added.
+    let plain = images(&spec.replace(built, "")).remove(0);
+    assert!(!plain.apt.iter().any(|p| p == "build-essential"), "{:?}", plain.apt);
+}
+
+#[test]
+fn pytorch_comes_from_pypi_when_pypi_serves_its_variant() {
+    let index = |node: &str, base: &str| {
+        let spec = format!("image \"i\" {{\n    {node}\n    python \"3.11\"\n    {base}\n}}\n");
+        framework(&spec).install.index_url
+    };
+    let whl = |variant: &str| Some(format!("https://download.pytorch.org/whl/{variant}"));
+    // PyPI's torch 2.5.1 is the cu124 build, 2.7.1's the cu126 one.
+    assert_eq!(index("pytorch \"2.5.1\"", "cuda \"12.4.1\""), None);
+    assert_eq!(index("pytorch \"2.7.1\"", "cuda \"12.6.3\""), None);
+    assert_eq!(index("pytorch \"2.3.0\" index=\"cu121\"", "cuda \"12.1.1\""), None, "a written variant too");
+    // The others: PyTorch's own index.
+    assert_eq!(index("pytorch \"2.7.1\"", "cuda \"12.8.1\""), whl("cu128"));
+    assert_eq!(index("pytorch \"2.5.1\"", "cuda \"11.8.0\""), whl("cu118"));
+    assert_eq!(index("pytorch \"2.5.1\"", "cpu"), whl("cpu"), "the +cpu builds are not on PyPI");
+    // An index URL wins.
+    assert_eq!(
+        index("pytorch \"2.5.1\" index=\"https://mirror.example.edu/whl/cu124\"", "cuda \"12.4.1\""),
+        Some("https://mirror.example.edu/whl/cu124".to_owned())
+    );
+    // Through the build's PyPI mirror, said so in the README's summary.
+    let mirrored = framework(
+        "image \"i\" {\n    pytorch \"2.5.1\"\n    python \"3.11\"\n    cuda \"12.4.1\"\n    mirrors build-pip=\"https://pypi.example.edu/simple\" pytorch=\"https://m.example.edu/whl/{variant}\"\n}\n",
+    );
+    assert_eq!(mirrored.install.index_url, None);
+    assert!(
+        mirrored.summary.ends_with("from PyPI (through `https://pypi.example.edu/simple`)"),
+        "{}",
+        mirrored.summary
+    );
+}
+
+#[test]
+fn the_lean_base_keeps_the_driver_facts_of_its_tag() {
+    // NVIDIA_REQUIRE_CUDA is set by the `base` Dockerfile that `runtime` and `devel` build on: the
+    // pool checks read it by CUDA version and OS, whatever the flavor.
+    let catalog = "catalog {\n    node-pool \"a100\" {\n        gpu \"NVIDIA-A100-SXM4-80GB\" compute=\"8.0\" brand=\"datacenter\"\n        driver \"535.230.02\"\n    }\n    node-pool \"rtx4090\" {\n        gpu \"NVIDIA-GeForce-RTX-4090\" compute=\"8.9\" brand=\"geforce\"\n        driver \"550.127.05\"\n    }\n}\n";
+    let image = |base: &str| {
+        let spec = format!("{catalog}image \"i\" {{\n    pytorch \"2.7.1\"\n    python \"3.11\"\n    {base}\n}}\n");
+        images(&spec).remove(0)
+    };
+    let lean = image("cuda \"12.6.3\"");
+    let devel = image("cuda \"12.6.3\" cudnn=\"9\" flavor=\"devel\"");
+    assert_eq!(lean.base.flavor.as_deref(), Some("base"));
+    assert_eq!(lean.gpu_needs, devel.gpu_needs);
+    assert_eq!(lean.gpu_needs.as_ref().and_then(|n| n.cuda.as_deref()), Some("12.6"));
+    let verdicts = |i: &Image| i.pool_verdicts.iter().map(|v| (v.pool.clone(), v.runs)).collect::<Vec<_>>();
+    assert_eq!(verdicts(&lean), verdicts(&devel));
+    assert_eq!(verdicts(&lean), [("a100".to_owned(), true), ("rtx4090".to_owned(), false)]);
 }

@@ -41,7 +41,9 @@ enum Layer {
     PipConstraints,
     PlatformPip,
     Framework,
+    CopyConstraints,
     ExtraPip,
+    BuildsAgainstFramework,
     CopyInit,
     PlatformSetup,
 }
@@ -52,9 +54,11 @@ fn layer(instruction: &Instruction) -> Option<Layer> {
         "RUN" if text.contains("apt-get install") => Some(Layer::Apt),
         "RUN" if text.contains("/tmp/miniconda.sh") => Some(Layer::Miniconda),
         "RUN" if text.contains("pip-constraints.txt") && !text.contains("pip install") => Some(Layer::PipConstraints),
+        "RUN" if text.contains("--no-build-isolation") => Some(Layer::BuildsAgainstFramework),
         "RUN" if text.contains("torch==") || text.contains("tensorflow==") => Some(Layer::Framework),
         "RUN" if text.contains("jupyterlab") || text.contains("tensorboard") => Some(Layer::PlatformPip),
         "RUN" if text.contains("pip install") => Some(Layer::ExtraPip),
+        "COPY" if text == "pip/constraints.txt /etc/dlspec/pip-constraints.txt" => Some(Layer::CopyConstraints),
         "COPY" if text == "init/ /init/" => Some(Layer::CopyInit),
         "RUN" if text == "bash /init/setup/platform.sh" => Some(Layer::PlatformSetup),
         "RUN" | "COPY" | "ADD" => panic!("unexpected layer: {instruction:?}"),
@@ -87,10 +91,40 @@ fn layers_go_from_apt_to_init() {
         let dockerfile = &generate_image(spec)["Dockerfile"];
         assert_eq!(
             layers(dockerfile),
-            [Apt, Miniconda, PipConstraints, PlatformPip, Framework, ExtraPip, CopyInit, PlatformSetup],
+            [
+                Apt,
+                Miniconda,
+                PipConstraints,
+                PlatformPip,
+                Framework,
+                CopyConstraints,
+                ExtraPip,
+                CopyInit,
+                PlatformSetup
+            ],
             "{dockerfile}"
         );
     }
+    let flash = generate_image(
+        &TORCH
+            .replace(r#"pip "pandas""#, "pip \"flash-attn==2.7.4.post1\" no-build-isolation=#true\n    pip \"pandas\""),
+    );
+    assert_eq!(
+        layers(&flash["Dockerfile"]),
+        [
+            Apt,
+            Miniconda,
+            PipConstraints,
+            PlatformPip,
+            Framework,
+            CopyConstraints,
+            ExtraPip,
+            BuildsAgainstFramework,
+            CopyInit,
+            PlatformSetup
+        ],
+        "packages that build against the framework come last, after the extras they may import"
+    );
     // Without a framework, extras or a constraint, the order of what remains holds.
     let bare = generate_image(
         r#"image "bare" {
@@ -114,7 +148,38 @@ fn a_changed_pip_extra_rebuilds_nothing_up_to_the_framework() {
     let after = &generate_image(&TORCH.replace(r#"pip "pandas""#, r#"pip "pandas" "polars""#))["Dockerfile"];
     assert_ne!(before, after);
     let shared: Vec<Layer> = shared_prefix(before, after).iter().filter_map(layer).collect();
-    assert_eq!(shared.last(), Some(&Layer::Framework), "the first change must come after the framework");
+    assert_eq!(
+        shared.last(),
+        Some(&Layer::CopyConstraints),
+        "the first change must come after the framework and its constraints"
+    );
+}
+
+#[test]
+fn packages_that_build_against_the_framework_install_last_without_build_isolation() {
+    let spec = TORCH
+        .replace(r#"pip "pandas""#, "pip \"pandas\"\n    pip \"flash-attn==2.7.4.post1\" no-build-isolation=#true");
+    let dockerfile = &generate_image(&spec)["Dockerfile"];
+    let built: Vec<Instruction> =
+        instructions(dockerfile).into_iter().filter(|i| layer(i) == Some(Layer::BuildsAgainstFramework)).collect();
+    assert_eq!(built.len(), 1, "{dockerfile}");
+    let (tools, packages) = built[0].text.rsplit_once(" && pip install ").expect("build tools, then the packages");
+    assert!(
+        tools.ends_with("--constraint /etc/dlspec/pip-constraints.txt setuptools wheel packaging ninja"),
+        "{tools}"
+    );
+    assert_eq!(
+        packages,
+        "--no-cache-dir --no-build-isolation --constraint /etc/dlspec/pip-constraints.txt flash-attn==2.7.4.post1"
+    );
+    // Only there: the extras keep their own layer, built in isolation.
+    let extras: Vec<Instruction> =
+        instructions(dockerfile).into_iter().filter(|i| layer(i) == Some(Layer::ExtraPip)).collect();
+    assert!(extras[0].text.ends_with("pandas") && !extras[0].text.contains("flash-attn"), "{extras:?}");
+    // A change to them rebuilds nothing before their own layer.
+    let changed = generate_image(&spec.replace("2.7.4.post1", "2.7.3"));
+    let shared: Vec<Layer> = shared_prefix(dockerfile, &changed["Dockerfile"]).iter().filter_map(layer).collect();
+    assert_eq!(shared.last(), Some(&Layer::ExtraPip), "{shared:?}");
 }
 
 #[test]
@@ -194,6 +259,12 @@ fn every_pip_layer_keeps_numpy_below_2() {
         instructions(dockerfile).into_iter().map(|i| i.text).filter(|t| t.contains("pip install")).collect();
     assert_eq!(pip_layers.len(), 3);
     assert!(pip_layers.iter().all(|t| t.contains(constraints)), "{pip_layers:#?}");
+    // After the framework, the file also pins the framework's packages: the extras cannot move it.
+    let files = generate_image(TORCH);
+    assert_eq!(
+        files["pip/constraints.txt"].lines().filter(|l| !l.starts_with('#')).collect::<Vec<_>>(),
+        ["numpy<2", "torch==2.3.0", "torchvision==0.18.0", "torchaudio==2.3.0"]
+    );
     // Python 3.13 has no numpy 1.x wheels: no constraint.
     let python313 = generate_image(
         r#"image "a" {

@@ -37,8 +37,8 @@ fn resolution(jupyterlab: &str) -> String {
     )
 }
 
-/// A fake uv: appends its arguments to `uv-args.log`, then writes `lock.txt` in its working
-/// directory: JupyterLab 4.6.6 (for another major.minor than the pack) unless a JupyterLab
+/// A fake uv: appends its arguments to `uv-args.log` and its requirement files to `uv-inputs.log`,
+/// then writes `lock.txt` in its working directory: JupyterLab 4.6.6 (for another major.minor than the pack) unless a JupyterLab
 /// constraint is given, then 4.5.11; with `numpy>=2` among the extras it fails as uv does.
 fn fake_uv(dir: &Utf8Path) -> Utf8PathBuf {
     let mismatched = resolution("4.6.6");
@@ -46,6 +46,7 @@ fn fake_uv(dir: &Utf8Path) -> Utf8PathBuf {
     let script = format!(
         r#"#!/bin/bash
 echo "$*" >>'{log}'
+cat ./*.in >>'{inputs}'
 if grep -qs 'numpy>=2' extras.in; then
   echo 'error: No solution found when resolving dependencies:' >&2
   echo '  Because you require numpy<2 and numpy>=2, we can conclude that your requirements are unsatisfiable.' >&2
@@ -59,7 +60,8 @@ else
 {mismatched}LOCK
 fi
 "#,
-        log = dir.join("uv-args.log")
+        log = dir.join("uv-args.log"),
+        inputs = dir.join("uv-inputs.log")
     );
     let path = dir.join("fake-uv");
     std::fs::write(&path, script).unwrap();
@@ -121,6 +123,51 @@ fn lock_resolves_once_for_the_image_platform_and_keeps_the_language_pack_on_jupy
 }
 
 #[test]
+fn pytorch_resolves_where_its_build_installs_it_and_packages_built_against_it_stay_out() {
+    let spec = r#"profile "campus" {
+    mirrors build-pip="https://pypi.campus.example.edu/simple"
+}
+
+image "pypi" {
+    use "campus"
+    pytorch "2.5.1"
+    python "3.11"
+    cuda "12.4.1"
+    pip "flash-attn==2.7.4.post1" no-build-isolation=#true
+}
+
+image "cu118" {
+    use "campus"
+    pytorch "2.5.1"
+    python "3.11"
+    cuda "11.8.0"
+}
+"#;
+    let (_temp, dir, uv) = catalog(spec);
+    let run = dlspec(&dir, &["lock", "--uv", uv.as_str(), "--jobs", "1"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let args = std::fs::read_to_string(dir.join("uv-args.log")).unwrap();
+    let calls: Vec<&str> = args.lines().collect();
+    // PyPI's torch 2.5.1 is the cu124 build: resolved on the campus PyPI mirror alone, as built.
+    let mirror = "--index-url https://pypi.campus.example.edu/simple";
+    assert!(calls.iter().all(|c| c.contains(mirror)), "{args}");
+    let (pypi, cu118): (Vec<&str>, Vec<&str>) = calls.iter().partition(|c| !c.contains("--extra-index-url"));
+    assert!(!pypi.is_empty() && !cu118.is_empty(), "{args}");
+    assert!(cu118.iter().all(|c| c.contains("--extra-index-url https://download.pytorch.org/whl/cu118")), "{args}");
+    let inputs = std::fs::read_to_string(dir.join("uv-inputs.log")).unwrap();
+    assert!(inputs.contains("torch==2.5.1") && !inputs.contains("flash-attn"), "{inputs}");
+    // Built last, under the locked pins.
+    assert_eq!(dlspec(&dir, &["compile"]).code, 0);
+    let out = dir.join("out/pypi/2.5.1-python3.11-cuda12.4.1-devel-ubuntu22.04");
+    let dockerfile = std::fs::read_to_string(out.join("Dockerfile")).unwrap();
+    let built = dockerfile.find("--no-build-isolation --constraint /etc/dlspec/pip-constraints.txt").unwrap();
+    assert!(dockerfile.find("COPY pip/constraints.txt").unwrap() < built, "{dockerfile}");
+    assert!(dockerfile.find("pip/extras.lock.txt").is_none_or(|locked| locked < built));
+    let readme = std::fs::read_to_string(out.join("README.md")).unwrap();
+    assert!(readme.contains("installed last with `--no-build-isolation`, not locked"), "{readme}");
+}
+
+#[test]
 fn compile_installs_each_layer_from_the_lock_with_hashes_and_no_layer_reinstalls_another() {
     let (_temp, dir, uv) = catalog(SPEC);
     assert_eq!(dlspec(&dir, &["lock", "--uv", uv.as_str()]).code, 0);
@@ -141,6 +188,13 @@ fn compile_installs_each_layer_from_the_lock_with_hashes_and_no_layer_reinstalls
     assert!(!framework.contains("tensorboard==") && !framework.contains("numpy=="));
     assert!(framework.contains("tensorflow==2.15.0"));
     assert!(extras.contains("pandas==2.3.3") && !extras.contains("numpy=="));
+    // Users' later installs keep every locked package: PIP_CONSTRAINT names all of the lock's pins.
+    let constraints = std::fs::read_to_string(dir.join(OUT).join("pip/constraints.txt")).unwrap();
+    for pin in ["tensorboard==2.15.2", "numpy==1.26.4", "tensorflow==2.15.0", "pandas==2.3.3"] {
+        assert!(constraints.lines().any(|l| l == pin), "{pin} in {constraints}");
+    }
+    let copied = dockerfile.find("COPY pip/constraints.txt /etc/dlspec/pip-constraints.txt").unwrap();
+    assert!(dockerfile.find("pip/extras.lock.txt").unwrap() < copied, "after the locked layers");
     let readme = std::fs::read_to_string(dir.join(OUT).join("README.md")).unwrap();
     assert!(readme.contains("| Python lock | locked:"));
     assert_eq!(dlspec(&dir, &["compile", "--check"]).code, 0);
@@ -160,7 +214,13 @@ fn lock_check_fails_when_the_requirements_change_and_compile_falls_back_to_unloc
     assert!(compile.stderr.contains("is stale"), "{}", compile.stderr);
     let readme = std::fs::read_to_string(dir.join(OUT).join("README.md")).unwrap();
     assert!(readme.contains("| Python lock | not locked:"));
-    assert!(!dir.join(OUT).join("pip").exists());
+    let pip: Vec<String> = std::fs::read_dir(dir.join(OUT).join("pip"))
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(pip, ["constraints.txt"], "no lock files, and the constraints of the framework alone");
+    let constraints = std::fs::read_to_string(dir.join(OUT).join("pip/constraints.txt")).unwrap();
+    assert!(constraints.contains("\ntensorflow==2.15.0\n") && !constraints.contains("pandas=="), "{constraints}");
     // A lock of an image that no longer exists is reported too.
     std::fs::write(dir.join("specs/image.kdl"), SPEC.replace("\"tf\"", "\"other\"")).unwrap();
     let orphan = dlspec(&dir, &["lock", "--check"]);
@@ -209,7 +269,7 @@ fn a_tampered_lock_is_not_used() {
     assert!(check.stderr.contains("edited by hand"), "{}", check.stderr);
     let compile = dlspec(&dir, &["compile"]);
     assert!(compile.stderr.contains("compiled unlocked"), "{}", compile.stderr);
-    assert!(!dir.join(OUT).join("pip").exists());
+    assert!(locked_layers(&dir.join(OUT)).is_empty());
 }
 
 /// The lock's text with its `# content` line made again for `content`, as someone who knows the
@@ -235,7 +295,7 @@ fn a_pin_or_hash_edited_by_hand_fails_the_check_and_the_lock_is_not_used() {
         let compile = dlspec(&dir, &["compile"]);
         assert_eq!(compile.code, 0, "{}", compile.stderr);
         assert!(compile.stderr.contains("compiled unlocked"), "{}", compile.stderr);
-        assert!(!dir.join(OUT).join("pip").exists(), "{from}: the edited lock reached out/");
+        assert!(locked_layers(&dir.join(OUT)).is_empty(), "{from}: the edited lock reached out/");
     }
 }
 
@@ -259,7 +319,7 @@ fn a_line_break_to_pip_in_a_comment_is_refused_even_in_a_sealed_lock() {
         let compile = dlspec(&dir, &["compile"]);
         assert_eq!(compile.code, 0, "{}", compile.stderr);
         let out = dir.join(OUT);
-        assert!(!out.join("pip").exists(), "{separator:?} reached out/");
+        assert!(locked_layers(&out).is_empty(), "{separator:?} reached out/");
     }
     // A forged option line, sealed: refused as not a requirement, hash or comment.
     let injected =
@@ -321,7 +381,7 @@ fn a_fifo_device_or_huge_file_as_a_lock_is_refused_without_blocking() {
                 run.stderr
             );
         }
-        assert!(!dir.join(OUT).join("pip").exists());
+        assert!(locked_layers(&dir.join(OUT)).is_empty());
     }
 }
 
@@ -606,4 +666,11 @@ fn a_registry_that_does_not_answer_is_named() {
     let run = dlspec(&dir, &["lock", "--uv", uv.as_str(), "--digests"]);
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert!(run.stderr.contains("registry 127.0.0.1:9 not reachable"), "{}", run.stderr);
+}
+
+/// The locked pip layers an image's directory has (`pip/*.lock.txt`; `pip/constraints.txt` every
+/// image has).
+fn locked_layers(image_dir: &camino::Utf8Path) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(image_dir.join("pip")) else { return Vec::new() };
+    entries.filter_map(|e| e.ok()?.file_name().into_string().ok()).filter(|name| name != "constraints.txt").collect()
 }

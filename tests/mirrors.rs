@@ -32,7 +32,8 @@ const MIRRORS: &[(&str, &str)] = &[
     ("paddle", "https://wheels.campus.example.edu/paddle/{build}"),
 ];
 
-/// PyTorch on CUDA and CPU, PaddlePaddle from its per-build index, from PyPI and from the PyPI
+/// PyTorch on CUDA (a variant PyPI serves, with a package built against it, and one it does not)
+/// and CPU, PaddlePaddle from its per-build index, from PyPI and from the PyPI
 /// mirror of its guide, TensorFlow, JAX; Python up to 3.12 (3.13's Miniconda asks
 /// `repo.anaconda.com` for its terms of service, which no mirror serves).
 const IMAGES: &str = r#"
@@ -41,6 +42,14 @@ image "campus/pytorch" {
     pytorch "2.7.0"
     python "3.11"
     cuda "12.8.1" cudnn="none"
+}
+
+image "campus/pytorch-pypi" {
+    use "offline"
+    pytorch "2.5.1"
+    python "3.11"
+    cuda "12.4.1"
+    pip "flash-attn==2.7.4.post1" no-build-isolation=#true
 }
 
 image "campus/pytorch-cpu" {
@@ -294,8 +303,9 @@ fn each_image_installs_its_framework_from_its_own_variant_of_the_mirror() {
     assert!(dockerfile("pytorch-cpu").contains(&index("pytorch/whl/cpu")));
     assert!(dockerfile("paddle3").contains(&index("paddle/cu126")));
     assert!(dockerfile("paddle-post").contains(&index("paddle/cu120")));
-    // On PyPI, or on the PyPI mirror of PaddlePaddle's guide: the build's PyPI mirror.
-    for name in ["paddle-pypi", "paddle-cpu"] {
+    // On PyPI, or on the PyPI mirror of PaddlePaddle's guide: the build's PyPI mirror. PyPI's
+    // torch 2.5.1 is the cu124 build: from the PyPI mirror, not from `mirrors pytorch=`.
+    for name in ["paddle-pypi", "paddle-cpu", "pytorch-pypi"] {
         let text = dockerfile(name);
         assert!(!text.contains("--index-url") && !text.contains("--find-links"), "{name}");
         assert!(text.contains("PIP_INDEX_URL=https://pypi.campus.example.edu/simple && pip install"), "{name}");

@@ -156,7 +156,7 @@ fn the_example_catalog_has_as_many_images_as_the_readme_says() {
     let count = |name: &str| images.iter().filter(|i| i.name == name).count();
     for said in [
         format!("`specs/` is a catalog of {} images", images.len()),
-        format!("publishes: {} GPU images)", count("platform/pytorch")),
+        format!("publishes: {} GPU images", count("platform/pytorch")),
         format!("Pythons on Ubuntu: {})", count("platform/pytorch-cpu")),
         format!("with their Pythons: {},", count("platform/tensorflow")),
         format!("platform/tensorflow`: {} images;", count("tensorflow") + count("platform/tensorflow")),

@@ -43,8 +43,11 @@ fn an_old_base_cudnn_gets_tensorflow_and_cuda_where_it_installs() {
     assert_eq!(requirement(tf), "tensorflow[and-cuda]==2.18.1");
     assert!(pip_cuda(tf));
     assert_eq!(loaded_cudnn(&images[0]), Some("9.3.0.75"), "the pip cuDNN is the one it loads");
-    assert_eq!(images[0].base.cudnn_version.as_deref(), Some("9.2.1.18"));
+    // The base then carries no cuDNN (`cudnn` left out): the tag's own is too old to be of use.
+    assert_eq!(images[0].base.cudnn, None);
+    assert_eq!(images[0].base.flavor.as_deref(), Some("base"));
     assert!(diags.iter().all(|d| d.severity == Severity::Note), "{diags:?}");
+    assert!(diags.iter().any(|d| d.message.contains("cuDNN 9.2.1.18 is older than the cuDNN 9.3")), "{diags:?}");
     let (images, _) =
         analyze("image \"tf\" {\n    tensorflow \"2.20.0\"\n    python \"3.11\"\n    cuda \"12.5.1\"\n}\n");
     assert!(pip_cuda(tensorflow(&images[0])));
@@ -90,30 +93,40 @@ fn torch_reports_the_cudnn_its_wheels_bring() {
     assert!(diags.is_empty(), "no duplicate cuDNN on a base without it: {diags:?}");
 }
 
-/// The wheel variant torch installs (the last part of its index URL) and the cuDNN it loads.
-fn torch_of(spec: &str) -> (String, Option<String>) {
+/// The wheel variant torch installs, where from (`PyPI`, or the last part of its index URL), and
+/// the cuDNN it loads.
+fn torch_of(spec: &str) -> (String, String, Option<String>) {
     let (images, diags) = analyze(spec);
     let Some(image) = images.first().filter(|i| i.framework.as_ref().is_some_and(|f| f.kind == "pytorch")) else {
         panic!("not torch: {diags:?}")
     };
-    let index = image.framework.as_ref().and_then(|f| f.install.index_url.as_deref()).unwrap_or_default();
-    let variant = index.rsplit('/').next().unwrap_or_default().to_owned();
-    (variant, loaded_cudnn(image).map(str::to_owned))
+    let framework = image.framework.as_ref().expect("torch");
+    let variant = framework.gpu_build.as_ref().map(|b| b.variant.clone()).unwrap_or_default();
+    let index = framework.install.index_url.as_deref().map_or("PyPI", |url| url.rsplit('/').next().unwrap_or_default());
+    (variant, index.to_owned(), loaded_cudnn(image).map(str::to_owned))
 }
 
 #[test]
 fn torch_cudnn_follows_the_chosen_wheel_variant() {
     let pypi =
         torch_of("image \"pt\" {\n    pytorch \"2.7.0\"\n    python \"3.11\"\n    cuda \"12.6.3\" cudnn=\"none\"\n}\n");
-    assert_eq!(pypi, ("cu126".to_owned(), Some("9.5.1.17".to_owned())), "2.7.0's PyPI wheel is the cu126 build");
+    assert_eq!(
+        pypi,
+        ("cu126".to_owned(), "PyPI".to_owned(), Some("9.5.1.17".to_owned())),
+        "2.7.0's PyPI wheel is the cu126 build, installed from PyPI"
+    );
     let other =
         torch_of("image \"pt\" {\n    pytorch \"2.3.0\"\n    python \"3.10\"\n    cuda \"11.8.0\" cudnn=\"none\"\n}\n");
-    assert_eq!(other, ("cu118".to_owned(), None), "no row describes the cu118 build: its cuDNN is not claimed");
+    assert_eq!(
+        other,
+        ("cu118".to_owned(), "cu118".to_owned(), None),
+        "no row describes the cu118 build: its cuDNN is not claimed"
+    );
     let variant =
         torch_of("image \"pt\" {\n    pytorch \"2.7.1\"\n    python \"3.11\"\n    cuda \"11.8.0\" cudnn=\"none\"\n}\n");
     assert_eq!(
         variant,
-        ("cu118".to_owned(), Some("9.1.0.70".to_owned())),
+        ("cu118".to_owned(), "cu118".to_owned(), Some("9.1.0.70".to_owned())),
         "release/2.7 pins nvidia-cudnn-cu11==9.1.0.70 for cu118"
     );
 }

@@ -407,7 +407,8 @@ fn defaults_of_the_deployment() {
 
 #[test]
 fn labels_name_the_image_and_its_versions() {
-    let files = generate_image(GPU);
+    // A base with cuDNN (written: torch brings its own) gets its label too.
+    let files = generate_image(&GPU.replace(r#"cuda "12.1.1""#, r#"cuda "12.1.1" cudnn="8""#));
     let labels = block(&files["k8s/deployment.yaml"], "labels:", 9);
     assert_eq!(
         labels[1..],
@@ -499,11 +500,12 @@ fn docker_run_passes_gpus_only_on_gpu_images() {
     let (status, gpu) = run_script(&generate_image(GPU), "docker-run.sh", &[], &[], true);
     assert_eq!(status, 0, "{gpu}");
     assert!(gpu.contains("cwd=IMAGE_DIR\n"), "runs from its own directory:\n{gpu}");
-    assert!(gpu.contains("\n--gpus\nall\n--ipc=host\n"), "{gpu}");
+    // NGC's run flags: https://docs.nvidia.com/deeplearning/frameworks/user-guide/index.html
+    assert!(gpu.contains("\n--gpus\nall\n--ipc=host\n--ulimit\nmemlock=-1\n--ulimit\nstack=67108864\n"), "{gpu}");
     assert!(gpu.contains("\n-p\n2222:22\n-p\n8888:8888\n-p\n6006:6006\n"), "{gpu}");
-    assert!(gpu.ends_with("pytorch:2.3.0-python3.10-cuda12.1.1-cudnn8-devel-ubuntu22.04\n"), "{gpu}");
+    assert!(gpu.ends_with("pytorch:2.3.0-python3.10-cuda12.1.1-base-ubuntu22.04\n"), "{gpu}");
     let (_, cpu) = run_script(&generate_image(CPU), "docker-run.sh", &[], &[], true);
-    assert!(!cpu.contains("--gpus") && !cpu.contains("--ipc"), "{cpu}");
+    assert!(!cpu.contains("--gpus") && !cpu.contains("--ipc") && !cpu.contains("--ulimit"), "{cpu}");
 }
 
 #[test]
@@ -512,8 +514,8 @@ fn docker_run_selftest_is_a_throwaway_container_with_a_gpu_required_on_gpu_image
     assert_eq!(status, 0, "{gpu}");
     assert_eq!(
         gpu,
-        "cwd=IMAGE_DIR\nrun\n--rm\n--gpus\nall\n--ipc=host\n-e\nX=1\n\
-         pytorch:2.3.0-python3.10-cuda12.1.1-cudnn8-devel-ubuntu22.04\n/init/bin/selftest\n--boot\n--require-gpu\n"
+        "cwd=IMAGE_DIR\nrun\n--rm\n--gpus\nall\n--ipc=host\n--ulimit\nmemlock=-1\n--ulimit\nstack=67108864\n-e\nX=1\n\
+         pytorch:2.3.0-python3.10-cuda12.1.1-base-ubuntu22.04\n/init/bin/selftest\n--boot\n--require-gpu\n"
     );
     let (_, cpu) = run_script(&generate_image(CPU), "docker-run.sh", &["--selftest"], &[], true);
     assert!(
@@ -596,8 +598,37 @@ fn scripts_say_when_docker_is_missing() {
     assert_eq!(status, 0, "{build}");
     assert_eq!(
         build,
-        "cwd=IMAGE_DIR\nbuild\n-t\npytorch:2.3.0-python3.10-cuda12.1.1-cudnn8-devel-ubuntu22.04\n-f\nDockerfile\n.\n"
+        "cwd=IMAGE_DIR\nbuild\n-t\npytorch:2.3.0-python3.10-cuda12.1.1-base-ubuntu22.04\n-f\nDockerfile\n.\n"
     );
+}
+
+// ----- users' later pip installs -----
+
+/// The lines of `pip/constraints.txt` that are not comments, when the image has the file.
+fn constraints(files: &std::collections::BTreeMap<String, String>) -> Option<Vec<&str>> {
+    files.get("pip/constraints.txt").map(|text| text.lines().filter(|l| !l.starts_with('#')).collect())
+}
+
+#[test]
+fn later_pip_installs_keep_the_framework_through_pip_constraint() {
+    let files = generate_image(GPU);
+    assert_eq!(constraints(&files).unwrap(), ["numpy<2", "torch==2.3.0", "torchvision==0.18.0", "torchaudio==2.3.0"]);
+    let dockerfile = &files["Dockerfile"];
+    let env = dockerfile.find("\nENV PIP_CONSTRAINT=/etc/dlspec/pip-constraints.txt\n").expect("PIP_CONSTRAINT");
+    assert!(dockerfile.rfind("pip install").unwrap() < env && env < dockerfile.find("COPY init/").unwrap());
+    assert!(dockerfile.contains("`PIP_CONSTRAINT= pip install …` leaves the constraints for one command"));
+    // SSH sessions start without Docker's ENV: platform.sh carries it to them.
+    let platform = &files["init/setup/platform.sh"];
+    assert!(platform.contains("if [ -n \"${PIP_CONSTRAINT:-}\" ]; then\n    names+=(PIP_CONSTRAINT)"), "{platform}");
+    // pip refuses extras in a constraint: the requirement `jax[cuda12]` is constrained as `jax`.
+    let jax = generate_image(
+        "image \"j\" {\n    jax \"0.6.2\"\n    python \"3.13\" accept-tos=#true\n    cuda \"12.6.3\"\n}",
+    );
+    assert_eq!(constraints(&jax).unwrap(), ["jax==0.6.2"]);
+    // Nothing to keep: no file, no variable.
+    let bare = generate_image("image \"b\" {\n    python \"3.13\" accept-tos=#true\n    cpu\n}");
+    assert_eq!(constraints(&bare), None);
+    assert!(!bare["Dockerfile"].contains("PIP_CONSTRAINT"));
 }
 
 // ----- README -----

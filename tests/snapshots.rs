@@ -45,13 +45,13 @@ fn cpu_image() {
 
 #[test]
 fn jax_image() {
-    snapshot_image_as("jax", "platform/jax/0.6.2-python3.11-cuda12.6.3-runtime-ubuntu22.04");
+    snapshot_image_as("jax", "platform/jax/0.6.2-python3.11-cuda12.6.3-base-ubuntu22.04");
 }
 
 #[test]
 fn paddle_images() {
     snapshot_image_as("paddle", "platform/paddle/2.6.2-python3.10-cuda11.8.0-cudnn8-devel-ubuntu22.04");
-    snapshot_image_as("paddle3", "platform/paddle3/3.0.0-python3.11-cuda12.6.3-devel-ubuntu22.04");
+    snapshot_image_as("paddle3", "platform/paddle3/3.0.0-python3.11-cuda12.6.3-base-ubuntu22.04");
 }
 
 #[test]

@@ -1,21 +1,39 @@
 //! The base image: `cuda`, `cpu` or `base "IMAGE"`, checked against the nvidia/cuda tag table and
 //! the OS releases, with warnings for superseded tags and end-of-life releases.
 
+use super::packages::builds_against_framework;
 use super::{Checker, cluster};
 use crate::compat::major_minor;
 use crate::compat::{self, CudaTag, compare};
 use crate::diag::{Code, Diag, did_you_mean};
 use crate::framework::{BaseInfo, quote_list};
-use crate::lang::{BasePart, Flavor, Spanned};
+use crate::lang::{BasePart, CpuPart, CudaPart, CustomBasePart, Flavor, PipPart, Spanned};
 use crate::model::{Base, BaseKind};
 use crate::source::Span;
 use crate::values;
 
 const DEFAULT_OS: &str = "ubuntu22.04";
 
+/// What the defaults of `cuda`'s `cudnn` and `flavor` depend on besides the tag. Without either,
+/// the v1 defaults: `devel`, with the tag's cuDNN.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct CudaDefaults {
+    /// The framework installs CUDA, cuDNN and NCCL through pip wheels (its `GpuBuild::from_pip`):
+    /// the base needs none of them, so it defaults to the `base` flavor (the CUDA runtime and the
+    /// driver requirement) without cuDNN.
+    pub pip_libraries: bool,
+    /// Packages compile against CUDA (`pip … no-build-isolation=#true`): `devel`, for nvcc.
+    pub compiles: bool,
+}
+
 impl Checker<'_> {
+    /// Whether the spec leaves a default of its `cuda` base open that [`CudaDefaults`] decide.
+    pub(super) fn cuda_defaults_open(&self) -> bool {
+        matches!(self.part().base.as_deref(), Some(BasePart::Cuda(c)) if c.cudnn.is_none() || c.flavor.is_none())
+    }
+
     /// The base image, pulled through the catalog's cache when it has one.
-    pub(super) fn base(&mut self) -> Option<BaseInfo> {
+    pub(super) fn base(&mut self, defaults: CudaDefaults) -> Option<BaseInfo> {
         let Some(base) = self.part().base.clone() else {
             let span = self.name_span();
             self.push(
@@ -30,230 +48,305 @@ impl Checker<'_> {
             return None;
         };
         match *base {
-            BasePart::Cuda(cuda) => {
-                let Some(version) = cuda.version.clone() else {
-                    self.push(
-                        Diag::error(Code::Missing, cuda.node, "`cuda` needs a version", "version missing")
-                            .with_help("write the full CUDA version, like `cuda \"12.1.0\"`"),
-                    );
-                    return None;
-                };
-                let os = cuda.os.clone().map_or_else(|| DEFAULT_OS.to_owned(), |o| o.value);
-                let os_span = cuda.os.as_ref().map_or(cuda.node, |o| o.span);
-                let flavor = cuda.flavor.as_ref().map_or(Flavor::Devel, |f| f.value);
-                if !values::dotted(&version.value, 3) {
-                    let help = self.cuda_versions_help(&version.value, &os);
+            BasePart::Cuda(cuda) => self.cuda_base(&cuda, defaults),
+            BasePart::Cpu(cpu) => self.cpu_base(&cpu),
+            BasePart::Custom(custom) => self.custom_base(&custom),
+        }
+    }
+
+    /// `cuda VERSION cudnn= flavor= os=`: an nvidia/cuda tag that exists.
+    fn cuda_base(&mut self, cuda: &CudaPart, defaults: CudaDefaults) -> Option<BaseInfo> {
+        let Some(version) = cuda.version.clone() else {
+            self.push(
+                Diag::error(Code::Missing, cuda.node, "`cuda` needs a version", "version missing")
+                    .with_help("write the full CUDA version, like `cuda \"12.1.0\"`"),
+            );
+            return None;
+        };
+        let os = cuda.os.clone().map_or_else(|| DEFAULT_OS.to_owned(), |o| o.value);
+        let os_span = cuda.os.as_ref().map_or(cuda.node, |o| o.span);
+        // A cuDNN written with a major is there to compile against its headers, which
+        // only `devel` has: the framework loads its own.
+        let cudnn_written = cuda.cudnn.as_ref().is_some_and(|c| c.value != "none");
+        let flavor = match &cuda.flavor {
+            Some(written) => written.value,
+            None if defaults.compiles => Flavor::Devel,
+            None if defaults.pip_libraries && !cudnn_written => Flavor::Base,
+            None => Flavor::Devel,
+        };
+        if defaults.compiles
+            && let Some(written) = cuda.flavor.as_ref().filter(|f| f.value != Flavor::Devel)
+        {
+            self.no_compiler_warning(written);
+        }
+        if !values::dotted(&version.value, 3) {
+            let help = self.cuda_versions_help(&version.value, &os);
+            self.push(
+                Diag::error(
+                    Code::CudaTag,
+                    version.span,
+                    format!("`{}` is not a full CUDA version", version.value),
+                    "not X.Y.Z",
+                )
+                .with_help(help),
+            );
+            return None;
+        }
+        let tag = self.cuda_tag(&version, &os, os_span)?;
+        let cudnn = self.cudnn(cuda, &version, &tag, flavor, defaults)?;
+        let cudnn_tag = if cudnn.is_some() { format!("{}-", tag.cudnn) } else { String::new() };
+        let upstream = format!("nvidia/cuda:{}-{cudnn_tag}{flavor}-{os}", version.value);
+        let image = cluster::through_cache(self.settings.base_registry.as_deref(), &upstream);
+        if let Some(removed) = self.compat.removed_tag(&image) {
+            self.push(
+                Diag::error(
+                    Code::RemovedBase,
+                    version.span,
+                    format!(
+                        "Docker Hub no longer serves `{image}`: NVIDIA removed the `{}:{}*` tags in {}",
+                        removed.image, removed.prefix, removed.removed
+                    ),
+                    "removed tag",
+                )
+                .with_help(format!(
+                    "{}; source: {}",
+                    self.supported_update_help(&version.value, &os),
+                    removed.source
+                )),
+            );
+            return None;
+        }
+        if matches!(tag.status.as_str(), "archived" | "eol") {
+            self.push(
+                Diag::warning(
+                    Code::DeprecatedBase,
+                    version.span,
+                    format!("`{upstream}` is no longer in NVIDIA's supported tag list and may be deleted"),
+                    "superseded tag",
+                )
+                .with_help(self.supported_update_help(&version.value, &os)),
+            );
+        }
+        self.eol_warning(&os, os_span);
+        let in_tag = cudnn.as_ref().and_then(|_| self.compat.cudnn_in_tag(&version.value, &os));
+        // The cuDNN v1's defaults would have given the base, which these leave out.
+        let left_out = defaults.pip_libraries
+            && cuda.cudnn.is_none()
+            && cuda.flavor.as_ref().is_none_or(|f| f.value != Flavor::Base)
+            && tag.cudnn_major().is_some();
+        let left_out_cudnn =
+            self.compat.cudnn_in_tag(&version.value, &os).filter(|_| left_out).map(|t| t.cudnn.clone());
+        Some(BaseInfo {
+            base: Base {
+                image,
+                upstream,
+                kind: BaseKind::Cuda,
+                gpu: true,
+                cuda: Some(version.value.clone()),
+                cudnn,
+                cudnn_version: in_tag.map(|t| t.cudnn.clone()),
+                nccl_version: in_tag.and_then(|t| t.nccl.clone()),
+                flavor: Some(flavor.as_str().to_owned()),
+                nvcc: flavor == Flavor::Devel,
+                os: Some(os),
+            },
+            span: cuda.node,
+            cuda_span: Some(version.span),
+            os_span,
+            left_out_cudnn,
+        })
+    }
+
+    /// The cuDNN major of a `cuda` base: the one written (it must be the tag's), none, or the
+    /// default for the flavor and the framework; `None` after an error.
+    fn cudnn(
+        &mut self,
+        cuda: &CudaPart,
+        version: &Spanned<String>,
+        tag: &CudaTag,
+        flavor: Flavor,
+        defaults: CudaDefaults,
+    ) -> Option<Option<String>> {
+        let os = &tag.os;
+        let cudnn = match &cuda.cudnn {
+            Some(c) if c.value == "none" => None,
+            Some(c) => {
+                let Some(major) = tag.cudnn_major() else {
                     self.push(
                         Diag::error(
                             Code::CudaTag,
-                            version.span,
-                            format!("`{}` is not a full CUDA version", version.value),
-                            "not X.Y.Z",
-                        )
-                        .with_help(help),
-                    );
-                    return None;
-                }
-                let tag = if let Some(tag) = self.compat.cuda_tag(&version.value, &os) {
-                    tag.clone()
-                } else if self.compat.cuda_tags.iter().any(|t| t.os == os) {
-                    let removed = self.compat.removed_tag(&format!("nvidia/cuda:{}-", version.value)).is_some();
-                    if !removed && self.never_published(&version, &os, os_span) {
-                        return None;
-                    }
-                    self.unknown_tag_warning(&version, &os, os_span);
-                    CudaTag {
-                        cuda: version.value.clone(),
-                        os: os.clone(),
-                        cudnn: cudnn_tag_part(&version.value).to_owned(),
-                        flavors: Vec::new(),
-                        status: "unknown".to_owned(),
-                    }
-                } else {
-                    let help = self.cuda_versions_help(&version.value, &os);
-                    let message = format!("dlspec knows no nvidia/cuda images for `{os}`");
-                    self.push(Diag::error(Code::CudaTag, os_span, message, "unknown OS").with_help(help));
-                    return None;
-                };
-                let cudnn = match &cuda.cudnn {
-                    Some(c) if c.value == "none" => None,
-                    Some(c) => {
-                        let Some(major) = tag.cudnn_major() else {
-                            self.push(
-                                Diag::error(
-                                    Code::CudaTag,
-                                    c.span,
-                                    format!("nvidia/cuda has no cuDNN images of CUDA {} on {os}", version.value),
-                                    "no cuDNN variant",
-                                )
-                                .with_help("write `cudnn=\"none\"`, or pick a CUDA version with cuDNN images"),
-                            );
-                            return None;
-                        };
-                        if c.value != major {
-                            self.push(
-                                Diag::error(
-                                    Code::CudaTag,
-                                    c.span,
-                                    format!(
-                                        "nvidia/cuda images of CUDA {} carry cuDNN {major}, not `{}`",
-                                        version.value, c.value
-                                    ),
-                                    "no such cuDNN variant",
-                                )
-                                .with_label(version.span, "this CUDA version")
-                                .with_help(format!("write `cudnn=\"{major}\"`")),
-                            );
-                            return None;
-                        }
-                        Some(major.to_owned())
-                    }
-                    // NVIDIA publishes no `base` flavor with cuDNN, so that flavor defaults to none.
-                    None if flavor == Flavor::Base => None,
-                    None => tag.cudnn_major().map(str::to_owned),
-                };
-                if cudnn.is_some() && flavor == Flavor::Base {
-                    let span = cuda.flavor.as_ref().map_or(cuda.node, |f| f.span);
-                    self.push(
-                        Diag::error(
-                            Code::CudaTag,
-                            span,
-                            "nvidia/cuda has no cuDNN images of the `base` flavor",
+                            c.span,
+                            format!("nvidia/cuda has no cuDNN images of CUDA {} on {os}", version.value),
                             "no cuDNN variant",
                         )
-                        .with_help("use `flavor=\"runtime\"` or `flavor=\"devel\"`, or `cudnn=\"none\"`"),
-                    );
-                    return None;
-                }
-                let cudnn_tag = if cudnn.is_some() { format!("{}-", tag.cudnn) } else { String::new() };
-                let upstream = format!("nvidia/cuda:{}-{cudnn_tag}{flavor}-{os}", version.value);
-                let image = cluster::through_cache(self.settings.base_registry.as_deref(), &upstream);
-                if let Some(removed) = self.compat.removed_tag(&image) {
-                    self.push(
-                        Diag::error(
-                            Code::RemovedBase,
-                            version.span,
-                            format!(
-                                "Docker Hub no longer serves `{image}`: NVIDIA removed the `{}:{}*` tags in {}",
-                                removed.image, removed.prefix, removed.removed
-                            ),
-                            "removed tag",
-                        )
-                        .with_help(format!(
-                            "{}; source: {}",
-                            self.supported_update_help(&version.value, &os),
-                            removed.source
-                        )),
-                    );
-                    return None;
-                }
-                if matches!(tag.status.as_str(), "archived" | "eol") {
-                    self.push(
-                        Diag::warning(
-                            Code::DeprecatedBase,
-                            version.span,
-                            format!("`{upstream}` is no longer in NVIDIA's supported tag list and may be deleted"),
-                            "superseded tag",
-                        )
-                        .with_help(self.supported_update_help(&version.value, &os)),
-                    );
-                }
-                self.eol_warning(&os, os_span);
-                let in_tag = cudnn.as_ref().and_then(|_| self.compat.cudnn_in_tag(&version.value, &os));
-                Some(BaseInfo {
-                    base: Base {
-                        image,
-                        upstream,
-                        kind: BaseKind::Cuda,
-                        gpu: true,
-                        cuda: Some(version.value.clone()),
-                        cudnn,
-                        cudnn_version: in_tag.map(|t| t.cudnn.clone()),
-                        nccl_version: in_tag.and_then(|t| t.nccl.clone()),
-                        flavor: Some(flavor.as_str().to_owned()),
-                        nvcc: flavor == Flavor::Devel,
-                        os: Some(os),
-                    },
-                    span: cuda.node,
-                    cuda_span: Some(version.span),
-                    os_span,
-                })
-            }
-            BasePart::Cpu(cpu) => {
-                let os = cpu.os.clone().map_or_else(|| DEFAULT_OS.to_owned(), |o| o.value);
-                let os_span = cpu.os.as_ref().map_or(cpu.node, |o| o.span);
-                let Some(release) = self.compat.os(&os) else {
-                    let names: Vec<&str> = self.compat.os.iter().map(|o| o.os.as_str()).collect();
-                    let help = did_you_mean(&os, &names, "the known releases are");
-                    self.push(
-                        Diag::error(Code::Os, os_span, format!("unknown OS release `{os}`"), "unknown release")
-                            .with_help(help),
+                        .with_help("write `cudnn=\"none\"`, or pick a CUDA version with cuDNN images"),
                     );
                     return None;
                 };
-                let upstream = release.image.clone();
-                let image = cluster::through_cache(self.settings.base_registry.as_deref(), &upstream);
-                self.eol_warning(&os, os_span);
-                Some(BaseInfo {
-                    base: Base {
-                        image,
-                        upstream,
-                        kind: BaseKind::Cpu,
-                        gpu: false,
-                        cuda: None,
-                        cudnn: None,
-                        cudnn_version: None,
-                        nccl_version: None,
-                        flavor: None,
-                        nvcc: false,
-                        os: Some(os),
-                    },
-                    span: cpu.node,
-                    cuda_span: None,
-                    os_span,
-                })
-            }
-            BasePart::Custom(custom) => {
-                self.valid(&custom.image, Code::Unsafe, "image reference", values::image_reference)?;
-                if let Some(removed) = self.compat.removed_tag(&custom.image.value) {
+                if c.value != major {
                     self.push(
                         Diag::error(
-                            Code::RemovedBase,
-                            custom.image.span,
+                            Code::CudaTag,
+                            c.span,
                             format!(
-                                "Docker Hub no longer serves `{}`: NVIDIA removed the `{}:{}*` tags in {}",
-                                custom.image.value, removed.image, removed.prefix, removed.removed
+                                "nvidia/cuda images of CUDA {} carry cuDNN {major}, not `{}`",
+                                version.value, c.value
                             ),
-                            "removed tag",
+                            "no such cuDNN variant",
                         )
-                        .with_help(format!(
-                            "pull it from a registry that still has it (`base \"registry.example.com/{}\"`), or move to a CUDA release dlspec knows (`dlspec compat cuda`); source: {}",
-                            custom.image.value.trim_start_matches("docker.io/"),
-                            removed.source
-                        )),
+                        .with_label(version.span, "this CUDA version")
+                        .with_help(format!("write `cudnn=\"{major}\"`")),
                     );
                     return None;
                 }
-                Some(BaseInfo {
-                    base: Base {
-                        image: custom.image.value.clone(),
-                        upstream: custom.image.value.clone(),
-                        kind: BaseKind::Custom,
-                        gpu: custom.gpu.as_ref().is_some_and(|g| g.value),
-                        cuda: None,
-                        cudnn: None,
-                        cudnn_version: None,
-                        nccl_version: None,
-                        flavor: None,
-                        nvcc: false,
-                        os: None,
-                    },
-                    span: custom.node,
-                    cuda_span: None,
-                    os_span: custom.node,
-                })
+                Some(major.to_owned())
             }
+            // NVIDIA publishes no `base` flavor with cuDNN, so that flavor defaults to none.
+            None if flavor == Flavor::Base || defaults.pip_libraries => None,
+            None => tag.cudnn_major().map(str::to_owned),
+        };
+        if cudnn.is_some() && flavor == Flavor::Base {
+            let span = cuda.flavor.as_ref().map_or(cuda.node, |f| f.span);
+            self.push(
+                Diag::error(
+                    Code::CudaTag,
+                    span,
+                    "nvidia/cuda has no cuDNN images of the `base` flavor",
+                    "no cuDNN variant",
+                )
+                .with_help("use `flavor=\"runtime\"` or `flavor=\"devel\"`, or `cudnn=\"none\"`"),
+            );
+            return None;
         }
+        Some(cudnn)
+    }
+
+    /// The nvidia/cuda tag family of `version` on `os`: the table's, or an unknown newer one (a
+    /// warning); `None` after an error.
+    fn cuda_tag(&mut self, version: &Spanned<String>, os: &str, os_span: Span) -> Option<CudaTag> {
+        if let Some(tag) = self.compat.cuda_tag(&version.value, os) {
+            return Some(tag.clone());
+        }
+        if !self.compat.cuda_tags.iter().any(|t| t.os == os) {
+            let help = self.cuda_versions_help(&version.value, os);
+            let message = format!("dlspec knows no nvidia/cuda images for `{os}`");
+            self.push(Diag::error(Code::CudaTag, os_span, message, "unknown OS").with_help(help));
+            return None;
+        }
+        let removed = self.compat.removed_tag(&format!("nvidia/cuda:{}-", version.value)).is_some();
+        if !removed && self.never_published(version, os, os_span) {
+            return None;
+        }
+        self.unknown_tag_warning(version, os, os_span);
+        Some(CudaTag {
+            cuda: version.value.clone(),
+            os: os.to_owned(),
+            cudnn: cudnn_tag_part(&version.value).to_owned(),
+            flavors: Vec::new(),
+            status: "unknown".to_owned(),
+        })
+    }
+
+    /// `cpu os=`: the OS's own image.
+    fn cpu_base(&mut self, cpu: &CpuPart) -> Option<BaseInfo> {
+        let os = cpu.os.clone().map_or_else(|| DEFAULT_OS.to_owned(), |o| o.value);
+        let os_span = cpu.os.as_ref().map_or(cpu.node, |o| o.span);
+        let Some(release) = self.compat.os(&os) else {
+            let names: Vec<&str> = self.compat.os.iter().map(|o| o.os.as_str()).collect();
+            let help = did_you_mean(&os, &names, "the known releases are");
+            self.push(
+                Diag::error(Code::Os, os_span, format!("unknown OS release `{os}`"), "unknown release").with_help(help),
+            );
+            return None;
+        };
+        let upstream = release.image.clone();
+        let image = cluster::through_cache(self.settings.base_registry.as_deref(), &upstream);
+        self.eol_warning(&os, os_span);
+        Some(BaseInfo {
+            base: Base {
+                image,
+                upstream,
+                kind: BaseKind::Cpu,
+                gpu: false,
+                cuda: None,
+                cudnn: None,
+                cudnn_version: None,
+                nccl_version: None,
+                flavor: None,
+                nvcc: false,
+                os: Some(os),
+            },
+            span: cpu.node,
+            cuda_span: None,
+            os_span,
+            left_out_cudnn: None,
+        })
+    }
+
+    /// `base IMAGE gpu=`: any image, used as it is.
+    fn custom_base(&mut self, custom: &CustomBasePart) -> Option<BaseInfo> {
+        self.valid(&custom.image, Code::Unsafe, "image reference", values::image_reference)?;
+        if let Some(removed) = self.compat.removed_tag(&custom.image.value) {
+            self.push(
+                Diag::error(
+                    Code::RemovedBase,
+                    custom.image.span,
+                    format!(
+                        "Docker Hub no longer serves `{}`: NVIDIA removed the `{}:{}*` tags in {}",
+                        custom.image.value, removed.image, removed.prefix, removed.removed
+                    ),
+                    "removed tag",
+                )
+                .with_help(format!(
+                    "pull it from a registry that still has it (`base \"registry.example.com/{}\"`), or move to a CUDA release dlspec knows (`dlspec compat cuda`); source: {}",
+                    custom.image.value.trim_start_matches("docker.io/"),
+                    removed.source
+                )),
+            );
+            return None;
+        }
+        Some(BaseInfo {
+            base: Base {
+                image: custom.image.value.clone(),
+                upstream: custom.image.value.clone(),
+                kind: BaseKind::Custom,
+                gpu: custom.gpu.as_ref().is_some_and(|g| g.value),
+                cuda: None,
+                cudnn: None,
+                cudnn_version: None,
+                nccl_version: None,
+                flavor: None,
+                nvcc: false,
+                os: None,
+            },
+            span: custom.node,
+            cuda_span: None,
+            os_span: custom.node,
+            left_out_cudnn: None,
+        })
+    }
+
+    /// Warns that a written flavor has no CUDA compiler for the packages that build against the
+    /// framework (`pip … no-build-isolation=#true`).
+    fn no_compiler_warning(&mut self, flavor: &Spanned<Flavor>) {
+        let built: Vec<&PipPart> = self.part().pip.iter().filter(|p| builds_against_framework(p)).collect();
+        let packages: Vec<&str> = built.iter().flat_map(|p| &p.requirements).map(|r| r.value.as_str()).collect();
+        let mut diag = Diag::warning(
+            Code::NoCompiler,
+            flavor.span,
+            format!(
+                "the `{}` flavor has no CUDA compiler (nvcc) for {}, which build against the framework",
+                flavor.value,
+                quote_list(&packages)
+            ),
+            "no nvcc",
+        );
+        if let Some(node) = built.first() {
+            diag = diag.with_label(node.node, "built here with `no-build-isolation`");
+        }
+        self.push(diag.with_help(
+            "leave `flavor` out (with `no-build-isolation` packages it defaults to `devel`) or write `flavor=\"devel\"`; keep this flavor only if no package compiles CUDA code",
+        ));
     }
 
     /// The CUDA versions to suggest for `version` on `os`.

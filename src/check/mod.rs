@@ -27,12 +27,14 @@ use camino::{Utf8Path, Utf8PathBuf};
 
 use crate::compat::{self, Compat};
 use crate::diag::{Code, Diag, Diagnostics};
+use crate::framework::BaseInfo;
 use crate::lang::{CatalogPart, Decl, Part, Spanned};
-use crate::model::{Catalog, Entry, Image, Origin, SelfTest, Service};
+use crate::model::{Catalog, Entry, Framework, Image, Mirrors, Origin, SelfTest, Service};
 use crate::resolve::{Declarations, FileDecls, Instance, InstanceOrigin};
 use crate::service::{Pod, SERVICES};
 use crate::source::{SourceMap, Span};
 use crate::values;
+use base::CudaDefaults;
 
 /// The catalog after check: its settings and one [`Entry`] per image, sorted by output directory.
 /// Each image is derived again from the specs when it is needed ([`Self::image`]), so that
@@ -301,29 +303,70 @@ impl Checker<'_> {
         valid(self.diags, value, code, what, validate)
     }
 
-    /// Runs every concern, each of which reports all its problems, and assembles the image when
-    /// none failed.
-    fn image(&mut self) -> Option<Image> {
-        let name = self.instance.name.clone();
-        let valid_name = self.valid(&name, Code::ImageName, "image name", values::image_name);
-        let base = self.base();
-        let python_version = self.python_version();
+    /// The base, the mirrors and the framework on that base. A `cuda` base with `cudnn` or
+    /// `flavor` left out is derived twice when the framework installs CUDA, cuDNN and NCCL through
+    /// pip (its `GpuBuild::from_pip`, which may depend on the base's CUDA but not on these two):
+    /// first with the v1 defaults to learn that, then as the base that carries none of them.
+    /// Only the diagnostics of the derivation kept are reported.
+    fn base_and_framework(
+        &mut self,
+        python: Option<&Spanned<String>>,
+    ) -> (Option<BaseInfo>, Option<Mirrors>, Option<Framework>) {
+        let compiles = self.part().pip.iter().any(packages::builds_against_framework);
+        let reported = std::mem::take(self.diags);
+        let mut defaults = CudaDefaults { pip_libraries: false, compiles };
+        let mut derived = self.derive_base_and_framework(defaults, python);
+        let pip_libraries = derived.2.as_ref().and_then(|f| f.gpu_build.as_ref()).is_some_and(|b| b.from_pip);
+        if pip_libraries && self.cuda_defaults_open() {
+            *self.diags = Diagnostics::default();
+            defaults.pip_libraries = true;
+            derived = self.derive_base_and_framework(defaults, python);
+        }
+        let found = std::mem::replace(self.diags, reported);
+        self.diags.extend(found);
+        derived
+    }
+
+    /// The base with `defaults`, the mirrors, and the framework on that base.
+    fn derive_base_and_framework(
+        &mut self,
+        defaults: CudaDefaults,
+        python: Option<&Spanned<String>>,
+    ) -> (Option<BaseInfo>, Option<Mirrors>, Option<Framework>) {
+        let base = self.base(defaults);
         let mirrors = self.mirrors(base.as_ref());
-        let framework = match (&self.part().framework, &base, &python_version) {
+        let framework = match (self.part().framework.clone(), &base, python) {
             (Some(f), Some(b), Some(p)) => {
-                let f = f.clone();
                 let mirrors = mirrors.clone().unwrap_or_default();
                 crate::framework::check(self.compat, &f, b, p, &mirrors, self.diags)
             }
             _ => None,
         };
+        (base, mirrors, framework)
+    }
+
+    /// Runs every concern, each of which reports all its problems, and assembles the image when
+    /// none failed.
+    fn image(&mut self) -> Option<Image> {
+        let name = self.instance.name.clone();
+        let valid_name = self.valid(&name, Code::ImageName, "image name", values::image_name);
+        let python_version = self.python_version();
+        let (base, mirrors, framework) = self.base_and_framework(python_version.as_ref());
         let python = python_version.as_ref().and_then(|p| self.python(p));
         let apt = self.apt();
-        let extra_pip = self.extra_pip();
+        let (extra_pip, pip_no_build_isolation) = self.extra_pip();
         let origin = Origin {
             python: self.part().python.as_ref().map(|p| p.node),
             framework: self.part().framework.as_ref().map(|f| f.node),
-            extra_pip: self.part().pip.iter().flat_map(|p| &p.requirements).map(|r| r.span).collect(),
+            // What `dlspec lock` resolves: not the packages that build against the framework.
+            extra_pip: self
+                .part()
+                .pip
+                .iter()
+                .filter(|p| !packages::builds_against_framework(p))
+                .flat_map(|p| &p.requirements)
+                .map(|r| r.span)
+                .collect(),
         };
         let timezone = self.timezone();
         let locale = self.locale();
@@ -364,6 +407,9 @@ impl Checker<'_> {
         if python.numpy_below_2 {
             platform_pip.push("numpy<2".to_owned());
         }
+        let framework_pins =
+            framework.iter().flat_map(|f| &f.install.requirements).map(|r| packages::without_extras(r));
+        let pip_constraints = platform_pip.iter().cloned().chain(framework_pins).collect();
         let services_off = SERVICES
             .iter()
             .map(|s| s.keyword())
@@ -393,6 +439,8 @@ impl Checker<'_> {
             apt,
             platform_pip,
             extra_pip,
+            pip_no_build_isolation,
+            pip_constraints,
             timezone,
             locale,
             services,

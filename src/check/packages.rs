@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use super::Checker;
 use crate::diag::{Code, Diag};
 use crate::framework::{BaseInfo, is_variant};
-use crate::lang::Spanned;
+use crate::lang::{PipPart, Spanned};
 use crate::model::{BaseKind, Mirrors};
 use crate::service::{self, SERVICES};
 use crate::values;
@@ -14,13 +14,18 @@ use crate::values;
 /// The platform's Debian packages (the seed guides' set, plus what the platform layer runs on).
 const PLATFORM_APT: &[&str] = &["locales", "tzdata", "curl", "vim", "tmux", "wget", "ca-certificates", "supervisor"];
 
+/// The C and C++ compilers and make, for packages that build against the framework: their
+/// extensions compile with the host compiler (nvcc, on CUDA bases, calls it too).
+const COMPILER_APT: &str = "build-essential";
+
 impl Checker<'_> {
-    /// The running services' Debian packages and the platform's, then the spec's extras, without
-    /// duplicates.
+    /// The running services' Debian packages and the platform's (with a C/C++ toolchain when
+    /// packages build against the framework), then the spec's extras, without duplicates.
     pub(super) fn apt(&mut self) -> Option<Vec<String>> {
         let part = self.part();
         let services = SERVICES.iter().filter(|&&s| service::is_on(s, service::node_of(s, part))).flat_map(|s| s.apt());
-        let mut packages: Vec<String> = services.chain(PLATFORM_APT).map(|s| (*s).to_owned()).collect();
+        let compiler = part.pip.iter().any(builds_against_framework).then_some(&COMPILER_APT);
+        let mut packages: Vec<String> = services.chain(PLATFORM_APT).chain(compiler).map(|s| (*s).to_owned()).collect();
         let errors = self.errors();
         let mut seen: HashSet<String> = packages.iter().cloned().collect();
         for package in self.part().apt.clone().into_iter().flat_map(|a| a.packages) {
@@ -33,18 +38,25 @@ impl Checker<'_> {
         self.ok_since(errors).then_some(packages)
     }
 
-    /// The spec's valid pip requirements, without duplicates (an invalid one is reported and left out).
-    pub(super) fn extra_pip(&mut self) -> Vec<String> {
-        let mut requirements: Vec<String> = Vec::new();
+    /// The spec's valid pip requirements, without duplicates (an invalid one is reported and left
+    /// out): those installed after the framework, and those that build against it (`pip …
+    /// no-build-isolation=#true`), installed last. A requirement written both ways builds against it.
+    pub(super) fn extra_pip(&mut self) -> (Vec<String>, Vec<String>) {
+        let pip = self.part().pip.clone();
+        let (built, plain): (Vec<_>, Vec<_>) = pip.into_iter().partition(builds_against_framework);
         let mut seen = HashSet::new();
-        for requirement in self.part().pip.clone().into_iter().flat_map(|p| p.requirements) {
-            if self.valid(&requirement, Code::Unsafe, "pip requirement", values::pip_requirement).is_some()
-                && seen.insert(requirement.value.clone())
-            {
-                requirements.push(requirement.value);
+        let mut lists = [Vec::new(), Vec::new()];
+        for (list, nodes) in lists.iter_mut().zip([built, plain]) {
+            for requirement in nodes.into_iter().flat_map(|p| p.requirements) {
+                if self.valid(&requirement, Code::Unsafe, "pip requirement", values::pip_requirement).is_some()
+                    && seen.insert(requirement.value.clone())
+                {
+                    list.push(requirement.value);
+                }
             }
         }
-        requirements
+        let [built, plain] = lists;
+        (plain, built)
     }
 
     /// `mirrors`: every URL is checked, even after an invalid one. `cuda-apt` applies to the
@@ -145,6 +157,20 @@ impl Checker<'_> {
             return None;
         }
         Some(value.value.clone())
+    }
+}
+
+/// Whether a `pip` node's packages build against the installed framework (`no-build-isolation=#true`).
+pub(super) fn builds_against_framework(pip: &PipPart) -> bool {
+    pip.no_build_isolation.as_ref().is_some_and(|flag| flag.value)
+}
+
+/// A framework requirement as a pip constraint, which may not name extras (pip refuses them):
+/// `jax[cuda12]==0.6.2` → `jax==0.6.2`.
+pub(super) fn without_extras(requirement: &str) -> String {
+    match (requirement.find('['), requirement.find(']')) {
+        (Some(open), Some(close)) if open < close => format!("{}{}", &requirement[..open], &requirement[close + 1..]),
+        _ => requirement.to_owned(),
     }
 }
 

@@ -122,6 +122,8 @@ codes! {
     PipCuda = "dlspec::compat::pip-cuda",
     /// cuDNN both in the base and in the framework's wheels
     DuplicateLibraries = "dlspec::compat::duplicate-libraries",
+    /// packages that build against the framework on a base without a CUDA compiler
+    NoCompiler = "dlspec::compat::no-compiler",
     /// a framework wheel that needs a newer glibc than the OS has
     Glibc = "dlspec::compat::glibc",
     /// a base tag its registry no longer serves

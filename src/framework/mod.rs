@@ -78,6 +78,10 @@ pub struct BaseInfo {
     pub cuda_span: Option<Span>,
     /// Its OS release (or the node, when the OS is a default).
     pub os_span: Span,
+    /// The full cuDNN of the tag's cuDNN variant, when the spec left `cudnn` out and the base has
+    /// none because the framework brings its own: what the framework's rules compared when they
+    /// chose that (see [`Cx::base_cudnn_problem`]).
+    pub left_out_cudnn: Option<String>,
 }
 
 /// The context of a framework's rules: the tables, the image's base, Python and mirrors, the
@@ -231,10 +235,26 @@ impl Cx<'_> {
 
     /// Why the base's cuDNN cannot serve a framework built with cuDNN `built` (`major.minor`),
     /// which loads a cuDNN of the same major and an equal or newer minor only: none when it can.
+    /// A base that the defaults left without cuDNN (the framework brings its own) names the cuDNN
+    /// its tag would have carried.
     #[must_use]
     pub fn base_cudnn_problem(&self, built: &str) -> Option<String> {
         let base = &self.base.base;
         let built_major = built.split('.').next().unwrap_or_default();
+        if let (None, Some(tag)) = (&base.cudnn, &self.base.left_out_cudnn) {
+            let cuda = base.cuda.as_deref().unwrap_or_default();
+            let why = if tag.split('.').next() != Some(built_major) {
+                Some(format!("is not the cuDNN {built} it was built with"))
+            } else if major_minor(tag) < major_minor(built) {
+                Some(format!("is older than the cuDNN {built} it was built with"))
+            } else {
+                None
+            };
+            return Some(match why {
+                Some(why) => format!("the CUDA {cuda} tags' cuDNN {tag} {why}, so the base leaves it out"),
+                None => format!("the base leaves out the CUDA {cuda} tags' cuDNN {tag}"),
+            });
+        }
         match (&base.cudnn, &base.cudnn_version) {
             (None, _) => Some("the base has no cuDNN".to_owned()),
             (Some(major), _) if major != built_major => {
@@ -257,7 +277,7 @@ impl Cx<'_> {
                 format!("the image carries cuDNN twice: {why}, and the base has one too"),
                 "base with cuDNN",
             )
-            .with_help("write `cudnn=\"none\"` for a base without cuDNN (several hundred MB smaller); keep it only to compile against the cuDNN headers"),
+            .with_help("leave `cudnn` out (the base then has no cuDNN, several hundred MB smaller) or write `cudnn=\"none\"`; keep it only to compile against the cuDNN headers"),
         );
     }
 

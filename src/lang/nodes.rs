@@ -364,13 +364,13 @@ declare! {
 }
 
 declare! {
-    /// `pip REQ…`.
+    /// `pip REQ… no-build-isolation=`.
     pub struct PipPart = "pip" {
         doc: "Extra Python packages.",
         repeats: true,
         args: [],
         rest: [requirements: String, required = ("REQ…", "a pip requirement", "Requirements in a safe subset of PEP 508, one or more.")],
-        props: [],
+        props: [no_build_isolation: bool = ("no-build-isolation", "a boolean", "Install these after the rest, with `--no-build-isolation`: they build against the framework installed.")],
         children: [],
     }
 }

@@ -100,12 +100,17 @@ pub fn layers(body: &str, reference: &str, lock_file: &str) -> Vec<LockedLayer> 
             let mut text = format!(
                 "# The {name} layer of {reference}, from {lock_file} (`dlspec lock`): installed with\n# pip install --no-deps --require-hashes; every package of the image is in exactly one layer.\n"
             );
-            let mut any = false;
+            let mut layer_pins = Vec::new();
             for (pin, _) in pins.iter().zip(&assigned).filter(|(_, l)| **l == n) {
                 text.push_str(&pin.text);
-                any = true;
+                layer_pins.push(format!("{}=={}", pin.name, pin.version));
             }
-            any.then(|| LockedLayer { name: (*name).to_owned(), file: format!("{name}.lock.txt"), text })
+            (!layer_pins.is_empty()).then(|| LockedLayer {
+                name: (*name).to_owned(),
+                file: format!("{name}.lock.txt"),
+                text,
+                pins: layer_pins,
+            })
         })
         .collect()
 }

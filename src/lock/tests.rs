@@ -167,3 +167,14 @@ fn only_requirements_hashes_and_plain_comments_are_a_lock() {
         assert!(error.contains(&format!("U+{:04X}", u32::from(separator))), "{error}");
     }
 }
+
+/// A layer's pins are the packages of its text, in order: what `PIP_CONSTRAINT` pins.
+#[test]
+fn a_layers_pins_are_the_packages_of_its_text() {
+    for layer in layers(RESOLVED, "tf:1", "specs/.dlspec-lock/tf/1.txt") {
+        let parsed: Vec<String> =
+            parse_pins(&layer.text).iter().map(|p| format!("{}=={}", p.name, p.version)).collect();
+        assert_eq!(layer.pins, parsed, "{}", layer.name);
+        assert!(!layer.pins.is_empty());
+    }
+}

@@ -30,16 +30,22 @@ if ! command -v docker >/dev/null 2>&1; then
     exit 127
 fi
 
+# NVIDIA's run flags for deep-learning containers: the host's IPC namespace (PyTorch's DataLoader
+# workers share memory), unlimited locked memory (pinned host buffers, NCCL, RDMA) and a 64 MiB
+# stack, as its user guide runs NGC's framework images:
+# https://docs.nvidia.com/deeplearning/frameworks/user-guide/index.html
+gpu=(--gpus all --ipc=host --ulimit memlock=-1 --ulimit stack=67108864)
+
 if [ "${1:-}" = --selftest ]; then
     shift
-    exec docker run --rm --gpus all --ipc=host "$@" pytorch:2.3.0-python3.8-cuda12.1.0-cudnn8-devel-ubuntu22.04 /init/bin/selftest --boot --require-gpu
+    exec docker run --rm "${gpu[@]}" "$@" pytorch:2.3.0-python3.8-cuda12.1.0-cudnn8-devel-ubuntu22.04 /init/bin/selftest --boot --require-gpu
 fi
 
 args=(
     run -d -ti
     --restart=always
     --name pytorch-test
-    --gpus all --ipc=host
+    "${gpu[@]}"
     -p 2222:22
     -p 8888:8888
     -p 6006:6006

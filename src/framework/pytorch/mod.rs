@@ -1,5 +1,6 @@
-//! PyTorch: torch with torchvision and torchaudio, from the wheel index of a variant
-//! (`https://download.pytorch.org/whl/cu121`); the CUDA wheels bring their own cuDNN and NCCL.
+//! PyTorch: torch with torchvision and torchaudio, from PyPI when PyPI's torch is the image's
+//! variant, else from the wheel index of the variant (`https://download.pytorch.org/whl/cu118`);
+//! the CUDA wheels bring their own cuDNN and NCCL.
 
 use crate::compat::{Compat, TorchRelease};
 use crate::diag::{Code, Diag};
@@ -145,7 +146,7 @@ impl Rules for Pytorch {
                         wrong_variant_index(cx, release, &index, &url, &named, &fitting);
                         return None;
                     }
-                    (named, _) => (named.filter(|n| release.variants.contains(n)), url),
+                    (named, _) => (named.filter(|n| release.variants.contains(n)), Some(url)),
                 }
             }
             Some(index) => {
@@ -172,7 +173,7 @@ impl Rules for Pytorch {
                     index.span,
                     "leave `index` out to get the variant that matches the base",
                 );
-                (Some(index.value.clone()), wheel_index(cx, &index.value))
+                (Some(index.value.clone()), wheel_index(cx, release, &index.value))
             }
             None => {
                 let Some(variant) = fitting_variant(cx, release) else {
@@ -194,7 +195,7 @@ impl Rules for Pytorch {
                     );
                     return None;
                 };
-                let url = wheel_index(cx, &variant);
+                let url = wheel_index(cx, release, &variant);
                 (Some(variant), url)
             }
         };
@@ -220,6 +221,11 @@ impl Rules for Pytorch {
             requirements.push(format!("torchaudio=={ta}"));
         }
         let wheels = variant.as_deref().map(|v| format!(" (`{v}` wheels)")).unwrap_or_default();
+        let source = match (&index_url, &cx.mirrors.build_pip) {
+            (Some(url), _) => format!("`{url}`"),
+            (None, Some(mirror)) => format!("PyPI (through `{mirror}`)"),
+            (None, None) => "PyPI".to_owned(),
+        };
         let audio = torchaudio.as_deref().map(|ta| format!(", torchaudio {ta}")).unwrap_or_default();
         let build_cuda = variant
             .as_deref()
@@ -231,7 +237,7 @@ impl Rules for Pytorch {
             title: self.title(),
             version: release.torch.clone(),
             summary: format!(
-                "PyTorch {}, torchvision {}{audio}{wheels} from `{index_url}`",
+                "PyTorch {}, torchvision {}{audio}{wheels} from {source}",
                 release.torch, release.torchvision
             ),
             install: Install {
@@ -241,8 +247,8 @@ impl Rules for Pytorch {
                     variant.as_deref().map(|v| format!(" ({v} wheels)")).unwrap_or_default()
                 ),
                 requirements,
-                trusted_host: crate::values::plain_http_host(&index_url),
-                index_url: Some(index_url),
+                trusted_host: index_url.as_deref().and_then(crate::values::plain_http_host),
+                index_url,
                 find_links: None,
             },
             commands: vec![
@@ -256,10 +262,15 @@ impl Rules for Pytorch {
     }
 
     fn describe(&self, compat: &'static Compat) -> Vec<String> {
-        let mut lines = vec!["pytorch: torch  torchvision  torchaudio  python  variants".to_owned()];
+        let mut lines = vec!["pytorch: torch  torchvision  torchaudio  python  variants  (the one on PyPI)".to_owned()];
         lines.extend(compat.torch.iter().map(|r| {
+            let pypi = if r.pypi_default_cuda.is_empty() {
+                String::new()
+            } else {
+                format!(" (PyPI: {})", r.pypi_default_cuda)
+            };
             format!(
-                "  {:<8} {:<8} {:<8} {}-{:<6} {}",
+                "  {:<8} {:<8} {:<8} {}-{:<6} {}{pypi}",
                 r.torch,
                 r.torchvision,
                 r.torchaudio,
@@ -288,9 +299,15 @@ fn fitting_variant(cx: &Cx<'_>, release: &TorchRelease) -> Option<String> {
     }
 }
 
-/// The wheel index of `variant`: the spec's mirror (`mirrors pytorch=`) or PyTorch's own.
-fn wheel_index(cx: &Cx<'_>, variant: &str) -> String {
-    cx.mirrors.pytorch.as_ref().map_or_else(|| format!("{INDEX}/{variant}"), |m| m.replace("{variant}", variant))
+/// Where the wheels of `variant` come from: PyPI (through the build's `build-pip` mirror, as
+/// every other package) when PyPI's own torch of the release is that variant, which its
+/// torchvision and torchaudio are too; else the variant's index, the spec's mirror (`mirrors
+/// pytorch=`) or PyTorch's own. The `+cpu` builds, for one, are on PyTorch's index only.
+fn wheel_index(cx: &Cx<'_>, release: &TorchRelease, variant: &str) -> Option<String> {
+    if variant == release.pypi_default_cuda {
+        return None;
+    }
+    Some(cx.mirrors.pytorch.as_ref().map_or_else(|| format!("{INDEX}/{variant}"), |m| m.replace("{variant}", variant)))
 }
 
 /// Reports an `index=` URL that names the wheel index of `named` on an image whose wheels are

@@ -286,6 +286,8 @@ fn cuda_fit(
                     format!(
                         "the base's own cuDNN is then unused: write `cudnn=\"none\"` for a leaner base, or {tags} to use the base's cuDNN instead"
                     )
+                } else if cx.base.left_out_cudnn.is_some() {
+                    format!("this is upstream's install; to use a cuDNN from the base instead, {tags}")
                 } else {
                     format!("this is upstream's install; to use a cuDNN from the base instead, {tags} with cuDNN")
                 };

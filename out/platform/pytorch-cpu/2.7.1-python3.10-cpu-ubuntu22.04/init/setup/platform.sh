@@ -80,9 +80,9 @@ printf '%s\n' "$TIME_ZONE" | put 0644 /etc/timezone
 
 # --- Environment of SSH sessions -------------------------------------------------------------
 # sshd starts sessions with a clean environment (no Docker ENV), and Debian's /etc/profile resets
-# PATH. The build's PATH (Miniconda first, then the base image's own entries such as CUDA's) and
-# the locale and time zone go to /etc/environment (pam_env: every session) and to
-# /etc/profile.d/dlspec-env.sh (login shells).
+# PATH. The build's PATH (Miniconda first, then the base image's own entries such as CUDA's), the
+# locale and time zone, and pip's constraints (PIP_CONSTRAINT: what later installs may not move) go
+# to /etc/environment (pam_env: every session) and to /etc/profile.d/dlspec-env.sh (login shells).
 session_path="$PREFIX/bin"
 IFS=: read -r -a entries <<<"$PATH"
 for entry in "${entries[@]}"; do
@@ -96,6 +96,10 @@ values=("$session_path" "$LOCALE_NAME" "$LOCALE_NAME" "$TIME_ZONE")
 if [ -n "${LD_LIBRARY_PATH:-}" ]; then
     names+=(LD_LIBRARY_PATH)
     values+=("$LD_LIBRARY_PATH")
+fi
+if [ -n "${PIP_CONSTRAINT:-}" ]; then
+    names+=(PIP_CONSTRAINT)
+    values+=("$PIP_CONSTRAINT")
 fi
 pattern="^[[:space:]]*(export[[:space:]]+)?($(IFS='|'; printf '%s' "${names[*]}"))="
 {
