@@ -7,8 +7,8 @@
 #   3. recompiled and committed                                       → the commit goes through;
 #   4. a spec with an error                                           → `dlspec-check` refuses it;
 #      its diagnostic is printed once (not again by `dlspec-compile-check`);
-#   5. a repository made by `dlspec init` (hooks pinned at this checkout), compiled  → its own
-#      example passes `pre-commit run --all-files`.
+#   5. the README's adoption block, run as written (`dlspec init`, compile, commit, `pre-commit
+#      install`) → its repository passes its own hooks and refuses a stale spec or template.
 # pre-commit builds dlspec itself (`language: rust`: `cargo install --path .` of the hooks repo
 # at `rev:`). The hook environments, pre-commit's venv and cargo's build directory stay in
 # $DLSPEC_PRE_COMMIT_CACHE (default target/pre-commit), so a second run with the same sources
@@ -197,28 +197,72 @@ else
     ok "commit refused for an invalid spec; dlspec-check points at specs/pytorch.kdl, and the diagnostic is printed once"
 fi
 
-# 5. `dlspec init`: a new catalog repository whose pre-commit config pins these hooks passes its
-# own hooks once compiled.
-cd "$tmp"
-if ! "$dlspec" init scaffold --hooks-repo "$hooks" --rev "$rev" >"$tmp/init.log" 2>&1; then
-    fail "dlspec init"
-    show "$tmp/init.log"
+# 5. The README's adoption section, run as written: the commands between its markers, in a new
+# folder, with the dlspec built above and pre-commit first on PATH. The repository it makes must
+# pass its own hooks (`repo: local`, the installed dlspec: nothing to resolve), refuse a spec
+# changed without recompiling, and refuse a change to the catalog's templates folder alone.
+adoption="$(awk '/^<!-- adoption:begin/ { inside = 1; next } /^<!-- adoption:end/ { inside = 0 } inside' "$root/README.md" \
+    | sed -e '/^```/d')"
+if [[ -z "$adoption" ]] || ! grep -q '^dlspec init ' <<<"$adoption"; then
+    fail "README.md has no adoption block between <!-- adoption:begin --> and <!-- adoption:end --> that runs dlspec init"
 else
-    cd scaffold
-    git init --quiet
-    "$dlspec" compile 2>"$tmp/compile5.log" || {
-        fail "dlspec compile of the scaffold's example"
-        show "$tmp/compile5.log"
-    }
-    git add --all
-    git commit --quiet --no-verify -m "dlspec init"
-    if "$pre_commit" run --all-files >"$tmp/run5.log" 2>&1 \
-        && grep -q "^dlspec check.*Passed$" "$tmp/run5.log" \
-        && grep -q "^dlspec compile --check.*Passed$" "$tmp/run5.log"; then
-        ok "a repository made by \`dlspec init\` passes its own hooks: $(git ls-files | grep -v '^out/' | tr '\n' ' ')"
+    mkdir -p "$tmp/adoption"
+    cd "$tmp/adoption"
+    if ! PATH="$(dirname "$dlspec"):$(dirname "$pre_commit"):$PATH" bash -euo pipefail -c "$adoption" >"$tmp/adoption.log" 2>&1; then
+        fail "the README's adoption block, run as written"
+        show "$tmp/adoption.log"
     else
-        fail "pre-commit run --all-files in a repository made by \`dlspec init\`"
-        show "$tmp/run5.log"
+        catalog_dir="$(find "$tmp/adoption" -mindepth 2 -maxdepth 2 -name .pre-commit-config.yaml -printf '%h\n' | head -n 1)"
+        cd "$catalog_dir"
+        PATH="$(dirname "$dlspec"):$PATH"
+        export PATH
+        if "$pre_commit" run --all-files >"$tmp/run5.log" 2>&1 \
+            && grep -q "^dlspec check.*Passed$" "$tmp/run5.log" \
+            && grep -q "^dlspec compile --check.*Passed$" "$tmp/run5.log" \
+            && grep -q "^dlspec lock --check.*Passed$" "$tmp/run5.log"; then
+            ok "the README's adoption block makes a repository that passes its own hooks: $(git ls-files | grep -v '^out/' | tr '\n' ' ')"
+        else
+            fail "pre-commit run --all-files in the repository of the README's adoption block"
+            show "$tmp/run5.log"
+        fi
+        # A spec changed, out/ not recompiled: refused.
+        sed -i 's/^}$/    pip "polars"\n}/' specs/example.kdl
+        git add specs
+        if git commit --quiet -m "polars, not recompiled" >"$tmp/run6.log" 2>&1; then
+            fail "the adopted repository should refuse a changed spec with a stale out/"
+        elif ! grep -Eq "^stale +out/example/[^ ]+/Dockerfile$" "$tmp/run6.log"; then
+            fail "the refusal should name the stale Dockerfile"
+            show "$tmp/run6.log"
+        else
+            ok "the adopted repository refuses a spec changed without recompiling"
+        fi
+        dlspec compile 2>/dev/null
+        git add --all
+        if ! git commit --quiet -m "polars" >"$tmp/run6b.log" 2>&1; then
+            fail "the recompiled spec should commit"
+            show "$tmp/run6b.log"
+        fi
+        # The catalog's own templates: a copy of one built-in template, named by `catalog`.
+        mkdir -p templates/image
+        cp "$root/templates/image/README.md.j2" templates/image/README.md.j2
+        printf 'catalog {\n    templates "../templates"\n}\n' >specs/catalog.kdl
+        dlspec compile 2>/dev/null
+        git add --all
+        if git commit --quiet -m "the catalog's templates" >"$tmp/run7.log" 2>&1; then
+            printf '\nBuilt by the platform team.\n' >>templates/image/README.md.j2
+            git add templates
+            if git commit --quiet -m "a template changed, out/ not recompiled" >"$tmp/run8.log" 2>&1; then
+                fail "a change to the templates folder alone should be refused while out/ is stale"
+            elif ! grep -Eq "^stale +out/example/[^ ]+/README.md$" "$tmp/run8.log"; then
+                fail "the refusal should name the stale README"
+                show "$tmp/run8.log"
+            else
+                ok "the adopted repository refuses a template changed without recompiling"
+            fi
+        else
+            fail "the catalog's templates, compiled, should commit"
+            show "$tmp/run7.log"
+        fi
     fi
 fi
 

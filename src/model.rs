@@ -101,9 +101,24 @@ pub struct ImageLock {
     /// The lock file, relative to the specs directory's parent: `specs/.dlspec-lock/pytorch/….txt`.
     pub file: String,
     /// The pip layers, in install order; each package is in exactly one.
-    pub layers: Vec<crate::lock::LockedLayer>,
+    pub layers: Vec<LockedLayer>,
     /// The base image by digest, keeping the tag for people: `ubuntu:22.04@sha256:…`.
     pub base_digest: Option<String>,
+}
+
+/// One pip layer of a locked image.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct LockedLayer {
+    /// `platform`, `framework`, `extras`.
+    pub name: String,
+    /// File name in the image's `pip/` directory: `platform.lock.txt`.
+    pub file: String,
+    /// The file's text: its packages, pinned, with their hashes.
+    #[serde(skip)]
+    pub text: String,
+    /// Its packages as `name==version`, in the order of the text.
+    #[serde(skip)]
+    pub pins: Vec<String>,
 }
 
 /// An environment variable of the spec.
@@ -199,12 +214,7 @@ impl Image {
     #[must_use]
     pub fn constraints(&self) -> Vec<String> {
         match &self.lock {
-            Some(lock) => lock
-                .layers
-                .iter()
-                .flat_map(|layer| crate::lock::parse_pins(&layer.text))
-                .map(|pin| format!("{}=={}", pin.name, pin.version))
-                .collect(),
+            Some(lock) => lock.layers.iter().flat_map(|layer| layer.pins.iter().cloned()).collect(),
             None => self.pip_constraints.clone(),
         }
     }

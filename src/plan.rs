@@ -9,10 +9,10 @@ use minijinja::value::{Enumerator, Object, ObjectRepr, Serde};
 use minijinja::{Value, context};
 use serde::Serialize;
 
+use crate::error::Error;
 use crate::model::{Entry, Image, Shape};
 use crate::render::{Budget, Templates};
 use crate::service;
-use crate::source::InputError;
 
 /// One file to write.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -244,7 +244,7 @@ impl Object for LazyGroups {
 ///
 /// # Errors
 /// When a template fails to render.
-pub fn render_image(image: &Image, templates: &Templates) -> Result<Vec<(Utf8PathBuf, PlannedFile)>, InputError> {
+pub fn render_image(image: &Image, templates: &Templates) -> Result<Vec<(Utf8PathBuf, PlannedFile)>, Error> {
     let context = context! {
         image => Serde(image),
         labels => Serde(image.kubernetes_labels()),
@@ -303,7 +303,7 @@ pub fn render_catalog(
     index: usize,
     catalog: &Catalog,
     templates: &Templates,
-) -> Result<Vec<(Utf8PathBuf, PlannedFile)>, InputError> {
+) -> Result<Vec<(Utf8PathBuf, PlannedFile)>, Error> {
     let (path, template, context, budget) = catalog_output(index, catalog);
     let text = templates.render(template, &context, budget)?;
     Ok(vec![(path, PlannedFile { bytes: text.into_bytes(), executable: false })])
@@ -321,15 +321,15 @@ pub fn catalog_output(index: usize, catalog: &Catalog) -> (Utf8PathBuf, &'static
 }
 
 /// Renders every file of every image and the catalog, all in memory (for tests and tools; `compile`
-/// renders step by step through [`crate::sync_out`]).
+/// renders step by step through [`crate::pipeline::sync_out`]).
 ///
 /// # Errors
 /// When a template fails to render.
-pub fn plan(images: &[Image], templates: &Templates) -> Result<Plan, InputError> {
+pub fn plan(images: &[Image], templates: &Templates) -> Result<Plan, Error> {
     let entries: Arc<Vec<Entry>> = Arc::new(images.iter().map(Entry::of).collect());
     let catalog = Catalog::new(&entries);
     let steps = steps(&entries);
-    let rendered = crate::in_parallel(&steps, 8, |chunk| {
+    let rendered = crate::parallel::chunks(&steps, 8, |chunk| {
         let mut files = Vec::new();
         for step in chunk {
             files.extend(match *step {
@@ -337,7 +337,7 @@ pub fn plan(images: &[Image], templates: &Templates) -> Result<Plan, InputError>
                 Step::Catalog(i) => render_catalog(i, &catalog, templates)?,
             });
         }
-        Ok::<_, InputError>(files)
+        Ok::<_, Error>(files)
     });
     let mut files = Vec::new();
     for chunk in rendered {

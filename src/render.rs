@@ -1,10 +1,11 @@
 //! Templates: the minijinja templates of every artifact, embedded in the binary, optionally
 //! overridden file by file from a directory (`--templates DIR`).
 
-use camino::Utf8Path;
+use camino::{Utf8Path, Utf8PathBuf};
 use minijinja::{AutoEscape, Environment, UndefinedBehavior, Value, syntax::SyntaxConfig};
 
-use crate::source::{InputError, unsafe_char};
+use crate::error::Error;
+use crate::source::unsafe_char;
 
 /// Every template, by name (its path under `templates/`): the platform's, then the services'.
 pub fn templates() -> impl Iterator<Item = &'static (&'static str, &'static str)> {
@@ -33,6 +34,16 @@ const PLATFORM_TEMPLATES: &[(&str, &str)] = &[
     ("image/pip/constraints.txt.j2", include_str!("../templates/image/pip/constraints.txt.j2")),
     ("catalog/README.md.j2", include_str!("../templates/catalog/README.md.j2")),
     ("catalog/docker-bake.hcl.j2", include_str!("../templates/catalog/docker-bake.hcl.j2")),
+];
+
+/// The templates of the scaffold `dlspec init` writes (see `crate::init`), by name. They are no
+/// artifacts of an image: a templates directory that copies dlspec's whole `templates/` holds
+/// them, and they are skipped there.
+pub const SCAFFOLD_TEMPLATES: &[(&str, &str)] = &[
+    ("init/example.kdl.j2", include_str!("../templates/init/example.kdl.j2")),
+    ("init/pre-commit-config.yaml.j2", include_str!("../templates/init/pre-commit-config.yaml.j2")),
+    ("init/ci.yml.j2", include_str!("../templates/init/ci.yml.j2")),
+    ("init/gitignore.j2", include_str!("../templates/init/gitignore.j2")),
 ];
 
 /// What one rendering of a template may do, from the size of the data it is given (its context as
@@ -109,7 +120,7 @@ impl Templates {
     ///
     /// # Errors
     /// When an override cannot be read, names no known template, or does not parse.
-    pub fn load(overrides: Option<&Utf8Path>) -> Result<Self, InputError> {
+    pub fn load(overrides: Option<&Utf8Path>) -> Result<Self, Error> {
         let mut env = Environment::new();
         env.set_syntax(
             SyntaxConfig::builder()
@@ -137,7 +148,7 @@ impl Templates {
         }
         if let Some(dir) = overrides {
             for entry in walkdir::WalkDir::new(dir).follow_links(false).sort_by_file_name() {
-                let entry = entry.map_err(|e| InputError(format!("cannot read templates directory `{dir}`: {e}")))?;
+                let entry = entry.map_err(|e| Error::TemplatesDir { dir: dir.to_owned(), source: e.into() })?;
                 if entry.file_type().is_dir() {
                     continue;
                 }
@@ -145,27 +156,21 @@ impl Templates {
                 let name = relative.to_string_lossy().replace('\\', "/");
                 // A catalog's templates directory may be a copy of dlspec's whole `templates/`,
                 // whose `init/` holds the scaffold of `dlspec init`, not artifacts of an image.
-                if crate::init::FILES.iter().any(|(_, scaffold, _)| *scaffold == name) {
+                if SCAFFOLD_TEMPLATES.iter().any(|(scaffold, _)| *scaffold == name) {
                     continue;
                 }
                 if !entry.file_type().is_file() {
-                    return Err(InputError(format!(
-                        "`{}` is not a regular file (a symlink, FIFO or device): dlspec reads only files as \
-                         templates, and follows no link; put the template itself there",
-                        entry.path().display()
-                    )));
+                    return Err(Error::TemplateNotRegular { path: utf8(entry.path())? });
                 }
                 let Some((known, _)) = templates().find(|(n, _)| *n == name) else {
                     let names: Vec<&str> = templates().map(|(n, _)| *n).collect();
-                    return Err(InputError(format!(
-                        "`{}` overrides no template; {}",
-                        entry.path().display(),
-                        crate::diag::did_you_mean(&name, &names, "the templates are")
-                    )));
+                    return Err(Error::UnknownTemplate {
+                        path: entry.path().display().to_string(),
+                        suggestion: crate::diag::did_you_mean(&name, &names, "the templates are"),
+                    });
                 };
-                let path = Utf8Path::from_path(entry.path())
-                    .ok_or_else(|| InputError(format!("path `{}` is not UTF-8", entry.path().display())))?;
-                let source = crate::source::read_text_file(path, crate::source::MAX_SPEC_BYTES)?;
+                let path = utf8(entry.path())?;
+                let source = crate::files::read_text_file(&path, crate::source::MAX_SPEC_BYTES)?;
                 env.add_template_owned(*known, source).map_err(|e| template_error(known, &e))?;
             }
         }
@@ -193,7 +198,7 @@ impl Templates {
         context: &Value,
         budget: Budget,
         out: &mut dyn std::io::Write,
-    ) -> Result<(), InputError> {
+    ) -> Result<(), Error> {
         let template = self.with_fuel(budget.fuel).get_template(name).map_err(|e| template_error(name, &e))?;
         let mut capped = Capped { out, left: budget.output, over: false };
         let mut normalized = Normalized { out: &mut capped, pending_cr: false, newlines: 0 };
@@ -214,7 +219,7 @@ impl Templates {
     /// # Errors
     /// When the template fails (an override using a variable that does not exist, say) or goes
     /// past its budget.
-    pub fn render(&self, name: &str, context: &Value, budget: Budget) -> Result<String, InputError> {
+    pub fn render(&self, name: &str, context: &Value, budget: Budget) -> Result<String, Error> {
         let template = self.with_fuel(budget.fuel).get_template(name).map_err(|e| template_error(name, &e))?;
         // In memory the output cannot pass what the fuel pays for (a unit per 64 bytes): its own
         // limit is checked once it is rendered.
@@ -227,26 +232,20 @@ impl Templates {
 }
 
 /// The error of a template that failed, saying so when it ran out of fuel.
-fn budget_error(name: &str, budget: Budget, error: &minijinja::Error) -> InputError {
+fn budget_error(name: &str, budget: Budget, error: &minijinja::Error) -> Error {
     if error.kind() != minijinja::ErrorKind::OutOfFuel {
         return template_error(name, error);
     }
-    InputError(format!(
-        "template `{name}` ran out of fuel: it did more work than {} steps, the most it may do here \
-         ({BASE_FUEL} plus some for each byte of the data it is given); a template that loops or builds \
-         text without bound is stopped",
-        budget.fuel.checked_next_power_of_two().unwrap_or(u64::MAX)
-    ))
+    Error::OutOfFuel {
+        name: name.to_owned(),
+        steps: budget.fuel.checked_next_power_of_two().unwrap_or(u64::MAX),
+        base: BASE_FUEL,
+    }
 }
 
 /// The error of a template whose output passed its budget.
-fn too_much_output(name: &str, budget: Budget) -> InputError {
-    InputError(format!(
-        "template `{name}` wrote more than {}, the most its output may take here ({} plus 4 bytes per byte \
-         of the data it is given): a template that loops or repeats text without bound is stopped",
-        crate::source::size_text(budget.output),
-        crate::source::size_text(BASE_OUTPUT)
-    ))
+fn too_much_output(name: &str, budget: Budget) -> Error {
+    Error::TooMuchOutput { name: name.to_owned(), limit: budget.output, base: BASE_OUTPUT }
 }
 
 /// LF endings and exactly one trailing newline, as [`Normalized`] makes them as it streams.
@@ -295,38 +294,24 @@ pub const RENDER_MEMORY: u64 = 1 << 30;
 /// limit calls `stop` (which reports and ends the process: the rendering thread cannot be
 /// interrupted). Nothing in `out/` is renamed while templates render, so `out/` is as before.
 pub struct MemoryGuard {
-    done: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    /// Dropping it stops the watch.
+    _watch: crate::parallel::Watch,
 }
 
 impl MemoryGuard {
     /// Starts watching, every 10 ms, until the guard is dropped.
     pub fn arm(limit: u64, stop: impl FnOnce(u64) + Send + 'static) -> Self {
-        use std::sync::atomic::Ordering;
-        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let watching = std::sync::Arc::clone(&done);
-        let thread = std::thread::spawn(move || {
-            while !watching.load(Ordering::Relaxed) {
-                if let Some(resident) = resident_bytes()
-                    && resident > limit
-                {
+        let mut stop = Some(stop);
+        let watch = crate::parallel::watch(std::time::Duration::from_millis(10), move || match resident_bytes() {
+            Some(resident) if resident > limit => {
+                if let Some(stop) = stop.take() {
                     stop(resident);
-                    return;
                 }
-                std::thread::park_timeout(std::time::Duration::from_millis(10));
+                false
             }
+            _ => true,
         });
-        Self { done, thread: Some(thread) }
-    }
-}
-
-impl Drop for MemoryGuard {
-    fn drop(&mut self) {
-        self.done.store(true, std::sync::atomic::Ordering::Relaxed);
-        if let Some(thread) = self.thread.take() {
-            thread.thread().unpark();
-            let _ = thread.join();
-        }
+        Self { _watch: watch }
     }
 }
 
@@ -338,9 +323,17 @@ fn resident_bytes() -> Option<u64> {
     Some(kib * 1024)
 }
 
-fn template_error(name: &str, error: &minijinja::Error) -> InputError {
-    let line = error.line().map_or(String::new(), |l| format!(":{l}"));
-    InputError(format!("template `{name}{line}`: {}", error.detail().unwrap_or(&error.to_string())))
+/// A path found in a templates directory, as UTF-8.
+fn utf8(path: &std::path::Path) -> Result<Utf8PathBuf, Error> {
+    Utf8PathBuf::from_path_buf(path.to_path_buf()).map_err(|_| Error::NotUtf8Path { path: path.display().to_string() })
+}
+
+fn template_error(name: &str, error: &minijinja::Error) -> Error {
+    Error::Template {
+        name: name.to_owned(),
+        line: error.line(),
+        detail: error.detail().map_or_else(|| error.to_string(), str::to_owned),
+    }
 }
 
 /// POSIX shell quoting: bare when every character is safe, else single quotes.

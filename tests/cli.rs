@@ -299,7 +299,8 @@ fn format_json_is_one_json_document_on_stdout_for_every_command() {
         (&file["path"], &file["state"]),
         (&"out/pytorch-cpu/2.3.0-python3.10-cpu-ubuntu22.04/Dockerfile".into(), &"edited".into())
     );
-    assert!(file["diff"].as_str().unwrap().contains("\n-# edited\n"), "{file}");
+    // The hand edit, as it was made: its added line is a `+` line.
+    assert!(file["diff"].as_str().unwrap().contains("\n+# edited\n"), "{file}");
 
     let (code, locks) = run(&["lock", "--check", "--format", "json"]);
     assert_eq!((code, &locks["ok"], &locks["locked"], &locks["unlocked"]), (0, &true.into(), &0.into(), &1.into()));

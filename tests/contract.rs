@@ -38,7 +38,7 @@ fn contract() -> (String, String, String) {
 /// The error codes of one example, sorted and without repeats.
 fn codes(kdl: &str) -> Vec<&'static str> {
     let sources = common::sources("example.kdl", kdl);
-    let (_, diags) = dlspec::analyze(&sources);
+    let (_, diags) = dlspec::pipeline::analyze(&sources);
     let mut codes: Vec<&'static str> = diags
         .sorted(&sources)
         .iter()
@@ -57,7 +57,7 @@ fn contract_v1_examples_compile_unchanged() {
     assert_eq!(blocks.len(), 3, "the v1 part of docs/spec-language.md has its three examples");
     for (kdl, paths) in blocks {
         let sources = common::sources("example.kdl", &kdl);
-        let (images, diags) = dlspec::analyze(&sources);
+        let (images, diags) = dlspec::pipeline::analyze(&sources);
         assert!(!diags.has_errors(), "contract example fails:\n{kdl}\n{diags:?}");
         let dirs: Vec<Utf8PathBuf> = images.iter().map(|i| i.dir.clone()).collect();
         for path in paths {
@@ -144,7 +144,7 @@ fn contract_v3_examples_give_their_pinned_errors() {
 #[test]
 fn repository_specs_hold_the_contract_examples() {
     let sources = common::repo_specs();
-    let (images, diags) = dlspec::analyze(&sources);
+    let (images, diags) = dlspec::pipeline::analyze(&sources);
     assert!(!diags.has_errors());
     let dirs: Vec<String> = images.iter().map(|i| i.dir.to_string()).collect();
     for expected in [

@@ -90,7 +90,7 @@ fn each_example_reports_its_code_and_each_fix_compiles() {
             failures.push(format!("{code}: expected two kdl blocks (the problem, the fix), found {}", blocks.len()));
             continue;
         };
-        let (_, diags) = dlspec::analyze(&common::sources("example.kdl", wrong));
+        let (_, diags) = dlspec::pipeline::analyze(&common::sources("example.kdl", wrong));
         // `dlspec lock` finds these by resolving (tests/lock.rs); to `check` the example is fine.
         let found_by_lock = code.as_str().starts_with("dlspec::lock::");
         if found_by_lock && diags.error_count() > 0 {
@@ -98,7 +98,7 @@ fn each_example_reports_its_code_and_each_fix_compiles() {
         } else if !found_by_lock && !diags.clone().into_vec().iter().any(|d| d.code == code) {
             failures.push(format!("{code}: the example does not report it; it reports {:?}", codes_of(diags)));
         }
-        let (images, diags) = dlspec::analyze(&common::sources("fix.kdl", fixed));
+        let (images, diags) = dlspec::pipeline::analyze(&common::sources("fix.kdl", fixed));
         let diags = diags.into_vec();
         if images.is_empty() || diags.iter().any(|d| d.code == code || d.severity == Severity::Error) {
             failures.push(format!(

@@ -6,7 +6,7 @@ mod common;
 use dlspec::model::{CudnnSource, Framework, Image};
 
 fn images(spec: &str) -> Vec<Image> {
-    let (images, diags) = dlspec::analyze(&common::sources("spec.kdl", spec));
+    let (images, diags) = dlspec::pipeline::analyze(&common::sources("spec.kdl", spec));
     assert!(!diags.has_errors(), "{:?}", diags.into_vec());
     images
 }
@@ -111,7 +111,7 @@ fn an_index_url_of_the_image_variant_tells_the_checks_its_variant() {
     let spec = "image \"p\" {\n    pytorch \"2.7.0\" index=\"https://m.example.edu/whl/cu128\"\n    python \"3.11\"\n    cuda \"12.8.1\" cudnn=\"none\"\n}\n";
     let torch = framework(spec);
     assert_eq!(torch.gpu_build.map(|b| b.variant).as_deref(), Some("cu128"));
-    let (_, diags) = dlspec::analyze(&common::sources("spec.kdl", &spec.replace("cu128\"", "cu124\"")));
+    let (_, diags) = dlspec::pipeline::analyze(&common::sources("spec.kdl", &spec.replace("cu128\"", "cu124\"")));
     let codes: Vec<&str> = diags.into_vec().iter().map(|d| d.code.as_str()).collect();
     assert_eq!(codes, ["dlspec::compat::index-variant"]);
     // A custom base's CUDA is unknown: its index is taken as written.

@@ -9,11 +9,11 @@ use dlspec::render::Templates;
 fn committed_out_is_up_to_date() {
     let sources = common::repo_specs();
     let specs = common::root().join("specs");
-    let dlspec::Analysis { checked, diags, .. } = dlspec::analyze_catalog(&sources, Some(&specs));
+    let dlspec::pipeline::Analysis { checked, diags, .. } = dlspec::pipeline::analyze_catalog(&sources, Some(&specs));
     assert!(!diags.has_errors(), "the repository's specs have errors: {diags:?}");
     let out = common::root().join("out");
     let mut stale = Vec::new();
-    let summary = dlspec::sync_out(&checked, &Templates::load(None).unwrap(), &out, Mode::Check, &mut |r| {
+    let summary = dlspec::pipeline::sync_out(&checked, &Templates::load(None).unwrap(), &out, Mode::Check, &mut |r| {
         stale.push(format!("{} {}", r.state.word(), r.path));
     })
     .unwrap();

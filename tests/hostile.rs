@@ -39,7 +39,7 @@ fn spec(password: &str) -> String {
 fn generate(relative: &str, text: &str) -> BTreeMap<Utf8PathBuf, Vec<u8>> {
     let mut sources = SourceMap::default();
     sources.add(Utf8PathBuf::from(format!("specs/{relative}")), relative.to_owned(), text);
-    let (images, diags) = dlspec::analyze(&sources);
+    let (images, diags) = dlspec::pipeline::analyze(&sources);
     assert!(!diags.has_errors(), "{relative:?}: {:?}", diags.into_vec());
     let templates = dlspec::render::Templates::load(None).unwrap();
     let plan = dlspec::plan::plan(&images, &templates).unwrap();
@@ -346,11 +346,11 @@ fn only_regular_files_of_bounded_size_are_read() {
     // The directory walk skips it; one swapped in behind the walk is refused on the opened file.
     let (code, stderr) = dlspec(&dir, &["check"]);
     assert_eq!(code, 0, "{stderr}");
-    let refused = dlspec::source::read_text_file(&fifo, dlspec::source::MAX_SPEC_BYTES).unwrap_err();
-    assert!(refused.0.contains("not a regular file"), "{refused}");
-    let refused =
-        dlspec::source::read_text_file(Utf8Path::new("/dev/zero"), dlspec::source::MAX_SPEC_BYTES).unwrap_err();
-    assert!(refused.0.contains("not a regular file"), "{refused}");
+    for path in [fifo.as_path(), Utf8Path::new("/dev/zero")] {
+        let refused = dlspec::files::read_text_file(path, dlspec::source::MAX_SPEC_BYTES).unwrap_err();
+        assert!(matches!(&refused, dlspec::error::Error::NotRegular { path: p } if p == path), "{refused}");
+        assert!(refused.to_string().contains("not a regular file"), "{refused}");
+    }
 
     let limit = usize::try_from(dlspec::source::MAX_SPEC_BYTES).unwrap();
     let huge = format!("{SPEC}{}", "// padding\n".repeat(limit / 11 + 1));
@@ -463,7 +463,7 @@ fn template_overrides_cannot_take_unbounded_memory_or_output() {
 fn the_budget_of_the_catalog_templates_grows_with_the_catalog() {
     use dlspec::render::{Budget, data_size};
     let sources = common::repo_specs();
-    let (images, _) = dlspec::analyze(&sources);
+    let (images, _) = dlspec::pipeline::analyze(&sources);
     let entries: Vec<dlspec::model::Entry> = images.iter().map(dlspec::model::Entry::of).collect();
     let per_image = entries.iter().map(data_size).sum::<u64>() / entries.len() as u64;
     let budget = Budget::catalog(per_image * 50_000);

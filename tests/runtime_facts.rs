@@ -7,7 +7,7 @@ use dlspec::diag::{Code, Severity};
 use dlspec::model::{CudnnSource, Framework, Image};
 
 fn analyze(spec: &str) -> (Vec<Image>, Vec<dlspec::diag::Diag>) {
-    let (images, diags) = dlspec::analyze(&common::sources("spec.kdl", spec));
+    let (images, diags) = dlspec::pipeline::analyze(&common::sources("spec.kdl", spec));
     (images, diags.into_vec())
 }
 

@@ -16,7 +16,7 @@ fn start(name: &str) -> String {
 fn regenerate(doc: &str) -> Result<String, Vec<String>> {
     let mut doc = doc.to_owned();
     let mut problems = Vec::new();
-    let tables = dlspec::lang::reference_tables(&dlspec::language());
+    let tables = dlspec::lang::reference_tables(&dlspec::pipeline::language());
     for (name, table) in &tables {
         let block = format!("{}\n{table}{END}\n", start(name));
         if let Some(at) = doc.find(&start(name)) {
@@ -51,7 +51,7 @@ fn the_reference_shows_the_schema_tables() {
         std::fs::write(&path, &regenerated).unwrap();
         return;
     }
-    let stale: Vec<&str> = dlspec::lang::reference_tables(&dlspec::language())
+    let stale: Vec<&str> = dlspec::lang::reference_tables(&dlspec::pipeline::language())
         .iter()
         .map(|(name, _)| *name)
         .filter(|name| {

@@ -22,7 +22,7 @@ fn spec_with_every_service() -> String {
 
 /// The image and its files (by path in its directory) of a spec of one image.
 fn compile(spec: &str) -> (Image, BTreeMap<String, String>) {
-    let (mut images, diags) = dlspec::analyze(&common::sources("spec.kdl", spec));
+    let (mut images, diags) = dlspec::pipeline::analyze(&common::sources("spec.kdl", spec));
     assert!(!diags.has_errors(), "{spec}");
     let image = images.pop().expect("one image");
     (image, common::generate_image(spec))

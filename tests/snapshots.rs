@@ -11,7 +11,7 @@ fn snapshot_image(dir: &str) {
 
 fn snapshot_image_as(name: &str, dir: &str) {
     let sources = common::repo_specs();
-    let (mut images, diags) = dlspec::analyze(&sources);
+    let (mut images, diags) = dlspec::pipeline::analyze(&sources);
     dlspec::lock::attach(&common::root().join("specs"), &mut images);
     assert!(!diags.has_errors());
     let plan = plan::plan(&images, &Templates::load(None).unwrap()).unwrap();
@@ -57,7 +57,7 @@ fn paddle_images() {
 #[test]
 fn catalog_files() {
     let sources = common::repo_specs();
-    let (mut images, _) = dlspec::analyze(&sources);
+    let (mut images, _) = dlspec::pipeline::analyze(&sources);
     dlspec::lock::attach(&common::root().join("specs"), &mut images);
     let plan = plan::plan(&images, &Templates::load(None).unwrap()).unwrap();
     let mut settings = insta::Settings::clone_current();

@@ -9,7 +9,7 @@ use dlspec::source::SourceMap;
 fn render(name: &str, text: &str) -> String {
     let mut sources = SourceMap::default();
     sources.add(format!("tests/ui/{name}").into(), name.to_owned(), text);
-    let (_, diags) = dlspec::analyze(&sources);
+    let (_, diags) = dlspec::pipeline::analyze(&sources);
     let renderer = Renderer::new(&sources, false);
     let sorted = diags.sorted(&sources);
     assert!(!sorted.is_empty(), "{name}: a UI case must produce a diagnostic");

@@ -277,28 +277,50 @@ fn generated_files_pass_their_validators() {
     assert!(failures.is_empty(), "generated files with problems:\n\n{}", failures.join("\n"));
 }
 
-/// The YAML files `dlspec init` writes (the pre-commit config, the CI workflow) pass yamllint's
-/// defaults, strict, with a 40-character commit as `rev:`.
+/// The YAML files `dlspec init` writes (the pre-commit config, the CI workflow), pinned at a
+/// 40-character commit and unpinned, written into `scratch`.
+fn init_yaml(scratch: &Path) -> Vec<PathBuf> {
+    let mut yaml = Vec::new();
+    for (n, rev) in [Some("0123456789abcdef0123456789abcdef01234567".to_owned()), None].into_iter().enumerate() {
+        let source = dlspec::init::Source { repo: "https://github.com/example-platform/dlspec".to_owned(), rev };
+        for (path, text) in dlspec::init::render(&source).unwrap() {
+            if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
+                let full = scratch.join(format!("{n}-{}", path.file_name().unwrap()));
+                std::fs::write(&full, text).unwrap();
+                yaml.push(full);
+            }
+        }
+    }
+    yaml
+}
+
+/// The CI workflow `dlspec init` writes is a GitHub Actions workflow (GitHub's schema, as
+/// check-jsonschema ships it), and each of its scripts passes shellcheck and splices in no
+/// expression.
+#[test]
+fn init_workflow_is_a_github_workflow_with_sound_scripts() {
+    let scratch = tempfile::tempdir().unwrap();
+    let workflows: Vec<PathBuf> =
+        init_yaml(scratch.path()).into_iter().filter(|p| p.extension().is_some_and(|e| e == "yml")).collect();
+    assert_eq!(workflows.len(), 2);
+    let mut report = Report::default();
+    if let Some(python) = find_tool("python").or_else(|| report.tool("python3")) {
+        python_check(&mut report, &python, "workflow", &workflows);
+    }
+    common::skipped(&report.missing.iter().map(|(name, why)| format!("validator {name}: {why}")).collect::<Vec<_>>());
+    assert!(report.findings.is_empty(), "{}", report.findings.join("\n"));
+}
+
+/// The YAML files `dlspec init` writes pass yamllint's defaults, strict.
 #[test]
 fn init_scaffold_passes_yamllint() {
     let Some(yamllint) = find_tool("yamllint") else {
         common::skipped(&[format!("validator yamllint: not found in .venv/bin or PATH; {INSTALL_HINT}")]);
         return;
     };
-    let source = dlspec::init::Source {
-        repo: "https://github.com/example-platform/dlspec".to_owned(),
-        rev: "0123456789abcdef0123456789abcdef01234567".to_owned(),
-    };
     let scratch = tempfile::tempdir().unwrap();
-    let mut yaml = Vec::new();
-    for (path, text) in dlspec::init::render(&source).unwrap() {
-        if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
-            let full = scratch.path().join(path.file_name().unwrap());
-            std::fs::write(&full, text).unwrap();
-            yaml.push(full);
-        }
-    }
-    assert_eq!(yaml.len(), 2, "the pre-commit config and the CI workflow");
+    let yaml = init_yaml(scratch.path());
+    assert_eq!(yaml.len(), 4, "the pre-commit config and the CI workflow, pinned and not");
     let mut args: Vec<&std::ffi::OsStr> = vec!["--strict".as_ref(), "--format".as_ref(), "parsable".as_ref()];
     args.extend(yaml.iter().map(|p| p.as_os_str()));
     let output = run(&yamllint, &args);

@@ -118,7 +118,7 @@ pub fn check<'s>(
     earlier_errors.sort_unstable();
     // Each file's images on one thread, so that no file is decoded twice at once.
     let by_file = declarations.images_by_file();
-    let chunks = crate::in_parallel(&by_file, 1, |chunk| {
+    let chunks = crate::parallel::chunks(&by_file, 1, |chunk| {
         let mut found = Found::default();
         let context = Context { declarations: &declarations, compat, sources, settings: &settings, locks };
         for (file, images) in chunk {

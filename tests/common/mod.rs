@@ -57,7 +57,7 @@ pub fn files_under(dir: &Utf8Path) -> Vec<Utf8PathBuf> {
 /// (errors and warnings) it raised. No files when there are errors.
 pub fn generate(spec: &str) -> (std::collections::BTreeMap<String, String>, Vec<&'static str>) {
     let sources = sources("spec.kdl", spec);
-    let (images, diags) = dlspec::analyze(&sources);
+    let (images, diags) = dlspec::pipeline::analyze(&sources);
     // Notes are advice (a leaner base, say): a spec that raises one is as clean as one that does not.
     let codes = diags
         .sorted(&sources)

@@ -4,6 +4,10 @@
     python checks.py supervisor FILE...   supervisord's own config parser accepts the file
     python checks.py kubernetes FILE...   object names and labels are what the API server accepts
     python checks.py bake FILE...         docker-bake.hcl parses, and its groups and targets agree
+    python checks.py workflow FILE...     a GitHub Actions workflow: the schema of GitHub workflows
+                                          (check-jsonschema's copy, offline), and every `run:` script
+                                          passes shellcheck as bash and takes no `${{ }}` expression
+                                          (values reach scripts through `env:`, never spliced in)
 
 Prints one `FILE: finding` line per finding and exits 1 when there is any. Exits 3 when a library
 it needs is missing, so that the test can tell a missing validator from a finding.
@@ -144,12 +148,51 @@ def check_bake(path, _scratch):
     return findings
 
 
+def check_workflow(path, scratch):
+    """The workflow against GitHub's schema, then each step's script through shellcheck, as GitHub
+    runs it (`bash -e -o pipefail`). The tools come from the interpreter's own bin/ or PATH."""
+    import subprocess
+
+    import yaml
+
+    def tool(name):
+        beside = os.path.join(os.path.dirname(sys.executable), name)
+        return beside if os.path.exists(beside) else shutil.which(name)
+
+    findings = []
+    schema = subprocess.run(
+        [tool("check-jsonschema") or "check-jsonschema", "--builtin-schema", "vendor.github-workflows", path],
+        capture_output=True,
+        text=True,
+    )
+    if schema.returncode != 0:
+        findings.append("not a valid GitHub workflow:\n" + schema.stdout + schema.stderr)
+    with open(path, encoding="utf-8") as handle:
+        workflow = yaml.safe_load(handle)
+    for job_name, job in workflow.get("jobs", {}).items():
+        for number, step in enumerate(job.get("steps", []), 1):
+            script = step.get("run")
+            if script is None:
+                continue
+            where = "job %s, step %d (%s)" % (job_name, number, step.get("name", script.splitlines()[0]))
+            if "${{" in script:
+                findings.append("%s: a `${{ }}` expression in the script; pass it through `env:`" % where)
+            copy = os.path.join(scratch, "step.sh")
+            with open(copy, "w", encoding="utf-8") as handle:
+                handle.write("#!/usr/bin/env bash\nset -eo pipefail\n" + script)
+            lint = subprocess.run([tool("shellcheck") or "shellcheck", copy], capture_output=True, text=True)
+            if lint.returncode != 0:
+                findings.append("%s: shellcheck:\n%s" % (where, lint.stdout))
+    return findings
+
+
 # check name: (function, the modules it imports)
 CHECKS = {
     "python": (check_python, []),
     "supervisor": (check_supervisor, ["supervisor.options"]),
     "kubernetes": (check_kubernetes, ["yaml"]),
     "bake": (check_bake, ["hcl2"]),
+    "workflow": (check_workflow, ["yaml", "check_jsonschema"]),
 }
 
 
