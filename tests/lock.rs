@@ -71,6 +71,7 @@ fi
 
 struct Run {
     code: i32,
+    stdout: String,
     stderr: String,
 }
 
@@ -81,7 +82,11 @@ fn dlspec(dir: &Utf8Path, args: &[&str]) -> Run {
         .env("NO_COLOR", "1")
         .output()
         .expect("dlspec runs");
-    Run { code: output.status.code().unwrap_or(-1), stderr: String::from_utf8_lossy(&output.stderr).into_owned() }
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
 }
 
 fn catalog(spec: &str) -> (tempfile::TempDir, Utf8PathBuf, Utf8PathBuf) {
@@ -348,7 +353,11 @@ fn dlspec_within_a_minute(dir: &Utf8Path, args: &[&str]) -> Run {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     let output = child.wait_with_output().unwrap();
-    Run { code: output.status.code().unwrap_or(-1), stderr: String::from_utf8_lossy(&output.stderr).into_owned() }
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
 }
 
 #[test]
@@ -673,4 +682,22 @@ fn a_registry_that_does_not_answer_is_named() {
 fn locked_layers(image_dir: &camino::Utf8Path) -> Vec<String> {
     let Ok(entries) = std::fs::read_dir(image_dir.join("pip")) else { return Vec::new() };
     entries.filter_map(|e| e.ok()?.file_name().into_string().ok()).filter(|name| name != "constraints.txt").collect()
+}
+
+#[test]
+fn every_image_of_the_catalog_that_comes_from_pypi_alone_is_locked() {
+    let run = dlspec(&common::root(), &["lock", "--check", "--format", "json"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON");
+    let from_pypi: Vec<&str> = report["unlocked_images"]
+        .as_array()
+        .expect("a list")
+        .iter()
+        .filter(|image| image["from_pypi"] == true)
+        .filter_map(|image| image["reference"].as_str())
+        .collect();
+    assert!(from_pypi.is_empty(), "run `dlspec lock` for these images of specs/: {from_pypi:#?}");
+    for image in report["unlocked_images"].as_array().expect("a list") {
+        assert!(image["reason"].as_str().is_some_and(|r| r.contains("beside PyPI")), "{image}");
+    }
 }

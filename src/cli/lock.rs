@@ -32,7 +32,11 @@ struct LockCheck<'a> {
     ok: bool,
     locked: usize,
     unlocked: usize,
+    /// How many of the unlocked images come from PyPI alone (`dlspec lock` locks them).
+    unlocked_from_pypi: usize,
     problems: &'a [String],
+    /// Every unlocked image, with why.
+    unlocked_images: &'a [lock::Unlocked],
 }
 
 pub(super) fn run(args: &LockArgs) -> Result<u8, Error> {
@@ -126,14 +130,17 @@ pub(super) fn run(args: &LockArgs) -> Result<u8, Error> {
 /// `dlspec lock --check`: the exit code, 1 when a lock is stale, broken or orphaned.
 fn check(args: &LockArgs, images: &[Image]) -> Result<u8, Error> {
     let found = lock::check(&args.specs, images)?;
-    let unlocked = images.len() - found.locked;
+    let unlocked = found.unlocked.len();
+    let from_pypi = found.unlocked.iter().filter(|u| u.from_pypi).count();
     if args.format == Format::Json {
         print_json(&LockCheck {
             command: "lock --check",
             ok: found.problems.is_empty(),
             locked: found.locked,
             unlocked,
+            unlocked_from_pypi: from_pypi,
             problems: &found.problems,
+            unlocked_images: &found.unlocked,
         });
         return Ok(u8::from(!found.problems.is_empty()));
     }
@@ -141,7 +148,12 @@ fn check(args: &LockArgs, images: &[Image]) -> Result<u8, Error> {
         eprintln!("error: {problem}");
     }
     if found.problems.is_empty() {
-        eprintln!("{} locks match their specs ({unlocked} images unlocked)", found.locked);
+        let pypi = if from_pypi == 0 {
+            String::new()
+        } else {
+            format!(", {from_pypi} of them from PyPI alone: `dlspec lock` locks them")
+        };
+        eprintln!("{} locks match their specs ({unlocked} images unlocked{pypi})", found.locked);
         return Ok(0);
     }
     Ok(1)

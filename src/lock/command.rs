@@ -113,9 +113,38 @@ pub fn unresolvable(image: &Image, reason: &str) -> Option<Diag> {
 pub struct CheckReport {
     /// Images whose lock matches their spec.
     pub locked: usize,
+    /// Images with no lock, each with why it has none.
+    pub unlocked: Vec<Unlocked>,
     /// Every lock that does not, and every file of the lock folder that locks no image, each as
     /// a sentence that says what to do.
     pub problems: Vec<String>,
+}
+
+/// An image with no lock, and why.
+#[derive(Debug, serde::Serialize)]
+pub struct Unlocked {
+    /// `name:tag`.
+    pub reference: String,
+    /// Whether every package comes from PyPI (or the `build-pip` mirror): wherever PyPI is
+    /// reachable, `dlspec lock` locks it.
+    pub from_pypi: bool,
+    /// Why it has no lock, and what to do.
+    pub reason: String,
+}
+
+impl Unlocked {
+    fn of(image: &Image) -> Self {
+        let request = Request::of(image);
+        let other = request.framework_index.as_deref().or(request.framework_find_links.as_deref());
+        let reason = match other.and_then(|url| url.split("://").nth(1)).and_then(|rest| rest.split('/').next()) {
+            Some(host) => format!(
+                "its framework installs from `{host}`, beside PyPI: `dlspec lock --image {}` locks it where that host is reachable",
+                image.name
+            ),
+            None => format!("every package comes from PyPI: run `dlspec lock --image {}`", image.name),
+        };
+        Self { reference: image.reference.clone(), from_pypi: other.is_none(), reason }
+    }
 }
 
 /// Reads the lock of each of `images` against its spec, offline, and every file of the lock
@@ -140,7 +169,7 @@ pub fn check(specs: &Utf8Path, images: &[Image]) -> Result<CheckReport, Error> {
                 image.name
             )),
             State::Broken(e) => report.problems.push(e),
-            State::Missing => {}
+            State::Missing => report.unlocked.push(Unlocked::of(image)),
         }
         expected.insert(path);
     }

@@ -20,7 +20,7 @@ use std::fmt::Write as _;
 use camino::{Utf8Path, Utf8PathBuf};
 use sha2::{Digest, Sha256};
 
-pub use self::command::{CheckReport, Options, Outcome, check, lock, unresolvable};
+pub use self::command::{CheckReport, Options, Outcome, Unlocked, check, lock, unresolvable};
 pub use self::file::{Header, LockFile, well_formed};
 pub use self::pins::{Pinned, assign_layers, language_pack_fixes, layers, parse_pins};
 pub use self::uv::{Failure, Uv};
