@@ -3,7 +3,7 @@
 use super::Checker;
 use super::services::{Listening, node_port};
 use crate::diag::{Code, Diag, did_you_mean};
-use crate::lang::{ServiceType, Spanned};
+use crate::lang::{KubernetesPart, ServiceType, Spanned};
 use crate::model::{
     Base, BaseKind, BindVolume, DockerRun, Framework, Kubernetes, KubernetesPort, PublishedPort, Python, Resources,
 };
@@ -170,9 +170,43 @@ impl Checker<'_> {
             Some(g) => g.value,
             None => u32::from(gpu),
         };
+        let k8s_ports = self.service_ports(&part, services, &service_type);
+        let placement = self.placement();
+        // The platform's own volumes: their names and mount paths are not the spec's to take.
+        let mut reserved = vec![("dshm", "/dev/shm")];
+        reserved.extend(service_volumes.iter().map(|(name, mount)| (*name, mount.as_str())));
+        let volumes = self.volumes(&reserved, prefix);
+        let (Some(placement), Some(volumes), true) = (placement, volumes, self.ok_since(errors)) else {
+            return None;
+        };
+        Some(Kubernetes {
+            namespace: placement.namespace,
+            image_pull_secret: placement.pull_secret,
+            node_selector: placement.node_selector,
+            tolerations: placement.tolerations,
+            volumes,
+            replicas: part.replicas.as_ref().map_or(1, |r| r.value),
+            requests,
+            limits,
+            gpus,
+            service_type,
+            ports: k8s_ports,
+            shm_size,
+            secret_volumes: Vec::new(),
+        })
+    }
+
+    /// The Service's ports, with the NodePorts the spec fixes: each in the cluster's range, none
+    /// on a ClusterIP Service or for a switched-off service, no two the same.
+    fn service_ports(
+        &mut self,
+        part: &KubernetesPart,
+        services: &[Listening],
+        service_type: &str,
+    ) -> Vec<KubernetesPort> {
         let mut k8s_ports = Vec::new();
         for listening in services {
-            let node_port = node_port(&part, listening.service);
+            let node_port = node_port(part, listening.service);
             if let Some(np) = node_port {
                 let range = self.settings.node_ports.clone();
                 if !range.contains(&np.value) {
@@ -212,7 +246,7 @@ impl Checker<'_> {
             });
         }
         for &service in SERVICES {
-            if let Some(np) = node_port(&part, service)
+            if let Some(np) = node_port(part, service)
                 && !services.iter().any(|l| l.service.keyword() == service.keyword())
             {
                 self.push(
@@ -227,7 +261,7 @@ impl Checker<'_> {
             }
         }
         let mut seen: Vec<&Spanned<u16>> = Vec::new();
-        for np in SERVICES.iter().filter_map(|&service| node_port(&part, service)) {
+        for np in SERVICES.iter().filter_map(|&service| node_port(part, service)) {
             if let Some(first) = seen.iter().find(|s| s.value == np.value) {
                 self.push(
                     Diag::error(
@@ -242,29 +276,7 @@ impl Checker<'_> {
             }
             seen.push(np);
         }
-        let placement = self.placement();
-        // The platform's own volumes: their names and mount paths are not the spec's to take.
-        let mut reserved = vec![("dshm", "/dev/shm")];
-        reserved.extend(service_volumes.iter().map(|(name, mount)| (*name, mount.as_str())));
-        let volumes = self.volumes(&reserved, prefix);
-        let (Some(placement), Some(volumes), true) = (placement, volumes, self.ok_since(errors)) else {
-            return None;
-        };
-        Some(Kubernetes {
-            namespace: placement.namespace,
-            image_pull_secret: placement.pull_secret,
-            node_selector: placement.node_selector,
-            tolerations: placement.tolerations,
-            volumes,
-            replicas: part.replicas.as_ref().map_or(1, |r| r.value),
-            requests,
-            limits,
-            gpus,
-            service_type,
-            ports: k8s_ports,
-            shm_size,
-            secret_volumes: Vec::new(),
-        })
+        k8s_ports
     }
 
     /// `docker-run { volume HOST CONTAINER read-only= }`.

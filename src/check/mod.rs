@@ -30,7 +30,7 @@ use crate::compat::{self, Compat};
 use crate::diag::{Code, Diag, Diagnostics};
 use crate::framework::BaseInfo;
 use crate::lang::{CatalogPart, Decl, Part, Spanned};
-use crate::model::{Catalog, Entry, Framework, Image, Mirrors, Origin, SelfTest, Service};
+use crate::model::{Catalog, Entry, Framework, Image, Mirrors, Origin, SelfTest};
 use crate::resolve::{Declarations, FileDecls, Instance, InstanceOrigin};
 use crate::service::{Pod, SERVICES};
 use crate::source::{SourceMap, Span};
@@ -422,20 +422,8 @@ impl Checker<'_> {
         let framework_pins =
             framework.iter().flat_map(|f| &f.install.requirements).map(|r| packages::without_extras(r));
         let pip_constraints = platform_pip.iter().cloned().chain(framework_pins).collect();
-        let services_off = SERVICES
-            .iter()
-            .map(|s| s.keyword())
-            .filter(|keyword| !listening.iter().any(|l| l.service.keyword() == *keyword))
-            .collect();
-        let services: Vec<Service> = services
-            .into_iter()
-            .filter_map(|(service, checked)| {
-                let published = docker_run.ports.iter().find(|p| p.name == service.port_name())?;
-                let finished = checked.finish(&pod);
-                platform_pip.extend(finished.pip.iter().cloned());
-                Some(services::running(service, finished, published))
-            })
-            .collect();
+        let (services, services_off, service_pip) = services::finish(services, &docker_run, &pod);
+        platform_pip.extend(service_pip);
         let job_name = values::truncate_name(&format!("{slug}-selftest"), &format!("{reference} selftest"));
         let selftest = SelfTest::new(&base.base, framework.as_ref(), job_name, pools.needs.clone());
         Some(Image {

@@ -5,8 +5,8 @@
 use super::Checker;
 use crate::diag::{Code, Diag};
 use crate::lang::{DockerRunPart, KubernetesPart, Part, Spanned};
-use crate::model::{self, PublishedPort, SecretVolume, ServiceFileUse, ServicePort, User};
-use crate::service::{self, Checked, Cx, Finished, SERVICES, SecretFile, Service};
+use crate::model::{self, DockerRun, PublishedPort, SecretVolume, ServiceFileUse, ServicePort, User};
+use crate::service::{self, Checked, Cx, Finished, Pod, SERVICES, SecretFile, Service};
 use crate::source::Span;
 
 /// A switched-on service and the container port it listens on.
@@ -74,6 +74,31 @@ const SECRET_VOLUME: &str = "secret-files";
 
 /// A running service, checked.
 pub(super) type Running = (&'static dyn Service, Box<dyn Checked>);
+
+/// The running services as the image runs them (each published as `docker_run` says, in `pod`),
+/// the keywords of the switched-off ones, and the running ones' pip packages.
+pub(super) fn finish(
+    running: Vec<Running>,
+    docker_run: &DockerRun,
+    pod: &Pod<'_>,
+) -> (Vec<model::Service>, Vec<&'static str>, Vec<String>) {
+    let off = SERVICES
+        .iter()
+        .map(|s| s.keyword())
+        .filter(|keyword| !running.iter().any(|(service, _)| service.keyword() == *keyword))
+        .collect();
+    let mut pip = Vec::new();
+    let services = running
+        .into_iter()
+        .filter_map(|(service, checked)| {
+            let published = docker_run.ports.iter().find(|p| p.name == service.port_name())?;
+            let finished = checked.finish(pod);
+            pip.extend(finished.pip.iter().cloned());
+            Some(self::running(service, finished, published))
+        })
+        .collect();
+    (services, off, pip)
+}
 
 /// The service as the image runs it: what its module decided, with its names and ports.
 pub(super) fn running(service: &'static dyn Service, finished: Finished, published: &PublishedPort) -> model::Service {

@@ -91,114 +91,10 @@ impl Rules for Pytorch {
 
     fn check(&self, cx: &mut Cx<'_>, part: &FrameworkPart, release: Release) -> Option<Framework> {
         let release = cx.compat.torch(release.version)?;
-        let version = cx.version;
+        let companions_ok = companions(cx, part, release);
+        let (variant, index_url) = variant_and_index(cx, part, release)?;
         let mut ok = true;
-        if let Some(tv) = part.string("torchvision")
-            && tv.value != release.torchvision
-        {
-            cx.push(
-                Diag::error(
-                    Code::Torchvision,
-                    tv.span,
-                    format!("torchvision `{}` does not match torch {}", tv.value, release.torch),
-                    "wrong torchvision",
-                )
-                .with_label(version.span, "torch chosen here")
-                .with_help(format!(
-                    "write `torchvision=\"{}\"`, or leave it out to get it from the tables",
-                    release.torchvision
-                )),
-            );
-            ok = false;
-        }
-        let torchaudio = match part.property("torchaudio") {
-            Some(Spanned { value: None, .. }) => None,
-            Some(Spanned { value: Some(ta), span }) => {
-                if ta != release.torchaudio {
-                    cx.push(
-                        Diag::error(
-                            Code::Torchaudio,
-                            span,
-                            format!("torchaudio `{ta}` does not match torch {}", release.torch),
-                            "wrong torchaudio",
-                        )
-                        .with_label(version.span, "torch chosen here")
-                        .with_help(format!(
-                            "write `torchaudio=\"{}\"`, or `torchaudio=#null` to leave it out",
-                            release.torchaudio
-                        )),
-                    );
-                    ok = false;
-                }
-                Some(ta.clone())
-            }
-            None => Some(release.torchaudio.clone()),
-        };
         let base = &cx.base.base;
-        let (variant, index_url) = match part.string("index") {
-            Some(index) if index.value.contains("://") => {
-                let url = cx.index_url(&index)?;
-                let named = url.rsplit('/').next().filter(|last| is_variant(last)).map(str::to_owned);
-                // A custom base's CUDA is unknown: its default variant is a guess, not a rule.
-                let known_base = base.kind != BaseKind::Custom;
-                match (named, fitting_variant(cx, release).filter(|_| known_base)) {
-                    (Some(named), Some(fitting)) if named != fitting => {
-                        wrong_variant_index(cx, release, &index, &url, &named, &fitting);
-                        return None;
-                    }
-                    (named, _) => (named.filter(|n| release.variants.contains(n)), Some(url)),
-                }
-            }
-            Some(index) => {
-                if !release.variants.contains(&index.value) {
-                    cx.push(
-                        Diag::error(
-                            Code::WheelVariant,
-                            index.span,
-                            format!("torch {} publishes no `{}` wheels", release.torch, index.value),
-                            "unknown variant",
-                        )
-                        .with_label(version.span, "torch chosen here")
-                        .with_help(format!(
-                            "torch {} publishes {}",
-                            release.torch,
-                            quote_list(&release.variants)
-                        )),
-                    );
-                    return None;
-                }
-                cx.variant_fits_base(
-                    "torch",
-                    &index.value,
-                    index.span,
-                    "leave `index` out to get the variant that matches the base",
-                );
-                (Some(index.value.clone()), wheel_index(cx, release, &index.value))
-            }
-            None => {
-                let Some(variant) = fitting_variant(cx, release) else {
-                    let span = cx.base_span();
-                    let cuda = base.cuda.clone().unwrap_or_default();
-                    cx.push(
-                        Diag::error(
-                            Code::WheelVariant,
-                            span,
-                            format!("torch {} publishes no wheels for CUDA {cuda}", release.torch),
-                            "no matching wheels",
-                        )
-                        .with_label(version.span, "torch chosen here")
-                        .with_help(format!(
-                            "torch {} publishes {}: pick a CUDA base that matches one, or set `index=`",
-                            release.torch,
-                            quote_list(&release.variants)
-                        )),
-                    );
-                    return None;
-                };
-                let url = wheel_index(cx, release, &variant);
-                (Some(variant), url)
-            }
-        };
         let cuda_wheels = variant.as_deref().is_some_and(|v| v.starts_with("cu"));
         if cuda_wheels && base.cudnn.is_some() {
             cx.duplicate_cudnn_note("torch's CUDA wheels bring their own cuDNN");
@@ -211,6 +107,7 @@ impl Rules for Pytorch {
             let pip_glibc = cuda_wheels.then_some(w.pip_glibc.as_str());
             ok &= cx.glibc_fits(&format!("torch {}", release.torch), &w.manylinux, &w.glibc, pip_glibc);
         }
+        let torchaudio = companions_ok?;
         if !ok {
             return None;
         }
@@ -281,6 +178,131 @@ impl Rules for Pytorch {
         }));
         lines
     }
+}
+
+/// torchvision and torchaudio as written, against the release's: the torchaudio to install (none
+/// for `#null`), or `None` after an error.
+fn companions(cx: &mut Cx<'_>, part: &FrameworkPart, release: &TorchRelease) -> Option<Option<String>> {
+    let version = cx.version;
+    let mut ok = true;
+    if let Some(tv) = part.string("torchvision")
+        && tv.value != release.torchvision
+    {
+        cx.push(
+            Diag::error(
+                Code::Torchvision,
+                tv.span,
+                format!("torchvision `{}` does not match torch {}", tv.value, release.torch),
+                "wrong torchvision",
+            )
+            .with_label(version.span, "torch chosen here")
+            .with_help(format!(
+                "write `torchvision=\"{}\"`, or leave it out to get it from the tables",
+                release.torchvision
+            )),
+        );
+        ok = false;
+    }
+    let torchaudio = match part.property("torchaudio") {
+        Some(Spanned { value: None, .. }) => None,
+        Some(Spanned { value: Some(ta), span }) => {
+            if ta != release.torchaudio {
+                cx.push(
+                    Diag::error(
+                        Code::Torchaudio,
+                        span,
+                        format!("torchaudio `{ta}` does not match torch {}", release.torch),
+                        "wrong torchaudio",
+                    )
+                    .with_label(version.span, "torch chosen here")
+                    .with_help(format!(
+                        "write `torchaudio=\"{}\"`, or `torchaudio=#null` to leave it out",
+                        release.torchaudio
+                    )),
+                );
+                ok = false;
+            }
+            Some(ta.clone())
+        }
+        None => Some(release.torchaudio.clone()),
+    };
+    ok.then_some(torchaudio)
+}
+
+/// The wheel variant (`cu121`, `cpu`; none when an index URL names none) and the index it comes
+/// from (none: PyPI), from `index=` or the base; `None` after an error.
+fn variant_and_index(
+    cx: &mut Cx<'_>,
+    part: &FrameworkPart,
+    release: &TorchRelease,
+) -> Option<(Option<String>, Option<String>)> {
+    let version = cx.version;
+    let base = &cx.base.base;
+    let chosen = match part.string("index") {
+        Some(index) if index.value.contains("://") => {
+            let url = cx.index_url(&index)?;
+            let named = url.rsplit('/').next().filter(|last| is_variant(last)).map(str::to_owned);
+            // A custom base's CUDA is unknown: its default variant is a guess, not a rule.
+            let known_base = base.kind != BaseKind::Custom;
+            match (named, fitting_variant(cx, release).filter(|_| known_base)) {
+                (Some(named), Some(fitting)) if named != fitting => {
+                    wrong_variant_index(cx, release, &index, &url, &named, &fitting);
+                    return None;
+                }
+                (named, _) => (named.filter(|n| release.variants.contains(n)), Some(url)),
+            }
+        }
+        Some(index) => {
+            if !release.variants.contains(&index.value) {
+                cx.push(
+                    Diag::error(
+                        Code::WheelVariant,
+                        index.span,
+                        format!("torch {} publishes no `{}` wheels", release.torch, index.value),
+                        "unknown variant",
+                    )
+                    .with_label(version.span, "torch chosen here")
+                    .with_help(format!(
+                        "torch {} publishes {}",
+                        release.torch,
+                        quote_list(&release.variants)
+                    )),
+                );
+                return None;
+            }
+            cx.variant_fits_base(
+                "torch",
+                &index.value,
+                index.span,
+                "leave `index` out to get the variant that matches the base",
+            );
+            (Some(index.value.clone()), wheel_index(cx, release, &index.value))
+        }
+        None => {
+            let Some(variant) = fitting_variant(cx, release) else {
+                let span = cx.base_span();
+                let cuda = base.cuda.clone().unwrap_or_default();
+                cx.push(
+                    Diag::error(
+                        Code::WheelVariant,
+                        span,
+                        format!("torch {} publishes no wheels for CUDA {cuda}", release.torch),
+                        "no matching wheels",
+                    )
+                    .with_label(version.span, "torch chosen here")
+                    .with_help(format!(
+                        "torch {} publishes {}: pick a CUDA base that matches one, or set `index=`",
+                        release.torch,
+                        quote_list(&release.variants)
+                    )),
+                );
+                return None;
+            };
+            let url = wheel_index(cx, release, &variant);
+            (Some(variant), url)
+        }
+    };
+    Some(chosen)
 }
 
 /// The variant an image gets without `index=`: the CUDA build that fits a CUDA base, PyPI's

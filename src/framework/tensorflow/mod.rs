@@ -236,6 +236,73 @@ fn package(cx: &mut Cx<'_>, release: &TensorflowRelease, written_package: Option
     Some(package)
 }
 
+/// A base whose cuDNN TensorFlow would not load (`problem`): when dlspec chooses the package and
+/// `[and-cuda]` installs, it brings its own cuDNN from pip, as upstream's install does (a note,
+/// and `true`); otherwise an error.
+fn cudnn_from_pip(
+    cx: &mut Cx<'_>,
+    release: &TensorflowRelease,
+    problem: &str,
+    package_written: bool,
+    and_cuda_installs: bool,
+) -> bool {
+    let version = cx.version;
+    let base = &cx.base.base;
+    let base_span = cx.base_span();
+    let cudnn_major = release.cudnn.split('.').next().unwrap_or("");
+    if !package_written && and_cuda_installs {
+        // Upstream's install for this case: the pip cuDNN of `[and-cuda]` wins over the base's.
+        let tags = cx.satisfying_tags_help(&release.cudnn, &release.cuda);
+        let help = if base.cudnn.is_some() {
+            format!(
+                "the base's own cuDNN is then unused: write `cudnn=\"none\"` for a leaner base, or {tags} to use the base's cuDNN instead"
+            )
+        } else if cx.base.left_out_cudnn.is_some() {
+            format!("this is upstream's install; to use a cuDNN from the base instead, {tags}")
+        } else {
+            format!("this is upstream's install; to use a cuDNN from the base instead, {tags} with cuDNN")
+        };
+        cx.push(
+            Diag::note(
+                Code::PipCuda,
+                version.span,
+                format!(
+                    "TensorFlow {} installs `tensorflow[and-cuda]` (CUDA and cuDNN from pip): {problem}",
+                    release.version
+                ),
+                "installed with [and-cuda]",
+            )
+            .with_label(base_span, "base chosen here")
+            .with_help(help),
+        );
+        return true;
+    }
+    let fix = cx.satisfying_tags_help(&release.cudnn, &release.cuda);
+    let pip_fix = if release.and_cuda && and_cuda_installs {
+        "or leave `package` out to install `tensorflow[and-cuda]`".to_owned()
+    } else if release.and_cuda {
+        and_cuda_help(cx, release)
+    } else {
+        format!("TensorFlow {} has no `[and-cuda]` extra (2.14 on)", release.version)
+    };
+    let (code, label) = match base.cudnn.as_deref() {
+        Some(major) if major == cudnn_major => (Code::CudnnTooOld, "older cuDNN"),
+        Some(_) => (Code::CudaMismatch, "wrong cuDNN"),
+        None => (Code::CudaMismatch, "no cuDNN"),
+    };
+    cx.push(
+        Diag::error(
+            code,
+            base_span,
+            format!("TensorFlow {} would not load its cuDNN: {problem}", release.version),
+            label,
+        )
+        .with_label(version.span, "TensorFlow chosen here")
+        .with_help(format!("{fix}; {pip_fix}")),
+    );
+    false
+}
+
 /// How `package` uses the CUDA of a `cuda` base: the base's CUDA major, and a cuDNN TensorFlow
 /// loads; when the base's cuDNN does not do and the package was left to dlspec, `[and-cuda]`
 /// brings its own from pip (the package it then installs is returned); `None` after an error.
@@ -255,7 +322,6 @@ fn cuda_fit(
         let (bmaj, bmin) = major_minor(&cuda);
         let (tmaj, tmin) = major_minor(&release.cuda);
         let base_span = cx.base_span();
-        let cudnn_major = release.cudnn.split('.').next().unwrap_or("");
         if bmaj != tmaj {
             cx.push(
                 Diag::error(
@@ -279,58 +345,10 @@ fn cuda_fit(
         // ("needs equal or higher minor version"); patch levels do not matter.
         let base_cudnn_problem = cx.base_cudnn_problem(&release.cudnn);
         if let Some(problem) = base_cudnn_problem {
-            if !package_written && and_cuda_installs {
-                // Upstream's install for this case: the pip cuDNN of `[and-cuda]` wins over the base's.
-                let tags = cx.satisfying_tags_help(&release.cudnn, &release.cuda);
-                let help = if base.cudnn.is_some() {
-                    format!(
-                        "the base's own cuDNN is then unused: write `cudnn=\"none\"` for a leaner base, or {tags} to use the base's cuDNN instead"
-                    )
-                } else if cx.base.left_out_cudnn.is_some() {
-                    format!("this is upstream's install; to use a cuDNN from the base instead, {tags}")
-                } else {
-                    format!("this is upstream's install; to use a cuDNN from the base instead, {tags} with cuDNN")
-                };
-                cx.push(
-                    Diag::note(
-                        Code::PipCuda,
-                        version.span,
-                        format!(
-                            "TensorFlow {} installs `tensorflow[and-cuda]` (CUDA and cuDNN from pip): {problem}",
-                            release.version
-                        ),
-                        "installed with [and-cuda]",
-                    )
-                    .with_label(base_span, "base chosen here")
-                    .with_help(help),
-                );
-                package = "tensorflow[and-cuda]".to_owned();
-            } else {
-                let fix = cx.satisfying_tags_help(&release.cudnn, &release.cuda);
-                let pip_fix = if release.and_cuda && and_cuda_installs {
-                    "or leave `package` out to install `tensorflow[and-cuda]`".to_owned()
-                } else if release.and_cuda {
-                    and_cuda_help(cx, release)
-                } else {
-                    format!("TensorFlow {} has no `[and-cuda]` extra (2.14 on)", release.version)
-                };
-                let (code, label) = match base.cudnn.as_deref() {
-                    Some(major) if major == cudnn_major => (Code::CudnnTooOld, "older cuDNN"),
-                    Some(_) => (Code::CudaMismatch, "wrong cuDNN"),
-                    None => (Code::CudaMismatch, "no cuDNN"),
-                };
-                cx.push(
-                    Diag::error(
-                        code,
-                        base_span,
-                        format!("TensorFlow {} would not load its cuDNN: {problem}", release.version),
-                        label,
-                    )
-                    .with_label(version.span, "TensorFlow chosen here")
-                    .with_help(format!("{fix}; {pip_fix}")),
-                );
+            if !cudnn_from_pip(cx, release, &problem, package_written, and_cuda_installs) {
                 return None;
             }
+            package = "tensorflow[and-cuda]".to_owned();
         } else if bmin < tmin {
             // A newer CUDA minor is fine (the libraries keep their ABI within a major); an older
             // one may lack what TensorFlow was built against.
