@@ -535,13 +535,29 @@ pub fn origin(origin: &str) -> Result<(), String> {
 /// Cuts a Kubernetes name to 63 characters, ending in 8 hex digits of the hash of `key` when cut.
 #[must_use]
 pub fn truncate_name(name: &str, key: &str) -> String {
-    use sha2::{Digest, Sha256};
     if name.len() <= 63 {
         return name.to_owned();
     }
-    let hash = Sha256::digest(key.as_bytes());
-    let hex: String = hash.iter().take(4).map(|b| format!("{b:02x}")).collect();
-    format!("{}-{hex}", name[..54].trim_end_matches('-'))
+    format!("{}-{}", name[..54].trim_end_matches('-'), short_hash(key))
+}
+
+/// Lowercase hex digits of `bytes`.
+#[must_use]
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut hex = String::with_capacity(2 * bytes.len());
+    for b in bytes {
+        hex.push(char::from(DIGITS[usize::from(b >> 4)]));
+        hex.push(char::from(DIGITS[usize::from(b & 0xf)]));
+    }
+    hex
+}
+
+/// 8 hex digits of the sha256 of `text`: what keeps a value cut to a limit apart from the others.
+#[must_use]
+pub fn short_hash(text: &str) -> String {
+    use sha2::{Digest, Sha256};
+    hex(&Sha256::digest(text.as_bytes())[..4])
 }
 
 #[cfg(test)]

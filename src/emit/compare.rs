@@ -9,11 +9,11 @@ use sha2::{Digest, Sha256};
 
 use super::diff::check_diff;
 use super::ownership::{Owned, digest16};
-use super::records::hex;
 use super::{BLOCK, Change, FILE_LIMIT, Found, MANIFEST_LIMIT, STREAMED_DIFF_LIMIT};
 use crate::error::Error;
 use crate::files::{mode_is, open_regular};
 use crate::plan::PlannedFile;
+use crate::values::hex;
 
 /// How a file differs, and its content when it was read.
 type Difference = (Change, Option<Vec<u8>>);

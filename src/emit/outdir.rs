@@ -8,11 +8,12 @@ use camino::{Utf8Path, Utf8PathBuf};
 use sha2::{Digest, Sha256};
 
 use super::ownership::{Owned, Ownership, digest16, key};
-use super::records::{Records, hex, read_records, read_records_from};
+use super::records::{Records, read_records, read_records_from};
 use super::resolver::Resolver;
 use super::{Change, FILE_LIMIT, FileReport, JOURNAL, MANIFEST, Mode, NEW_MANIFEST, STAGED, WORK_DIR};
 use crate::error::Error;
 use crate::files::{create_new, mode_is, nofollow, open_regular};
+use crate::values::hex;
 
 /// `out/` while a run works on it.
 pub(super) struct OutDir {

@@ -92,13 +92,3 @@ pub(super) fn parse_record(line: &[u8]) -> Option<(&Utf8Path, Digest16)> {
     }
     hash[32..].bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)).then_some((path, digest))
 }
-
-pub(super) fn hex(bytes: &[u8]) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut hex = String::with_capacity(2 * bytes.len());
-    for b in bytes {
-        hex.push(char::from(HEX[usize::from(b >> 4)]));
-        hex.push(char::from(HEX[usize::from(b & 0xf)]));
-    }
-    hex
-}

@@ -5,8 +5,9 @@ use std::os::unix::fs::PermissionsExt;
 use sha2::{Digest, Sha256};
 
 use super::ownership::{Ownership, key};
-use super::records::{hex, parse_record};
+use super::records::parse_record;
 use super::*;
+use crate::values::hex;
 
 type Files = Vec<(Utf8PathBuf, PlannedFile)>;
 type Reports = Vec<(String, &'static str)>;

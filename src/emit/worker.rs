@@ -10,11 +10,11 @@ use super::compare::{classify, classify_streamed};
 use super::diff::check_diff;
 use super::outdir::OutDir;
 use super::ownership::key;
-use super::records::hex;
 use super::resolver::{Resolver, symlink};
 use super::{Change, Content, FileReport, Mode};
 use crate::error::Error;
 use crate::files::{create_new, set_file_mode};
+use crate::values::hex;
 
 /// One planned file after [`Worker::apply`]: how it differs, when it does (then it is staged,
 /// when writing).

@@ -3,7 +3,7 @@
 
 use sha2::{Digest, Sha256};
 
-use super::hex;
+use crate::values::hex;
 
 /// A lock file: the hash of its input, the base image's digest if recorded, and uv's output.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -98,16 +98,8 @@ impl Request {
     /// sha256 of [`Self::input_text`], as recorded in the lock.
     #[must_use]
     pub fn input_hash(&self) -> String {
-        hex(&Sha256::digest(self.input_text().as_bytes()))
+        crate::values::hex(&Sha256::digest(self.input_text().as_bytes()))
     }
-}
-
-/// Lowercase hex digits of `bytes`.
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().fold(String::new(), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
 }
 
 /// Constraints the platform set needs beyond its requirements. TensorBoard up to 2.19 imports

@@ -5,7 +5,6 @@
 
 use camino::Utf8PathBuf;
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 mod deploy;
 mod entry;
@@ -510,7 +509,7 @@ fn label_value(text: &str) -> String {
     if trimmed.len() <= 63 {
         return trimmed.to_owned();
     }
-    let hash: String = Sha256::digest(text.as_bytes()).iter().take(4).map(|b| format!("{b:02x}")).collect();
+    let hash = crate::values::short_hash(text);
     format!("{}-{hash}", trimmed[..54].trim_end_matches(|c: char| !c.is_ascii_alphanumeric()))
 }
 
