@@ -48,6 +48,10 @@
 #      that the platform layer does not use, pinned for the spec's Python, not Debian's.
 #   4. A build-time pip mirror (`export PIP_INDEX_URL=… &&`), if any, is left out: the machine
 #      running the test may reach PyPI only.
+#   5. A locked platform layer (`dlspec lock`) is pinned for the image's Python: its backports of
+#      the standard library (`backports-*`, such as `backports-zoneinfo` for Python 3.8) are left
+#      out of the copy of pip/platform.lock.txt, since Debian's Python (3.11) has them built in
+#      and they publish no wheel for it. Every other pin installs with its sha256, as generated.
 # Everything else is the generated text: ENV, the apt RUN with localedef, the platform pip RUN,
 # COPY init/, RUN platform.sh (sshd settings, locale, time zone, banner, service config
 # placement), LABEL, CMD. The host's CA bundle reaches the build as the Dockerfile's `pipca`
@@ -277,6 +281,10 @@ derive() {
     cp -a "$1/init" "$2/init"
     # The locked pip layers (`dlspec lock`) bind-mount their requirement files from pip/.
     if [ -d "$1/pip" ]; then cp -a "$1/pip" "$2/pip"; fi
+    # 5. No backports of the standard library: a pin and its hash and `# via` lines, indented.
+    if [ -f "$2/pip/platform.lock.txt" ]; then
+        awk '/^backports[-_.]/ { skip = 1; next } /^[^ ]/ { skip = 0 } !skip' "$1/pip/platform.lock.txt" >"$2/pip/platform.lock.txt"
+    fi
     python3 - "$1/Dockerfile" "$2/Dockerfile" "$2/labels" "${3:-no}" <<'PYTHON'
 import re
 import shlex
